@@ -1,0 +1,174 @@
+//! [`Client`]: a logged-in user's handle on a datasite.
+//!
+//! A client holds a session token, not a role: the datasite resolves the token on every call and checks
+//! the user's current role there, so nothing a client holds can widen what it may do.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::audit::{self, AuditLog};
+use crate::datasets::{Dataset, DatasetList, SiteDataset};
+use crate::display::{Render, Table};
+use crate::error::Result;
+use crate::site::SiteCore;
+use crate::users::{LoginOutcome, NewUser, Role, User, UserList, require_owner};
+
+/// A user's session on a datasite, from [`Datasite::login`](crate::Datasite::login).
+#[derive(Clone)]
+pub struct Client {
+    core: Arc<SiteCore>,
+    token: Arc<str>,
+    user: User,
+    notices: Vec<String>,
+}
+
+impl fmt::Debug for Client {
+    // Never print the session token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("site", &self.core.name)
+            .field("email", &self.user.email)
+            .field("role", &self.user.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub(crate) fn new(core: Arc<SiteCore>, login: LoginOutcome) -> Client {
+        Client {
+            core,
+            token: login.token.into(),
+            user: login.user,
+            notices: login.notices,
+        }
+    }
+
+    pub(crate) fn core(&self) -> &SiteCore {
+        &self.core
+    }
+
+    /// The caller as the datasite sees it now.
+    pub(crate) fn caller(&self) -> Result<User> {
+        self.core.authorize(&self.token)
+    }
+
+    /// The logged-in user's email.
+    pub fn email(&self) -> &str {
+        &self.user.email
+    }
+
+    /// The role the user had at login (the datasite checks the current one on every call).
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
+
+    /// The datasite's name.
+    pub fn site_name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// Warnings from login, e.g. that the default admin password is still set.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
+    /// The logged-in user, read afresh from the datasite.
+    pub fn whoami(&self) -> Result<User> {
+        self.caller()
+    }
+
+    /// Registers a user (owners and admins; only admins may create admins).
+    pub fn register(&self, user: NewUser) -> Result<User> {
+        let caller = self.caller()?;
+        self.core.register(Some(&caller), user)
+    }
+
+    /// Lists users (owners and admins).
+    pub fn users(&self) -> Result<UserList> {
+        self.core.users(&self.caller()?)
+    }
+
+    /// Changes the logged-in user's password.
+    pub fn change_password(&self, old: &str, new: &str) -> Result<()> {
+        self.core.change_password(&self.caller()?, old, new)
+    }
+
+    /// Sets another user's password (admins).
+    pub fn reset_password(&self, email: &str, new: &str) -> Result<()> {
+        self.core.reset_password(&self.caller()?, email, new)
+    }
+
+    /// Changes a user's role (admins).
+    pub fn set_role(&self, email: &str, role: Role) -> Result<User> {
+        self.core.set_role(&self.caller()?, email, role)
+    }
+
+    /// Deletes a user and their sessions (owners and admins; only admins delete admins).
+    pub fn delete_user(&self, email: &str) -> Result<()> {
+        self.core.delete_user(&self.caller()?, email)
+    }
+
+    /// Enables or disables self sign-up through [`Datasite::sign_up`](crate::Datasite::sign_up) (owners).
+    pub fn set_signup(&self, enabled: bool) -> Result<()> {
+        self.core.set_signup(&self.caller()?, enabled)
+    }
+
+    /// Uploads a dataset and its assets in one transaction (owners and admins).
+    pub fn upload_dataset(&self, dataset: Dataset) -> Result<SiteDataset> {
+        let caller = self.caller()?;
+        self.core.upload_dataset(&caller, self, dataset)
+    }
+
+    /// Lists datasets (anyone logged in).
+    pub fn datasets(&self) -> Result<DatasetList> {
+        self.caller()?;
+        self.core.datasets(self)
+    }
+
+    /// The dataset called `name`, case-insensitively (anyone logged in).
+    pub fn dataset(&self, name: &str) -> Result<SiteDataset> {
+        self.caller()?;
+        self.core.dataset_by(self, "name", name.trim())
+    }
+
+    /// Deletes a dataset, its assets and their stored data (owners and admins).
+    pub fn delete_dataset(&self, name: &str) -> Result<()> {
+        self.core.delete_dataset(&self.caller()?, name)
+    }
+
+    /// The audit log, oldest entry first (owners and admins).
+    pub fn audit_log(&self) -> Result<AuditLog> {
+        let caller = self.caller()?;
+        require_owner(&caller, "reading the audit log", "ask the datasite's owner")?;
+        Ok(AuditLog(self.core.store.read(audit::entries)?))
+    }
+
+    /// Ends the session; later calls with this client fail with
+    /// [`Error::SessionExpired`](crate::Error::SessionExpired).
+    pub fn logout(&self) -> Result<()> {
+        self.core.logout(&self.token)
+    }
+
+    fn table(&self) -> Table {
+        let mut t = Table::fields(
+            format!("Client {} on {}", self.user.email, self.core.name),
+            [
+                ("name", self.user.name.clone()),
+                ("email", self.user.email.clone()),
+                ("role", self.user.role.as_str().to_string()),
+                ("datasite", self.core.name.clone()),
+            ],
+        );
+        t.warnings = self.notices.clone();
+        t
+    }
+}
+
+impl Render for Client {
+    fn text(&self) -> String {
+        self.table().text()
+    }
+    fn html(&self) -> String {
+        self.table().html()
+    }
+}

@@ -1,0 +1,531 @@
+//! The values an asset holds: a polars `DataFrame` or an ndarray array of `f64` or `i64`.
+//!
+//! On disk frames are Parquet and arrays are `.npy`, both self-describing, so a blob can be checked and
+//! opened by other tools during an audit.
+
+use std::fmt;
+use std::io::Cursor;
+
+use ndarray::{ArrayD, Axis, Dimension};
+use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+use polars::prelude::{DataFrame, ParquetReader, ParquetWriter, SerReader};
+use serde::{Deserialize, Serialize};
+
+use crate::display::{self, Render, Table};
+use crate::error::{Error, Result};
+
+/// A frame or an array: what an asset's real data and mock are made of.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    /// A polars data frame.
+    Frame(DataFrame),
+    /// An n-dimensional array of floats.
+    F64(ArrayD<f64>),
+    /// An n-dimensional array of integers.
+    I64(ArrayD<i64>),
+}
+
+/// Which kind of [`Data`] a value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DataKind {
+    /// A polars data frame.
+    Frame,
+    /// An array of `f64`.
+    ArrayF64,
+    /// An array of `i64`.
+    ArrayI64,
+}
+
+impl DataKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DataKind::Frame => "frame",
+            DataKind::ArrayF64 => "array_f64",
+            DataKind::ArrayI64 => "array_i64",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<DataKind> {
+        match s {
+            "frame" => Ok(DataKind::Frame),
+            "array_f64" => Ok(DataKind::ArrayF64),
+            "array_i64" => Ok(DataKind::ArrayI64),
+            other => Err(Error::corrupt(
+                "reading an asset",
+                format!("unknown data kind `{other}`"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for DataKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DataKind::Frame => "DataFrame",
+            DataKind::ArrayF64 => "Array<f64>",
+            DataKind::ArrayI64 => "Array<i64>",
+        })
+    }
+}
+
+/// What must agree between an asset's data and its mock: a frame's column names and types, or an array's
+/// element type and every dimension but the first (mocks may have a different number of rows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Schema {
+    /// Column names and their polars types, in order.
+    Frame {
+        /// `(name, dtype)` pairs.
+        columns: Vec<(String, String)>,
+    },
+    /// Element type and trailing dimensions.
+    Array {
+        /// `f64` or `i64`.
+        dtype: String,
+        /// Every dimension after the first.
+        trailing: Vec<usize>,
+    },
+}
+
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Schema::Frame { columns } => {
+                let cols: Vec<String> = columns.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+                write!(f, "{{{}}}", cols.join(", "))
+            }
+            Schema::Array { dtype, trailing } => {
+                write!(f, "{dtype}[n")?;
+                for d in trailing {
+                    write!(f, ", {d}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+impl Data {
+    /// The kind of value.
+    pub fn kind(&self) -> DataKind {
+        match self {
+            Data::Frame(_) => DataKind::Frame,
+            Data::F64(_) => DataKind::ArrayF64,
+            Data::I64(_) => DataKind::ArrayI64,
+        }
+    }
+
+    /// Rows and columns of a frame, or the array's shape.
+    pub fn shape(&self) -> Vec<usize> {
+        match self {
+            Data::Frame(df) => vec![df.height(), df.width()],
+            Data::F64(a) => a.shape().to_vec(),
+            Data::I64(a) => a.shape().to_vec(),
+        }
+    }
+
+    /// The schema a mock must share with the data.
+    pub fn schema(&self) -> Schema {
+        match self {
+            Data::Frame(df) => Schema::Frame {
+                columns: df
+                    .columns()
+                    .iter()
+                    .map(|c| (c.name().to_string(), c.dtype().to_string()))
+                    .collect(),
+            },
+            Data::F64(a) => Schema::Array {
+                dtype: "f64".into(),
+                trailing: a.shape().iter().skip(1).copied().collect(),
+            },
+            Data::I64(a) => Schema::Array {
+                dtype: "i64".into(),
+                trailing: a.shape().iter().skip(1).copied().collect(),
+            },
+        }
+    }
+
+    /// The frame, if this is one.
+    pub fn as_frame(&self) -> Option<&DataFrame> {
+        match self {
+            Data::Frame(df) => Some(df),
+            _ => None,
+        }
+    }
+
+    /// The `f64` array, if this is one.
+    pub fn as_f64(&self) -> Option<&ArrayD<f64>> {
+        match self {
+            Data::F64(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The `i64` array, if this is one.
+    pub fn as_i64(&self) -> Option<&ArrayD<i64>> {
+        match self {
+            Data::I64(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Checks that `mock` may stand in for `self`: same kind and same schema.
+    pub(crate) fn check_mock(&self, asset: &str, mock: &Data) -> Result<()> {
+        let what = format!("mock of asset `{asset}`");
+        if self.kind() != mock.kind() {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "the data is a {} but the mock is a {}",
+                    self.kind(),
+                    mock.kind()
+                ),
+                "build the mock with the same type as the data",
+            ));
+        }
+        let (data, mock) = (self.schema(), mock.schema());
+        if data != mock {
+            let problem = match (&data, &mock) {
+                (Schema::Frame { columns: d }, Schema::Frame { columns: m }) => {
+                    frame_schema_difference(d, m)
+                }
+                _ => format!("the data has schema {data} but the mock has {mock}"),
+            };
+            return Err(Error::invalid(
+                what,
+                problem,
+                "give the mock the same columns, in the same order and with the same types, as the data",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Encodes as Parquet (frames) or `.npy` (arrays).
+    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        match self {
+            Data::Frame(df) => {
+                ParquetWriter::new(&mut buf)
+                    .finish(&mut df.clone())
+                    .map_err(Error::data("encoding a frame as Parquet"))?;
+            }
+            Data::F64(a) => a
+                .write_npy(&mut buf)
+                .map_err(npy_error("encoding an array"))?,
+            Data::I64(a) => a
+                .write_npy(&mut buf)
+                .map_err(npy_error("encoding an array"))?,
+        }
+        Ok(buf)
+    }
+
+    /// Decodes what [`Data::encode`] wrote.
+    pub(crate) fn decode(kind: DataKind, bytes: &[u8]) -> Result<Data> {
+        Ok(match kind {
+            DataKind::Frame => Data::Frame(
+                ParquetReader::new(Cursor::new(bytes))
+                    .finish()
+                    .map_err(Error::data("decoding a Parquet frame"))?,
+            ),
+            DataKind::ArrayF64 => {
+                Data::F64(ArrayD::<f64>::read_npy(bytes).map_err(npy_error("decoding an array"))?)
+            }
+            DataKind::ArrayI64 => {
+                Data::I64(ArrayD::<i64>::read_npy(bytes).map_err(npy_error("decoding an array"))?)
+            }
+        })
+    }
+
+    /// The first `n` rows (of a frame, or along an array's first axis) as a header and string cells.
+    pub(crate) fn preview(&self, n: usize) -> (Vec<String>, Vec<Vec<String>>) {
+        match self {
+            Data::Frame(df) => {
+                let headers = df.columns().iter().map(|c| c.name().to_string()).collect();
+                let head = df.head(Some(n));
+                let rows = (0..head.height())
+                    .filter_map(|i| head.get(i))
+                    .map(|row| row.iter().map(|v| any_value(v)).collect())
+                    .collect();
+                (headers, rows)
+            }
+            Data::F64(a) => array_preview(a, n),
+            Data::I64(a) => array_preview(a, n),
+        }
+    }
+
+    /// A one-line description: kind and shape.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.kind(), shape_text(&self.shape()))
+    }
+
+    pub(crate) fn preview_table(&self, title: &str, n: usize) -> Table {
+        let (headers, rows) = self.preview(n);
+        let mut table = Table::new(title).headers(headers);
+        table.rows = rows;
+        let total = self.shape().first().copied().unwrap_or(0);
+        if total > n {
+            table
+                .notes
+                .push(format!("{} — first {n} of {total} rows", self.describe()));
+        } else {
+            table.notes.push(self.describe());
+        }
+        table
+    }
+}
+
+impl Render for Data {
+    fn text(&self) -> String {
+        self.preview_table("Data", 10).text()
+    }
+
+    fn html(&self) -> String {
+        self.preview_table("Data", 10).html()
+    }
+}
+
+impl fmt::Display for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+fn frame_schema_difference(data: &[(String, String)], mock: &[(String, String)]) -> String {
+    for (d, m) in data.iter().zip(mock) {
+        if d.0 != m.0 {
+            return format!("the data has column `{}` where the mock has `{}`", d.0, m.0);
+        }
+        if d.1 != m.1 {
+            return format!(
+                "column `{}` is {} in the data but {} in the mock",
+                d.0, d.1, m.1
+            );
+        }
+    }
+    if data.len() > mock.len() {
+        format!("the mock lacks column `{}`", data[mock.len()].0)
+    } else {
+        format!("the mock has an extra column `{}`", mock[data.len()].0)
+    }
+}
+
+pub(crate) fn shape_text(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("({})", dims.join(" × "))
+}
+
+fn any_value(v: &polars::prelude::AnyValue<'_>) -> String {
+    use polars::prelude::AnyValue;
+    match v {
+        AnyValue::Null => "null".into(),
+        AnyValue::String(s) => s.to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn array_preview<T: fmt::Display>(a: &ArrayD<T>, n: usize) -> (Vec<String>, Vec<Vec<String>>) {
+    match a.ndim() {
+        0 => (
+            vec!["value".into()],
+            vec![vec![
+                a.iter().next().map(|v| v.to_string()).unwrap_or_default(),
+            ]],
+        ),
+        1 => (
+            vec!["value".into()],
+            a.iter().take(n).map(|v| vec![v.to_string()]).collect(),
+        ),
+        _ => {
+            let row_len: usize = a.shape()[1..].iter().product();
+            let shown = row_len.min(20);
+            let mut headers: Vec<String> = if a.ndim() == 2 {
+                (0..shown).map(|i| i.to_string()).collect()
+            } else {
+                (0..shown).map(|i| format!("[{i}]")).collect()
+            };
+            if row_len > shown {
+                headers.push("…".into());
+            }
+            let rows = a
+                .axis_iter(Axis(0))
+                .take(n)
+                .map(|row| {
+                    let mut cells: Vec<String> =
+                        row.iter().take(shown).map(|v| v.to_string()).collect();
+                    if row_len > shown {
+                        cells.push("…".into());
+                    }
+                    cells
+                })
+                .collect();
+            (headers, rows)
+        }
+    }
+}
+
+fn npy_error<E: fmt::Display>(context: &'static str) -> impl FnOnce(E) -> Error {
+    move |e| Error::Data {
+        context: context.into(),
+        message: e.to_string(),
+    }
+}
+
+impl From<DataFrame> for Data {
+    fn from(df: DataFrame) -> Data {
+        Data::Frame(df)
+    }
+}
+
+impl<D: Dimension> From<ndarray::Array<f64, D>> for Data {
+    fn from(a: ndarray::Array<f64, D>) -> Data {
+        Data::F64(a.into_dyn())
+    }
+}
+
+impl<D: Dimension> From<ndarray::Array<i64, D>> for Data {
+    fn from(a: ndarray::Array<i64, D>) -> Data {
+        Data::I64(a.into_dyn())
+    }
+}
+
+impl TryFrom<Data> for DataFrame {
+    type Error = Error;
+    fn try_from(d: Data) -> Result<DataFrame> {
+        match d {
+            Data::Frame(df) => Ok(df),
+            other => Err(kind_mismatch("a DataFrame", &other)),
+        }
+    }
+}
+
+impl TryFrom<Data> for ArrayD<f64> {
+    type Error = Error;
+    fn try_from(d: Data) -> Result<ArrayD<f64>> {
+        match d {
+            Data::F64(a) => Ok(a),
+            other => Err(kind_mismatch("an Array<f64>", &other)),
+        }
+    }
+}
+
+impl TryFrom<Data> for ArrayD<i64> {
+    type Error = Error;
+    fn try_from(d: Data) -> Result<ArrayD<i64>> {
+        match d {
+            Data::I64(a) => Ok(a),
+            other => Err(kind_mismatch("an Array<i64>", &other)),
+        }
+    }
+}
+
+fn kind_mismatch(wanted: &str, got: &Data) -> Error {
+    Error::invalid(
+        "conversion",
+        format!("wanted {wanted} but the value is a {}", got.kind()),
+        "match on `Data` or convert to the type the asset holds",
+    )
+}
+
+/// The displayed shape of a stored blob, for listings that do not load it.
+pub(crate) fn shape_from_json(json: &str) -> Vec<usize> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+pub(crate) fn render_preview(data: &Data, title: &str, rows: usize) -> (String, String) {
+    let table = data.preview_table(title, rows);
+    let (headers, body) = (table.headers.clone(), table.rows.clone());
+    let mut html = format!("<div class=\"veil-title\">{}</div>", display::escape(title));
+    for n in &table.notes {
+        html.push_str(&format!(
+            "<div class=\"veil-muted\">{}</div>",
+            display::escape(n)
+        ));
+    }
+    html.push_str(&display::html_table(&headers, &body));
+    (table.text(), html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+    use polars::prelude::*;
+
+    fn frame() -> DataFrame {
+        DataFrame::new_infer_height(vec![
+            Column::new("a".into(), [1.0, 2.0, 3.0]),
+            Column::new("b".into(), ["x", "y", "z"]),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn frames_and_arrays_round_trip() {
+        for data in [
+            Data::from(frame()),
+            Data::from(array![[1.0, 2.0], [3.0, 4.5]]),
+            Data::from(array![1_i64, 2, 3]),
+        ] {
+            let bytes = data.encode().unwrap();
+            assert_eq!(Data::decode(data.kind(), &bytes).unwrap(), data);
+        }
+    }
+
+    #[test]
+    fn mock_must_match_kind_and_schema() {
+        let data = Data::from(frame());
+        let renamed = DataFrame::new_infer_height(vec![
+            Column::new("a".into(), [1.0]),
+            Column::new("c".into(), ["x"]),
+        ])
+        .unwrap();
+        let err = data.check_mock("t", &Data::from(renamed)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("column `b` where the mock has `c`"),
+            "{err}"
+        );
+
+        let retyped = DataFrame::new_infer_height(vec![
+            Column::new("a".into(), [1_i64]),
+            Column::new("b".into(), ["x"]),
+        ])
+        .unwrap();
+        let err = data.check_mock("t", &Data::from(retyped)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("column `a` is f64 in the data but i64"),
+            "{err}"
+        );
+
+        let err = data.check_mock("t", &Data::from(array![1.0])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("data is a DataFrame but the mock is a Array<f64>"),
+            "{err}"
+        );
+
+        // Fewer rows is fine; a different trailing dimension is not.
+        let arr = Data::from(array![[1.0, 2.0], [3.0, 4.0]]);
+        arr.check_mock("t", &Data::from(array![[0.0, 0.0]]))
+            .unwrap();
+        assert!(
+            arr.check_mock("t", &Data::from(array![[0.0, 0.0, 0.0]]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn previews() {
+        let (headers, rows) = Data::from(frame()).preview(2);
+        assert_eq!(headers, ["a", "b"]);
+        assert_eq!(rows, [["1.0", "x"], ["2.0", "y"]]);
+        let (_, rows) = Data::from(array![1_i64, 2, 3]).preview(5);
+        assert_eq!(rows.len(), 3);
+        let html = Data::from(frame()).html();
+        assert!(html.contains("<th>a</th>"));
+    }
+}

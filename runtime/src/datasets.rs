@@ -1,0 +1,1045 @@
+//! Datasets and assets: building them, uploading them in one transaction, browsing them by role.
+
+use std::fmt;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+use crate::audit;
+use crate::client::Client;
+use crate::data::{self, Data, DataKind, Schema};
+use crate::display::{self, Render, Table};
+use crate::error::{Error, Result};
+use crate::site::SiteCore;
+use crate::store::now_ms;
+use crate::users::{User, require_owner};
+use crate::validate;
+
+/// The most assets one dataset may hold.
+pub const MAX_ASSETS: usize = 64;
+/// The most contributors one dataset may list.
+pub const MAX_CONTRIBUTORS: usize = 64;
+/// Rows shown in previews.
+const PREVIEW_ROWS: usize = 5;
+
+/// Someone credited for a dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contributor {
+    /// Name.
+    pub name: String,
+    /// Email, possibly empty.
+    pub email: String,
+    /// Role in making the dataset, e.g. "Dataset Creator".
+    pub role: String,
+}
+
+impl Contributor {
+    /// A contributor with a name and email.
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Self {
+        Contributor {
+            name: name.into(),
+            email: email.into(),
+            role: String::new(),
+        }
+    }
+
+    /// Their role in making the dataset.
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.role = role.into();
+        self
+    }
+}
+
+impl<N: Into<String>, E: Into<String>> From<(N, E)> for Contributor {
+    fn from((name, email): (N, E)) -> Self {
+        Contributor::new(name, email)
+    }
+}
+
+impl<N: Into<String>, E: Into<String>, R: Into<String>> From<(N, E, R)> for Contributor {
+    fn from((name, email, role): (N, E, R)) -> Self {
+        Contributor::new(name, email).role(role)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Mock {
+    Unset,
+    Given(Data),
+    Declined,
+}
+
+/// One piece of a dataset: real data plus a mock that scientists may see.
+///
+/// Every asset must either have a mock or say explicitly that it has none ([`Asset::no_mock`]): a missing
+/// mock is a mistake more often than a choice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asset {
+    name: String,
+    description: String,
+    data: Option<Data>,
+    mock: Mock,
+}
+
+impl Asset {
+    /// An asset called `name` (unique within its dataset).
+    pub fn new(name: impl Into<String>) -> Self {
+        Asset {
+            name: name.into(),
+            description: String::new(),
+            data: None,
+            mock: Mock::Unset,
+        }
+    }
+
+    /// What the asset holds.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// The real (private) data.
+    pub fn data(mut self, data: impl Into<Data>) -> Self {
+        self.data = Some(data.into());
+        self
+    }
+
+    /// The mock scientists see: same kind and schema as the data, fake values.
+    pub fn mock(mut self, mock: impl Into<Data>) -> Self {
+        self.mock = Mock::Given(mock.into());
+        self
+    }
+
+    /// Declares that this asset has no mock: scientists see its schema and shape only.
+    pub fn no_mock(mut self) -> Self {
+        self.mock = Mock::Declined;
+        self
+    }
+
+    /// The asset's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The real data, if set.
+    pub fn real(&self) -> Option<&Data> {
+        self.data.as_ref()
+    }
+
+    /// The mock, if set.
+    pub fn mock_data(&self) -> Option<&Data> {
+        match &self.mock {
+            Mock::Given(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Checks the asset is complete and consistent; returns its validated name and description.
+    fn validate(&self) -> Result<(String, String)> {
+        let name = validate::name("asset name", &self.name)?;
+        let description =
+            validate::text(&format!("description of asset `{name}`"), &self.description)?;
+        let data = self.data.as_ref().ok_or_else(|| {
+            Error::invalid(
+                format!("asset `{name}`"),
+                "it has no data",
+                "add the real data with `Asset::data(..)`",
+            )
+        })?;
+        match &self.mock {
+            Mock::Unset => {
+                return Err(Error::invalid(
+                    format!("asset `{name}`"),
+                    "it has no mock",
+                    "add one with `Asset::mock(..)`, or declare `Asset::no_mock()` to publish only its schema",
+                ));
+            }
+            Mock::Given(mock) => data.check_mock(&name, mock)?,
+            Mock::Declined => {}
+        }
+        Ok((name, description))
+    }
+
+    fn table(&self) -> Table {
+        let mut t = Table::fields(
+            format!("Asset {}", self.name),
+            [
+                ("description", self.description.clone()),
+                (
+                    "data",
+                    self.data.as_ref().map_or("not set".into(), Data::describe),
+                ),
+                (
+                    "mock",
+                    match &self.mock {
+                        Mock::Unset => "not set".into(),
+                        Mock::Declined => "none (declared with no_mock)".into(),
+                        Mock::Given(m) => m.describe(),
+                    },
+                ),
+            ],
+        );
+        t.badge = Some("not uploaded".into());
+        if let Some(mock) = self.mock_data() {
+            add_preview(&mut t, mock, "Mock");
+        }
+        if let Some(real) = &self.data {
+            add_preview(&mut t, real, "Real data (private)");
+        }
+        t
+    }
+}
+
+impl Render for Asset {
+    fn text(&self) -> String {
+        self.table().text()
+    }
+    fn html(&self) -> String {
+        self.table().html()
+    }
+}
+
+fn add_preview(t: &mut Table, data: &Data, title: &str) {
+    let (text, html) = data::render_preview(data, title, PREVIEW_ROWS);
+    t.text_after.push(text);
+    t.html_after.push(html);
+}
+
+/// A dataset to upload: metadata plus assets, built like PySyft's `sy.Dataset(...)`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Dataset {
+    name: String,
+    description: String,
+    summary: String,
+    citation: String,
+    url: String,
+    contributors: Vec<Contributor>,
+    assets: Vec<Asset>,
+}
+
+impl Dataset {
+    /// A dataset called `name` (unique on its datasite, case-insensitively).
+    pub fn new(name: impl Into<String>) -> Self {
+        Dataset {
+            name: name.into(),
+            ..Dataset::default()
+        }
+    }
+
+    /// Long description (Markdown welcome).
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// One-line summary shown in listings.
+    pub fn summary(mut self, summary: impl Into<String>) -> Self {
+        self.summary = summary.into();
+        self
+    }
+
+    /// How to cite the data.
+    pub fn citation(mut self, citation: impl Into<String>) -> Self {
+        self.citation = citation.into();
+        self
+    }
+
+    /// Where to read more (e.g. a DOI link).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
+    }
+
+    /// Credits someone: `Contributor::new(name, email).role(..)`, or a `(name, email)` or
+    /// `(name, email, role)` tuple.
+    pub fn contributor(mut self, contributor: impl Into<Contributor>) -> Self {
+        self.contributors.push(contributor.into());
+        self
+    }
+
+    /// Adds an asset.
+    pub fn asset(mut self, asset: Asset) -> Self {
+        self.assets.push(asset);
+        self
+    }
+
+    /// Adds an asset in place (PySyft's `dataset.add_asset(asset)`).
+    pub fn add_asset(&mut self, asset: Asset) {
+        self.assets.push(asset);
+    }
+
+    /// The dataset's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The assets added so far.
+    pub fn assets(&self) -> &[Asset] {
+        &self.assets
+    }
+
+    fn table(&self) -> Table {
+        let mut t = Table::fields(format!("Dataset {}", self.name), self.metadata_fields());
+        t.badge = Some("not uploaded".into());
+        let rows: Vec<Vec<String>> = self
+            .assets
+            .iter()
+            .map(|a| {
+                vec![
+                    a.name.clone(),
+                    a.data.as_ref().map_or("not set".into(), Data::describe),
+                    a.mock_data().map_or("none".into(), Data::describe),
+                ]
+            })
+            .collect();
+        let headers = vec!["asset".to_string(), "data".into(), "mock".into()];
+        t.html_after.push(format!(
+            "<div class=\"veil-title\">Assets ({})</div>{}",
+            rows.len(),
+            display::html_table(&headers, &rows)
+        ));
+        let mut assets = Table::new(format!("Assets ({})", rows.len())).headers(headers);
+        assets.rows = rows;
+        t.text_after.push(assets.text());
+        t
+    }
+
+    fn metadata_fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("summary", self.summary.clone()),
+            ("description", self.description.clone()),
+            ("citation", self.citation.clone()),
+            ("url", self.url.clone()),
+            ("contributors", contributors_text(&self.contributors)),
+        ]
+    }
+}
+
+impl Render for Dataset {
+    fn text(&self) -> String {
+        self.table().text()
+    }
+    fn html(&self) -> String {
+        self.table().html()
+    }
+}
+
+fn contributors_text(contributors: &[Contributor]) -> String {
+    contributors
+        .iter()
+        .map(|c| {
+            let mut s = c.name.clone();
+            if !c.email.is_empty() {
+                s.push_str(&format!(" <{}>", c.email));
+            }
+            if !c.role.is_empty() {
+                s.push_str(&format!(" ({})", c.role));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What the datasite knows about an uploaded asset. Holds the client it was fetched with, so
+/// [`SiteAsset::mock`] and [`SiteAsset::data`] are checked against that client's role.
+#[derive(Clone)]
+pub struct SiteAsset {
+    /// Stable id.
+    pub id: String,
+    /// Name, unique within its dataset.
+    pub name: String,
+    /// Name of the dataset it belongs to.
+    pub dataset: String,
+    /// Description.
+    pub description: String,
+    /// Frame or array.
+    pub kind: DataKind,
+    /// What the mock shares with the data.
+    pub schema: Schema,
+    /// Shape of the real data (rows × columns for frames).
+    pub shape: Vec<usize>,
+    /// Shape of the mock, if there is one.
+    pub mock_shape: Option<Vec<usize>>,
+    /// Stored size of the real data, in bytes.
+    pub data_bytes: u64,
+    client: Client,
+}
+
+impl fmt::Debug for SiteAsset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SiteAsset")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("dataset", &self.dataset)
+            .field("kind", &self.kind)
+            .field("shape", &self.shape)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SiteAsset {
+    /// The mock: fake data anyone logged in may see.
+    pub fn mock(&self) -> Result<Data> {
+        let caller = self.client.caller()?;
+        self.client.core().asset_data(&caller, &self.id, false)
+    }
+
+    /// The real data: owners and admins only. A scientist gets [`Error::PermissionDenied`] and works on
+    /// the mock instead, asking for real results through requests the owner approves.
+    pub fn data(&self) -> Result<Data> {
+        let caller = self.client.caller()?;
+        self.client.core().asset_data(&caller, &self.id, true)
+    }
+
+    fn table(&self) -> Table {
+        let mut t = Table::fields(
+            format!("Asset {}", self.name),
+            [
+                ("dataset", self.dataset.clone()),
+                ("description", self.description.clone()),
+                ("kind", self.kind.to_string()),
+                ("shape", data::shape_text(&self.shape)),
+                (
+                    "mock shape",
+                    self.mock_shape
+                        .as_deref()
+                        .map_or("no mock".into(), data::shape_text),
+                ),
+                ("schema", self.schema.to_string()),
+                ("size", display::human_bytes(self.data_bytes)),
+                ("id", self.id.clone()),
+            ],
+        );
+        if self.mock_shape.is_some() {
+            match self.mock() {
+                Ok(mock) => add_preview(&mut t, &mock, "Mock"),
+                Err(e) => t.warnings.push(format!("mock unavailable: {e}")),
+            }
+        }
+        if self.client.role().is_owner() {
+            match self.data() {
+                Ok(real) => add_preview(&mut t, &real, "Real data (visible to owners only)"),
+                Err(e) => t.warnings.push(format!("real data unavailable: {e}")),
+            }
+        }
+        t
+    }
+}
+
+impl Render for SiteAsset {
+    fn text(&self) -> String {
+        self.table().text()
+    }
+    fn html(&self) -> String {
+        self.table().html()
+    }
+}
+
+/// An uploaded dataset as its datasite reports it.
+#[derive(Debug, Clone)]
+pub struct SiteDataset {
+    /// Stable id.
+    pub id: String,
+    /// Name, unique on the datasite.
+    pub name: String,
+    /// Long description.
+    pub description: String,
+    /// One-line summary.
+    pub summary: String,
+    /// How to cite it.
+    pub citation: String,
+    /// Where to read more.
+    pub url: String,
+    /// Credits.
+    pub contributors: Vec<Contributor>,
+    /// Email of whoever uploaded it.
+    pub uploader: String,
+    /// Upload time, milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Its assets, in upload order.
+    pub assets: Vec<SiteAsset>,
+}
+
+impl SiteDataset {
+    /// The asset called `name` (case-insensitive).
+    pub fn asset(&self, name: &str) -> Result<SiteAsset> {
+        self.assets
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name.trim()))
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.assets.iter().map(|a| a.name.as_str()).collect();
+                Error::not_found(
+                    "asset",
+                    name,
+                    format!("dataset `{}` has: {}", self.name, names.join(", ")),
+                )
+            })
+    }
+
+    /// Total stored size of the real data.
+    pub fn size(&self) -> u64 {
+        self.assets.iter().map(|a| a.data_bytes).sum()
+    }
+
+    fn table(&self) -> Table {
+        let mut fields = vec![("summary", self.summary.clone())];
+        fields.extend([
+            ("description", self.description.clone()),
+            ("citation", self.citation.clone()),
+            ("url", self.url.clone()),
+            ("contributors", contributors_text(&self.contributors)),
+            ("uploaded by", self.uploader.clone()),
+            ("created", display::timestamp(self.created_at)),
+            ("size", display::human_bytes(self.size())),
+        ]);
+        let mut t = Table::fields(format!("Dataset {}", self.name), fields);
+        let headers: Vec<String> = ["asset", "kind", "shape", "mock shape", "size"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let rows: Vec<Vec<String>> = self
+            .assets
+            .iter()
+            .map(|a| {
+                vec![
+                    a.name.clone(),
+                    a.kind.to_string(),
+                    data::shape_text(&a.shape),
+                    a.mock_shape
+                        .as_deref()
+                        .map_or("no mock".into(), data::shape_text),
+                    display::human_bytes(a.data_bytes),
+                ]
+            })
+            .collect();
+        t.html_after.push(format!(
+            "<div class=\"veil-title\">Assets ({})</div>{}",
+            rows.len(),
+            display::html_table(&headers, &rows)
+        ));
+        let mut assets = Table::new(format!("Assets ({})", rows.len())).headers(headers);
+        assets.rows = rows;
+        t.text_after.push(assets.text());
+        t
+    }
+}
+
+impl Render for SiteDataset {
+    fn text(&self) -> String {
+        self.table().text()
+    }
+    fn html(&self) -> String {
+        self.table().html()
+    }
+}
+
+/// The datasets of a datasite, as listed by [`Client::datasets`](crate::Client::datasets).
+#[derive(Debug, Clone)]
+pub struct DatasetList(pub Vec<SiteDataset>);
+
+impl std::ops::Deref for DatasetList {
+    type Target = [SiteDataset];
+    fn deref(&self) -> &[SiteDataset] {
+        &self.0
+    }
+}
+
+impl DatasetList {
+    fn table(&self) -> Table {
+        let mut t = Table::new(format!("Datasets ({})", self.0.len()))
+            .headers(["name", "summary", "assets", "size", "url", "created"]);
+        for d in &self.0 {
+            t.row([
+                d.name.clone(),
+                d.summary.clone(),
+                d.assets
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                display::human_bytes(d.size()),
+                d.url.clone(),
+                display::timestamp(d.created_at),
+            ]);
+        }
+        if self.0.is_empty() {
+            t.notes.push(
+                "no datasets yet: an owner uploads one with `client.upload_dataset(..)`".into(),
+            );
+        }
+        t
+    }
+}
+
+impl Render for DatasetList {
+    fn text(&self) -> String {
+        self.table().text()
+    }
+    fn html(&self) -> String {
+        self.table().html()
+    }
+}
+
+/// A validated, encoded asset ready to be written.
+struct EncodedAsset {
+    name: String,
+    description: String,
+    kind: DataKind,
+    schema: String,
+    shape: String,
+    data: Vec<u8>,
+    mock: Option<(Vec<u8>, String)>,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: fail the upload after writing this many assets, inside the transaction.
+    pub(crate) static FAIL_UPLOAD_AFTER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+const DATASET_COLUMNS: &str = "id, name, description, summary, citation, url, uploader, created_at";
+const ASSET_COLUMNS: &str = "id, name, description, kind, schema, shape, mock_shape, data_bytes";
+
+impl SiteCore {
+    pub(crate) fn upload_dataset(
+        &self,
+        caller: &User,
+        client: &Client,
+        ds: Dataset,
+    ) -> Result<SiteDataset> {
+        require_owner(
+            caller,
+            "uploading datasets",
+            "ask the datasite's owner to upload it",
+        )?;
+        let name = validate::name("dataset name", &ds.name)?;
+        let description = validate::text("dataset description", &ds.description)?;
+        let summary = validate::text("dataset summary", &ds.summary)?;
+        let citation = validate::text("dataset citation", &ds.citation)?;
+        let url = validate::url("dataset url", &ds.url)?;
+        if ds.assets.is_empty() {
+            return Err(Error::invalid(
+                format!("dataset `{name}`"),
+                "it has no assets",
+                "add at least one with `.asset(Asset::new(..).data(..).mock(..))`",
+            ));
+        }
+        if ds.assets.len() > MAX_ASSETS {
+            return Err(Error::invalid(
+                format!("dataset `{name}`"),
+                format!("it has {} assets, more than {MAX_ASSETS}", ds.assets.len()),
+                "split it into several datasets",
+            ));
+        }
+        if ds.contributors.len() > MAX_CONTRIBUTORS {
+            return Err(Error::invalid(
+                format!("dataset `{name}`"),
+                format!(
+                    "it lists {} contributors, more than {MAX_CONTRIBUTORS}",
+                    ds.contributors.len()
+                ),
+                "list the main contributors and cite the rest",
+            ));
+        }
+        let mut contributors = Vec::with_capacity(ds.contributors.len());
+        for c in &ds.contributors {
+            let cname = validate::name("contributor name", &c.name)?;
+            let email = if c.email.trim().is_empty() {
+                String::new()
+            } else {
+                validate::email(&c.email)?
+            };
+            contributors.push(Contributor {
+                name: cname,
+                email,
+                role: validate::text("contributor role", &c.role)?,
+            });
+        }
+        // Validate and encode everything before taking the write lock: this is the slow part, and a
+        // mistake in the last asset should not cost a transaction.
+        let mut encoded: Vec<EncodedAsset> = Vec::with_capacity(ds.assets.len());
+        for asset in &ds.assets {
+            let (aname, adesc) = asset.validate()?;
+            if encoded.iter().any(|e| e.name.eq_ignore_ascii_case(&aname)) {
+                return Err(Error::AlreadyExists {
+                    kind: "asset",
+                    name: aname,
+                    hint: format!("asset names must be unique within dataset `{name}`"),
+                });
+            }
+            let data = asset.data.as_ref().expect("validated");
+            let mock = match asset.mock_data() {
+                Some(m) => Some((m.encode()?, json(&m.shape()))),
+                None => None,
+            };
+            encoded.push(EncodedAsset {
+                name: aname,
+                description: adesc,
+                kind: data.kind(),
+                schema: json(&data.schema()),
+                shape: json(&data.shape()),
+                data: data.encode()?,
+                mock,
+            });
+        }
+        let id = self.store.write("uploading a dataset", |tx| {
+            let exists: Option<String> = tx
+                .query_row("SELECT name FROM datasets WHERE name = ?1", [&name], |r| r.get(0))
+                .optional()
+                .map_err(Error::sqlite("checking dataset names"))?;
+            if let Some(existing) = exists {
+                return Err(Error::AlreadyExists {
+                    kind: "dataset",
+                    name: existing,
+                    hint: "pick another name, or delete the old one first with `client.delete_dataset(name)`".into(),
+                });
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            tx.execute(
+                "INSERT INTO datasets (id, name, description, summary, citation, url, uploader, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![id, name, description, summary, citation, url, caller.email, now_ms()],
+            )
+            .map_err(Error::sqlite("writing a dataset"))?;
+            for (i, c) in contributors.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO contributors (dataset_id, position, name, email, role) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, i as i64, c.name, c.email, c.role],
+                )
+                .map_err(Error::sqlite("writing contributors"))?;
+            }
+            for (i, a) in encoded.iter().enumerate() {
+                #[cfg(test)]
+                if FAIL_UPLOAD_AFTER.with(|f| f.get()) == Some(i) {
+                    return Err(Error::corrupt("uploading a dataset", "injected failure (test)"));
+                }
+                let data_blob = self.store.put_blob(&a.data)?;
+                let (mock_blob, mock_shape) = match &a.mock {
+                    Some((bytes, shape)) => (Some(self.store.put_blob(bytes)?), Some(shape.clone())),
+                    None => (None, None),
+                };
+                tx.execute(
+                    "INSERT INTO assets (id, dataset_id, position, name, description, kind, schema, shape,
+                                         data_blob, data_bytes, mock_blob, mock_shape)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        uuid::Uuid::new_v4().to_string(),
+                        id,
+                        i as i64,
+                        a.name,
+                        a.description,
+                        a.kind.as_str(),
+                        a.schema,
+                        a.shape,
+                        data_blob,
+                        a.data.len() as i64,
+                        mock_blob,
+                        mock_shape
+                    ],
+                )
+                .map_err(Error::sqlite("writing an asset"))?;
+            }
+            audit::record(
+                tx,
+                &caller.email,
+                "upload_dataset",
+                &name,
+                &format!("{} assets", encoded.len()),
+            )?;
+            Ok(id)
+        })?;
+        self.dataset_by(client, "id", &id)
+    }
+
+    pub(crate) fn datasets(&self, client: &Client) -> Result<DatasetList> {
+        let ids: Vec<String> = self.store.read(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT id FROM datasets ORDER BY created_at, name")
+                .map_err(Error::sqlite("listing datasets"))?;
+            stmt.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+                .map_err(Error::sqlite("listing datasets"))
+        })?;
+        let mut list = Vec::with_capacity(ids.len());
+        for id in ids {
+            list.push(self.dataset_by(client, "id", &id)?);
+        }
+        Ok(DatasetList(list))
+    }
+
+    pub(crate) fn dataset_by(
+        &self,
+        client: &Client,
+        column: &'static str,
+        key: &str,
+    ) -> Result<SiteDataset> {
+        self.store
+            .read(|conn| load_dataset(conn, column, key, client))?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "dataset",
+                    key,
+                    "list datasets with `client.datasets()` (or `%datasets`)",
+                )
+            })
+    }
+
+    pub(crate) fn delete_dataset(&self, caller: &User, name: &str) -> Result<()> {
+        require_owner(caller, "deleting datasets", "ask the datasite's owner")?;
+        let deleted = self.store.write("deleting a dataset", |tx| {
+            let n = tx
+                .execute("DELETE FROM datasets WHERE name = ?1", [name.trim()])
+                .map_err(Error::sqlite("deleting a dataset"))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            audit::record(tx, &caller.email, "delete_dataset", name.trim(), "")?;
+            Ok(true)
+        })?;
+        if !deleted {
+            return Err(Error::not_found(
+                "dataset",
+                name,
+                "list datasets with `client.datasets()` (or `%datasets`)",
+            ));
+        }
+        // The real data must not outlive its dataset on disk.
+        self.store.collect_garbage()?;
+        Ok(())
+    }
+
+    /// Reads an asset's mock (anyone) or real data (owners only, audited).
+    pub(crate) fn asset_data(&self, caller: &User, asset_id: &str, real: bool) -> Result<Data> {
+        if real {
+            require_owner(
+                caller,
+                "reading an asset's real data",
+                "work with `asset.mock()`, and ask the owner to approve a request for the real result",
+            )?;
+        }
+        let (name, kind, blob): (String, String, Option<String>) = self
+            .store
+            .read(|conn| {
+                conn.query_row(
+                    &format!(
+                        "SELECT name, kind, {} FROM assets WHERE id = ?1",
+                        if real { "data_blob" } else { "mock_blob" }
+                    ),
+                    [asset_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(Error::sqlite("reading an asset"))
+            })?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "asset",
+                    asset_id,
+                    "it may have been deleted; list datasets again",
+                )
+            })?;
+        let blob = blob.ok_or_else(|| {
+            Error::not_found(
+                "mock of asset",
+                name.clone(),
+                "the owner published this asset without a mock (`no_mock`): its schema and shape are all there is to see",
+            )
+        })?;
+        if real {
+            self.store.write("auditing a read", |tx| {
+                audit::record(tx, &caller.email, "read_real_data", &name, asset_id)
+            })?;
+        }
+        Data::decode(DataKind::parse(&kind)?, &self.store.get_blob(&blob)?)
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("schemas and shapes serialise")
+}
+
+fn load_dataset(
+    conn: &Connection,
+    column: &'static str,
+    key: &str,
+    client: &Client,
+) -> Result<Option<SiteDataset>> {
+    let found = conn
+        .query_row(
+            &format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE {column} = ?1"),
+            [key],
+            |r| {
+                Ok(SiteDataset {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    description: r.get(2)?,
+                    summary: r.get(3)?,
+                    citation: r.get(4)?,
+                    url: r.get(5)?,
+                    uploader: r.get(6)?,
+                    created_at: r.get(7)?,
+                    contributors: Vec::new(),
+                    assets: Vec::new(),
+                })
+            },
+        )
+        .optional()
+        .map_err(Error::sqlite("reading a dataset"))?;
+    let Some(mut dataset) = found else {
+        return Ok(None);
+    };
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, email, role FROM contributors WHERE dataset_id = ?1 ORDER BY position",
+        )
+        .map_err(Error::sqlite("reading contributors"))?;
+    dataset.contributors = stmt
+        .query_map([&dataset.id], |r| {
+            Ok(Contributor {
+                name: r.get(0)?,
+                email: r.get(1)?,
+                role: r.get(2)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("reading contributors"))?;
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {ASSET_COLUMNS} FROM assets WHERE dataset_id = ?1 ORDER BY position"
+        ))
+        .map_err(Error::sqlite("reading assets"))?;
+    let rows: Vec<AssetRow> = stmt
+        .query_map([&dataset.id], AssetRow::read)
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("reading assets"))?;
+    for row in rows {
+        dataset.assets.push(row.into_asset(&dataset.name, client)?);
+    }
+    Ok(Some(dataset))
+}
+
+/// One row of the `assets` table, as read by `ASSET_COLUMNS`.
+struct AssetRow {
+    id: String,
+    name: String,
+    description: String,
+    kind: String,
+    schema: String,
+    shape: String,
+    mock_shape: Option<String>,
+    data_bytes: i64,
+}
+
+impl AssetRow {
+    fn read(r: &Row<'_>) -> rusqlite::Result<AssetRow> {
+        Ok(AssetRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            description: r.get(2)?,
+            kind: r.get(3)?,
+            schema: r.get(4)?,
+            shape: r.get(5)?,
+            mock_shape: r.get(6)?,
+            data_bytes: r.get(7)?,
+        })
+    }
+
+    fn into_asset(self, dataset: &str, client: &Client) -> Result<SiteAsset> {
+        Ok(SiteAsset {
+            id: self.id,
+            name: self.name,
+            dataset: dataset.to_string(),
+            description: self.description,
+            kind: DataKind::parse(&self.kind)?,
+            schema: serde_json::from_str(&self.schema)
+                .map_err(|e| Error::corrupt("reading an asset schema", e.to_string()))?,
+            shape: data::shape_from_json(&self.shape),
+            mock_shape: self.mock_shape.as_deref().map(data::shape_from_json),
+            data_bytes: self.data_bytes as u64,
+            client: client.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::LaunchOptions;
+    use ndarray::array;
+
+    fn dataset(name: &str) -> Dataset {
+        Dataset::new(name)
+            .asset(
+                Asset::new("a")
+                    .data(array![1.0, 2.0])
+                    .mock(array![0.0, 0.0]),
+            )
+            .asset(
+                Asset::new("b")
+                    .data(array![3_i64, 4])
+                    .mock(array![0_i64, 0]),
+            )
+            .asset(Asset::new("c").data(array![5.0]).no_mock())
+    }
+
+    fn blob_count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir.join("blobs"))
+            .unwrap()
+            .map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap().count())
+            .sum()
+    }
+
+    #[test]
+    fn a_failure_mid_upload_leaves_the_previous_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        let launch = |reset| {
+            LaunchOptions::new("t")
+                .dir(tmp.path())
+                .reset(reset)
+                .launch()
+                .unwrap()
+        };
+        let site = launch(true);
+        let owner = site.login("info@openmined.org", "changethis").unwrap();
+        owner.upload_dataset(dataset("Committed")).unwrap();
+        let committed_blobs = blob_count(tmp.path());
+
+        // Fail after the first asset's blobs and row are written, inside the transaction.
+        FAIL_UPLOAD_AFTER.with(|f| f.set(Some(1)));
+        let interrupted = Dataset::new("Interrupted")
+            .asset(Asset::new("d").data(array![9.0]).mock(array![8.0]))
+            .asset(Asset::new("e").data(array![7.0]).no_mock());
+        let err = owner.upload_dataset(interrupted);
+        FAIL_UPLOAD_AFTER.with(|f| f.set(None));
+        assert!(err.unwrap_err().to_string().contains("injected failure"));
+
+        let names: Vec<String> = owner
+            .datasets()
+            .unwrap()
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        assert_eq!(names, ["Committed"]);
+        // The interrupted upload wrote asset `d`'s data and mock before failing; nothing references them.
+        assert_eq!(blob_count(tmp.path()), committed_blobs + 2);
+        let audit = owner.audit_log().unwrap();
+        assert!(!audit.0.iter().any(|e| e.subject == "Interrupted"));
+        site.land().unwrap();
+
+        // Relaunching without reset finds what was committed and collects the orphans.
+        let site = launch(false);
+        let owner = site.login("info@openmined.org", "changethis").unwrap();
+        let ds = owner.dataset("Committed").unwrap();
+        assert_eq!(ds.assets.len(), 3);
+        assert_eq!(
+            ds.asset("b").unwrap().data().unwrap(),
+            Data::from(array![3_i64, 4])
+        );
+        assert!(owner.dataset("Interrupted").is_err());
+        assert_eq!(blob_count(tmp.path()), committed_blobs);
+        // And the same upload now succeeds.
+        owner.upload_dataset(dataset("Interrupted")).unwrap();
+    }
+}

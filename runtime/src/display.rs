@@ -1,0 +1,277 @@
+//! Rich displays: every public object renders as plain text and as a self-contained HTML table.
+//!
+//! The HTML carries its own small stylesheet, scoped under `.veil`, and no scripts, fonts or external
+//! links, so it renders the same in JupyterLab, the classic notebook, VS Code and an exported file.
+
+use std::fmt::Write;
+
+/// An object that renders as a MIME bundle: `text/plain` and `text/html`.
+pub trait Render {
+    /// The `text/plain` form.
+    fn text(&self) -> String;
+    /// The `text/html` form: a self-contained fragment (no scripts, fonts or external resources).
+    fn html(&self) -> String;
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "<style>\
+.veil{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;margin:4px 0}\
+.veil .veil-title{font-weight:600;margin:2px 0 6px}\
+.veil .veil-badge{display:inline-block;border-radius:8px;padding:0 6px;margin-left:6px;font-size:11px;\
+background:#e8eefc;color:#1d3c8f}\
+.veil .veil-warn{background:#fff4e5;color:#8a4b00;padding:4px 8px;border-left:3px solid #f0a020;margin:4px 0}\
+.veil table{border-collapse:collapse;margin:2px 0 8px}\
+.veil th{background:#f3f4f6;text-align:left;font-weight:600}\
+.veil th,.veil td{border:1px solid #d9dce1;padding:3px 8px;vertical-align:top}\
+.veil td.num{text-align:right;font-variant-numeric:tabular-nums}\
+.veil .veil-muted{color:#6b7280}\
+</style>";
+
+/// A titled table rendered to both text and HTML.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Table {
+    pub title: String,
+    pub badge: Option<String>,
+    pub notes: Vec<String>,
+    pub warnings: Vec<String>,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Extra HTML sections (already rendered) placed after the table.
+    pub html_after: Vec<String>,
+    /// Extra text sections placed after the table.
+    pub text_after: Vec<String>,
+}
+
+impl Table {
+    pub fn new(title: impl Into<String>) -> Table {
+        Table {
+            title: title.into(),
+            ..Table::default()
+        }
+    }
+
+    pub fn headers<S: Into<String>>(mut self, headers: impl IntoIterator<Item = S>) -> Table {
+        self.headers = headers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        self.rows.push(cells.into_iter().map(Into::into).collect());
+    }
+
+    /// A two-column key/value table.
+    pub fn fields<K: Into<String>, V: Into<String>>(
+        title: impl Into<String>,
+        fields: impl IntoIterator<Item = (K, V)>,
+    ) -> Table {
+        let mut table = Table::new(title);
+        for (k, v) in fields {
+            table.row([k.into(), v.into()]);
+        }
+        table
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&self.title);
+        if let Some(badge) = &self.badge {
+            let _ = write!(out, " [{badge}]");
+        }
+        out.push('\n');
+        for w in &self.warnings {
+            let _ = writeln!(out, "warning: {w}");
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "{n}");
+        }
+        let columns = self
+            .headers
+            .len()
+            .max(self.rows.iter().map(Vec::len).max().unwrap_or(0));
+        let mut widths = vec![0; columns];
+        let all = std::iter::once(&self.headers).chain(&self.rows);
+        for row in all.clone() {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(one_line(cell).chars().count().min(60));
+            }
+        }
+        for (n, row) in all.enumerate() {
+            if row.is_empty() {
+                continue;
+            }
+            let line: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(i, cell)| format!("{:<w$}", clip(&one_line(cell), 60), w = widths[i]))
+                .collect();
+            let _ = writeln!(out, "  {}", line.join("  ").trim_end());
+            if n == 0 && !self.headers.is_empty() {
+                let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+                let _ = writeln!(out, "  {}", rule.join("  "));
+            }
+        }
+        for section in &self.text_after {
+            out.push_str(section);
+            if !section.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    pub fn html(&self) -> String {
+        let mut out = String::from(STYLE);
+        out.push_str("<div class=\"veil\"><div class=\"veil-title\">");
+        out.push_str(&escape(&self.title));
+        if let Some(badge) = &self.badge {
+            let _ = write!(out, "<span class=\"veil-badge\">{}</span>", escape(badge));
+        }
+        out.push_str("</div>");
+        for w in &self.warnings {
+            let _ = write!(out, "<div class=\"veil-warn\">{}</div>", escape(w));
+        }
+        for n in &self.notes {
+            let _ = write!(out, "<div class=\"veil-muted\">{}</div>", escape(n));
+        }
+        if !self.rows.is_empty() || !self.headers.is_empty() {
+            out.push_str(&html_table(&self.headers, &self.rows));
+        }
+        for section in &self.html_after {
+            out.push_str(section);
+        }
+        out.push_str("</div>");
+        out
+    }
+}
+
+/// A bare `<table>` (no stylesheet), numbers right-aligned.
+pub(crate) fn html_table(headers: &[String], rows: &[Vec<String>]) -> String {
+    let mut out = String::from("<table>");
+    if !headers.is_empty() {
+        out.push_str("<thead><tr>");
+        for h in headers {
+            let _ = write!(out, "<th>{}</th>", escape(h));
+        }
+        out.push_str("</tr></thead>");
+    }
+    out.push_str("<tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let class = if looks_numeric(cell) {
+                " class=\"num\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                out,
+                "<td{class}>{}</td>",
+                escape(cell).replace('\n', "<br>")
+            );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// Wraps HTML produced by [`html_table`] and friends with the stylesheet, for standalone fragments.
+pub(crate) fn styled(inner: &str) -> String {
+    format!("{STYLE}<div class=\"veil\">{inner}</div>")
+}
+
+fn looks_numeric(cell: &str) -> bool {
+    !cell.is_empty() && cell.parse::<f64>().is_ok()
+}
+
+fn one_line(cell: &str) -> String {
+    cell.replace(['\n', '\r'], " ")
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut with an ellipsis.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// Formats a byte count for people.
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Formats a millisecond timestamp as UTC, to the second.
+pub(crate) fn timestamp(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped_and_self_contained() {
+        let mut t = Table::new("<script>alert(1)</script>").headers(["a", "b"]);
+        t.row(["1.5", "x & y"]);
+        let html = t.html();
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("<td class=\"num\">1.5</td>"));
+        assert!(html.contains("x &amp; y"));
+        for external in ["<link", "src=", "@import", "url("] {
+            assert!(!html.contains(external), "{external}");
+        }
+    }
+
+    #[test]
+    fn text_aligns_columns() {
+        let mut t = Table::new("T").headers(["name", "n"]);
+        t.row(["long name here", "1"]);
+        t.row(["x", "22"]);
+        let text = t.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "  name            n");
+        assert_eq!(lines[3], "  long name here  1");
+        assert_eq!(lines[4], "  x               22");
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(2048), "2.0 KiB");
+        assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(timestamp(0), "1970-01-01 00:00:00 UTC");
+    }
+}

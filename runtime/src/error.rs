@@ -1,0 +1,251 @@
+//! The one error type of the datasite.
+//!
+//! Callers branch on the variant; every message says what happened, to what, and what to do next.
+//! Messages shown to a scientist never carry real values: they name objects, not their contents.
+
+use std::fmt;
+
+/// A specialised `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when talking to a datasite.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The email is unknown or the password does not match it, from
+    /// [`Datasite::login`](crate::Datasite::login). The message does not say which, so it cannot be used to
+    /// probe for registered emails.
+    #[error(
+        "login failed for `{email}`: unknown email or wrong password; check both, or ask the datasite's owner to register you"
+    )]
+    AuthenticationFailed {
+        /// The email that was tried.
+        email: String,
+    },
+
+    /// The caller's role does not allow the operation, e.g. a scientist calling
+    /// [`Client::upload_dataset`](crate::Client::upload_dataset) or
+    /// [`SiteAsset::data`](crate::SiteAsset::data).
+    #[error("permission denied: {action} needs {needed}, and `{user}` is {role}; {hint}")]
+    PermissionDenied {
+        /// What was attempted.
+        action: String,
+        /// Who tried it.
+        user: String,
+        /// The caller's role.
+        role: crate::Role,
+        /// Which roles may do it.
+        needed: String,
+        /// What the caller can do instead.
+        hint: String,
+    },
+
+    /// A session token that is unknown, expired or belongs to a deleted user.
+    #[error("session expired or revoked: log in again with `site.login(email, password)`")]
+    SessionExpired,
+
+    /// An object looked up by name or id does not exist (or is not visible to the caller).
+    #[error("{kind} `{name}` not found; {hint}")]
+    NotFound {
+        /// The kind of object: "user", "dataset", "asset", ...
+        kind: &'static str,
+        /// The name or id that was looked up.
+        name: String,
+        /// Where to look instead.
+        hint: String,
+    },
+
+    /// An object with that name already exists, from [`Client::register`](crate::Client::register) and
+    /// [`Client::upload_dataset`](crate::Client::upload_dataset).
+    #[error("{kind} `{name}` already exists; {hint}")]
+    AlreadyExists {
+        /// The kind of object.
+        kind: &'static str,
+        /// The clashing name.
+        name: String,
+        /// What to do instead.
+        hint: String,
+    },
+
+    /// An argument failed validation: an empty or over-long name, a forbidden character, a malformed email,
+    /// a mock whose schema differs from its data.
+    #[error("invalid {what}: {problem}; {fix}")]
+    InvalidInput {
+        /// Which argument.
+        what: String,
+        /// What is wrong with it.
+        problem: String,
+        /// How to fix it.
+        fix: String,
+    },
+
+    /// A result was requested but the owner has not decided yet.
+    #[error(
+        "request `{id}` is pending: the datasite's owner has not reviewed it yet; try again later"
+    )]
+    ApprovalPending {
+        /// The request id.
+        id: String,
+    },
+
+    /// The owner denied a request.
+    #[error("request `{id}` was denied: {reason}")]
+    RequestDenied {
+        /// The request id.
+        id: String,
+        /// The owner's reason.
+        reason: String,
+    },
+
+    /// An output policy allows no more executions.
+    #[error("policy exhausted: {0}")]
+    PolicyExhausted(String),
+
+    /// The datasite's files could not be read or written.
+    #[error("storage error while {context}: {source}")]
+    Storage {
+        /// What the datasite was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: StorageError,
+    },
+
+    /// A frame or array could not be encoded, decoded or computed on.
+    #[error("data error while {context}: {message}")]
+    Data {
+        /// What the datasite was doing.
+        context: String,
+        /// The underlying library's message.
+        message: String,
+    },
+
+    /// The datasite was closed by [`Datasite::land`](crate::Datasite::land).
+    #[error("the datasite `{0}` has landed (closed); launch it again with `Datasite::launch`")]
+    Landed(String),
+}
+
+/// The lower-level cause of an [`Error::Storage`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// SQLite failed.
+    Sqlite(rusqlite::Error),
+    /// The file system failed.
+    Io(std::io::Error),
+    /// The database holds something this version cannot read.
+    Corrupt(String),
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageError::Sqlite(e) => write!(f, "sqlite: {e}"),
+            StorageError::Io(e) => write!(f, "{e}"),
+            StorageError::Corrupt(m) => write!(f, "corrupt datasite: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StorageError::Sqlite(e) => Some(e),
+            StorageError::Io(e) => Some(e),
+            StorageError::Corrupt(_) => None,
+        }
+    }
+}
+
+impl Error {
+    pub(crate) fn invalid(
+        what: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Error::InvalidInput {
+            what: what.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+
+    pub(crate) fn not_found(
+        kind: &'static str,
+        name: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Error::NotFound {
+            kind,
+            name: name.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Self {
+        let context = context.into();
+        move |source| Error::Storage {
+            context,
+            source: StorageError::Sqlite(source),
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let context = context.into();
+        move |source| Error::Storage {
+            context,
+            source: StorageError::Io(source),
+        }
+    }
+
+    pub(crate) fn corrupt(context: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Storage {
+            context: context.into(),
+            source: StorageError::Corrupt(message.into()),
+        }
+    }
+
+    pub(crate) fn data(
+        context: impl Into<String>,
+    ) -> impl FnOnce(polars::error::PolarsError) -> Self {
+        let context = context.into();
+        move |e| Error::Data {
+            context,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Error {
+    /// The variant's name, e.g. `PermissionDenied`: what a notebook shows as the error's type.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Error::AuthenticationFailed { .. } => "AuthenticationFailed",
+            Error::PermissionDenied { .. } => "PermissionDenied",
+            Error::SessionExpired => "SessionExpired",
+            Error::NotFound { .. } => "NotFound",
+            Error::AlreadyExists { .. } => "AlreadyExists",
+            Error::InvalidInput { .. } => "InvalidInput",
+            Error::ApprovalPending { .. } => "ApprovalPending",
+            Error::RequestDenied { .. } => "RequestDenied",
+            Error::PolicyExhausted(_) => "PolicyExhausted",
+            Error::Storage { .. } => "Storage",
+            Error::Data { .. } => "Data",
+            Error::Landed(_) => "Landed",
+        }
+    }
+}
+
+impl crate::display::Render for Error {
+    fn text(&self) -> String {
+        format!("{}: {self}", self.name())
+    }
+
+    fn html(&self) -> String {
+        crate::display::styled(&format!(
+            "<div class=\"veil-warn\"><b>{}</b>: {}</div>",
+            self.name(),
+            crate::display::escape(&self.to_string())
+        ))
+    }
+}

@@ -1,0 +1,90 @@
+//! # Veil: the datasite
+//!
+//! A datasite keeps private data on its owner's premises and lets data scientists work with it without
+//! seeing it. The owner uploads *datasets* made of *assets*; each asset holds the real data and a mock
+//! with the same schema. Scientists log in, browse datasets and work on the mocks; real results leave
+//! the datasite only when the owner approves a request. This crate is the datasite itself: storage,
+//! users and roles, datasets and assets, the audit log and the [`Client`] API, each object with a rich
+//! display ([`Render`]) for notebooks. It knows nothing of Jupyter; the `veil-kernel` crate puts it in
+//! a notebook.
+//!
+//! ```
+//! use veil::prelude::*;
+//! # let tmp = tempfile::tempdir().unwrap();
+//! // `Datasite::launch("cancer-research-centre", true)` keeps it under `$VEIL_HOME` (or the user data
+//! // directory); here it goes into a temporary directory.
+//! let site = LaunchOptions::new("cancer-research-centre").dir(tmp.path()).reset(true).launch()?;
+//! let owner = site.login("info@openmined.org", "changethis")?;
+//!
+//! let real = ndarray::array![1.0, 2.0, 3.0];
+//! let mock = ndarray::array![1.0, 1.0, 1.0];
+//! owner.upload_dataset(
+//!     Dataset::new("my dataset")
+//!         .summary("three numbers")
+//!         .asset(Asset::new("my asset").data(real).mock(mock)),
+//! )?;
+//! owner.register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123").institution("Caltech"))?;
+//!
+//! let jane = site.login("jane@caltech.edu", "abc123")?;
+//! let asset = jane.dataset("my dataset")?.asset("my asset")?;
+//! assert_eq!(asset.mock()?.as_f64().unwrap().sum(), 3.0);
+//! assert!(matches!(asset.data(), Err(Error::PermissionDenied { .. })));
+//! println!("{}", jane.datasets()?.text());
+//! site.land()?;
+//! # Ok::<(), veil::Error>(())
+//! ```
+//!
+//! # Layout
+//! - [`site`]: [`Datasite`] — launch (`Datasite::launch(name, reset)`), login, land; where datasites live.
+//! - [`client`]: [`Client`] — a logged-in user's calls; the datasite checks the caller's role on each.
+//! - [`users`]: roles, registration ([`NewUser`]), passwords (argon2) and session tokens.
+//! - [`datasets`]: [`Dataset`] and [`Asset`] builders, uploaded [`SiteDataset`] / [`SiteAsset`] views.
+//! - [`data`]: [`Data`] — a polars frame or an ndarray array, encoded as Parquet or `.npy`.
+//! - [`mock`]: recipes for mock data; [`load`]: CSV and Parquet loaders.
+//! - [`audit`]: the append-only, hash-chained audit log.
+//! - [`display`]: the [`Render`] trait (text/plain and self-contained text/html).
+//! - `store` (private): SQLite (WAL, migrations) plus content-addressed blob files, written atomically.
+//! - [`error`]: the one [`Error`] type.
+//!
+//! # Storage and durability
+//! A datasite is a directory: `veil.db` (SQLite in WAL mode, so the kernel, the command line and other
+//! processes can open it at once) and `blobs/`, files named by the SHA-256 of their bytes. An upload is
+//! one transaction: a failure part-way leaves the datasite as it was.
+
+#![doc(html_no_source)]
+
+pub mod audit;
+pub mod client;
+pub mod data;
+pub mod datasets;
+pub mod display;
+pub mod error;
+pub mod load;
+pub mod mock;
+pub mod site;
+mod store;
+pub mod users;
+mod validate;
+
+pub use client::Client;
+pub use data::{Data, DataKind, Schema};
+pub use datasets::{Asset, Contributor, Dataset, DatasetList, SiteAsset, SiteDataset};
+pub use display::Render;
+pub use error::{Error, Result};
+pub use load::{read_csv, read_parquet};
+pub use site::{Datasite, LaunchOptions};
+pub use users::{NewUser, Role, User, UserList};
+pub use validate::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
+
+/// Re-exports for notebooks and programs: `use veil::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Asset, Client, Contributor, Data, DataKind, Dataset, Datasite, Error, LaunchOptions,
+        NewUser, Render, Role, SiteAsset, SiteDataset, read_csv, read_parquet,
+    };
+    pub use polars::prelude::DataFrame;
+}
+
+/// The data libraries Veil's values are made of, re-exported so programs use the same versions.
+pub use ndarray;
+pub use polars;

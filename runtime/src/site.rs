@@ -1,0 +1,234 @@
+//! Launching, opening and landing a datasite.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::audit;
+use crate::client::Client;
+use crate::display::{Render, Table};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::users::{self, NewUser, User};
+use crate::validate;
+
+/// The environment variable that overrides where datasites live.
+pub const VEIL_HOME_ENV: &str = "VEIL_HOME";
+
+/// Where datasites live unless told otherwise: `$VEIL_HOME`, else the platform's user data directory
+/// plus `veil` (`~/.local/share/veil` on Linux).
+pub fn default_home() -> PathBuf {
+    match std::env::var_os(VEIL_HOME_ENV) {
+        Some(home) if !home.is_empty() => PathBuf::from(home),
+        _ => dirs::data_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("veil"),
+    }
+}
+
+/// The state shared by a [`Datasite`] handle and every [`Client`] logged into it. This is the trust
+/// boundary: every operation here takes the caller (resolved from a session token) and checks its role.
+#[derive(Debug)]
+pub(crate) struct SiteCore {
+    pub name: String,
+    pub store: Store,
+    /// An argon2 hash of nothing in particular, verified against when a login names an unknown email.
+    pub dummy_hash: String,
+}
+
+impl SiteCore {
+    pub(crate) fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.store.read(|conn| {
+            conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(Error::sqlite("reading settings"))
+        })
+    }
+
+    pub(crate) fn set_setting(&self, caller: &User, key: &str, value: &str) -> Result<()> {
+        self.store.write("changing settings", |tx| {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(Error::sqlite("changing settings"))?;
+            audit::record(tx, &caller.email, "set_setting", key, value)
+        })
+    }
+}
+
+/// Options for [`Datasite::launch_with`].
+#[derive(Debug, Clone)]
+pub struct LaunchOptions {
+    name: String,
+    reset: bool,
+    dir: Option<PathBuf>,
+}
+
+impl LaunchOptions {
+    /// Options for the datasite `name`: reopen it if it exists, in the default home.
+    pub fn new(name: impl Into<String>) -> Self {
+        LaunchOptions {
+            name: name.into(),
+            reset: false,
+            dir: None,
+        }
+    }
+
+    /// Start empty, deleting what the datasite held.
+    pub fn reset(mut self, reset: bool) -> Self {
+        self.reset = reset;
+        self
+    }
+
+    /// Keep the datasite in exactly this directory (instead of `<home>/<name>`).
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Launches the datasite.
+    pub fn launch(self) -> Result<Datasite> {
+        Datasite::launch_with(self)
+    }
+}
+
+/// An embedded datasite: a directory with a SQLite database and blob files, opened in this process.
+///
+/// Cloning gives another handle to the same open datasite.
+///
+/// ```
+/// # let tmp = tempfile::tempdir().unwrap();
+/// use veil::prelude::*;
+/// let site = LaunchOptions::new("docs-example").dir(tmp.path()).reset(true).launch()?;
+/// let client = site.login("info@openmined.org", "changethis")?;
+/// assert!(client.role().is_owner());
+/// site.land()?;
+/// # Ok::<(), veil::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Datasite {
+    core: Arc<SiteCore>,
+}
+
+impl Datasite {
+    /// Launches the datasite `name` under the default home ([`default_home`]). Without `reset` an existing
+    /// datasite is reopened with everything it held; with `reset` it starts empty.
+    pub fn launch(name: &str, reset: bool) -> Result<Datasite> {
+        LaunchOptions::new(name).reset(reset).launch()
+    }
+
+    /// Launches with explicit options.
+    pub fn launch_with(options: LaunchOptions) -> Result<Datasite> {
+        let name = validate::site_name(&options.name)?;
+        let dir = options.dir.unwrap_or_else(|| default_home().join(&name));
+        let store = Store::open(&dir, options.reset)?;
+        let fresh = store.write("initialising the datasite", |tx| {
+            let users: i64 = tx
+                .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+                .map_err(Error::sqlite("counting users"))?;
+            if users > 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES ('name', ?1)",
+                [&name],
+            )
+            .map_err(Error::sqlite("naming the datasite"))?;
+            users::create_default_admin(tx)?;
+            audit::record(tx, "system", "launch", &name, "new datasite")?;
+            Ok(true)
+        })?;
+        if !fresh {
+            store.write("recording the launch", |tx| {
+                audit::record(tx, "system", "launch", &name, "reopened")
+            })?;
+        }
+        let dummy_hash = users::hash_password("not a password")?;
+        Ok(Datasite {
+            core: Arc::new(SiteCore {
+                name,
+                store,
+                dummy_hash,
+            }),
+        })
+    }
+
+    /// The datasite's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// The directory holding the datasite's files.
+    pub fn dir(&self) -> &Path {
+        self.core.store.dir()
+    }
+
+    /// Logs in and returns a client bound to that user. Owners still using the default admin password get
+    /// a notice (printed to stderr and kept in [`Client::notices`]) until they change it.
+    pub fn login(&self, email: &str, password: &str) -> Result<Client> {
+        let outcome = self.core.login(email, password)?;
+        for notice in &outcome.notices {
+            eprintln!("warning: {notice}");
+        }
+        Ok(Client::new(self.core.clone(), outcome))
+    }
+
+    /// Registers yourself as a data scientist, when the owner has enabled self sign-up.
+    pub fn sign_up(&self, user: NewUser) -> Result<User> {
+        self.core.register(None, user)
+    }
+
+    /// Closes the datasite: the WAL is checkpointed and later calls through any client fail with
+    /// [`Error::Landed`]. Everything committed stays on disk for the next launch.
+    pub fn land(&self) -> Result<()> {
+        // Record the landing before closing; a landed site has no connection to write it with.
+        let _ = self.core.store.write("recording the landing", |tx| {
+            audit::record(tx, "system", "land", &self.core.name, "")
+        });
+        self.core.store.close()
+    }
+
+    pub(crate) fn summary(&self) -> Result<(i64, i64)> {
+        self.core.store.read(|conn| {
+            conn.query_row(
+                "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM datasets)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(Error::sqlite("counting users and datasets"))
+        })
+    }
+
+    fn table(&self) -> Table {
+        let mut fields = vec![
+            ("name", self.name().to_string()),
+            ("directory", self.dir().display().to_string()),
+        ];
+        match self.summary() {
+            Ok((users, datasets)) => {
+                fields.push(("users", users.to_string()));
+                fields.push(("datasets", datasets.to_string()));
+                fields.push(("status", "open".into()));
+            }
+            Err(Error::Landed(_)) => fields.push(("status", "landed".into())),
+            Err(e) => fields.push(("status", e.to_string())),
+        }
+        let mut t = Table::fields(format!("Datasite {}", self.name()), fields);
+        t.badge = Some("embedded".into());
+        t
+    }
+}
+
+impl Render for Datasite {
+    fn text(&self) -> String {
+        self.table().text()
+    }
+    fn html(&self) -> String {
+        self.table().html()
+    }
+}

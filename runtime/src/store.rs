@@ -1,0 +1,414 @@
+//! Durable storage: one SQLite database for metadata and a content-addressed blob directory for data.
+//!
+//! Layout of a datasite directory:
+//! ```text
+//! <dir>/veil.db        SQLite, WAL mode, foreign keys on, schema version in `PRAGMA user_version`
+//! <dir>/blobs/ab/cd..  blob files named by the SHA-256 of their bytes
+//! <dir>/blobs/tmp/     blobs being written, renamed into place once synced
+//! ```
+//! Durability rules:
+//! - A blob is written to `blobs/tmp`, fsynced, renamed to its final name and its directory fsynced, so a
+//!   crash leaves either no blob or a whole one.
+//! - Every multi-step change runs in one `BEGIN IMMEDIATE` transaction, and blobs are written inside it.
+//!   Holding SQLite's write lock while writing blobs serialises uploads with blob garbage collection (which
+//!   also runs under the write lock), so a collector in another process can never delete a blob that an
+//!   upload is about to reference.
+//! - A transaction that fails leaves its blobs unreferenced; the next launch collects them.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The database file inside a datasite directory.
+pub(crate) const DB_FILE: &str = "veil.db";
+const BLOB_DIR: &str = "blobs";
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many have run. Never edit a
+/// released entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: users, sessions, datasets, assets, the audit log.
+    r#"
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        id                TEXT PRIMARY KEY,
+        name              TEXT NOT NULL,
+        email             TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash     TEXT NOT NULL,
+        role              TEXT NOT NULL
+                          CHECK (role IN ('admin', 'data_owner', 'data_scientist', 'guest')),
+        institution       TEXT,
+        website           TEXT,
+        default_password  INTEGER NOT NULL DEFAULT 0,
+        created_at        INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash  TEXT PRIMARY KEY,
+        user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE datasets (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        description  TEXT NOT NULL,
+        summary      TEXT NOT NULL,
+        citation     TEXT NOT NULL,
+        url          TEXT NOT NULL,
+        uploader     TEXT NOT NULL,
+        created_at   INTEGER NOT NULL
+    );
+    CREATE TABLE contributors (
+        dataset_id  TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        email       TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        PRIMARY KEY (dataset_id, position)
+    );
+    CREATE TABLE assets (
+        id           TEXT PRIMARY KEY,
+        dataset_id   TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,
+        name         TEXT NOT NULL,
+        description  TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        schema       TEXT NOT NULL,
+        shape        TEXT NOT NULL,
+        data_blob    TEXT NOT NULL,
+        data_bytes   INTEGER NOT NULL,
+        mock_blob    TEXT,
+        mock_shape   TEXT,
+        UNIQUE (dataset_id, name COLLATE NOCASE)
+    );
+    CREATE INDEX assets_by_dataset ON assets(dataset_id, position);
+    CREATE TABLE audit (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        at         INTEGER NOT NULL,
+        actor      TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        detail     TEXT NOT NULL,
+        prev_hash  TEXT NOT NULL,
+        hash       TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    "#,
+];
+
+/// Metadata database plus blob files of one datasite directory.
+#[derive(Debug)]
+pub(crate) struct Store {
+    dir: PathBuf,
+    blobs: PathBuf,
+    /// `None` once the datasite has landed. One connection per open datasite: SQLite serialises writers
+    /// anyway, and one mutex keeps lock ordering trivial (never hold it while taking another lock).
+    conn: Mutex<Option<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the datasite in `dir`; with `reset`, deletes what it held first.
+    pub(crate) fn open(dir: &Path, reset: bool) -> Result<Store> {
+        if reset {
+            remove_datasite_files(dir)?;
+        }
+        let blobs = dir.join(BLOB_DIR);
+        fs::create_dir_all(blobs.join("tmp"))
+            .map_err(Error::io(format!("creating {}", blobs.display())))?;
+        let path = dir.join(DB_FILE);
+        let conn = Connection::open(&path)
+            .map_err(Error::sqlite(format!("opening {}", path.display())))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(Error::sqlite("setting the busy timeout"))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+        )
+        .map_err(Error::sqlite("configuring SQLite"))?;
+        let store = Store {
+            dir: dir.to_path_buf(),
+            blobs,
+            conn: Mutex::new(Some(conn)),
+        };
+        store.migrate()?;
+        store.collect_garbage()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        self.write("migrating the database", |tx| {
+            let version: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(Error::sqlite("reading the schema version"))?;
+            if version > MIGRATIONS.len() as i64 {
+                return Err(Error::corrupt(
+                    "opening the datasite",
+                    format!(
+                        "schema version {version} is newer than this veil ({}); upgrade veil",
+                        MIGRATIONS.len()
+                    ),
+                ));
+            }
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                tx.execute_batch(sql)
+                    .map_err(Error::sqlite(format!("applying migration {}", i + 1)))?;
+                tx.pragma_update(None, "user_version", i as i64 + 1)
+                    .map_err(Error::sqlite("recording the schema version"))?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
+        // A panic while holding the lock cannot leave SQLite half-written (the transaction rolls back on
+        // drop), so a poisoned mutex is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs read-only work on the connection.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let guard = self.lock();
+        let conn = guard.as_ref().ok_or_else(|| self.landed())?;
+        f(conn)
+    }
+
+    /// Runs `f` in one immediate (write-locked) transaction, committing if it returns `Ok`.
+    pub(crate) fn write<T>(
+        &self,
+        context: &str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut guard = self.lock();
+        let conn = guard.as_mut().ok_or_else(|| self.landed())?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(Error::sqlite(format!(
+                "starting a transaction for {context}"
+            )))?;
+        let value = f(&tx)?;
+        tx.commit()
+            .map_err(Error::sqlite(format!("committing {context}")))?;
+        Ok(value)
+    }
+
+    fn landed(&self) -> Error {
+        let name = self
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Error::Landed(name)
+    }
+
+    /// Checkpoints the WAL into the database file and closes the connection.
+    pub(crate) fn close(&self) -> Result<()> {
+        let mut guard = self.lock();
+        if let Some(conn) = guard.take() {
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(Error::sqlite("checkpointing the WAL"))?;
+            conn.close()
+                .map_err(|(_, e)| Error::sqlite("closing the database")(e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` as a blob and returns its hash. Call inside [`Store::write`] (see the module docs).
+    pub(crate) fn put_blob(&self, bytes: &[u8]) -> Result<String> {
+        let hash = hex(&Sha256::digest(bytes));
+        let path = self.blob_path(&hash);
+        if path.exists() {
+            return Ok(hash);
+        }
+        let parent = path.parent().expect("blob paths have a parent");
+        fs::create_dir_all(parent).map_err(Error::io("creating a blob directory"))?;
+        let tmp = self
+            .blobs
+            .join("tmp")
+            .join(uuid::Uuid::new_v4().to_string());
+        let write = || -> std::io::Result<()> {
+            let mut file = File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            File::open(parent)?.sync_all()
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::io(format!("writing blob {hash}"))(e)
+        })?;
+        Ok(hash)
+    }
+
+    /// Reads a blob, checking its bytes still hash to its name.
+    pub(crate) fn get_blob(&self, hash: &str) -> Result<Vec<u8>> {
+        let path = self.blob_path(hash);
+        let bytes = fs::read(&path).map_err(Error::io(format!("reading blob {hash}")))?;
+        if hex(&Sha256::digest(&bytes)) != hash {
+            return Err(Error::corrupt(
+                format!("reading blob {hash}"),
+                "its contents do not match its hash; restore the datasite from a backup",
+            ));
+        }
+        Ok(bytes)
+    }
+
+    fn blob_path(&self, hash: &str) -> PathBuf {
+        self.blobs.join(&hash[..2]).join(&hash[2..])
+    }
+
+    /// Deletes blob files no asset references, and leftovers in `blobs/tmp`. Runs under the write lock so
+    /// no upload in another process is between writing a blob and committing its reference.
+    pub(crate) fn collect_garbage(&self) -> Result<usize> {
+        self.write("collecting unreferenced blobs", |tx| {
+            let mut live = HashSet::new();
+            let mut stmt = tx
+                .prepare("SELECT data_blob FROM assets UNION SELECT mock_blob FROM assets WHERE mock_blob IS NOT NULL")
+                .map_err(Error::sqlite("listing blobs"))?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(Error::sqlite("listing blobs"))?;
+            for hash in rows {
+                live.insert(hash.map_err(Error::sqlite("listing blobs"))?);
+            }
+            self.sweep(&live)
+        })
+    }
+
+    fn sweep(&self, live: &HashSet<String>) -> Result<usize> {
+        let io = || Error::io("collecting unreferenced blobs");
+        let mut removed = 0;
+        for shard in fs::read_dir(&self.blobs).map_err(io())? {
+            let shard = shard.map_err(io())?;
+            let shard_name = shard.file_name().to_string_lossy().into_owned();
+            for entry in fs::read_dir(shard.path()).map_err(io())? {
+                let entry = entry.map_err(io())?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if shard_name == "tmp" || !live.contains(&format!("{shard_name}{name}")) {
+                    fs::remove_file(entry.path()).map_err(io())?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Deletes a datasite's own files from `dir`, refusing to touch a directory that holds other files, so a
+/// mistyped `--dir` cannot wipe someone's home.
+fn remove_datasite_files(dir: &Path) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("reading {}", dir.display()))(e)),
+    };
+    let ours = |name: &str| {
+        name == BLOB_DIR || name == DB_FILE || name.starts_with(&format!("{DB_FILE}-"))
+    };
+    let names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if let Some(foreign) = names.iter().find(|n| !ours(n)) {
+        return Err(Error::invalid(
+            "datasite directory",
+            format!(
+                "{} holds `{foreign}`, which is not part of a datasite, so reset will not delete it",
+                dir.display()
+            ),
+            "choose an empty or datasite-only directory",
+        ));
+    }
+    for name in names {
+        let path = dir.join(&name);
+        let result = if name == BLOB_DIR {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        result.map_err(Error::io(format!("resetting {}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Milliseconds since the Unix epoch, the datasite's timestamp format.
+pub(crate) fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_round_trip_and_garbage_is_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let hash = store.write("test", |_| store.put_blob(b"hello")).unwrap();
+        assert_eq!(store.get_blob(&hash).unwrap(), b"hello");
+        // Nothing references it, so the collector removes it.
+        assert_eq!(store.collect_garbage().unwrap(), 1);
+        assert!(store.get_blob(&hash).is_err());
+    }
+
+    #[test]
+    fn corrupted_blob_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let hash = store.write("test", |_| store.put_blob(b"abc")).unwrap();
+        fs::write(store.blob_path(&hash), b"abd").unwrap();
+        let err = store.get_blob(&hash).unwrap_err();
+        assert!(err.to_string().contains("do not match its hash"), "{err}");
+    }
+
+    #[test]
+    fn reset_refuses_foreign_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("thesis.tex"), "precious").unwrap();
+        let err = Store::open(dir.path(), true).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }));
+        assert!(err.to_string().contains("thesis.tex"), "{err}");
+        assert!(dir.path().join("thesis.tex").exists());
+    }
+
+    #[test]
+    fn migrations_are_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let version: i64 = store
+            .read(|c| {
+                Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .unwrap())
+            })
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        store.close().unwrap();
+        // Reopening applies nothing twice.
+        Store::open(dir.path(), false).unwrap();
+    }
+}

@@ -1,0 +1,659 @@
+//! Users, roles, passwords and sessions.
+//!
+//! Passwords are hashed with argon2id (the crate's defaults, a salt per user); sessions are 256-bit random
+//! tokens of which only a SHA-256 is stored, so a copy of the database does not let anyone log in. Every
+//! client call looks its session up again, so a role change or a deleted user takes effect at once.
+
+use std::fmt;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::audit;
+use crate::display::{self, Render, Table};
+use crate::error::{Error, Result};
+use crate::site::SiteCore;
+use crate::store::{hex, now_ms};
+use crate::validate;
+
+/// The email of the administrator every new datasite starts with (PySyft's default, which the tutorials use).
+pub const DEFAULT_ADMIN_EMAIL: &str = "info@openmined.org";
+/// The administrator's initial password. Logins warn until it is changed.
+pub const DEFAULT_ADMIN_PASSWORD: &str = "changethis";
+
+/// What a user may do on a datasite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Role {
+    /// Everything, including changing roles.
+    Admin,
+    /// Uploads datasets, registers users, reviews requests, reads real data.
+    DataOwner,
+    /// Browses datasets, works on mocks, submits requests.
+    DataScientist,
+    /// Browses datasets and mocks only.
+    Guest,
+}
+
+impl Role {
+    /// Whether the role may read real data and manage the datasite (admin or data owner).
+    pub fn is_owner(self) -> bool {
+        matches!(self, Role::Admin | Role::DataOwner)
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::DataOwner => "data_owner",
+            Role::DataScientist => "data_scientist",
+            Role::Guest => "guest",
+        }
+    }
+
+    /// Parses `admin`, `data_owner` (or `owner`), `data_scientist` (or `scientist`), `guest`.
+    pub fn parse(s: &str) -> Result<Role> {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-'], "_")
+            .as_str()
+        {
+            "admin" => Ok(Role::Admin),
+            "data_owner" | "owner" => Ok(Role::DataOwner),
+            "data_scientist" | "scientist" => Ok(Role::DataScientist),
+            "guest" => Ok(Role::Guest),
+            _ => Err(Error::invalid(
+                "role",
+                format!("`{s}` is not a role"),
+                "use one of admin, data_owner, data_scientist, guest",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Admin => "an admin",
+            Role::DataOwner => "a data owner",
+            Role::DataScientist => "a data scientist",
+            Role::Guest => "a guest",
+        })
+    }
+}
+
+/// A user to register, built like PySyft's `register(name=, email=, password=, institution=, website=)`.
+#[derive(Clone)]
+pub struct NewUser {
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) password: String,
+    pub(crate) institution: String,
+    pub(crate) website: String,
+    pub(crate) role: Role,
+}
+
+impl fmt::Debug for NewUser {
+    // Never print the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NewUser {
+    /// A data scientist with this name, email and password.
+    pub fn new(
+        name: impl Into<String>,
+        email: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        NewUser {
+            name: name.into(),
+            email: email.into(),
+            password: password.into(),
+            institution: String::new(),
+            website: String::new(),
+            role: Role::DataScientist,
+        }
+    }
+
+    /// The user's institution.
+    pub fn institution(mut self, institution: impl Into<String>) -> Self {
+        self.institution = institution.into();
+        self
+    }
+
+    /// The user's (or institution's) website.
+    pub fn website(mut self, website: impl Into<String>) -> Self {
+        self.website = website.into();
+        self
+    }
+
+    /// The role to give (default: data scientist). Only an admin may create admins.
+    pub fn role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
+    }
+}
+
+/// A registered user, as the datasite reports it (never with a password or hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Login email (unique, case-insensitive).
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// Institution, possibly empty.
+    pub institution: String,
+    /// Website, possibly empty.
+    pub website: String,
+    /// Registration time, milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+impl User {
+    const COLUMNS: &'static str = "id, name, email, role, institution, website, created_at";
+
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+        let role: String = row.get(3)?;
+        Ok(User {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            email: row.get(2)?,
+            role: Role::parse(&role).unwrap_or(Role::Guest),
+            institution: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
+            website: row.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            created_at: row.get(6)?,
+        })
+    }
+
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", self.name.clone()),
+            ("email", self.email.clone()),
+            ("role", self.role.as_str().to_string()),
+            ("institution", self.institution.clone()),
+            ("website", self.website.clone()),
+            ("registered", display::timestamp(self.created_at)),
+        ]
+    }
+}
+
+impl Render for User {
+    fn text(&self) -> String {
+        Table::fields(format!("User {}", self.email), self.fields()).text()
+    }
+    fn html(&self) -> String {
+        Table::fields(format!("User {}", self.email), self.fields()).html()
+    }
+}
+
+/// The users of a datasite, as listed by [`Client::users`](crate::Client::users).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserList(pub Vec<User>);
+
+impl UserList {
+    fn table(&self) -> Table {
+        let mut t = Table::new(format!("Users ({})", self.0.len())).headers([
+            "name",
+            "email",
+            "role",
+            "institution",
+            "website",
+            "registered",
+        ]);
+        for u in &self.0 {
+            t.row(u.fields().into_iter().map(|(_, v)| v));
+        }
+        t
+    }
+}
+
+impl std::ops::Deref for UserList {
+    type Target = [User];
+    fn deref(&self) -> &[User] {
+        &self.0
+    }
+}
+
+impl Render for UserList {
+    fn text(&self) -> String {
+        self.table().text()
+    }
+    fn html(&self) -> String {
+        self.table().html()
+    }
+}
+
+pub(crate) fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| Error::Data {
+        context: "salting a password".into(),
+        message: e.to_string(),
+    })?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Data {
+            context: "hashing a password".into(),
+            message: e.to_string(),
+        })
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    hex(&rand::random::<[u8; 32]>())
+}
+
+/// Creates the default admin in a fresh datasite.
+pub(crate) fn create_default_admin(tx: &Transaction<'_>) -> Result<()> {
+    let hash = hash_password(DEFAULT_ADMIN_PASSWORD)?;
+    tx.execute(
+        "INSERT INTO users (id, name, email, password_hash, role, default_password, created_at)
+         VALUES (?1, 'Admin', ?2, ?3, 'admin', 1, ?4)",
+        params![
+            uuid::Uuid::new_v4().to_string(),
+            DEFAULT_ADMIN_EMAIL,
+            hash,
+            now_ms()
+        ],
+    )
+    .map_err(Error::sqlite("creating the default admin"))?;
+    audit::record(
+        tx,
+        "system",
+        "create_user",
+        DEFAULT_ADMIN_EMAIL,
+        "default admin",
+    )?;
+    Ok(())
+}
+
+/// What a successful login yields: the session token, the user, and notices to show them.
+pub(crate) struct LoginOutcome {
+    pub token: String,
+    pub user: User,
+    pub notices: Vec<String>,
+}
+
+fn find_user(conn: &rusqlite::Connection, email: &str) -> Result<Option<User>> {
+    conn.query_row(
+        &format!("SELECT {} FROM users WHERE email = ?1", User::COLUMNS),
+        [email],
+        User::from_row,
+    )
+    .optional()
+    .map_err(Error::sqlite("looking up a user"))
+}
+
+fn require_user(conn: &rusqlite::Connection, email: &str) -> Result<User> {
+    find_user(conn, email.trim())?.ok_or_else(|| {
+        Error::not_found(
+            "user",
+            email.trim(),
+            "list users with `client.users()` (or `%users`)",
+        )
+    })
+}
+
+impl SiteCore {
+    pub(crate) fn login(&self, email: &str, password: &str) -> Result<LoginOutcome> {
+        let email = email.trim();
+        let row: Option<(User, String, bool)> = self.store.read(|conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {}, password_hash, default_password FROM users WHERE email = ?1",
+                    User::COLUMNS
+                ),
+                [email],
+                |r| Ok((User::from_row(r)?, r.get(7)?, r.get(8)?)),
+            )
+            .optional()
+            .map_err(Error::sqlite("looking up a user"))
+        })?;
+        // Verify against a throwaway hash when the email is unknown, so timing does not reveal which
+        // emails are registered.
+        let (user, hash, default_password) = match row {
+            Some(found) => found,
+            None => {
+                let _ = verify_password(password, &self.dummy_hash);
+                return Err(Error::AuthenticationFailed {
+                    email: email.into(),
+                });
+            }
+        };
+        if !verify_password(password, &hash) {
+            self.store.write("recording a failed login", |tx| {
+                audit::record(tx, &user.email, "login_failed", &user.email, "")
+            })?;
+            return Err(Error::AuthenticationFailed {
+                email: email.into(),
+            });
+        }
+        let token = new_token();
+        self.store.write("opening a session", |tx| {
+            tx.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?1, ?2, ?3)",
+                params![token_hash(&token), user.id, now_ms()],
+            )
+            .map_err(Error::sqlite("opening a session"))?;
+            audit::record(tx, &user.email, "login", &user.email, "")
+        })?;
+        let mut notices = Vec::new();
+        if default_password && user.role.is_owner() {
+            notices.push(format!(
+                "`{}` still has the default password: change it with `client.change_password(old, new)` \
+                 before this datasite is reachable from anywhere but this machine",
+                user.email
+            ));
+        }
+        Ok(LoginOutcome {
+            token,
+            user,
+            notices,
+        })
+    }
+
+    /// The user behind a session token, read afresh so role changes apply at once.
+    pub(crate) fn authorize(&self, token: &str) -> Result<User> {
+        self.store
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT u.id, u.name, u.email, u.role, u.institution, u.website, u.created_at
+                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
+                    [token_hash(token)],
+                    User::from_row,
+                )
+                .optional()
+                .map_err(Error::sqlite("checking a session"))
+            })?
+            .ok_or(Error::SessionExpired)
+    }
+
+    pub(crate) fn logout(&self, token: &str) -> Result<()> {
+        self.store.write("closing a session", |tx| {
+            tx.execute(
+                "DELETE FROM sessions WHERE token_hash = ?1",
+                [token_hash(token)],
+            )
+            .map_err(Error::sqlite("closing a session"))?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn register(&self, caller: Option<&User>, new: NewUser) -> Result<User> {
+        match caller {
+            Some(c) if c.role.is_owner() => {
+                if new.role == Role::Admin && c.role != Role::Admin {
+                    return Err(denied(
+                        c,
+                        "registering an admin",
+                        "an admin",
+                        "register them as a data owner or ask an admin",
+                    ));
+                }
+            }
+            Some(c) => {
+                return Err(denied(
+                    c,
+                    "registering users",
+                    "an admin or data owner",
+                    "ask the datasite's owner to register the user",
+                ));
+            }
+            None => {
+                if !self.signup_enabled()? {
+                    return Err(Error::PermissionDenied {
+                        action: "signing up".into(),
+                        user: new.email.clone(),
+                        role: Role::Guest,
+                        needed: "self sign-up to be enabled".into(),
+                        hint: "ask the datasite's owner to register you, or to enable sign-up with `client.set_signup(true)`".into(),
+                    });
+                }
+                if new.role != Role::DataScientist && new.role != Role::Guest {
+                    return Err(Error::invalid(
+                        "role",
+                        "self sign-up creates data scientists or guests only",
+                        "ask an owner to change your role after signing up",
+                    ));
+                }
+            }
+        }
+        let name = validate::name("user name", &new.name)?;
+        let email = validate::email(&new.email)?;
+        validate::password(&new.password)?;
+        let institution = validate::text("institution", &new.institution)?;
+        let website = validate::url("website", &new.website)?;
+        let hash = hash_password(&new.password)?;
+        let actor = caller
+            .map_or(email.as_str(), |c| c.email.as_str())
+            .to_string();
+        self.store.write("registering a user", |tx| {
+            if find_user(tx, &email)?.is_some() {
+                return Err(Error::AlreadyExists {
+                    kind: "user",
+                    name: email.clone(),
+                    hint: "each email registers once; log in with it, or pick another email".into(),
+                });
+            }
+            let user = User {
+                id: uuid::Uuid::new_v4().to_string(),
+                name,
+                email: email.clone(),
+                role: new.role,
+                institution,
+                website,
+                created_at: now_ms(),
+            };
+            tx.execute(
+                "INSERT INTO users (id, name, email, password_hash, role, institution, website, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    user.id,
+                    user.name,
+                    user.email,
+                    hash,
+                    user.role.as_str(),
+                    user.institution,
+                    user.website,
+                    user.created_at
+                ],
+            )
+            .map_err(Error::sqlite("registering a user"))?;
+            audit::record(tx, &actor, "register", &user.email, user.role.as_str())?;
+            Ok(user)
+        })
+    }
+
+    pub(crate) fn users(&self, caller: &User) -> Result<UserList> {
+        require_owner(
+            caller,
+            "listing users",
+            "use `client.whoami()` to see your own account",
+        )?;
+        self.store.read(|conn| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {} FROM users ORDER BY created_at, email",
+                    User::COLUMNS
+                ))
+                .map_err(Error::sqlite("listing users"))?;
+            let users = stmt
+                .query_map([], User::from_row)
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(Error::sqlite("listing users"))?;
+            Ok(UserList(users))
+        })
+    }
+
+    pub(crate) fn change_password(&self, caller: &User, old: &str, new: &str) -> Result<()> {
+        validate::password(new)?;
+        let hash: String = self.store.read(|conn| {
+            conn.query_row(
+                "SELECT password_hash FROM users WHERE id = ?1",
+                [&caller.id],
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("reading a password hash"))
+        })?;
+        if !verify_password(old, &hash) {
+            return Err(Error::AuthenticationFailed {
+                email: caller.email.clone(),
+            });
+        }
+        if old == new {
+            return Err(Error::invalid(
+                "password",
+                "the new password is the old one",
+                "choose a different password",
+            ));
+        }
+        self.set_password_hash(caller, &caller.email, new)
+    }
+
+    pub(crate) fn reset_password(&self, caller: &User, email: &str, new: &str) -> Result<()> {
+        if caller.role != Role::Admin {
+            return Err(denied(
+                caller,
+                "resetting another user's password",
+                "an admin",
+                "ask an admin, or change your own with `client.change_password(old, new)`",
+            ));
+        }
+        validate::password(new)?;
+        self.set_password_hash(caller, email, new)
+    }
+
+    fn set_password_hash(&self, caller: &User, email: &str, new: &str) -> Result<()> {
+        let hash = hash_password(new)?;
+        self.store.write("changing a password", |tx| {
+            let target = require_user(tx, email)?;
+            tx.execute(
+                "UPDATE users SET password_hash = ?1, default_password = 0 WHERE id = ?2",
+                params![hash, target.id],
+            )
+            .map_err(Error::sqlite("changing a password"))?;
+            audit::record(tx, &caller.email, "change_password", &target.email, "")
+        })
+    }
+
+    pub(crate) fn set_role(&self, caller: &User, email: &str, role: Role) -> Result<User> {
+        if caller.role != Role::Admin {
+            return Err(denied(caller, "changing roles", "an admin", "ask an admin"));
+        }
+        self.store.write("changing a role", |tx| {
+            let mut target = require_user(tx, email)?;
+            if target.role == Role::Admin && role != Role::Admin {
+                ensure_another_admin(tx, &target)?;
+            }
+            tx.execute(
+                "UPDATE users SET role = ?1 WHERE id = ?2",
+                params![role.as_str(), target.id],
+            )
+            .map_err(Error::sqlite("changing a role"))?;
+            audit::record(tx, &caller.email, "set_role", &target.email, role.as_str())?;
+            target.role = role;
+            Ok(target)
+        })
+    }
+
+    pub(crate) fn delete_user(&self, caller: &User, email: &str) -> Result<()> {
+        require_owner(caller, "deleting users", "ask the datasite's owner")?;
+        self.store.write("deleting a user", |tx| {
+            let target = require_user(tx, email)?;
+            if target.id == caller.id {
+                return Err(Error::invalid(
+                    "user",
+                    "you cannot delete your own account",
+                    "ask another admin to delete it",
+                ));
+            }
+            if target.role == Role::Admin {
+                if caller.role != Role::Admin {
+                    return Err(denied(
+                        caller,
+                        "deleting an admin",
+                        "an admin",
+                        "ask an admin",
+                    ));
+                }
+                ensure_another_admin(tx, &target)?;
+            }
+            tx.execute("DELETE FROM users WHERE id = ?1", [&target.id])
+                .map_err(Error::sqlite("deleting a user"))?;
+            audit::record(tx, &caller.email, "delete_user", &target.email, "")
+        })
+    }
+
+    pub(crate) fn signup_enabled(&self) -> Result<bool> {
+        Ok(self.setting("signup")?.as_deref() == Some("true"))
+    }
+
+    pub(crate) fn set_signup(&self, caller: &User, enabled: bool) -> Result<()> {
+        require_owner(caller, "changing sign-up", "ask the datasite's owner")?;
+        self.set_setting(caller, "signup", if enabled { "true" } else { "false" })
+    }
+}
+
+fn ensure_another_admin(tx: &Transaction<'_>, target: &User) -> Result<()> {
+    let admins: i64 = tx
+        .query_row(
+            "SELECT count(*) FROM users WHERE role = 'admin' AND id != ?1",
+            [&target.id],
+            |r| r.get(0),
+        )
+        .map_err(Error::sqlite("counting admins"))?;
+    if admins == 0 {
+        return Err(Error::invalid(
+            "user",
+            format!("`{}` is the last admin", target.email),
+            "make another user admin first",
+        ));
+    }
+    Ok(())
+}
+
+/// A `PermissionDenied` for `caller`.
+pub(crate) fn denied(caller: &User, action: &str, needed: &str, hint: &str) -> Error {
+    Error::PermissionDenied {
+        action: action.into(),
+        user: caller.email.clone(),
+        role: caller.role,
+        needed: needed.into(),
+        hint: hint.into(),
+    }
+}
+
+/// Fails unless `caller` is an admin or data owner.
+pub(crate) fn require_owner(caller: &User, action: &str, hint: &str) -> Result<()> {
+    if caller.role.is_owner() {
+        Ok(())
+    } else {
+        Err(denied(caller, action, "an admin or data owner", hint))
+    }
+}
