@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::display::{self, Render, Table};
+use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::store::{hex, now_ms};
 
@@ -162,14 +162,7 @@ impl AuditLog {
     }
 }
 
-impl Render for AuditLog {
-    fn text(&self) -> String {
-        self.table().text()
-    }
-    fn html(&self) -> String {
-        self.table().html()
-    }
-}
+crate::display::render_via_table!(AuditLog);
 
 #[cfg(test)]
 mod tests {

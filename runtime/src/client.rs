@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::audit::{self, AuditLog};
 use crate::datasets::{Dataset, DatasetList, SiteDataset};
-use crate::display::{Render, Table};
+use crate::display::Table;
 use crate::error::Result;
 use crate::site::SiteCore;
 use crate::users::{LoginOutcome, NewUser, Role, User, UserList, require_owner};
@@ -164,11 +164,4 @@ impl Client {
     }
 }
 
-impl Render for Client {
-    fn text(&self) -> String {
-        self.table().text()
-    }
-    fn html(&self) -> String {
-        self.table().html()
-    }
-}
+crate::display::render_via_table!(Client);

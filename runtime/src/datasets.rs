@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit;
 use crate::client::Client;
 use crate::data::{self, Data, DataKind, Schema};
-use crate::display::{self, Render, Table};
+use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::site::SiteCore;
 use crate::store::now_ms;
@@ -190,14 +190,7 @@ impl Asset {
     }
 }
 
-impl Render for Asset {
-    fn text(&self) -> String {
-        self.table().text()
-    }
-    fn html(&self) -> String {
-        self.table().html()
-    }
-}
+crate::display::render_via_table!(Asset);
 
 fn add_preview(t: &mut Table, data: &Data, title: &str) {
     let (text, html) = data::render_preview(data, title, PREVIEW_ROWS);
@@ -315,14 +308,7 @@ impl Dataset {
     }
 }
 
-impl Render for Dataset {
-    fn text(&self) -> String {
-        self.table().text()
-    }
-    fn html(&self) -> String {
-        self.table().html()
-    }
-}
+crate::display::render_via_table!(Dataset);
 
 fn contributors_text(contributors: &[Contributor]) -> String {
     contributors
@@ -427,14 +413,7 @@ impl SiteAsset {
     }
 }
 
-impl Render for SiteAsset {
-    fn text(&self) -> String {
-        self.table().text()
-    }
-    fn html(&self) -> String {
-        self.table().html()
-    }
-}
+crate::display::render_via_table!(SiteAsset);
 
 /// An uploaded dataset as its datasite reports it.
 #[derive(Debug, Clone)]
@@ -526,14 +505,7 @@ impl SiteDataset {
     }
 }
 
-impl Render for SiteDataset {
-    fn text(&self) -> String {
-        self.table().text()
-    }
-    fn html(&self) -> String {
-        self.table().html()
-    }
-}
+crate::display::render_via_table!(SiteDataset);
 
 /// The datasets of a datasite, as listed by [`Client::datasets`](crate::Client::datasets).
 #[derive(Debug, Clone)]
@@ -573,14 +545,7 @@ impl DatasetList {
     }
 }
 
-impl Render for DatasetList {
-    fn text(&self) -> String {
-        self.table().text()
-    }
-    fn html(&self) -> String {
-        self.table().html()
-    }
-}
+crate::display::render_via_table!(DatasetList);
 
 /// A validated, encoded asset ready to be written.
 struct EncodedAsset {

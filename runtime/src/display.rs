@@ -13,6 +13,21 @@ pub trait Render {
     fn html(&self) -> String;
 }
 
+/// Implements [`Render`] for types with a `fn table(&self) -> Table`.
+macro_rules! render_via_table {
+    ($($t:ty),* $(,)?) => {$(
+        impl $crate::display::Render for $t {
+            fn text(&self) -> String {
+                self.table().text()
+            }
+            fn html(&self) -> String {
+                self.table().html()
+            }
+        }
+    )*};
+}
+pub(crate) use render_via_table;
+
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

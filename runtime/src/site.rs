@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::audit;
 use crate::client::Client;
-use crate::display::{Render, Table};
+use crate::display::Table;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::users::{self, NewUser, User};
@@ -224,11 +224,4 @@ impl Datasite {
     }
 }
 
-impl Render for Datasite {
-    fn text(&self) -> String {
-        self.table().text()
-    }
-    fn html(&self) -> String {
-        self.table().html()
-    }
-}
+crate::display::render_via_table!(Datasite);

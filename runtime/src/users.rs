@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit;
-use crate::display::{self, Render, Table};
+use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::site::SiteCore;
 use crate::store::{hex, now_ms};
@@ -191,14 +191,13 @@ impl User {
     }
 }
 
-impl Render for User {
-    fn text(&self) -> String {
-        Table::fields(format!("User {}", self.email), self.fields()).text()
-    }
-    fn html(&self) -> String {
-        Table::fields(format!("User {}", self.email), self.fields()).html()
+impl User {
+    fn table(&self) -> Table {
+        Table::fields(format!("User {}", self.email), self.fields())
     }
 }
+
+crate::display::render_via_table!(User);
 
 /// The users of a datasite, as listed by [`Client::users`](crate::Client::users).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,14 +227,7 @@ impl std::ops::Deref for UserList {
     }
 }
 
-impl Render for UserList {
-    fn text(&self) -> String {
-        self.table().text()
-    }
-    fn html(&self) -> String {
-        self.table().html()
-    }
-}
+crate::display::render_via_table!(UserList);
 
 pub(crate) fn hash_password(password: &str) -> Result<String> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| Error::Data {
