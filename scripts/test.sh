@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# Runs every check the project has: formatting, clippy, the test suite, and the tutorial owner flow.
+# Runs every check the project has: formatting, clippy, docs, the Rust test suites (the kernel's drive
+# the real binary over ZeroMQ), the tutorial owner flow, and the Jupyter clients' tests (the
+# jupyter_kernel_test conformance suite and nbclient) against the installed kernel.
 # This is the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# One evcxr work area for every kernel this run starts (cargo tests, install's warm-up, Jupyter's
+# kernels), so the cell-side facade is compiled once per run. Outside the repository: evcxr's crate
+# inside this cargo workspace would be taken for a member of it.
+VEIL_KERNEL_CACHE=$(mktemp -d -t veil-kernel-cache.XXXXXX)
+export VEIL_KERNEL_CACHE
+home=$(mktemp -d -t veil-home.XXXXXX)
+trap 'rm -rf "$VEIL_KERNEL_CACHE" "$home"' EXIT
+
+step "toolchain: evcxr needs the standard library's sources (rust-src) to infer cell types"
+rustup component add rust-src
 
 step "rustfmt"
 cargo fmt --all -- --check
@@ -19,10 +33,17 @@ step "tests"
 cargo test --workspace --locked
 
 step "example: the tutorial's owner flow, on a throwaway VEIL_HOME"
-home=$(mktemp -d)
-trap 'rm -rf "$home"' EXIT
 out=$(VEIL_HOME="$home" cargo run --quiet --locked -p veil --example owner_flow)
 printf '%s\n' "$out"
 grep -q "Breast Cancer Biomarker" <<<"$out"
 grep -q 'after relaunch without reset: \["Breast Cancer Biomarker"\]' <<<"$out"
 echo "owner flow: ok"
+
+step "Jupyter clients: venv, kernelspec in the venv, conformance suite and notebooks"
+bash scripts/setup-venv.sh
+export VIRTUAL_ENV="$root/.venv"
+export JUPYTER_PATH="$root/.venv/share/jupyter"
+export PATH="$root/.venv/bin:$PATH"
+target/debug/veil-kernel install --sys-prefix
+jupyter kernelspec list | grep -q "^ *veil "
+(cd tests && VEIL_HOME="$home" python -m pytest -q -p no:cacheprovider test_conformance.py test_notebooks.py)

@@ -1,0 +1,51 @@
+"""Kernel latency benchmark: start to first reply, a magic, the first Rust cell, later trivial cells.
+
+Run with the project's venv after `veil-kernel install` (scripts/bench-kernel.sh does both). Prints
+medians over several fresh kernels; numbers are wall-clock on this machine, so compare them with runs
+made on the same machine.
+"""
+
+import statistics
+import sys
+import time
+
+from jupyter_client.manager import start_new_kernel
+
+
+def run_cell(kc, code, timeout=600):
+    start = time.perf_counter()
+    reply = kc.execute_interactive(code, timeout=timeout, output_hook=lambda msg: None)
+    elapsed = time.perf_counter() - start
+    if reply["content"]["status"] != "ok":
+        raise SystemExit(f"cell failed: {code!r}: {reply['content']}")
+    return elapsed
+
+
+def one_kernel():
+    start = time.perf_counter()
+    km, kc = start_new_kernel(kernel_name="veil")  # returns once kernel_info is answered
+    started = time.perf_counter() - start
+    try:
+        magics = [run_cell(kc, "%help") for _ in range(10)]
+        first = run_cell(kc, "let first = 1 + 1;")
+        later = [run_cell(kc, f"let x{i} = {i};") for i in range(5)]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    return started, statistics.median(magics), first, statistics.median(later)
+
+
+def main():
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    results = [one_kernel() for _ in range(runs)]
+    names = ["kernel start to kernel_info reply", "magic (%help)", "first Rust cell", "later trivial cell"]
+    targets = ["< 1 s", "< 20 ms", "< 10 s", "< 1.5 s"]
+    print(f"median of {runs} fresh kernels")
+    for i, (name, target) in enumerate(zip(names, targets)):
+        value = statistics.median(r[i] for r in results)
+        shown = f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+        print(f"  {name:<36} {shown:>10}   target {target}")
+
+
+if __name__ == "__main__":
+    main()

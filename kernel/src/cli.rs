@@ -1,0 +1,114 @@
+//! The command line: run a kernel from a connection file, or install/uninstall the kernelspec.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::install::{self, Location};
+
+/// The Veil Jupyter kernel: Rust cells (evcxr) with the veil datasite behind them.
+#[derive(Debug, Parser)]
+#[command(name = "veil-kernel", version, about, long_about = None)]
+pub struct Cli {
+    /// Run as a kernel on this Jupyter connection file (what kernel.json's argv passes).
+    #[arg(long, value_name = "FILE")]
+    pub connection_file: Option<PathBuf>,
+
+    /// What to do instead of running a kernel.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the kernelspec so Jupyter lists "Rust (Veil)", and warm what Rust cells compile against.
+    Install(LocationArgs),
+    /// Remove the kernelspec.
+    Uninstall(LocationArgs),
+}
+
+/// Where the kernelspec goes (default: --user).
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct LocationArgs {
+    /// The user's Jupyter data directory (the default).
+    #[arg(long)]
+    pub user: bool,
+    /// The active Python environment's prefix ($VIRTUAL_ENV, $CONDA_PREFIX or python3's sys.prefix).
+    #[arg(long)]
+    pub sys_prefix: bool,
+    /// An explicit prefix: the spec goes to PREFIX/share/jupyter/kernels/veil.
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<PathBuf>,
+}
+
+impl LocationArgs {
+    fn location(&self) -> Location {
+        match (&self.prefix, self.sys_prefix) {
+            (Some(p), _) => Location::Prefix(p.clone()),
+            (None, true) => Location::SysPrefix,
+            (None, false) => Location::User,
+        }
+    }
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("veil-kernel: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match (cli.command, cli.connection_file) {
+        (Some(Command::Install(args)), _) => {
+            let exe = std::env::current_exe().context("finding this binary's path")?;
+            let dir = install::install(&args.location(), &exe)?;
+            println!(
+                "installed kernelspec `{}` in {}",
+                install::KERNEL_NAME,
+                dir.display()
+            );
+            let warmed = crate::rust::warm(&crate::rust::Options::from_env())?;
+            println!("{warmed}");
+            Ok(())
+        }
+        (Some(Command::Uninstall(args)), _) => {
+            match install::uninstall(&args.location())? {
+                Some(dir) => println!("removed {}", dir.display()),
+                None => println!(
+                    "no `{}` kernelspec at {}",
+                    install::KERNEL_NAME,
+                    args.location().kernels_dir()?.display()
+                ),
+            }
+            Ok(())
+        }
+        (None, Some(file)) => {
+            let info = crate::connection::read_connection_file(&file)?;
+            // Before any thread starts: this sets evcxr's environment (see `Workdir::acquire`).
+            let workdir = crate::rust::Workdir::acquire(&crate::rust::Options::from_env())?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(crate::connection::run(info, workdir, async {
+                let _ = tokio::signal::ctrl_c().await;
+            }))
+        }
+        (None, None) => {
+            anyhow::bail!(
+                "nothing to do: pass --connection-file FILE to run as a kernel, or `install`; see --help"
+            )
+        }
+    }
+}

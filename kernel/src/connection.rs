@@ -1,0 +1,93 @@
+//! Starting a kernel from a Jupyter connection file: bind the five sockets, start the channel tasks,
+//! and run until shutdown.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use jupyter_protocol::ConnectionInfo;
+use jupyter_zmq_client::{
+    create_kernel_control_connection, create_kernel_heartbeat_connection,
+    create_kernel_iopub_xpub_connection, create_kernel_shell_connection,
+    create_kernel_stdin_connection,
+};
+
+use crate::history::History;
+use crate::iopub::Iopub;
+use crate::rust::RustCells;
+use crate::session::Session;
+use crate::shell::{Shell, run_control, run_shell};
+use crate::{heartbeat, rust};
+
+/// Reads and checks a connection file.
+pub fn read_connection_file(path: &Path) -> Result<ConnectionInfo> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading connection file {}", path.display()))?;
+    let info: ConnectionInfo = serde_json::from_str(&text)
+        .with_context(|| format!("parsing connection file {}", path.display()))?;
+    if !info.key.is_empty() && info.signature_scheme != "hmac-sha256" {
+        bail!(
+            "connection file {} asks for signature scheme `{}`; veil-kernel supports hmac-sha256 only",
+            path.display(),
+            info.signature_scheme
+        );
+    }
+    Ok(info)
+}
+
+/// Runs the kernel on `info` until a `shutdown_request` arrives or `stop` resolves.
+pub async fn run(
+    info: ConnectionInfo,
+    workdir: rust::Workdir,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let heartbeat = create_kernel_heartbeat_connection(&info)
+        .await
+        .context("binding the heartbeat socket")?;
+    let iopub = create_kernel_iopub_xpub_connection(&info, &session_id)
+        .await
+        .context("binding the iopub socket")?;
+    let shell = create_kernel_shell_connection(&info, &session_id)
+        .await
+        .context("binding the shell socket")?;
+    let control = create_kernel_control_connection(&info, &session_id)
+        .await
+        .context("binding the control socket")?;
+    let stdin = create_kernel_stdin_connection(&info, &session_id)
+        .await
+        .context("binding the stdin socket")?;
+
+    let iopub = Iopub::spawn(iopub);
+    let session = Arc::new(Mutex::new(Session::default()));
+    // evcxr starts in the background: kernel_info and magics are answered at once, and the first Rust
+    // cell waits only for whatever start-up is left.
+    let rust = RustCells::start(workdir, iopub.clone());
+    let (replies, requests) = shell.split();
+    let shell = Shell {
+        iopub,
+        replies,
+        stdin,
+        session: session.clone(),
+        rust: rust.clone(),
+        history: History::default(),
+        execution_count: 0,
+    };
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+    let heartbeat = tokio::spawn(heartbeat::run(heartbeat));
+    let shell = tokio::spawn(run_shell(shell, requests));
+    let control = tokio::spawn(run_control(control, rust.clone(), shutdown_tx));
+    tokio::select! {
+        _ = shutdown_rx => {}
+        _ = stop => {}
+    }
+    // Let the sockets' writer tasks flush the shutdown reply and last outputs before they are torn down.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    heartbeat.abort();
+    shell.abort();
+    control.abort();
+    rust.shutdown();
+    // Land the datasite so its WAL is checkpointed before the process exits.
+    session.lock().unwrap_or_else(|p| p.into_inner()).land();
+    Ok(())
+}

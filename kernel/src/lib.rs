@@ -1,0 +1,30 @@
+//! # veil-kernel: the Jupyter kernel for Veil
+//!
+//! A Jupyter kernel (messaging protocol 5.3 over ZeroMQ) whose cells are Rust, evaluated by evcxr, with
+//! the `veil` datasite behind them. Magic commands (`%datasite`, `%login`, `%datasets`, ...) are answered
+//! by the kernel itself without compiling anything.
+//!
+//! # Layout
+//! - [`cli`]: the command line (`--connection-file`, `install`, `uninstall`); `main.rs` only calls it.
+//! - [`connection`]: reads the connection file, binds the sockets, runs the channel tasks until shutdown.
+//! - [`shell`]: shell and control requests: execute, complete, inspect, is_complete, history, kernel_info,
+//!   interrupt, shutdown.
+//! - [`iopub`], [`heartbeat`]: the publishing and heartbeat channels, each on its own task.
+//! - [`magics`]: parsing and running `%` commands against the [`session`].
+//! - [`rust`]: Rust cells through evcxr on a dedicated thread, started in the background.
+//! - [`message`]: building replies, MIME bundles and errors.
+//! - [`history`], [`syntax`]: input history and `is_complete` judgement.
+//! - [`install`]: the kernelspec.
+
+pub mod cli;
+pub mod connection;
+pub mod heartbeat;
+pub mod history;
+pub mod install;
+pub mod iopub;
+pub mod magics;
+pub mod message;
+pub mod rust;
+pub mod session;
+pub mod shell;
+pub mod syntax;

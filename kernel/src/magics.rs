@@ -1,0 +1,533 @@
+//! Magic commands: lines starting with `%`, answered by the kernel itself without compiling anything.
+//!
+//! Parsing is separate from running so that the shell can ask for a password over the stdin channel
+//! between the two (a password never appears in a cell, its history or its outputs).
+
+use std::path::PathBuf;
+
+use jupyter_protocol::Media;
+use veil::{LaunchOptions, NewUser, Role};
+
+use crate::message::{KernelError, bundle, render};
+use crate::session::Session;
+
+/// Everything a magic can print.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Plain text on stdout.
+    Text(String),
+    /// A rich display.
+    Display(Media),
+}
+
+/// A parsed magic command. Field names follow the usage lines in [`MAGICS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Magic {
+    /// `%datasite launch NAME [--reset] [--dir D]`
+    Launch {
+        name: String,
+        reset: bool,
+        dir: Option<PathBuf>,
+    },
+    /// `%datasite connect URL`
+    Connect { url: String },
+    /// `%datasite` with no arguments: show the session's datasite.
+    ShowSite,
+    /// `%login EMAIL` (password asked over stdin)
+    Login { email: String },
+    /// `%whoami`
+    Whoami,
+    /// `%datasets`
+    Datasets,
+    /// `%users`
+    Users,
+    /// `%register NAME EMAIL [--institution I] [--website W] [--role R]` (password asked over stdin)
+    Register {
+        name: String,
+        email: String,
+        institution: String,
+        website: String,
+        role: Role,
+    },
+    /// `%requests [--all]`
+    Requests { all: bool },
+    /// `%review ID`
+    Review { id: String },
+    /// `%approve ID`
+    Approve { id: String },
+    /// `%deny ID REASON`
+    Deny { id: String, reason: String },
+    /// `%audit`
+    Audit,
+    /// `%land`
+    Land,
+    /// `%help`
+    Help,
+}
+
+/// One line of help per magic: (name, usage, what it does).
+pub const MAGICS: &[(&str, &str, &str)] = &[
+    (
+        "%datasite",
+        "%datasite launch NAME [--reset] [--dir D] | %datasite connect URL | %datasite",
+        "launch (or reopen) an embedded datasite for this session, connect to a served one, or show the current one",
+    ),
+    (
+        "%login",
+        "%login EMAIL",
+        "log in; the password is asked for and never echoed",
+    ),
+    ("%whoami", "%whoami", "show the logged-in user"),
+    ("%datasets", "%datasets", "list the datasite's datasets"),
+    ("%users", "%users", "list users (owners)"),
+    (
+        "%register",
+        "%register NAME EMAIL [--institution I] [--website W] [--role R]",
+        "register a user (owners); the password is asked for",
+    ),
+    (
+        "%requests",
+        "%requests [--all]",
+        "list pending requests (--all: every request)",
+    ),
+    (
+        "%review",
+        "%review ID",
+        "show a request: who asked, why, code or steps, results",
+    ),
+    (
+        "%approve",
+        "%approve ID",
+        "approve a request (IDs may be abbreviated)",
+    ),
+    (
+        "%deny",
+        "%deny ID REASON",
+        "deny a request with a reason the requester sees",
+    ),
+    ("%audit", "%audit", "show the audit log (owners)"),
+    ("%land", "%land", "close the session's datasite"),
+    ("%help", "%help", "this list"),
+];
+
+/// The usage line of a magic, for error messages and inspection.
+pub fn usage(name: &str) -> Option<&'static str> {
+    MAGICS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, u, _)| *u)
+}
+
+fn usage_error(name: &str, problem: &str) -> KernelError {
+    let usage = usage(name).unwrap_or("%help");
+    KernelError::new("UsageError", format!("{name}: {problem}; usage: {usage}"))
+}
+
+/// Splits a magic line into words, honouring single and double quotes.
+pub fn split(line: &str) -> Result<Vec<String>, KernelError> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                current.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if let Some(q) = quote {
+        return Err(KernelError::new(
+            "UsageError",
+            format!("unclosed {q} quote in `{line}`"),
+        ));
+    }
+    if in_word {
+        words.push(current);
+    }
+    Ok(words)
+}
+
+/// Takes `--flag VALUE` out of `args`.
+fn take_option(
+    name: &str,
+    args: &mut Vec<String>,
+    flag: &str,
+) -> Result<Option<String>, KernelError> {
+    match args.iter().position(|a| a == flag) {
+        None => Ok(None),
+        Some(i) if i + 1 < args.len() => {
+            let value = args.remove(i + 1);
+            args.remove(i);
+            Ok(Some(value))
+        }
+        Some(_) => Err(usage_error(name, &format!("{flag} needs a value"))),
+    }
+}
+
+/// Takes a bare `--flag` out of `args`.
+fn take_flag(args: &mut Vec<String>, flag: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != flag);
+    args.len() != before
+}
+
+fn no_unknown_options(name: &str, args: &[String]) -> Result<(), KernelError> {
+    if let Some(opt) = args.iter().find(|a| a.starts_with("--")) {
+        return Err(usage_error(name, &format!("unknown option {opt}")));
+    }
+    Ok(())
+}
+
+fn exactly<const N: usize>(
+    name: &str,
+    args: Vec<String>,
+    what: &str,
+) -> Result<[String; N], KernelError> {
+    no_unknown_options(name, &args)?;
+    let n = args.len();
+    args.try_into()
+        .map_err(|_| usage_error(name, &format!("expected {what}, got {n} argument(s)")))
+}
+
+/// Parses one magic line (starting with `%`).
+pub fn parse(line: &str) -> Result<Magic, KernelError> {
+    let mut words = split(line.trim())?;
+    if words.is_empty() {
+        return Err(KernelError::new("UsageError", "empty magic; see %help"));
+    }
+    let name = words.remove(0);
+    let mut args = words;
+    let magic = match name.as_str() {
+        "%datasite" => match args.first().map(String::as_str) {
+            None => Magic::ShowSite,
+            Some("launch") => {
+                args.remove(0);
+                let reset = take_flag(&mut args, "--reset");
+                let dir = take_option(&name, &mut args, "--dir")?.map(PathBuf::from);
+                let [name] = exactly(&name, args, "a datasite name")?;
+                Magic::Launch { name, reset, dir }
+            }
+            Some("connect") => {
+                args.remove(0);
+                let [url] = exactly(&name, args, "a URL")?;
+                Magic::Connect { url }
+            }
+            Some(other) => {
+                return Err(usage_error(&name, &format!("unknown subcommand `{other}`")));
+            }
+        },
+        "%login" => {
+            let [email] = exactly(&name, args, "an email")?;
+            Magic::Login { email }
+        }
+        "%whoami" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Whoami)?,
+        "%datasets" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Datasets)?,
+        "%users" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Users)?,
+        "%audit" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Audit)?,
+        "%land" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Land)?,
+        "%help" => Magic::Help,
+        "%register" => {
+            let institution = take_option(&name, &mut args, "--institution")?.unwrap_or_default();
+            let website = take_option(&name, &mut args, "--website")?.unwrap_or_default();
+            let role = match take_option(&name, &mut args, "--role")? {
+                Some(r) => Role::parse(&r).map_err(|e| usage_error(&name, &e.to_string()))?,
+                None => Role::DataScientist,
+            };
+            let [user, email] =
+                exactly(&name, args, "a name and an email (quote names with spaces)")?;
+            Magic::Register {
+                name: user,
+                email,
+                institution,
+                website,
+                role,
+            }
+        }
+        "%requests" => {
+            let all = take_flag(&mut args, "--all");
+            exactly::<0>(&name, args, "no arguments besides --all")?;
+            Magic::Requests { all }
+        }
+        "%review" => {
+            let [id] = exactly(&name, args, "a request id")?;
+            Magic::Review { id }
+        }
+        "%approve" => {
+            let [id] = exactly(&name, args, "a request id")?;
+            Magic::Approve { id }
+        }
+        "%deny" => {
+            no_unknown_options(&name, &args)?;
+            if args.len() < 2 {
+                return Err(usage_error(&name, "expected a request id and a reason"));
+            }
+            let id = args.remove(0);
+            Magic::Deny {
+                id,
+                reason: args.join(" "),
+            }
+        }
+        other => {
+            let names: Vec<&str> = MAGICS.iter().map(|(n, _, _)| *n).collect();
+            return Err(KernelError::new(
+                "UsageError",
+                format!("unknown magic `{other}`; magics are {}", names.join(", ")),
+            ));
+        }
+    };
+    Ok(magic)
+}
+
+impl Magic {
+    /// The prompt to show when this magic needs a password, asked over the stdin channel.
+    pub fn password_prompt(&self) -> Option<String> {
+        match self {
+            Magic::Login { email } => Some(format!("password for {email}: ")),
+            Magic::Register { email, .. } => Some(format!("new password for {email}: ")),
+            _ => None,
+        }
+    }
+
+    /// Runs the magic on the session. `password` is what the stdin channel returned, if it was asked.
+    pub fn run(
+        self,
+        session: &mut Session,
+        password: Option<String>,
+    ) -> Result<Vec<Output>, KernelError> {
+        let password = password.unwrap_or_default();
+        let out = match self {
+            Magic::Launch { name, reset, dir } => {
+                let mut options = LaunchOptions::new(&name).reset(reset);
+                if let Some(dir) = dir {
+                    options = options.dir(dir);
+                }
+                let site = options.launch()?;
+                let shown = render(&site);
+                session.set_site(site);
+                vec![Output::Display(shown)]
+            }
+            Magic::Connect { url } => {
+                return Err(KernelError::new(
+                    "NotAvailable",
+                    format!(
+                        "connecting to a served datasite ({url}) is not available yet: served datasites are planned; use `%datasite launch NAME` for an embedded one"
+                    ),
+                ));
+            }
+            Magic::ShowSite => vec![Output::Display(render(session.site()?))],
+            Magic::Login { email } => {
+                let client = session.site()?.login(&email, &password)?;
+                let mut out = Vec::new();
+                for notice in client.notices() {
+                    out.push(Output::Text(format!("warning: {notice}\n")));
+                }
+                out.push(Output::Text(format!(
+                    "logged in as {} ({}) on {}\n",
+                    client.email(),
+                    client.role(),
+                    client.site_name()
+                )));
+                session.set_client(client);
+                out
+            }
+            Magic::Whoami => vec![Output::Display(render(&session.client()?.whoami()?))],
+            Magic::Datasets => vec![Output::Display(render(&session.client()?.datasets()?))],
+            Magic::Users => vec![Output::Display(render(&session.client()?.users()?))],
+            Magic::Audit => vec![Output::Display(render(&session.client()?.audit_log()?))],
+            Magic::Register {
+                name,
+                email,
+                institution,
+                website,
+                role,
+            } => {
+                let user = session.client()?.register(
+                    NewUser::new(name, email, password)
+                        .institution(institution)
+                        .website(website)
+                        .role(role),
+                )?;
+                vec![Output::Display(render(&user))]
+            }
+            Magic::Requests { .. }
+            | Magic::Review { .. }
+            | Magic::Approve { .. }
+            | Magic::Deny { .. } => {
+                session.client()?;
+                return Err(KernelError::new(
+                    "NotAvailable",
+                    "requests are not available yet: pointers and code requests are planned work; nothing was changed",
+                ));
+            }
+            Magic::Land => match session.land() {
+                Some(name) => vec![Output::Text(format!("datasite {name} landed\n"))],
+                None => vec![Output::Text("no datasite to land\n".into())],
+            },
+            Magic::Help => vec![Output::Display(help())],
+        };
+        Ok(out)
+    }
+}
+
+fn help() -> Media {
+    let mut text = String::from("Veil magics (answered by the kernel, no compilation):\n");
+    let mut html =
+        String::from("<table><thead><tr><th>magic</th><th>what it does</th></tr></thead><tbody>");
+    for (_, usage, what) in MAGICS {
+        text.push_str(&format!("  {usage}\n      {what}\n"));
+        html.push_str(&format!(
+            "<tr><td><code>{}</code></td><td>{}</td></tr>",
+            veil::display::escape(usage),
+            veil::display::escape(what)
+        ));
+    }
+    html.push_str("</tbody></table>");
+    text.push_str("Rust cells run with `use veil::prelude::*;` in scope.\n");
+    bundle(text, Some(html))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_magic() {
+        assert_eq!(
+            parse("%datasite launch cancer-research-centre --reset").unwrap(),
+            Magic::Launch {
+                name: "cancer-research-centre".into(),
+                reset: true,
+                dir: None
+            }
+        );
+        assert_eq!(
+            parse("%datasite launch x --dir '/tmp/my dir'").unwrap(),
+            Magic::Launch {
+                name: "x".into(),
+                reset: false,
+                dir: Some("/tmp/my dir".into())
+            }
+        );
+        assert_eq!(
+            parse("%login info@openmined.org").unwrap(),
+            Magic::Login {
+                email: "info@openmined.org".into()
+            }
+        );
+        assert_eq!(
+            parse("%register \"Jane Doe\" jane@caltech.edu --institution Caltech").unwrap(),
+            Magic::Register {
+                name: "Jane Doe".into(),
+                email: "jane@caltech.edu".into(),
+                institution: "Caltech".into(),
+                website: String::new(),
+                role: Role::DataScientist
+            }
+        );
+        assert_eq!(
+            parse("%deny ab12 not enough privacy").unwrap(),
+            Magic::Deny {
+                id: "ab12".into(),
+                reason: "not enough privacy".into()
+            }
+        );
+        assert_eq!(
+            parse("%requests --all").unwrap(),
+            Magic::Requests { all: true }
+        );
+        assert_eq!(parse("%help").unwrap(), Magic::Help);
+    }
+
+    #[test]
+    fn wrong_arguments_show_usage() {
+        for (line, says) in [
+            ("%login", "expected an email"),
+            ("%datasite launch", "expected a datasite name"),
+            ("%datasite fly", "unknown subcommand"),
+            ("%datasite launch x --dir", "--dir needs a value"),
+            ("%datasite launch x --bogus", "unknown option --bogus"),
+            ("%deny abc", "a request id and a reason"),
+            ("%register Jane", "a name and an email"),
+            ("%register Jane j@x.org --role king", "not a role"),
+            ("%whoami extra", "no arguments"),
+            ("%login 'unclosed", "unclosed"),
+            ("%frobnicate", "unknown magic"),
+        ] {
+            let err = parse(line).unwrap_err();
+            assert_eq!(err.ename, "UsageError", "{line}");
+            assert!(err.evalue.contains(says), "{line}: {}", err.evalue);
+        }
+        assert!(
+            parse("%login")
+                .unwrap_err()
+                .evalue
+                .contains("usage: %login EMAIL")
+        );
+    }
+
+    #[test]
+    fn magics_run_against_a_real_datasite() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut session = Session::default();
+        let err = parse("%datasets")
+            .unwrap()
+            .run(&mut session, None)
+            .unwrap_err();
+        assert_eq!(err.ename, "NoDatasite");
+        let launch = format!(
+            "%datasite launch magic-test --reset --dir {}",
+            tmp.path().display()
+        );
+        parse(&launch).unwrap().run(&mut session, None).unwrap();
+        let err = parse("%whoami")
+            .unwrap()
+            .run(&mut session, None)
+            .unwrap_err();
+        assert_eq!(err.ename, "NotLoggedIn");
+        let err = parse("%login info@openmined.org")
+            .unwrap()
+            .run(&mut session, Some("wrong-pw".into()))
+            .unwrap_err();
+        assert_eq!(err.ename, "AuthenticationFailed");
+        let out = parse("%login info@openmined.org")
+            .unwrap()
+            .run(&mut session, Some("changethis".into()))
+            .unwrap();
+        assert!(matches!(&out[0], Output::Text(t) if t.contains("default password")));
+        parse("%register 'Jane Doe' jane@caltech.edu")
+            .unwrap()
+            .run(&mut session, Some("abc123".into()))
+            .unwrap();
+        let out = parse("%users").unwrap().run(&mut session, None).unwrap();
+        let Output::Display(media) = &out[0] else {
+            panic!()
+        };
+        assert!(
+            serde_json::to_string(media)
+                .unwrap()
+                .contains("jane@caltech.edu")
+        );
+        let err = parse("%approve 123")
+            .unwrap()
+            .run(&mut session, None)
+            .unwrap_err();
+        assert_eq!(err.ename, "NotAvailable");
+        let out = parse("%land").unwrap().run(&mut session, None).unwrap();
+        assert!(matches!(&out[0], Output::Text(t) if t.contains("landed")));
+    }
+}

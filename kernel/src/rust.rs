@@ -1,0 +1,542 @@
+//! Rust cells through evcxr.
+//!
+//! evcxr's `CommandContext` is driven from one dedicated thread: it blocks while rustc runs, and its
+//! compiled cells run in a child process. The async shell sends jobs to that thread and awaits replies,
+//! so the control channel (interrupt, kernel_info) stays responsive while a cell compiles or runs.
+//!
+//! Cells link the thin cell-side facade (`facade/`, in scope as `veil`), not the datasite itself:
+//! evcxr compiles dependencies itself, and polars would take half an hour there (see DESIGN.md).
+//! The facade's sources are embedded in this binary and written next to evcxr's work directory, which
+//! is kept between sessions (`EVCXR_TMPDIR`), so the facade is compiled once, by `veil-kernel install`,
+//! and later sessions only compile their own cells.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use evcxr::{CommandContext, EvalContextOutputs};
+use jupyter_protocol::{
+    ClearOutput, DisplayData, JupyterMessage, Media, MediaType, Stdio, StreamContent,
+};
+use tokio::sync::oneshot;
+
+use crate::iopub::Iopub;
+use crate::message::KernelError;
+
+/// The facade crate's files, embedded so an installed binary needs no source checkout.
+const FACADE_FILES: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../../facade/Cargo.toml")),
+    ("src/lib.rs", include_str!("../../facade/src/lib.rs")),
+];
+
+/// Marker lines the facade prints on stdout; the kernel turns them into Jupyter messages. They start
+/// with ASCII record separator so ordinary output never matches.
+pub const DISPLAY_MARKER: &str = "\u{1e}VEIL_DISPLAY ";
+/// See [`DISPLAY_MARKER`].
+pub const CLEAR_MARKER: &str = "\u{1e}VEIL_CLEAR_OUTPUT";
+/// See [`DISPLAY_MARKER`]; printed by the facade's panic hook.
+pub const PANIC_MARKER: &str = "\u{1e}VEIL_PANIC ";
+
+/// One-line docs of the names cells use, for `inspect_request`.
+pub const API_DOCS: &[(&str, &str)] = &[
+    (
+        "display",
+        "veil::display(&value): show a value now, as display_data (rich when it has an HTML form)",
+    ),
+    (
+        "html",
+        "veil::html(s): an HTML fragment that displays as text/html",
+    ),
+    (
+        "clear_output",
+        "veil::clear_output(wait): clear this cell's output",
+    ),
+    (
+        "Datasite",
+        "Datasite::launch(name, reset): an embedded datasite; `site.login(email, password)` gives a Client",
+    ),
+    (
+        "Datasite::launch",
+        "Datasite::launch(name, reset) -> Datasite: open the datasite `name`, empty if `reset`",
+    ),
+    (
+        "Client",
+        "A logged-in session on a datasite: datasets(), dataset(name), upload_dataset(ds), register(user)",
+    ),
+    (
+        "Dataset",
+        "Dataset::new(name).description(..).summary(..).citation(..).url(..).contributor(..).asset(..)",
+    ),
+    (
+        "Asset",
+        "Asset::new(name).data(real).mock(mock): real data plus the mock scientists see",
+    ),
+];
+
+/// How evcxr is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where evcxr's work directories and the facade live.
+    pub cache_dir: PathBuf,
+}
+
+impl Options {
+    /// `$VEIL_KERNEL_CACHE`, else the user cache directory + `veil/kernel`.
+    pub fn from_env() -> Options {
+        let cache_dir = std::env::var_os("VEIL_KERNEL_CACHE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                    .unwrap_or_else(std::env::temp_dir)
+                    .join("veil/kernel")
+            });
+        Options { cache_dir }
+    }
+}
+
+enum Job {
+    Execute {
+        code: String,
+        parent: Box<JupyterMessage>,
+        reply: oneshot::Sender<Result<Option<Media>, KernelError>>,
+    },
+    Complete {
+        code: String,
+        cursor: usize,
+        reply: oneshot::Sender<(Vec<String>, usize, usize)>,
+    },
+}
+
+/// What the output-forwarding threads need to know about the running cell.
+#[derive(Default)]
+struct Running {
+    parent: Option<JupyterMessage>,
+    panic: Option<String>,
+}
+
+/// Handle on the evcxr thread. Cloning shares it.
+#[derive(Clone)]
+pub struct RustCells {
+    jobs: std_mpsc::Sender<Job>,
+    child: Arc<Mutex<Option<Arc<Mutex<std::process::Child>>>>>,
+    interrupted: Arc<std::sync::atomic::AtomicBool>,
+    /// True while evcxr is executing a cell.
+    busy: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RustCells {
+    /// Starts evcxr on its own thread; jobs sent before it is ready wait in the queue.
+    pub fn start(workdir: Workdir, iopub: Iopub) -> RustCells {
+        let (jobs, rx) = std_mpsc::channel();
+        let cells = RustCells {
+            jobs,
+            child: Arc::default(),
+            interrupted: Arc::default(),
+            busy: Arc::default(),
+        };
+        let handle = cells.clone();
+        std::thread::Builder::new()
+            .name("evcxr".into())
+            .spawn(move || worker(workdir, iopub, rx, handle))
+            .expect("spawning the evcxr thread");
+        cells
+    }
+
+    /// Runs a cell; streams its output to `iopub` and returns its value's bundle, if any.
+    pub async fn execute(
+        &self,
+        code: &str,
+        parent: &JupyterMessage,
+    ) -> Result<Option<Media>, KernelError> {
+        let (reply, rx) = oneshot::channel();
+        self.interrupted
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let job = Job::Execute {
+            code: code.to_string(),
+            parent: Box::new(parent.clone()),
+            reply,
+        };
+        if self.jobs.send(job).is_err() {
+            return Err(KernelError::new(
+                "KernelError",
+                "the Rust evaluator has stopped; restart the kernel",
+            ));
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(KernelError::new(
+                "KernelError",
+                "the Rust evaluator stopped mid-cell; restart the kernel",
+            ))
+        })
+    }
+
+    /// Completions at `cursor` (code points): matches, start, end.
+    pub async fn complete(&self, code: &str, cursor: usize) -> (Vec<String>, usize, usize) {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .jobs
+            .send(Job::Complete {
+                code: code.to_string(),
+                cursor,
+                reply,
+            })
+            .is_err()
+        {
+            return (Vec::new(), cursor, cursor);
+        }
+        rx.await.unwrap_or((Vec::new(), cursor, cursor))
+    }
+
+    /// Stops the running cell by killing evcxr's child process (evcxr restarts it; variables are lost
+    /// and the cell's error says which).
+    pub fn interrupt(&self) {
+        // Only while a cell runs: killing an idle child would fail the next cell for nothing.
+        if !self.busy.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        self.interrupted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let child = self.child.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(child) = child {
+            let _ = child.lock().unwrap_or_else(|p| p.into_inner()).kill();
+        }
+    }
+
+    /// Stops a running cell before the process exits.
+    pub fn shutdown(&self) {
+        self.interrupt();
+    }
+}
+
+/// Writes the facade's sources under `dir` (only files whose contents changed, so cargo's fingerprints
+/// stay valid) and returns the crate directory.
+fn write_facade(dir: &Path) -> Result<PathBuf> {
+    let root = dir.join(format!("facade-{}", env!("CARGO_PKG_VERSION")));
+    for (name, contents) in FACADE_FILES {
+        let path = root.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(contents) {
+            continue;
+        }
+        std::fs::create_dir_all(path.parent().expect("facade files are in a directory"))?;
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(root)
+}
+
+/// Takes the first free evcxr work slot under `dir`, locking it for this process's lifetime: sessions
+/// one after another reuse slot 0 and its compiled facade; concurrent sessions get their own slots.
+fn lock_slot(dir: &Path) -> Result<(PathBuf, File)> {
+    for n in 0..64 {
+        let slot = dir.join(format!("evcxr-{n}"));
+        std::fs::create_dir_all(&slot).with_context(|| format!("creating {}", slot.display()))?;
+        let lock = File::create(slot.join(".lock"))?;
+        if lock.try_lock().is_ok() {
+            return Ok((slot, lock));
+        }
+    }
+    anyhow::bail!("all 64 evcxr work slots under {} are in use", dir.display())
+}
+
+/// evcxr's work directory for this process, with the facade written beside it.
+pub struct Workdir {
+    facade: PathBuf,
+    /// Held for the process's lifetime: the slot is ours while the lock is.
+    _lock: File,
+}
+
+impl Workdir {
+    /// Writes the facade, takes a work slot and points evcxr at it.
+    ///
+    /// Call while the process is still single-threaded (before the async runtime starts): evcxr reads
+    /// its work directory from the `EVCXR_TMPDIR` environment variable, and setting a variable is only
+    /// sound when no other thread can be reading the environment.
+    pub fn acquire(options: &Options) -> Result<Workdir> {
+        let facade = write_facade(&options.cache_dir)?;
+        let (slot, lock) = lock_slot(&options.cache_dir)?;
+        #[allow(unsafe_code)]
+        // SAFETY: the caller guarantees no other thread exists yet (see above).
+        unsafe {
+            std::env::set_var("EVCXR_TMPDIR", &slot)
+        };
+        Ok(Workdir {
+            facade,
+            _lock: lock,
+        })
+    }
+
+    /// The evcxr context with the facade loaded and `use veil::prelude::*;` in scope.
+    fn start(&self) -> Result<(CommandContext, EvalContextOutputs)> {
+        let (mut ctx, outputs) =
+            CommandContext::new().map_err(|e| anyhow::anyhow!("starting evcxr: {e}"))?;
+        // Cells are small: compile them fast rather than optimise them; the data work happens in the
+        // kernel process, which is built optimised.
+        ctx.set_opt_level("0").map_err(|e| anyhow::anyhow!("{e}"))?;
+        let init = format!(
+            ":dep veil = {{ package = \"veil-facade\", path = \"{}\" }}\nuse veil::prelude::*;\nveil::kernel_init();",
+            self.facade.display()
+        );
+        ctx.execute(&init)
+            .map_err(|e| anyhow::anyhow!("loading the veil facade: {e}"))?;
+        Ok((ctx, outputs))
+    }
+}
+
+/// `veil-kernel install`'s warm-up: compile the facade into slot 0 so a fresh session's first cell
+/// only compiles itself.
+pub fn warm(options: &Options) -> Result<String> {
+    let started = std::time::Instant::now();
+    let (mut ctx, _outputs) = Workdir::acquire(options)?.start()?;
+    ctx.execute("let veil_warm_up = 1;")
+        .map_err(|e| anyhow::anyhow!("warming evcxr: {e}"))?;
+    Ok(format!(
+        "warmed the Rust cell toolchain in {:.1} s (cache: {})",
+        started.elapsed().as_secs_f64(),
+        options.cache_dir.display()
+    ))
+}
+
+fn worker(workdir: Workdir, iopub: Iopub, jobs: std_mpsc::Receiver<Job>, handle: RustCells) {
+    let running = Arc::new(Mutex::new(Running::default()));
+    let (mut ctx, outputs) = match workdir.start() {
+        Ok(parts) => parts,
+        Err(e) => {
+            let message = format!("{e:#}");
+            eprintln!("veil-kernel: {message}");
+            for job in jobs {
+                match job {
+                    Job::Execute { reply, .. } => {
+                        let _ = reply.send(Err(KernelError::new(
+                            "EvcxrUnavailable",
+                            format!("Rust cells are unavailable: {message}"),
+                        )));
+                    }
+                    Job::Complete { reply, cursor, .. } => {
+                        let _ = reply.send((Vec::new(), cursor, cursor));
+                    }
+                }
+            }
+            return;
+        }
+    };
+    *handle.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(ctx.process_handle());
+    forward(
+        outputs.stdout,
+        Stdio::Stdout,
+        iopub.clone(),
+        running.clone(),
+    );
+    forward(outputs.stderr, Stdio::Stderr, iopub, running.clone());
+
+    for job in jobs {
+        match job {
+            Job::Execute {
+                code,
+                parent,
+                reply,
+            } => {
+                {
+                    let mut r = running.lock().unwrap_or_else(|p| p.into_inner());
+                    r.parent = Some(*parent);
+                    r.panic = None;
+                }
+                let before: Vec<String> = ctx
+                    .variables_and_types()
+                    .map(|(name, _)| name.to_string())
+                    .collect();
+                handle.busy.store(true, std::sync::atomic::Ordering::SeqCst);
+                let result = ctx.execute(&code);
+                handle
+                    .busy
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                // evcxr returns once our forwarders have taken every line off its channels; give them
+                // a moment to finish handling the last one (a panic marker, say) before closing the cell.
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                // evcxr restarts its child after a kill; the interrupt handle must follow it.
+                *handle.child.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(ctx.process_handle());
+                let interrupted = handle
+                    .interrupted
+                    .swap(false, std::sync::atomic::Ordering::SeqCst);
+                let panic = {
+                    let mut r = running.lock().unwrap_or_else(|p| p.into_inner());
+                    r.parent = None;
+                    r.panic.take()
+                };
+                let outcome = match (result, panic) {
+                    (_, _) if interrupted => Err(interrupted_error(&before)),
+                    (Ok(_), Some(message)) => Err(KernelError::new("Panic", message)),
+                    (Ok(outputs), None) => Ok(bundle(outputs.content_by_mime_type)),
+                    (Err(e), _) => Err(evcxr_error(e, &before)),
+                };
+                let _ = reply.send(outcome);
+            }
+            Job::Complete {
+                code,
+                cursor,
+                reply,
+            } => {
+                let byte = code
+                    .char_indices()
+                    .nth(cursor)
+                    .map_or(code.len(), |(i, _)| i);
+                let result = match ctx.completions(&code, byte) {
+                    Ok(c) => {
+                        let to_chars = |b: usize| code[..b.min(code.len())].chars().count();
+                        let mut matches: Vec<String> =
+                            c.completions.into_iter().map(|c| c.code).collect();
+                        matches.dedup();
+                        (matches, to_chars(c.start_offset), to_chars(c.end_offset))
+                    }
+                    Err(_) => (Vec::new(), cursor, cursor),
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+fn interrupted_error(before: &[String]) -> KernelError {
+    let lost = if before.is_empty() {
+        "no variables were defined".to_string()
+    } else {
+        format!(
+            "evcxr restarted its runtime, so these variables were lost: {}",
+            before.join(", ")
+        )
+    };
+    KernelError::new("Interrupted", format!("the cell was interrupted; {lost}"))
+}
+
+fn evcxr_error(error: evcxr::Error, before: &[String]) -> KernelError {
+    match error {
+        evcxr::Error::CompilationErrors(errors) => {
+            let mut traceback = Vec::new();
+            let mut first = String::new();
+            for e in &errors {
+                if first.is_empty() {
+                    first = e.message();
+                }
+                traceback.push(e.rendered());
+            }
+            KernelError {
+                ename: "CompileError".into(),
+                evalue: first,
+                traceback,
+            }
+        }
+        evcxr::Error::TypeRedefinedVariablesLost(vars) => KernelError::new(
+            "VariablesLost",
+            format!(
+                "a type was redefined, so these variables were lost: {}",
+                vars.join(", ")
+            ),
+        ),
+        evcxr::Error::SubprocessTerminated(message) => {
+            let lost = if before.is_empty() {
+                String::new()
+            } else {
+                format!("; variables lost: {}", before.join(", "))
+            };
+            KernelError::new("RuntimeRestarted", format!("{message}{lost}"))
+        }
+        other => KernelError::new("EvcxrError", other.to_string()),
+    }
+}
+
+/// The cell's value as a bundle: evcxr gives `text/plain` (Debug) or whatever `evcxr_display` printed.
+fn bundle(content: HashMap<String, String>) -> Option<Media> {
+    if content.is_empty() {
+        return None;
+    }
+    let mut items: Vec<MediaType> = content
+        .into_iter()
+        .map(|(mime, data)| match mime.as_str() {
+            "text/plain" => MediaType::Plain(data),
+            "text/html" => MediaType::Html(data),
+            _ => MediaType::Other((mime, serde_json::Value::String(data))),
+        })
+        .collect();
+    items.sort_by(|a, b| a.mime_type().cmp(b.mime_type()));
+    Some(Media::new(items))
+}
+
+/// Forwards one of the child's output streams to IOPub, turning facade markers into messages.
+fn forward(
+    lines: crossbeam_channel::Receiver<String>,
+    name: Stdio,
+    iopub: Iopub,
+    running: Arc<Mutex<Running>>,
+) {
+    std::thread::spawn(move || {
+        for line in lines {
+            let mut r = running.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(parent) = r.parent.clone() else {
+                continue;
+            };
+            // A marker may follow text printed without a newline: forward that text first.
+            let (line, before) = match [DISPLAY_MARKER, CLEAR_MARKER, PANIC_MARKER]
+                .iter()
+                .find_map(|m| line.find(m))
+            {
+                Some(at) if at > 0 => (line[at..].to_string(), Some(line[..at].to_string())),
+                _ => (line, None),
+            };
+            if let Some(text) = before {
+                iopub.send(
+                    StreamContent {
+                        name: name.clone(),
+                        text,
+                    },
+                    &parent,
+                );
+            }
+            if let Some(json) = line.strip_prefix(DISPLAY_MARKER)
+                && let Ok(data) = serde_json::from_str::<Media>(json)
+            {
+                iopub.send(DisplayData::new(data), &parent);
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix(CLEAR_MARKER) {
+                iopub.send(
+                    ClearOutput {
+                        wait: rest.trim() == "wait",
+                    },
+                    &parent,
+                );
+                continue;
+            }
+            if let Some(message) = line.strip_prefix(PANIC_MARKER) {
+                r.panic = Some(
+                    serde_json::from_str::<String>(message).unwrap_or_else(|_| message.to_string()),
+                );
+                continue;
+            }
+            drop(r);
+            iopub.send(
+                StreamContent {
+                    name: name.clone(),
+                    text: format!("{line}\n"),
+                },
+                &parent,
+            );
+        }
+    });
+}
+
+/// `rustc --version`'s number, for `language_info.version`.
+pub fn rustc_version() -> String {
+    std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string())
+}

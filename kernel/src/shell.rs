@@ -1,0 +1,576 @@
+//! The shell and control channels: requests in, replies out, outputs on IOPub.
+//!
+//! The shell loop handles one request at a time, in order, as Jupyter expects. The control loop runs
+//! beside it so `kernel_info`, `interrupt` and `shutdown` are answered while a cell is running.
+
+use std::sync::{Arc, Mutex};
+
+use jupyter_protocol::{
+    CodeMirrorMode, CommInfoReply, CompleteReply, ExecuteInput, ExecuteReply, ExecuteResult,
+    ExecutionCount, HelpLink, HistoryReply, InputRequest, InspectReply, InterruptReply,
+    IsCompleteReply, IsCompleteReplyStatus, JupyterMessage, JupyterMessageContent, KernelInfoReply,
+    LanguageInfo, Media, ReplyStatus, ShutdownReply, StreamContent, UnknownMessage,
+};
+use jupyter_zmq_client::{
+    Connection, KernelControlConnection, KernelStdinConnection, RawMessage, RouterRecvConnection,
+    RouterSendConnection,
+};
+
+use crate::history::History;
+use crate::iopub::Iopub;
+use crate::magics::{self, Output};
+use crate::message::{KernelError, bundle, child};
+use crate::rust::RustCells;
+use crate::session::Session;
+use crate::syntax::{Completeness, completeness};
+
+/// What the shell needs to run cells.
+pub struct Shell {
+    pub(crate) iopub: Iopub,
+    pub(crate) replies: RouterSendConnection,
+    pub(crate) stdin: KernelStdinConnection,
+    pub(crate) session: Arc<Mutex<Session>>,
+    pub(crate) rust: RustCells,
+    pub(crate) history: History,
+    pub(crate) execution_count: usize,
+}
+
+/// Where batch runs without stdin put the password for `%login` and `%register`.
+pub const PASSWORD_ENV: &str = "VEIL_PASSWORD";
+
+/// Consecutive socket-level errors after which a channel is taken to be dead.
+const MAX_SOCKET_FAILURES: usize = 64;
+
+/// The next correctly signed message, or `None` once the socket is dead. Messages with a bad or missing
+/// signature or no delimiter are dropped and logged, never handled. A signed message whose content does
+/// not parse comes back as an `UnknownMessage` carrying the parse error, so the shell can answer it with
+/// an error reply instead of leaving the client waiting.
+async fn next_message<S: zeromq::SocketRecv>(
+    connection: &mut Connection<S>,
+    channel: &str,
+) -> Option<JupyterMessage> {
+    let mut socket_failures = 0;
+    let mut dropped: u64 = 0;
+    loop {
+        let frames = match connection.socket.recv().await {
+            Ok(frames) => frames,
+            Err(e) => {
+                eprintln!("veil-kernel: {channel} socket error: {e}");
+                socket_failures += 1;
+                if socket_failures >= MAX_SOCKET_FAILURES {
+                    return None;
+                }
+                continue;
+            }
+        };
+        match parse(frames, &connection.mac) {
+            Ok(message) => return Some(message),
+            // However many bad messages arrive, they cost no more than a log line now and then.
+            Err(e) => {
+                dropped += 1;
+                if dropped.is_power_of_two() {
+                    eprintln!(
+                        "veil-kernel: dropped {dropped} bad {channel} message(s) so far; latest: {e}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Verifies and decodes one multipart message (see [`next_message`]).
+fn parse(
+    frames: zeromq::ZmqMessage,
+    key: &Option<ring::hmac::Key>,
+) -> anyhow::Result<JupyterMessage> {
+    let raw = RawMessage::from_multipart(frames, key)?;
+    let header: jupyter_protocol::Header = serde_json::from_slice(&raw.jparts[0])?;
+    let mut content: serde_json::Value = serde_json::from_slice(&raw.jparts[3])?;
+    fill_spec_defaults(&header.msg_type, &mut content);
+    let content = JupyterMessageContent::from_type_and_content(&header.msg_type, content.clone())
+        .unwrap_or_else(|e| {
+            JupyterMessageContent::UnknownMessage(UnknownMessage {
+                msg_type: header.msg_type.clone(),
+                content: serde_json::json!({ (PARSE_ERROR): e.to_string() }),
+            })
+        });
+    Ok(JupyterMessage {
+        zmq_identities: raw.zmq_identities,
+        // An empty parent header is `{}`, which is not a Header: that is "no parent".
+        parent_header: serde_json::from_slice(&raw.jparts[1]).ok(),
+        metadata: serde_json::from_slice(&raw.jparts[2]).unwrap_or_else(|_| serde_json::json!({})),
+        content,
+        buffers: raw.jparts.get(4..).map(<[_]>::to_vec).unwrap_or_default(),
+        channel: None,
+        header,
+    })
+}
+
+/// Where [`parse`] puts the reason a signed message's content could not be decoded.
+const PARSE_ERROR: &str = "veil_parse_error";
+
+/// Fields the messaging spec makes optional but `jupyter-protocol` requires: fill in the spec's
+/// defaults (jupyter_client omits `n` and `unique` from history searches, for one).
+fn fill_spec_defaults(msg_type: &str, content: &mut serde_json::Value) {
+    let Some(map) = content.as_object_mut() else {
+        return;
+    };
+    if msg_type == "history_request" {
+        for (key, value) in [
+            ("output", false.into()),
+            ("raw", true.into()),
+            ("unique", false.into()),
+            ("n", 0.into()),
+            ("pattern", "*".into()),
+            ("start", 0.into()),
+            ("stop", 0.into()),
+        ] {
+            map.entry(key).or_insert(value);
+        }
+        for key in ["n", "start", "stop"] {
+            if map.get(key).is_some_and(|v| v.is_null()) {
+                map.insert(key.to_string(), 0.into());
+            }
+        }
+    }
+}
+
+/// Handles shell requests in order until the socket dies.
+pub async fn run_shell(mut shell: Shell, mut requests: RouterRecvConnection) {
+    while let Some(message) = next_message(&mut requests, "shell").await {
+        shell.iopub.busy(&message);
+        if let Err(e) = shell.handle(&message).await {
+            eprintln!(
+                "veil-kernel: replying to {}: {e:#}",
+                message.header.msg_type
+            );
+        }
+        shell.iopub.idle(&message);
+    }
+}
+
+impl Shell {
+    async fn reply(
+        &mut self,
+        content: impl Into<JupyterMessageContent>,
+        parent: &JupyterMessage,
+    ) -> anyhow::Result<()> {
+        self.replies.send(child(content, parent)).await?;
+        Ok(())
+    }
+
+    async fn handle(&mut self, message: &JupyterMessage) -> anyhow::Result<()> {
+        match &message.content {
+            JupyterMessageContent::KernelInfoRequest(_) => self.reply(kernel_info(), message).await,
+            JupyterMessageContent::ExecuteRequest(req) => {
+                let reply = self.execute(req, message).await;
+                self.reply(reply, message).await
+            }
+            JupyterMessageContent::IsCompleteRequest(req) => {
+                let reply = match completeness(&req.code) {
+                    Completeness::Complete => {
+                        IsCompleteReply::new(IsCompleteReplyStatus::Complete, String::new())
+                    }
+                    Completeness::Incomplete => {
+                        IsCompleteReply::new(IsCompleteReplyStatus::Incomplete, "    ".into())
+                    }
+                    Completeness::Invalid => {
+                        IsCompleteReply::new(IsCompleteReplyStatus::Invalid, String::new())
+                    }
+                };
+                self.reply(reply, message).await
+            }
+            JupyterMessageContent::CompleteRequest(req) => {
+                let (matches, start, end) = match complete_magic(&req.code, req.cursor_pos) {
+                    Some(found) => found,
+                    None => self.rust.complete(&req.code, req.cursor_pos).await,
+                };
+                let reply = CompleteReply {
+                    matches,
+                    cursor_start: start,
+                    cursor_end: end,
+                    metadata: Default::default(),
+                    status: ReplyStatus::Ok,
+                    error: None,
+                };
+                self.reply(reply, message).await
+            }
+            JupyterMessageContent::InspectRequest(req) => {
+                let found = inspect(&req.code, req.cursor_pos);
+                let reply = InspectReply {
+                    found: found.is_some(),
+                    data: found.unwrap_or_default(),
+                    metadata: Default::default(),
+                    status: ReplyStatus::Ok,
+                    error: None,
+                };
+                self.reply(reply, message).await
+            }
+            JupyterMessageContent::HistoryRequest(req) => {
+                let reply = HistoryReply {
+                    history: self.history.query(req),
+                    status: ReplyStatus::Ok,
+                    error: None,
+                };
+                self.reply(reply, message).await
+            }
+            JupyterMessageContent::CommInfoRequest(_) => {
+                self.reply(CommInfoReply::default(), message).await
+            }
+            JupyterMessageContent::CommOpen(_)
+            | JupyterMessageContent::CommMsg(_)
+            | JupyterMessageContent::CommClose(_) => {
+                // No comm targets: per the spec, unknown comms are ignored.
+                Ok(())
+            }
+            JupyterMessageContent::UnknownMessage(unknown)
+                if unknown.msg_type.ends_with("_request") =>
+            {
+                // A request this kernel cannot read (malformed content) or does not know (a newer
+                // protocol, a typo): answer with an error reply so the client does not wait forever.
+                let (ename, evalue) = match unknown.content.get(PARSE_ERROR) {
+                    Some(e) => (
+                        "BadRequest",
+                        format!(
+                            "malformed `{}`: {}",
+                            unknown.msg_type,
+                            e.as_str().unwrap_or_default()
+                        ),
+                    ),
+                    None => (
+                        "UnknownMessageType",
+                        format!("veil-kernel does not handle `{}`", unknown.msg_type),
+                    ),
+                };
+                eprintln!("veil-kernel: {evalue}");
+                let reply = unknown.reply(serde_json::json!({
+                    "status": "error",
+                    "ename": ename,
+                    "evalue": evalue,
+                    "traceback": [],
+                }));
+                self.reply(reply, message).await
+            }
+            other => {
+                eprintln!(
+                    "veil-kernel: ignored shell message `{}`",
+                    other.message_type()
+                );
+                Ok(())
+            }
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        req: &jupyter_protocol::ExecuteRequest,
+        parent: &JupyterMessage,
+    ) -> ExecuteReply {
+        let store = req.store_history && !req.silent;
+        if store {
+            self.execution_count += 1;
+        }
+        let count = ExecutionCount::new(self.execution_count);
+        if !req.silent {
+            self.iopub.send(
+                ExecuteInput {
+                    code: req.code.clone(),
+                    execution_count: count,
+                },
+                parent,
+            );
+        }
+        if store {
+            self.history.push(self.execution_count, &req.code);
+        }
+        let outcome = if is_magic_cell(&req.code) {
+            self.run_magics(&req.code, req.allow_stdin, parent).await
+        } else {
+            self.rust.execute(&req.code, parent).await
+        };
+        match outcome {
+            Ok(result) => {
+                if let (Some(data), true) = (&result, store) {
+                    let text = data.content.iter().find_map(|m| match m {
+                        jupyter_protocol::MediaType::Plain(t) => Some(t.as_str()),
+                        _ => None,
+                    });
+                    self.history
+                        .set_output(self.execution_count, text.unwrap_or_default());
+                }
+                if let (Some(data), false) = (result, req.silent) {
+                    self.iopub.send(
+                        ExecuteResult {
+                            execution_count: count,
+                            data,
+                            metadata: Default::default(),
+                            // The spec's schema wants an object here, never null.
+                            transient: Some(Default::default()),
+                        },
+                        parent,
+                    );
+                }
+                ExecuteReply {
+                    status: ReplyStatus::Ok,
+                    execution_count: count,
+                    payload: Vec::new(),
+                    user_expressions: Some(Default::default()),
+                    error: None,
+                }
+            }
+            Err(error) => {
+                if !req.silent {
+                    self.iopub.send(error.output(), parent);
+                }
+                ExecuteReply {
+                    status: ReplyStatus::Error,
+                    execution_count: count,
+                    payload: Vec::new(),
+                    user_expressions: Some(Default::default()),
+                    error: Some(error.reply()),
+                }
+            }
+        }
+    }
+
+    /// Runs each non-empty line of a magic cell in order, stopping at the first error.
+    async fn run_magics(
+        &mut self,
+        code: &str,
+        allow_stdin: bool,
+        parent: &JupyterMessage,
+    ) -> Result<Option<Media>, KernelError> {
+        for line in code.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if !line.starts_with('%') {
+                return Err(KernelError::new(
+                    "UsageError",
+                    format!(
+                        "`{line}` is not a magic: a cell holds either magics (lines starting with %) or Rust code, not both"
+                    ),
+                ));
+            }
+            let magic = magics::parse(line)?;
+            let password = match magic.password_prompt() {
+                Some(prompt) => Some(self.ask_password(&prompt, allow_stdin, parent).await?),
+                None => None,
+            };
+            let outputs = {
+                let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+                magic.run(&mut session, password)?
+            };
+            for output in outputs {
+                match output {
+                    Output::Text(text) => self.iopub.send(StreamContent::stdout(&text), parent),
+                    Output::Display(data) => self
+                        .iopub
+                        .send(jupyter_protocol::DisplayData::new(data), parent),
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Asks the front end for a password over the stdin channel (`password: true`, so it is not echoed).
+    async fn ask_password(
+        &mut self,
+        prompt: &str,
+        allow_stdin: bool,
+        parent: &JupyterMessage,
+    ) -> Result<String, KernelError> {
+        if !allow_stdin {
+            // Batch runs (nbclient, papermill) have no stdin; they may pass the password in the
+            // kernel's environment instead, which keeps it out of the notebook all the same.
+            if let Some(password) = std::env::var_os(PASSWORD_ENV).filter(|p| !p.is_empty()) {
+                return Ok(password.to_string_lossy().into_owned());
+            }
+            return Err(KernelError::new(
+                "StdinNotAllowed",
+                format!(
+                    "this front end does not accept input, so no password can be asked for; run the cell where input is allowed, or start the kernel with the password in ${PASSWORD_ENV}"
+                ),
+            ));
+        }
+        let request = child(
+            InputRequest {
+                prompt: prompt.to_string(),
+                password: true,
+            },
+            parent,
+        );
+        self.stdin
+            .send(request)
+            .await
+            .map_err(|e| KernelError::new("StdinError", format!("asking for a password: {e}")))?;
+        loop {
+            let reply = self.stdin.read().await.map_err(|e| {
+                KernelError::new("StdinError", format!("reading the password: {e}"))
+            })?;
+            if let JupyterMessageContent::InputReply(reply) = reply.content {
+                if reply.status != ReplyStatus::Ok {
+                    return Err(KernelError::new(
+                        "StdinError",
+                        "the front end cancelled the password prompt",
+                    ));
+                }
+                return Ok(reply.value);
+            }
+        }
+    }
+}
+
+/// A cell is a magic cell when its first non-blank line starts with `%`.
+pub fn is_magic_cell(code: &str) -> bool {
+    code.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .is_some_and(|l| l.starts_with('%'))
+}
+
+/// Completes magic names: `%dat` -> `%datasite`, `%datasets`. Cursor positions are code points.
+fn complete_magic(code: &str, cursor: usize) -> Option<(Vec<String>, usize, usize)> {
+    let before: String = code.chars().take(cursor).collect();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = &before[line_start..];
+    if !line.starts_with('%') || line.contains(char::is_whitespace) {
+        return None;
+    }
+    let matches: Vec<String> = magics::MAGICS
+        .iter()
+        .map(|(name, _, _)| name.to_string())
+        .filter(|name| name.starts_with(line))
+        .collect();
+    let start = before[..line_start].chars().count();
+    Some((matches, start, cursor))
+}
+
+/// Help for the magic or Veil name under the cursor.
+fn inspect(code: &str, cursor: usize) -> Option<Media> {
+    let chars: Vec<char> = code.chars().collect();
+    let cursor = cursor.min(chars.len());
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '%' || c == ':';
+    let start = (0..cursor)
+        .rev()
+        .take_while(|&i| is_word(chars[i]))
+        .last()
+        .unwrap_or(cursor);
+    let end = (cursor..chars.len())
+        .take_while(|&i| is_word(chars[i]))
+        .last()
+        .map_or(cursor, |i| i + 1);
+    let word: String = chars[start..end].iter().collect();
+    let word = word.trim_start_matches("veil::");
+    if let Some((name, usage, what)) = magics::MAGICS.iter().find(|(n, _, _)| *n == word) {
+        return Some(bundle(format!("{name}\n  usage: {usage}\n  {what}"), None));
+    }
+    crate::rust::API_DOCS
+        .iter()
+        .find(|(name, _)| *name == word)
+        .map(|(name, doc)| bundle(format!("{name}\n  {doc}"), None))
+}
+
+/// The `kernel_info_reply`, the same on shell and control.
+pub fn kernel_info() -> KernelInfoReply {
+    KernelInfoReply {
+        status: ReplyStatus::Ok,
+        protocol_version: "5.3".to_string(),
+        implementation: "veil-kernel".to_string(),
+        implementation_version: env!("CARGO_PKG_VERSION").to_string(),
+        language_info: LanguageInfo {
+            name: "rust".to_string(),
+            version: crate::rust::rustc_version(),
+            mimetype: Some("text/rust".to_string()),
+            file_extension: Some(".rs".to_string()),
+            pygments_lexer: Some("rust".to_string()),
+            codemirror_mode: Some(CodeMirrorMode::Simple("rust".to_string())),
+            nbconvert_exporter: Some("rust".to_string()),
+        },
+        banner: format!(
+            "Veil {} — Rust cells (evcxr) with `use veil::prelude::*;` in scope. %help lists the magics.",
+            env!("CARGO_PKG_VERSION")
+        ),
+        help_links: vec![
+            HelpLink {
+                text: "Veil magics: %help".to_string(),
+                url: "https://github.com/veil-rs/veil#readme".to_string(),
+            },
+            HelpLink {
+                text: "Rust standard library".to_string(),
+                url: "https://doc.rust-lang.org/std/".to_string(),
+            },
+        ],
+        debugger: false,
+        error: None,
+    }
+}
+
+/// Answers the control channel until shutdown: kernel_info, interrupt, shutdown.
+pub async fn run_control(
+    mut control: KernelControlConnection,
+    rust: RustCells,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+) {
+    while let Some(message) = next_message(&mut control, "control").await {
+        let reply: Option<JupyterMessageContent> = match &message.content {
+            JupyterMessageContent::KernelInfoRequest(_) => Some(
+                JupyterMessageContent::KernelInfoReply(Box::new(kernel_info())),
+            ),
+            JupyterMessageContent::InterruptRequest(_) => {
+                rust.interrupt();
+                Some(InterruptReply::new().into())
+            }
+            JupyterMessageContent::ShutdownRequest(req) => {
+                let reply = ShutdownReply {
+                    restart: req.restart,
+                    status: ReplyStatus::Ok,
+                    error: None,
+                };
+                let _ = control.send(child(reply, &message)).await;
+                let _ = shutdown.send(());
+                return;
+            }
+            JupyterMessageContent::CommInfoRequest(_) => Some(CommInfoReply::default().into()),
+            JupyterMessageContent::HistoryRequest(_) => Some(HistoryReply::default().into()),
+            other => {
+                eprintln!(
+                    "veil-kernel: unsupported control message `{}`",
+                    other.message_type()
+                );
+                None
+            }
+        };
+        if let Some(reply) = reply
+            && let Err(e) = control.send(child(reply, &message)).await
+        {
+            eprintln!("veil-kernel: control reply failed: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_completion_and_inspection() {
+        let (matches, start, end) = complete_magic("%dat", 4).unwrap();
+        assert_eq!(matches, ["%datasite", "%datasets"]);
+        assert_eq!((start, end), (0, 4));
+        let (_, start, _) = complete_magic("let x = 1;\n%he", 14).unwrap();
+        assert_eq!(start, 11);
+        assert!(complete_magic("let x", 5).is_none());
+        let media = inspect("%approve abc", 3).unwrap();
+        assert!(
+            serde_json::to_string(&media)
+                .unwrap()
+                .contains("usage: %approve ID")
+        );
+        assert!(inspect("Datasite::launch", 3).is_some());
+        assert!(inspect("nothing_here", 3).is_none());
+    }
+
+    #[test]
+    fn magic_cells() {
+        assert!(is_magic_cell("\n  %whoami"));
+        assert!(!is_magic_cell("let x = 1;"));
+    }
+}

@@ -1,0 +1,497 @@
+//! The real `veil-kernel` binary over real ZeroMQ sockets: start it on a connection file, talk to it as
+//! a Jupyter client would, and check it survives bad input.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use jupyter_protocol::{
+    ConnectionInfo, ExecuteRequest, InputReply, JupyterMessage, JupyterMessageContent,
+    KernelInfoRequest, ReplyStatus, ShutdownRequest, Transport,
+};
+use jupyter_zmq_client::{
+    ClientControlConnection, ClientIoPubConnection, ClientShellConnection, ClientStdinConnection,
+    create_client_control_connection, create_client_iopub_connection,
+    create_client_shell_connection_with_identity, create_client_stdin_connection_with_identity,
+    peek_ports, peer_identity_for_session,
+};
+use tokio::time::timeout;
+use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Kernel {
+    child: Child,
+    info: ConnectionInfo,
+    shell: ClientShellConnection,
+    stdin: ClientStdinConnection,
+    iopub: ClientIoPubConnection,
+    control: ClientControlConnection,
+    _dir: tempfile::TempDir,
+    _guard: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One kernel at a time: each starts evcxr (rustc), and two cores are all CI has. Sequential kernels
+/// also reuse one warm evcxr work slot instead of compiling the facade into several.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn start() -> Kernel {
+    let guard = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ports = peek_ports("127.0.0.1".parse().unwrap(), 5).await.unwrap();
+    let info = ConnectionInfo {
+        ip: "127.0.0.1".into(),
+        transport: Transport::TCP,
+        shell_port: ports[0],
+        iopub_port: ports[1],
+        stdin_port: ports[2],
+        control_port: ports[3],
+        hb_port: ports[4],
+        key: uuid::Uuid::new_v4().to_string(),
+        signature_scheme: "hmac-sha256".into(),
+        kernel_name: Some("veil".into()),
+    };
+    let file = dir.path().join("connection.json");
+    std::fs::write(&file, serde_json::to_string(&info).unwrap()).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_veil-kernel"))
+        .arg("--connection-file")
+        .arg(&file)
+        .env("VEIL_HOME", dir.path().join("home"))
+        .env("VEIL_KERNEL_CACHE", cache_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let session = uuid::Uuid::new_v4().to_string();
+    let identity = peer_identity_for_session(&session).unwrap();
+    // Connect (ZeroMQ connects lazily, so the kernel may still be binding).
+    let shell = create_client_shell_connection_with_identity(&info, &session, identity.clone())
+        .await
+        .unwrap();
+    let stdin = create_client_stdin_connection_with_identity(&info, &session, identity)
+        .await
+        .unwrap();
+    let iopub = create_client_iopub_connection(&info, "", &session)
+        .await
+        .unwrap();
+    let control = create_client_control_connection(&info, &session)
+        .await
+        .unwrap();
+    let mut kernel = Kernel {
+        child,
+        info,
+        shell,
+        stdin,
+        iopub,
+        control,
+        _dir: dir,
+        _guard: guard,
+    };
+    // The kernel is ready once it answers kernel_info.
+    let reply = kernel.request(KernelInfoRequest {}.into()).await;
+    assert!(matches!(
+        reply.content,
+        JupyterMessageContent::KernelInfoReply(_)
+    ));
+    kernel
+}
+
+/// Shared by every kernel these tests start (and with scripts/test.sh's run, which sets
+/// `VEIL_KERNEL_CACHE`), so the facade is compiled once, as after `install`. It must lie outside this
+/// cargo workspace: evcxr's crate there would be taken for a member of it.
+fn cache_dir() -> PathBuf {
+    std::env::var_os("VEIL_KERNEL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("veil-kernel-test-cache"))
+}
+
+impl Kernel {
+    async fn request(&mut self, message: JupyterMessage) -> JupyterMessage {
+        let id = message.header.msg_id.clone();
+        self.shell.send(message).await.unwrap();
+        loop {
+            let reply = timeout(WAIT, self.shell.read())
+                .await
+                .expect("shell reply timed out")
+                .unwrap();
+            if reply.parent_header.as_ref().map(|h| h.msg_id.as_str()) == Some(id.as_str()) {
+                return reply;
+            }
+        }
+    }
+
+    /// Reads iopub until the `idle` status for `parent`; returns everything in between.
+    async fn outputs(&mut self, parent: &str) -> Vec<JupyterMessageContent> {
+        let mut seen = Vec::new();
+        loop {
+            let msg = timeout(WAIT, self.iopub.read())
+                .await
+                .expect("iopub timed out")
+                .unwrap();
+            if msg.parent_header.as_ref().map(|h| h.msg_id.as_str()) != Some(parent) {
+                continue;
+            }
+            if let JupyterMessageContent::Status(s) = &msg.content
+                && s.execution_state == jupyter_protocol::ExecutionState::Idle
+            {
+                return seen;
+            }
+            seen.push(msg.content);
+        }
+    }
+
+    async fn execute(&mut self, code: &str) -> (JupyterMessageContent, Vec<JupyterMessageContent>) {
+        let mut req = ExecuteRequest::new(code.to_string());
+        req.allow_stdin = false;
+        let message: JupyterMessage = req.into();
+        let id = message.header.msg_id.clone();
+        let reply = self.request(message).await;
+        let outputs = self.outputs(&id).await;
+        (reply.content, outputs)
+    }
+}
+
+fn text_of(outputs: &[JupyterMessageContent]) -> String {
+    serde_json::to_string(outputs).unwrap()
+}
+
+#[tokio::test]
+async fn kernel_info_magics_errors_and_counts() {
+    let mut k = start().await;
+
+    // kernel_info on control too (JupyterLab asks there).
+    let info: JupyterMessage = KernelInfoRequest {}.into();
+    k.control.send(info).await.unwrap();
+    let reply = timeout(WAIT, k.control.read()).await.unwrap().unwrap();
+    match reply.content {
+        JupyterMessageContent::KernelInfoReply(r) => {
+            assert_eq!(r.language_info.name, "rust");
+            assert_eq!(r.protocol_version, "5.3");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let (reply, outputs) = k.execute("%help").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok);
+    assert_eq!(r.execution_count.value(), 1, "execution_count starts at 1");
+    assert!(text_of(&outputs).contains("%datasite launch"));
+
+    // A magic with wrong arguments: an error reply with ename, evalue, traceback; the kernel lives on.
+    let (reply, outputs) = k.execute("%login").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Error);
+    assert_eq!(r.execution_count.value(), 2);
+    let error = r.error.expect("error fields");
+    assert_eq!(error.ename, "UsageError");
+    assert!(
+        error.evalue.contains("usage: %login EMAIL"),
+        "{}",
+        error.evalue
+    );
+    assert!(!error.traceback.is_empty());
+    assert!(text_of(&outputs).contains("UsageError"));
+
+    // %approve of an unknown id (requests arrive later): a clear error, kernel alive.
+    let (reply, _) = k.execute("%approve deadbeef").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Error);
+
+    // Datasite magics against a real datasite in a temp VEIL_HOME.
+    let (reply, outputs) = k.execute("%datasite launch kernel-test --reset").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
+    assert!(text_of(&outputs).contains("Datasite kernel-test"));
+
+    // %login without a stdin-capable front end says so instead of hanging.
+    let (reply, _) = k.execute("%login info@openmined.org").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.error.unwrap().ename, "StdinNotAllowed");
+}
+
+#[tokio::test]
+async fn login_asks_for_the_password_over_stdin() {
+    let mut k = start().await;
+    k.execute("%datasite launch stdin-test --reset").await;
+    let mut req = ExecuteRequest::new("%login info@openmined.org\n%whoami".to_string());
+    req.allow_stdin = true;
+    let message: JupyterMessage = req.into();
+    let id = message.header.msg_id.clone();
+    k.shell.send(message).await.unwrap();
+    let request = timeout(WAIT, k.stdin.read()).await.unwrap().unwrap();
+    let JupyterMessageContent::InputRequest(input) = &request.content else {
+        panic!("{request:?}")
+    };
+    assert!(input.password, "the password prompt must not echo");
+    assert!(input.prompt.contains("info@openmined.org"));
+    let reply = InputReply {
+        value: "changethis".into(),
+        status: ReplyStatus::Ok,
+        error: None,
+    };
+    k.stdin.send(reply.as_child_of(&request)).await.unwrap();
+    let reply = loop {
+        let reply = timeout(WAIT, k.shell.read()).await.unwrap().unwrap();
+        if reply.parent_header.as_ref().map(|h| h.msg_id.clone()) == Some(id.clone()) {
+            break reply;
+        }
+    };
+    let JupyterMessageContent::ExecuteReply(r) = reply.content else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok);
+    let outputs = text_of(&k.outputs(&id).await);
+    assert!(outputs.contains("default password"), "{outputs}");
+    assert!(outputs.contains("User info@openmined.org"), "{outputs}");
+    assert!(
+        !outputs.contains("changethis"),
+        "the password leaked into outputs"
+    );
+}
+
+#[tokio::test]
+async fn bad_signatures_and_unknown_types_leave_the_kernel_answering() {
+    let mut k = start().await;
+
+    // A raw DEALER with our own frames: a wrong signature, a missing one, garbage.
+    let mut raw = zeromq::DealerSocket::new();
+    raw.connect(&format!("tcp://127.0.0.1:{}", k.info.shell_port))
+        .await
+        .unwrap();
+    let header = serde_json::json!({
+        "msg_id": "forged-1", "username": "mallory", "session": "s", "date": "2026-01-01T00:00:00Z",
+        "msg_type": "execute_request", "version": "5.3"
+    });
+    let content = serde_json::json!({"code": "%datasite launch forged --reset", "silent": false,
+        "store_history": true, "user_expressions": {}, "allow_stdin": false, "stop_on_error": true});
+    for signature in ["0000", ""] {
+        let frames: Vec<bytes::Bytes> = vec![
+            "<IDS|MSG>".into(),
+            signature.to_string().into(),
+            header.to_string().into(),
+            "{}".into(),
+            "{}".into(),
+            content.to_string().into(),
+        ];
+        raw.send(ZmqMessage::try_from(frames).unwrap())
+            .await
+            .unwrap();
+    }
+    // A flood of garbage must not be mistaken for a dead socket.
+    for _ in 0..200 {
+        raw.send(ZmqMessage::from("not a jupyter message"))
+            .await
+            .unwrap();
+    }
+    // None of them is answered...
+    assert!(
+        timeout(Duration::from_millis(500), raw.recv())
+            .await
+            .is_err(),
+        "a forged message got a reply"
+    );
+
+    // ...and the kernel still answers properly signed requests.
+    let (reply, _) = k.execute("%datasite").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    // The forged launch never ran: the session still has no datasite.
+    assert_eq!(r.error.unwrap().ename, "NoDatasite");
+
+    // An unknown request type gets an error reply; the kernel carries on.
+    let unknown = JupyterMessage::new(
+        jupyter_protocol::UnknownMessage {
+            msg_type: "frobnicate_request".into(),
+            content: serde_json::json!({}),
+        },
+        None,
+    );
+    let reply = k.request(unknown).await;
+    assert_eq!(reply.header.msg_type, "frobnicate_reply");
+
+    // A signed request whose content is malformed gets an error reply naming the problem.
+    let malformed = JupyterMessage::new(
+        jupyter_protocol::UnknownMessage {
+            msg_type: "complete_request".into(),
+            content: serde_json::json!({"code": "%dat", "cursor_pos": "end"}),
+        },
+        None,
+    );
+    let reply = k.request(malformed).await;
+    let JupyterMessageContent::CompleteReply(r) = reply.content else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(r.status, ReplyStatus::Error);
+    let error = r.error.expect("error fields");
+    assert_eq!(error.ename, "BadRequest");
+    assert!(
+        error.evalue.contains("complete_request"),
+        "{}",
+        error.evalue
+    );
+
+    // jupyter_client leaves `n` and `unique` out of history searches; the spec makes them optional.
+    let search = JupyterMessage::new(
+        jupyter_protocol::UnknownMessage {
+            msg_type: "history_request".into(),
+            content: serde_json::json!({"hist_access_type": "search", "pattern": "%dat*", "output": false, "raw": true}),
+        },
+        None,
+    );
+    let reply = k.request(search).await;
+    let JupyterMessageContent::HistoryReply(history) = reply.content else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(history.history.len(), 1, "the `%datasite` cell above");
+    let reply = k.request(KernelInfoRequest {}.into()).await;
+    assert!(matches!(
+        reply.content,
+        JupyterMessageContent::KernelInfoReply(_)
+    ));
+}
+
+#[tokio::test]
+async fn rust_cells_run_with_the_facade_in_scope() {
+    let mut k = start().await;
+    let (reply, outputs) = k
+        .execute("let answer = 6 * 7;\nprintln!(\"hello from rust\");")
+        .await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
+    assert!(text_of(&outputs).contains("hello from rust"));
+
+    // State persists between cells; the value is an execute_result.
+    let (_, outputs) = k.execute("answer").await;
+    assert!(
+        text_of(&outputs).contains("\"text/plain\":\"42\""),
+        "{}",
+        text_of(&outputs)
+    );
+
+    // The facade is preloaded: display() sends display_data with HTML.
+    let (_, outputs) = k.execute("display(&html(\"<b>veil</b>\"));").await;
+    assert!(
+        outputs
+            .iter()
+            .any(|o| matches!(o, JupyterMessageContent::DisplayData(_))),
+        "{outputs:?}"
+    );
+
+    // A compile error points into the cell; the session survives.
+    let (reply, _) = k.execute("let broken: i32 = \"text\";").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    let error = r.error.unwrap();
+    assert_eq!(error.ename, "CompileError");
+    assert!(
+        error.evalue.contains("mismatched types"),
+        "{}",
+        error.evalue
+    );
+
+    // A panic is an error, and earlier variables are still there.
+    let (reply, _) = k.execute("panic!(\"boom\");").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    let error = r.error.unwrap();
+    assert_eq!(error.ename, "Panic");
+    assert!(error.evalue.contains("boom"));
+    let (_, outputs) = k.execute("answer + 1").await;
+    assert!(text_of(&outputs).contains("43"), "{}", text_of(&outputs));
+}
+
+#[tokio::test]
+async fn interrupt_stops_a_looping_cell_and_shutdown_exits() {
+    let mut k = start().await;
+    k.execute("let kept = 1;").await;
+    let message: JupyterMessage = ExecuteRequest::new(
+        "loop { std::thread::sleep(std::time::Duration::from_millis(10)); }".to_string(),
+    )
+    .into();
+    let id = message.header.msg_id.clone();
+    k.shell.send(message).await.unwrap();
+    // Wait until the loop is running (the cell compiles first), then interrupt over control.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    k.control
+        .send(jupyter_protocol::InterruptRequest {}.into())
+        .await
+        .unwrap();
+    let reply = timeout(WAIT, k.control.read()).await.unwrap().unwrap();
+    assert!(matches!(
+        reply.content,
+        JupyterMessageContent::InterruptReply(_)
+    ));
+    let reply = loop {
+        let reply = timeout(WAIT, k.shell.read())
+            .await
+            .expect("interrupted cell never replied")
+            .unwrap();
+        if reply.parent_header.as_ref().map(|h| h.msg_id.clone()) == Some(id.clone()) {
+            break reply;
+        }
+    };
+    let JupyterMessageContent::ExecuteReply(r) = reply.content else {
+        panic!()
+    };
+    let error = r.error.unwrap();
+    assert_eq!(error.ename, "Interrupted");
+    assert!(
+        error.evalue.contains("kept"),
+        "lost variables must be named: {}",
+        error.evalue
+    );
+    // The session goes on.
+    let (reply, _) = k.execute("1 + 1").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok);
+
+    k.control
+        .send(ShutdownRequest { restart: false }.into())
+        .await
+        .unwrap();
+    let reply = timeout(WAIT, k.control.read()).await.unwrap().unwrap();
+    assert!(matches!(
+        reply.content,
+        JupyterMessageContent::ShutdownReply(_)
+    ));
+    let status = tokio::task::spawn_blocking(move || {
+        for _ in 0..100 {
+            if let Some(status) = k.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    })
+    .await
+    .unwrap();
+    assert!(
+        status
+            .expect("kernel did not exit after shutdown")
+            .success()
+    );
+}

@@ -1,0 +1,51 @@
+"""Notebooks executed by nbclient on a fresh Veil kernel: every cell must run without an error output."""
+
+import os
+import pathlib
+
+import nbformat
+from nbclient import NotebookClient
+
+HERE = pathlib.Path(__file__).parent
+
+
+def run(path, tmp_path):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        kernel_name="veil",
+        timeout=600,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", (cell.source, output)
+    return nb
+
+
+def texts(cell):
+    out = []
+    for output in cell.outputs:
+        if output["output_type"] == "stream":
+            out.append(output["text"])
+        elif "data" in output:
+            out.extend(str(v) for v in output["data"].values())
+    return "\n".join(out)
+
+
+def test_magics_and_rust_share_a_session(tmp_path, monkeypatch):
+    monkeypatch.setenv("VEIL_HOME", str(tmp_path / "home"))
+    # nbclient has no stdin: %login takes the password from the kernel's environment.
+    monkeypatch.setenv("VEIL_PASSWORD", "changethis")
+    nb = run(HERE / "notebooks" / "magics_and_rust.ipynb", tmp_path)
+    cells = {c.source.splitlines()[0]: c for c in nb.cells if c.cell_type == "code"}
+    assert "Datasite smoke-notebook" in texts(cells["%datasite launch smoke-notebook --reset"])
+    assert "total = 10" in texts(cells["let numbers = vec![1, 2, 3, 4];"])
+    assert "User info@openmined.org" in texts(cells["%login info@openmined.org"])
+    assert "Datasets (0)" in texts(cells["%datasets"])
+    result = [o for o in cells["total * 10"].outputs if o["output_type"] == "execute_result"]
+    assert result and result[0]["data"]["text/plain"] == "100"
+    shown = [o for o in cells['display(&html("<b>rendered by the facade</b>"));'].outputs if o["output_type"] == "display_data"]
+    assert shown and "<b>rendered by the facade</b>" in shown[0]["data"]["text/html"]
+    assert os.path.isdir(tmp_path / "home" / "smoke-notebook")
