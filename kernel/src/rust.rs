@@ -54,26 +54,6 @@ pub const API_DOCS: &[(&str, &str)] = &[
         "clear_output",
         "veil::clear_output(wait): clear this cell's output",
     ),
-    (
-        "Datasite",
-        "Datasite::launch(name, reset): an embedded datasite; `site.login(email, password)` gives a Client",
-    ),
-    (
-        "Datasite::launch",
-        "Datasite::launch(name, reset) -> Datasite: open the datasite `name`, empty if `reset`",
-    ),
-    (
-        "Client",
-        "A logged-in session on a datasite: datasets(), dataset(name), upload_dataset(ds), register(user)",
-    ),
-    (
-        "Dataset",
-        "Dataset::new(name).description(..).summary(..).citation(..).url(..).contributor(..).asset(..)",
-    ),
-    (
-        "Asset",
-        "Asset::new(name).data(real).mock(mock): real data plus the mock scientists see",
-    ),
 ];
 
 /// How evcxr is set up.
@@ -276,7 +256,7 @@ impl Workdir {
         let (mut ctx, outputs) =
             CommandContext::new().map_err(|e| anyhow::anyhow!("starting evcxr: {e}"))?;
         // Cells are small: compile them fast rather than optimise them; the data work happens in the
-        // kernel process, which is built optimised.
+        // kernel process.
         ctx.set_opt_level("0").map_err(|e| anyhow::anyhow!("{e}"))?;
         let init = format!(
             ":dep veil = {{ package = \"veil-facade\", path = \"{}\" }}\nuse veil::prelude::*;\nveil::kernel_init();",

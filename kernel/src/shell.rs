@@ -564,7 +564,7 @@ mod tests {
                 .unwrap()
                 .contains("usage: %approve ID")
         );
-        assert!(inspect("Datasite::launch", 3).is_some());
+        assert!(inspect("veil::display(&x)", 8).is_some());
         assert!(inspect("nothing_here", 3).is_none());
     }
 
