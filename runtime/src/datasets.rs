@@ -285,15 +285,11 @@ impl Dataset {
                 ]
             })
             .collect();
-        let headers = vec!["asset".to_string(), "data".into(), "mock".into()];
-        t.html_after.push(format!(
-            "<div class=\"veil-title\">Assets ({})</div>{}",
-            rows.len(),
-            display::html_table(&headers, &rows)
-        ));
-        let mut assets = Table::new(format!("Assets ({})", rows.len())).headers(headers);
-        assets.rows = rows;
-        t.text_after.push(assets.text());
+        t.sub_table(
+            format!("Assets ({})", rows.len()),
+            vec!["asset".to_string(), "data".into(), "mock".into()],
+            rows,
+        );
         t
     }
 
@@ -493,14 +489,7 @@ impl SiteDataset {
                 ]
             })
             .collect();
-        t.html_after.push(format!(
-            "<div class=\"veil-title\">Assets ({})</div>{}",
-            rows.len(),
-            display::html_table(&headers, &rows)
-        ));
-        let mut assets = Table::new(format!("Assets ({})", rows.len())).headers(headers);
-        assets.rows = rows;
-        t.text_after.push(assets.text());
+        t.sub_table(format!("Assets ({})", rows.len()), headers, rows);
         t
     }
 }

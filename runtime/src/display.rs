@@ -101,6 +101,18 @@ impl Table {
         table
     }
 
+    /// Appends a titled table after this one, in both forms.
+    pub fn sub_table(&mut self, title: String, headers: Vec<String>, rows: Vec<Vec<String>>) {
+        self.html_after.push(format!(
+            "<div class=\"veil-title\">{}</div>{}",
+            escape(&title),
+            html_table(&headers, &rows)
+        ));
+        let mut sub = Table::new(title).headers(headers);
+        sub.rows = rows;
+        self.text_after.push(sub.text());
+    }
+
     pub fn text(&self) -> String {
         let mut out = String::new();
         out.push_str(&self.title);
