@@ -4,17 +4,46 @@
 //! datasite (polars and all) there would cost half an hour. So cells link this thin crate, in scope as
 //! `veil` with `use veil::prelude::*;` preloaded, and the kernel process does the data work.
 //!
-//! It speaks to the kernel through marker lines on stdout, which the kernel turns into Jupyter messages
-//! and never shows: [`display`] sends a `display_data` bundle, [`clear_output`] a `clear_output`, and the
-//! panic hook installed by [`kernel_init`] reports a cell's panic as a Jupyter error.
+//! The names are the `veil` crate's: `Datasite::launch`, `site.login`, `client.upload_dataset`,
+//! `Dataset::new(..).asset(Asset::new(..).data(..).mock(..))`, `read_csv`, `mock::shift_and_jitter`.
+//! Here they are handles: the kernel holds the datasite, the clients and every frame or array, and
+//! cells hold ids and small facts (kind, shape, columns) and get rendered displays back. So the
+//! datasite a magic launched is the one cells reach with [`site()`] and [`client()`], and the reverse.
+//!
+//! Two ways to the kernel:
+//! - calls over a Unix socket the kernel serves for the session (one JSON line each way, a fresh
+//!   connection per call; the socket and a token come from the kernel's environment);
+//! - marker lines on stdout, which the kernel turns into Jupyter messages and never shows: [`display`]
+//!   sends a `display_data` bundle, [`clear_output`] a `clear_output`, and the panic hook installed
+//!   by [`kernel_init`] reports a cell's panic as a Jupyter error.
+//!
+//! A cell that returns an [`Error`] with `?` shows it as a Jupyter error named after its kind
+//! (`PermissionDenied`, `NotFound`, ...).
 //!
 //! # Layout
-//! - [`Rich`]: values with a MIME bundle; [`Html`] and text implement it.
+//! - [`Datasite`], [`Client`], [`site()`], [`client()`]: the session's datasite and logins.
+//! - [`Data`], [`read_csv`], [`read_parquet`], [`array()`], [`mock`]: values the kernel holds.
+//! - [`Dataset`], [`Asset`], [`Contributor`], [`NewUser`]: builders; [`SiteDataset`], [`SiteAsset`],
+//!   [`User`]: what the datasite reports.
+//! - [`Rich`]: values with a MIME bundle; [`Html`], text and every Veil value implement it.
 //! - [`display`], [`html`], [`clear_output`]: output from inside a cell.
 //! - [`kernel_init`]: run once by the kernel when a session starts.
+//! - [`json`]: `serde_json`, for reading metadata files in cells.
 #![warn(missing_docs)]
 
 use std::io::Write;
+
+mod bridge;
+mod data;
+mod site;
+
+pub use bridge::{Error, Rendered, Result, use_bridge};
+pub use data::{Asset, Contributor, Data, Dataset, array, mock, read_csv, read_parquet};
+pub use serde_json as json;
+pub use site::{
+    AuditLog, Client, DatasetList, Datasite, LaunchOptions, NewUser, Role, SiteAsset, SiteDataset,
+    User, UserList, client, site,
+};
 
 /// Prefix of the lines the kernel intercepts (ASCII record separator, then a tag).
 const DISPLAY_MARKER: &str = "\u{1e}VEIL_DISPLAY ";
@@ -23,7 +52,10 @@ const PANIC_MARKER: &str = "\u{1e}VEIL_PANIC ";
 
 /// The names cells use: `use veil::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Html, Rich, clear_output, display, html};
+    pub use crate::{
+        Asset, Client, Contributor, Data, Dataset, Datasite, Error, Html, LaunchOptions, NewUser,
+        Rich, Role, array, clear_output, client, display, html, mock, read_csv, read_parquet, site,
+    };
 }
 
 /// A value that displays as a MIME bundle (MIME type, content) pairs.
@@ -53,9 +85,7 @@ impl Rich for Html {
 impl Html {
     /// evcxr's display hook: a cell whose value is an `Html` shows it rendered.
     pub fn evcxr_display(&self) {
-        for (mime, content) in self.bundle() {
-            println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
-        }
+        evcxr_show(self);
     }
 }
 
@@ -87,6 +117,14 @@ rich_via_display!(
 impl<T: Rich + ?Sized> Rich for &T {
     fn bundle(&self) -> Vec<(&'static str, String)> {
         (**self).bundle()
+    }
+}
+
+/// Prints `value`'s bundle the way evcxr reads a cell's result.
+#[doc(hidden)]
+pub fn evcxr_show<T: Rich + ?Sized>(value: &T) {
+    for (mime, content) in value.bundle() {
+        println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
     }
 }
 

@@ -96,12 +96,14 @@ fn run(cli: Cli) -> Result<()> {
             let info = crate::connection::read_connection_file(&file)?;
             // Before any thread starts: this sets evcxr's environment (see `Workdir::acquire`).
             let workdir = crate::rust::Workdir::acquire(&crate::rust::Options::from_env())?;
+            let bridge = crate::bridge::Bridge::bind(&std::env::temp_dir())?;
+            bridge.export_env();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            runtime.block_on(crate::connection::run(info, workdir, async {
+            runtime.block_on(crate::connection::run(info, workdir, bridge, async {
                 let _ = tokio::signal::ctrl_c().await;
             }))
         }

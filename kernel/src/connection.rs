@@ -12,6 +12,7 @@ use jupyter_zmq_client::{
     create_kernel_stdin_connection,
 };
 
+use crate::bridge::{Bridge, Cells, Failures};
 use crate::history::History;
 use crate::iopub::Iopub;
 use crate::rust::RustCells;
@@ -39,6 +40,7 @@ pub fn read_connection_file(path: &Path) -> Result<ConnectionInfo> {
 pub async fn run(
     info: ConnectionInfo,
     workdir: rust::Workdir,
+    bridge: Bridge,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let session_id = uuid::Uuid::new_v4().to_string();
@@ -60,9 +62,11 @@ pub async fn run(
 
     let iopub = Iopub::spawn(iopub);
     let session = Arc::new(Mutex::new(Session::default()));
+    let failures = Failures::default();
+    bridge.serve(Arc::new(Cells::new(session.clone(), failures.clone())))?;
     // evcxr starts in the background: kernel_info and magics are answered at once, and the first Rust
     // cell waits only for whatever start-up is left.
-    let rust = RustCells::start(workdir, iopub.clone());
+    let rust = RustCells::start(workdir, iopub.clone(), failures);
     let (replies, requests) = shell.split();
     let shell = Shell {
         iopub,
@@ -89,5 +93,6 @@ pub async fn run(
     rust.shutdown();
     // Land the datasite so its WAL is checkpointed before the process exits.
     session.lock().unwrap_or_else(|p| p.into_inner()).land();
+    drop(bridge);
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! by the kernel itself without compiling anything.
 //!
 //! # Layout
+//! - [`bridge`]: the socket Rust cells reach the session's datasite through (handles, not data).
 //! - [`cli`]: the command line (`--connection-file`, `install`, `uninstall`); `main.rs` only calls it.
 //! - [`connection`]: reads the connection file, binds the sockets, runs the channel tasks until shutdown.
 //! - [`shell`]: shell and control requests: execute, complete, inspect, is_complete, history, kernel_info,
@@ -16,6 +17,7 @@
 //! - [`history`], [`syntax`]: input history and `is_complete` judgement.
 //! - [`install`]: the kernelspec.
 
+pub mod bridge;
 pub mod cli;
 pub mod connection;
 pub mod heartbeat;

@@ -23,6 +23,7 @@ use jupyter_protocol::{
 };
 use tokio::sync::oneshot;
 
+use crate::bridge::Failures;
 use crate::iopub::Iopub;
 use crate::message::KernelError;
 
@@ -30,6 +31,9 @@ use crate::message::KernelError;
 const FACADE_FILES: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../../facade/Cargo.toml")),
     ("src/lib.rs", include_str!("../../facade/src/lib.rs")),
+    ("src/bridge.rs", include_str!("../../facade/src/bridge.rs")),
+    ("src/data.rs", include_str!("../../facade/src/data.rs")),
+    ("src/site.rs", include_str!("../../facade/src/site.rs")),
 ];
 
 /// Marker lines the facade prints on stdout; the kernel turns them into Jupyter messages. They start
@@ -54,7 +58,44 @@ pub const API_DOCS: &[(&str, &str)] = &[
         "clear_output",
         "veil::clear_output(wait): clear this cell's output",
     ),
+    (
+        "site",
+        "veil::site()? -> Datasite: the session's datasite (from %datasite launch or Datasite::launch)",
+    ),
+    (
+        "client",
+        "veil::client()? -> Client: the session's login (%login's, or the first login on its datasite)",
+    ),
+    (
+        "Datasite",
+        "Datasite::launch(name, reset)? opens an embedded datasite for this session; site.login(email, password)? -> Client; site.land()?",
+    ),
+    (
+        "Client",
+        "client.upload_dataset(ds)?, .datasets()?, .dataset(name)?, .register(NewUser::new(name, email, pw))?, .users()?, .audit_log()?",
+    ),
+    (
+        "read_csv",
+        "veil::read_csv(path)? -> Data: a frame the kernel holds; .select([..]), .drop(col), .head(n), .shape()",
+    ),
+    (
+        "Dataset",
+        "Dataset::new(name).summary(..).description(..).citation(..).url(..).contributor((name, email, role)).asset(Asset)",
+    ),
+    (
+        "Asset",
+        "Asset::new(name).description(..).data(&real).mock(&mock) (or .no_mock())",
+    ),
+    (
+        "mock",
+        "mock::shift_and_jitter(&frame, seed)?, mock::shuffle_rows(&frame, seed)?, mock::laplace_noise(&frame, scale, seed)?",
+    ),
 ];
+
+/// Run when a session starts. evcxr wraps cells for `?` only after a cell fails to compile without it,
+/// and that failure also makes it give up on the cell's rich display; one `?` up front sets the
+/// wrapping for the session, so a first `site()?` renders richly (and compiles once, not twice).
+const QUESTION_MARK: &str = "Ok::<(), veil::Error>(())?;";
 
 /// How evcxr is set up.
 #[derive(Debug, Clone)]
@@ -99,6 +140,8 @@ enum Job {
 struct Running {
     parent: Option<JupyterMessage>,
     panic: Option<String>,
+    /// An error the cell returned with `?`, recognised on stderr (see [`Failures`]).
+    error: Option<KernelError>,
 }
 
 /// Handle on the evcxr thread. Cloning shares it.
@@ -113,7 +156,7 @@ pub struct RustCells {
 
 impl RustCells {
     /// Starts evcxr on its own thread; jobs sent before it is ready wait in the queue.
-    pub fn start(workdir: Workdir, iopub: Iopub) -> RustCells {
+    pub fn start(workdir: Workdir, iopub: Iopub, failures: Failures) -> RustCells {
         let (jobs, rx) = std_mpsc::channel();
         let cells = RustCells {
             jobs,
@@ -124,7 +167,7 @@ impl RustCells {
         let handle = cells.clone();
         std::thread::Builder::new()
             .name("evcxr".into())
-            .spawn(move || worker(workdir, iopub, rx, handle))
+            .spawn(move || worker(workdir, iopub, failures, rx, handle))
             .expect("spawning the evcxr thread");
         cells
     }
@@ -224,6 +267,26 @@ fn lock_slot(dir: &Path) -> Result<(PathBuf, File)> {
     anyhow::bail!("all 64 evcxr work slots under {} are in use", dir.display())
 }
 
+/// `LD_LIBRARY_PATH` with the toolchain's `libstd-*.so` directory first, for evcxr's child.
+///
+/// Cells are linked against the dynamic std with a *relative* rpath that rustc computes from the
+/// `deps/` directory, while evcxr loads the copy one directory up; under `/tmp` the extra `..` stops at
+/// `/` and happens to work, anywhere deeper (the default `~/.cache`) `dlopen` fails. The search path
+/// makes it hold wherever the cache is.
+fn std_library_path() -> Option<std::ffi::OsString> {
+    let out = std::process::Command::new("rustc")
+        .args(["--print", "target-libdir"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    let mut paths = vec![dir];
+    if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
+        paths.extend(std::env::split_paths(&existing));
+    }
+    std::env::join_paths(paths).ok()
+}
+
 /// evcxr's work directory for this process, with the facade written beside it.
 pub struct Workdir {
     facade: PathBuf,
@@ -240,10 +303,14 @@ impl Workdir {
     pub fn acquire(options: &Options) -> Result<Workdir> {
         let facade = write_facade(&options.cache_dir)?;
         let (slot, lock) = lock_slot(&options.cache_dir)?;
+        let library_path = std_library_path();
         #[allow(unsafe_code)]
         // SAFETY: the caller guarantees no other thread exists yet (see above).
         unsafe {
-            std::env::set_var("EVCXR_TMPDIR", &slot)
+            std::env::set_var("EVCXR_TMPDIR", &slot);
+            if let Some(path) = library_path {
+                std::env::set_var("LD_LIBRARY_PATH", path);
+            }
         };
         Ok(Workdir {
             facade,
@@ -259,7 +326,7 @@ impl Workdir {
         // kernel process.
         ctx.set_opt_level("0").map_err(|e| anyhow::anyhow!("{e}"))?;
         let init = format!(
-            ":dep veil = {{ package = \"veil-facade\", path = \"{}\" }}\nuse veil::prelude::*;\nveil::kernel_init();",
+            ":dep veil = {{ package = \"veil-facade\", path = \"{}\" }}\nuse veil::prelude::*;\nveil::kernel_init();\n{QUESTION_MARK}",
             self.facade.display()
         );
         ctx.execute(&init)
@@ -282,7 +349,13 @@ pub fn warm(options: &Options) -> Result<String> {
     ))
 }
 
-fn worker(workdir: Workdir, iopub: Iopub, jobs: std_mpsc::Receiver<Job>, handle: RustCells) {
+fn worker(
+    workdir: Workdir,
+    iopub: Iopub,
+    failures: Failures,
+    jobs: std_mpsc::Receiver<Job>,
+    handle: RustCells,
+) {
     let running = Arc::new(Mutex::new(Running::default()));
     let (mut ctx, outputs) = match workdir.start() {
         Ok(parts) => parts,
@@ -311,8 +384,15 @@ fn worker(workdir: Workdir, iopub: Iopub, jobs: std_mpsc::Receiver<Job>, handle:
         Stdio::Stdout,
         iopub.clone(),
         running.clone(),
+        None,
     );
-    forward(outputs.stderr, Stdio::Stderr, iopub, running.clone());
+    forward(
+        outputs.stderr,
+        Stdio::Stderr,
+        iopub,
+        running.clone(),
+        Some(failures.clone()),
+    );
 
     for job in jobs {
         match job {
@@ -325,7 +405,9 @@ fn worker(workdir: Workdir, iopub: Iopub, jobs: std_mpsc::Receiver<Job>, handle:
                     let mut r = running.lock().unwrap_or_else(|p| p.into_inner());
                     r.parent = Some(*parent);
                     r.panic = None;
+                    r.error = None;
                 }
+                failures.clear();
                 let before: Vec<String> = ctx
                     .variables_and_types()
                     .map(|(name, _)| name.to_string())
@@ -344,14 +426,15 @@ fn worker(workdir: Workdir, iopub: Iopub, jobs: std_mpsc::Receiver<Job>, handle:
                 let interrupted = handle
                     .interrupted
                     .swap(false, std::sync::atomic::Ordering::SeqCst);
-                let panic = {
+                let (panic, returned) = {
                     let mut r = running.lock().unwrap_or_else(|p| p.into_inner());
                     r.parent = None;
-                    r.panic.take()
+                    (r.panic.take(), r.error.take())
                 };
                 let outcome = match (result, panic) {
                     (_, _) if interrupted => Err(interrupted_error(&before)),
                     (Ok(_), Some(message)) => Err(KernelError::new("Panic", message)),
+                    (Ok(_), None) if returned.is_some() => Err(returned.expect("checked")),
                     (Ok(outputs), None) => Ok(bundle(outputs.content_by_mime_type)),
                     (Err(e), _) => Err(evcxr_error(e, &before)),
                 };
@@ -453,6 +536,7 @@ fn forward(
     name: Stdio,
     iopub: Iopub,
     running: Arc<Mutex<Running>>,
+    failures: Option<Failures>,
 ) {
     std::thread::spawn(move || {
         for line in lines {
@@ -460,6 +544,11 @@ fn forward(
             let Some(parent) = r.parent.clone() else {
                 continue;
             };
+            // evcxr prints an error returned with `?` here; a Veil error becomes the cell's error.
+            if let Some(error) = failures.as_ref().and_then(|f| f.matching(&line)) {
+                r.error = Some(error);
+                continue;
+            }
             // A marker may follow text printed without a newline: forward that text first.
             let (line, before) = match [DISPLAY_MARKER, CLEAR_MARKER, PANIC_MARKER]
                 .iter()

@@ -46,6 +46,16 @@ impl Session {
         self.client = Some(client);
     }
 
+    /// After a cell logs in to `site`: the first login on the session's datasite becomes the
+    /// session's user (what magics act as), so an owner who logs in from Rust can use `%datasets` at
+    /// once; later logins (a scientist's, say) leave it alone. `%login` switches it explicitly.
+    pub fn adopt_login(&mut self, site: &Datasite, client: &Client) {
+        let same_site = self.site.as_ref().is_some_and(|s| s.dir() == site.dir());
+        if same_site && self.client.is_none() {
+            self.client = Some(client.clone());
+        }
+    }
+
     /// Lands the datasite, if any; returns its name.
     pub fn land(&mut self) -> Option<String> {
         self.client = None;

@@ -1,0 +1,215 @@
+//! Calls to the kernel process: one line of JSON over the session's Unix socket each way.
+//!
+//! The kernel names the socket and a token in the environment of the process that runs cells
+//! (`VEIL_BRIDGE_SOCKET`, `VEIL_BRIDGE_TOKEN`). Each call opens its own connection, so nothing here
+//! depends on state shared between cells.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+const SOCKET_ENV: &str = "VEIL_BRIDGE_SOCKET";
+const TOKEN_ENV: &str = "VEIL_BRIDGE_TOKEN";
+
+/// What went wrong, as the datasite or kernel said it: a short name (`PermissionDenied`, `NotFound`,
+/// ...) and a message that names the problem and the fix.
+///
+/// A cell that returns one with `?` shows it as a Jupyter error with that name.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    name: String,
+    message: String,
+}
+
+impl Error {
+    pub(crate) fn new(name: impl Into<String>, message: impl Into<String>) -> Error {
+        Error {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The error's kind, e.g. `PermissionDenied`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+// `Name: message`, so `unwrap` shows the kind too. (evcxr prints a `?`-returned error with Display, the
+// message alone, and the kernel recognises that line as the cell's error.)
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `Result` with Veil's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+static OVERRIDE: Mutex<Option<(PathBuf, String)>> = Mutex::new(None);
+
+/// Points this process at a bridge explicitly, instead of the environment the kernel sets. For tests
+/// that serve a bridge in-process.
+#[doc(hidden)]
+pub fn use_bridge(socket: impl Into<PathBuf>, token: impl Into<String>) {
+    *OVERRIDE.lock().unwrap_or_else(|p| p.into_inner()) = Some((socket.into(), token.into()));
+}
+
+fn endpoint() -> Result<(PathBuf, String)> {
+    if let Some(e) = OVERRIDE.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        return Ok(e);
+    }
+    match (std::env::var_os(SOCKET_ENV), std::env::var(TOKEN_ENV)) {
+        (Some(socket), Ok(token)) => Ok((socket.into(), token)),
+        _ => Err(Error::new(
+            "NoKernel",
+            "this needs the Veil kernel: run it in a notebook on the \"Rust (Veil)\" kernel (install it with `veil-kernel install`); programs outside a notebook use the `veil` crate itself",
+        )),
+    }
+}
+
+/// Sends `op` with `args` to the kernel and returns its answer.
+pub(crate) fn call(op: &str, args: Value) -> Result<Value> {
+    let (socket, token) = endpoint()?;
+    let unreachable = |e: std::io::Error| {
+        Error::new(
+            "KernelUnavailable",
+            format!("lost the connection to the Veil kernel ({e}); restart the kernel"),
+        )
+    };
+    let stream = UnixStream::connect(&socket).map_err(unreachable)?;
+    let mut line = json!({ "token": token, "op": op, "args": args }).to_string();
+    line.push('\n');
+    (&stream).write_all(line.as_bytes()).map_err(unreachable)?;
+    let mut answer = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut answer)
+        .map_err(unreachable)?;
+    let answer: Value = serde_json::from_str(&answer).map_err(|e| {
+        Error::new(
+            "KernelUnavailable",
+            format!("the Veil kernel's answer to `{op}` was unreadable ({e}); restart the kernel"),
+        )
+    })?;
+    if let Some(err) = answer.get("err") {
+        return Err(Error::new(
+            err["name"].as_str().unwrap_or("KernelError"),
+            err["message"]
+                .as_str()
+                .unwrap_or("the kernel gave no message"),
+        ));
+    }
+    Ok(answer.get("ok").cloned().unwrap_or(Value::Null))
+}
+
+/// A value the kernel holds for this session. The last clone to go releases it in the kernel.
+#[derive(Debug)]
+pub(crate) struct Handle(u64);
+
+impl Handle {
+    pub(crate) fn id(&self) -> u64 {
+        self.0
+    }
+
+    /// The handle in a kernel reply (its `handle` field).
+    pub(crate) fn from_reply(reply: &Value) -> Result<Arc<Handle>> {
+        reply["handle"].as_u64().map(|id| Arc::new(Handle(id))).ok_or_else(|| {
+            Error::new(
+                "KernelError",
+                "the kernel's reply has no handle; the facade and kernel versions may differ: reinstall with `veil-kernel install`",
+            )
+        })
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = call("release", json!({ "handles": [self.0] }));
+    }
+}
+
+/// A display the kernel rendered: text/plain and text/html.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    /// text/plain.
+    pub text: String,
+    /// text/html.
+    pub html: String,
+}
+
+impl Rendered {
+    pub(crate) fn from_reply(reply: &Value) -> Rendered {
+        Rendered {
+            text: str_field(reply, "text"),
+            html: str_field(reply, "html"),
+        }
+    }
+
+    /// The display of `handle` as the kernel renders it now, or the error in its place.
+    pub(crate) fn live(op: &str, handle: &Handle) -> Rendered {
+        match call(op, json!({ "handle": handle.id() })) {
+            Ok(r) => Rendered::from_reply(&r),
+            Err(e) => Rendered {
+                text: format!("{e:?}"),
+                html: String::new(),
+            },
+        }
+    }
+}
+
+pub(crate) fn str_field(value: &Value, key: &str) -> String {
+    value[key].as_str().unwrap_or_default().to_string()
+}
+
+pub(crate) fn shape_field(value: &Value, key: &str) -> Vec<usize> {
+    value[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_u64())
+                .map(|n| n as usize)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Implements [`Rich`](crate::Rich) and evcxr's display hook from a method returning [`Rendered`].
+macro_rules! rich_via_rendered {
+    ($($t:ty => $render:expr),* $(,)?) => {$(
+        impl $crate::Rich for $t {
+            fn bundle(&self) -> Vec<(&'static str, String)> {
+                let r: $crate::bridge::Rendered = ($render)(self);
+                let mut b = vec![("text/plain", r.text)];
+                if !r.html.is_empty() {
+                    b.push(("text/html", r.html));
+                }
+                b
+            }
+        }
+
+        impl $t {
+            /// evcxr's display hook: a cell whose value is this shows it rendered.
+            pub fn evcxr_display(&self) {
+                $crate::evcxr_show(self);
+            }
+        }
+    )*};
+}
+pub(crate) use rich_via_rendered;

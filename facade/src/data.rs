@@ -1,0 +1,332 @@
+//! Data as cells see it: handles on frames and arrays the kernel holds, the mock recipes, and the
+//! dataset builders that upload them.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::bridge::{Handle, Rendered, Result, call, rich_via_rendered, shape_field, str_field};
+
+/// A polars frame or an ndarray array held by the kernel. Cheap to clone; the kernel frees it when
+/// the last clone is dropped.
+#[derive(Clone)]
+pub struct Data {
+    handle: Arc<Handle>,
+    kind: String,
+    shape: Vec<usize>,
+    columns: Vec<String>,
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Data({} {:?})", self.kind, self.shape)
+    }
+}
+
+impl Data {
+    pub(crate) fn from_reply(reply: &Value) -> Result<Data> {
+        Ok(Data {
+            handle: Handle::from_reply(reply)?,
+            kind: str_field(reply, "kind"),
+            shape: shape_field(reply, "shape"),
+            columns: reply["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect(),
+        })
+    }
+
+    fn op(&self, op: &str, mut args: Value) -> Result<Data> {
+        args["data"] = json!(self.handle.id());
+        Data::from_reply(&call(op, args)?)
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.handle.id()
+    }
+
+    /// `DataFrame`, `Array<f64>` or `Array<i64>`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// Rows × columns for a frame; the array's shape otherwise.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// A frame's column names (empty for arrays).
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The frame with only `columns`, in that order.
+    pub fn select<S: AsRef<str>>(&self, columns: impl IntoIterator<Item = S>) -> Result<Data> {
+        let columns: Vec<String> = columns
+            .into_iter()
+            .map(|c| c.as_ref().to_string())
+            .collect();
+        self.op("data.select", json!({ "columns": columns }))
+    }
+
+    /// The frame without `column`.
+    pub fn drop(&self, column: &str) -> Result<Data> {
+        self.drop_many([column])
+    }
+
+    /// The frame without `columns`.
+    pub fn drop_many<S: AsRef<str>>(&self, columns: impl IntoIterator<Item = S>) -> Result<Data> {
+        let columns: Vec<String> = columns
+            .into_iter()
+            .map(|c| c.as_ref().to_string())
+            .collect();
+        self.op("data.drop", json!({ "columns": columns }))
+    }
+
+    /// The frame's first `n` rows.
+    pub fn head(&self, n: usize) -> Result<Data> {
+        self.op("data.head", json!({ "n": n }))
+    }
+}
+
+rich_via_rendered!(Data => |d: &Data| Rendered::live("data.render", &d.handle));
+
+/// Resolves `path` against this process's working directory: the kernel's may differ.
+pub(crate) fn absolute(path: &Path) -> String {
+    std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Reads a CSV file with a header row into a frame.
+pub fn read_csv(path: impl AsRef<Path>) -> Result<Data> {
+    Data::from_reply(&call(
+        "data.read_csv",
+        json!({ "path": absolute(path.as_ref()) }),
+    )?)
+}
+
+/// Reads a Parquet file into a frame.
+pub fn read_parquet(path: impl AsRef<Path>) -> Result<Data> {
+    Data::from_reply(&call(
+        "data.read_parquet",
+        json!({ "path": absolute(path.as_ref()) }),
+    )?)
+}
+
+/// An f64 array of `shape` from `values` in row-major order; `array(vec![1.0, 2.0], &[2])`.
+pub fn array(values: impl Into<Vec<f64>>, shape: &[usize]) -> Result<Data> {
+    Data::from_reply(&call(
+        "data.array",
+        json!({ "values": values.into(), "shape": shape }),
+    )?)
+}
+
+/// Recipes for mock data, run by the kernel; the same seed always gives the same mock.
+pub mod mock {
+    use serde_json::json;
+
+    use super::{Data, Result};
+
+    /// Each numeric column shifted by its mean plus uniform noise of its spread: the tutorials'
+    /// recipe. Keeps the schema, not the values.
+    pub fn shift_and_jitter(data: &Data, seed: u64) -> Result<Data> {
+        data.op("mock.shift_and_jitter", json!({ "seed": seed }))
+    }
+
+    /// The rows in a random order.
+    pub fn shuffle_rows(data: &Data, seed: u64) -> Result<Data> {
+        data.op("mock.shuffle_rows", json!({ "seed": seed }))
+    }
+
+    /// Numeric columns plus Laplace noise of `scale`.
+    pub fn laplace_noise(data: &Data, scale: f64, seed: u64) -> Result<Data> {
+        data.op(
+            "mock.laplace_noise",
+            json!({ "seed": seed, "scale": scale }),
+        )
+    }
+}
+
+/// Someone credited on a dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contributor {
+    name: String,
+    email: String,
+    role: Option<String>,
+}
+
+impl Contributor {
+    /// A contributor by name and email.
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Contributor {
+        Contributor {
+            name: name.into(),
+            email: email.into(),
+            role: None,
+        }
+    }
+
+    /// Their role, e.g. "Data Owner".
+    pub fn role(mut self, role: impl Into<String>) -> Contributor {
+        self.role = Some(role.into());
+        self
+    }
+}
+
+impl<N: Into<String>, E: Into<String>> From<(N, E)> for Contributor {
+    fn from((name, email): (N, E)) -> Contributor {
+        Contributor::new(name, email)
+    }
+}
+
+impl<N: Into<String>, E: Into<String>, R: Into<String>> From<(N, E, R)> for Contributor {
+    fn from((name, email, role): (N, E, R)) -> Contributor {
+        Contributor::new(name, email).role(role)
+    }
+}
+
+/// One asset of a dataset to upload: the real data and its mock.
+#[derive(Debug, Clone)]
+pub struct Asset {
+    name: String,
+    description: Option<String>,
+    data: Option<Data>,
+    mock: Option<Data>,
+    no_mock: bool,
+}
+
+impl Asset {
+    /// An asset called `name`; give it [`Asset::data`] and a [`Asset::mock`] (or [`Asset::no_mock`]).
+    pub fn new(name: impl Into<String>) -> Asset {
+        Asset {
+            name: name.into(),
+            description: None,
+            data: None,
+            mock: None,
+            no_mock: false,
+        }
+    }
+
+    /// What it holds.
+    pub fn description(mut self, description: impl Into<String>) -> Asset {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// The real data, which never leaves the datasite.
+    pub fn data(mut self, data: impl Into<Data>) -> Asset {
+        self.data = Some(data.into());
+        self
+    }
+
+    /// The mock scientists see: same kind and schema as the data.
+    pub fn mock(mut self, mock: impl Into<Data>) -> Asset {
+        self.mock = Some(mock.into());
+        self
+    }
+
+    /// Upload without a mock, on purpose.
+    pub fn no_mock(mut self) -> Asset {
+        self.no_mock = true;
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "description": self.description,
+            "data": self.data.as_ref().map(Data::id),
+            "mock": self.mock.as_ref().map(Data::id),
+            "no_mock": self.no_mock,
+        })
+    }
+}
+
+impl From<&Data> for Data {
+    fn from(data: &Data) -> Data {
+        data.clone()
+    }
+}
+
+/// A dataset to upload with [`Client::upload_dataset`](crate::Client::upload_dataset).
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    name: String,
+    description: Option<String>,
+    summary: Option<String>,
+    citation: Option<String>,
+    url: Option<String>,
+    contributors: Vec<Contributor>,
+    assets: Vec<Asset>,
+}
+
+impl Dataset {
+    /// A dataset called `name`.
+    pub fn new(name: impl Into<String>) -> Dataset {
+        Dataset {
+            name: name.into(),
+            description: None,
+            summary: None,
+            citation: None,
+            url: None,
+            contributors: Vec::new(),
+            assets: Vec::new(),
+        }
+    }
+
+    /// Long description (Markdown welcome).
+    pub fn description(mut self, description: impl Into<String>) -> Dataset {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// One-line summary.
+    pub fn summary(mut self, summary: impl Into<String>) -> Dataset {
+        self.summary = Some(summary.into());
+        self
+    }
+
+    /// How to cite it.
+    pub fn citation(mut self, citation: impl Into<String>) -> Dataset {
+        self.citation = Some(citation.into());
+        self
+    }
+
+    /// Where to read more.
+    pub fn url(mut self, url: impl Into<String>) -> Dataset {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Credits someone: `Contributor::new(..)`, `(name, email)` or `(name, email, role)`.
+    pub fn contributor(mut self, contributor: impl Into<Contributor>) -> Dataset {
+        self.contributors.push(contributor.into());
+        self
+    }
+
+    /// Adds an asset.
+    pub fn asset(mut self, asset: Asset) -> Dataset {
+        self.assets.push(asset);
+        self
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "description": self.description,
+            "summary": self.summary,
+            "citation": self.citation,
+            "url": self.url,
+            "contributors": self.contributors.iter().map(|c| json!({
+                "name": c.name, "email": c.email, "role": c.role,
+            })).collect::<Vec<_>>(),
+            "assets": self.assets.iter().map(Asset::to_json).collect::<Vec<_>>(),
+        })
+    }
+}

@@ -1,0 +1,599 @@
+//! Datasites, clients and users as cells see them: handles on the kernel's values, with the same
+//! names and methods as the `veil` crate's.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::bridge::{Error, Handle, Rendered, Result, call, rich_via_rendered, str_field};
+use crate::data::{Data, Dataset};
+
+/// A datasite this session opened: embedded in the kernel process, shared with the magics.
+#[derive(Clone)]
+pub struct Datasite {
+    handle: Arc<Handle>,
+    name: String,
+    dir: String,
+}
+
+impl fmt::Debug for Datasite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Datasite({} at {})", self.name, self.dir)
+    }
+}
+
+/// Options for [`Datasite::launch_with`].
+#[derive(Debug, Clone)]
+pub struct LaunchOptions {
+    name: String,
+    reset: bool,
+    dir: Option<String>,
+}
+
+impl LaunchOptions {
+    /// Options for the datasite `name`: reopen it, under the default home.
+    pub fn new(name: impl Into<String>) -> LaunchOptions {
+        LaunchOptions {
+            name: name.into(),
+            reset: false,
+            dir: None,
+        }
+    }
+
+    /// Start empty, erasing what the datasite held.
+    pub fn reset(mut self, reset: bool) -> LaunchOptions {
+        self.reset = reset;
+        self
+    }
+
+    /// Keep the datasite in `dir` instead of the default home.
+    pub fn dir(mut self, dir: impl AsRef<std::path::Path>) -> LaunchOptions {
+        self.dir = Some(crate::data::absolute(dir.as_ref()));
+        self
+    }
+
+    /// Launches with these options.
+    pub fn launch(self) -> Result<Datasite> {
+        Datasite::launch_with(self)
+    }
+}
+
+impl Datasite {
+    /// Launches the datasite `name` (under `$VEIL_HOME`, or the user data directory) and makes it this
+    /// session's, as `%datasite launch` does. Without `reset` an existing one reopens with what it held.
+    pub fn launch(name: &str, reset: bool) -> Result<Datasite> {
+        LaunchOptions::new(name).reset(reset).launch()
+    }
+
+    /// Launches with explicit options.
+    pub fn launch_with(options: LaunchOptions) -> Result<Datasite> {
+        Datasite::from_reply(call(
+            "site.launch",
+            json!({ "name": options.name, "reset": options.reset, "dir": options.dir }),
+        )?)
+    }
+
+    fn from_reply(reply: Value) -> Result<Datasite> {
+        Ok(Datasite {
+            handle: Handle::from_reply(&reply)?,
+            name: str_field(&reply, "name"),
+            dir: str_field(&reply, "dir"),
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The directory it keeps its data in.
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    /// Logs in. The session's first login on its datasite is also who magics act as.
+    pub fn login(&self, email: &str, password: &str) -> Result<Client> {
+        Client::from_reply(call(
+            "site.login",
+            json!({ "site": self.handle.id(), "email": email, "password": password }),
+        )?)
+    }
+
+    /// Registers yourself, when the owner has enabled sign-up.
+    pub fn sign_up(&self, user: NewUser) -> Result<User> {
+        User::from_reply(&call(
+            "site.sign_up",
+            json!({ "site": self.handle.id(), "user": user.to_json() }),
+        )?)
+    }
+
+    /// Closes the datasite; what it holds stays on disk for the next launch.
+    pub fn land(&self) -> Result<()> {
+        call("site.land", json!({ "site": self.handle.id() })).map(drop)
+    }
+}
+
+/// The session's datasite: the one `%datasite launch` or [`Datasite::launch`] opened.
+pub fn site() -> Result<Datasite> {
+    Datasite::from_reply(call("site.current", json!({}))?)
+}
+
+/// The session's logged-in client: `%login`'s, or the first login on the session's datasite.
+pub fn client() -> Result<Client> {
+    Client::from_reply(call("client.current", json!({}))?)
+}
+
+/// A user's session on a datasite.
+#[derive(Clone)]
+pub struct Client {
+    handle: Arc<Handle>,
+    email: String,
+    role: Role,
+    site: String,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Client({} as {} on {})",
+            self.email, self.role, self.site
+        )
+    }
+}
+
+impl Client {
+    fn from_reply(reply: Value) -> Result<Client> {
+        for notice in reply["notices"].as_array().into_iter().flatten() {
+            eprintln!("{}", notice.as_str().unwrap_or_default());
+        }
+        Ok(Client {
+            handle: Handle::from_reply(&reply)?,
+            email: str_field(&reply, "email"),
+            role: Role::parse(&str_field(&reply, "role")),
+            site: str_field(&reply, "site"),
+        })
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.handle.id()
+    }
+
+    fn call(&self, op: &str, mut args: Value) -> Result<Value> {
+        args["client"] = json!(self.handle.id());
+        call(op, args)
+    }
+
+    /// Who this client is logged in as.
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    /// Its role when it logged in.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The datasite's name.
+    pub fn site_name(&self) -> &str {
+        &self.site
+    }
+
+    /// The logged-in user, as the datasite knows them now.
+    pub fn whoami(&self) -> Result<User> {
+        User::from_reply(&self.call("client.whoami", json!({}))?)
+    }
+
+    /// Registers a user (owners and admins).
+    pub fn register(&self, user: NewUser) -> Result<User> {
+        User::from_reply(&self.call("client.register", json!({ "user": user.to_json() }))?)
+    }
+
+    /// Everyone registered (owners and admins).
+    pub fn users(&self) -> Result<UserList> {
+        let reply = self.call("client.users", json!({}))?;
+        Ok(UserList {
+            users: reply["users"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(User::from_reply)
+                .collect::<Result<_>>()?,
+            rendered: Rendered::from_reply(&reply["rendered"]),
+        })
+    }
+
+    /// Changes your own password.
+    pub fn change_password(&self, old: &str, new: &str) -> Result<()> {
+        self.call("client.change_password", json!({ "old": old, "new": new }))
+            .map(drop)
+    }
+
+    /// Sets another user's password (owners and admins).
+    pub fn reset_password(&self, email: &str, new: &str) -> Result<()> {
+        self.call(
+            "client.reset_password",
+            json!({ "email": email, "new": new }),
+        )
+        .map(drop)
+    }
+
+    /// Changes a user's role (admins).
+    pub fn set_role(&self, email: &str, role: Role) -> Result<User> {
+        User::from_reply(&self.call(
+            "client.set_role",
+            json!({ "email": email, "role": role.as_str() }),
+        )?)
+    }
+
+    /// Deletes a user (owners and admins).
+    pub fn delete_user(&self, email: &str) -> Result<()> {
+        self.call("client.delete_user", json!({ "email": email }))
+            .map(drop)
+    }
+
+    /// Lets people register themselves with [`Datasite::sign_up`], or stops it.
+    pub fn set_signup(&self, enabled: bool) -> Result<()> {
+        self.call("client.set_signup", json!({ "enabled": enabled }))
+            .map(drop)
+    }
+
+    /// Uploads a dataset: real data stays on the datasite, mocks are what scientists see.
+    pub fn upload_dataset(&self, dataset: Dataset) -> Result<SiteDataset> {
+        let reply = self.call(
+            "client.upload_dataset",
+            json!({ "dataset": dataset.to_json() }),
+        )?;
+        SiteDataset::from_reply(self, &reply)
+    }
+
+    /// The datasets on the datasite.
+    pub fn datasets(&self) -> Result<DatasetList> {
+        let reply = self.call("client.datasets", json!({}))?;
+        Ok(DatasetList {
+            datasets: reply["datasets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|d| SiteDataset::from_reply(self, d))
+                .collect::<Result<_>>()?,
+            rendered: Rendered::from_reply(&reply["rendered"]),
+        })
+    }
+
+    /// The dataset called `name`.
+    pub fn dataset(&self, name: &str) -> Result<SiteDataset> {
+        let reply = self.call("client.dataset", json!({ "name": name }))?;
+        SiteDataset::from_reply(self, &reply)
+    }
+
+    /// Deletes a dataset and its data (owners).
+    pub fn delete_dataset(&self, name: &str) -> Result<()> {
+        self.call("client.delete_dataset", json!({ "name": name }))
+            .map(drop)
+    }
+
+    /// The audit log (owners).
+    pub fn audit_log(&self) -> Result<AuditLog> {
+        let reply = self.call("client.audit_log", json!({}))?;
+        Ok(AuditLog {
+            entries: reply["entries"].as_u64().unwrap_or_default() as usize,
+            rendered: Rendered::from_reply(&reply["rendered"]),
+        })
+    }
+
+    /// Ends this session; later calls through this client fail.
+    pub fn logout(&self) -> Result<()> {
+        self.call("client.logout", json!({})).map(drop)
+    }
+}
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Everything, including changing roles.
+    Admin,
+    /// Uploads datasets, registers users, reviews requests, reads real data.
+    DataOwner,
+    /// Browses datasets, works on mocks, submits requests.
+    DataScientist,
+    /// Browses datasets and mocks only.
+    Guest,
+}
+
+impl Role {
+    /// The role's name on the wire and in displays.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::DataOwner => "data_owner",
+            Role::DataScientist => "data_scientist",
+            Role::Guest => "guest",
+        }
+    }
+
+    fn parse(s: &str) -> Role {
+        [Role::Admin, Role::DataOwner, Role::DataScientist]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .unwrap_or(Role::Guest)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A user to register. The password never appears in displays.
+#[derive(Clone)]
+pub struct NewUser {
+    name: String,
+    email: String,
+    password: String,
+    institution: Option<String>,
+    website: Option<String>,
+    role: Option<Role>,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NewUser({} <{}>)", self.name, self.email)
+    }
+}
+
+impl NewUser {
+    /// A data scientist unless [`NewUser::role`] says otherwise.
+    pub fn new(
+        name: impl Into<String>,
+        email: impl Into<String>,
+        password: impl Into<String>,
+    ) -> NewUser {
+        NewUser {
+            name: name.into(),
+            email: email.into(),
+            password: password.into(),
+            institution: None,
+            website: None,
+            role: None,
+        }
+    }
+
+    /// Their institution.
+    pub fn institution(mut self, institution: impl Into<String>) -> NewUser {
+        self.institution = Some(institution.into());
+        self
+    }
+
+    /// Their website.
+    pub fn website(mut self, website: impl Into<String>) -> NewUser {
+        self.website = Some(website.into());
+        self
+    }
+
+    /// Their role.
+    pub fn role(mut self, role: Role) -> NewUser {
+        self.role = Some(role);
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "email": self.email,
+            "password": self.password,
+            "institution": self.institution,
+            "website": self.website,
+            "role": self.role.map(Role::as_str),
+        })
+    }
+}
+
+/// A registered user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Login email.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// Institution, possibly empty.
+    pub institution: String,
+    /// Website, possibly empty.
+    pub website: String,
+    rendered: Rendered,
+}
+
+impl User {
+    fn from_reply(reply: &Value) -> Result<User> {
+        if reply["email"].as_str().is_none() {
+            return Err(Error::new(
+                "KernelError",
+                "the kernel's user reply has no email",
+            ));
+        }
+        Ok(User {
+            id: str_field(reply, "id"),
+            name: str_field(reply, "name"),
+            email: str_field(reply, "email"),
+            role: Role::parse(&str_field(reply, "role")),
+            institution: str_field(reply, "institution"),
+            website: str_field(reply, "website"),
+            rendered: Rendered::from_reply(&reply["rendered"]),
+        })
+    }
+}
+
+/// Registered users.
+#[derive(Clone)]
+pub struct UserList {
+    /// The users.
+    pub users: Vec<User>,
+    rendered: Rendered,
+}
+
+impl std::ops::Deref for UserList {
+    type Target = [User];
+    fn deref(&self) -> &[User] {
+        &self.users
+    }
+}
+
+/// An uploaded dataset.
+#[derive(Clone)]
+pub struct SiteDataset {
+    /// Name.
+    pub name: String,
+    /// One-line summary.
+    pub summary: String,
+    /// Long description.
+    pub description: String,
+    /// How to cite it.
+    pub citation: String,
+    /// Where to read more.
+    pub url: String,
+    /// Its assets, in upload order.
+    pub assets: Vec<SiteAsset>,
+    rendered: Rendered,
+}
+
+impl SiteDataset {
+    fn from_reply(client: &Client, reply: &Value) -> Result<SiteDataset> {
+        Ok(SiteDataset {
+            name: str_field(reply, "name"),
+            summary: str_field(reply, "summary"),
+            description: str_field(reply, "description"),
+            citation: str_field(reply, "citation"),
+            url: str_field(reply, "url"),
+            assets: reply["assets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| SiteAsset {
+                    name: str_field(a, "name"),
+                    dataset: str_field(a, "dataset"),
+                    description: str_field(a, "description"),
+                    kind: str_field(a, "kind"),
+                    shape: crate::bridge::shape_field(a, "shape"),
+                    client: client.clone(),
+                    rendered: Rendered::from_reply(&a["rendered"]),
+                })
+                .collect(),
+            rendered: Rendered::from_reply(&reply["rendered"]),
+        })
+    }
+
+    /// The asset called `name` (case-insensitive).
+    pub fn asset(&self, name: &str) -> Result<SiteAsset> {
+        self.assets
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.assets.iter().map(|a| a.name.as_str()).collect();
+                Error::new(
+                    "NotFound",
+                    format!(
+                        "dataset `{}` has no asset `{name}`; its assets are: {}",
+                        self.name,
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// An asset of an uploaded dataset, as seen through the client that fetched it.
+#[derive(Clone)]
+pub struct SiteAsset {
+    /// Name.
+    pub name: String,
+    /// Its dataset's name.
+    pub dataset: String,
+    /// Description.
+    pub description: String,
+    /// `DataFrame`, `Array<f64>` or `Array<i64>`.
+    pub kind: String,
+    /// Shape of the real data.
+    pub shape: Vec<usize>,
+    client: Client,
+    rendered: Rendered,
+}
+
+impl SiteAsset {
+    fn fetch(&self, op: &str) -> Result<Data> {
+        Data::from_reply(&call(
+            op,
+            json!({ "client": self.client.id(), "dataset": self.dataset, "asset": self.name }),
+        )?)
+    }
+
+    /// The mock: what everyone allowed to see the dataset may work on.
+    pub fn mock(&self) -> Result<Data> {
+        self.fetch("asset.mock")
+    }
+
+    /// The real data: owners only; the read is audited.
+    pub fn data(&self) -> Result<Data> {
+        self.fetch("asset.data")
+    }
+}
+
+/// Datasets on a datasite.
+#[derive(Clone)]
+pub struct DatasetList {
+    /// The datasets.
+    pub datasets: Vec<SiteDataset>,
+    rendered: Rendered,
+}
+
+impl std::ops::Deref for DatasetList {
+    type Target = [SiteDataset];
+    fn deref(&self) -> &[SiteDataset] {
+        &self.datasets
+    }
+}
+
+/// The datasite's audit log.
+#[derive(Clone)]
+pub struct AuditLog {
+    /// How many entries it holds.
+    pub entries: usize,
+    rendered: Rendered,
+}
+
+// Views print as their text display: evcxr falls back to Debug when a cell's last expression can't be
+// displayed richly (it moves a variable of the same cell, say).
+macro_rules! debug_via_text {
+    ($($t:ty),*) => {$(
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.rendered.text)
+            }
+        }
+    )*};
+}
+debug_via_text!(
+    User,
+    UserList,
+    SiteDataset,
+    SiteAsset,
+    DatasetList,
+    AuditLog
+);
+
+rich_via_rendered!(
+    Datasite => |s: &Datasite| Rendered::live("site.render", &s.handle),
+    Client => |c: &Client| Rendered::live("client.render", &c.handle),
+    User => |u: &User| u.rendered.clone(),
+    UserList => |u: &UserList| u.rendered.clone(),
+    SiteDataset => |d: &SiteDataset| d.rendered.clone(),
+    SiteAsset => |a: &SiteAsset| a.rendered.clone(),
+    DatasetList => |d: &DatasetList| d.rendered.clone(),
+    AuditLog => |l: &AuditLog| l.rendered.clone(),
+);

@@ -1,0 +1,875 @@
+//! The cell bridge: how Rust cells reach the session's datasite.
+//!
+//! Cells run in evcxr's child process and link only the thin facade (see DESIGN.md). The facade sends
+//! each call as one line of JSON over a Unix socket that this kernel process serves; the kernel holds
+//! the real values (datasites, clients, frames and arrays) in a handle table and answers with small
+//! JSON: handles, facts about them (kind, shape, columns) and rendered displays. So a datasite
+//! launched by `%datasite launch` is the one a cell reaches with `site()`, and the reverse.
+//!
+//! The socket lives in a directory only this user can open, and every request carries a random token
+//! that only this kernel's children inherit (`VEIL_BRIDGE_TOKEN`).
+//!
+//! Wire format, one line each way:
+//! `{"token": T, "op": "site.launch", "args": {...}}` → `{"ok": VALUE}` or
+//! `{"err": {"name": "PermissionDenied", "message": "..."}}`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use veil::{Client, Data, Datasite, LaunchOptions, Render};
+
+use crate::message::KernelError;
+use crate::session::Session;
+
+/// The environment variable naming the bridge's socket, inherited by evcxr's child.
+pub const SOCKET_ENV: &str = "VEIL_BRIDGE_SOCKET";
+/// The environment variable holding the bridge's token.
+pub const TOKEN_ENV: &str = "VEIL_BRIDGE_TOKEN";
+/// Largest request accepted (a literal array from a cell is the big case).
+pub const MAX_REQUEST_BYTES: u64 = 64 << 20;
+
+/// The bound socket. Dropping it removes the socket's directory.
+pub struct Bridge {
+    dir: PathBuf,
+    socket: PathBuf,
+    token: String,
+    listener: UnixListener,
+}
+
+impl Bridge {
+    /// Binds a socket in a fresh private directory under `parent`.
+    pub fn bind(parent: &Path) -> Result<Bridge> {
+        let dir = parent.join(format!("veil-kernel-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(&dir)
+            .with_context(|| format!("creating the cell bridge directory {}", dir.display()))?;
+        let socket = dir.join("bridge.sock");
+        let listener = UnixListener::bind(&socket)
+            .with_context(|| format!("binding the cell bridge socket {}", socket.display()))?;
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Ok(Bridge {
+            dir,
+            socket,
+            token,
+            listener,
+        })
+    }
+
+    /// The socket's path.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The token requests must carry.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Puts the socket and token in this process's environment, so evcxr's child inherits them.
+    ///
+    /// Call while the process is still single-threaded (see `rust::Workdir::acquire`).
+    pub fn export_env(&self) {
+        #[allow(unsafe_code)]
+        // SAFETY: the caller guarantees no other thread exists yet.
+        unsafe {
+            std::env::set_var(SOCKET_ENV, &self.socket);
+            std::env::set_var(TOKEN_ENV, &self.token);
+        }
+    }
+
+    /// Serves requests on background threads until the process exits.
+    pub fn serve(&self, cells: Arc<Cells>) -> Result<()> {
+        let listener = self
+            .listener
+            .try_clone()
+            .context("cloning the bridge socket")?;
+        let token = self.token.clone();
+        std::thread::Builder::new()
+            .name("veil-bridge".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { continue };
+                    let cells = cells.clone();
+                    let token = token.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("veil-bridge-conn".into())
+                        .spawn(move || serve_connection(stream, &token, &cells));
+                }
+            })
+            .context("starting the bridge thread")?;
+        Ok(())
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn serve_connection(stream: UnixStream, token: &str, cells: &Cells) {
+    let Ok(writer) = stream.try_clone() else {
+        return;
+    };
+    let mut writer = std::io::BufWriter::new(writer);
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        // One byte over the limit tells an oversized request from one exactly at it.
+        match (&mut reader)
+            .take(MAX_REQUEST_BYTES + 1)
+            .read_line(&mut line)
+        {
+            Ok(0) | Err(_) => return,
+            Ok(n) if n as u64 > MAX_REQUEST_BYTES => {
+                let e = KernelError::new(
+                    "InvalidInput",
+                    format!(
+                        "a request to the kernel is over {} MiB; pass big data as a file (read_csv, read_parquet)",
+                        MAX_REQUEST_BYTES >> 20
+                    ),
+                );
+                let _ = reply(&mut writer, Err(e));
+                return;
+            }
+            Ok(_) => {}
+        }
+        let answer = cells.handle(&line, token);
+        if reply(&mut writer, answer).is_err() {
+            return;
+        }
+    }
+}
+
+fn reply(writer: &mut impl Write, answer: Result<Value, KernelError>) -> std::io::Result<()> {
+    let line = match answer {
+        Ok(value) => json!({ "ok": value }),
+        Err(e) => json!({ "err": { "name": e.ename, "message": e.evalue } }),
+    };
+    serde_json::to_writer(&mut *writer, &line)?;
+    writer.write_all(b"\n")?;
+    writer.flush()
+}
+
+/// Errors the bridge returned during the running cell. evcxr prints an error a cell returns with `?`
+/// on stderr, with `Display` (the message); the output forwarder looks the line up here to turn it into
+/// the cell's Jupyter error, named after the error's kind.
+#[derive(Debug, Clone, Default)]
+pub struct Failures(Arc<Mutex<Vec<KernelError>>>);
+
+impl Failures {
+    fn lock(&self) -> MutexGuard<'_, Vec<KernelError>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets earlier cells' errors.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn record(&self, e: &KernelError) {
+        let mut list = self.lock();
+        // A loop that fails on every step must not grow this without bound.
+        if list.len() >= 64 {
+            list.remove(0);
+        }
+        list.push(e.clone());
+    }
+
+    /// The recorded error that `line` (a line of the cell's stderr) prints, if any.
+    pub fn matching(&self, line: &str) -> Option<KernelError> {
+        self.lock()
+            .iter()
+            .rev()
+            .find(|e| !line.is_empty() && e.evalue.lines().next() == Some(line))
+            .cloned()
+    }
+}
+
+/// A value the kernel holds for cells.
+#[derive(Clone)]
+enum Held {
+    Site(Datasite),
+    Client(Client),
+    Data(Data),
+}
+
+impl Held {
+    fn kind(&self) -> &'static str {
+        match self {
+            Held::Site(_) => "datasite",
+            Held::Client(_) => "client",
+            Held::Data(_) => "data",
+        }
+    }
+}
+
+/// The bridge's state: the session it shares with magics and the values cells hold handles to.
+pub struct Cells {
+    session: Arc<Mutex<Session>>,
+    failures: Failures,
+    handles: Mutex<Handles>,
+}
+
+#[derive(Default)]
+struct Handles {
+    next: u64,
+    held: HashMap<u64, Held>,
+}
+
+#[derive(Deserialize)]
+struct Request {
+    token: String,
+    op: String,
+    #[serde(default)]
+    args: Value,
+}
+
+fn invalid(problem: impl Into<String>) -> KernelError {
+    KernelError::new("InvalidInput", problem)
+}
+
+fn args<T: DeserializeOwned>(op: &str, args: &Value) -> Result<T, KernelError> {
+    T::deserialize(args).map_err(|e| invalid(format!("bad arguments to `{op}`: {e}")))
+}
+
+/// Text and HTML of a value, for the facade's displays.
+fn rendered(value: &dyn Render) -> Value {
+    json!({ "text": value.text(), "html": value.html() })
+}
+
+fn data_info(handle: u64, data: &Data) -> Value {
+    let columns: Vec<String> = data
+        .as_frame()
+        .map(|f| f.get_column_names().iter().map(|c| c.to_string()).collect())
+        .unwrap_or_default();
+    json!({
+        "handle": handle,
+        "kind": data.kind().to_string(),
+        "shape": data.shape(),
+        "columns": columns,
+    })
+}
+
+fn user_info(user: &veil::User) -> Value {
+    json!({
+        "id": user.id,
+        "name": user.name,
+        "email": user.email,
+        "role": user.role,
+        "institution": user.institution,
+        "website": user.website,
+        "rendered": rendered(user),
+    })
+}
+
+fn dataset_info(dataset: &veil::SiteDataset) -> Value {
+    let assets: Vec<Value> = dataset
+        .assets
+        .iter()
+        .map(|a| {
+            json!({
+                "name": a.name,
+                "dataset": a.dataset,
+                "description": a.description,
+                "kind": a.kind.to_string(),
+                "shape": a.shape,
+                "mock_shape": a.mock_shape,
+                "rendered": rendered(a),
+            })
+        })
+        .collect();
+    json!({
+        "name": dataset.name,
+        "description": dataset.description,
+        "summary": dataset.summary,
+        "citation": dataset.citation,
+        "url": dataset.url,
+        "assets": assets,
+        "rendered": rendered(dataset),
+    })
+}
+
+#[derive(Deserialize)]
+struct NewUserArgs {
+    name: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    institution: Option<String>,
+    #[serde(default)]
+    website: Option<String>,
+    #[serde(default)]
+    role: Option<veil::Role>,
+}
+
+impl NewUserArgs {
+    fn build(self) -> veil::NewUser {
+        let mut user = veil::NewUser::new(self.name, self.email, self.password);
+        if let Some(i) = self.institution {
+            user = user.institution(i);
+        }
+        if let Some(w) = self.website {
+            user = user.website(w);
+        }
+        if let Some(r) = self.role {
+            user = user.role(r);
+        }
+        user
+    }
+}
+
+#[derive(Deserialize)]
+struct DatasetArgs {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    citation: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    contributors: Vec<ContributorArgs>,
+    #[serde(default)]
+    assets: Vec<AssetArgs>,
+}
+
+#[derive(Deserialize)]
+struct ContributorArgs {
+    name: String,
+    email: String,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AssetArgs {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    data: Option<u64>,
+    #[serde(default)]
+    mock: Option<u64>,
+    #[serde(default)]
+    no_mock: bool,
+}
+
+impl Cells {
+    /// The bridge state over `session`, recording errors in `failures`.
+    pub fn new(session: Arc<Mutex<Session>>, failures: Failures) -> Cells {
+        Cells {
+            session,
+            failures,
+            handles: Mutex::default(),
+        }
+    }
+
+    fn session(&self) -> MutexGuard<'_, Session> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn handles(&self) -> MutexGuard<'_, Handles> {
+        self.handles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Answers one request line. Failures are recorded for the running cell.
+    pub fn handle(&self, line: &str, token: &str) -> Result<Value, KernelError> {
+        let request: Request = serde_json::from_str(line).map_err(|e| {
+            invalid(format!(
+                "the kernel could not read a request from the cell ({e}); the facade and kernel versions may differ: reinstall with `veil-kernel install`"
+            ))
+        })?;
+        if request.token != token {
+            return Err(KernelError::new(
+                "PermissionDenied",
+                "wrong bridge token: only cells of this kernel session may call it",
+            ));
+        }
+        // A panic in the data libraries must fail the call, not the kernel.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.call(&request.op, &request.args)
+        }))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(KernelError::new(
+                "KernelPanic",
+                format!("`{}` panicked in the kernel: {message}", request.op),
+            ))
+        });
+        if let Err(e) = &outcome {
+            self.failures.record(e);
+        }
+        outcome
+    }
+
+    fn hold(&self, value: Held) -> u64 {
+        let mut h = self.handles();
+        h.next += 1;
+        let id = h.next;
+        h.held.insert(id, value);
+        id
+    }
+
+    fn held(&self, id: u64) -> Result<Held, KernelError> {
+        self.handles().held.get(&id).cloned().ok_or_else(|| {
+            invalid(format!(
+                "no value with handle {id} in this kernel: it was released, or the kernel restarted; run the cell that made it again"
+            ))
+        })
+    }
+
+    fn site(&self, id: u64) -> Result<Datasite, KernelError> {
+        match self.held(id)? {
+            Held::Site(s) => Ok(s),
+            other => Err(invalid(format!(
+                "handle {id} is a {}, not a datasite",
+                other.kind()
+            ))),
+        }
+    }
+
+    fn client(&self, id: u64) -> Result<Client, KernelError> {
+        match self.held(id)? {
+            Held::Client(c) => Ok(c),
+            other => Err(invalid(format!(
+                "handle {id} is a {}, not a client",
+                other.kind()
+            ))),
+        }
+    }
+
+    fn data(&self, id: u64) -> Result<Data, KernelError> {
+        match self.held(id)? {
+            Held::Data(d) => Ok(d),
+            other => Err(invalid(format!(
+                "handle {id} is a {}, not data",
+                other.kind()
+            ))),
+        }
+    }
+
+    fn frame(&self, id: u64, op: &str) -> Result<veil::polars::prelude::DataFrame, KernelError> {
+        let data = self.data(id)?;
+        data.as_frame().cloned().ok_or_else(|| {
+            KernelError::new(
+                "TypeMismatch",
+                format!(
+                    "`{op}` needs a frame, and this is {}; frame operations apply to tables from read_csv or read_parquet",
+                    data.describe()
+                ),
+            )
+        })
+    }
+
+    fn site_info(&self, site: Datasite) -> Value {
+        let info = json!({
+            "name": site.name(),
+            "dir": site.dir().display().to_string(),
+            "rendered": rendered(&site),
+        });
+        let id = self.hold(Held::Site(site));
+        with_handle(info, id)
+    }
+
+    fn client_info(&self, client: Client) -> Value {
+        let info = json!({
+            "email": client.email(),
+            "role": client.role(),
+            "site": client.site_name(),
+            "notices": client.notices(),
+            "rendered": rendered(&client),
+        });
+        let id = self.hold(Held::Client(client));
+        with_handle(info, id)
+    }
+
+    fn data_handle(&self, data: Data) -> Value {
+        let id = self.hold(Held::Data(data.clone()));
+        data_info(id, &data)
+    }
+
+    fn call(&self, op: &str, a: &Value) -> Result<Value, KernelError> {
+        #[derive(Deserialize)]
+        struct Id {
+            #[serde(alias = "site", alias = "client", alias = "data")]
+            handle: u64,
+        }
+        let id = || args::<Id>(op, a).map(|i| i.handle);
+        Ok(match op {
+            "site.launch" => {
+                #[derive(Deserialize)]
+                struct A {
+                    name: String,
+                    reset: bool,
+                    dir: Option<PathBuf>,
+                }
+                let A { name, reset, dir } = args(op, a)?;
+                let mut options = LaunchOptions::new(name).reset(reset);
+                if let Some(dir) = dir {
+                    options = options.dir(dir);
+                }
+                // The old datasite is landed before the new one opens, so relaunching with reset works.
+                let mut session = self.session();
+                session.land();
+                let site = Datasite::launch_with(options)?;
+                session.set_site(site.clone());
+                drop(session);
+                self.site_info(site)
+            }
+            "site.current" => {
+                let site = self.session().site()?.clone();
+                self.site_info(site)
+            }
+            "client.current" => {
+                let client = self.session().client()?.clone();
+                self.client_info(client)
+            }
+            "site.login" => {
+                #[derive(Deserialize)]
+                struct A {
+                    site: u64,
+                    email: String,
+                    password: String,
+                }
+                let A {
+                    site,
+                    email,
+                    password,
+                } = args(op, a)?;
+                let site = self.site(site)?;
+                let client = site.login(&email, &password)?;
+                self.session().adopt_login(&site, &client);
+                self.client_info(client)
+            }
+            "site.sign_up" => {
+                #[derive(Deserialize)]
+                struct A {
+                    site: u64,
+                    user: NewUserArgs,
+                }
+                let A { site, user } = args(op, a)?;
+                user_info(&self.site(site)?.sign_up(user.build())?)
+            }
+            "site.land" => {
+                let site = self.site(id()?)?;
+                let mut session = self.session();
+                if session.site().is_ok_and(|s| s.dir() == site.dir()) {
+                    session.land();
+                } else {
+                    site.land()?;
+                }
+                Value::Null
+            }
+            "site.render" => rendered(&self.site(id()?)?),
+            "client.render" => rendered(&self.client(id()?)?),
+            "client.whoami" => user_info(&self.client(id()?)?.whoami()?),
+            "client.users" => {
+                let users = self.client(id()?)?.users()?;
+                json!({
+                    "users": users.iter().map(user_info).collect::<Vec<_>>(),
+                    "rendered": rendered(&users),
+                })
+            }
+            "client.datasets" => {
+                let list = self.client(id()?)?.datasets()?;
+                json!({
+                    "datasets": list.iter().map(dataset_info).collect::<Vec<_>>(),
+                    "rendered": rendered(&list),
+                })
+            }
+            "client.audit_log" => {
+                let log = self.client(id()?)?.audit_log()?;
+                json!({ "entries": log.0.len(), "rendered": rendered(&log) })
+            }
+            "client.register" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    user: NewUserArgs,
+                }
+                let A { client, user } = args(op, a)?;
+                user_info(&self.client(client)?.register(user.build())?)
+            }
+            "client.change_password" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    old: String,
+                    new: String,
+                }
+                let A { client, old, new } = args(op, a)?;
+                self.client(client)?.change_password(&old, &new)?;
+                Value::Null
+            }
+            "client.reset_password" | "client.set_role" | "client.delete_user" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    email: String,
+                    #[serde(default)]
+                    new: Option<String>,
+                    #[serde(default)]
+                    role: Option<veil::Role>,
+                }
+                let A {
+                    client,
+                    email,
+                    new,
+                    role,
+                } = args(op, a)?;
+                let client = self.client(client)?;
+                let missing = |what: &str| invalid(format!("`{op}` needs `{what}`"));
+                match op {
+                    "client.reset_password" => {
+                        client.reset_password(&email, &new.ok_or_else(|| missing("new"))?)?;
+                        Value::Null
+                    }
+                    "client.set_role" => {
+                        user_info(&client.set_role(&email, role.ok_or_else(|| missing("role"))?)?)
+                    }
+                    _ => {
+                        client.delete_user(&email)?;
+                        Value::Null
+                    }
+                }
+            }
+            "client.set_signup" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    enabled: bool,
+                }
+                let A { client, enabled } = args(op, a)?;
+                self.client(client)?.set_signup(enabled)?;
+                Value::Null
+            }
+            "client.dataset" | "client.delete_dataset" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    name: String,
+                }
+                let A { client, name } = args(op, a)?;
+                let client = self.client(client)?;
+                if op == "client.dataset" {
+                    dataset_info(&client.dataset(&name)?)
+                } else {
+                    client.delete_dataset(&name)?;
+                    Value::Null
+                }
+            }
+            "client.upload_dataset" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    dataset: DatasetArgs,
+                }
+                let A { client, dataset } = args(op, a)?;
+                let client = self.client(client)?;
+                let dataset = self.build_dataset(dataset)?;
+                dataset_info(&client.upload_dataset(dataset)?)
+            }
+            "client.logout" => {
+                self.client(id()?)?.logout()?;
+                Value::Null
+            }
+            "asset.mock" | "asset.data" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    dataset: String,
+                    asset: String,
+                }
+                let A {
+                    client,
+                    dataset,
+                    asset,
+                } = args(op, a)?;
+                let asset = self.client(client)?.dataset(&dataset)?.asset(&asset)?;
+                let data = if op == "asset.mock" {
+                    asset.mock()?
+                } else {
+                    asset.data()?
+                };
+                self.data_handle(data)
+            }
+            "data.read_csv" | "data.read_parquet" => {
+                #[derive(Deserialize)]
+                struct A {
+                    path: PathBuf,
+                }
+                let A { path } = args(op, a)?;
+                let frame = if op == "data.read_csv" {
+                    veil::read_csv(&path)?
+                } else {
+                    veil::read_parquet(&path)?
+                };
+                self.data_handle(frame.into())
+            }
+            "data.array" => {
+                #[derive(Deserialize)]
+                struct A {
+                    values: Vec<f64>,
+                    shape: Vec<usize>,
+                }
+                let A { values, shape } = args(op, a)?;
+                let n = values.len();
+                let array = veil::ndarray::ArrayD::from_shape_vec(shape.clone(), values).map_err(
+                    |_| {
+                        invalid(format!(
+                            "{n} values do not fill shape {shape:?}; the shape's product must equal the number of values"
+                        ))
+                    },
+                )?;
+                self.data_handle(array.into())
+            }
+            "data.select" | "data.drop" => {
+                #[derive(Deserialize)]
+                struct A {
+                    data: u64,
+                    columns: Vec<String>,
+                }
+                let A { data, columns } = args(op, a)?;
+                let frame = self.frame(data, op)?;
+                let names: Vec<&str> = frame
+                    .get_column_names()
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect();
+                if let Some(absent) = columns.iter().find(|c| !names.contains(&c.as_str())) {
+                    return Err(KernelError::new(
+                        "NotFound",
+                        format!(
+                            "no column `{absent}` in this frame; its columns are: {}",
+                            names.join(", ")
+                        ),
+                    ));
+                }
+                let out = if op == "data.select" {
+                    frame.select(columns)
+                } else {
+                    Ok(frame.drop_many(columns))
+                };
+                let out = out.map_err(|e| KernelError::new("Data", format!("`{op}`: {e}")))?;
+                self.data_handle(out.into())
+            }
+            "data.head" => {
+                #[derive(Deserialize)]
+                struct A {
+                    data: u64,
+                    n: usize,
+                }
+                let A { data, n } = args(op, a)?;
+                self.data_handle(self.frame(data, op)?.head(Some(n)).into())
+            }
+            "data.render" => rendered(&self.data(id()?)?),
+            "mock.shift_and_jitter" | "mock.shuffle_rows" | "mock.laplace_noise" => {
+                #[derive(Deserialize)]
+                struct A {
+                    data: u64,
+                    seed: u64,
+                    #[serde(default)]
+                    scale: Option<f64>,
+                }
+                let A { data, seed, scale } = args(op, a)?;
+                let frame = self.frame(data, op)?;
+                let mock = match op {
+                    "mock.shift_and_jitter" => veil::mock::shift_and_jitter(&frame, seed)?,
+                    "mock.shuffle_rows" => veil::mock::shuffle_rows(&frame, seed)?,
+                    _ => {
+                        let scale =
+                            scale.ok_or_else(|| invalid("`laplace_noise` needs a scale"))?;
+                        veil::mock::laplace_noise(&frame, scale, seed)?
+                    }
+                };
+                self.data_handle(mock.into())
+            }
+            "release" => {
+                #[derive(Deserialize)]
+                struct A {
+                    handles: Vec<u64>,
+                }
+                let A { handles } = args(op, a)?;
+                let mut h = self.handles();
+                for id in handles {
+                    h.held.remove(&id);
+                }
+                Value::Null
+            }
+            _ => {
+                return Err(KernelError::new(
+                    "UnknownOperation",
+                    format!(
+                        "the kernel has no operation `{op}`; the facade and kernel versions may differ: reinstall with `veil-kernel install`"
+                    ),
+                ));
+            }
+        })
+    }
+
+    fn build_dataset(&self, d: DatasetArgs) -> Result<veil::Dataset, KernelError> {
+        let mut dataset = veil::Dataset::new(d.name);
+        if let Some(text) = d.description {
+            dataset = dataset.description(text);
+        }
+        if let Some(text) = d.summary {
+            dataset = dataset.summary(text);
+        }
+        if let Some(text) = d.citation {
+            dataset = dataset.citation(text);
+        }
+        if let Some(text) = d.url {
+            dataset = dataset.url(text);
+        }
+        for c in d.contributors {
+            let mut contributor = veil::Contributor::new(c.name, c.email);
+            if let Some(role) = c.role {
+                contributor = contributor.role(role);
+            }
+            dataset = dataset.contributor(contributor);
+        }
+        for a in d.assets {
+            let mut asset = veil::Asset::new(a.name);
+            if let Some(text) = a.description {
+                asset = asset.description(text);
+            }
+            if let Some(id) = a.data {
+                asset = asset.data(self.data(id)?);
+            }
+            if let Some(id) = a.mock {
+                asset = asset.mock(self.data(id)?);
+            }
+            if a.no_mock {
+                asset = asset.no_mock();
+            }
+            dataset = dataset.asset(asset);
+        }
+        Ok(dataset)
+    }
+}
+
+fn with_handle(mut info: Value, id: u64) -> Value {
+    info["handle"] = json!(id);
+    info
+}

@@ -1,0 +1,271 @@
+//! The cell bridge end to end: the facade cells link, calling a bridge served by this process over a
+//! real Unix socket, against real datasites in temp dirs. Everything a cell does goes through here;
+//! `tests/notebooks` runs the same calls inside evcxr.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use veil_facade::{self as veil, prelude::*};
+use veil_kernel::bridge::{Bridge, Cells, Failures};
+use veil_kernel::magics;
+use veil_kernel::session::Session;
+
+struct Fixture {
+    bridge: Bridge,
+    session: Arc<Mutex<Session>>,
+    failures: Failures,
+    /// The session is shared, so tests take turns.
+    turn: Mutex<()>,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let bridge = Bridge::bind(&std::env::temp_dir()).unwrap();
+        let session = Arc::new(Mutex::new(Session::default()));
+        let failures = Failures::default();
+        bridge
+            .serve(Arc::new(Cells::new(session.clone(), failures.clone())))
+            .unwrap();
+        veil::use_bridge(bridge.socket(), bridge.token());
+        Fixture {
+            bridge,
+            session,
+            failures,
+            turn: Mutex::new(()),
+        }
+    })
+}
+
+fn turn() -> MutexGuard<'static, ()> {
+    fixture().turn.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn csv() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../notebooks/data/breast_cancer_wisconsin_diagnostic.csv")
+}
+
+fn launch(dir: &tempfile::TempDir) -> Datasite {
+    LaunchOptions::new("bridge-test")
+        .dir(dir.path())
+        .reset(true)
+        .launch()
+        .unwrap()
+}
+
+fn html(value: &impl Rich) -> String {
+    value
+        .bundle()
+        .into_iter()
+        .find(|(mime, _)| *mime == "text/html")
+        .map(|(_, html)| html)
+        .unwrap_or_default()
+}
+
+/// One raw request line, as a misbehaving or foreign client would send it.
+fn raw(line: &[u8]) -> serde_json::Value {
+    let stream = UnixStream::connect(fixture().bridge.socket()).unwrap();
+    (&stream).write_all(line).unwrap();
+    let mut answer = String::new();
+    BufReader::new(&stream).read_line(&mut answer).unwrap();
+    serde_json::from_str(&answer).unwrap()
+}
+
+#[test]
+fn owner_flow_from_cells_is_shared_with_magics() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(&dir);
+    assert_eq!(site.name(), "bridge-test");
+    let owner = site.login("info@openmined.org", "changethis").unwrap();
+    assert_eq!(owner.role(), Role::Admin);
+
+    let frame = read_csv(csv()).unwrap();
+    assert_eq!(frame.kind(), "DataFrame");
+    assert_eq!(frame.shape(), [569, 31]);
+    let x = frame.drop("Diagnosis").unwrap();
+    let y = frame.select(["Diagnosis"]).unwrap();
+    assert_eq!(x.shape(), [569, 30]);
+    assert_eq!(y.columns(), ["Diagnosis"]);
+    let x_mock = mock::shift_and_jitter(&x, 12345).unwrap();
+    let y_mock = mock::shuffle_rows(&y, 12345).unwrap();
+    assert_eq!(x_mock.shape(), x.shape());
+    assert!(html(&x.head(3).unwrap()).contains("<table"));
+
+    let uploaded = owner
+        .upload_dataset(
+            Dataset::new("Breast Cancer Biomarker")
+                .summary("benign or malignant")
+                .contributor(("Owen", "owen@cancer-research.org", "Data Owner"))
+                .asset(Asset::new("Features").data(&x).mock(x_mock))
+                .asset(Asset::new("Targets").data(y).mock(y_mock)),
+        )
+        .unwrap();
+    assert_eq!(uploaded.assets.len(), 2);
+    assert_eq!(uploaded.asset("features").unwrap().shape, [569, 30]);
+    let listed = owner.datasets().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(html(&listed).contains("Breast Cancer Biomarker"));
+
+    // The owner reads real data; it is the same as what was uploaded.
+    let real = uploaded.asset("Features").unwrap().data().unwrap();
+    assert_eq!(real.shape(), x.shape());
+
+    // Cells and magics share one session: the datasite and the owner's login.
+    assert_eq!(veil::site().unwrap().dir(), site.dir());
+    assert_eq!(veil::client().unwrap().email(), "info@openmined.org");
+    let mut session = fixture().session.lock().unwrap();
+    let out = magics::parse("%datasets")
+        .unwrap()
+        .run(&mut session, None)
+        .unwrap();
+    assert!(format!("{out:?}").contains("Breast Cancer Biomarker"));
+    drop(session);
+
+    // A scientist's login does not take over the session.
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123").institution("Caltech"))
+        .unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+    assert_eq!(jane.role(), Role::DataScientist);
+    assert_eq!(veil::client().unwrap().email(), "info@openmined.org");
+    let asset = jane
+        .dataset("Breast Cancer Biomarker")
+        .unwrap()
+        .asset("Targets")
+        .unwrap();
+    assert_eq!(asset.mock().unwrap().shape(), [569, 1]);
+    let denied = asset.data().unwrap_err();
+    assert_eq!(denied.name(), "PermissionDenied", "{denied:?}");
+    assert!(
+        owner
+            .users()
+            .unwrap()
+            .iter()
+            .any(|u| u.email == "jane@caltech.edu")
+    );
+    assert!(owner.audit_log().unwrap().entries > 0);
+
+    site.land().unwrap();
+    assert!(fixture().session.lock().unwrap().site().is_err());
+    let landed = owner.datasets().unwrap_err();
+    assert_eq!(landed.name(), "Landed", "{landed:?}");
+}
+
+#[test]
+fn bad_input_gets_named_errors_and_the_bridge_stays_up() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(&dir);
+    let wrong = site.login("info@openmined.org", "wrong").unwrap_err();
+    assert_eq!(wrong.name(), "AuthenticationFailed");
+    let owner = site.login("info@openmined.org", "changethis").unwrap();
+
+    let missing = read_csv(dir.path().join("absent.csv")).unwrap_err();
+    assert!(missing.message().contains("absent.csv"), "{missing:?}");
+    let frame = read_csv(csv()).unwrap();
+    let column = frame.select(["radius"]).unwrap_err();
+    assert_eq!(column.name(), "NotFound");
+    assert!(
+        column.message().contains("Diagnosis"),
+        "lists the columns: {column:?}"
+    );
+    let unknown = owner.dataset("nope").unwrap_err();
+    assert_eq!(unknown.name(), "NotFound");
+    let shape = array(vec![1.0, 2.0, 3.0], &[2, 2]).unwrap_err();
+    assert!(shape.message().contains("shape"), "{shape:?}");
+    let arr = array(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    let not_frame = arr.head(1).unwrap_err();
+    assert_eq!(not_frame.name(), "TypeMismatch");
+    let no_mock = owner
+        .upload_dataset(Dataset::new("d").asset(Asset::new("a").data(&frame)))
+        .unwrap_err();
+    assert!(no_mock.message().contains("no_mock"), "{no_mock:?}");
+    owner
+        .upload_dataset(Dataset::new("d").asset(Asset::new("a").data(&frame).no_mock()))
+        .unwrap();
+    let twice = owner
+        .upload_dataset(Dataset::new("d").asset(Asset::new("a").data(&frame).no_mock()))
+        .unwrap_err();
+    assert_eq!(twice.name(), "AlreadyExists");
+
+    // A `?`-returned error is what the kernel turns into the cell's error: evcxr prints its Display.
+    let recognised = fixture().failures.matching(&format!("{twice}")).unwrap();
+    assert_eq!(recognised.ename, "AlreadyExists");
+    assert!(fixture().failures.matching("something else").is_none());
+
+    // Foreign and malformed requests.
+    let token = fixture().bridge.token();
+    let forged = raw(b"{\"token\":\"guess\",\"op\":\"site.current\",\"args\":{}}\n");
+    assert_eq!(forged["err"]["name"], "PermissionDenied");
+    let garbage = raw(b"not json\n");
+    assert_eq!(garbage["err"]["name"], "InvalidInput");
+    let op = raw(format!("{{\"token\":\"{token}\",\"op\":\"frobnicate\"}}\n").as_bytes());
+    assert_eq!(op["err"]["name"], "UnknownOperation");
+    let args = raw(format!(
+        "{{\"token\":\"{token}\",\"op\":\"data.head\",\"args\":{{\"data\":\"x\"}}}}\n"
+    )
+    .as_bytes());
+    assert!(
+        args["err"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("data.head"),
+        "{args}"
+    );
+    let stale = raw(format!(
+        "{{\"token\":\"{token}\",\"op\":\"data.render\",\"args\":{{\"handle\":999999}}}}\n"
+    )
+    .as_bytes());
+    assert!(
+        stale["err"]["message"].as_str().unwrap().contains("999999"),
+        "{stale}"
+    );
+    let big = vec![b'x'; veil_kernel::bridge::MAX_REQUEST_BYTES as usize + 10];
+    let oversized = raw(&big);
+    assert!(
+        oversized["err"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MiB"),
+        "{oversized}"
+    );
+
+    // Still answering, with everything it held.
+    assert_eq!(owner.datasets().unwrap().len(), 1);
+    assert_eq!(frame.shape(), [569, 31]);
+    site.land().unwrap();
+}
+
+#[test]
+fn relaunching_lands_the_old_datasite_and_handles_are_released() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let first = launch(&dir);
+    let owner = first.login("info@openmined.org", "changethis").unwrap();
+    owner.set_signup(true).unwrap();
+    // Re-running a launch cell: the previous datasite closes, the new one is the session's.
+    let second = LaunchOptions::new("bridge-test")
+        .dir(dir.path())
+        .launch()
+        .unwrap();
+    assert_eq!(owner.whoami().unwrap_err().name(), "Landed");
+    let user = second
+        .sign_up(NewUser::new("Sam", "sam@example.org", "pw-123456"))
+        .unwrap();
+    assert_eq!(user.role, Role::DataScientist);
+    assert!(veil::client().is_err(), "no login yet on the new datasite");
+
+    let id = {
+        let data = array(vec![1.0; 4], &[4]).unwrap();
+        let rendered = html(&data);
+        assert!(rendered.contains("<table"), "{rendered}");
+        format!("{data:?}")
+    };
+    assert_eq!(id, "Data(Array<f64> [4])");
+    second.land().unwrap();
+    assert_eq!(veil::site().unwrap_err().name(), "NoDatasite");
+}
