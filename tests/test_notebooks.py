@@ -69,3 +69,26 @@ def test_magics_and_rust_share_a_session(tmp_path, monkeypatch):
     [error] = outputs(cells["// a Veil error returned with ? is the cell's error"], "error")
     assert error["ename"] == "NotFound" and "Absent" in error["evalue"], error
     assert "1 datasets" in texts(cells["// the session survives it"])
+
+
+NOTEBOOKS = HERE.parent / "notebooks"
+
+
+def test_01_datasets_and_assets(tmp_path, monkeypatch):
+    monkeypatch.setenv("VEIL_HOME", str(tmp_path / "home"))
+    nb = nbformat.read(NOTEBOOKS / "01-datasets-and-assets.ipynb", as_version=4)
+    NotebookClient(
+        nb, kernel_name="veil", timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for cell in code:
+        assert not outputs(cell, "error"), (cell.source, outputs(cell, "error"))
+    by_start = {c.source.splitlines()[0]: c for c in code}
+    assert "features: [569, 30], targets: [569, 1]" in texts(by_start["let frame = read_csv(\"data/breast_cancer_wisconsin_diagnostic.csv\")?;"])
+    uploaded = outputs(by_start["client.upload_dataset("], "execute_result")
+    assert uploaded and "Breast Cancer Data: Features" in uploaded[0]["data"]["text/html"]
+    listed = texts(by_start["%datasets"])
+    assert "Breast Cancer Biomarker" in listed and "Datasets (1)" in listed
+    mock = outputs(by_start["let uploaded = client.dataset(\"Breast Cancer Biomarker\")?;"], "execute_result")
+    assert mock and "<table" in mock[0]["data"]["text/html"] and "radius1" in mock[0]["data"]["text/html"]
+    assert (tmp_path / "home" / "cancer-research-centre" / "veil.db").exists()
