@@ -192,7 +192,7 @@ impl Asset {
 
 crate::display::render_via_table!(Asset);
 
-fn add_preview(t: &mut Table, data: &Data, title: &str) {
+pub(crate) fn add_preview(t: &mut Table, data: &Data, title: &str) {
     let (text, html) = data::render_preview(data, title, PREVIEW_ROWS);
     t.text_after.push(text);
     t.html_after.push(html);
@@ -361,6 +361,10 @@ impl fmt::Debug for SiteAsset {
 }
 
 impl SiteAsset {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The mock: fake data anyone logged in may see.
     pub fn mock(&self) -> Result<Data> {
         let caller = self.client.caller()?;

@@ -61,6 +61,8 @@ pub mod display;
 pub mod error;
 pub mod load;
 pub mod mock;
+pub mod ops;
+pub mod pointers;
 pub mod site;
 mod store;
 pub mod users;
@@ -72,6 +74,7 @@ pub use datasets::{Asset, Contributor, Dataset, DatasetList, SiteAsset, SiteData
 pub use display::Render;
 pub use error::{Error, Result};
 pub use load::{read_csv, read_parquet};
+pub use pointers::{Pointer, Request, RequestList, Review, Status};
 pub use site::{Datasite, LaunchOptions};
 pub use users::{NewUser, Role, User, UserList};
 pub use validate::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
@@ -80,7 +83,8 @@ pub use validate::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
 pub mod prelude {
     pub use crate::{
         Asset, Client, Contributor, Data, DataKind, Dataset, Datasite, Error, LaunchOptions,
-        NewUser, Render, Role, SiteAsset, SiteDataset, read_csv, read_parquet,
+        NewUser, Pointer, Render, Request, Role, SiteAsset, SiteDataset, Status, read_csv,
+        read_parquet,
     };
     pub use polars::prelude::DataFrame;
 }

@@ -9,6 +9,7 @@ use crate::audit;
 use crate::client::Client;
 use crate::display::Table;
 use crate::error::{Error, Result};
+use crate::pointers::Executor;
 use crate::store::Store;
 use crate::users::{self, NewUser, User};
 use crate::validate;
@@ -35,6 +36,8 @@ pub(crate) struct SiteCore {
     pub store: Store,
     /// An argon2 hash of nothing in particular, verified against when a login names an unknown email.
     pub dummy_hash: String,
+    /// Replays actions on real data (a worker thread) and caches computed values.
+    pub exec: Executor,
 }
 
 impl SiteCore {
@@ -149,13 +152,14 @@ impl Datasite {
             })?;
         }
         let dummy_hash = users::hash_password("not a password")?;
-        Ok(Datasite {
-            core: Arc::new(SiteCore {
-                name,
-                store,
-                dummy_hash,
-            }),
-        })
+        let core = Arc::new(SiteCore {
+            name,
+            store,
+            dummy_hash,
+            exec: Executor::default(),
+        });
+        Executor::start(&core);
+        Ok(Datasite { core })
     }
 
     /// The datasite's name.
@@ -190,6 +194,7 @@ impl Datasite {
         let _ = self.core.store.write("recording the landing", |tx| {
             audit::record(tx, "system", "land", &self.core.name, "")
         });
+        self.core.exec.stop();
         self.core.store.close()
     }
 

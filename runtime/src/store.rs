@@ -106,6 +106,34 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     "#,
+    // 2: pointers' objects (recorded actions) and requests for their real results.
+    r#"
+    CREATE TABLE objects (
+        id           TEXT PRIMARY KEY,
+        owner_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        op           TEXT NOT NULL,
+        ops_version  INTEGER NOT NULL,
+        inputs       TEXT NOT NULL,
+        lineage      TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'ready', 'failed')),
+        error        TEXT,
+        created_at   INTEGER NOT NULL
+    );
+    CREATE TABLE requests (
+        id            TEXT PRIMARY KEY,
+        object_id     TEXT NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+        requester_id  TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        reason        TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied')),
+        reviewer      TEXT,
+        decision      TEXT,
+        result_blob   TEXT,
+        result_kind   TEXT,
+        created_at    INTEGER NOT NULL,
+        decided_at    INTEGER
+    );
+    CREATE INDEX requests_by_object ON requests(object_id, requester_id, created_at);
+    "#,
 ];
 
 /// Metadata database plus blob files of one datasite directory.
@@ -277,7 +305,11 @@ impl Store {
         self.write("collecting unreferenced blobs", |tx| {
             let mut live = HashSet::new();
             let mut stmt = tx
-                .prepare("SELECT data_blob FROM assets UNION SELECT mock_blob FROM assets WHERE mock_blob IS NOT NULL")
+                .prepare(
+                    "SELECT data_blob FROM assets
+                     UNION SELECT mock_blob FROM assets WHERE mock_blob IS NOT NULL
+                     UNION SELECT result_blob FROM requests WHERE result_blob IS NOT NULL",
+                )
                 .map_err(Error::sqlite("listing blobs"))?;
             let rows = stmt
                 .query_map([], |r| r.get::<_, String>(0))

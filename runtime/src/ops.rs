@@ -1,0 +1,1119 @@
+//! The closed set of operations a pointer records, and their evaluation on [`Data`].
+//!
+//! An [`Op`] is plain data (serialised with serde as `{"op": "arith", ...}`), so an action can be stored,
+//! shown to an owner as a readable step, and replayed. [`eval`] is the one implementation: the notebook
+//! runs it on mocks, the datasite on the real inputs, so both sides always agree on what an op means.
+//!
+//! Semantics: arrays compute in `f64` (integer arrays are widened), element-wise ops broadcast like
+//! NumPy, reductions over the whole array give a 0-d array, masks are arrays of 0.0 and 1.0, and
+//! statistics use the population form (`ddof = 0`, NumPy's default).
+
+use std::fmt;
+
+use ndarray::{ArrayD, Axis, IxDyn, Slice};
+use polars::prelude::{
+    BooleanChunked, Column, DataFrame, DataType, NewChunkedArray, SortMultipleOptions,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::data::Data;
+use crate::error::{Error, Result};
+
+/// The version of the op set; stored with every action so a later datasite can read old ones.
+pub const OPS_VERSION: u32 = 1;
+
+/// Element-wise arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arith {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%` (remainder with the sign of the dividend, as Rust's `%`).
+    Rem,
+    /// `powf`
+    Pow,
+}
+
+/// Element-wise comparison, giving a mask of 0.0 / 1.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+/// Element-wise functions of one array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unary {
+    /// `-x`
+    Neg,
+    /// `|x|`
+    Abs,
+    /// `√x`
+    Sqrt,
+    /// `eˣ`
+    Exp,
+    /// natural logarithm
+    Log,
+}
+
+/// Reductions, over the whole array or along one axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reduce {
+    /// Sum.
+    Sum,
+    /// Arithmetic mean.
+    Mean,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+    /// Population standard deviation.
+    Std,
+    /// Population variance.
+    Var,
+    /// Index of the largest value (in the flattened array when over the whole array).
+    Argmax,
+}
+
+/// One step of a computation. Inputs are other objects, passed positionally (see [`Op::arity`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Op {
+    /// An asset's data: the root of every lineage. Evaluated by the datasite, never by [`eval`].
+    Asset {
+        /// The asset's id.
+        asset_id: String,
+    },
+    /// A value created from the notebook, e.g. `client.array(..)`. No inputs.
+    Literal {
+        /// Values in row-major order.
+        values: Vec<f64>,
+        /// Shape; its product is `values.len()`.
+        shape: Vec<usize>,
+    },
+    /// `a ∘ b` of two inputs, or `a ∘ scalar` (`scalar_left`: `scalar ∘ a`) of one.
+    Arith {
+        /// Which operator.
+        kind: Arith,
+        /// The scalar operand, if the op has one input.
+        scalar: Option<f64>,
+        /// Whether the scalar is on the left (`1 - x`).
+        #[serde(default)]
+        scalar_left: bool,
+    },
+    /// `a ⋚ b` of two inputs, or `a ⋚ scalar` of one.
+    Compare {
+        /// Which comparison.
+        kind: Compare,
+        /// The scalar operand, if the op has one input.
+        scalar: Option<f64>,
+    },
+    /// An element-wise function.
+    Unary {
+        /// Which function.
+        kind: Unary,
+    },
+    /// A reduction.
+    Reduce {
+        /// Which reduction.
+        kind: Reduce,
+        /// Along this axis, or over everything.
+        axis: Option<usize>,
+    },
+    /// Dot product, matrix-vector or matrix-matrix product of two inputs.
+    Dot,
+    /// Reverses the axes.
+    Transpose,
+    /// The same values in a new shape.
+    Reshape {
+        /// The new shape.
+        shape: Vec<usize>,
+    },
+    /// `[start, end)` along each leading axis.
+    Slice {
+        /// One range per axis, from the first.
+        ranges: Vec<(usize, usize)>,
+    },
+    /// A frame's columns, in this order.
+    Select {
+        /// Column names.
+        columns: Vec<String>,
+    },
+    /// One numeric column of a frame, as a 1-d array.
+    Column {
+        /// Column name.
+        name: String,
+    },
+    /// A mask of the rows whose text column equals `value`.
+    TextEquals {
+        /// Column name.
+        column: String,
+        /// The text to match.
+        value: String,
+    },
+    /// The first `n` rows.
+    Head {
+        /// Row count.
+        n: usize,
+    },
+    /// The number of rows, as a 0-d array.
+    RowCount,
+    /// A frame of numeric columns as a 2-d array (rows × columns).
+    ToArray,
+    /// The rows of the first input where the second input (a 1-d mask) is non-zero.
+    Filter,
+    /// A frame sorted by one column.
+    Sort {
+        /// Column name.
+        by: String,
+        /// Largest first.
+        #[serde(default)]
+        descending: bool,
+    },
+    /// The first input (a frame) with the second (a 1-d array) added as column `name`.
+    WithColumn {
+        /// Column name; an existing column is replaced.
+        name: String,
+    },
+}
+
+impl Op {
+    /// How many input objects the op takes.
+    pub fn arity(&self) -> usize {
+        match self {
+            Op::Asset { .. } | Op::Literal { .. } => 0,
+            Op::Arith { scalar, .. } | Op::Compare { scalar, .. } => {
+                if scalar.is_some() {
+                    1
+                } else {
+                    2
+                }
+            }
+            Op::Dot | Op::Filter | Op::WithColumn { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// The op's short name, e.g. `sum`.
+    pub fn name(&self) -> String {
+        let tag = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v["op"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        match self {
+            Op::Arith { kind, .. } => format!("{kind:?}").to_lowercase(),
+            Op::Compare { kind, .. } => format!("{kind:?}").to_lowercase(),
+            Op::Unary { kind } => format!("{kind:?}").to_lowercase(),
+            Op::Reduce { kind, .. } => format!("{kind:?}").to_lowercase(),
+            _ => tag,
+        }
+    }
+}
+
+/// A readable form of the step, with `inputs` naming its inputs: `x + 1`, `sum(x, axis 0)`.
+pub fn describe(op: &Op, inputs: &[String]) -> String {
+    let input = |i: usize| inputs.get(i).cloned().unwrap_or_else(|| "?".into());
+    let symbol = |kind: Arith| match kind {
+        Arith::Add => "+",
+        Arith::Sub => "-",
+        Arith::Mul => "*",
+        Arith::Div => "/",
+        Arith::Rem => "%",
+        Arith::Pow => "^",
+    };
+    let cmp = |kind: Compare| match kind {
+        Compare::Lt => "<",
+        Compare::Le => "<=",
+        Compare::Gt => ">",
+        Compare::Ge => ">=",
+        Compare::Eq => "==",
+        Compare::Ne => "!=",
+    };
+    match op {
+        Op::Asset { asset_id } => format!("asset {asset_id}"),
+        Op::Literal { shape, .. } => format!("array of shape {shape:?} from the notebook"),
+        Op::Arith {
+            kind,
+            scalar: Some(s),
+            scalar_left: true,
+        } => format!("{s} {} {}", symbol(*kind), input(0)),
+        Op::Arith {
+            kind,
+            scalar: Some(s),
+            ..
+        } => format!("{} {} {s}", input(0), symbol(*kind)),
+        Op::Arith { kind, .. } => format!("{} {} {}", input(0), symbol(*kind), input(1)),
+        Op::Compare {
+            kind,
+            scalar: Some(s),
+        } => format!("{} {} {s}", input(0), cmp(*kind)),
+        Op::Compare { kind, .. } => format!("{} {} {}", input(0), cmp(*kind), input(1)),
+        Op::Reduce {
+            kind,
+            axis: Some(a),
+        } => format!("{}({}, axis {a})", op_name(*kind), input(0)),
+        Op::Reduce { kind, .. } => format!("{}({})", op_name(*kind), input(0)),
+        Op::Unary { kind } => format!("{}({})", format!("{kind:?}").to_lowercase(), input(0)),
+        Op::Dot => format!("dot({}, {})", input(0), input(1)),
+        Op::Transpose => format!("transpose({})", input(0)),
+        Op::Reshape { shape } => format!("reshape({}, {shape:?})", input(0)),
+        Op::Slice { ranges } => {
+            let r: Vec<String> = ranges.iter().map(|(a, b)| format!("{a}..{b}")).collect();
+            format!("{}[{}]", input(0), r.join(", "))
+        }
+        Op::Select { columns } => format!("{}[{}]", input(0), columns.join(", ")),
+        Op::Column { name } => format!("{}.{name}", input(0)),
+        Op::TextEquals { column, value } => format!("{}.{column} == {value:?}", input(0)),
+        Op::Head { n } => format!("head({}, {n})", input(0)),
+        Op::RowCount => format!("rows({})", input(0)),
+        Op::ToArray => format!("to_array({})", input(0)),
+        Op::Filter => format!("{} where {}", input(0), input(1)),
+        Op::Sort { by, descending } => format!(
+            "sort({} by {by}{})",
+            input(0),
+            if *descending { ", descending" } else { "" }
+        ),
+        Op::WithColumn { name } => format!("{} with column {name} = {}", input(0), input(1)),
+    }
+}
+
+fn op_name(kind: Reduce) -> String {
+    format!("{kind:?}").to_lowercase()
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&describe(self, &["x".into(), "y".into()]))
+    }
+}
+
+fn bad(op: &Op, problem: impl Into<String>, fix: impl Into<String>) -> Error {
+    Error::invalid(format!("input to `{}`", op.name()), problem, fix)
+}
+
+/// The input as an `f64` array (integers widened); frames are refused with what to do instead.
+fn floats(op: &Op, data: &Data) -> Result<ArrayD<f64>> {
+    match data {
+        Data::F64(a) => Ok(a.clone()),
+        Data::I64(a) => Ok(a.mapv(|v| v as f64)),
+        Data::Frame(_) => Err(bad(
+            op,
+            "it is a frame, and this op works on arrays",
+            "take a column with `.column(name)` or the whole frame with `.to_array()` first",
+        )),
+    }
+}
+
+fn frame<'a>(op: &Op, data: &'a Data) -> Result<&'a DataFrame> {
+    data.as_frame().ok_or_else(|| {
+        bad(
+            op,
+            format!("it is {}, and this op works on frames", data.describe()),
+            "use it on a frame (an asset of kind DataFrame, or the result of select/filter/sort)",
+        )
+    })
+}
+
+fn check_columns(op: &Op, df: &DataFrame, names: &[&str]) -> Result<()> {
+    let present: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    match names.iter().find(|n| !present.iter().any(|p| p == *n)) {
+        Some(absent) => Err(Error::not_found(
+            "column",
+            *absent,
+            format!("the frame's columns are: {}", present.join(", ")),
+        )),
+        None => {
+            let _ = op;
+            Ok(())
+        }
+    }
+}
+
+/// The NumPy broadcast of two shapes, if they are compatible.
+fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+fn zip_with(
+    op: &Op,
+    a: &ArrayD<f64>,
+    b: &ArrayD<f64>,
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<ArrayD<f64>> {
+    let shape = broadcast_shape(a.shape(), b.shape()).ok_or_else(|| {
+        bad(
+            op,
+            format!(
+                "shapes {:?} and {:?} do not broadcast",
+                a.shape(),
+                b.shape()
+            ),
+            "make the trailing dimensions equal or 1 (reshape or transpose one side)",
+        )
+    })?;
+    let a = a.broadcast(IxDyn(&shape)).expect("checked shape");
+    let b = b.broadcast(IxDyn(&shape)).expect("checked shape");
+    Ok(ndarray::Zip::from(&a).and(&b).map_collect(|x, y| f(*x, *y)))
+}
+
+fn arith(kind: Arith) -> fn(f64, f64) -> f64 {
+    match kind {
+        Arith::Add => |x, y| x + y,
+        Arith::Sub => |x, y| x - y,
+        Arith::Mul => |x, y| x * y,
+        Arith::Div => |x, y| x / y,
+        Arith::Rem => |x, y| x % y,
+        Arith::Pow => f64::powf,
+    }
+}
+
+fn compare(kind: Compare) -> fn(f64, f64) -> f64 {
+    match kind {
+        Compare::Lt => |x, y| f64::from(u8::from(x < y)),
+        Compare::Le => |x, y| f64::from(u8::from(x <= y)),
+        Compare::Gt => |x, y| f64::from(u8::from(x > y)),
+        Compare::Ge => |x, y| f64::from(u8::from(x >= y)),
+        Compare::Eq => |x, y| f64::from(u8::from(x == y)),
+        Compare::Ne => |x, y| f64::from(u8::from(x != y)),
+    }
+}
+
+fn scalar(v: f64) -> ArrayD<f64> {
+    ArrayD::from_elem(IxDyn(&[]), v)
+}
+
+fn check_axis(op: &Op, a: &ArrayD<f64>, axis: usize) -> Result<Axis> {
+    if axis < a.ndim() {
+        Ok(Axis(axis))
+    } else {
+        Err(bad(
+            op,
+            format!("axis {axis} is out of range for shape {:?}", a.shape()),
+            format!("pick an axis below {}", a.ndim()),
+        ))
+    }
+}
+
+fn reduce(op: &Op, kind: Reduce, axis: Option<usize>, a: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+    let empty = || {
+        bad(
+            op,
+            "the array is empty",
+            "reduce a non-empty array (check the filter that produced it)",
+        )
+    };
+    let Some(axis) = axis else {
+        if a.is_empty() && kind != Reduce::Sum {
+            return Err(empty());
+        }
+        let n = a.len() as f64;
+        let v = match kind {
+            Reduce::Sum => a.sum(),
+            Reduce::Mean => a.sum() / n,
+            Reduce::Min => a.iter().copied().fold(f64::INFINITY, f64::min),
+            Reduce::Max => a.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Reduce::Var => a.var(0.0),
+            Reduce::Std => a.std(0.0),
+            Reduce::Argmax => argmax(a.iter().copied()) as f64,
+        };
+        return Ok(scalar(v));
+    };
+    let ax = check_axis(op, a, axis)?;
+    if a.len_of(ax) == 0 && kind != Reduce::Sum {
+        return Err(empty());
+    }
+    Ok(match kind {
+        Reduce::Sum => a.sum_axis(ax),
+        Reduce::Mean => a.mean_axis(ax).ok_or_else(empty)?,
+        Reduce::Min => a.fold_axis(ax, f64::INFINITY, |m, v| m.min(*v)),
+        Reduce::Max => a.fold_axis(ax, f64::NEG_INFINITY, |m, v| m.max(*v)),
+        Reduce::Var => a.var_axis(ax, 0.0),
+        Reduce::Std => a.std_axis(ax, 0.0),
+        Reduce::Argmax => a.map_axis(ax, |lane| argmax(lane.iter().copied()) as f64),
+    })
+}
+
+/// Index of the first largest value (NaN never wins).
+fn argmax(values: impl Iterator<Item = f64>) -> usize {
+    let mut best = (0, f64::NEG_INFINITY);
+    for (i, v) in values.enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best.0
+}
+
+fn dot(op: &Op, a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+    use ndarray::{Ix1, Ix2};
+    let mismatch = || {
+        bad(
+            op,
+            format!("shapes {:?} and {:?} do not multiply", a.shape(), b.shape()),
+            "the last axis of the left side must match the first axis of the right (transpose one side?)",
+        )
+    };
+    let inner_ok = a.shape().last() == b.shape().first();
+    if !inner_ok || a.ndim() == 0 || b.ndim() == 0 {
+        return Err(mismatch());
+    }
+    let a1 = || a.view().into_dimensionality::<Ix1>().expect("1-d");
+    let a2 = || a.view().into_dimensionality::<Ix2>().expect("2-d");
+    let b1 = || b.view().into_dimensionality::<Ix1>().expect("1-d");
+    let b2 = || b.view().into_dimensionality::<Ix2>().expect("2-d");
+    Ok(match (a.ndim(), b.ndim()) {
+        (1, 1) => scalar(a1().dot(&b1())),
+        (2, 1) => a2().dot(&b1()).into_dyn(),
+        (1, 2) => a1().dot(&b2()).into_dyn(),
+        (2, 2) => a2().dot(&b2()).into_dyn(),
+        _ => {
+            return Err(bad(
+                op,
+                format!(
+                    "dot takes 1-d or 2-d arrays, not shapes {:?} and {:?}",
+                    a.shape(),
+                    b.shape()
+                ),
+                "reshape to 2-d first",
+            ));
+        }
+    })
+}
+
+fn rows_of(data: &Data) -> usize {
+    match data {
+        Data::Frame(df) => df.height(),
+        other => other.shape().first().copied().unwrap_or(1),
+    }
+}
+
+fn mask(op: &Op, data: &Data, rows: usize) -> Result<Vec<bool>> {
+    let m = floats(op, data)?;
+    if m.ndim() != 1 || m.len() != rows {
+        return Err(bad(
+            op,
+            format!(
+                "the mask has shape {:?}, and the data {rows} rows",
+                m.shape()
+            ),
+            "build the mask from the same data, e.g. `x.column(\"a\").gt(0.5)`",
+        ));
+    }
+    Ok(m.iter().map(|v| *v != 0.0).collect())
+}
+
+fn numeric_column(op: &Op, df: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    check_columns(op, df, &[name])?;
+    let column = df.column(name).map_err(Error::data("reading a column"))?;
+    if !column.dtype().is_primitive_numeric() && !column.dtype().is_bool() {
+        return Err(bad(
+            op,
+            format!("column `{name}` holds {}, not numbers", column.dtype()),
+            format!("compare text with `.text_equals(\"{name}\", value)` to get a numeric mask"),
+        ));
+    }
+    let floats = column
+        .cast(&DataType::Float64)
+        .map_err(Error::data("casting a column to f64"))?;
+    Ok(floats
+        .f64()
+        .map_err(Error::data("reading a column"))?
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// Runs `op` on `inputs` (as many as [`Op::arity`]). Never panics on bad input: shape, kind and name
+/// problems come back as errors naming the fix.
+pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
+    if inputs.len() != op.arity() {
+        return Err(bad(
+            op,
+            format!("it got {} inputs", inputs.len()),
+            format!("pass {}", op.arity()),
+        ));
+    }
+    let f = |i: usize| floats(op, inputs[i]);
+    Ok(match op {
+        Op::Asset { .. } => {
+            return Err(Error::invalid(
+                "op",
+                "asset roots are loaded by the datasite, not evaluated",
+                "get a pointer with `asset.pointer()`",
+            ));
+        }
+        Op::Literal { values, shape } => Data::F64(
+            ArrayD::from_shape_vec(IxDyn(shape), values.clone()).map_err(|_| {
+                bad(
+                    op,
+                    format!("{} values do not fill shape {shape:?}", values.len()),
+                    "make the shape's product equal the number of values",
+                )
+            })?,
+        ),
+        Op::Arith {
+            kind,
+            scalar: Some(s),
+            scalar_left,
+        } => {
+            let g = arith(*kind);
+            let s = *s;
+            Data::F64(if *scalar_left {
+                f(0)?.mapv(|x| g(s, x))
+            } else {
+                f(0)?.mapv(|x| g(x, s))
+            })
+        }
+        Op::Arith { kind, .. } => Data::F64(zip_with(op, &f(0)?, &f(1)?, arith(*kind))?),
+        Op::Compare {
+            kind,
+            scalar: Some(s),
+        } => {
+            let g = compare(*kind);
+            let s = *s;
+            Data::F64(f(0)?.mapv(|x| g(x, s)))
+        }
+        Op::Compare { kind, .. } => Data::F64(zip_with(op, &f(0)?, &f(1)?, compare(*kind))?),
+        Op::Unary { kind } => {
+            let g: fn(f64) -> f64 = match kind {
+                Unary::Neg => |x| -x,
+                Unary::Abs => f64::abs,
+                Unary::Sqrt => f64::sqrt,
+                Unary::Exp => f64::exp,
+                Unary::Log => f64::ln,
+            };
+            Data::F64(f(0)?.mapv(g))
+        }
+        Op::Reduce { kind, axis } => Data::F64(reduce(op, *kind, *axis, &f(0)?)?),
+        Op::Dot => Data::F64(dot(op, &f(0)?, &f(1)?)?),
+        Op::Transpose => Data::F64(f(0)?.reversed_axes()),
+        Op::Reshape { shape } => {
+            let a = f(0)?;
+            let n: usize = shape.iter().product();
+            if n != a.len() {
+                return Err(bad(
+                    op,
+                    format!("{} values do not fit shape {shape:?}", a.len()),
+                    "keep the number of values (the product of the shape) the same",
+                ));
+            }
+            let values: Vec<f64> = a.iter().copied().collect();
+            Data::F64(ArrayD::from_shape_vec(IxDyn(shape), values).expect("checked size"))
+        }
+        Op::Slice { ranges } => {
+            let a = f(0)?;
+            if ranges.len() > a.ndim() {
+                return Err(bad(
+                    op,
+                    format!("{} ranges for {} axes", ranges.len(), a.ndim()),
+                    "give at most one range per axis",
+                ));
+            }
+            for (axis, (start, end)) in ranges.iter().enumerate() {
+                if start > end || *end > a.len_of(Axis(axis)) {
+                    return Err(bad(
+                        op,
+                        format!(
+                            "range {start}..{end} is outside axis {axis} of length {}",
+                            a.len_of(Axis(axis))
+                        ),
+                        "keep start <= end <= the axis length",
+                    ));
+                }
+            }
+            Data::F64(
+                a.slice_each_axis(|ax| match ranges.get(ax.axis.index()) {
+                    Some((s, e)) => Slice::from(*s..*e),
+                    None => Slice::from(..),
+                })
+                .to_owned(),
+            )
+        }
+        Op::Select { columns } => {
+            let df = frame(op, inputs[0])?;
+            let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+            check_columns(op, df, &names)?;
+            Data::Frame(df.select(names).map_err(Error::data("selecting columns"))?)
+        }
+        Op::Column { name } => {
+            let values = numeric_column(op, frame(op, inputs[0])?, name)?;
+            Data::F64(ArrayD::from_shape_vec(IxDyn(&[values.len()]), values).expect("1-d"))
+        }
+        Op::TextEquals { column, value } => {
+            let df = frame(op, inputs[0])?;
+            check_columns(op, df, &[column])?;
+            let col = df.column(column).map_err(Error::data("reading a column"))?;
+            let text = col.str().map_err(|_| {
+                bad(
+                    op,
+                    format!("column `{column}` holds {}, not text", col.dtype()),
+                    "compare numbers with `.eq(value)` after `.column(name)`",
+                )
+            })?;
+            let values: Vec<f64> = text
+                .iter()
+                .map(|v| if v == Some(value.as_str()) { 1.0 } else { 0.0 })
+                .collect();
+            Data::F64(ArrayD::from_shape_vec(IxDyn(&[values.len()]), values).expect("1-d"))
+        }
+        Op::Head { n } => match inputs[0] {
+            Data::Frame(df) => Data::Frame(df.head(Some(*n))),
+            other => {
+                let a = floats(op, other)?;
+                if a.ndim() == 0 {
+                    return Err(bad(
+                        op,
+                        "a 0-d array has no rows",
+                        "take head of an array or frame",
+                    ));
+                }
+                let end = (*n).min(a.len_of(Axis(0)));
+                Data::F64(a.slice_axis(Axis(0), Slice::from(..end)).to_owned())
+            }
+        },
+        Op::RowCount => Data::F64(scalar(rows_of(inputs[0]) as f64)),
+        Op::ToArray => {
+            let df = frame(op, inputs[0])?;
+            let mut out = ndarray::Array2::<f64>::zeros((df.height(), df.width()));
+            for (j, name) in df.get_column_names().iter().enumerate() {
+                let values = numeric_column(op, df, name.as_str())?;
+                for (i, v) in values.into_iter().enumerate() {
+                    out[(i, j)] = v;
+                }
+            }
+            Data::F64(out.into_dyn())
+        }
+        Op::Filter => {
+            let keep = mask(op, inputs[1], rows_of(inputs[0]))?;
+            match inputs[0] {
+                Data::Frame(df) => {
+                    let m = BooleanChunked::from_slice("mask".into(), &keep);
+                    Data::Frame(df.filter(&m).map_err(Error::data("filtering rows"))?)
+                }
+                other => {
+                    let a = floats(op, other)?;
+                    let rows: Vec<usize> = (0..keep.len()).filter(|i| keep[*i]).collect();
+                    Data::F64(a.select(Axis(0), &rows))
+                }
+            }
+        }
+        Op::Sort { by, descending } => {
+            let df = frame(op, inputs[0])?;
+            check_columns(op, df, &[by])?;
+            Data::Frame(
+                df.sort(
+                    [by.as_str()],
+                    SortMultipleOptions::default().with_order_descending(*descending),
+                )
+                .map_err(Error::data("sorting"))?,
+            )
+        }
+        Op::WithColumn { name } => {
+            let df = frame(op, inputs[0])?;
+            let values = f(1)?;
+            if values.ndim() != 1 || values.len() != df.height() {
+                return Err(bad(
+                    op,
+                    format!(
+                        "the new column has shape {:?}, and the frame {} rows",
+                        values.shape(),
+                        df.height()
+                    ),
+                    "compute the column from the same frame",
+                ));
+            }
+            let column = Column::new(
+                name.as_str().into(),
+                values.iter().copied().collect::<Vec<f64>>(),
+            );
+            let mut out = df.clone();
+            out.with_column(column)
+                .map_err(Error::data("adding a column"))?;
+            Data::Frame(out)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, array};
+
+    fn arr(values: &[f64], shape: &[usize]) -> Data {
+        Data::F64(ArrayD::from_shape_vec(IxDyn(shape), values.to_vec()).unwrap())
+    }
+
+    fn f(d: &Data) -> ArrayD<f64> {
+        d.as_f64().unwrap().clone()
+    }
+
+    #[test]
+    fn ops_round_trip_through_json_with_their_tag() {
+        let op = Op::Reduce {
+            kind: Reduce::Sum,
+            axis: Some(0),
+        };
+        let json = serde_json::to_string(&op).unwrap();
+        assert_eq!(json, r#"{"op":"reduce","kind":"sum","axis":0}"#);
+        assert_eq!(serde_json::from_str::<Op>(&json).unwrap(), op);
+        assert!(serde_json::from_str::<Op>(r#"{"op":"launch_missiles"}"#).is_err());
+    }
+
+    #[test]
+    fn arithmetic_broadcasts_like_numpy() {
+        let a = arr(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        let b = arr(&[10.0, 20.0, 30.0], &[3]);
+        let add = Op::Arith {
+            kind: Arith::Add,
+            scalar: None,
+            scalar_left: false,
+        };
+        let expect = f(&a) + &f(&b);
+        assert_eq!(f(&eval(&add, &[&a, &b]).unwrap()), expect);
+        let bad_shape = arr(&[1.0, 2.0], &[2]);
+        let err = eval(&add, &[&a, &bad_shape]).unwrap_err();
+        assert!(err.to_string().contains("do not broadcast"), "{err}");
+        let minus = Op::Arith {
+            kind: Arith::Sub,
+            scalar: Some(1.0),
+            scalar_left: true,
+        };
+        assert_eq!(f(&eval(&minus, &[&b]).unwrap()), f(&b).mapv(|x| 1.0 - x));
+    }
+
+    #[test]
+    fn every_scalar_and_unary_op_matches_ndarray() {
+        let a = arr(&[1.0, 4.0, 9.0, 16.0], &[4]);
+        let x = f(&a);
+        for (kind, expect) in [
+            (Arith::Add, x.mapv(|v| v + 2.0)),
+            (Arith::Sub, x.mapv(|v| v - 2.0)),
+            (Arith::Mul, x.mapv(|v| v * 2.0)),
+            (Arith::Div, x.mapv(|v| v / 2.0)),
+            (Arith::Rem, x.mapv(|v| v % 2.0)),
+            (Arith::Pow, x.mapv(|v| v.powf(2.0))),
+        ] {
+            let op = Op::Arith {
+                kind,
+                scalar: Some(2.0),
+                scalar_left: false,
+            };
+            assert_eq!(f(&eval(&op, &[&a]).unwrap()), expect, "{kind:?}");
+        }
+        for (kind, expect) in [
+            (Unary::Neg, x.mapv(|v| -v)),
+            (Unary::Abs, x.mapv(f64::abs)),
+            (Unary::Sqrt, x.mapv(f64::sqrt)),
+            (Unary::Exp, x.mapv(f64::exp)),
+            (Unary::Log, x.mapv(f64::ln)),
+        ] {
+            assert_eq!(
+                f(&eval(&Op::Unary { kind }, &[&a]).unwrap()),
+                expect,
+                "{kind:?}"
+            );
+        }
+        for (kind, expect) in [
+            (Compare::Lt, [1.0, 0.0, 0.0, 0.0]),
+            (Compare::Le, [1.0, 1.0, 0.0, 0.0]),
+            (Compare::Gt, [0.0, 0.0, 1.0, 1.0]),
+            (Compare::Ge, [0.0, 1.0, 1.0, 1.0]),
+            (Compare::Eq, [0.0, 1.0, 0.0, 0.0]),
+            (Compare::Ne, [1.0, 0.0, 1.0, 1.0]),
+        ] {
+            let op = Op::Compare {
+                kind,
+                scalar: Some(4.0),
+            };
+            assert_eq!(
+                f(&eval(&op, &[&a]).unwrap()),
+                Array1::from(expect.to_vec()).into_dyn(),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reductions_whole_and_per_axis_match_ndarray() {
+        let a = arr(&[1.0, 5.0, 3.0, 4.0, 2.0, 6.0], &[2, 3]);
+        let x = f(&a);
+        let whole = |kind| {
+            f(&eval(&Op::Reduce { kind, axis: None }, &[&a]).unwrap())
+                .into_iter()
+                .next()
+                .unwrap()
+        };
+        assert_eq!(whole(Reduce::Sum), x.sum());
+        assert_eq!(whole(Reduce::Mean), x.mean().unwrap());
+        assert_eq!(whole(Reduce::Min), 1.0);
+        assert_eq!(whole(Reduce::Max), 6.0);
+        assert_eq!(whole(Reduce::Var), x.var(0.0));
+        assert_eq!(whole(Reduce::Std), x.std(0.0));
+        assert_eq!(whole(Reduce::Argmax), 5.0);
+        let axis = |kind, a_: usize| {
+            f(&eval(
+                &Op::Reduce {
+                    kind,
+                    axis: Some(a_),
+                },
+                &[&a],
+            )
+            .unwrap())
+        };
+        assert_eq!(axis(Reduce::Sum, 0), x.sum_axis(Axis(0)));
+        assert_eq!(axis(Reduce::Mean, 1), x.mean_axis(Axis(1)).unwrap());
+        assert_eq!(axis(Reduce::Min, 0), array![1.0, 2.0, 3.0].into_dyn());
+        assert_eq!(axis(Reduce::Max, 1), array![5.0, 6.0].into_dyn());
+        assert_eq!(axis(Reduce::Std, 0), x.std_axis(Axis(0), 0.0));
+        assert_eq!(axis(Reduce::Var, 1), x.var_axis(Axis(1), 0.0));
+        assert_eq!(axis(Reduce::Argmax, 1), array![1.0, 2.0].into_dyn());
+        let err = eval(
+            &Op::Reduce {
+                kind: Reduce::Sum,
+                axis: Some(2),
+            },
+            &[&a],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("axis 2 is out of range"), "{err}");
+        let empty = arr(&[], &[0]);
+        assert!(
+            eval(
+                &Op::Reduce {
+                    kind: Reduce::Mean,
+                    axis: None
+                },
+                &[&empty]
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn linear_algebra_and_shapes() {
+        let m = arr(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        let v = arr(&[1.0, 0.0, -1.0], &[3]);
+        let mv = eval(&Op::Dot, &[&m, &v]).unwrap();
+        assert_eq!(f(&mv), array![-2.0, -2.0].into_dyn());
+        let t = eval(&Op::Transpose, &[&m]).unwrap();
+        assert_eq!(f(&t), f(&m).reversed_axes());
+        let mm = eval(&Op::Dot, &[&m, &t]).unwrap();
+        let m2 = f(&m).into_dimensionality::<ndarray::Ix2>().unwrap();
+        assert_eq!(f(&mm), m2.dot(&m2.t()).into_dyn());
+        assert_eq!(f(&eval(&Op::Dot, &[&v, &v]).unwrap()), scalar(2.0));
+        assert!(
+            eval(&Op::Dot, &[&m, &m])
+                .unwrap_err()
+                .to_string()
+                .contains("do not multiply")
+        );
+        let r = eval(&Op::Reshape { shape: vec![3, 2] }, &[&m]).unwrap();
+        assert_eq!(r.shape(), [3, 2]);
+        assert!(eval(&Op::Reshape { shape: vec![4] }, &[&m]).is_err());
+        let s = eval(
+            &Op::Slice {
+                ranges: vec![(1, 2), (0, 2)],
+            },
+            &[&m],
+        )
+        .unwrap();
+        assert_eq!(f(&s), array![[4.0, 5.0]].into_dyn());
+        assert!(
+            eval(
+                &Op::Slice {
+                    ranges: vec![(0, 3)]
+                },
+                &[&m]
+            )
+            .is_err()
+        );
+        let h = eval(&Op::Head { n: 1 }, &[&m]).unwrap();
+        assert_eq!(f(&h), array![[1.0, 2.0, 3.0]].into_dyn());
+        assert_eq!(f(&eval(&Op::RowCount, &[&m]).unwrap()), scalar(2.0));
+    }
+
+    fn df() -> Data {
+        Data::Frame(
+            DataFrame::new_infer_height(vec![
+                Column::new("x".into(), [3.0, 1.0, 2.0]),
+                Column::new("n".into(), [30_i64, 10, 20]),
+                Column::new("label".into(), ["M", "B", "M"]),
+            ])
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn frame_ops_match_polars() {
+        let d = df();
+        let real = d.as_frame().unwrap();
+        let sel = eval(
+            &Op::Select {
+                columns: vec!["n".into(), "x".into()],
+            },
+            &[&d],
+        )
+        .unwrap();
+        assert_eq!(sel.as_frame().unwrap(), &real.select(["n", "x"]).unwrap());
+        let absent = eval(
+            &Op::Select {
+                columns: vec!["radius".into()],
+            },
+            &[&d],
+        )
+        .unwrap_err();
+        assert!(absent.to_string().contains("x, n, label"), "{absent}");
+        let col = eval(&Op::Column { name: "n".into() }, &[&d]).unwrap();
+        assert_eq!(f(&col), array![30.0, 10.0, 20.0].into_dyn());
+        let text = eval(
+            &Op::Column {
+                name: "label".into(),
+            },
+            &[&d],
+        )
+        .unwrap_err();
+        assert!(text.to_string().contains("text_equals"), "{text}");
+        let m = eval(
+            &Op::TextEquals {
+                column: "label".into(),
+                value: "M".into(),
+            },
+            &[&d],
+        )
+        .unwrap();
+        assert_eq!(f(&m), array![1.0, 0.0, 1.0].into_dyn());
+        let filtered = eval(&Op::Filter, &[&d, &m]).unwrap();
+        let expect = real
+            .filter(&BooleanChunked::from_slice(
+                "m".into(),
+                &[true, false, true],
+            ))
+            .unwrap();
+        assert_eq!(filtered.as_frame().unwrap(), &expect);
+        let sorted = eval(
+            &Op::Sort {
+                by: "x".into(),
+                descending: true,
+            },
+            &[&d],
+        )
+        .unwrap();
+        assert_eq!(
+            sorted.as_frame().unwrap(),
+            &real
+                .sort(
+                    ["x"],
+                    SortMultipleOptions::default().with_order_descending(true)
+                )
+                .unwrap()
+        );
+        let arr2 = eval(&Op::ToArray, &[&sel]).unwrap();
+        assert_eq!(
+            f(&arr2),
+            array![[30.0, 3.0], [10.0, 1.0], [20.0, 2.0]].into_dyn()
+        );
+        assert!(eval(&Op::ToArray, &[&d]).is_err(), "text columns refuse");
+        let doubled = eval(
+            &Op::Arith {
+                kind: Arith::Mul,
+                scalar: Some(2.0),
+                scalar_left: false,
+            },
+            &[&col],
+        )
+        .unwrap();
+        let with = eval(&Op::WithColumn { name: "n2".into() }, &[&d, &doubled]).unwrap();
+        assert_eq!(
+            f(&eval(&Op::Column { name: "n2".into() }, &[&with]).unwrap()),
+            array![60.0, 20.0, 40.0].into_dyn()
+        );
+        assert_eq!(f(&eval(&Op::RowCount, &[&d]).unwrap()), scalar(3.0));
+        let head = eval(&Op::Head { n: 2 }, &[&d]).unwrap();
+        assert_eq!(head.as_frame().unwrap(), &real.head(Some(2)));
+        let not_frame = eval(&Op::Select { columns: vec![] }, &[&col]).unwrap_err();
+        assert!(
+            not_frame.to_string().contains("works on frames"),
+            "{not_frame}"
+        );
+        let short_mask = arr(&[1.0], &[1]);
+        assert!(eval(&Op::Filter, &[&d, &short_mask]).is_err());
+    }
+
+    #[test]
+    fn literals_and_arity_are_checked() {
+        let lit = Op::Literal {
+            values: vec![4.0, 5.0, 6.0],
+            shape: vec![3],
+        };
+        assert_eq!(
+            f(&eval(&lit, &[]).unwrap()),
+            array![4.0, 5.0, 6.0].into_dyn()
+        );
+        let bad = Op::Literal {
+            values: vec![1.0],
+            shape: vec![2],
+        };
+        assert!(eval(&bad, &[]).is_err());
+        assert!(
+            eval(&Op::Dot, &[&arr(&[1.0], &[1])])
+                .unwrap_err()
+                .to_string()
+                .contains("inputs")
+        );
+        assert_eq!(
+            describe(
+                &Op::Arith {
+                    kind: Arith::Add,
+                    scalar: Some(1.0),
+                    scalar_left: false
+                },
+                &["jane's asset".into()]
+            ),
+            "jane's asset + 1"
+        );
+    }
+}

@@ -1,0 +1,568 @@
+//! Pointers end to end on real datasites in temp dirs: eager ops on mocks, replay on real data,
+//! requests, reviews, approvals, and what a scientist must never see.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ndarray::{ArrayD, IxDyn, array};
+use polars::prelude::{Column, DataFrame};
+use veil::ops::{self, Arith, Compare, Op, Reduce, Unary};
+use veil::prelude::*;
+
+const ADMIN: &str = "info@openmined.org";
+const ADMIN_PW: &str = "changethis";
+
+fn launch(dir: &Path, reset: bool) -> Datasite {
+    LaunchOptions::new("pointer-site")
+        .dir(dir)
+        .reset(reset)
+        .launch()
+        .expect("launch")
+}
+
+fn table(x: [f64; 5], label: [&str; 5]) -> DataFrame {
+    DataFrame::new_infer_height(vec![
+        Column::new("x".into(), x),
+        Column::new("y".into(), x.map(|v| v * 10.0 + 1.0)),
+        Column::new("label".into(), label),
+    ])
+    .unwrap()
+}
+
+/// Owner, Jane (a scientist) and Guy (a guest), with a dataset holding the seed's array asset and a
+/// frame asset whose mock has fewer rows than its data.
+fn setup(site: &Datasite) -> (Client, Client, Client) {
+    let owner = site.login(ADMIN, ADMIN_PW).unwrap();
+    owner
+        .upload_dataset(
+            Dataset::new("my dataset")
+                .asset(
+                    Asset::new("my asset")
+                        .data(array![1_i64, 2, 3])
+                        .mock(array![1_i64, 1, 1]),
+                )
+                .asset(
+                    Asset::new("table")
+                        .data(table([3.0, 1.0, 4.0, 1.0, 5.0], ["M", "B", "M", "B", "M"]))
+                        .mock(table([2.0, 2.0, 2.0, 0.0, 0.0], ["B", "B", "M", "M", "B"])),
+                ),
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+        .unwrap();
+    owner
+        .register(NewUser::new("Guy", "guy@example.org", "guest-pw").role(Role::Guest))
+        .unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+    let guy = site.login("guy@example.org", "guest-pw").unwrap();
+    (owner, jane, guy)
+}
+
+fn asset(client: &Client, name: &str) -> SiteAsset {
+    client.dataset("my dataset").unwrap().asset(name).unwrap()
+}
+
+fn floats(d: &Data) -> Vec<f64> {
+    d.as_f64().expect("an f64 array").iter().copied().collect()
+}
+
+#[test]
+fn the_seeds_pointer_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(dir.path(), true);
+    let (owner, jane, _) = setup(&site);
+
+    let pointer = asset(&jane, "my asset").pointer().unwrap();
+    assert_eq!(pointer.mock(), &Data::I64(array![1_i64, 1, 1].into_dyn()));
+    let plus_one = (&pointer + 1.0).unwrap();
+    assert_eq!(floats(plus_one.mock()), [2.0, 2.0, 2.0]);
+    let sum = pointer.sum().unwrap();
+    assert_eq!(floats(sum.mock()), [3.0]);
+    let mine = jane.array(array![4_i64, 5, 6]).unwrap();
+    assert!(mine.lineage().is_empty());
+    assert_eq!(
+        floats(&mine.get().unwrap()),
+        [4.0, 5.0, 6.0],
+        "your own array needs no request"
+    );
+    let added = (&pointer + &mine).unwrap();
+    assert_eq!(floats(added.mock()), [5.0, 6.0, 7.0]);
+    assert_eq!(added.lineage(), ["my dataset / my asset"]);
+    assert_eq!(added.status().unwrap(), Status::Private);
+
+    // Before approval: no way to the real value.
+    let early = added.get().unwrap_err();
+    assert!(early.to_string().contains("request"), "{early}");
+    let request = added.request("the sum of my array and the asset").unwrap();
+    assert_eq!(added.status().unwrap(), Status::Requested);
+    assert!(matches!(
+        added.get().unwrap_err(),
+        Error::ApprovalPending { .. }
+    ));
+    let twice = added.request("again").unwrap_err();
+    assert!(matches!(twice, Error::AlreadyExists { .. }), "{twice}");
+
+    // The owner reviews: who, why, the steps back to the asset, mock and real results.
+    let listed = owner.requests().unwrap();
+    assert_eq!(listed.len(), 1);
+    let pending = owner.request(&request.id[..6]).unwrap();
+    assert_eq!(pending.requester, "jane@caltech.edu");
+    let review = pending.review().unwrap();
+    assert_eq!(
+        review.steps,
+        [
+            "#1 = array of shape [3] from the notebook",
+            "#2 = asset `my dataset / my asset` + #1"
+        ]
+    );
+    assert_eq!(floats(review.mock.as_ref().unwrap()), [5.0, 6.0, 7.0]);
+    assert_eq!(floats(review.real.as_ref().unwrap()), [5.0, 7.0, 9.0]);
+    assert!(review.html().contains("Real result (owners only)"));
+    pending.approve().unwrap();
+
+    assert_eq!(added.status().unwrap(), Status::Approved);
+    assert_eq!(floats(&added.get().unwrap()), [5.0, 7.0, 9.0]);
+    let again = owner.request(&request.id).unwrap();
+    assert!(
+        again
+            .approve()
+            .unwrap_err()
+            .to_string()
+            .contains("already approved")
+    );
+    let log = owner.audit_log().unwrap().0;
+    for action in [
+        "pointer",
+        "action",
+        "request",
+        "review",
+        "approve",
+        "get_result",
+    ] {
+        assert!(
+            log.iter().any(|e| e.action == action),
+            "audit has no {action}"
+        );
+    }
+    veil::audit::verify(&log).unwrap();
+}
+
+#[test]
+fn every_op_replays_on_the_real_data_as_it_ran_on_the_mock() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(dir.path(), true);
+    let (owner, _, _) = setup(&site);
+    // The owner may read real values directly, so each op's real side is checked without requests.
+    let frame = asset(&owner, "table").pointer().unwrap();
+    let array = frame.select(["x", "y"]).unwrap().to_array().unwrap();
+    let x = frame.column("x").unwrap();
+    let (real_frame, mock_frame) = {
+        let a = asset(&owner, "table");
+        (a.data().unwrap(), a.mock().unwrap())
+    };
+    let direct = |op: &Op, real: &[&Data], mock: &[&Data]| {
+        (ops::eval(op, real).unwrap(), ops::eval(op, mock).unwrap())
+    };
+    let real_x = ops::eval(&Op::Column { name: "x".into() }, &[&real_frame]).unwrap();
+    let mock_x = ops::eval(&Op::Column { name: "x".into() }, &[&mock_frame]).unwrap();
+    let real_arr = array.get().unwrap();
+    let mock_arr = array.mock().clone();
+    assert_eq!(real_arr.shape(), [5, 2]);
+
+    let mut cases: Vec<(Op, &Pointer, Option<&Pointer>)> = Vec::new();
+    for kind in [
+        Arith::Add,
+        Arith::Sub,
+        Arith::Mul,
+        Arith::Div,
+        Arith::Rem,
+        Arith::Pow,
+    ] {
+        cases.push((
+            Op::Arith {
+                kind,
+                scalar: Some(2.0),
+                scalar_left: false,
+            },
+            &x,
+            None,
+        ));
+        cases.push((
+            Op::Arith {
+                kind,
+                scalar: None,
+                scalar_left: false,
+            },
+            &x,
+            Some(&x),
+        ));
+    }
+    cases.push((
+        Op::Arith {
+            kind: Arith::Sub,
+            scalar: Some(1.0),
+            scalar_left: true,
+        },
+        &x,
+        None,
+    ));
+    for kind in [
+        Compare::Lt,
+        Compare::Le,
+        Compare::Gt,
+        Compare::Ge,
+        Compare::Eq,
+        Compare::Ne,
+    ] {
+        cases.push((
+            Op::Compare {
+                kind,
+                scalar: Some(2.0),
+            },
+            &x,
+            None,
+        ));
+    }
+    for kind in [Unary::Neg, Unary::Abs, Unary::Sqrt, Unary::Exp, Unary::Log] {
+        cases.push((Op::Unary { kind }, &x, None));
+    }
+    for kind in [
+        Reduce::Sum,
+        Reduce::Mean,
+        Reduce::Min,
+        Reduce::Max,
+        Reduce::Std,
+        Reduce::Var,
+        Reduce::Argmax,
+    ] {
+        cases.push((Op::Reduce { kind, axis: None }, &array, None));
+        cases.push((
+            Op::Reduce {
+                kind,
+                axis: Some(0),
+            },
+            &array,
+            None,
+        ));
+        cases.push((
+            Op::Reduce {
+                kind,
+                axis: Some(1),
+            },
+            &array,
+            None,
+        ));
+    }
+    cases.push((Op::Transpose, &array, None));
+    cases.push((Op::Reshape { shape: vec![2, 5] }, &array, None));
+    cases.push((
+        Op::Slice {
+            ranges: vec![(1, 3), (0, 1)],
+        },
+        &array,
+        None,
+    ));
+    cases.push((Op::Head { n: 2 }, &array, None));
+    cases.push((Op::RowCount, &array, None));
+    cases.push((
+        Op::Select {
+            columns: vec!["y".into(), "label".into()],
+        },
+        &frame,
+        None,
+    ));
+    cases.push((Op::Head { n: 3 }, &frame, None));
+    cases.push((Op::RowCount, &frame, None));
+    cases.push((
+        Op::Sort {
+            by: "x".into(),
+            descending: true,
+        },
+        &frame,
+        None,
+    ));
+    cases.push((
+        Op::TextEquals {
+            column: "label".into(),
+            value: "M".into(),
+        },
+        &frame,
+        None,
+    ));
+
+    for (op, input, other) in &cases {
+        let (real_in, mock_in): (Vec<Data>, Vec<Data>) = std::iter::once(*input)
+            .chain(*other)
+            .map(|p| {
+                if std::ptr::eq(p, &x) {
+                    (real_x.clone(), mock_x.clone())
+                } else if std::ptr::eq(p, &array) {
+                    (real_arr.clone(), mock_arr.clone())
+                } else {
+                    (real_frame.clone(), mock_frame.clone())
+                }
+            })
+            .unzip();
+        let (want_real, want_mock) = direct(
+            op,
+            &real_in.iter().collect::<Vec<_>>(),
+            &mock_in.iter().collect::<Vec<_>>(),
+        );
+        let others: Vec<&Pointer> = other.iter().copied().collect();
+        let p = input.apply(op.clone(), &others).unwrap();
+        assert!(
+            same(p.mock(), &want_mock),
+            "mock side of {op}: {:?} vs {want_mock:?}",
+            p.mock()
+        );
+        let real = p.get().unwrap();
+        assert!(
+            same(&real, &want_real),
+            "real side of {op}: {real:?} vs {want_real:?}"
+        );
+    }
+
+    // Two-input ops: dot, filter and with_column.
+    let w = owner.array(array![0.5, -1.0]).unwrap();
+    let score = array.dot(&w).unwrap();
+    let want = ops::eval(&Op::Dot, &[&real_arr, &w.get().unwrap()]).unwrap();
+    assert_eq!(score.get().unwrap(), want);
+    let malignant = frame.text_equals("label", "M").unwrap();
+    let only_m = frame.filter(&malignant).unwrap();
+    assert_eq!(only_m.get().unwrap().shape(), [3, 3]);
+    assert_eq!(only_m.mock().shape(), [2, 3]);
+    let with = frame.with_column("x2", &(&x * 2.0).unwrap()).unwrap();
+    assert_eq!(
+        floats(&with.column("x2").unwrap().get().unwrap()),
+        [6.0, 2.0, 8.0, 2.0, 10.0]
+    );
+    let mean_m = only_m.column("x").unwrap().mean().unwrap();
+    assert_eq!(floats(&mean_m.get().unwrap()), [4.0]);
+}
+
+/// Equal, counting NaN as equal to NaN (0 / 0 on a mock is fine).
+fn same(a: &Data, b: &Data) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => {
+            x.shape() == y.shape()
+                && x.iter()
+                    .zip(y)
+                    .all(|(p, q)| p == q || (p.is_nan() && q.is_nan()))
+        }
+        _ => a == b,
+    }
+}
+
+fn wait_for(mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the worker never finished"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_worker_replays_off_the_critical_path_and_failures_stay_with_the_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(dir.path(), true);
+    let (owner, jane, _) = setup(&site);
+    let frame = asset(&jane, "table").pointer().unwrap();
+    let x = frame.column("x").unwrap();
+    let ok = x.sum().unwrap();
+    let ok_request = ok.request("total").unwrap();
+    wait_for(|| owner.request(&ok_request.id).unwrap().computation == "ready");
+
+    // Fine on the mock, whose filter keeps 2 rows; fails on the real data, whose filter keeps 3.
+    let malignant = frame.text_equals("label", "M").unwrap();
+    let picked = x.filter(&malignant).unwrap();
+    assert_eq!(picked.mock().shape(), [2]);
+    let reshaped = picked.reshape(&[1, 2]).unwrap();
+    let request = reshaped.request("shape check").unwrap();
+    wait_for(|| owner.request(&request.id).unwrap().computation == "failed");
+
+    // The scientist learns that it failed, never why in terms of real values.
+    let seen = jane.request(&request.id).unwrap();
+    assert_eq!(seen.computation, "failed");
+    let shown = format!("{} {} {seen:?}", seen.text(), seen.html());
+    assert!(!shown.contains("3 values"), "a real size leaked: {shown}");
+    let jane_review = seen.review().unwrap_err();
+    assert!(
+        matches!(jane_review, Error::PermissionDenied { .. }),
+        "{jane_review}"
+    );
+
+    // The owner sees the real error, cannot approve it, and denies with a reason.
+    let review = owner.request(&request.id).unwrap().review().unwrap();
+    let real_error = review.real.as_ref().unwrap_err();
+    assert!(real_error.contains("3 values"), "{real_error}");
+    let refused = owner.request(&request.id).unwrap().approve().unwrap_err();
+    assert!(
+        refused.to_string().contains("failed on the real data"),
+        "{refused}"
+    );
+    owner
+        .request(&request.id)
+        .unwrap()
+        .deny("reshape to the real row count instead")
+        .unwrap();
+    match reshaped.get().unwrap_err() {
+        Error::RequestDenied { reason, .. } => {
+            assert_eq!(reason, "reshape to the real row count instead")
+        }
+        other => panic!("expected a denial, got {other}"),
+    }
+    assert_eq!(
+        reshaped.status().unwrap(),
+        Status::Denied("reshape to the real row count instead".into())
+    );
+}
+
+#[test]
+fn scientists_cannot_reach_what_is_not_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(dir.path(), true);
+    let (owner, jane, guy) = setup(&site);
+    owner
+        .register(NewUser::new("Bob", "bob@example.org", "bob-pw-1"))
+        .unwrap();
+    let bob = site.login("bob@example.org", "bob-pw-1").unwrap();
+
+    // Guests list datasets and read mocks, nothing more.
+    assert_eq!(guy.datasets().unwrap().len(), 1);
+    assert!(asset(&guy, "my asset").mock().is_ok());
+    let guest = asset(&guy, "my asset").pointer().unwrap_err();
+    assert!(matches!(guest, Error::PermissionDenied { .. }), "{guest}");
+    assert!(guy.array(array![1.0]).is_err());
+
+    // Nobody uses someone else's objects: Bob cannot build on Jane's pointer.
+    let janes = asset(&jane, "my asset").pointer().unwrap();
+    let bobs = asset(&bob, "my asset").pointer().unwrap();
+    let mixed = (&bobs + &janes).unwrap_err();
+    assert!(
+        matches!(mixed, Error::NotFound { kind: "object", .. }),
+        "{mixed}"
+    );
+
+    // Jane's request and released result are hers alone.
+    let total = janes.sum().unwrap();
+    let request = total.request("total").unwrap();
+    assert!(bob.requests().unwrap().is_empty());
+    assert!(matches!(
+        bob.request(&request.id).unwrap_err(),
+        Error::NotFound { .. }
+    ));
+    // Jane cannot approve her own request; nor can an owner approve their own.
+    let own = jane.request(&request.id).unwrap().approve().unwrap_err();
+    assert!(matches!(own, Error::PermissionDenied { .. }), "{own}");
+    let owners = asset(&owner, "my asset").pointer().unwrap().sum().unwrap();
+    let owner_request = owners.request("for the record").unwrap();
+    let self_approval = owner
+        .request(&owner_request.id)
+        .unwrap()
+        .approve()
+        .unwrap_err();
+    assert!(
+        self_approval.to_string().contains("your own request"),
+        "{self_approval}"
+    );
+    owner.request(&request.id).unwrap().approve().unwrap();
+    assert_eq!(floats(&total.get().unwrap()), [6.0]);
+    // Bob's equal-looking computation is his own object, still private.
+    let bobs_total = bobs.sum().unwrap();
+    assert!(bobs_total.get().is_err());
+
+    // The real data itself stays with the owner.
+    assert!(matches!(
+        asset(&jane, "my asset").data().unwrap_err(),
+        Error::PermissionDenied { .. }
+    ));
+    // Displays of a scientist's pointer carry the mock only.
+    let shown = format!("{}{}", total.text(), total.html());
+    assert!(
+        shown.contains("Mock result") && !shown.contains("Real"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn bad_requests_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(dir.path(), true);
+    let (owner, jane, _) = setup(&site);
+    let p = asset(&jane, "my asset").pointer().unwrap();
+    assert!(p.request("  ").unwrap_err().to_string().contains("empty"));
+    assert!(matches!(
+        jane.request("zz-top").unwrap_err(),
+        Error::InvalidInput { .. }
+    ));
+    assert!(matches!(
+        owner.request("abcdef").unwrap_err(),
+        Error::NotFound { .. }
+    ));
+    let a = p.sum().unwrap().request("a").unwrap();
+    let b = p.max().unwrap().request("b").unwrap();
+    let common =
+        a.id.chars()
+            .zip(b.id.chars())
+            .take_while(|(x, y)| x == y)
+            .count();
+    if common == 0 {
+        let all = owner.request("").unwrap_err();
+        assert!(matches!(all, Error::InvalidInput { .. }));
+    } else {
+        let ambiguous = owner.request(&a.id[..common]).unwrap_err();
+        assert!(ambiguous.to_string().contains("several"), "{ambiguous}");
+    }
+    let deny = owner.request(&a.id).unwrap().deny("").unwrap_err();
+    assert!(deny.to_string().contains("empty"), "{deny}");
+    // Mock-side problems come back at once, before anything is recorded.
+    let bad = p.reshape(&[2]).unwrap_err();
+    assert!(bad.to_string().contains("do not fit"), "{bad}");
+    let bad_column = asset(&jane, "table")
+        .pointer()
+        .unwrap()
+        .column("radius")
+        .unwrap_err();
+    assert!(
+        bad_column.to_string().contains("x, y, label"),
+        "{bad_column}"
+    );
+    let huge = jane
+        .array(ArrayD::<f64>::zeros(IxDyn(&[
+            veil::pointers::MAX_LITERAL_VALUES + 1,
+        ])))
+        .unwrap_err();
+    assert!(huge.to_string().contains("as an asset"), "{huge}");
+}
+
+#[test]
+fn requests_and_results_survive_a_relaunch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (request_id, approved_id) = {
+        let site = launch(dir.path(), true);
+        let (owner, jane, _) = setup(&site);
+        let p = asset(&jane, "table").pointer().unwrap();
+        let mean = p.column("y").unwrap().mean().unwrap();
+        let pending = mean.request("mean y").unwrap();
+        let max = p.column("x").unwrap().max().unwrap();
+        let approved = max.request("max x").unwrap();
+        owner.request(&approved.id).unwrap().approve().unwrap();
+        site.land().unwrap();
+        (pending.id, approved.id)
+    };
+    let site = launch(dir.path(), false);
+    let owner = site.login(ADMIN, ADMIN_PW).unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+    // The cache is gone: the review replays the recorded actions from the asset.
+    let review = owner.request(&request_id).unwrap().review().unwrap();
+    assert_eq!(floats(review.real.as_ref().unwrap()), [29.0]);
+    owner.request(&request_id).unwrap().approve().unwrap();
+    let mine = jane.requests().unwrap();
+    assert_eq!(mine.len(), 2);
+    assert!(mine.iter().all(|r| r.status == "approved"));
+    assert!(mine.iter().any(|r| r.id == approved_id));
+}
