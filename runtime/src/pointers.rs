@@ -43,7 +43,10 @@ pub(crate) enum Side {
 /// The datasite's executor: a cache of computed values and the worker thread that fills it.
 #[derive(Debug, Default)]
 pub(crate) struct Executor {
+    /// Computed values by object id.
     cache: Mutex<HashMap<(Side, String), Arc<Data>>>,
+    /// Loaded asset data by asset id, shared by every pointer to the asset.
+    assets: Mutex<HashMap<(Side, String), Arc<Data>>>,
     queue: Mutex<Option<mpsc::Sender<String>>>,
 }
 
@@ -78,6 +81,11 @@ impl Executor {
         {
             let _ = q.send(id.to_string());
         }
+    }
+
+    /// Forgets computed values (not loaded assets); they are replayed when next needed.
+    pub(crate) fn clear(&self) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     fn cached(&self, side: Side, id: &str) -> Option<Arc<Data>> {
@@ -290,10 +298,10 @@ impl SiteCore {
                         })
                         .collect::<Result<_>>()?;
                     let refs: Vec<&Data> = inputs.iter().map(|d| d.as_ref()).collect();
-                    ops::eval(op, &refs)?
+                    Arc::new(ops::eval(op, &refs)?)
                 }
             };
-            self.exec.keep(side, &oid, Arc::new(value));
+            self.exec.keep(side, &oid, value);
         }
         self.exec.cached(side, id).ok_or_else(|| {
             Error::corrupt(
@@ -303,7 +311,17 @@ impl SiteCore {
         })
     }
 
-    fn asset_value(&self, side: Side, asset_id: &str) -> Result<Data> {
+    fn asset_value(&self, side: Side, asset_id: &str) -> Result<Arc<Data>> {
+        let key = (side, asset_id.to_string());
+        if let Some(v) = self
+            .exec
+            .assets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(v.clone());
+        }
         let row: Option<(String, Option<String>)> = self.store.read(|conn| {
             conn.query_row(
                 &format!(
@@ -327,7 +345,16 @@ impl SiteCore {
                 "its dataset was deleted, or it has no mock",
             ));
         };
-        Data::decode(DataKind::parse(&kind)?, &self.store.get_blob(&blob)?)
+        let data = Arc::new(Data::decode(
+            DataKind::parse(&kind)?,
+            &self.store.get_blob(&blob)?,
+        )?);
+        self.exec
+            .assets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, data.clone());
+        Ok(data)
     }
 
     /// The worker's job: compute the real value and record whether it worked.

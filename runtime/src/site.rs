@@ -187,6 +187,12 @@ impl Datasite {
         self.core.register(None, user)
     }
 
+    /// Forgets the results of pointer operations computed so far, freeing their memory; they are
+    /// replayed from the recorded actions when next needed. Loaded asset data stays.
+    pub fn clear_results(&self) {
+        self.core.exec.clear();
+    }
+
     /// Closes the datasite: the WAL is checkpointed and later calls through any client fail with
     /// [`Error::Landed`]. Everything committed stays on disk for the next launch.
     pub fn land(&self) -> Result<()> {
