@@ -87,6 +87,17 @@ impl Data {
         self.op("data.drop", json!({ "columns": columns }))
     }
 
+    /// An array's values in row-major order (a 0-d result such as a sum gives one value).
+    pub fn values(&self) -> Result<Vec<f64>> {
+        let reply = call("data.values", json!({ "handle": self.handle.id() }))?;
+        Ok(reply
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_f64().unwrap_or(f64::NAN))
+            .collect())
+    }
+
     /// The frame's first `n` rows.
     pub fn head(&self, n: usize) -> Result<Data> {
         self.op("data.head", json!({ "n": n }))

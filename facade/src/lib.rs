@@ -23,6 +23,8 @@
 //! # Layout
 //! - [`Datasite`], [`Client`], [`site()`], [`client()`]: the session's datasite and logins.
 //! - [`Data`], [`read_csv`], [`read_parquet`], [`array()`], [`mock`]: values the kernel holds.
+//! - [`Pointer`], [`Request`]: computations on assets' mocks, recorded and replayed on the real data at
+//!   the datasite; requests for their real results and owners' reviews.
 //! - [`Dataset`], [`Asset`], [`Contributor`], [`NewUser`]: builders; [`SiteDataset`], [`SiteAsset`],
 //!   [`User`]: what the datasite reports.
 //! - [`Rich`]: values with a MIME bundle; [`Html`], text and every Veil value implement it.
@@ -35,10 +37,12 @@ use std::io::Write;
 
 mod bridge;
 mod data;
+mod pointer;
 mod site;
 
 pub use bridge::{Error, Rendered, Result, use_bridge};
 pub use data::{Asset, Contributor, Data, Dataset, array, mock, read_csv, read_parquet};
+pub use pointer::{Pointer, Request, RequestList, Review};
 pub use serde_json as json;
 pub use site::{
     AuditLog, Client, DatasetList, Datasite, LaunchOptions, NewUser, Role, SiteAsset, SiteDataset,
@@ -54,7 +58,8 @@ const PANIC_MARKER: &str = "\u{1e}VEIL_PANIC ";
 pub mod prelude {
     pub use crate::{
         Asset, Client, Contributor, Data, Dataset, Datasite, Error, Html, LaunchOptions, NewUser,
-        Rich, Role, array, clear_output, client, display, html, mock, read_csv, read_parquet, site,
+        Pointer, Rich, Role, array, clear_output, client, display, html, mock, read_csv,
+        read_parquet, site,
     };
 }
 

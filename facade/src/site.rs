@@ -526,6 +526,10 @@ pub struct SiteAsset {
 }
 
 impl SiteAsset {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     fn fetch(&self, op: &str) -> Result<Data> {
         Data::from_reply(&call(
             op,

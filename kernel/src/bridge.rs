@@ -24,7 +24,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use veil::{Client, Data, Datasite, LaunchOptions, Render};
+use veil::{Client, Data, Datasite, LaunchOptions, Pointer, Render};
 
 use crate::message::KernelError;
 use crate::session::Session;
@@ -206,6 +206,7 @@ enum Held {
     Site(Datasite),
     Client(Client),
     Data(Data),
+    Pointer(Pointer),
 }
 
 impl Held {
@@ -214,6 +215,7 @@ impl Held {
             Held::Site(_) => "datasite",
             Held::Client(_) => "client",
             Held::Data(_) => "data",
+            Held::Pointer(_) => "pointer",
         }
     }
 }
@@ -274,6 +276,18 @@ fn user_info(user: &veil::User) -> Value {
         "institution": user.institution,
         "website": user.website,
         "rendered": rendered(user),
+    })
+}
+
+fn request_info(request: &veil::Request) -> Value {
+    json!({
+        "id": request.id,
+        "requester": request.requester,
+        "reason": request.reason,
+        "status": request.status,
+        "decision": request.decision,
+        "lineage": request.lineage,
+        "rendered": rendered(request),
     })
 }
 
@@ -467,6 +481,27 @@ impl Cells {
                 other.kind()
             ))),
         }
+    }
+
+    fn pointer(&self, id: u64) -> Result<Pointer, KernelError> {
+        match self.held(id)? {
+            Held::Pointer(p) => Ok(p),
+            other => Err(invalid(format!(
+                "handle {id} is a {}, not a pointer",
+                other.kind()
+            ))),
+        }
+    }
+
+    fn pointer_handle(&self, pointer: Pointer) -> Value {
+        let info = json!({
+            "id": pointer.id(),
+            "lineage": pointer.lineage(),
+            "kind": pointer.mock().kind().to_string(),
+            "shape": pointer.mock().shape(),
+        });
+        let id = self.hold(Held::Pointer(pointer));
+        with_handle(info, id)
     }
 
     fn frame(&self, id: u64, op: &str) -> Result<veil::polars::prelude::DataFrame, KernelError> {
@@ -784,6 +819,20 @@ impl Cells {
                 self.data_handle(self.frame(data, op)?.head(Some(n)).into())
             }
             "data.render" => rendered(&self.data(id()?)?),
+            "data.values" => {
+                let data = self.data(id()?)?;
+                let values: Vec<f64> = match &data {
+                    Data::F64(a) => a.iter().copied().collect(),
+                    Data::I64(a) => a.iter().map(|v| *v as f64).collect(),
+                    Data::Frame(_) => {
+                        return Err(KernelError::new(
+                            "TypeMismatch",
+                            "`values` reads arrays, and this is a frame; take a column first (on a pointer: `.column(name)`)",
+                        ));
+                    }
+                };
+                json!(values)
+            }
             "mock.shift_and_jitter" | "mock.shuffle_rows" | "mock.laplace_noise" => {
                 #[derive(Deserialize)]
                 struct A {
@@ -804,6 +853,95 @@ impl Cells {
                     }
                 };
                 self.data_handle(mock.into())
+            }
+            "asset.pointer" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    dataset: String,
+                    asset: String,
+                }
+                let A {
+                    client,
+                    dataset,
+                    asset,
+                } = args(op, a)?;
+                let asset = self.client(client)?.dataset(&dataset)?.asset(&asset)?;
+                self.pointer_handle(asset.pointer()?)
+            }
+            "client.array" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    values: Vec<f64>,
+                }
+                let A { client, values } = args(op, a)?;
+                let values = veil::ndarray::Array1::from(values);
+                self.pointer_handle(self.client(client)?.array(values)?)
+            }
+            "pointer.apply" => {
+                #[derive(Deserialize)]
+                struct A {
+                    pointer: u64,
+                    op: veil::ops::Op,
+                    #[serde(default)]
+                    others: Vec<u64>,
+                }
+                let A {
+                    pointer,
+                    op: step,
+                    others,
+                } = args(op, a)?;
+                let others: Vec<Pointer> = others
+                    .into_iter()
+                    .map(|h| self.pointer(h))
+                    .collect::<Result<_, _>>()?;
+                let refs: Vec<&Pointer> = others.iter().collect();
+                self.pointer_handle(self.pointer(pointer)?.apply(step, &refs)?)
+            }
+            "pointer.mock" => self.data_handle(self.pointer(id()?)?.mock().clone()),
+            "pointer.get" => self.data_handle(self.pointer(id()?)?.get()?),
+            "pointer.status" => json!(self.pointer(id()?)?.status()?.to_string()),
+            "pointer.render" => rendered(&self.pointer(id()?)?),
+            "pointer.request" => {
+                #[derive(Deserialize)]
+                struct A {
+                    pointer: u64,
+                    reason: String,
+                }
+                let A { pointer, reason } = args(op, a)?;
+                request_info(&self.pointer(pointer)?.request(&reason)?)
+            }
+            "client.requests" => {
+                let list = self.client(id()?)?.requests()?;
+                json!({
+                    "requests": list.iter().map(request_info).collect::<Vec<_>>(),
+                    "rendered": rendered(&list),
+                })
+            }
+            "client.request" | "request.review" | "request.approve" | "request.deny" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    id: String,
+                    #[serde(default)]
+                    reason: Option<String>,
+                }
+                let A { client, id, reason } = args(op, a)?;
+                let client = self.client(client)?;
+                let request = client.request(&id)?;
+                match op {
+                    "client.request" => request_info(&request),
+                    "request.review" => rendered(&request.review()?),
+                    "request.approve" => {
+                        request.approve()?;
+                        request_info(&client.request(&request.id)?)
+                    }
+                    _ => {
+                        request.deny(reason.as_deref().unwrap_or_default())?;
+                        request_info(&client.request(&request.id)?)
+                    }
+                }
             }
             "release" => {
                 #[derive(Deserialize)]

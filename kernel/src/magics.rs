@@ -99,7 +99,7 @@ pub const MAGICS: &[(&str, &str, &str)] = &[
     (
         "%approve",
         "%approve ID",
-        "approve a request (IDs may be abbreviated)",
+        "approve a request: ID is its number (#3) or id (a unique prefix will do)",
     ),
     (
         "%deny",
@@ -364,15 +364,41 @@ impl Magic {
                 )?;
                 vec![Output::Display(render(&user))]
             }
-            Magic::Requests { .. }
-            | Magic::Review { .. }
-            | Magic::Approve { .. }
-            | Magic::Deny { .. } => {
-                session.client()?;
-                return Err(KernelError::new(
-                    "NotAvailable",
-                    "requests are not available yet: pointers and code requests are planned work; nothing was changed",
-                ));
+            Magic::Requests { all } => {
+                let mut requests = session.client()?.requests()?;
+                if !all {
+                    requests.0.retain(|r| r.status == "pending");
+                }
+                vec![Output::Display(render(&requests))]
+            }
+            Magic::Review { id } => {
+                vec![Output::Display(render(
+                    &session.client()?.request(&id)?.review()?,
+                ))]
+            }
+            Magic::Approve { id } => {
+                let client = session.client()?;
+                let request = client.request(&id)?;
+                request.approve()?;
+                vec![
+                    Output::Text(format!(
+                        "approved request {}: the result is released to {}\n",
+                        request.id, request.requester
+                    )),
+                    Output::Display(render(&client.request(&request.id)?)),
+                ]
+            }
+            Magic::Deny { id, reason } => {
+                let client = session.client()?;
+                let request = client.request(&id)?;
+                request.deny(&reason)?;
+                vec![
+                    Output::Text(format!(
+                        "denied request {}; {} sees your reason\n",
+                        request.id, request.requester
+                    )),
+                    Output::Display(render(&client.request(&request.id)?)),
+                ]
             }
             Magic::Land => match session.land() {
                 Some(name) => vec![Output::Text(format!("datasite {name} landed\n"))],
@@ -526,7 +552,77 @@ mod tests {
             .unwrap()
             .run(&mut session, None)
             .unwrap_err();
-        assert_eq!(err.ename, "NotAvailable");
+        assert_eq!(err.ename, "NotFound");
+
+        // Jane asks for two results; the owner reviews and decides with magics.
+        let jane = session
+            .site()
+            .unwrap()
+            .login("jane@caltech.edu", "abc123")
+            .unwrap();
+        let owner = session.client().unwrap().clone();
+        owner
+            .upload_dataset(
+                veil::Dataset::new("numbers").asset(
+                    veil::Asset::new("n")
+                        .data(veil::ndarray::array![1.0, 2.0, 3.0])
+                        .mock(veil::ndarray::array![1.0, 1.0, 1.0]),
+                ),
+            )
+            .unwrap();
+        let pointer = jane
+            .dataset("numbers")
+            .unwrap()
+            .asset("n")
+            .unwrap()
+            .pointer()
+            .unwrap();
+        let sum = pointer.sum().unwrap();
+        let first = sum.request("the total").unwrap();
+        let second = pointer.max().unwrap().request("the largest").unwrap();
+        let text = |out: &[Output]| {
+            serde_json::to_string(
+                &out.iter()
+                    .map(|o| match o {
+                        Output::Text(t) => t.clone(),
+                        Output::Display(m) => serde_json::to_string(m).unwrap(),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap()
+        };
+        let out = parse("%requests").unwrap().run(&mut session, None).unwrap();
+        assert!(text(&out).contains("Requests (2)"), "{}", text(&out));
+        let out = parse("%review #1")
+            .unwrap()
+            .run(&mut session, None)
+            .unwrap();
+        assert!(text(&out).contains("sum(asset"), "{}", text(&out));
+        parse(&format!("%approve {}", first.id))
+            .unwrap()
+            .run(&mut session, None)
+            .unwrap();
+        parse(&format!("%deny {} 'too revealing'", second.id))
+            .unwrap()
+            .run(&mut session, None)
+            .unwrap();
+        assert_eq!(sum.get().unwrap().as_f64().unwrap().sum(), 6.0);
+        let out = parse("%requests").unwrap().run(&mut session, None).unwrap();
+        assert!(
+            text(&out).contains("Requests (0)"),
+            "pending only: {}",
+            text(&out)
+        );
+        let out = parse("%requests --all")
+            .unwrap()
+            .run(&mut session, None)
+            .unwrap();
+        assert!(text(&out).contains("too revealing") || text(&out).contains("denied"));
+        let err = parse(&format!("%approve {}", second.id))
+            .unwrap()
+            .run(&mut session, None)
+            .unwrap_err();
+        assert!(err.evalue.contains("already denied"), "{}", err.evalue);
         let out = parse("%land").unwrap().run(&mut session, None).unwrap();
         assert!(matches!(&out[0], Output::Text(t) if t.contains("landed")));
     }

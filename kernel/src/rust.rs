@@ -33,6 +33,10 @@ const FACADE_FILES: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("../../facade/src/lib.rs")),
     ("src/bridge.rs", include_str!("../../facade/src/bridge.rs")),
     ("src/data.rs", include_str!("../../facade/src/data.rs")),
+    (
+        "src/pointer.rs",
+        include_str!("../../facade/src/pointer.rs"),
+    ),
     ("src/site.rs", include_str!("../../facade/src/site.rs")),
 ];
 

@@ -269,3 +269,79 @@ fn relaunching_lands_the_old_datasite_and_handles_are_released() {
     second.land().unwrap();
     assert_eq!(veil::site().unwrap_err().name(), "NoDatasite");
 }
+
+#[test]
+fn pointers_requests_and_reviews_from_cells() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(&dir);
+    let owner = site.login("info@openmined.org", "changethis").unwrap();
+    let data = array(vec![1.0, 2.0, 3.0], &[3]).unwrap();
+    let mock_data = array(vec![1.0, 1.0, 1.0], &[3]).unwrap();
+    owner
+        .upload_dataset(
+            Dataset::new("my dataset").asset(Asset::new("my asset").data(&data).mock(&mock_data)),
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+        .unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+
+    let pointer = jane
+        .dataset("my dataset")
+        .unwrap()
+        .asset("my asset")
+        .unwrap()
+        .pointer()
+        .unwrap();
+    assert_eq!(pointer.lineage(), ["my dataset / my asset"]);
+    let plus_one = (&pointer + 1.0).unwrap();
+    assert_eq!(plus_one.mock().unwrap().values().unwrap(), [2.0, 2.0, 2.0]);
+    assert!(html(&plus_one).contains("Mock result"));
+    let mine = jane.array(vec![4.0, 5.0, 6.0]).unwrap();
+    let added = (&pointer + &mine).unwrap();
+    assert_eq!(added.mock().unwrap().values().unwrap(), [5.0, 6.0, 7.0]);
+    let total = added.sum().unwrap();
+    assert_eq!(total.status().unwrap(), "private");
+    let request = total.request("the total").unwrap();
+    assert_eq!(total.status().unwrap(), "requested");
+    assert_eq!(total.get().unwrap_err().name(), "ApprovalPending");
+    // Jane may not review or approve.
+    assert_eq!(
+        jane.request(&request.id)
+            .unwrap()
+            .approve()
+            .unwrap_err()
+            .name(),
+        "PermissionDenied"
+    );
+
+    // The owner reviews (from the session's client, as a magic would) and approves.
+    assert_eq!(owner.requests().unwrap().len(), 1);
+    let pending = owner.request(&request.id[..6]).unwrap();
+    assert!(html(&pending.review().unwrap()).contains("sum(#2)"));
+    assert_eq!(pending.approve().unwrap().status, "approved");
+    assert_eq!(total.get().unwrap().values().unwrap(), [21.0]);
+
+    // Bad input through the bridge: a mock-side failure, a column on an array, a forged op.
+    assert!(
+        pointer
+            .reshape(&[2])
+            .unwrap_err()
+            .message()
+            .contains("do not fit")
+    );
+    assert_eq!(pointer.column("x").unwrap_err().name(), "InvalidInput");
+    let forged = pointer
+        .apply(
+            serde_json::json!({ "op": "asset", "asset_id": "whatever" }),
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(forged.name(), "InvalidInput", "{forged:?}");
+    assert_eq!(data.head(1).unwrap_err().name(), "TypeMismatch");
+    let values = read_csv(csv()).unwrap().values().unwrap_err();
+    assert_eq!(values.name(), "TypeMismatch");
+    site.land().unwrap();
+}

@@ -527,15 +527,42 @@ impl Client {
             .map(RequestList)
     }
 
-    /// The request whose id starts with `prefix` (a unique prefix is enough).
-    pub fn request(&self, prefix: &str) -> Result<Request> {
+    /// A request by number (`#3`, as `%requests` shows it) or by id (a unique prefix is enough).
+    pub fn request(&self, key: &str) -> Result<Request> {
         let caller = self.caller()?;
-        let prefix = prefix.trim();
+        let key = key.trim();
+        if let Some(number) = key.strip_prefix('#') {
+            let number: i64 = number.parse().map_err(|_| {
+                Error::invalid(
+                    "request number",
+                    format!("`{key}` is not `#` and a number"),
+                    "write it as `%requests` shows it, e.g. `#3`",
+                )
+            })?;
+            let id: Option<String> = self.core().store.read(|conn| {
+                conn.query_row(
+                    "SELECT id FROM requests WHERE number = ?1 AND (?2 OR requester_id = ?3)",
+                    params![number, caller.role.is_owner(), caller.id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(Error::sqlite("finding a request"))
+            })?;
+            return match id {
+                Some(id) => self.load_request(&caller, &id),
+                None => Err(Error::not_found(
+                    "request",
+                    key,
+                    "list requests with `client.requests()` (or `%requests --all`)",
+                )),
+            };
+        }
+        let prefix = key;
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(Error::invalid(
                 "request id",
-                format!("`{prefix}` is not a request id"),
-                "copy an id (or its first characters) from `client.requests()` or `%requests`",
+                format!("`{prefix}` is not a request id or number"),
+                "use the number `%requests` shows (`#3`), or an id or its first characters",
             ));
         }
         let ids: Vec<String> = self.core().store.read(|conn| {
@@ -567,7 +594,7 @@ impl Client {
         let row = self.core().store.read(|conn| {
             conn.query_row(
                 "SELECT r.id, r.object_id, u.email, r.reason, r.status, r.reviewer, r.decision,
-                        r.created_at, r.decided_at, o.status, o.lineage
+                        r.created_at, r.decided_at, o.status, o.lineage, r.number
                  FROM requests r JOIN users u ON u.id = r.requester_id JOIN objects o ON o.id = r.object_id
                  WHERE r.id = ?1 AND (?2 OR r.requester_id = ?3)",
                 params![id, caller.role.is_owner(), caller.id],
@@ -585,6 +612,7 @@ impl Client {
                         computation: r.get(9)?,
                         lineage: serde_json::from_str::<Vec<String>>(&r.get::<_, String>(10)?)
                             .unwrap_or_default(),
+                        number: r.get(11)?,
                         client: self.clone(),
                     })
                 },
@@ -912,8 +940,9 @@ impl Pointer {
                 });
             }
             tx.execute(
-                "INSERT INTO requests (id, object_id, requester_id, reason, status, created_at)
-                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+                "INSERT INTO requests (id, number, object_id, requester_id, reason, status, created_at)
+                 VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM requests), ?2, ?3, ?4,
+                         'pending', ?5)",
                 params![id, self.id, caller.id, reason, now_ms()],
             )
             .map_err(Error::sqlite("submitting a request"))?;
@@ -1063,6 +1092,8 @@ impl std::ops::Neg for &Pointer {
 pub struct Request {
     /// Its id.
     pub id: String,
+    /// Its number on the datasite (`#3`), in the order requests were made.
+    pub number: i64,
     /// The object whose result is asked for.
     pub object_id: String,
     /// Who asked.
@@ -1236,6 +1267,7 @@ impl Request {
 
     fn fields(&self) -> Vec<(&'static str, String)> {
         let mut fields = vec![
+            ("number", format!("#{}", self.number)),
             ("id", self.id.clone()),
             ("requester", self.requester.clone()),
             ("reason", self.reason.clone()),
@@ -1254,7 +1286,7 @@ impl Request {
     }
 
     fn table(&self) -> Table {
-        Table::fields(format!("Request {}", short(&self.id)), self.fields())
+        Table::fields(format!("Request #{}", self.number), self.fields())
     }
 }
 
@@ -1267,7 +1299,7 @@ crate::display::render_via_table!(Request);
 impl Review {
     fn table(&self) -> Table {
         let mut t = Table::fields(
-            format!("Review of request {}", short(&self.request.id)),
+            format!("Review of request #{}", self.request.number),
             self.request.fields(),
         );
         t.sub_table(
@@ -1305,6 +1337,7 @@ impl std::ops::Deref for RequestList {
 impl RequestList {
     fn table(&self) -> Table {
         let mut t = Table::new(format!("Requests ({})", self.0.len())).headers([
+            "#",
             "id",
             "requester",
             "reason",
@@ -1317,6 +1350,7 @@ impl RequestList {
         }
         for r in &self.0 {
             t.row([
+                format!("#{}", r.number),
                 short(&r.id).to_string(),
                 r.requester.clone(),
                 display::clip(&r.reason, 60),

@@ -121,6 +121,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE requests (
         id            TEXT PRIMARY KEY,
+        number        INTEGER NOT NULL UNIQUE,
         object_id     TEXT NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
         requester_id  TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         reason        TEXT NOT NULL,

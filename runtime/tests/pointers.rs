@@ -455,6 +455,8 @@ fn scientists_cannot_reach_what_is_not_theirs() {
         bob.request(&request.id).unwrap_err(),
         Error::NotFound { .. }
     ));
+    let by_number = bob.request(&format!("#{}", request.number)).unwrap_err();
+    assert!(matches!(by_number, Error::NotFound { .. }), "{by_number}");
     // Jane cannot approve her own request; nor can an owner approve their own.
     let own = jane.request(&request.id).unwrap().approve().unwrap_err();
     assert!(matches!(own, Error::PermissionDenied { .. }), "{own}");
