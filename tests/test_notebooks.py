@@ -74,16 +74,21 @@ def test_magics_and_rust_share_a_session(tmp_path, monkeypatch):
 NOTEBOOKS = HERE.parent / "notebooks"
 
 
-def test_01_datasets_and_assets(tmp_path, monkeypatch):
+def tutorial(name, tmp_path, monkeypatch):
+    """Runs a tutorial from notebooks/ on a fresh kernel and datasite home; no cell may show an error."""
     monkeypatch.setenv("VEIL_HOME", str(tmp_path / "home"))
-    nb = nbformat.read(NOTEBOOKS / "01-datasets-and-assets.ipynb", as_version=4)
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     NotebookClient(
         nb, kernel_name="veil", timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}}
     ).execute()
     code = [c for c in nb.cells if c.cell_type == "code"]
     for cell in code:
         assert not outputs(cell, "error"), (cell.source, outputs(cell, "error"))
-    by_start = {c.source.splitlines()[0]: c for c in code}
+    return {c.source.splitlines()[0]: c for c in code}
+
+
+def test_01_datasets_and_assets(tmp_path, monkeypatch):
+    by_start = tutorial("01-datasets-and-assets.ipynb", tmp_path, monkeypatch)
     assert "features: [569, 30], targets: [569, 1]" in texts(by_start["let frame = read_csv(\"data/breast_cancer_wisconsin_diagnostic.csv\")?;"])
     uploaded = outputs(by_start["client.upload_dataset("], "execute_result")
     assert uploaded and "Breast Cancer Data: Features" in uploaded[0]["data"]["text/html"]
@@ -92,3 +97,17 @@ def test_01_datasets_and_assets(tmp_path, monkeypatch):
     mock = outputs(by_start["let uploaded = client.dataset(\"Breast Cancer Biomarker\")?;"], "execute_result")
     assert mock and "<table" in mock[0]["data"]["text/html"] and "radius1" in mock[0]["data"]["text/html"]
     assert (tmp_path / "home" / "cancer-research-centre" / "veil.db").exists()
+
+
+def test_02_private_data_and_pointers(tmp_path, monkeypatch):
+    by_start = tutorial("02-private-data-and-pointers.ipynb", tmp_path, monkeypatch)
+    assert "PermissionDenied" in texts(by_start["match radii.data() {"])
+    pointer = outputs(by_start["let x = radii.pointer()?;"], "execute_result")
+    assert pointer and "Mock result" in pointer[0]["data"]["text/html"]
+    assert "Requests (1)" in texts(by_start["%requests"])
+    review = texts(by_start["%review #1"])
+    assert "jane@caltech.edu" in review and "mean(" in review and "Real result" in review
+    assert "approved" in texts(by_start["%approve #1"])
+    # The released mean radius is the real one (the mock's is about 28).
+    assert "mean radius: 14.127" in texts(by_start["let real = mean_radius.get()?.values()?[0];"])
+    assert "private" in texts(by_start["large.status()?"])
