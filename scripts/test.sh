@@ -39,6 +39,12 @@ grep -q "Breast Cancer Biomarker" <<<"$out"
 grep -q 'after relaunch without reset: \["Breast Cancer Biomarker"\]' <<<"$out"
 echo "owner flow: ok"
 
+step "example: the tutorial's pointer flow (eager execution, request, approval)"
+out=$(VEIL_HOME="$home" cargo run --quiet --locked -p veil --example pointer_flow)
+printf '%s\n' "$out"
+grep -q 'real result: \[5.0, 7.0, 9.0\]' <<<"$out"
+echo "pointer flow: ok"
+
 step "Jupyter clients: venv, kernelspec in the venv, conformance suite and notebooks"
 bash scripts/setup-venv.sh
 export VIRTUAL_ENV="$root/.venv"

@@ -91,6 +91,10 @@ pub const API_DOCS: &[(&str, &str)] = &[
         "Asset::new(name).description(..).data(&real).mock(&mock) (or .no_mock())",
     ),
     (
+        "Pointer",
+        "asset.pointer()? -> Pointer: ops run on the mock now and replay on the real data at the datasite: (&p + 1.0)?, p.sum()?, p.column(name)?, p.filter(&mask)?; p.request(reason)?, p.get()?",
+    ),
+    (
         "mock",
         "mock::shift_and_jitter(&frame, seed)?, mock::shuffle_rows(&frame, seed)?, mock::laplace_noise(&frame, scale, seed)?",
     ),

@@ -4,7 +4,8 @@
 //! seeing it. The owner uploads *datasets* made of *assets*; each asset holds the real data and a mock
 //! with the same schema. Scientists log in, browse datasets and work on the mocks; real results leave
 //! the datasite only when the owner approves a request. This crate is the datasite itself: storage,
-//! users and roles, datasets and assets, the audit log and the [`Client`] API, each object with a rich
+//! users and roles, datasets and assets, pointers (ops on mocks, replayed on real data) and requests
+//! for their results, the audit log and the [`Client`] API, each object with a rich
 //! display ([`Render`]) for notebooks. It knows nothing of Jupyter; the `veil-kernel` crate puts it in
 //! a notebook.
 //!
@@ -30,6 +31,13 @@
 //! assert_eq!(asset.mock()?.as_f64().unwrap().sum(), 3.0);
 //! assert!(matches!(asset.data(), Err(Error::PermissionDenied { .. })));
 //! println!("{}", jane.datasets()?.text());
+//!
+//! // Jane computes on a pointer: at once on the mock, replayed on the real data at the datasite.
+//! let total = asset.pointer()?.sum()?;
+//! assert_eq!(total.mock().as_f64().unwrap().sum(), 3.0);
+//! let request = total.request("the total")?;
+//! owner.request(&request.id)?.approve()?;
+//! assert_eq!(total.get()?.as_f64().unwrap().sum(), 6.0);
 //! site.land()?;
 //! # Ok::<(), veil::Error>(())
 //! ```
@@ -37,6 +45,9 @@
 //! # Layout
 //! - [`site`]: [`Datasite`] — launch (`Datasite::launch(name, reset)`), login, land; where datasites live.
 //! - [`client`]: [`Client`] — a logged-in user's calls; the datasite checks the caller's role on each.
+//! - [`ops`]: the closed, serialisable op set pointers record, and its one evaluator.
+//! - [`pointers`]: [`Pointer`] (eager ops on mocks, recorded actions), the worker that replays them on
+//!   real data, [`Request`]s for results and the owner's [`Review`].
 //! - [`users`]: roles, registration ([`NewUser`]), passwords (argon2) and session tokens.
 //! - [`datasets`]: [`Dataset`] and [`Asset`] builders, uploaded [`SiteDataset`] / [`SiteAsset`] views.
 //! - [`data`]: [`Data`] — a polars frame or an ndarray array, encoded as Parquet or `.npy`.
