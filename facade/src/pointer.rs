@@ -259,6 +259,63 @@ impl Pointer {
     pub fn with_column(&self, name: &str, values: &Pointer) -> Result<Pointer> {
         self.apply(json!({ "op": "with_column", "name": name }), &[values])
     }
+    /// One row per value of `by`, with `(column, aggregate)` results; aggregates are `"count"`,
+    /// `"sum"`, `"mean"`, `"min"`, `"max"` and `"std"`.
+    pub fn group_by(&self, by: &str, aggs: &[(&str, &str)]) -> Result<Pointer> {
+        self.step(json!({ "op": "group_by", "by": by, "aggs": aggs }))
+    }
+    /// Each value of `column` with its count, most frequent first.
+    pub fn value_counts(&self, column: &str) -> Result<Pointer> {
+        self.step(json!({ "op": "value_counts", "column": column }))
+    }
+    /// count, mean, std, min and max of every numeric column.
+    pub fn describe(&self) -> Result<Pointer> {
+        self.step(json!({ "op": "describe" }))
+    }
+    /// This frame joined with `other` on column `on`; `left` keeps unmatched rows of this one.
+    pub fn join(&self, other: &Pointer, on: &str, left: bool) -> Result<Pointer> {
+        self.apply(json!({ "op": "join", "on": on, "left": left }), &[other])
+    }
+    /// Columns of a 2-d array scaled to mean 0 and standard deviation 1.
+    pub fn standardize(&self) -> Result<Pointer> {
+        self.step(json!({ "op": "standardize" }))
+    }
+    /// The training rows of a seeded split (`test_fraction` of the rows go to the test set).
+    pub fn train_rows(&self, test_fraction: f64, seed: u64) -> Result<Pointer> {
+        self.step(
+            json!({ "op": "split", "test_fraction": test_fraction, "seed": seed, "test": false }),
+        )
+    }
+    /// The test rows of the same split as [`Pointer::train_rows`].
+    pub fn test_rows(&self, test_fraction: f64, seed: u64) -> Result<Pointer> {
+        self.step(
+            json!({ "op": "split", "test_fraction": test_fraction, "seed": seed, "test": true }),
+        )
+    }
+    /// Logistic regression of `targets` (0/1) on these features: the weights, bias first.
+    pub fn logistic_fit(
+        &self,
+        targets: &Pointer,
+        iterations: usize,
+        learning_rate: f64,
+    ) -> Result<Pointer> {
+        self.apply(
+            json!({ "op": "logistic_fit", "iterations": iterations, "learning_rate": learning_rate }),
+            &[targets],
+        )
+    }
+    /// 0/1 predictions of these weights on `features`.
+    pub fn predict(&self, features: &Pointer) -> Result<Pointer> {
+        self.apply(json!({ "op": "logistic_predict" }), &[features])
+    }
+    /// The share of these predictions equal to `truth`.
+    pub fn accuracy(&self, truth: &Pointer) -> Result<Pointer> {
+        self.apply(json!({ "op": "accuracy" }), &[truth])
+    }
+    /// `[[tn, fp], [fn, tp]]` of these predictions against `truth`.
+    pub fn confusion_matrix(&self, truth: &Pointer) -> Result<Pointer> {
+        self.apply(json!({ "op": "confusion_matrix" }), &[truth])
+    }
 }
 
 macro_rules! operator {

@@ -324,6 +324,34 @@ fn pointers_requests_and_reviews_from_cells() {
     assert_eq!(pending.approve().unwrap().status, "approved");
     assert_eq!(total.get().unwrap().values().unwrap(), [21.0]);
 
+    // The analysis ops travel the same way (their JSON is the runtime's serde form).
+    let x = owner
+        .dataset("my dataset")
+        .unwrap()
+        .asset("my asset")
+        .unwrap()
+        .pointer()
+        .unwrap();
+    let matrix = x.reshape(&[3, 1]).unwrap();
+    let labels = (&x.gt(1.5).unwrap() * 1.0).unwrap();
+    let weights = matrix
+        .standardize()
+        .unwrap()
+        .logistic_fit(&labels, 200, 0.5)
+        .unwrap();
+    let accuracy = weights
+        .predict(&matrix.standardize().unwrap())
+        .unwrap()
+        .accuracy(&labels)
+        .unwrap();
+    assert_eq!(accuracy.get().unwrap().values().unwrap(), [1.0]);
+    assert_eq!(x.train_rows(0.34, 1).unwrap().shape(), [2]);
+    assert_eq!(
+        x.train_rows(2.0, 1).unwrap_err().name(),
+        "InvalidInput",
+        "a test fraction outside (0, 1)"
+    );
+
     // Bad input through the bridge: a mock-side failure, a column on an array, a forged op.
     assert!(
         pointer

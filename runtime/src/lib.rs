@@ -64,6 +64,7 @@
 
 #![doc(html_no_source)]
 
+mod analysis;
 pub mod audit;
 pub mod client;
 pub mod data;

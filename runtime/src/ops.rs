@@ -16,6 +16,8 @@ use polars::prelude::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::analysis;
+pub use crate::analysis::Agg;
 use crate::data::Data;
 use crate::error::{Error, Result};
 
@@ -195,6 +197,53 @@ pub enum Op {
         /// Column name; an existing column is replaced.
         name: String,
     },
+    /// One row per value of `by`, with aggregates of other columns.
+    GroupBy {
+        /// The grouping column.
+        by: String,
+        /// `(column, aggregate)` pairs; a `count` needs no particular column.
+        aggs: Vec<(String, Agg)>,
+    },
+    /// Each value of a column with its count, most frequent first.
+    ValueCounts {
+        /// Column name.
+        column: String,
+    },
+    /// count, mean, std, min and max of every numeric column.
+    Describe,
+    /// The first input (a frame) joined with the second on a column.
+    Join {
+        /// The key column, in both frames.
+        on: String,
+        /// Keep every row of the first frame (a left join), not only the matching ones.
+        #[serde(default)]
+        left: bool,
+    },
+    /// Columns of a 2-d array scaled to mean 0 and standard deviation 1.
+    Standardize,
+    /// The training or test rows of a seeded split (the same seed splits features and targets alike).
+    Split {
+        /// Share of the rows in the test set, between 0 and 1.
+        test_fraction: f64,
+        /// Seed of the row permutation.
+        seed: u64,
+        /// The test rows (else the training rows).
+        test: bool,
+    },
+    /// Logistic regression of the second input (0/1 targets) on the first (rows × features), by
+    /// gradient descent: the weights, bias first.
+    LogisticFit {
+        /// Gradient steps.
+        iterations: usize,
+        /// Step size.
+        learning_rate: f64,
+    },
+    /// 0/1 predictions of weights (first input) on features (second input).
+    LogisticPredict,
+    /// The share of predictions (first input) equal to the truth (second).
+    Accuracy,
+    /// `[[tn, fp], [fn, tp]]` of predictions (first input) against the truth (second).
+    ConfusionMatrix,
 }
 
 impl Op {
@@ -209,7 +258,14 @@ impl Op {
                     2
                 }
             }
-            Op::Dot | Op::Filter | Op::WithColumn { .. } => 2,
+            Op::Dot
+            | Op::Filter
+            | Op::WithColumn { .. }
+            | Op::Join { .. }
+            | Op::LogisticFit { .. }
+            | Op::LogisticPredict
+            | Op::Accuracy
+            | Op::ConfusionMatrix => 2,
             _ => 1,
         }
     }
@@ -294,6 +350,46 @@ pub fn describe(op: &Op, inputs: &[String]) -> String {
             if *descending { ", descending" } else { "" }
         ),
         Op::WithColumn { name } => format!("{} with column {name} = {}", input(0), input(1)),
+        Op::GroupBy { by, aggs } => {
+            let a: Vec<String> = aggs
+                .iter()
+                .map(|(c, g)| format!("{}({c})", format!("{g:?}").to_lowercase()))
+                .collect();
+            format!("group {} by {by}: {}", input(0), a.join(", "))
+        }
+        Op::ValueCounts { column } => format!("value_counts({}.{column})", input(0)),
+        Op::Describe => format!("describe({})", input(0)),
+        Op::Join { on, left } => format!(
+            "{} {}join {} on {on}",
+            input(0),
+            if *left { "left " } else { "" },
+            input(1)
+        ),
+        Op::Standardize => format!("standardize({})", input(0)),
+        Op::Split {
+            test_fraction,
+            seed,
+            test,
+        } => format!(
+            "{} rows of {} (test fraction {test_fraction}, seed {seed})",
+            if *test { "test" } else { "training" },
+            input(0)
+        ),
+        Op::LogisticFit {
+            iterations,
+            learning_rate,
+        } => format!(
+            "logistic_fit(features {}, targets {}, {iterations} iterations, rate {learning_rate})",
+            input(0),
+            input(1)
+        ),
+        Op::LogisticPredict => format!(
+            "logistic_predict(weights {}, features {})",
+            input(0),
+            input(1)
+        ),
+        Op::Accuracy => format!("accuracy({} against {})", input(0), input(1)),
+        Op::ConfusionMatrix => format!("confusion_matrix({} against {})", input(0), input(1)),
     }
 }
 
@@ -775,6 +871,62 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
                 .map_err(Error::data("adding a column"))?;
             Data::Frame(out)
         }
+        Op::GroupBy { by, aggs } => {
+            Data::Frame(analysis::group_by(frame(op, inputs[0])?, by, aggs)?)
+        }
+        Op::ValueCounts { column } => {
+            Data::Frame(analysis::value_counts(frame(op, inputs[0])?, column)?)
+        }
+        Op::Describe => Data::Frame(analysis::describe(frame(op, inputs[0])?)?),
+        Op::Join { on, left } => Data::Frame(analysis::join(
+            frame(op, inputs[0])?,
+            frame(op, inputs[1])?,
+            on,
+            *left,
+        )?),
+        Op::Standardize => Data::F64(analysis::standardize(&f(0)?)?),
+        Op::Split {
+            test_fraction,
+            seed,
+            test,
+        } => {
+            let rows = analysis::split_rows(rows_of(inputs[0]), *test_fraction, *seed, *test)?;
+            match inputs[0] {
+                Data::Frame(df) => {
+                    let idx: Vec<polars::prelude::IdxSize> = rows
+                        .iter()
+                        .map(|r| *r as polars::prelude::IdxSize)
+                        .collect();
+                    Data::Frame(
+                        df.take(&polars::prelude::IdxCa::from_vec("rows".into(), idx))
+                            .map_err(Error::data("splitting rows"))?,
+                    )
+                }
+                other => {
+                    let a = floats(op, other)?;
+                    if a.ndim() == 0 {
+                        return Err(bad(
+                            op,
+                            "a 0-d array has no rows",
+                            "split an array or a frame",
+                        ));
+                    }
+                    Data::F64(a.select(Axis(0), &rows))
+                }
+            }
+        }
+        Op::LogisticFit {
+            iterations,
+            learning_rate,
+        } => Data::F64(analysis::logistic_fit(
+            &f(0)?,
+            &f(1)?,
+            *iterations,
+            *learning_rate,
+        )?),
+        Op::LogisticPredict => Data::F64(analysis::logistic_predict(&f(0)?, &f(1)?)?),
+        Op::Accuracy => Data::F64(analysis::accuracy(&f(0)?, &f(1)?)?),
+        Op::ConfusionMatrix => Data::F64(analysis::confusion_matrix(&f(0)?, &f(1)?)?),
     })
 }
 
@@ -1114,6 +1266,237 @@ mod tests {
                 &["jane's asset".into()]
             ),
             "jane's asset + 1"
+        );
+    }
+}
+
+#[cfg(test)]
+mod analysis_tests {
+    use super::*;
+    use ndarray::array;
+
+    fn df() -> Data {
+        Data::Frame(
+            DataFrame::new_infer_height(vec![
+                Column::new("x".into(), [3.0, 1.0, 2.0]),
+                Column::new("n".into(), [30_i64, 10, 20]),
+                Column::new("label".into(), ["M", "B", "M"]),
+            ])
+            .unwrap(),
+        )
+    }
+
+    fn col_f64(d: &Data, name: &str) -> Vec<f64> {
+        let df = d.as_frame().unwrap();
+        let c = df.column(name).unwrap().cast(&DataType::Float64).unwrap();
+        c.f64()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    fn col_str(d: &Data, name: &str) -> Vec<String> {
+        let df = d.as_frame().unwrap();
+        let c = df.column(name).unwrap().cast(&DataType::String).unwrap();
+        c.str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("null").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn group_by_value_counts_and_describe() {
+        let d = df();
+        let g = eval(
+            &Op::GroupBy {
+                by: "label".into(),
+                aggs: vec![
+                    ("x".into(), Agg::Mean),
+                    ("n".into(), Agg::Sum),
+                    ("x".into(), Agg::Count),
+                    ("x".into(), Agg::Max),
+                    ("n".into(), Agg::Min),
+                    ("x".into(), Agg::Std),
+                ],
+            },
+            &[&d],
+        )
+        .unwrap();
+        assert_eq!(col_str(&g, "label"), ["B", "M"]);
+        assert_eq!(col_f64(&g, "x_mean"), [1.0, 2.5]);
+        assert_eq!(col_f64(&g, "n_sum"), [10.0, 50.0]);
+        assert_eq!(col_f64(&g, "count"), [1.0, 2.0]);
+        assert_eq!(col_f64(&g, "x_max"), [1.0, 3.0]);
+        assert_eq!(col_f64(&g, "n_min"), [10.0, 20.0]);
+        assert_eq!(col_f64(&g, "x_std"), [0.0, 0.5]);
+        let text = eval(
+            &Op::GroupBy {
+                by: "x".into(),
+                aggs: vec![("label".into(), Agg::Sum)],
+            },
+            &[&d],
+        )
+        .unwrap_err();
+        assert!(text.to_string().contains("not numbers"), "{text}");
+
+        let vc = eval(
+            &Op::ValueCounts {
+                column: "label".into(),
+            },
+            &[&d],
+        )
+        .unwrap();
+        assert_eq!(col_str(&vc, "label"), ["M", "B"]);
+        assert_eq!(col_f64(&vc, "count"), [2.0, 1.0]);
+
+        let desc = eval(&Op::Describe, &[&d]).unwrap();
+        assert_eq!(
+            col_str(&desc, "statistic"),
+            ["count", "mean", "std", "min", "max"]
+        );
+        let x = array![3.0, 1.0, 2.0];
+        assert_eq!(col_f64(&desc, "x"), [3.0, 2.0, x.std(0.0), 1.0, 3.0]);
+        assert!(desc.as_frame().unwrap().column("label").is_err());
+    }
+
+    #[test]
+    fn joins_inner_and_left() {
+        let d = df();
+        let weights = Data::Frame(
+            DataFrame::new_infer_height(vec![
+                Column::new("label".into(), ["M", "Q"]),
+                Column::new("x".into(), [0.5, 9.0]),
+            ])
+            .unwrap(),
+        );
+        let inner = eval(
+            &Op::Join {
+                on: "label".into(),
+                left: false,
+            },
+            &[&d, &weights],
+        )
+        .unwrap();
+        assert_eq!(col_f64(&inner, "x"), [3.0, 2.0]);
+        assert_eq!(col_f64(&inner, "x_right"), [0.5, 0.5]);
+        let left = eval(
+            &Op::Join {
+                on: "label".into(),
+                left: true,
+            },
+            &[&d, &weights],
+        )
+        .unwrap();
+        assert_eq!(left.as_frame().unwrap().height(), 3);
+        let right = col_f64(&left, "x_right");
+        assert!(right[1].is_nan(), "B has no match: {right:?}");
+        let missing = eval(
+            &Op::Join {
+                on: "nope".into(),
+                left: false,
+            },
+            &[&d, &weights],
+        );
+        assert!(missing.is_err());
+    }
+
+    #[test]
+    fn machine_learning_steps() {
+        let x = Data::F64(array![[1.0, 10.0], [2.0, 10.0], [3.0, 10.0], [4.0, 10.0]].into_dyn());
+        let z = eval(&Op::Standardize, &[&x]).unwrap();
+        let z2 = z.as_f64().unwrap();
+        let col0: Vec<f64> = z2.index_axis(Axis(1), 0).iter().copied().collect();
+        assert!((col0.iter().sum::<f64>()).abs() < 1e-12);
+        assert!((array![1.0_f64, 2.0, 3.0, 4.0].std(0.0) * col0[3] - 1.5).abs() < 1e-12);
+        assert!(
+            z2.index_axis(Axis(1), 1).iter().all(|v| *v == 0.0),
+            "constant column centred"
+        );
+
+        let split = |test| Op::Split {
+            test_fraction: 0.25,
+            seed: 7,
+            test,
+        };
+        let train = eval(&split(false), &[&x]).unwrap();
+        let test = eval(&split(true), &[&x]).unwrap();
+        assert_eq!((train.shape(), test.shape()), (vec![3, 2], vec![1, 2]));
+        let mut all: Vec<f64> = train
+            .as_f64()
+            .unwrap()
+            .index_axis(Axis(1), 0)
+            .iter()
+            .copied()
+            .collect();
+        all.extend(test.as_f64().unwrap().index_axis(Axis(1), 0).iter());
+        all.sort_by(f64::total_cmp);
+        assert_eq!(all, [1.0, 2.0, 3.0, 4.0], "a split partitions the rows");
+        let y = Data::F64(array![0.0, 0.0, 1.0, 1.0].into_dyn());
+        let y_test = eval(&split(true), &[&y]).unwrap();
+        assert_eq!(
+            y_test.as_f64().unwrap()[[0]] == 1.0,
+            test.as_f64().unwrap()[[0, 0]] > 2.5,
+            "features and targets split alike"
+        );
+        assert!(
+            eval(
+                &Op::Split {
+                    test_fraction: 1.5,
+                    seed: 1,
+                    test: true
+                },
+                &[&x]
+            )
+            .is_err()
+        );
+
+        let fit = Op::LogisticFit {
+            iterations: 500,
+            learning_rate: 0.5,
+        };
+        let w = eval(&fit, &[&z, &y]).unwrap();
+        assert_eq!(w.shape(), [3]);
+        assert!(
+            w.as_f64().unwrap()[[1]] > 0.0,
+            "radius-like feature pushes towards 1"
+        );
+        let pred = eval(&Op::LogisticPredict, &[&w, &z]).unwrap();
+        assert_eq!(
+            pred.as_f64().unwrap().to_owned(),
+            array![0.0, 0.0, 1.0, 1.0].into_dyn()
+        );
+        let acc = eval(&Op::Accuracy, &[&pred, &y]).unwrap();
+        assert_eq!(acc.as_f64().unwrap().sum(), 1.0);
+        let wrong = Data::F64(array![1.0, 0.0, 1.0, 1.0].into_dyn());
+        let cm = eval(&Op::ConfusionMatrix, &[&wrong, &y]).unwrap();
+        assert_eq!(
+            cm.as_f64().unwrap().to_owned(),
+            array![[1.0, 1.0], [0.0, 2.0]].into_dyn()
+        );
+        assert_eq!(
+            eval(&Op::Accuracy, &[&wrong, &y])
+                .unwrap()
+                .as_f64()
+                .unwrap()
+                .sum(),
+            0.75
+        );
+        let bad_targets = Data::F64(array![0.0, 2.0, 1.0, 1.0].into_dyn());
+        assert!(
+            eval(&fit, &[&z, &bad_targets])
+                .unwrap_err()
+                .to_string()
+                .contains("0 or 1")
+        );
+        let short = Data::F64(array![0.0, 1.0].into_dyn());
+        assert!(eval(&fit, &[&z, &short]).is_err());
+        assert!(
+            eval(&Op::LogisticPredict, &[&short, &z])
+                .unwrap_err()
+                .to_string()
+                .contains("weights")
         );
     }
 }

@@ -886,6 +886,95 @@ impl Pointer {
         self.apply(Op::WithColumn { name: name.into() }, &[values])
     }
 
+    /// One row per value of `by`, with `(column, aggregate)` results: `p.group_by("label", &[("x",
+    /// Agg::Mean)])`.
+    pub fn group_by(&self, by: &str, aggs: &[(&str, ops::Agg)]) -> Result<Pointer> {
+        let aggs = aggs.iter().map(|(c, a)| (c.to_string(), *a)).collect();
+        self.apply(
+            Op::GroupBy {
+                by: by.into(),
+                aggs,
+            },
+            &[],
+        )
+    }
+    /// Each value of `column` with its count, most frequent first.
+    pub fn value_counts(&self, column: &str) -> Result<Pointer> {
+        self.apply(
+            Op::ValueCounts {
+                column: column.into(),
+            },
+            &[],
+        )
+    }
+    /// count, mean, std, min and max of every numeric column.
+    pub fn describe(&self) -> Result<Pointer> {
+        self.apply(Op::Describe, &[])
+    }
+    /// This frame joined with `other` on column `on`; `left` keeps unmatched rows of this one.
+    pub fn join(&self, other: &Pointer, on: &str, left: bool) -> Result<Pointer> {
+        self.apply(
+            Op::Join {
+                on: on.into(),
+                left,
+            },
+            &[other],
+        )
+    }
+    /// Columns of a 2-d array scaled to mean 0 and standard deviation 1.
+    pub fn standardize(&self) -> Result<Pointer> {
+        self.apply(Op::Standardize, &[])
+    }
+    /// The training rows of a seeded split (`test_fraction` of the rows go to the test set).
+    pub fn train_rows(&self, test_fraction: f64, seed: u64) -> Result<Pointer> {
+        self.apply(
+            Op::Split {
+                test_fraction,
+                seed,
+                test: false,
+            },
+            &[],
+        )
+    }
+    /// The test rows of the same split as [`Pointer::train_rows`].
+    pub fn test_rows(&self, test_fraction: f64, seed: u64) -> Result<Pointer> {
+        self.apply(
+            Op::Split {
+                test_fraction,
+                seed,
+                test: true,
+            },
+            &[],
+        )
+    }
+    /// Logistic regression of `targets` (0/1) on these features: the weights, bias first.
+    pub fn logistic_fit(
+        &self,
+        targets: &Pointer,
+        iterations: usize,
+        learning_rate: f64,
+    ) -> Result<Pointer> {
+        self.apply(
+            Op::LogisticFit {
+                iterations,
+                learning_rate,
+            },
+            &[targets],
+        )
+    }
+    /// 0/1 predictions of these weights on `features`.
+    pub fn predict(&self, features: &Pointer) -> Result<Pointer> {
+        self.apply(Op::LogisticPredict, &[features])
+    }
+    /// The share of these predictions equal to `truth`.
+    pub fn accuracy(&self, truth: &Pointer) -> Result<Pointer> {
+        self.apply(Op::Accuracy, &[truth])
+    }
+    /// `[[tn, fp], [fn, tp]]` of these predictions against `truth`.
+    pub fn confusion_matrix(&self, truth: &Pointer) -> Result<Pointer> {
+        self.apply(Op::ConfusionMatrix, &[truth])
+    }
+
     /// Where the real result stands for you.
     pub fn status(&self) -> Result<Status> {
         let caller = self.client.caller()?;

@@ -568,3 +568,139 @@ fn requests_and_results_survive_a_relaunch() {
     assert!(mine.iter().all(|r| r.status == "approved"));
     assert!(mine.iter().any(|r| r.id == approved_id));
 }
+
+#[test]
+fn a_breast_cancer_classifier_through_pointers() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(dir.path(), true);
+    let owner = site.login(ADMIN, ADMIN_PW).unwrap();
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../notebooks/data/breast_cancer_wisconsin_diagnostic.csv");
+    let frame = read_csv(csv).unwrap();
+    let features = frame.drop("Diagnosis").unwrap();
+    let targets = frame.select(["Diagnosis"]).unwrap();
+    owner
+        .upload_dataset(
+            Dataset::new("Breast Cancer Biomarker")
+                .asset(
+                    Asset::new("features")
+                        .data(features.clone())
+                        .mock(veil::mock::shift_and_jitter(&features, 12345).unwrap()),
+                )
+                .asset(
+                    Asset::new("targets")
+                        .data(targets.clone())
+                        .mock(veil::mock::shuffle_rows(&targets, 12345).unwrap()),
+                ),
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+        .unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+    let dataset = jane.dataset("Breast Cancer Biomarker").unwrap();
+
+    let x = dataset.asset("features").unwrap().pointer().unwrap();
+    let y_frame = dataset.asset("targets").unwrap().pointer().unwrap();
+    let counts = y_frame.value_counts("Diagnosis").unwrap();
+    let summary = x.select(["radius1", "area1"]).unwrap().describe().unwrap();
+    let by_diagnosis = x
+        .with_column("m", &y_frame.text_equals("Diagnosis", "M").unwrap())
+        .unwrap()
+        .group_by(
+            "m",
+            &[("radius1", ops::Agg::Mean), ("radius1", ops::Agg::Count)],
+        )
+        .unwrap();
+    let z = x.to_array().unwrap().standardize().unwrap();
+    let y = y_frame.text_equals("Diagnosis", "M").unwrap();
+    let (z_train, z_test) = (
+        z.train_rows(0.2, 42).unwrap(),
+        z.test_rows(0.2, 42).unwrap(),
+    );
+    let (y_train, y_test) = (
+        y.train_rows(0.2, 42).unwrap(),
+        y.test_rows(0.2, 42).unwrap(),
+    );
+    let weights = z_train.logistic_fit(&y_train, 300, 0.1).unwrap();
+    let predicted = weights.predict(&z_test).unwrap();
+    let accuracy = predicted.accuracy(&y_test).unwrap();
+    let confusion = predicted.confusion_matrix(&y_test).unwrap();
+    // On the mock the targets were shuffled, so the model learns nothing real there.
+    assert_eq!(accuracy.mock().shape(), Vec::<usize>::new());
+
+    for p in [&counts, &summary, &by_diagnosis, &accuracy, &confusion] {
+        let r = p.request("model evaluation").unwrap();
+        owner.request(&r.id).unwrap().approve().unwrap();
+    }
+    // The same steps done directly on the real data.
+    let real_x = Data::from(features.clone());
+    let real_y = Data::from(targets.clone());
+    let step = |op: Op, inputs: &[&Data]| ops::eval(&op, inputs).unwrap();
+    let mask = step(
+        Op::TextEquals {
+            column: "Diagnosis".into(),
+            value: "M".into(),
+        },
+        &[&real_y],
+    );
+    let z_real = step(Op::Standardize, &[&step(Op::ToArray, &[&real_x])]);
+    let split = |test| Op::Split {
+        test_fraction: 0.2,
+        seed: 42,
+        test,
+    };
+    let w = step(
+        Op::LogisticFit {
+            iterations: 300,
+            learning_rate: 0.1,
+        },
+        &[
+            &step(split(false), &[&z_real]),
+            &step(split(false), &[&mask]),
+        ],
+    );
+    let pred = step(Op::LogisticPredict, &[&w, &step(split(true), &[&z_real])]);
+    let acc = step(Op::Accuracy, &[&pred, &step(split(true), &[&mask])]);
+    assert_eq!(accuracy.get().unwrap(), acc);
+    let released = floats(&accuracy.get().unwrap())[0];
+    assert!(
+        released > 0.9,
+        "a logistic regression separates these well: {released}"
+    );
+    let cm = floats(&confusion.get().unwrap());
+    assert_eq!(
+        cm.iter().sum::<f64>(),
+        114.0,
+        "a fifth of 569 rows, rounded"
+    );
+    assert!((cm[0] + cm[3]) / 114.0 == released);
+
+    let counts = counts.get().unwrap();
+    let df = counts.as_frame().unwrap();
+    assert_eq!(
+        df.column("count").unwrap().i64().unwrap().to_vec(),
+        [Some(357), Some(212)]
+    );
+    let summary = summary.get().unwrap();
+    let radius_mean = summary
+        .as_frame()
+        .unwrap()
+        .column("radius1")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .get(1)
+        .unwrap();
+    assert!((radius_mean - 14.127).abs() < 5e-4, "{radius_mean}");
+    let groups = by_diagnosis.get().unwrap();
+    let counts = groups
+        .as_frame()
+        .unwrap()
+        .column("count")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .to_vec();
+    assert_eq!(counts, [Some(357.0), Some(212.0)]);
+}
