@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds and installs the Veil kernel into the project's venv, then runs the tutorial notebooks top to
+# bottom on it (nbclient, as a class would with "Run All"), saving the executed copies, outputs and all,
+# under target/tutorials/ to open in Jupyter. Their datasites live in target/tutorials/home.
+# Usage: scripts/tutorials.sh [NOTEBOOK...]   (default: every notebooks/NN-*.ipynb)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+if command -v rustup >/dev/null; then
+    rustup component add rust-src # evcxr reads the standard library's sources
+fi
+bash scripts/setup-venv.sh
+cargo build --locked -p veil-kernel
+export VIRTUAL_ENV="$root/.venv" JUPYTER_PATH="$root/.venv/share/jupyter" PATH="$root/.venv/bin:$PATH"
+target/debug/veil-kernel install --sys-prefix
+out="$root/target/tutorials"
+mkdir -p "$out"
+export VEIL_HOME="$out/home"
+if [ $# -eq 0 ]; then
+    set -- notebooks/[0-9][0-9]-*.ipynb
+fi
+python - "$out" "$@" <<'PY'
+import pathlib
+import sys
+
+import nbformat
+from nbclient import NotebookClient
+
+out = pathlib.Path(sys.argv[1])
+failed = False
+for name in sys.argv[2:]:
+    path = pathlib.Path(name).resolve()
+    nb = nbformat.read(path, as_version=4)
+    print(f"running {path.name} ...", flush=True)
+    try:
+        NotebookClient(nb, kernel_name="veil", timeout=600,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    except Exception as e:  # the executed copy below shows where
+        print(f"  FAILED: {str(e).splitlines()[0] if str(e) else e}")
+        failed = True
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    for e in errors:
+        print(f"  error in a cell: {e['ename']}: {e['evalue']}")
+    failed = failed or bool(errors)
+    nbformat.write(nb, out / path.name)
+    print(f"  saved {out / path.name}")
+sys.exit(1 if failed else 0)
+PY
