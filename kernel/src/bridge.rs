@@ -220,6 +220,22 @@ impl Held {
     }
 }
 
+/// `fn $name(&self, id) -> Result<$ty>`: the held value of that kind, or an error naming the kind it is.
+macro_rules! getter {
+    ($name:ident, $variant:ident, $ty:ty, $what:literal) => {
+        fn $name(&self, id: u64) -> Result<$ty, KernelError> {
+            match self.held(id)? {
+                Held::$variant(v) => Ok(v),
+                other => Err(invalid(format!(
+                    "handle {id} is a {}, not {}",
+                    other.kind(),
+                    $what
+                ))),
+            }
+        }
+    };
+}
+
 /// The bridge's state: the session it shares with magics and the values cells hold handles to.
 pub struct Cells {
     session: Arc<Mutex<Session>>,
@@ -453,45 +469,10 @@ impl Cells {
         })
     }
 
-    fn site(&self, id: u64) -> Result<Datasite, KernelError> {
-        match self.held(id)? {
-            Held::Site(s) => Ok(s),
-            other => Err(invalid(format!(
-                "handle {id} is a {}, not a datasite",
-                other.kind()
-            ))),
-        }
-    }
-
-    fn client(&self, id: u64) -> Result<Client, KernelError> {
-        match self.held(id)? {
-            Held::Client(c) => Ok(c),
-            other => Err(invalid(format!(
-                "handle {id} is a {}, not a client",
-                other.kind()
-            ))),
-        }
-    }
-
-    fn data(&self, id: u64) -> Result<Data, KernelError> {
-        match self.held(id)? {
-            Held::Data(d) => Ok(d),
-            other => Err(invalid(format!(
-                "handle {id} is a {}, not data",
-                other.kind()
-            ))),
-        }
-    }
-
-    fn pointer(&self, id: u64) -> Result<Pointer, KernelError> {
-        match self.held(id)? {
-            Held::Pointer(p) => Ok(p),
-            other => Err(invalid(format!(
-                "handle {id} is a {}, not a pointer",
-                other.kind()
-            ))),
-        }
-    }
+    getter!(site, Site, Datasite, "a datasite");
+    getter!(client, Client, Client, "a client");
+    getter!(data, Data, Data, "data");
+    getter!(pointer, Pointer, Pointer, "a pointer");
 
     fn pointer_handle(&self, pointer: Pointer) -> Value {
         let info = json!({

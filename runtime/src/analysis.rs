@@ -91,14 +91,14 @@ fn keys(df: &DataFrame, name: &str, what: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// A numeric column's values as `f64` (nulls as NaN).
-pub(crate) fn numbers(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>> {
+/// A numeric column's values as `f64` (nulls as NaN); a text column is refused with `fix`.
+pub(crate) fn numbers_or(df: &DataFrame, name: &str, what: &str, fix: &str) -> Result<Vec<f64>> {
     let col = column(what, df, name)?;
     if !col.dtype().is_primitive_numeric() && !col.dtype().is_bool() {
         return Err(bad(
             what,
             format!("column `{name}` holds {}, not numbers", col.dtype()),
-            "aggregate numeric columns; count text ones with `value_counts`",
+            fix,
         ));
     }
     let floats = col
@@ -110,6 +110,15 @@ pub(crate) fn numbers(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>
         .iter()
         .map(|v| v.unwrap_or(f64::NAN))
         .collect())
+}
+
+fn numbers(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>> {
+    numbers_or(
+        df,
+        name,
+        what,
+        "aggregate numeric columns; count text ones with `value_counts`",
+    )
 }
 
 fn frame(columns: Vec<Column>) -> Result<DataFrame> {

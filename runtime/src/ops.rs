@@ -11,9 +11,7 @@
 use std::fmt;
 
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
-use polars::prelude::{
-    BooleanChunked, Column, DataFrame, DataType, NewChunkedArray, SortMultipleOptions,
-};
+use polars::prelude::{BooleanChunked, Column, DataFrame, NewChunkedArray, SortMultipleOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis;
@@ -644,23 +642,12 @@ fn mask(op: &Op, data: &Data, rows: usize) -> Result<Vec<bool>> {
 
 fn numeric_column(op: &Op, df: &DataFrame, name: &str) -> Result<Vec<f64>> {
     check_columns(op, df, &[name])?;
-    let column = df.column(name).map_err(Error::data("reading a column"))?;
-    if !column.dtype().is_primitive_numeric() && !column.dtype().is_bool() {
-        return Err(bad(
-            op,
-            format!("column `{name}` holds {}, not numbers", column.dtype()),
-            format!("compare text with `.text_equals(\"{name}\", value)` to get a numeric mask"),
-        ));
-    }
-    let floats = column
-        .cast(&DataType::Float64)
-        .map_err(Error::data("casting a column to f64"))?;
-    Ok(floats
-        .f64()
-        .map_err(Error::data("reading a column"))?
-        .iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
+    analysis::numbers_or(
+        df,
+        name,
+        &op.name(),
+        &format!("compare text with `.text_equals(\"{name}\", value)` to get a numeric mask"),
+    )
 }
 
 /// Runs `op` on `inputs` (as many as [`Op::arity`]). Never panics on bad input: shape, kind and name
@@ -1128,7 +1115,7 @@ mod tests {
         assert_eq!(f(&eval(&Op::RowCount, &[&m]).unwrap()), scalar(2.0));
     }
 
-    fn df() -> Data {
+    pub(super) fn df() -> Data {
         Data::Frame(
             DataFrame::new_infer_height(vec![
                 Column::new("x".into(), [3.0, 1.0, 2.0]),
@@ -1274,17 +1261,9 @@ mod tests {
 mod analysis_tests {
     use super::*;
     use ndarray::array;
+    use polars::prelude::DataType;
 
-    fn df() -> Data {
-        Data::Frame(
-            DataFrame::new_infer_height(vec![
-                Column::new("x".into(), [3.0, 1.0, 2.0]),
-                Column::new("n".into(), [30_i64, 10, 20]),
-                Column::new("label".into(), ["M", "B", "M"]),
-            ])
-            .unwrap(),
-        )
-    }
+    use super::tests::df;
 
     fn col_f64(d: &Data, name: &str) -> Vec<f64> {
         let df = d.as_frame().unwrap();
