@@ -203,7 +203,7 @@ async fn kernel_info_magics_errors_and_counts() {
     assert!(!error.traceback.is_empty());
     assert!(text_of(&outputs).contains("UsageError"));
 
-    // %approve of an unknown id (requests arrive later): a clear error, kernel alive.
+    // %approve before any datasite: a clear error, kernel alive.
     let (reply, _) = k.execute("%approve deadbeef").await;
     let JupyterMessageContent::ExecuteReply(r) = reply else {
         panic!()

@@ -631,7 +631,7 @@ impl Client {
 }
 
 /// Arguments an operation takes besides the pointer it is called on.
-pub enum Operand<'a> {
+enum Operand<'a> {
     /// Another pointer.
     Pointer(&'a Pointer),
     /// A number.
