@@ -111,3 +111,18 @@ def test_02_private_data_and_pointers(tmp_path, monkeypatch):
     # The released mean radius is the real one (the mock's is about 28).
     assert "mean radius: 14.127" in texts(by_start["let real = mean_radius.get()?.values()?[0];"])
     assert "private" in texts(by_start["large.status()?"])
+
+
+def test_04_owner_console(tmp_path, monkeypatch):
+    by_start = tutorial("04-owner-console.ipynb", tmp_path, monkeypatch)
+    assert "Users (3)" in texts(by_start["%users"])
+    pending = texts(by_start["%requests"])
+    assert "Requests (3)" in pending and "sam@example.org" in pending
+    assert "head(" in texts(by_start["%review #3"])
+    assert "denied" in texts(by_start["%deny #3 'Individual records are not released; ask for aggregates such as means or counts'"])
+    outcome = texts(by_start["println!("])
+    assert "Jane: mean radius 14.127" in outcome
+    assert "RequestDenied" in outcome and "Individual records are not released" in outcome
+    audit = texts(by_start["%audit"])
+    for action in ("approve", "deny", "request", "action", "hash chain verified"):
+        assert action in audit, action

@@ -400,6 +400,8 @@ impl Client {
 pub struct Request {
     /// Its id.
     pub id: String,
+    /// Its number on the datasite (`#3`), as `%requests` shows it.
+    pub number: i64,
     /// Who asked.
     pub requester: String,
     /// Why.
@@ -422,6 +424,7 @@ impl Request {
     fn from_reply(client: Option<&Client>, reply: &Value) -> Request {
         Request {
             id: str_field(reply, "id"),
+            number: reply["number"].as_i64().unwrap_or_default(),
             requester: str_field(reply, "requester"),
             reason: str_field(reply, "reason"),
             status: str_field(reply, "status"),

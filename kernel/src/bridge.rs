@@ -298,6 +298,7 @@ fn user_info(user: &veil::User) -> Value {
 fn request_info(request: &veil::Request) -> Value {
     json!({
         "id": request.id,
+        "number": request.number,
         "requester": request.requester,
         "reason": request.reason,
         "status": request.status,
