@@ -83,6 +83,10 @@ impl Pointer {
         self.step(json!({ "op": "compare", "kind": kind, "scalar": v }))
     }
 
+    pub(crate) fn rendered(&self) -> Rendered {
+        Rendered::live("pointer.render", &self.handle)
+    }
+
     /// The object's id on the datasite.
     pub fn id(&self) -> &str {
         &self.id
@@ -353,11 +357,19 @@ impl std::ops::Neg for &Pointer {
     }
 }
 
-rich_via_rendered!(Pointer => |p: &Pointer| Rendered::live("pointer.render", &p.handle));
+rich_via_rendered!(Pointer => Pointer::rendered);
 
 impl SiteAsset {
-    /// A pointer to this asset: its mock here, its real data on the datasite.
+    /// A pointer to this asset: its mock here, its real data on the datasite. The pointer the asset
+    /// already holds, if it has one.
     pub fn pointer(&self) -> Result<Pointer> {
+        match &self.held {
+            Some(p) => Ok(p.clone()),
+            None => self.new_pointer(),
+        }
+    }
+
+    pub(crate) fn new_pointer(&self) -> Result<Pointer> {
         Pointer::from_reply(&call(
             "asset.pointer",
             json!({ "client": self.client().id(), "dataset": self.dataset, "asset": self.name }),

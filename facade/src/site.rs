@@ -482,15 +482,19 @@ impl SiteDataset {
                     shape: crate::bridge::shape_field(a, "shape"),
                     client: client.clone(),
                     rendered: Rendered::from_reply(&a["rendered"]),
+                    held: None,
                 })
                 .collect(),
             rendered: Rendered::from_reply(&reply["rendered"]),
         })
     }
 
-    /// The asset called `name` (case-insensitive).
+    /// The asset called `name` (case-insensitive), holding a pointer to it: a variable bound to an asset
+    /// holds its mock and a pointer, never the real data, and displays as that pointer. (Guests, who may
+    /// not compute, get the asset's mock view instead.)
     pub fn asset(&self, name: &str) -> Result<SiteAsset> {
-        self.assets
+        let mut asset = self
+            .assets
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
             .cloned()
@@ -504,7 +508,11 @@ impl SiteDataset {
                         names.join(", ")
                     ),
                 )
-            })
+            })?;
+        if asset.client.role() != Role::Guest {
+            asset.held = Some(asset.new_pointer()?);
+        }
+        Ok(asset)
     }
 }
 
@@ -523,6 +531,8 @@ pub struct SiteAsset {
     pub shape: Vec<usize>,
     client: Client,
     rendered: Rendered,
+    /// The pointer [`SiteDataset::asset`] made for it.
+    pub(crate) held: Option<crate::Pointer>,
 }
 
 impl SiteAsset {
@@ -597,7 +607,7 @@ rich_via_rendered!(
     User => |u: &User| u.rendered.clone(),
     UserList => |u: &UserList| u.rendered.clone(),
     SiteDataset => |d: &SiteDataset| d.rendered.clone(),
-    SiteAsset => |a: &SiteAsset| a.rendered.clone(),
+    SiteAsset => |a: &SiteAsset| a.held.as_ref().map_or_else(|| a.rendered.clone(), |p| p.rendered()),
     DatasetList => |d: &DatasetList| d.rendered.clone(),
     AuditLog => |l: &AuditLog| l.rendered.clone(),
 );

@@ -296,6 +296,37 @@ fn pointers_requests_and_reviews_from_cells() {
         .pointer()
         .unwrap();
     assert_eq!(pointer.lineage(), ["my dataset / my asset"]);
+
+    // A variable bound to an asset holds a pointer and displays as it: the mock, never the real data,
+    // for the owner too.
+    for who in [&jane, &owner] {
+        let asset = who
+            .dataset("my dataset")
+            .unwrap()
+            .asset("my asset")
+            .unwrap();
+        let shown = html(&asset);
+        assert!(
+            shown.contains("Pointer") && shown.contains("Mock result"),
+            "{shown}"
+        );
+        assert!(!shown.contains("Real data"), "{shown}");
+        assert_eq!(asset.pointer().unwrap().id(), asset.pointer().unwrap().id());
+    }
+    owner
+        .register(NewUser::new("Guy", "guy@example.org", "guest-pw").role(Role::Guest))
+        .unwrap();
+    let guy = site.login("guy@example.org", "guest-pw").unwrap();
+    let guest_view = guy
+        .dataset("my dataset")
+        .unwrap()
+        .asset("my asset")
+        .unwrap();
+    assert!(
+        html(&guest_view).contains("Mock"),
+        "guests see the mock view"
+    );
+    assert_eq!(guest_view.pointer().unwrap_err().name(), "PermissionDenied");
     let plus_one = (&pointer + 1.0).unwrap();
     assert_eq!(plus_one.mock().unwrap().values().unwrap(), [2.0, 2.0, 2.0]);
     assert!(html(&plus_one).contains("Mock result"));
