@@ -711,7 +711,7 @@ impl Cells {
                 self.client(id()?)?.logout()?;
                 Value::Null
             }
-            "asset.mock" | "asset.data" => {
+            "asset.mock" | "asset.data" | "asset.pointer" => {
                 #[derive(Deserialize)]
                 struct A {
                     client: u64,
@@ -724,12 +724,11 @@ impl Cells {
                     asset,
                 } = args(op, a)?;
                 let asset = self.client(client)?.dataset(&dataset)?.asset(&asset)?;
-                let data = if op == "asset.mock" {
-                    asset.mock()?
-                } else {
-                    asset.data()?
-                };
-                self.data_handle(data)
+                match op {
+                    "asset.mock" => self.data_handle(asset.mock()?),
+                    "asset.data" => self.data_handle(asset.data()?),
+                    _ => self.pointer_handle(asset.pointer()?),
+                }
             }
             "data.read_csv" | "data.read_parquet" => {
                 #[derive(Deserialize)]
@@ -836,21 +835,6 @@ impl Cells {
                 };
                 self.data_handle(mock.into())
             }
-            "asset.pointer" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    dataset: String,
-                    asset: String,
-                }
-                let A {
-                    client,
-                    dataset,
-                    asset,
-                } = args(op, a)?;
-                let asset = self.client(client)?.dataset(&dataset)?.asset(&asset)?;
-                self.pointer_handle(asset.pointer()?)
-            }
             "client.array" => {
                 #[derive(Deserialize)]
                 struct A {
@@ -910,19 +894,12 @@ impl Cells {
                     reason: Option<String>,
                 }
                 let A { client, id, reason } = args(op, a)?;
-                let client = self.client(client)?;
-                let request = client.request(&id)?;
+                let request = self.client(client)?.request(&id)?;
                 match op {
                     "client.request" => request_info(&request),
                     "request.review" => rendered(&request.review()?),
-                    "request.approve" => {
-                        request.approve()?;
-                        request_info(&client.request(&request.id)?)
-                    }
-                    _ => {
-                        request.deny(reason.as_deref().unwrap_or_default())?;
-                        request_info(&client.request(&request.id)?)
-                    }
+                    "request.approve" => request_info(&request.approve()?),
+                    _ => request_info(&request.deny(reason.as_deref().unwrap_or_default())?),
                 }
             }
             "release" => {

@@ -377,27 +377,23 @@ impl Magic {
                 ))]
             }
             Magic::Approve { id } => {
-                let client = session.client()?;
-                let request = client.request(&id)?;
-                request.approve()?;
+                let request = session.client()?.request(&id)?.approve()?;
                 vec![
                     Output::Text(format!(
                         "approved request {}: the result is released to {}\n",
                         request.id, request.requester
                     )),
-                    Output::Display(render(&client.request(&request.id)?)),
+                    Output::Display(render(&request)),
                 ]
             }
             Magic::Deny { id, reason } => {
-                let client = session.client()?;
-                let request = client.request(&id)?;
-                request.deny(&reason)?;
+                let request = session.client()?.request(&id)?.deny(&reason)?;
                 vec![
                     Output::Text(format!(
                         "denied request {}; {} sees your reason\n",
                         request.id, request.requester
                     )),
-                    Output::Display(render(&client.request(&request.id)?)),
+                    Output::Display(render(&request)),
                 ]
             }
             Magic::Land => match session.land() {

@@ -1271,7 +1271,7 @@ impl Request {
         approve: bool,
         reason: &str,
         result: Option<(String, DataKind)>,
-    ) -> Result<()> {
+    ) -> Result<Request> {
         let core = self.client.core();
         core.store.write("deciding a request", |tx| {
             let (status, requester): (String, String) = tx
@@ -1321,12 +1321,13 @@ impl Request {
                 &self.id,
                 reason,
             )
-        })
+        })?;
+        self.client.load_request(caller, &self.id)
     }
 
     /// Approves: the real result is computed (if it is not yet), stored once and released to the
-    /// requester only.
-    pub fn approve(&self) -> Result<()> {
+    /// requester only. Returns the request as decided.
+    pub fn approve(&self) -> Result<Request> {
         let caller = self.owner("approving requests")?;
         let core = self.client.core();
         let real = core.value(Side::Real, &self.object_id).map_err(|e| {
@@ -1340,8 +1341,8 @@ impl Request {
         self.decide(&caller, true, "", Some((blob, real.kind())))
     }
 
-    /// Denies, with a reason the requester sees.
-    pub fn deny(&self, reason: &str) -> Result<()> {
+    /// Denies, with a reason the requester sees. Returns the request as decided.
+    pub fn deny(&self, reason: &str) -> Result<Request> {
         let caller = self.owner("denying requests")?;
         let reason = validate::text("denial reason", reason)?;
         if reason.trim().is_empty() {
