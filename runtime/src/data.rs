@@ -1,7 +1,8 @@
-//! The values an asset holds: a polars `DataFrame` or an ndarray array of `f64` or `i64`.
+//! The values an asset holds: a polars `DataFrame` or an ndarray array of `f64` or `i64`; and, for
+//! the results of code requests, any value serde can write as JSON.
 //!
-//! On disk frames are Parquet and arrays are `.npy`, both self-describing, so a blob can be checked and
-//! opened by other tools during an audit.
+//! On disk frames are Parquet, arrays are `.npy` and other values JSON, all self-describing, so a blob
+//! can be checked and opened by other tools during an audit.
 
 use std::fmt;
 use std::io::Cursor;
@@ -23,6 +24,9 @@ pub enum Data {
     F64(ArrayD<f64>),
     /// An n-dimensional array of integers.
     I64(ArrayD<i64>),
+    /// Any other value, as JSON: what a code request returns when it is not a frame or an array (a
+    /// number, a struct, a map of metrics). Assets never hold one.
+    Json(serde_json::Value),
 }
 
 /// Which kind of [`Data`] a value is.
@@ -36,6 +40,8 @@ pub enum DataKind {
     ArrayF64,
     /// An array of `i64`.
     ArrayI64,
+    /// A JSON value.
+    Json,
 }
 
 impl DataKind {
@@ -44,6 +50,7 @@ impl DataKind {
             DataKind::Frame => "frame",
             DataKind::ArrayF64 => "array_f64",
             DataKind::ArrayI64 => "array_i64",
+            DataKind::Json => "json",
         }
     }
 
@@ -52,6 +59,7 @@ impl DataKind {
             "frame" => Ok(DataKind::Frame),
             "array_f64" => Ok(DataKind::ArrayF64),
             "array_i64" => Ok(DataKind::ArrayI64),
+            "json" => Ok(DataKind::Json),
             other => Err(Error::corrupt(
                 "reading an asset",
                 format!("unknown data kind `{other}`"),
@@ -66,6 +74,7 @@ impl fmt::Display for DataKind {
             DataKind::Frame => "DataFrame",
             DataKind::ArrayF64 => "Array<f64>",
             DataKind::ArrayI64 => "Array<i64>",
+            DataKind::Json => "value",
         })
     }
 }
@@ -87,6 +96,8 @@ pub enum Schema {
         /// Every dimension after the first.
         trailing: Vec<usize>,
     },
+    /// A JSON value (results of code requests only).
+    Json,
 }
 
 impl fmt::Display for Schema {
@@ -103,6 +114,7 @@ impl fmt::Display for Schema {
                 }
                 f.write_str("]")
             }
+            Schema::Json => f.write_str("json"),
         }
     }
 }
@@ -114,6 +126,7 @@ impl Data {
             Data::Frame(_) => DataKind::Frame,
             Data::F64(_) => DataKind::ArrayF64,
             Data::I64(_) => DataKind::ArrayI64,
+            Data::Json(_) => DataKind::Json,
         }
     }
 
@@ -123,6 +136,11 @@ impl Data {
             Data::Frame(df) => vec![df.height(), df.width()],
             Data::F64(a) => a.shape().to_vec(),
             Data::I64(a) => a.shape().to_vec(),
+            Data::Json(v) => match v {
+                serde_json::Value::Array(items) => vec![items.len()],
+                serde_json::Value::Object(fields) => vec![fields.len()],
+                _ => vec![],
+            },
         }
     }
 
@@ -144,6 +162,7 @@ impl Data {
                 dtype: "i64".into(),
                 trailing: a.shape().iter().skip(1).copied().collect(),
             },
+            Data::Json(_) => Schema::Json,
         }
     }
 
@@ -167,6 +186,14 @@ impl Data {
     pub fn as_i64(&self) -> Option<&ArrayD<i64>> {
         match self {
             Data::I64(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The JSON value, if this is one.
+    pub fn as_json(&self) -> Option<&serde_json::Value> {
+        match self {
+            Data::Json(v) => Some(v),
             _ => None,
         }
     }
@@ -217,6 +244,9 @@ impl Data {
             Data::I64(a) => a
                 .write_npy(&mut buf)
                 .map_err(npy_error("encoding an array"))?,
+            Data::Json(v) => {
+                serde_json::to_writer(&mut buf, v).map_err(npy_error("encoding JSON"))?
+            }
         }
         Ok(buf)
     }
@@ -235,6 +265,9 @@ impl Data {
             DataKind::ArrayI64 => {
                 Data::I64(ArrayD::<i64>::read_npy(bytes).map_err(npy_error("decoding an array"))?)
             }
+            DataKind::Json => {
+                Data::Json(serde_json::from_slice(bytes).map_err(npy_error("decoding JSON"))?)
+            }
         })
     }
 
@@ -252,12 +285,20 @@ impl Data {
             }
             Data::F64(a) => array_preview(a, n),
             Data::I64(a) => array_preview(a, n),
+            Data::Json(v) => json_preview(v, n),
         }
     }
 
     /// A one-line description: kind and shape.
     pub fn describe(&self) -> String {
-        format!("{} {}", self.kind(), shape_text(&self.shape()))
+        match self {
+            Data::Json(serde_json::Value::Array(items)) => format!("list of {}", items.len()),
+            Data::Json(serde_json::Value::Object(fields)) => {
+                format!("record of {} fields", fields.len())
+            }
+            Data::Json(_) => "value".into(),
+            _ => format!("{} {}", self.kind(), shape_text(&self.shape())),
+        }
     }
 
     pub(crate) fn preview_table(&self, title: &str, n: usize) -> Table {
@@ -363,6 +404,51 @@ fn array_preview<T: fmt::Display>(a: &ArrayD<T>, n: usize) -> (Vec<String>, Vec<
                 .collect();
             (headers, rows)
         }
+    }
+}
+
+/// An object as `key | value` rows, an array of objects as a table, anything else as one `value` cell.
+fn json_preview(v: &serde_json::Value, n: usize) -> (Vec<String>, Vec<Vec<String>>) {
+    use serde_json::Value;
+    let cell = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match v {
+        Value::Object(fields) => (
+            vec!["key".into(), "value".into()],
+            fields
+                .iter()
+                .take(n)
+                .map(|(k, v)| vec![k.clone(), cell(v)])
+                .collect(),
+        ),
+        Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
+            let mut headers: Vec<String> = Vec::new();
+            for item in items {
+                for k in item.as_object().into_iter().flat_map(|o| o.keys()) {
+                    if !headers.contains(k) {
+                        headers.push(k.clone());
+                    }
+                }
+            }
+            let rows = items
+                .iter()
+                .take(n)
+                .map(|item| {
+                    headers
+                        .iter()
+                        .map(|h| item.get(h).map(cell).unwrap_or_default())
+                        .collect()
+                })
+                .collect();
+            (headers, rows)
+        }
+        Value::Array(items) => (
+            vec!["value".into()],
+            items.iter().take(n).map(|v| vec![cell(v)]).collect(),
+        ),
+        other => (vec!["value".into()], vec![vec![cell(other)]]),
     }
 }
 

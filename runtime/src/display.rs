@@ -55,6 +55,10 @@ background:#e8eefc;color:#1d3c8f}\
 .veil th,.veil td{border:1px solid #d9dce1;padding:3px 8px;vertical-align:top}\
 .veil td.num{text-align:right;font-variant-numeric:tabular-nums}\
 .veil .veil-muted{color:#6b7280}\
+.veil pre.veil-code{background:#f8f9fb;border:1px solid #d9dce1;padding:6px 8px;margin:2px 0 8px;\
+font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;line-height:1.4;white-space:pre;overflow-x:auto}\
+.veil .rs-kw{color:#8839ef;font-weight:600}.veil .rs-str{color:#40a02b}.veil .rs-num{color:#fe640b}\
+.veil .rs-com{color:#6b7280;font-style:italic}.veil .rs-ty{color:#1e66f5}.veil .rs-mac{color:#d20f39}\
 </style>";
 
 /// A titled table rendered to both text and HTML.
@@ -264,6 +268,108 @@ pub(crate) fn timestamp(ms: i64) -> String {
         .unwrap_or_else(|_| ms.to_string())
 }
 
+const RUST_KEYWORDS: &[&str] = &[
+    "as", "break", "const", "continue", "crate", "else", "enum", "false", "fn", "for", "if",
+    "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self",
+    "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
+    "while", "dyn",
+];
+
+/// Rust source as a titled block: plain text, and HTML with syntax highlighting (inline classes styled
+/// by the table stylesheet; no scripts).
+pub(crate) fn code_block(source: &str) -> (String, String) {
+    let text = format!("Source\n{}\n", source.trim_end());
+    let html = format!(
+        "<div class=\"veil-title\">Source</div><pre class=\"veil-code\">{}</pre>",
+        highlight_rust(source.trim_end())
+    );
+    (text, html)
+}
+
+/// Escapes `source` and wraps comments, strings, numbers, keywords, types and macros in spans. A
+/// lexer of the common cases, not a parser: anything it does not recognise is left plain.
+pub(crate) fn highlight_rust(source: &str) -> String {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len() * 2);
+    let span = |out: &mut String, class: &str, text: &str| {
+        let _ = write!(out, "<span class=\"{class}\">{}</span>", escape(text));
+    };
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let start = i;
+        if c == '/' && chars.get(i + 1) == Some(&'/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+            span(
+                &mut out,
+                "rs-com",
+                &chars[start..i].iter().collect::<String>(),
+            );
+        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
+            i += 2;
+            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
+                i += 1;
+            }
+            i = (i + 2).min(chars.len());
+            span(
+                &mut out,
+                "rs-com",
+                &chars[start..i].iter().collect::<String>(),
+            );
+        } else if c == '"' {
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i = (i + 1).min(chars.len());
+            span(
+                &mut out,
+                "rs-str",
+                &chars[start..i].iter().collect::<String>(),
+            );
+        } else if c.is_ascii_digit() {
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.')
+            {
+                // `1..n` is a range, not a number.
+                if chars[i] == '.' && chars.get(i + 1) == Some(&'.') {
+                    break;
+                }
+                i += 1;
+            }
+            span(
+                &mut out,
+                "rs-num",
+                &chars[start..i].iter().collect::<String>(),
+            );
+        } else if c.is_alphabetic() || c == '_' {
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            if chars.get(i) == Some(&'!') && chars.get(i + 1) != Some(&'=') {
+                i += 1;
+                span(&mut out, "rs-mac", &format!("{word}!"));
+            } else if RUST_KEYWORDS.contains(&word.as_str()) {
+                span(&mut out, "rs-kw", &word);
+            } else if word.starts_with(|c: char| c.is_uppercase()) {
+                span(&mut out, "rs-ty", &word);
+            } else {
+                out.push_str(&escape(&word));
+            }
+        } else {
+            i += 1;
+            out.push_str(&escape(&c.to_string()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +406,28 @@ mod tests {
         assert_eq!(human_bytes(2048), "2.0 KiB");
         assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(timestamp(0), "1970-01-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn highlights_rust_and_escapes() {
+        let html = highlight_rust(
+            "fn f(x: Vec<f64>) -> f64 { // sum\n    x.iter().sum::<f64>() + 1.5 * \"<b>\".len() as f64 }",
+        );
+        assert!(html.contains("<span class=\"rs-kw\">fn</span>"), "{html}");
+        assert!(
+            html.contains("<span class=\"rs-ty\">Vec</span>&lt;f64&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<span class=\"rs-com\">// sum</span>"),
+            "{html}"
+        );
+        assert!(html.contains("<span class=\"rs-num\">1.5</span>"), "{html}");
+        assert!(
+            html.contains("<span class=\"rs-str\">&quot;&lt;b&gt;&quot;</span>"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>"));
+        assert!(highlight_rust("0..n").contains("<span class=\"rs-num\">0</span>..n"));
     }
 }

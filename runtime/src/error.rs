@@ -97,9 +97,14 @@ pub enum Error {
         reason: String,
     },
 
-    /// An output policy allows no more executions.
+    /// An output policy allows no more executions, from [`Request::run`](crate::Request::run).
     #[error("policy exhausted: {0}")]
     PolicyExhausted(String),
+
+    /// The code runner itself failed (no Rust toolchain, its dependencies would not build), as opposed
+    /// to the submitted code failing, which a [`RunFailure`](crate::runner::RunFailure) reports.
+    #[error("code runner: {0}")]
+    Runner(String),
 
     /// The datasite's files could not be read or written.
     #[error("storage error while {context}: {source}")]
@@ -229,6 +234,7 @@ impl Error {
             Error::ApprovalPending { .. } => "ApprovalPending",
             Error::RequestDenied { .. } => "RequestDenied",
             Error::PolicyExhausted(_) => "PolicyExhausted",
+            Error::Runner(_) => "Runner",
             Error::Storage { .. } => "Storage",
             Error::Data { .. } => "Data",
             Error::Landed(_) => "Landed",

@@ -48,6 +48,10 @@
 //! - [`ops`]: the closed, serialisable op set pointers record, and its one evaluator.
 //! - [`pointers`]: [`Pointer`] (eager ops on mocks, recorded actions), the worker that replays them on
 //!   real data, [`Request`]s for results and the owner's [`Review`].
+//! - [`code`]: code requests — a function ([`Code`], [`function!`]) with an input policy
+//!   ([`ExactMatch`]) and an [`OutputPolicy`], tried on mocks, reviewed, run on real data once approved.
+//! - [`runner`]: compiles submitted functions against a prebuilt dependency set and runs them in a
+//!   limited child process.
 //! - [`users`]: roles, registration ([`NewUser`]), passwords (argon2) and session tokens.
 //! - [`datasets`]: [`Dataset`] and [`Asset`] builders, uploaded [`SiteDataset`] / [`SiteAsset`] views.
 //! - [`data`]: [`Data`] — a polars frame or an ndarray array, encoded as Parquet or `.npy`.
@@ -67,6 +71,7 @@
 mod analysis;
 pub mod audit;
 pub mod client;
+pub mod code;
 pub mod data;
 pub mod datasets;
 pub mod display;
@@ -75,12 +80,14 @@ pub mod load;
 pub mod mock;
 pub mod ops;
 pub mod pointers;
+pub mod runner;
 pub mod site;
 mod store;
 pub mod users;
 mod validate;
 
 pub use client::Client;
+pub use code::{Code, ExactMatch, OutputPolicy, SubmittedCode};
 pub use data::{Data, DataKind, Schema};
 pub use datasets::{Asset, Contributor, Dataset, DatasetList, SiteAsset, SiteDataset};
 pub use display::Render;
@@ -93,13 +100,29 @@ pub use validate::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
 
 /// Re-exports for notebooks and programs: `use veil::prelude::*;`.
 pub mod prelude {
+    pub use crate::code::OutputPolicy::{ExecuteCount, SingleExecution};
     pub use crate::{
-        Asset, Client, Contributor, Data, DataKind, Dataset, Datasite, Error, LaunchOptions,
-        NewUser, Pointer, Render, Request, Role, SiteAsset, SiteDataset, Status, read_csv,
-        read_parquet,
+        Asset, Client, Code, Contributor, Data, DataKind, Dataset, Datasite, Error, ExactMatch,
+        LaunchOptions, NewUser, OutputPolicy, Pointer, Render, Request, Role, SiteAsset,
+        SiteDataset, Status, function, read_csv, read_parquet,
     };
     pub use polars::prelude::DataFrame;
 }
+
+/// A code request's function, with its exact source text: `veil::function! { fn f(x: DataFrame) -> f64 { .. } }`
+/// gives a [`Code`] to bind ([`Code::input_policy`]), try on the mocks ([`Code::run_on_mocks`]) and
+/// submit ([`Client::request_code_execution`]). The function is not compiled here: the datasite
+/// compiles it against its own dependency set (polars, ndarray, serde), where `use` lines are not
+/// needed for those crates.
+#[macro_export]
+macro_rules! function {
+    ($($source:tt)*) => {
+        $crate::Code::new($crate::__source_text!($($source)*))
+    };
+}
+
+#[doc(hidden)]
+pub use veil_macros::source_text as __source_text;
 
 /// The data libraries Veil's values are made of, re-exported so programs use the same versions.
 pub use ndarray;

@@ -415,6 +415,11 @@ fn floats(op: &Op, data: &Data) -> Result<ArrayD<f64>> {
             "it is a frame, and this op works on arrays",
             "take a column with `.column(name)` or the whole frame with `.to_array()` first",
         )),
+        Data::Json(_) => Err(bad(
+            op,
+            "it is a value returned by code, and this op works on arrays",
+            "compute on it in the code request instead",
+        )),
     }
 }
 

@@ -167,7 +167,7 @@ impl SiteCore {
         }
     }
 
-    fn require_compute(caller: &User) -> Result<()> {
+    pub(crate) fn require_compute(caller: &User) -> Result<()> {
         if caller.role == crate::Role::Guest {
             return Err(denied(
                 caller,
@@ -311,7 +311,7 @@ impl SiteCore {
         })
     }
 
-    fn asset_value(&self, side: Side, asset_id: &str) -> Result<Arc<Data>> {
+    pub(crate) fn asset_value(&self, side: Side, asset_id: &str) -> Result<Arc<Data>> {
         let key = (side, asset_id.to_string());
         if let Some(v) = self
             .exec
@@ -485,10 +485,10 @@ impl Client {
         let floats = match &data {
             Data::F64(a) => a.clone(),
             Data::I64(a) => a.mapv(|v| v as f64),
-            Data::Frame(_) => {
+            Data::Frame(_) | Data::Json(_) => {
                 return Err(Error::invalid(
                     "array from the notebook",
-                    "it is a frame",
+                    format!("it is a {}", data.kind()),
                     "pass an ndarray array; frames reach the datasite as assets",
                 ));
             }
@@ -593,26 +593,30 @@ impl Client {
     fn load_request(&self, caller: &User, id: &str) -> Result<Request> {
         let row = self.core().store.read(|conn| {
             conn.query_row(
-                "SELECT r.id, r.object_id, u.email, r.reason, r.status, r.reviewer, r.decision,
-                        r.created_at, r.decided_at, o.status, o.lineage, r.number
-                 FROM requests r JOIN users u ON u.id = r.requester_id JOIN objects o ON o.id = r.object_id
+                "SELECT r.id, r.object_id, r.code_id, u.email, r.reason, r.status, r.reviewer,
+                        r.decision, r.created_at, r.decided_at, o.status, o.lineage, r.number
+                 FROM requests r JOIN users u ON u.id = r.requester_id
+                 LEFT JOIN objects o ON o.id = r.object_id
                  WHERE r.id = ?1 AND (?2 OR r.requester_id = ?3)",
                 params![id, caller.role.is_owner(), caller.id],
                 |r| {
                     Ok(Request {
                         id: r.get(0)?,
                         object_id: r.get(1)?,
-                        requester: r.get(2)?,
-                        reason: r.get(3)?,
-                        status: r.get(4)?,
-                        reviewer: r.get(5)?,
-                        decision: r.get(6)?,
-                        created_at: r.get(7)?,
-                        decided_at: r.get(8)?,
-                        computation: r.get(9)?,
-                        lineage: serde_json::from_str::<Vec<String>>(&r.get::<_, String>(10)?)
-                            .unwrap_or_default(),
-                        number: r.get(11)?,
+                        code_id: r.get(2)?,
+                        requester: r.get(3)?,
+                        reason: r.get(4)?,
+                        status: r.get(5)?,
+                        reviewer: r.get(6)?,
+                        decision: r.get(7)?,
+                        created_at: r.get(8)?,
+                        decided_at: r.get(9)?,
+                        computation: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                        lineage: serde_json::from_str::<Vec<String>>(
+                            &r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                        )
+                        .unwrap_or_default(),
+                        number: r.get(12)?,
                         client: self.clone(),
                     })
                 },
@@ -620,14 +624,111 @@ impl Client {
             .optional()
             .map_err(Error::sqlite("reading a request"))
         })?;
-        row.ok_or_else(|| {
+        let mut request = row.ok_or_else(|| {
             Error::not_found(
                 "request",
                 id,
                 "list requests with `client.requests()` (or `%requests`)",
             )
-        })
+        })?;
+        if let Some(code_id) = &request.code_id {
+            let code = self.core().submitted_code(code_id)?;
+            request.lineage = code.lineage();
+            request.computation = format!(
+                "code `{}`, {} of {} runs used",
+                code.signature.name,
+                code.runs,
+                code.policy.max_runs()
+            );
+        }
+        Ok(request)
     }
+}
+
+impl Client {
+    /// What [`Pointer::get`] returns for object `object_id`.
+    fn released_result(&self, object_id: &str) -> Result<Data> {
+        let caller = self.caller()?;
+        let core = self.core();
+        let object = core.own_object(&caller, object_id)?;
+        if object.lineage.is_empty() || caller.role.is_owner() {
+            if caller.role.is_owner() && !object.lineage.is_empty() {
+                core.store.write("auditing a read", |tx| {
+                    audit::record(tx, &caller.email, "read_real_result", object_id, "")
+                })?;
+            }
+            return core.value(Side::Real, object_id).map(|v| (*v).clone());
+        }
+        struct Latest {
+            id: String,
+            status: String,
+            decision: Option<String>,
+            blob: Option<String>,
+            kind: Option<String>,
+        }
+        let latest: Option<Latest> = core.store.read(|conn| {
+            conn.query_row(
+                "SELECT id, status, decision, result_blob, result_kind FROM requests
+                 WHERE object_id = ?1 AND requester_id = ?2 ORDER BY created_at DESC LIMIT 1",
+                params![object_id, caller.id],
+                |r| {
+                    Ok(Latest {
+                        id: r.get(0)?,
+                        status: r.get(1)?,
+                        decision: r.get(2)?,
+                        blob: r.get(3)?,
+                        kind: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(Error::sqlite("reading a request"))
+        })?;
+        let Some(latest) = latest else {
+            return Err(Error::invalid(
+                "get",
+                "nobody has asked for this result yet",
+                "ask for it with `pointer.request(reason)`; the owner reviews it",
+            ));
+        };
+        match (latest.status.as_str(), latest.blob, latest.kind) {
+            ("pending", ..) => Err(Error::ApprovalPending { id: latest.id }),
+            ("denied", ..) => Err(Error::RequestDenied {
+                id: latest.id,
+                reason: latest.decision.unwrap_or_default(),
+            }),
+            (_, Some(blob), Some(kind)) => {
+                core.store.write("auditing a release", |tx| {
+                    audit::record(tx, &caller.email, "get_result", &latest.id, object_id)
+                })?;
+                Data::decode(DataKind::parse(&kind)?, &core.store.get_blob(&blob)?)
+            }
+            _ => Err(Error::corrupt(
+                "reading a result",
+                format!("request {} is approved but holds no result", latest.id),
+            )),
+        }
+    }
+}
+
+/// Inserts a pending request (for a pointer's result or for running code), numbered after every
+/// earlier request of either kind. Call inside the submitting transaction.
+pub(crate) fn insert_request(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    object_id: Option<&str>,
+    code_id: Option<&str>,
+    requester_id: &str,
+    reason: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO requests (id, number, object_id, code_id, requester_id, reason, status, created_at)
+         VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM requests), ?2, ?3, ?4, ?5,
+                 'pending', ?6)",
+        params![id, object_id, code_id, requester_id, reason, now_ms()],
+    )
+    .map_err(Error::sqlite("submitting a request"))?;
+    Ok(())
 }
 
 /// Arguments an operation takes besides the pointer it is called on.
@@ -1028,13 +1129,7 @@ impl Pointer {
                     hint: "wait for the owner's decision, then call `.get()`".into(),
                 });
             }
-            tx.execute(
-                "INSERT INTO requests (id, number, object_id, requester_id, reason, status, created_at)
-                 VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM requests), ?2, ?3, ?4,
-                         'pending', ?5)",
-                params![id, self.id, caller.id, reason, now_ms()],
-            )
-            .map_err(Error::sqlite("submitting a request"))?;
+            insert_request(tx, &id, Some(&self.id), None, &caller.id, &reason)?;
             audit::record(tx, &caller.email, "request", &id, &self.id)
         })?;
         self.client.load_request(&caller, &id)
@@ -1043,66 +1138,7 @@ impl Pointer {
     /// The real result: yours once the owner approved your request (or at once for values made only
     /// from your own arrays, and for owners, who may read real data anyway).
     pub fn get(&self) -> Result<Data> {
-        let caller = self.client.caller()?;
-        let core = self.client.core();
-        let object = core.own_object(&caller, &self.id)?;
-        if object.lineage.is_empty() || caller.role.is_owner() {
-            if caller.role.is_owner() && !object.lineage.is_empty() {
-                core.store.write("auditing a read", |tx| {
-                    audit::record(tx, &caller.email, "read_real_result", &self.id, "")
-                })?;
-            }
-            return core.value(Side::Real, &self.id).map(|v| (*v).clone());
-        }
-        struct Latest {
-            id: String,
-            status: String,
-            decision: Option<String>,
-            blob: Option<String>,
-            kind: Option<String>,
-        }
-        let latest: Option<Latest> = core.store.read(|conn| {
-            conn.query_row(
-                "SELECT id, status, decision, result_blob, result_kind FROM requests
-                 WHERE object_id = ?1 AND requester_id = ?2 ORDER BY created_at DESC LIMIT 1",
-                params![self.id, caller.id],
-                |r| {
-                    Ok(Latest {
-                        id: r.get(0)?,
-                        status: r.get(1)?,
-                        decision: r.get(2)?,
-                        blob: r.get(3)?,
-                        kind: r.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(Error::sqlite("reading a request"))
-        })?;
-        let Some(latest) = latest else {
-            return Err(Error::invalid(
-                "get",
-                "nobody has asked for this result yet",
-                "ask for it with `pointer.request(reason)`; the owner reviews it",
-            ));
-        };
-        match (latest.status.as_str(), latest.blob, latest.kind) {
-            ("pending", ..) => Err(Error::ApprovalPending { id: latest.id }),
-            ("denied", ..) => Err(Error::RequestDenied {
-                id: latest.id,
-                reason: latest.decision.unwrap_or_default(),
-            }),
-            (_, Some(blob), Some(kind)) => {
-                core.store.write("auditing a release", |tx| {
-                    audit::record(tx, &caller.email, "get_result", &latest.id, &self.id)
-                })?;
-                Data::decode(DataKind::parse(&kind)?, &core.store.get_blob(&blob)?)
-            }
-            _ => Err(Error::corrupt(
-                "reading a result",
-                format!("request {} is approved but holds no result", latest.id),
-            )),
-        }
+        self.client.released_result(&self.id)
     }
 
     fn table(&self) -> Table {
@@ -1183,8 +1219,10 @@ pub struct Request {
     pub id: String,
     /// Its number on the datasite (`#3`), in the order requests were made.
     pub number: i64,
-    /// The object whose result is asked for.
-    pub object_id: String,
+    /// The object whose result is asked for (a pointer's result request).
+    pub object_id: Option<String>,
+    /// The code to run (a code request).
+    pub code_id: Option<String>,
     /// Who asked.
     pub requester: String,
     /// Why.
@@ -1199,7 +1237,8 @@ pub struct Request {
     pub created_at: i64,
     /// When it was decided.
     pub decided_at: Option<i64>,
-    /// Whether the real side computed: `pending`, `ready` or `failed`.
+    /// For a result request, whether the real side computed: `pending`, `ready` or `failed`; for a
+    /// code request, the function and its runs.
     pub computation: String,
     /// The assets the result derives from.
     pub lineage: Vec<String>,
@@ -1225,12 +1264,19 @@ pub struct Review {
     pub steps: Vec<String>,
     /// The result on the mocks.
     pub mock: Option<Data>,
-    /// The result on the real data, or why it failed (owners only see this).
-    pub real: std::result::Result<Data, String>,
+    /// The result on the real data, or why it failed (owners only see this). `None` for code, which
+    /// runs on real data only when an owner asks ([`Request::run_privately`]) or approves.
+    pub real: Option<std::result::Result<Data, String>>,
+    /// The code, for a code request.
+    pub code: Option<crate::code::SubmittedCode>,
 }
 
 impl Request {
-    fn owner(&self, action: &str) -> Result<User> {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn owner_caller(&self, action: &str) -> Result<User> {
         let caller = self.client.caller()?;
         require_owner(
             &caller,
@@ -1240,29 +1286,50 @@ impl Request {
         Ok(caller)
     }
 
-    /// Everything an owner needs to decide: who, why, the steps, the mock result and a preview of the
-    /// real one (computed now if the worker has not finished).
+    /// Everything an owner needs to decide: who, why, and what would be released. For a pointer's
+    /// result, the steps back to the assets, the mock result and a preview of the real one (computed now
+    /// if the worker has not finished); for code, its source, bound inputs, output policy and mock
+    /// result (run it on the real data with [`Request::run_privately`]).
     pub fn review(&self) -> Result<Review> {
-        let caller = self.owner("reviewing requests")?;
+        let caller = self.owner_caller("reviewing requests")?;
         let core = self.client.core();
-        let steps = core.steps(&self.object_id)?;
-        let mock = core
-            .value(Side::Mock, &self.object_id)
-            .ok()
-            .map(|v| (*v).clone());
-        let real = core
-            .value(Side::Real, &self.object_id)
-            .map(|v| (*v).clone())
-            .map_err(|e| e.to_string());
+        let review = match (&self.object_id, &self.code_id) {
+            (Some(object_id), _) => Review {
+                request: self.clone(),
+                steps: core.steps(object_id)?,
+                mock: core.value(Side::Mock, object_id).ok().map(|v| (*v).clone()),
+                real: Some(
+                    core.value(Side::Real, object_id)
+                        .map(|v| (*v).clone())
+                        .map_err(|e| e.to_string()),
+                ),
+                code: None,
+            },
+            (None, _) => {
+                let code = self.code()?;
+                Review {
+                    request: self.clone(),
+                    steps: vec![code.call()],
+                    mock: code.mock.clone(),
+                    real: None,
+                    code: Some(code),
+                }
+            }
+        };
         core.store.write("auditing a review", |tx| {
             audit::record(tx, &caller.email, "review", &self.id, "")
         })?;
-        Ok(Review {
-            request: self.clone(),
-            steps,
-            mock,
-            real,
-        })
+        Ok(review)
+    }
+
+    /// The released result, for its requester: a pointer's stored real result, or the latest result of
+    /// approved code (running it first if it has not run yet; see [`OutputPolicy`](crate::code::OutputPolicy)).
+    /// Pending or denied requests give [`Error::ApprovalPending`] or [`Error::RequestDenied`].
+    pub fn get(&self) -> Result<Data> {
+        match &self.object_id {
+            Some(object_id) => self.client.released_result(object_id),
+            None => self.code_result(false),
+        }
     }
 
     fn decide(
@@ -1328,9 +1395,13 @@ impl Request {
     /// Approves: the real result is computed (if it is not yet), stored once and released to the
     /// requester only. Returns the request as decided.
     pub fn approve(&self) -> Result<Request> {
-        let caller = self.owner("approving requests")?;
+        let caller = self.owner_caller("approving requests")?;
         let core = self.client.core();
-        let real = core.value(Side::Real, &self.object_id).map_err(|e| {
+        let Some(object_id) = &self.object_id else {
+            // Code runs when its requester asks for the result, under its output policy.
+            return self.decide(&caller, true, "", None);
+        };
+        let real = core.value(Side::Real, object_id).map_err(|e| {
             Error::invalid(
                 format!("request {}", self.id),
                 format!("its result failed on the real data: {e}"),
@@ -1343,7 +1414,7 @@ impl Request {
 
     /// Denies, with a reason the requester sees. Returns the request as decided.
     pub fn deny(&self, reason: &str) -> Result<Request> {
-        let caller = self.owner("denying requests")?;
+        let caller = self.owner_caller("denying requests")?;
         let reason = validate::text("denial reason", reason)?;
         if reason.trim().is_empty() {
             return Err(Error::invalid(
@@ -1392,11 +1463,13 @@ impl Review {
             format!("Review of request #{}", self.request.number),
             self.request.fields(),
         );
-        t.sub_table(
-            "Steps from the assets".into(),
-            vec!["step".into()],
-            self.steps.iter().map(|s| vec![s.clone()]).collect(),
-        );
+        if self.code.is_none() {
+            t.sub_table(
+                "Steps from the assets".into(),
+                vec!["step".into()],
+                self.steps.iter().map(|s| vec![s.clone()]).collect(),
+            );
+        }
         match &self.mock {
             Some(m) => add_preview(&mut t, m, "Mock result"),
             None => t
@@ -1404,8 +1477,14 @@ impl Review {
                 .push("the mock result could not be computed".into()),
         }
         match &self.real {
-            Ok(r) => add_preview(&mut t, r, "Real result (owners only)"),
-            Err(e) => t.warnings.push(format!("the real computation failed: {e}")),
+            Some(Ok(r)) => add_preview(&mut t, r, "Real result (owners only)"),
+            Some(Err(e)) => t.warnings.push(format!("the real computation failed: {e}")),
+            None => t.notes.push(
+                "not run on the real data yet: `request.run_privately()` (or `%review ID --run`) runs it for you alone".into(),
+            ),
+        }
+        if let Some(code) = &self.code {
+            code.add_to(&mut t);
         }
         t
     }

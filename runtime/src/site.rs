@@ -10,6 +10,7 @@ use crate::client::Client;
 use crate::display::Table;
 use crate::error::{Error, Result};
 use crate::pointers::Executor;
+use crate::runner::{self, Limits, Runner};
 use crate::store::Store;
 use crate::users::{self, NewUser, User};
 use crate::validate;
@@ -38,6 +39,10 @@ pub(crate) struct SiteCore {
     pub dummy_hash: String,
     /// Replays actions on real data (a worker thread) and caches computed values.
     pub exec: Executor,
+    /// Compiles and runs code requests.
+    pub runner: Runner,
+    /// Limits on each run of submitted code.
+    pub code_limits: Limits,
 }
 
 impl SiteCore {
@@ -70,6 +75,8 @@ pub struct LaunchOptions {
     name: String,
     reset: bool,
     dir: Option<PathBuf>,
+    runner_dir: Option<PathBuf>,
+    code_limits: Limits,
 }
 
 impl LaunchOptions {
@@ -79,6 +86,8 @@ impl LaunchOptions {
             name: name.into(),
             reset: false,
             dir: None,
+            runner_dir: None,
+            code_limits: Limits::default(),
         }
     }
 
@@ -91,6 +100,18 @@ impl LaunchOptions {
     /// Keep the datasite in exactly this directory (instead of `<home>/<name>`).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
+        self
+    }
+
+    /// Compile submitted code here (instead of [`runner::default_dir`]).
+    pub fn runner_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.runner_dir = Some(dir.into());
+        self
+    }
+
+    /// Limits on each run of submitted code (wall time, CPU time, memory, output size).
+    pub fn code_limits(mut self, limits: Limits) -> Self {
+        self.code_limits = limits;
         self
     }
 
@@ -157,6 +178,8 @@ impl Datasite {
             store,
             dummy_hash,
             exec: Executor::default(),
+            runner: Runner::new(options.runner_dir.unwrap_or_else(runner::default_dir)),
+            code_limits: options.code_limits,
         });
         Executor::start(&core);
         Ok(Datasite { core })

@@ -135,6 +135,61 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX requests_by_object ON requests(object_id, requester_id, created_at);
     "#,
+    // 3: code requests. Requests now ask either for a pointer's result (object_id) or for running
+    // submitted code (code_id); SQLite cannot relax a NOT NULL column in place, so the table is rebuilt.
+    r#"
+    CREATE TABLE code (
+        id          TEXT PRIMARY KEY,
+        owner_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        signature   TEXT NOT NULL,
+        inputs      TEXT NOT NULL,
+        policy      TEXT NOT NULL,
+        runs        INTEGER NOT NULL DEFAULT 0,
+        digest      TEXT NOT NULL,
+        mock_blob   TEXT,
+        mock_kind   TEXT,
+        created_at  INTEGER NOT NULL,
+        UNIQUE (owner_id, digest)
+    );
+    CREATE TABLE executions (
+        code_id       TEXT NOT NULL REFERENCES code(id) ON DELETE CASCADE,
+        seq           INTEGER NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('running', 'ready', 'failed')),
+        result_blob   TEXT,
+        result_kind   TEXT,
+        error         TEXT,
+        public_error  TEXT,
+        started_at    INTEGER NOT NULL,
+        finished_at   INTEGER,
+        PRIMARY KEY (code_id, seq)
+    );
+    CREATE TABLE requests_v3 (
+        id            TEXT PRIMARY KEY,
+        number        INTEGER NOT NULL UNIQUE,
+        object_id     TEXT REFERENCES objects(id) ON DELETE CASCADE,
+        code_id       TEXT REFERENCES code(id) ON DELETE CASCADE,
+        requester_id  TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        reason        TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied')),
+        reviewer      TEXT,
+        decision      TEXT,
+        result_blob   TEXT,
+        result_kind   TEXT,
+        created_at    INTEGER NOT NULL,
+        decided_at    INTEGER,
+        CHECK ((object_id IS NULL) <> (code_id IS NULL))
+    );
+    INSERT INTO requests_v3 (id, number, object_id, requester_id, reason, status, reviewer, decision,
+                             result_blob, result_kind, created_at, decided_at)
+        SELECT id, number, object_id, requester_id, reason, status, reviewer, decision, result_blob,
+               result_kind, created_at, decided_at FROM requests;
+    DROP TABLE requests;
+    ALTER TABLE requests_v3 RENAME TO requests;
+    CREATE INDEX requests_by_object ON requests(object_id, requester_id, created_at);
+    CREATE INDEX requests_by_code ON requests(code_id);
+    "#,
 ];
 
 /// Metadata database plus blob files of one datasite directory.
@@ -309,7 +364,9 @@ impl Store {
                 .prepare(
                     "SELECT data_blob FROM assets
                      UNION SELECT mock_blob FROM assets WHERE mock_blob IS NOT NULL
-                     UNION SELECT result_blob FROM requests WHERE result_blob IS NOT NULL",
+                     UNION SELECT result_blob FROM requests WHERE result_blob IS NOT NULL
+                     UNION SELECT mock_blob FROM code WHERE mock_blob IS NOT NULL
+                     UNION SELECT result_blob FROM executions WHERE result_blob IS NOT NULL",
                 )
                 .map_err(Error::sqlite("listing blobs"))?;
             let rows = stmt

@@ -117,7 +117,10 @@ fn the_seeds_pointer_flow() {
         ]
     );
     assert_eq!(floats(review.mock.as_ref().unwrap()), [5.0, 6.0, 7.0]);
-    assert_eq!(floats(review.real.as_ref().unwrap()), [5.0, 7.0, 9.0]);
+    assert_eq!(
+        floats(review.real.as_ref().unwrap().as_ref().unwrap()),
+        [5.0, 7.0, 9.0]
+    );
     assert!(review.html().contains("Real result (owners only)"));
     pending.approve().unwrap();
 
@@ -397,7 +400,7 @@ fn the_worker_replays_off_the_critical_path_and_failures_stay_with_the_owner() {
 
     // The owner sees the real error, cannot approve it, and denies with a reason.
     let review = owner.request(&request.id).unwrap().review().unwrap();
-    let real_error = review.real.as_ref().unwrap_err();
+    let real_error = review.real.as_ref().unwrap().as_ref().unwrap_err();
     assert!(real_error.contains("3 values"), "{real_error}");
     let refused = owner.request(&request.id).unwrap().approve().unwrap_err();
     assert!(
@@ -561,7 +564,10 @@ fn requests_and_results_survive_a_relaunch() {
     let jane = site.login("jane@caltech.edu", "abc123").unwrap();
     // The cache is gone: the review replays the recorded actions from the asset.
     let review = owner.request(&request_id).unwrap().review().unwrap();
-    assert_eq!(floats(review.real.as_ref().unwrap()), [29.0]);
+    assert_eq!(
+        floats(review.real.as_ref().unwrap().as_ref().unwrap()),
+        [29.0]
+    );
     owner.request(&request_id).unwrap().approve().unwrap();
     let mine = jane.requests().unwrap();
     assert_eq!(mine.len(), 2);

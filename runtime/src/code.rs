@@ -1,0 +1,885 @@
+//! Code requests: a whole analysis as one Rust function, run on the real data once an owner approves.
+//!
+//! PySyft's `@syft_function(input_policy=ExactMatch(..), output_policy=SingleExecution())`, in Rust. A
+//! scientist writes a function ([`Code`], usually through the [`function!`](crate::function) macro, which
+//! keeps its exact source text), binds its parameters to assets and owner-approved constants
+//! ([`ExactMatch`]), picks an [`OutputPolicy`], tries it on the mocks ([`Code::run_on_mocks`]) and
+//! submits it with [`Client::request_code_execution`]. The owner reads the source, the bindings, the
+//! policy and the mock result in the request's review, may run it on the real data privately
+//! ([`Request::run_privately`]), and approves or denies. The requester then gets the real result with
+//! [`Request::get`].
+//!
+//! The datasite compiles and runs the function with the [code runner](crate::runner): a child process that
+//! receives only its bound inputs, under time and memory limits, without network where the OS allows.
+//!
+//! Output policies are enforced here, in SQLite transactions: an execution is *claimed* (the run
+//! counter checked and incremented) in one write-locked transaction before the code runs, so
+//! `SingleExecution` runs exactly once however many callers race, in this process or another; the
+//! callers that lost the race wait for the winner's result. A failed run counts too, so a scientist
+//! cannot probe the real data by resubmitting runs until one happens to pass.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::audit;
+use crate::client::Client;
+use crate::data::{Data, DataKind};
+use crate::datasets::SiteAsset;
+use crate::display::{self, Table};
+use crate::error::{Error, Result};
+use crate::pointers::{Request, Side};
+use crate::runner::{self, RunFailure, RunInput, Signature};
+use crate::site::SiteCore;
+use crate::store::{hex, now_ms};
+use crate::users::{User, denied};
+use crate::validate;
+
+/// Largest function source accepted, in bytes.
+pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
+
+/// How many times approved code may run on the real data, and so how many results it may release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutputPolicy {
+    /// Runs once; later calls to [`Request::get`] return the stored result (PySyft's
+    /// `SingleExecutionExactOutput`).
+    SingleExecution,
+    /// Runs at most this many times ([`Request::run`] for each further run).
+    ExecuteCount(u32),
+}
+
+impl OutputPolicy {
+    pub(crate) fn max_runs(self) -> u32 {
+        match self {
+            OutputPolicy::SingleExecution => 1,
+            OutputPolicy::ExecuteCount(n) => n,
+        }
+    }
+}
+
+impl fmt::Display for OutputPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputPolicy::SingleExecution => f.write_str("SingleExecution"),
+            OutputPolicy::ExecuteCount(n) => write!(f, "ExecuteCount({n})"),
+        }
+    }
+}
+
+/// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
+/// with the request. The code runs on those inputs and no others.
+#[derive(Debug, Clone, Default)]
+pub struct ExactMatch {
+    bindings: Vec<(String, Binding)>,
+}
+
+#[derive(Debug, Clone)]
+enum Binding {
+    Asset(Box<SiteAsset>),
+    Constant(serde_json::Value),
+}
+
+impl ExactMatch {
+    /// No bindings yet.
+    pub fn new() -> ExactMatch {
+        ExactMatch::default()
+    }
+
+    /// Binds parameter `param` to `asset` (its mock on the scientist's side, its data once approved).
+    pub fn asset(mut self, param: &str, asset: &SiteAsset) -> ExactMatch {
+        self.bindings
+            .push((param.to_string(), Binding::Asset(Box::new(asset.clone()))));
+        self
+    }
+
+    /// Binds parameter `param` to a constant, shown to the owner and approved with the request.
+    pub fn constant(mut self, param: &str, value: impl Serialize) -> ExactMatch {
+        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        self.bindings
+            .push((param.to_string(), Binding::Constant(value)));
+        self
+    }
+}
+
+/// A bound input as the datasite stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Input {
+    /// An asset, by id, with the `dataset / asset` label shown to people.
+    Asset {
+        /// The parameter.
+        param: String,
+        /// The asset's id.
+        asset_id: String,
+        /// `dataset / asset`.
+        label: String,
+    },
+    /// A constant.
+    Constant {
+        /// The parameter.
+        param: String,
+        /// Its value.
+        value: serde_json::Value,
+    },
+}
+
+impl Input {
+    fn param(&self) -> &str {
+        match self {
+            Input::Asset { param, .. } | Input::Constant { param, .. } => param,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Input::Asset { label, .. } => format!("asset `{label}`"),
+            Input::Constant { value, .. } => format!("constant {value}"),
+        }
+    }
+}
+
+/// A function to submit as a code request: its source, input bindings and output policy.
+#[derive(Debug, Clone)]
+pub struct Code {
+    source: String,
+    inputs: ExactMatch,
+    output: OutputPolicy,
+}
+
+impl Code {
+    /// Code from its source text: exactly one function. The output policy starts as
+    /// [`OutputPolicy::SingleExecution`].
+    pub fn new(source: impl Into<String>) -> Code {
+        Code {
+            source: source.into(),
+            inputs: ExactMatch::default(),
+            output: OutputPolicy::SingleExecution,
+        }
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Binds the parameters.
+    pub fn input_policy(mut self, inputs: ExactMatch) -> Code {
+        self.inputs = inputs;
+        self
+    }
+
+    /// Sets how often it may run on the real data.
+    pub fn output_policy(mut self, output: OutputPolicy) -> Code {
+        self.output = output;
+        self
+    }
+
+    /// The parsed signature.
+    pub fn signature(&self) -> Result<Signature> {
+        check_source(&self.source)?;
+        runner::parse_function(&self.source)
+    }
+
+    /// Runs the function on the mocks of its bound assets, here and now, and returns its result: what
+    /// the owner will see as the mock result.
+    pub fn run_on_mocks(&self) -> Result<Data> {
+        let client = self.client()?;
+        let caller = client.caller()?;
+        SiteCore::require_compute(&caller)?;
+        let (sig, inputs) = self.resolve()?;
+        let core = client.core();
+        match core.run_code(&self.source, &sig, &inputs, Side::Mock)? {
+            Ok(data) => Ok(data),
+            Err(f) => Err(mock_failure(&sig.name, &f)),
+        }
+    }
+
+    /// The client of the first bound asset: the datasite this code is for.
+    fn client(&self) -> Result<&Client> {
+        self.inputs
+            .bindings
+            .iter()
+            .find_map(|(_, b)| match b {
+                Binding::Asset(a) => Some(a.client()),
+                Binding::Constant(_) => None,
+            })
+            .ok_or_else(|| {
+                Error::invalid(
+                    "code request inputs",
+                    "no parameter is bound to an asset",
+                    "bind them with `.input_policy(ExactMatch::new().asset(\"param\", &asset))`",
+                )
+            })
+    }
+
+    /// The signature and the bindings in parameter order, checked against each other.
+    fn resolve(&self) -> Result<(Signature, Vec<Input>)> {
+        let sig = self.signature()?;
+        let mut inputs = Vec::with_capacity(sig.params.len());
+        for (param, _) in &self.inputs.bindings {
+            if !sig.params.iter().any(|p| &p.name == param) {
+                let names: Vec<&str> = sig.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(Error::invalid(
+                    format!("input `{param}`"),
+                    format!("`{}` has no parameter `{param}`", sig.name),
+                    format!("bind its parameters: {}", names.join(", ")),
+                ));
+            }
+        }
+        for p in &sig.params {
+            let bound: Vec<&Binding> = self
+                .inputs
+                .bindings
+                .iter()
+                .filter(|(name, _)| name == &p.name)
+                .map(|(_, b)| b)
+                .collect();
+            let binding = match bound.as_slice() {
+                [b] => *b,
+                [] => {
+                    return Err(Error::invalid(
+                        format!("parameter `{}` of `{}`", p.name, sig.name),
+                        "it is not bound",
+                        format!(
+                            "bind it in the input policy: `.asset(\"{}\", &asset)` or `.constant(\"{}\", value)`",
+                            p.name, p.name
+                        ),
+                    ));
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        format!("parameter `{}` of `{}`", p.name, sig.name),
+                        "it is bound more than once",
+                        "bind each parameter once",
+                    ));
+                }
+            };
+            inputs.push(match binding {
+                Binding::Asset(a) => Input::Asset {
+                    param: p.name.clone(),
+                    asset_id: a.id.clone(),
+                    label: format!("{} / {}", a.dataset, a.name),
+                },
+                Binding::Constant(v) => Input::Constant {
+                    param: p.name.clone(),
+                    value: v.clone(),
+                },
+            });
+        }
+        Ok((sig, inputs))
+    }
+}
+
+fn check_source(source: &str) -> Result<()> {
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(Error::invalid(
+            "code request source",
+            format!("it is {} bytes, more than {MAX_SOURCE_BYTES}", source.len()),
+            "submit one function; move data into assets, not into the source",
+        ));
+    }
+    Ok(())
+}
+
+fn mock_failure(name: &str, f: &RunFailure) -> Error {
+    Error::invalid(
+        format!("function `{name}`"),
+        format!("it failed on the mocks: {}", f.detail),
+        "fix it and try again with `code.run_on_mocks()`",
+    )
+}
+
+/// A submitted function as the datasite keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmittedCode {
+    /// Its id.
+    pub id: String,
+    /// The function's exact source text.
+    pub source: String,
+    /// Its signature.
+    pub signature: Signature,
+    /// Its bound inputs, in parameter order.
+    pub inputs: Vec<Input>,
+    /// Its output policy.
+    pub policy: OutputPolicy,
+    /// Runs on the real data so far (the policy's count).
+    pub runs: u32,
+    /// The result on the mocks, computed at submission.
+    pub mock: Option<Data>,
+}
+
+impl SubmittedCode {
+    /// `name(param = input, ...)`: the call the datasite will make.
+    pub fn call(&self) -> String {
+        let args: Vec<String> = self
+            .inputs
+            .iter()
+            .map(|i| format!("{} = {}", i.param(), i.describe()))
+            .collect();
+        format!("{}({})", self.signature.name, args.join(", "))
+    }
+
+    /// Runs left under the output policy.
+    pub fn runs_left(&self) -> u32 {
+        self.policy.max_runs().saturating_sub(self.runs)
+    }
+
+    pub(crate) fn lineage(&self) -> Vec<String> {
+        self.inputs
+            .iter()
+            .filter_map(|i| match i {
+                Input::Asset { label, .. } => Some(label.clone()),
+                Input::Constant { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Adds the code's sections (call, policy, highlighted source) to a request's display.
+    pub(crate) fn add_to(&self, t: &mut Table) {
+        t.sub_table(
+            "Code".into(),
+            vec![],
+            vec![
+                vec!["call".into(), self.call()],
+                vec!["output policy".into(), self.policy.to_string()],
+                vec![
+                    "runs on real data".into(),
+                    format!("{} of {}", self.runs, self.policy.max_runs()),
+                ],
+            ],
+        );
+        let (text, html) = display::code_block(&self.source);
+        t.text_after.push(text);
+        t.html_after.push(html);
+    }
+}
+
+/// One run of approved code on the real data.
+struct Execution {
+    status: String,
+    blob: Option<String>,
+    kind: Option<String>,
+    public_error: Option<String>,
+    started_at: i64,
+}
+
+/// How long a run may stay `running` before it is taken for one a crash interrupted.
+fn stale_after(limits: &runner::Limits) -> Duration {
+    limits.wall + Duration::from_secs(600)
+}
+
+impl SiteCore {
+    /// Compiles (if needed) and runs `source` on one side of its inputs.
+    fn run_code(
+        &self,
+        source: &str,
+        sig: &Signature,
+        inputs: &[Input],
+        side: Side,
+    ) -> Result<std::result::Result<Data, RunFailure>> {
+        let mut run_inputs = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            run_inputs.push(match input {
+                Input::Asset { asset_id, .. } => RunInput::Data(self.asset_value(side, asset_id)?),
+                Input::Constant { value, .. } => RunInput::Constant(value.clone()),
+            });
+        }
+        self.runner.run(source, sig, run_inputs, &self.code_limits)
+    }
+
+    pub(crate) fn submitted_code(&self, code_id: &str) -> Result<SubmittedCode> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            u32,
+            Option<String>,
+            Option<String>,
+        );
+        let row: Option<Row> = self.store.read(|conn| {
+            conn.query_row(
+                "SELECT source, signature, inputs, policy, runs, mock_blob, mock_kind
+                     FROM code WHERE id = ?1",
+                [code_id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(Error::sqlite("reading a code request"))
+        })?;
+        let Some((source, signature, inputs, policy, runs, mock_blob, mock_kind)) = row else {
+            return Err(Error::not_found(
+                "code",
+                code_id,
+                "list requests with `client.requests()`",
+            ));
+        };
+        let corrupt = |what: &str, e: serde_json::Error| {
+            Error::corrupt(
+                "reading a code request",
+                format!("code {code_id}: bad {what}: {e}"),
+            )
+        };
+        let mock = match (mock_blob, mock_kind) {
+            (Some(blob), Some(kind)) => Some(Data::decode(
+                DataKind::parse(&kind)?,
+                &self.store.get_blob(&blob)?,
+            )?),
+            _ => None,
+        };
+        Ok(SubmittedCode {
+            id: code_id.to_string(),
+            source,
+            signature: serde_json::from_str(&signature).map_err(|e| corrupt("signature", e))?,
+            inputs: serde_json::from_str(&inputs).map_err(|e| corrupt("inputs", e))?,
+            policy: serde_json::from_str(&policy).map_err(|e| corrupt("policy", e))?,
+            runs,
+            mock,
+        })
+    }
+
+    fn latest_execution(&self, code_id: &str) -> Result<Option<(u32, Execution)>> {
+        self.store.read(|conn| {
+            conn.query_row(
+                "SELECT seq, status, result_blob, result_kind, public_error, started_at
+                 FROM executions WHERE code_id = ?1 ORDER BY seq DESC LIMIT 1",
+                [code_id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        Execution {
+                            status: r.get(1)?,
+                            blob: r.get(2)?,
+                            kind: r.get(3)?,
+                            public_error: r.get(4)?,
+                            started_at: r.get(5)?,
+                        },
+                    ))
+                },
+            )
+            .optional()
+            .map_err(Error::sqlite("reading an execution"))
+        })
+    }
+
+    /// Claims the next run if the policy has one left: one write-locked transaction, so two callers
+    /// can never both claim the last run. Returns its number, or `None` if the policy is used up.
+    fn claim_run(&self, caller: &User, request_id: &str, code_id: &str) -> Result<Option<u32>> {
+        self.store.write("claiming a run of approved code", |tx| {
+            let (runs, policy): (u32, String) = tx
+                .query_row(
+                    "SELECT runs, policy FROM code WHERE id = ?1",
+                    [code_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(Error::sqlite("reading a code request"))?;
+            let policy: OutputPolicy = serde_json::from_str(&policy).map_err(|e| {
+                Error::corrupt("reading a code request", format!("bad policy: {e}"))
+            })?;
+            if runs >= policy.max_runs() {
+                return Ok(None);
+            }
+            let seq = runs + 1;
+            tx.execute(
+                "UPDATE code SET runs = ?2 WHERE id = ?1",
+                params![code_id, seq],
+            )
+            .map_err(Error::sqlite("counting a run"))?;
+            tx.execute(
+                "INSERT INTO executions (code_id, seq, status, started_at) VALUES (?1, ?2, 'running', ?3)",
+                params![code_id, seq, now_ms()],
+            )
+            .map_err(Error::sqlite("recording a run"))?;
+            audit::record(tx, &caller.email, "execute", request_id, &format!("run {seq}"))?;
+            Ok(Some(seq))
+        })
+    }
+
+    /// Runs claimed execution `seq` on the real data and stores its outcome. Whatever happens, the
+    /// execution ends `ready` or `failed`, so callers waiting on it are released.
+    fn execute(&self, code: &SubmittedCode, seq: u32) -> Result<()> {
+        let cannot = |e: Error| {
+            (
+                e.to_string(),
+                "the datasite could not run the code; the owner sees why".to_string(),
+            )
+        };
+        let outcome = match self.run_code(&code.source, &code.signature, &code.inputs, Side::Real) {
+            Ok(Ok(data)) => data
+                .encode()
+                .map(|bytes| (bytes, data.kind()))
+                .map_err(cannot),
+            Ok(Err(f)) => Err((f.detail, f.public)),
+            Err(e) => Err(cannot(e)),
+        };
+        let record = |tx: &rusqlite::Transaction<'_>,
+                      status: &str,
+                      blob: Option<String>,
+                      kind: Option<&str>,
+                      errors: Option<(String, String)>| {
+            let (error, public) = errors.unzip();
+            tx.execute(
+                "UPDATE executions SET status = ?3, result_blob = ?4, result_kind = ?5, error = ?6,
+                 public_error = ?7, finished_at = ?8 WHERE code_id = ?1 AND seq = ?2",
+                params![code.id, seq, status, blob, kind, error, public, now_ms()],
+            )
+            .map_err(Error::sqlite("recording a run's result"))?;
+            audit::record(
+                tx,
+                "system",
+                "executed",
+                &code.id,
+                &format!("run {seq}: {status}"),
+            )
+        };
+        let stored = self
+            .store
+            .write("recording a run's result", |tx| match &outcome {
+                // The blob is written inside the transaction, so garbage collection cannot race it.
+                Ok((bytes, kind)) => {
+                    let blob = self.store.put_blob(bytes)?;
+                    record(tx, "ready", Some(blob), Some(kind.as_str()), None)
+                }
+                Err(errors) => record(tx, "failed", None, None, Some(errors.clone())),
+            });
+        match stored {
+            Ok(()) => Ok(()),
+            Err(e) => self.store.write("recording a failed run", |tx| {
+                record(tx, "failed", None, None, Some(cannot(e)))
+            }),
+        }
+    }
+
+    /// The result of the latest run, running the code first if `fresh` (or if it never ran) and the
+    /// policy allows. Callers that lose the race for a run wait for the winner's result.
+    fn code_result(
+        &self,
+        caller: &User,
+        request_id: &str,
+        code_id: &str,
+        fresh: bool,
+    ) -> Result<Data> {
+        let (mut claimed_once, mut lost_race) = (false, false);
+        let start = Instant::now();
+        loop {
+            let latest = self.latest_execution(code_id)?;
+            let running = matches!(&latest, Some((_, e)) if e.status == "running");
+            if running {
+                let (seq, e) = latest.as_ref().expect("checked above");
+                let age = Duration::from_millis((now_ms() - e.started_at).max(0) as u64);
+                if age > stale_after(&self.code_limits) {
+                    self.mark_interrupted(code_id, *seq)?;
+                    continue;
+                }
+                if start.elapsed() > stale_after(&self.code_limits) {
+                    return Err(Error::invalid(
+                        "run",
+                        "another run of this code is still going",
+                        "try `.get()` again later",
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            if (fresh && !claimed_once) || latest.is_none() {
+                if let Some(seq) = self.claim_run(caller, request_id, code_id)? {
+                    let code = self.submitted_code(code_id)?;
+                    self.execute(&code, seq)?;
+                    claimed_once = true;
+                    continue;
+                }
+                if fresh {
+                    let code = self.submitted_code(code_id)?;
+                    return Err(Error::PolicyExhausted(format!(
+                        "request {request_id} ran {} of {} times its policy {} allows; `.get()` returns the last result, or submit a new request",
+                        code.runs,
+                        code.policy.max_runs(),
+                        code.policy
+                    )));
+                }
+                // Another caller claimed the run between our read and our claim: read again, once.
+                if latest.is_none() {
+                    if lost_race {
+                        return Err(Error::PolicyExhausted(format!(
+                            "request {request_id} has no runs left and no stored result; submit a new request"
+                        )));
+                    }
+                    lost_race = true;
+                    continue;
+                }
+            }
+            let (seq, e) = latest.expect("a run exists here");
+            return match (e.status.as_str(), e.blob, e.kind) {
+                ("ready", Some(blob), Some(kind)) => {
+                    self.store.write("auditing a release", |tx| {
+                        audit::record(
+                            tx,
+                            &caller.email,
+                            "get_result",
+                            request_id,
+                            &format!("run {seq}"),
+                        )
+                    })?;
+                    Data::decode(DataKind::parse(&kind)?, &self.store.get_blob(&blob)?)
+                }
+                _ => Err(Error::invalid(
+                    format!("request {request_id}"),
+                    format!(
+                        "run {seq} failed: {}",
+                        e.public_error
+                            .unwrap_or_else(|| "no reason recorded".into())
+                    ),
+                    "ask the owner for details, fix the code and submit a new request",
+                )),
+            };
+        }
+    }
+
+    fn mark_interrupted(&self, code_id: &str, seq: u32) -> Result<()> {
+        self.store.write("recording an interrupted run", |tx| {
+            tx.execute(
+                "UPDATE executions SET status = 'failed', error = 'interrupted: the datasite stopped during the run',
+                 public_error = 'the run was interrupted', finished_at = ?3
+                 WHERE code_id = ?1 AND seq = ?2 AND status = 'running'",
+                params![code_id, seq, now_ms()],
+            )
+            .map_err(Error::sqlite("recording an interrupted run"))?;
+            Ok(())
+        })
+    }
+}
+
+impl Client {
+    /// Submits `code` for the owner's review, saying why (PySyft's `request_code_execution`). It is run
+    /// on the mocks first, so code that does not compile or fails there is refused at once; the same
+    /// code (source, inputs and policy) submitted twice is refused too.
+    pub fn request_code_execution(&self, code: &Code, reason: &str) -> Result<Request> {
+        let caller = self.caller()?;
+        SiteCore::require_compute(&caller)?;
+        let reason = validate::text("request reason", reason)?;
+        if reason.is_empty() {
+            return Err(Error::invalid(
+                "request reason",
+                "it is empty",
+                "say what the result is for; the owner reads it before deciding",
+            ));
+        }
+        let (sig, inputs) = code.resolve()?;
+        let core = self.core();
+        for input in inputs.iter() {
+            if let Input::Asset {
+                asset_id, label, ..
+            } = input
+            {
+                core.asset_exists(asset_id.as_str(), label.as_str())?;
+            }
+        }
+        let inputs_json = serde_json::to_string(&inputs).expect("inputs serialise");
+        let policy_json = serde_json::to_string(&code.output).expect("policies serialise");
+        let digest = {
+            let mut h = Sha256::new();
+            for part in [code.source.as_str(), &inputs_json, &policy_json] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+            hex(&h.finalize())
+        };
+        if let Some(existing) = self.duplicate(&caller, &digest)? {
+            return Err(duplicate_error(&existing));
+        }
+        if code.output.max_runs() == 0 {
+            return Err(Error::invalid(
+                "output policy",
+                "ExecuteCount(0) never runs",
+                "use `SingleExecution` or `ExecuteCount(n)` with n of 1 or more",
+            ));
+        }
+        let mock = match core.run_code(&code.source, &sig, &inputs, Side::Mock)? {
+            Ok(data) => data,
+            Err(f) => return Err(mock_failure(&sig.name, &f)),
+        };
+        let code_id = uuid::Uuid::new_v4().simple().to_string();
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        core.store.write("submitting a code request", |tx| {
+            let mock_blob = core.store.put_blob(&mock.encode()?)?;
+            let clash: Option<i64> = tx
+                .query_row(
+                    "SELECT r.number FROM code c JOIN requests r ON r.code_id = c.id
+                     WHERE c.owner_id = ?1 AND c.digest = ?2",
+                    params![caller.id, digest],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(Error::sqlite("checking code requests"))?;
+            if let Some(number) = clash {
+                return Err(duplicate_error(&format!("#{number}")));
+            }
+            tx.execute(
+                "INSERT INTO code (id, owner_id, name, source, signature, inputs, policy, digest,
+                                   mock_blob, mock_kind, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    code_id,
+                    caller.id,
+                    sig.name,
+                    code.source,
+                    serde_json::to_string(&sig).expect("signatures serialise"),
+                    inputs_json,
+                    policy_json,
+                    digest,
+                    mock_blob,
+                    mock.kind().as_str(),
+                    now_ms()
+                ],
+            )
+            .map_err(Error::sqlite("storing code"))?;
+            crate::pointers::insert_request(
+                tx,
+                &request_id,
+                None,
+                Some(&code_id),
+                &caller.id,
+                &reason,
+            )?;
+            audit::record(tx, &caller.email, "code_request", &request_id, &sig.name)
+        })?;
+        self.request(&request_id)
+    }
+
+    fn duplicate(&self, caller: &User, digest: &str) -> Result<Option<String>> {
+        self.core().store.read(|conn| {
+            conn.query_row(
+                "SELECT r.number, r.status FROM code c JOIN requests r ON r.code_id = c.id
+                 WHERE c.owner_id = ?1 AND c.digest = ?2",
+                params![caller.id, digest],
+                |r| {
+                    Ok(format!(
+                        "#{} ({})",
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?
+                    ))
+                },
+            )
+            .optional()
+            .map_err(Error::sqlite("checking code requests"))
+        })
+    }
+}
+
+fn duplicate_error(existing: &str) -> Error {
+    Error::AlreadyExists {
+        kind: "code request",
+        name: existing.to_string(),
+        hint: "you submitted the same code with the same inputs and policy; wait for that request, or change the code".into(),
+    }
+}
+
+impl Request {
+    /// The submitted code, for a code request.
+    pub fn code(&self) -> Result<SubmittedCode> {
+        let code_id = self.code_id.as_deref().ok_or_else(|| {
+            Error::invalid(
+                format!("request #{}", self.number),
+                "it asks for a pointer's result, not for running code",
+                "read its steps with `request.review()`",
+            )
+        })?;
+        self.client().core().submitted_code(code_id)
+    }
+
+    /// Runs approved code on the real data again, if the output policy has a run left, and returns the
+    /// new result. For the requester only.
+    pub fn run(&self) -> Result<Data> {
+        self.code_result(true)
+    }
+
+    /// Owners: runs the code on the real data now, privately, to see what approving would release. The
+    /// result is not released and does not count against the output policy.
+    pub fn run_privately(&self) -> Result<std::result::Result<Data, String>> {
+        let caller = self.owner_caller("running code on real data before deciding")?;
+        let code = self.code()?;
+        let core = self.client().core();
+        core.store.write("auditing a private run", |tx| {
+            audit::record(tx, &caller.email, "run_privately", &self.id, "")
+        })?;
+        Ok(
+            match core.run_code(&code.source, &code.signature, &code.inputs, Side::Real)? {
+                Ok(data) => Ok(data),
+                Err(f) => Err(f.detail),
+            },
+        )
+    }
+
+    pub(crate) fn code_result(&self, fresh: bool) -> Result<Data> {
+        let caller = self.client().caller()?;
+        let code_id = self.code_id.clone().expect("code requests have code");
+        let core = self.client().core();
+        let (status, requester, decision): (String, String, Option<String>) =
+            core.store.read(|conn| {
+                conn.query_row(
+                    "SELECT status, requester_id, decision FROM requests WHERE id = ?1",
+                    [&self.id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .map_err(Error::sqlite("reading a request"))
+            })?;
+        if requester != caller.id {
+            return Err(denied(
+                &caller,
+                "getting another user's result",
+                "the user who asked",
+                "results go to their requester only; owners may use `request.run_privately()`",
+            ));
+        }
+        match status.as_str() {
+            "pending" => Err(Error::ApprovalPending {
+                id: self.id.clone(),
+            }),
+            "denied" => Err(Error::RequestDenied {
+                id: self.id.clone(),
+                reason: decision.unwrap_or_default(),
+            }),
+            _ => core.code_result(&caller, &self.id, &code_id, fresh),
+        }
+    }
+}
+
+impl SiteCore {
+    fn asset_exists(&self, asset_id: &str, label: &str) -> Result<()> {
+        let found: Option<Option<String>> = self.store.read(|conn| {
+            conn.query_row(
+                "SELECT mock_blob FROM assets WHERE id = ?1",
+                [asset_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(Error::sqlite("reading an asset"))
+        })?;
+        match found {
+            Some(Some(_)) => Ok(()),
+            Some(None) => Err(Error::invalid(
+                format!("asset `{label}`"),
+                "it has no mock, and code is tried on mocks before review",
+                "ask the owner to upload a mock for it",
+            )),
+            None => Err(Error::not_found(
+                "asset",
+                label,
+                "its dataset was deleted; list datasets with `client.datasets()`",
+            )),
+        }
+    }
+}

@@ -1,0 +1,872 @@
+//! The code runner: compiles a submitted function against a prebuilt dependency set and runs it in a
+//! limited child process.
+//!
+//! A runner owns a directory (`$VEIL_RUNNER_DIR`, or `veil/runner` in the user cache directory):
+//! - `jobs/` is a cargo package, `veil-jobs`, whose library (`runtime/runner/lib.rs`, embedded here)
+//!   loads inputs and writes outputs, and which depends on polars (Parquet), ndarray, serde and
+//!   serde_json. [`Runner::warm`] builds those dependencies once, so a function compiles in seconds.
+//! - `jobs/src/bin/job_<hash>.rs` is one submitted function, after `use veil_jobs::prelude::*;` and
+//!   before a generated `main`; the hash covers the source and the support library, so a binary is
+//!   compiled once and reused by every run of the same code.
+//! - `target/` is the package's target directory. Cargo's lock on it serialises concurrent builds,
+//!   from threads or processes.
+//!
+//! Each run is a child process in a fresh private temporary directory holding only its inputs, with an
+//! empty environment, limits on CPU time and address space (`setrlimit`), a wall-time limit enforced
+//! by killing its process group, and, where the OS allows, new user and network namespaces, so it has
+//! no network at all. What it printed is kept for the owner; a scientist learns only the kind of
+//! failure, because a message from code that ran on real data may contain real values.
+
+use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::data::{Data, DataKind};
+use crate::error::{Error, Result};
+use crate::store::hex;
+
+/// The environment variable naming the runner's directory.
+pub const RUNNER_DIR_ENV: &str = "VEIL_RUNNER_DIR";
+
+/// The support library, compiled into every job.
+const SUPPORT_LIB: &str = include_str!("../runner/lib.rs");
+
+/// The job package's manifest. Versions are those the workspace locks, so a machine that built Veil
+/// has them in its registry cache and the runner can resolve offline.
+const MANIFEST: &str = r#"# Written by the Veil datasite: the package submitted code is compiled in.
+[package]
+name = "veil-jobs"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+path = "src/lib.rs"
+
+[dependencies]
+ndarray = "=0.17.2"
+ndarray-npy = { version = "=0.10.0", default-features = false }
+polars = { version = "=0.55.2", default-features = false, features = ["parquet", "fmt"] }
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+
+# Its own workspace, wherever the directory is.
+[workspace]
+
+# Small binaries that link fast; dependencies a little optimised, polars (the long build) not.
+[profile.dev]
+debug = 0
+incremental = false
+
+[profile.dev.package."*"]
+opt-level = 1
+
+[profile.dev.package.polars]
+opt-level = 0
+[profile.dev.package.polars-arrow]
+opt-level = 0
+[profile.dev.package.polars-compute]
+opt-level = 0
+[profile.dev.package.polars-core]
+opt-level = 0
+[profile.dev.package.polars-io]
+opt-level = 0
+[profile.dev.package.polars-parquet]
+opt-level = 0
+"#;
+
+/// Lines of the generated file before the submitted source (see [`job_file`]).
+const HEADER: &str = "#![allow(unused, clippy::all)]\nuse veil_jobs::prelude::*;\n";
+
+/// Parsed signature of a submitted function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// The function's name.
+    pub name: String,
+    /// Its parameters, in order.
+    pub params: Vec<Param>,
+    /// The return type as written (`()` if none).
+    pub output: String,
+}
+
+/// One parameter of a submitted function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    /// Its name.
+    pub name: String,
+    /// Its type as written, e.g. `DataFrame` or `Array2<f64>`.
+    pub ty: String,
+}
+
+/// Parses `source`, which must be exactly one free function with plain parameters: no generics, no
+/// `self`, not `async`, `const`, `unsafe` or `extern`, and not called `main`.
+pub fn parse_function(source: &str) -> Result<Signature> {
+    let invalid = |problem: String| {
+        Error::invalid(
+            "code request source",
+            problem,
+            "submit one function, e.g. `fn train(features: DataFrame) -> f64 { .. }`",
+        )
+    };
+    let file =
+        syn::parse_file(source).map_err(|e| invalid(format!("it is not valid Rust: {e}")))?;
+    let [syn::Item::Fn(f)] = file.items.as_slice() else {
+        return Err(invalid(format!(
+            "it defines {} items, and a code request is one function",
+            file.items.len()
+        )));
+    };
+    let sig = &f.sig;
+    let name = sig.ident.to_string();
+    let refuse = |what: &str| Err(invalid(format!("`{name}` is {what}")));
+    if name == "main" {
+        return refuse("called `main`, which the runner generates; rename it");
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return refuse("generic; give its parameters concrete types");
+    }
+    if sig.asyncness.is_some() || sig.constness.is_some() {
+        return refuse("async or const; make it a plain `fn`");
+    }
+    if sig.unsafety.is_some() || sig.abi.is_some() {
+        return refuse("unsafe or extern; make it a plain `fn`");
+    }
+    if sig.variadic.is_some() {
+        return refuse("variadic");
+    }
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        let syn::FnArg::Typed(arg) = input else {
+            return refuse("a method (it takes `self`)");
+        };
+        let syn::Pat::Ident(ident) = arg.pat.as_ref() else {
+            return refuse("taking a pattern as a parameter; name each parameter");
+        };
+        params.push(Param {
+            name: ident.ident.to_string(),
+            ty: tokens(&arg.ty),
+        });
+    }
+    let output = match &sig.output {
+        syn::ReturnType::Default => "()".to_string(),
+        syn::ReturnType::Type(_, ty) => tokens(ty),
+    };
+    Ok(Signature {
+        name,
+        params,
+        output,
+    })
+}
+
+/// A type as compact text: syn prints `Array2 < f64 >`, people write `Array2<f64>`.
+fn tokens(ty: &syn::Type) -> String {
+    let mut text = quote::ToTokens::to_token_stream(ty).to_string();
+    for (from, to) in [
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" :: ", "::"),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ;", ";"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
+}
+
+/// One input of a run, in parameter order.
+#[derive(Debug, Clone)]
+pub enum RunInput {
+    /// A frame or an array (an asset's mock or data).
+    Data(Arc<Data>),
+    /// A constant.
+    Constant(serde_json::Value),
+}
+
+/// Limits on one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time; the process group is killed after it.
+    pub wall: Duration,
+    /// CPU time (`RLIMIT_CPU`).
+    pub cpu: Duration,
+    /// Address space in bytes (`RLIMIT_AS`).
+    pub memory_bytes: u64,
+    /// Largest result accepted, in bytes.
+    pub output_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            wall: Duration::from_secs(120),
+            cpu: Duration::from_secs(120),
+            memory_bytes: 4 << 30,
+            output_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Why a run produced no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFailure {
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// Everything known (compiler output, panic message, what the program printed): for the owner,
+    /// and for runs on mocks.
+    pub detail: String,
+    /// What a scientist may see after a run on real data: the kind of failure and the limit, never
+    /// anything the program printed.
+    pub public: String,
+}
+
+/// The kinds of [`RunFailure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// It did not compile.
+    Compile,
+    /// An input did not fit its parameter's type.
+    Input,
+    /// It panicked.
+    Panic,
+    /// It returned an `Err`.
+    ReturnedError,
+    /// It ran past the wall-time limit.
+    WallTime,
+    /// It used up its CPU time.
+    CpuTime,
+    /// It ran out of memory (address space).
+    Memory,
+    /// Its result is over the size limit.
+    OutputTooLarge,
+    /// It died some other way.
+    Crashed,
+}
+
+/// The runner's default directory: `$VEIL_RUNNER_DIR`, else `veil/runner` in the user cache directory.
+pub fn default_dir() -> PathBuf {
+    match std::env::var_os(RUNNER_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => dirs::cache_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("veil")
+            .join("runner"),
+    }
+}
+
+/// Compiles and runs submitted functions. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Runner {
+    dir: PathBuf,
+}
+
+impl Runner {
+    /// A runner keeping its package and builds in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Runner {
+        Runner { dir: dir.into() }
+    }
+
+    /// Its directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn jobs(&self) -> PathBuf {
+        self.dir.join("jobs")
+    }
+
+    fn target(&self) -> PathBuf {
+        self.dir.join("target")
+    }
+
+    /// Writes the job package and builds its dependencies, so later runs compile only the function.
+    /// Idempotent, and safe from several processes at once.
+    pub fn warm(&self) -> Result<()> {
+        self.prepare()?;
+        let out = self.cargo(&["build", "--offline", "--lib"])?;
+        if !out.status.success() {
+            return Err(Error::Runner(format!(
+                "building the code runner's dependencies in {} failed:\n{}",
+                self.jobs().display(),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes the package's files (only those that changed, so cargo's fingerprints hold) and its
+    /// lock file.
+    fn prepare(&self) -> Result<()> {
+        let jobs = self.jobs();
+        write_if_changed(&jobs.join("Cargo.toml"), MANIFEST)?;
+        write_if_changed(&jobs.join("src/lib.rs"), SUPPORT_LIB)?;
+        std::fs::create_dir_all(jobs.join("src/bin")).map_err(Error::io("creating the runner"))?;
+        if !jobs.join("Cargo.lock").exists() {
+            // Offline first: the crates are in the registry cache of any machine that built Veil.
+            let offline = self.cargo(&["generate-lockfile", "--offline"])?;
+            if !offline.status.success() {
+                let online = self.cargo(&["generate-lockfile"])?;
+                if !online.status.success() {
+                    return Err(Error::Runner(format!(
+                        "resolving the code runner's dependencies failed:\n{}",
+                        String::from_utf8_lossy(&online.stderr)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn cargo(&self, args: &[&str]) -> Result<std::process::Output> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(&cargo);
+        cmd.args(args)
+            .current_dir(self.jobs())
+            .env("CARGO_TARGET_DIR", self.target())
+            .stdin(Stdio::null());
+        // A caller's flags would change every fingerprint and rebuild polars.
+        for var in [
+            "RUSTFLAGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_BUILD_RUSTFLAGS",
+            "CARGO_MAKEFLAGS",
+            "MAKEFLAGS",
+            "MFLAGS",
+            "CARGO_BUILD_TARGET",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.output().map_err(|e| {
+            Error::Runner(format!(
+                "running `{} {}` for the code runner: {e}; code requests need a Rust toolchain on PATH",
+                cargo.to_string_lossy(),
+                args.join(" ")
+            ))
+        })
+    }
+
+    /// Compiles `source` if it is not compiled yet, then runs it on `inputs` under `limits`.
+    ///
+    /// `Ok(Err(failure))` is the code's failure (it did not compile, panicked, hit a limit);
+    /// `Err(..)` is the runner's (no toolchain, a full disk).
+    pub fn run(
+        &self,
+        source: &str,
+        sig: &Signature,
+        inputs: Vec<RunInput>,
+        limits: &Limits,
+    ) -> Result<std::result::Result<Data, RunFailure>> {
+        if inputs.len() != sig.params.len() {
+            return Err(Error::invalid(
+                format!("inputs of `{}`", sig.name),
+                format!("{} given for {} parameters", inputs.len(), sig.params.len()),
+                "bind every parameter once",
+            ));
+        }
+        let binary = match self.compile(source, sig)? {
+            Ok(binary) => binary,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        let work = TempDir::new()?;
+        let input_dir = work.0.join("in");
+        std::fs::create_dir(&input_dir).map_err(Error::io("writing a run's inputs"))?;
+        for (i, input) in inputs.iter().enumerate() {
+            let (name, bytes) = match input {
+                RunInput::Data(d) => {
+                    let ext = match d.kind() {
+                        DataKind::Frame => "parquet",
+                        DataKind::ArrayF64 => "f64.npy",
+                        DataKind::ArrayI64 => "i64.npy",
+                        DataKind::Json => "json",
+                    };
+                    (format!("{i}.{ext}"), d.encode()?)
+                }
+                RunInput::Constant(v) => (
+                    format!("{i}.json"),
+                    serde_json::to_vec(v).expect("JSON values serialise"),
+                ),
+            };
+            std::fs::write(input_dir.join(name), bytes)
+                .map_err(Error::io("writing a run's inputs"))?;
+        }
+        let finished = execute(&binary, &work.0, limits)?;
+        Ok(classify(finished, &work.0, limits, &sig.name))
+    }
+
+    /// The job binary for `source`, compiled if needed.
+    fn compile(
+        &self,
+        source: &str,
+        sig: &Signature,
+    ) -> Result<std::result::Result<PathBuf, RunFailure>> {
+        let mut h = Sha256::new();
+        for part in [MANIFEST, SUPPORT_LIB, HEADER, source] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        let bin = format!("job_{}", &hex(&h.finalize())[..16]);
+        let binary = self.target().join("debug").join(&bin);
+        if binary.exists() {
+            return Ok(Ok(binary));
+        }
+        self.prepare()?;
+        let file = self.jobs().join("src/bin").join(format!("{bin}.rs"));
+        write_if_changed(&file, &job_file(source, sig))?;
+        let out = self.cargo(&[
+            "build",
+            "--offline",
+            "--quiet",
+            "--color=never",
+            "--bin",
+            &bin,
+        ])?;
+        if out.status.success() && binary.exists() {
+            return Ok(Ok(binary));
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.contains(&format!("src/bin/{bin}.rs")) {
+            return Err(Error::Runner(format!(
+                "the code runner could not build `{}`:\n{stderr}",
+                sig.name
+            )));
+        }
+        let detail = compile_errors(&stderr, &bin, &sig.name);
+        Ok(Err(RunFailure {
+            kind: FailureKind::Compile,
+            public: detail.clone(),
+            detail,
+        }))
+    }
+
+    /// Whether runs get a network namespace of their own (so no network at all): a probe process
+    /// started the way runs are compares its namespace with this process's. Checked once.
+    pub fn network_isolated(&self) -> bool {
+        static ISOLATED: OnceLock<bool> = OnceLock::new();
+        *ISOLATED.get_or_init(|| {
+            let Ok(ours) = std::fs::read_link("/proc/self/ns/net") else {
+                return false;
+            };
+            let mut cmd = Command::new("readlink");
+            cmd.arg("/proc/self/ns/net")
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin");
+            sandbox(&mut cmd, &Limits::default());
+            match cmd.output() {
+                Ok(out) if out.status.success() => {
+                    let theirs = String::from_utf8_lossy(&out.stdout);
+                    !theirs.trim().is_empty() && Path::new(theirs.trim()) != ours
+                }
+                _ => false,
+            }
+        })
+    }
+}
+
+/// The generated source of a job: the support prelude, the submitted function as written, and a
+/// `main` that loads each input as its parameter's type, calls the function and writes the result.
+fn job_file(source: &str, sig: &Signature) -> String {
+    let mut out = String::from(HEADER);
+    out.push_str(source);
+    out.push_str("\n\n// Generated by Veil.\nfn main() {\n");
+    out.push_str("    use veil_jobs::{ViaKnown as _, ViaResult as _, ViaSerialize as _};\n");
+    out.push_str("    veil_jobs::main(|job| {\n");
+    let mut args = Vec::new();
+    for (i, p) in sig.params.iter().enumerate() {
+        out.push_str(&format!(
+            "        let arg{i} = job.input({i}, {:?})?;\n",
+            p.name
+        ));
+        args.push(format!("arg{i}"));
+    }
+    out.push_str(&format!(
+        "        let value = {}({});\n        job.output((&&&veil_jobs::Out(value)).veil_output())\n    }});\n}}\n",
+        sig.name,
+        args.join(", ")
+    ));
+    out
+}
+
+/// rustc's messages, pointing into the submitted source (`name:LINE:COL`) instead of the job file,
+/// without cargo's summary lines.
+fn compile_errors(stderr: &str, bin: &str, name: &str) -> String {
+    let header_lines = HEADER.lines().count();
+    let file = format!("src/bin/{bin}.rs:");
+    let mut out = Vec::new();
+    for line in stderr.lines() {
+        if line.starts_with("error: could not compile") || line.starts_with("warning: build failed")
+        {
+            continue;
+        }
+        match line.find(&file) {
+            Some(at) => {
+                let rest = &line[at + file.len()..];
+                let mut parts = rest.splitn(2, ':');
+                let line_no = parts.next().and_then(|n| n.parse::<usize>().ok());
+                let tail = parts.next().unwrap_or_default();
+                match line_no {
+                    Some(n) if n > header_lines => {
+                        out.push(format!("{}{name}:{}:{tail}", &line[..at], n - header_lines))
+                    }
+                    _ => out.push(format!("{}{name} (generated code):{rest}", &line[..at])),
+                }
+            }
+            None => out.push(line.to_string()),
+        }
+    }
+    out.join("\n").trim().to_string()
+}
+
+/// Sets the limits and namespaces a run gets, in the child between `fork` and `exec`.
+#[allow(unsafe_code)]
+fn sandbox(cmd: &mut Command, limits: &Limits) {
+    let cpu = limits.cpu.as_secs().max(1);
+    let memory = limits.memory_bytes;
+    // SAFETY: the closure runs in the forked child before `exec`. It only makes async-signal-safe
+    // system calls (setrlimit, unshare) on values copied in beforehand, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let set = |resource, soft: u64, hard: u64| {
+                let limit = libc::rlimit {
+                    rlim_cur: soft as libc::rlim_t,
+                    rlim_max: hard as libc::rlim_t,
+                };
+                if libc::setrlimit(resource, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            };
+            // SIGXCPU at the soft limit, SIGKILL a second later if it is ignored.
+            set(libc::RLIMIT_CPU, cpu, cpu + 1)?;
+            set(libc::RLIMIT_AS, memory, memory)?;
+            set(libc::RLIMIT_CORE, 0, 0)?;
+            // No network: a new network namespace has only a loopback interface, and it is down. An
+            // unprivileged process needs a user namespace to make one; root does not. Where neither
+            // is allowed the run goes on, and `Runner::network_isolated` says so.
+            if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) != 0 {
+                let _ = libc::unshare(libc::CLONE_NEWNET);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A private temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir> {
+        let dir = std::env::temp_dir().join(format!("veil-run-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(Error::io("creating a run's directory"))?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// How a child ended.
+struct Finished {
+    status: std::process::ExitStatus,
+    timed_out: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// The last `TAIL` bytes of what a child printed are kept.
+const TAIL: usize = 64 * 1024;
+
+fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Finished> {
+    let mut cmd = Command::new(binary);
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    sandbox(&mut cmd, limits);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Runner(format!("starting {}: {e}", binary.display())))?;
+    let tail = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut kept: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                kept.extend_from_slice(&buf[..n]);
+                if kept.len() > 2 * TAIL {
+                    kept.drain(..kept.len() - TAIL);
+                }
+            }
+            let start = kept.len().saturating_sub(TAIL);
+            String::from_utf8_lossy(&kept[start..]).into_owned()
+        })
+    };
+    let out = tail(Box::new(child.stdout.take().expect("piped")));
+    let err = tail(Box::new(child.stderr.take().expect("piped")));
+    let deadline = Instant::now() + limits.wall;
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                timed_out = true;
+                // The whole group: the function may have started processes of its own.
+                #[allow(unsafe_code)]
+                // SAFETY: kill(2) with a negative pid signals the child's own process group.
+                unsafe {
+                    libc::kill(-(child.id() as i32), libc::SIGKILL);
+                }
+                break child
+                    .wait()
+                    .map_err(|e| Error::Runner(format!("waiting for a run: {e}")))?;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(Error::Runner(format!("waiting for a run: {e}"))),
+        }
+    };
+    Ok(Finished {
+        status,
+        timed_out,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
+fn classify(
+    f: Finished,
+    dir: &Path,
+    limits: &Limits,
+    name: &str,
+) -> std::result::Result<Data, RunFailure> {
+    let printed = |f: &Finished| {
+        let mut text = String::new();
+        if !f.stderr.trim().is_empty() {
+            text.push_str(&format!("\nstderr:\n{}", f.stderr.trim_end()));
+        }
+        if !f.stdout.trim().is_empty() {
+            text.push_str(&format!("\nstdout:\n{}", f.stdout.trim_end()));
+        }
+        text
+    };
+    let fail = |kind: FailureKind, what: String, public: String| {
+        Err(RunFailure {
+            kind,
+            detail: format!("`{name}` {what}{}", printed(&f)),
+            public: format!("`{name}` {public}"),
+        })
+    };
+    let secs = |d: Duration| d.as_secs_f64();
+    if f.timed_out {
+        return fail(
+            FailureKind::WallTime,
+            format!(
+                "ran past its wall-time limit of {:.0} s and was stopped",
+                secs(limits.wall)
+            ),
+            format!(
+                "ran past its wall-time limit of {:.0} s and was stopped",
+                secs(limits.wall)
+            ),
+        );
+    }
+    if let Some(signal) = f.status.signal() {
+        let out_of_memory = f.stderr.contains("memory allocation of");
+        return match signal {
+            libc::SIGXCPU | libc::SIGKILL => fail(
+                FailureKind::CpuTime,
+                format!("used up its CPU time limit of {:.0} s", secs(limits.cpu)),
+                format!("used up its CPU time limit of {:.0} s", secs(limits.cpu)),
+            ),
+            libc::SIGABRT if out_of_memory => fail(
+                FailureKind::Memory,
+                format!(
+                    "ran out of memory (limit {} MiB)",
+                    limits.memory_bytes >> 20
+                ),
+                format!(
+                    "ran out of memory (limit {} MiB)",
+                    limits.memory_bytes >> 20
+                ),
+            ),
+            s => fail(
+                FailureKind::Crashed,
+                format!("was killed by signal {s}"),
+                format!("crashed (signal {s}); the owner sees what it printed"),
+            ),
+        };
+    }
+    match f.status.code() {
+        Some(0) => {}
+        Some(101) => {
+            return fail(
+                FailureKind::Panic,
+                "panicked".into(),
+                "panicked on the real data; the owner sees the message".into(),
+            );
+        }
+        Some(3) => {
+            return fail(
+                FailureKind::ReturnedError,
+                "returned an error".into(),
+                "returned an error on the real data; the owner sees it".into(),
+            );
+        }
+        Some(4) => {
+            // Only types are named, never values: safe to show.
+            let message = f.stderr.trim().trim_start_matches("veil: ").to_string();
+            return fail(
+                FailureKind::Input,
+                "could not take its inputs".into(),
+                format!("could not take its inputs: {message}"),
+            );
+        }
+        Some(code) => {
+            return fail(
+                FailureKind::Crashed,
+                format!("exited with code {code}"),
+                format!("exited with code {code}; the owner sees what it printed"),
+            );
+        }
+        None => unreachable!("a status has a code or a signal"),
+    }
+    let outputs = [
+        ("out.parquet", DataKind::Frame),
+        ("out.f64.npy", DataKind::ArrayF64),
+        ("out.i64.npy", DataKind::ArrayI64),
+        ("out.json", DataKind::Json),
+    ];
+    for (file, kind) in outputs {
+        let path = dir.join(file);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.len() > limits.output_bytes {
+            return fail(
+                FailureKind::OutputTooLarge,
+                format!(
+                    "returned {} MiB, over the {} MiB limit",
+                    meta.len() >> 20,
+                    limits.output_bytes >> 20
+                ),
+                format!(
+                    "returned more than the {} MiB limit",
+                    limits.output_bytes >> 20
+                ),
+            );
+        }
+        let decoded = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| Data::decode(kind, &bytes).map_err(|e| e.to_string()));
+        return match decoded {
+            Ok(data) => Ok(data),
+            Err(e) => fail(
+                FailureKind::Crashed,
+                format!("wrote a result that could not be read: {e}"),
+                "wrote a result that could not be read".into(),
+            ),
+        };
+    }
+    fail(
+        FailureKind::Crashed,
+        "finished without writing a result".into(),
+        "finished without writing a result".into(),
+    )
+}
+
+/// Writes `contents` to `path` through a temporary file and a rename, unless it already holds them.
+fn write_if_changed(path: &Path, contents: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(contents) {
+        return Ok(());
+    }
+    let parent = path.parent().expect("runner files are in a directory");
+    std::fs::create_dir_all(parent).map_err(Error::io("creating the runner's files"))?;
+    let tmp = parent.join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&tmp, contents).map_err(Error::io("writing the runner's files"))?;
+    std::fs::rename(&tmp, path).map_err(Error::io("writing the runner's files"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_one_plain_function() {
+        let sig = parse_function(
+            "/// Docs.\nfn train(features: DataFrame, w: Array2<f64>, k: f64) -> Result<f64, String> { Ok(k) }",
+        )
+        .unwrap();
+        assert_eq!(sig.name, "train");
+        let params: Vec<(&str, &str)> = sig
+            .params
+            .iter()
+            .map(|p| (p.name.as_str(), p.ty.as_str()))
+            .collect();
+        assert_eq!(
+            params,
+            [
+                ("features", "DataFrame"),
+                ("w", "Array2<f64>"),
+                ("k", "f64")
+            ]
+        );
+        assert_eq!(sig.output, "Result<f64, String>");
+        assert_eq!(parse_function("fn f() {}").unwrap().output, "()");
+    }
+
+    #[test]
+    fn refuses_what_is_not_one_plain_function() {
+        for (source, problem) in [
+            ("fn a() {} fn b() {}", "defines 2 items"),
+            ("let x = 1;", "not valid Rust"),
+            ("struct S;", "defines 1 items"),
+            ("fn main() {}", "called `main`"),
+            ("fn f<T>(x: T) {}", "generic"),
+            ("async fn f() {}", "async"),
+            ("unsafe fn f() {}", "unsafe"),
+            ("fn f((a, b): (f64, f64)) {}", "pattern"),
+        ] {
+            let err = parse_function(source).unwrap_err().to_string();
+            assert!(err.contains(problem), "{source}: {err}");
+        }
+    }
+
+    #[test]
+    fn compile_errors_point_into_the_submitted_source() {
+        let stderr = "error[E0308]: mismatched types\n --> src/bin/job_ab.rs:4:9\n  |\nerror: could not compile `veil-jobs`";
+        let text = compile_errors(stderr, "job_ab", "f");
+        assert_eq!(text, "error[E0308]: mismatched types\n --> f:2:9\n  |");
+    }
+
+    #[test]
+    fn the_job_file_calls_the_function_with_each_input() {
+        let sig = parse_function("fn f(a: DataFrame, b: f64) -> f64 { b }").unwrap();
+        let file = job_file("fn f(a: DataFrame, b: f64) -> f64 { b }", &sig);
+        assert!(file.starts_with(HEADER));
+        assert!(file.contains("let arg1 = job.input(1, \"b\")?;"), "{file}");
+        assert!(file.contains("let value = f(arg0, arg1);"), "{file}");
+    }
+}

@@ -1,0 +1,238 @@
+//! The code runner on its own: real cargo builds, real child processes, real limits. What goes in and
+//! out (frames, arrays, constants, any serde value), compile errors, panics, returned errors, and each
+//! limit tripping cleanly: wall time, CPU time, memory, output size, the network and the environment.
+//!
+//! The runner's directory is `$VEIL_RUNNER_DIR` when set (CI warms it once), else the user cache.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ndarray::{ArrayD, IxDyn, array};
+use polars::prelude::{Column, DataFrame};
+use veil::Data;
+use veil::runner::{self, FailureKind, Limits, RunFailure, RunInput, Runner};
+
+fn runner() -> Runner {
+    Runner::new(runner::default_dir())
+}
+
+fn run(source: &str, inputs: Vec<RunInput>, limits: &Limits) -> Result<Data, RunFailure> {
+    let sig = runner::parse_function(source).expect("a function");
+    runner()
+        .run(source, &sig, inputs, limits)
+        .expect("the runner works")
+}
+
+fn frame() -> Arc<Data> {
+    Arc::new(Data::Frame(
+        DataFrame::new_infer_height(vec![
+            Column::new("x".into(), [1.0, 2.0, 4.0]),
+            Column::new("label".into(), ["a", "b", "a"]),
+        ])
+        .unwrap(),
+    ))
+}
+
+fn small(wall: u64, cpu: u64, memory_mib: u64) -> Limits {
+    Limits {
+        wall: Duration::from_secs(wall),
+        cpu: Duration::from_secs(cpu),
+        memory_bytes: memory_mib << 20,
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn frames_arrays_constants_and_serde_values_go_in_and_out() {
+    let limits = Limits::default();
+    let mean = run(
+        "fn mean(df: DataFrame) -> f64 { df.column(\"x\").unwrap().f64().unwrap().mean().unwrap() }",
+        vec![RunInput::Data(frame())],
+        &limits,
+    )
+    .unwrap();
+    assert_eq!(mean, Data::Json(serde_json::json!(7.0 / 3.0)));
+
+    let filtered = run(
+        "fn only_a(df: DataFrame, label: String) -> DataFrame {\n    let mask = df.column(\"label\").unwrap().str().unwrap().equal(label.as_str());\n    df.filter(&mask).unwrap()\n}",
+        vec![
+            RunInput::Data(frame()),
+            RunInput::Constant(serde_json::json!("a")),
+        ],
+        &limits,
+    )
+    .unwrap();
+    assert_eq!(filtered.shape(), [2, 2]);
+
+    let counts = run(
+        "fn counts(x: Array1<f64>) -> Array1<i64> { x.mapv(|v| v as i64 * 2) }",
+        vec![RunInput::Data(Arc::new(Data::from(array![1.0, 2.5, 3.0])))],
+        &limits,
+    )
+    .unwrap();
+    assert_eq!(
+        counts,
+        Data::I64(ArrayD::from_shape_vec(IxDyn(&[3]), vec![2, 4, 6]).unwrap())
+    );
+
+    let metrics = run(
+        "fn metrics(x: Vec<f64>) -> std::collections::BTreeMap<String, f64> {\n    [(\"n\".to_string(), x.len() as f64), (\"total\".to_string(), x.iter().sum())].into()\n}",
+        vec![RunInput::Data(Arc::new(Data::from(array![1.0, 2.0])))],
+        &limits,
+    )
+    .unwrap();
+    assert_eq!(
+        metrics,
+        Data::Json(serde_json::json!({"n": 2.0, "total": 3.0}))
+    );
+}
+
+#[test]
+fn compile_errors_panics_returned_errors_and_mismatched_inputs() {
+    let limits = Limits::default();
+    let err = run(
+        "fn broken(x: f64) -> f64 {\n    x + \"one\"\n}",
+        vec![RunInput::Constant(serde_json::json!(1.0))],
+        &limits,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, FailureKind::Compile);
+    assert!(err.detail.contains("broken:2:"), "{}", err.detail);
+    assert!(!err.detail.contains("job_"), "{}", err.detail);
+
+    let err = run(
+        "fn boom(x: f64) -> f64 { panic!(\"secret value {x}\") }",
+        vec![RunInput::Constant(serde_json::json!(42.5))],
+        &limits,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, FailureKind::Panic);
+    assert!(err.detail.contains("secret value 42.5"), "{}", err.detail);
+    assert!(
+        !err.public.contains("42.5") && !err.public.contains("secret"),
+        "{}",
+        err.public
+    );
+
+    let err = run(
+        "fn checked(x: f64) -> Result<f64, String> { if x > 1.0 { Err(format!(\"too big: {x}\")) } else { Ok(x) } }",
+        vec![RunInput::Constant(serde_json::json!(7.0))],
+        &limits,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, FailureKind::ReturnedError);
+    assert!(err.detail.contains("too big: 7"), "{}", err.detail);
+    assert!(!err.public.contains('7'), "{}", err.public);
+
+    let err = run(
+        "fn wants_array(x: Array2<f64>) -> usize { x.len() }",
+        vec![RunInput::Data(frame())],
+        &limits,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, FailureKind::Input);
+    assert!(
+        err.public.contains("parameter `x` takes an array") && err.public.contains("a DataFrame"),
+        "{}",
+        err.public
+    );
+}
+
+#[test]
+fn wall_time_cpu_time_and_memory_limits_trip_cleanly() {
+    let started = Instant::now();
+    let err = run(
+        "fn sleepy(x: f64) -> f64 { std::thread::sleep(std::time::Duration::from_secs(60)); x }",
+        vec![RunInput::Constant(serde_json::json!(1.0))],
+        &small(2, 30, 1024),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, FailureKind::WallTime, "{}", err.detail);
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "the kill was late"
+    );
+
+    let err = run(
+        "fn busy(x: f64) -> f64 { let mut v = x; loop { v = (v * 1.000001).sin(); if v > 2.0 { return v; } } }",
+        vec![RunInput::Constant(serde_json::json!(1.0))],
+        &small(60, 1, 1024),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, FailureKind::CpuTime, "{}", err.detail);
+
+    let err = run(
+        "fn greedy(x: f64) -> usize { let v = vec![1u8; 2 << 30]; v.len() + x as usize }",
+        vec![RunInput::Constant(serde_json::json!(1.0))],
+        &small(60, 60, 512),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, FailureKind::Memory, "{}", err.detail);
+
+    let err = run(
+        "fn large(n: usize) -> Vec<f64> { vec![0.5; n] }",
+        vec![RunInput::Constant(serde_json::json!(1_000_000))],
+        &Limits {
+            output_bytes: 1 << 20,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, FailureKind::OutputTooLarge, "{}", err.detail);
+}
+
+#[test]
+fn runs_see_neither_the_network_nor_the_parent_environment() {
+    // SAFETY: nothing else in this test binary reads or writes this variable.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("VEIL_BRIDGE_TOKEN", "parent-secret");
+    }
+    let env = run(
+        "fn env(x: f64) -> Vec<String> { std::env::vars().map(|(k, v)| format!(\"{k}={v}\")).collect() }",
+        vec![RunInput::Constant(serde_json::json!(1.0))],
+        &Limits::default(),
+    )
+    .unwrap();
+    let text = env.as_json().unwrap().to_string();
+    assert!(
+        !text.contains("parent-secret") && !text.contains("VEIL_BRIDGE"),
+        "{text}"
+    );
+
+    let net = run(
+        "fn connect(port: u32) -> String {\n    match std::net::TcpStream::connect((\"1.1.1.1\", port as u16)) {\n        Ok(_) => \"connected\".into(),\n        Err(e) => format!(\"{:?}\", e.kind()),\n    }\n}",
+        vec![RunInput::Constant(serde_json::json!(80))],
+        &small(20, 20, 1024),
+    )
+    .unwrap();
+    let outcome = net.as_json().unwrap().as_str().unwrap().to_string();
+    assert_ne!(outcome, "connected");
+    if runner().network_isolated() {
+        // A fresh network namespace has no route anywhere.
+        assert_eq!(outcome, "NetworkUnreachable", "{outcome}");
+    }
+    eprintln!(
+        "network isolated: {}, a connection attempt gave {outcome}",
+        runner().network_isolated()
+    );
+}
+
+#[test]
+fn a_compiled_function_runs_again_without_compiling() {
+    let source = "fn twice(x: f64) -> f64 { x * 2.0 }";
+    let input = || vec![RunInput::Constant(serde_json::json!(21.0))];
+    let first = Instant::now();
+    assert_eq!(
+        run(source, input(), &Limits::default()).unwrap(),
+        Data::Json(serde_json::json!(42.0))
+    );
+    let first = first.elapsed();
+    let again = Instant::now();
+    run(source, input(), &Limits::default()).unwrap();
+    eprintln!(
+        "first run (compile if new) {:.2} s, again {:.3} s",
+        first.as_secs_f64(),
+        again.elapsed().as_secs_f64()
+    );
+}
