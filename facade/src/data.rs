@@ -49,7 +49,7 @@ impl Data {
         self.handle.id()
     }
 
-    /// `DataFrame`, `Array<f64>` or `Array<i64>`.
+    /// `DataFrame`, `Array<f64>`, `Array<i64>`, or `value` (anything else a code request returned).
     pub fn kind(&self) -> &str {
         &self.kind
     }
@@ -96,6 +96,27 @@ impl Data {
             .flatten()
             .map(|v| v.as_f64().unwrap_or(f64::NAN))
             .collect())
+    }
+
+    /// The one number this holds: a number a code request returned, or a one-value array such as a
+    /// sum.
+    pub fn number(&self) -> Result<f64> {
+        match self.values()?.as_slice() {
+            [v] => Ok(*v),
+            values => Err(crate::Error::new(
+                "TypeMismatch",
+                format!(
+                    "this holds {} values, not one; read them with `.values()`",
+                    values.len()
+                ),
+            )),
+        }
+    }
+
+    /// The value as JSON: what a code request returned (a struct, a map of metrics, ...), or an
+    /// array's `shape` and `values`.
+    pub fn json(&self) -> Result<Value> {
+        call("data.json", json!({ "handle": self.handle.id() }))
     }
 
     /// The frame's first `n` rows.

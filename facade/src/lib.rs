@@ -25,6 +25,8 @@
 //! - [`Data`], [`read_csv`], [`read_parquet`], [`array()`], [`mock`]: values the kernel holds.
 //! - [`Pointer`], [`Request`]: computations on assets' mocks, recorded and replayed on the real data at
 //!   the datasite; requests for their real results and owners' reviews.
+//! - [`function!`], [`Code`], [`ExactMatch`], [`OutputPolicy`]: code requests, a function run on the
+//!   real data at the datasite once approved.
 //! - [`Dataset`], [`Asset`], [`Contributor`], [`NewUser`]: builders; [`SiteDataset`], [`SiteAsset`],
 //!   [`User`]: what the datasite reports.
 //! - [`Rich`]: values with a MIME bundle; [`Html`], text and every Veil value implement it.
@@ -36,11 +38,13 @@
 use std::io::Write;
 
 mod bridge;
+mod code;
 mod data;
 mod pointer;
 mod site;
 
 pub use bridge::{Error, Rendered, Result, use_bridge};
+pub use code::{Code, ExactMatch, OutputPolicy};
 pub use data::{Asset, Contributor, Data, Dataset, array, mock, read_csv, read_parquet};
 pub use pointer::{Pointer, Request, RequestList, Review};
 pub use serde_json as json;
@@ -56,12 +60,42 @@ const PANIC_MARKER: &str = "\u{1e}VEIL_PANIC ";
 
 /// The names cells use: `use veil::prelude::*;`.
 pub mod prelude {
+    pub use crate::DisplayFallback as _;
+    pub use crate::OutputPolicy::{ExecuteCount, SingleExecution};
     pub use crate::{
-        Asset, Client, Contributor, Data, Dataset, Datasite, Error, Html, LaunchOptions, NewUser,
-        Pointer, Rich, Role, array, clear_output, client, display, html, mock, read_csv,
-        read_parquet, site,
+        Asset, Client, Code, Contributor, Data, Dataset, Datasite, Error, ExactMatch, Html,
+        LaunchOptions, NewUser, OutputPolicy, Pointer, Rich, Role, array, clear_output, client,
+        display, function, html, mock, read_csv, read_parquet, site,
     };
 }
+
+/// A code request's function, with its exact source text (comments and layout included):
+///
+/// ```no_run
+/// # use veil_facade::prelude::*;
+/// # fn main() -> veil_facade::Result<()> {
+/// # let features = client()?.dataset("Breast Cancer Biomarker")?.asset("Features")?;
+/// let train = function! {
+///     fn mean_radius(features: DataFrame) -> f64 {
+///         features.column("radius1").unwrap().f64().unwrap().mean().unwrap()
+///     }
+/// }
+/// .input_policy(ExactMatch::new().asset("features", &features));
+/// train.run_on_mocks()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// The function is compiled at the datasite, with polars, ndarray and serde in scope.
+#[macro_export]
+macro_rules! function {
+    ($($source:tt)*) => {
+        $crate::Code::new($crate::__source_text!($($source)*))
+    };
+}
+
+#[doc(hidden)]
+pub use veil_macros::source_text as __source_text;
 
 /// A value that displays as a MIME bundle (MIME type, content) pairs.
 pub trait Rich {
@@ -122,6 +156,23 @@ rich_via_display!(
 impl<T: Rich + ?Sized> Rich for &T {
     fn bundle(&self) -> Vec<(&'static str, String)> {
         (**self).bundle()
+    }
+}
+
+/// evcxr shows a cell's final value by first compiling `(value).evcxr_display()` and, when that does
+/// not compile, compiling the cell again with a `Debug` print: a second rustc run (about 2.5 s here)
+/// for every cell ending in a number, a string or a `Vec`. This trait, in scope through the prelude,
+/// gives every `Debug` value an `evcxr_display` that prints what evcxr's fallback would, so the first
+/// compile succeeds. Veil's types and [`Html`] keep their rich displays: inherent methods win.
+#[doc(hidden)]
+pub trait DisplayFallback {
+    /// Prints `{:?}` as the cell's `text/plain` result.
+    fn evcxr_display(&self);
+}
+
+impl<T: std::fmt::Debug + ?Sized> DisplayFallback for T {
+    fn evcxr_display(&self) {
+        println!("EVCXR_BEGIN_CONTENT text/plain\n{self:?}\nEVCXR_END_CONTENT");
     }
 }
 

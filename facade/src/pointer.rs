@@ -407,7 +407,7 @@ impl Client {
     }
 }
 
-/// A request for a pointer's real result.
+/// A request: for a pointer's real result, or to run submitted code on the real data.
 #[derive(Clone)]
 pub struct Request {
     /// Its id.
@@ -433,7 +433,7 @@ impl fmt::Debug for Request {
 }
 
 impl Request {
-    fn from_reply(client: Option<&Client>, reply: &Value) -> Request {
+    pub(crate) fn from_reply(client: Option<&Client>, reply: &Value) -> Request {
         Request {
             id: str_field(reply, "id"),
             number: reply["number"].as_i64().unwrap_or_default(),
@@ -446,7 +446,7 @@ impl Request {
         }
     }
 
-    fn owner_call(&self, op: &str, reason: Option<&str>) -> Result<Value> {
+    fn call(&self, op: &str, reason: Option<&str>) -> Result<Value> {
         let client = match &self.client {
             Some(c) => c.clone(),
             None => crate::site::client()?,
@@ -460,20 +460,37 @@ impl Request {
     /// What an owner reads before deciding: who, why, the steps, mock and real results.
     pub fn review(&self) -> Result<Review> {
         Ok(Review {
-            rendered: Rendered::from_reply(&self.owner_call("request.review", None)?),
+            rendered: Rendered::from_reply(&self.call("request.review", None)?),
         })
     }
 
     /// Approves: the real result is released to the requester.
     pub fn approve(&self) -> Result<Request> {
-        let reply = self.owner_call("request.approve", None)?;
+        let reply = self.call("request.approve", None)?;
         Ok(Request::from_reply(self.client.as_ref(), &reply))
     }
 
     /// Denies, with a reason the requester sees.
     pub fn deny(&self, reason: &str) -> Result<Request> {
-        let reply = self.owner_call("request.deny", Some(reason))?;
+        let reply = self.call("request.deny", Some(reason))?;
         Ok(Request::from_reply(self.client.as_ref(), &reply))
+    }
+
+    /// The released result, for the requester once approved: a pointer's real result, or the latest
+    /// result of approved code (run now if it has not run yet).
+    pub fn get(&self) -> Result<Data> {
+        Data::from_reply(&self.call("request.get", None)?)
+    }
+
+    /// Approved code: runs it again, if its output policy has a run left.
+    pub fn run(&self) -> Result<Data> {
+        Data::from_reply(&self.call("request.run", None)?)
+    }
+
+    /// Owners: runs a code request on the real data now, for your eyes only; nothing is released and
+    /// the output policy is not used.
+    pub fn run_privately(&self) -> Result<Data> {
+        Data::from_reply(&self.call("request.run_privately", None)?)
     }
 }
 

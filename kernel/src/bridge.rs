@@ -811,9 +811,36 @@ impl Cells {
                             "`values` reads arrays, and this is a frame; take a column first (on a pointer: `.column(name)`)",
                         ));
                     }
+                    Data::Json(serde_json::Value::Number(n)) => {
+                        vec![n.as_f64().unwrap_or(f64::NAN)]
+                    }
+                    Data::Json(v) => match serde_json::from_value::<Vec<f64>>(v.clone()) {
+                        Ok(values) => values,
+                        Err(_) => {
+                            return Err(KernelError::new(
+                                "TypeMismatch",
+                                "`values` reads numbers, and this value is not a number or a list of numbers; read it with `.json()`",
+                            ));
+                        }
+                    },
                 };
                 json!(values)
             }
+            "data.json" => match self.data(id()?)? {
+                Data::Json(v) => v,
+                Data::F64(a) => {
+                    json!({ "shape": a.shape(), "values": a.iter().collect::<Vec<_>>() })
+                }
+                Data::I64(a) => {
+                    json!({ "shape": a.shape(), "values": a.iter().collect::<Vec<_>>() })
+                }
+                Data::Frame(_) => {
+                    return Err(KernelError::new(
+                        "TypeMismatch",
+                        "`json` reads values and arrays, and this is a frame; take `.head(n)` and display it instead",
+                    ));
+                }
+            },
             "mock.shift_and_jitter" | "mock.shuffle_rows" | "mock.laplace_noise" => {
                 #[derive(Deserialize)]
                 struct A {
@@ -885,6 +912,50 @@ impl Cells {
                     "rendered": rendered(&list),
                 })
             }
+            "code.run_on_mocks" => {
+                #[derive(Deserialize)]
+                struct A {
+                    code: CodeArgs,
+                }
+                let A { code } = args(op, a)?;
+                self.data_handle(self.build_code(code)?.run_on_mocks()?)
+            }
+            "client.request_code_execution" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    code: CodeArgs,
+                    reason: String,
+                }
+                let A {
+                    client,
+                    code,
+                    reason,
+                } = args(op, a)?;
+                let code = self.build_code(code)?;
+                request_info(
+                    &self
+                        .client(client)?
+                        .request_code_execution(&code, &reason)?,
+                )
+            }
+            "request.get" | "request.run" | "request.run_privately" => {
+                #[derive(Deserialize)]
+                struct A {
+                    client: u64,
+                    id: String,
+                }
+                let A { client, id } = args(op, a)?;
+                let request = self.client(client)?.request(&id)?;
+                let data = match op {
+                    "request.get" => request.get()?,
+                    "request.run" => request.run()?,
+                    _ => request
+                        .run_privately()?
+                        .map_err(|e| KernelError::new("RunFailed", e))?,
+                };
+                self.data_handle(data)
+            }
             "client.request" | "request.review" | "request.approve" | "request.deny" => {
                 #[derive(Deserialize)]
                 struct A {
@@ -923,6 +994,29 @@ impl Cells {
                 ));
             }
         })
+    }
+
+    /// A runtime [`veil::Code`] from a cell's description of one: assets are looked up through the
+    /// client handle that fetched them.
+    fn build_code(&self, c: CodeArgs) -> Result<veil::Code, KernelError> {
+        let mut inputs = veil::ExactMatch::new();
+        for input in c.inputs {
+            inputs = match input {
+                InputArgs::Asset {
+                    param,
+                    client,
+                    dataset,
+                    asset,
+                } => inputs.asset(
+                    &param,
+                    &self.client(client)?.dataset(&dataset)?.asset(&asset)?,
+                ),
+                InputArgs::Constant { param, constant } => inputs.constant(&param, constant),
+            };
+        }
+        Ok(veil::Code::new(c.source)
+            .input_policy(inputs)
+            .output_policy(c.policy))
     }
 
     fn build_dataset(&self, d: DatasetArgs) -> Result<veil::Dataset, KernelError> {
@@ -964,6 +1058,29 @@ impl Cells {
         }
         Ok(dataset)
     }
+}
+
+/// A code request's function as a cell sends it.
+#[derive(Deserialize)]
+struct CodeArgs {
+    source: String,
+    inputs: Vec<InputArgs>,
+    policy: veil::OutputPolicy,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum InputArgs {
+    Asset {
+        param: String,
+        client: u64,
+        dataset: String,
+        asset: String,
+    },
+    Constant {
+        param: String,
+        constant: Value,
+    },
 }
 
 fn with_handle(mut info: Value, id: u64) -> Value {

@@ -24,7 +24,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write the kernelspec so Jupyter lists "Rust (Veil)", and warm what Rust cells compile against.
+    /// Write the kernelspec so Jupyter lists "Rust (Veil)", and warm what Rust cells compile against
+    /// and the datasite's code runner (the dependencies code requests compile against, in
+    /// `$VEIL_RUNNER_DIR` or the user cache).
     Install(LocationArgs),
     /// Remove the kernelspec.
     Uninstall(LocationArgs),
@@ -79,6 +81,16 @@ fn run(cli: Cli) -> Result<()> {
             );
             let warmed = crate::rust::warm(&crate::rust::Options::from_env())?;
             println!("{warmed}");
+            let runner = veil::runner::Runner::new(veil::runner::default_dir());
+            let started = std::time::Instant::now();
+            runner.warm().with_context(|| {
+                format!("warming the code runner in {}", runner.dir().display())
+            })?;
+            println!(
+                "code runner ready in {} ({:.1} s)",
+                runner.dir().display(),
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         (Some(Command::Uninstall(args)), _) => {

@@ -52,8 +52,8 @@ pub enum Magic {
     },
     /// `%requests [--all]`
     Requests { all: bool },
-    /// `%review ID`
-    Review { id: String },
+    /// `%review ID [--run]`
+    Review { id: String, run: bool },
     /// `%approve ID`
     Approve { id: String },
     /// `%deny ID REASON`
@@ -93,8 +93,8 @@ pub const MAGICS: &[(&str, &str, &str)] = &[
     ),
     (
         "%review",
-        "%review ID",
-        "show a request: who asked, why, code or steps, results",
+        "%review ID [--run]",
+        "show a request: who asked, why, code or steps, results (--run: run a code request on the real data, for your eyes only)",
     ),
     (
         "%approve",
@@ -264,8 +264,9 @@ pub fn parse(line: &str) -> Result<Magic, KernelError> {
             Magic::Requests { all }
         }
         "%review" => {
-            let [id] = exactly(&name, args, "a request id")?;
-            Magic::Review { id }
+            let run = take_flag(&mut args, "--run");
+            let [id] = exactly(&name, args, "a request id (and --run)")?;
+            Magic::Review { id, run }
         }
         "%approve" => {
             let [id] = exactly(&name, args, "a request id")?;
@@ -371,18 +372,28 @@ impl Magic {
                 }
                 vec![Output::Display(render(&requests))]
             }
-            Magic::Review { id } => {
-                vec![Output::Display(render(
-                    &session.client()?.request(&id)?.review()?,
-                ))]
+            Magic::Review { id, run } => {
+                let request = session.client()?.request(&id)?;
+                let mut review = request.review()?;
+                if run && review.code.is_some() {
+                    review.real = Some(request.run_privately()?);
+                }
+                vec![Output::Display(render(&review))]
             }
             Magic::Approve { id } => {
                 let request = session.client()?.request(&id)?.approve()?;
                 vec![
-                    Output::Text(format!(
-                        "approved request {}: the result is released to {}\n",
-                        request.id, request.requester
-                    )),
+                    Output::Text(if request.code_id.is_some() {
+                        format!(
+                            "approved request {}: {} may now run it on the real data and get the result\n",
+                            request.id, request.requester
+                        )
+                    } else {
+                        format!(
+                            "approved request {}: the result is released to {}\n",
+                            request.id, request.requester
+                        )
+                    }),
                     Output::Display(render(&request)),
                 ]
             }

@@ -27,17 +27,34 @@ use crate::bridge::Failures;
 use crate::iopub::Iopub;
 use crate::message::KernelError;
 
-/// The facade crate's files, embedded so an installed binary needs no source checkout.
+/// The facade crate's files and those of the macro crate it uses, embedded so an installed binary
+/// needs no source checkout. Paths mirror the repository's layout, so the facade's `../macros`
+/// dependency resolves in both places.
 const FACADE_FILES: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../../facade/Cargo.toml")),
-    ("src/lib.rs", include_str!("../../facade/src/lib.rs")),
-    ("src/bridge.rs", include_str!("../../facade/src/bridge.rs")),
-    ("src/data.rs", include_str!("../../facade/src/data.rs")),
+    ("facade/Cargo.toml", include_str!("../../facade/Cargo.toml")),
+    ("facade/src/lib.rs", include_str!("../../facade/src/lib.rs")),
     (
-        "src/pointer.rs",
+        "facade/src/bridge.rs",
+        include_str!("../../facade/src/bridge.rs"),
+    ),
+    (
+        "facade/src/code.rs",
+        include_str!("../../facade/src/code.rs"),
+    ),
+    (
+        "facade/src/data.rs",
+        include_str!("../../facade/src/data.rs"),
+    ),
+    (
+        "facade/src/pointer.rs",
         include_str!("../../facade/src/pointer.rs"),
     ),
-    ("src/site.rs", include_str!("../../facade/src/site.rs")),
+    (
+        "facade/src/site.rs",
+        include_str!("../../facade/src/site.rs"),
+    ),
+    ("macros/Cargo.toml", include_str!("../../macros/Cargo.toml")),
+    ("macros/src/lib.rs", include_str!("../../macros/src/lib.rs")),
 ];
 
 /// Marker lines the facade prints on stdout; the kernel turns them into Jupyter messages. They start
@@ -97,6 +114,18 @@ pub const API_DOCS: &[(&str, &str)] = &[
     (
         "mock",
         "mock::shift_and_jitter(&frame, seed)?, mock::shuffle_rows(&frame, seed)?, mock::laplace_noise(&frame, scale, seed)?",
+    ),
+    (
+        "function",
+        "function! { fn f(x: DataFrame) -> f64 { .. } } -> Code: a code request's function, its exact source kept; compiled at the datasite with polars, ndarray and serde",
+    ),
+    (
+        "Code",
+        "code.input_policy(ExactMatch::new().asset(\"x\", &asset).constant(\"k\", 2.0)).output_policy(SingleExecution | ExecuteCount(n)); code.run_on_mocks()?; client.request_code_execution(&code, reason)? -> Request; request.get()?",
+    ),
+    (
+        "ExactMatch",
+        "ExactMatch::new().asset(param, &asset).constant(param, value): the inputs a code request runs on, and no others",
     ),
 ];
 
@@ -249,7 +278,7 @@ impl RustCells {
 /// Writes the facade's sources under `dir` (only files whose contents changed, so cargo's fingerprints
 /// stay valid) and returns the crate directory.
 fn write_facade(dir: &Path) -> Result<PathBuf> {
-    let root = dir.join(format!("facade-{}", env!("CARGO_PKG_VERSION")));
+    let root = dir.join(format!("veil-{}", env!("CARGO_PKG_VERSION")));
     for (name, contents) in FACADE_FILES {
         let path = root.join(name);
         if std::fs::read_to_string(&path).ok().as_deref() == Some(contents) {
@@ -258,7 +287,7 @@ fn write_facade(dir: &Path) -> Result<PathBuf> {
         std::fs::create_dir_all(path.parent().expect("facade files are in a directory"))?;
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(root)
+    Ok(root.join("facade"))
 }
 
 /// Takes the first free evcxr work slot under `dir`, locking it for this process's lifetime: sessions

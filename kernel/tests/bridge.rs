@@ -404,3 +404,84 @@ fn pointers_requests_and_reviews_from_cells() {
     assert_eq!(values.name(), "TypeMismatch");
     site.land().unwrap();
 }
+
+#[test]
+fn code_requests_from_cells() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(&dir);
+    let owner = site.login("info@openmined.org", "changethis").unwrap();
+    let data = array(vec![1.0, 2.0, 3.0], &[3]).unwrap();
+    let mock_data = array(vec![1.0, 1.0, 1.0], &[3]).unwrap();
+    owner
+        .upload_dataset(
+            Dataset::new("my dataset").asset(Asset::new("my asset").data(&data).mock(&mock_data)),
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+        .unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+    let asset = jane
+        .dataset("my dataset")
+        .unwrap()
+        .asset("my asset")
+        .unwrap();
+
+    // The cell's `function!` keeps the source; the kernel compiles and runs it on the mock.
+    let code = veil::function! {
+        fn scaled_total(inp: ArrayD<f64>, factor: f64) -> f64 {
+            inp.sum() * factor // a comment the owner will read
+        }
+    }
+    .input_policy(
+        ExactMatch::new()
+            .asset("inp", &asset)
+            .constant("factor", 2.0),
+    )
+    .output_policy(ExecuteCount(2));
+    assert!(code.source().contains("// a comment the owner will read"));
+    let on_mocks = code.run_on_mocks().unwrap();
+    assert_eq!(on_mocks.number().unwrap(), 6.0);
+    assert_eq!(on_mocks.json().unwrap(), serde_json::json!(6.0));
+
+    let request = jane
+        .request_code_execution(&code, "a scaled total")
+        .unwrap();
+    assert_eq!(request.get().unwrap_err().name(), "ApprovalPending");
+    assert_eq!(
+        jane.request_code_execution(&code, "again")
+            .unwrap_err()
+            .name(),
+        "AlreadyExists"
+    );
+
+    // The owner's review shows the source, highlighted; a private run sees the real data.
+    let seen = owner.request(&request.id).unwrap();
+    let review = html(&seen.review().unwrap());
+    assert!(
+        review.contains("rs-kw") && review.contains("a comment the owner will read"),
+        "{review}"
+    );
+    assert_eq!(seen.run_privately().unwrap().number().unwrap(), 12.0);
+    assert_eq!(
+        jane.request(&request.id)
+            .unwrap()
+            .run_privately()
+            .unwrap_err()
+            .name(),
+        "PermissionDenied"
+    );
+    seen.approve().unwrap();
+    assert_eq!(request.get().unwrap().number().unwrap(), 12.0);
+    assert_eq!(request.run().unwrap().number().unwrap(), 12.0);
+    assert_eq!(request.run().unwrap_err().name(), "PolicyExhausted");
+
+    // The same through the magics: `%review ID --run` adds the private run to the review.
+    let shown = magics::parse(&format!("%review {} --run", &request.id[..8]))
+        .unwrap()
+        .run(&mut fixture().session.lock().unwrap(), None)
+        .unwrap();
+    let text = format!("{shown:?}");
+    assert!(text.contains("Real result (owners only)"), "{text}");
+}
