@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check the project has: formatting, clippy, docs, the Rust test suites (the kernel's drive
-# the real binary over ZeroMQ), the tutorial owner flow, and the Jupyter clients' tests (the
+# the real binary over ZeroMQ; code requests compile and run real child processes), the tutorial
+# examples (owner, pointer and code-request flows), and the Jupyter clients' tests (the
 # jupyter_kernel_test conformance suite and nbclient) against the installed kernel.
 # This is the README's test command; .ci/run calls it.
 set -euo pipefail
@@ -14,6 +15,9 @@ step() { printf '\n==> %s\n' "$*"; }
 # inside this cargo workspace would be taken for a member of it.
 VEIL_KERNEL_CACHE=$(mktemp -d -t veil-kernel-cache.XXXXXX)
 export VEIL_KERNEL_CACHE
+# The code runner's dependency builds (polars and co., several minutes): kept under target/, which a
+# clean checkout rebuilds anyway, so a second run of this script reuses them.
+export VEIL_RUNNER_DIR="$root/target/veil-runner"
 home=$(mktemp -d -t veil-home.XXXXXX)
 trap 'rm -rf "$VEIL_KERNEL_CACHE" "$home"' EXIT
 
@@ -29,27 +33,38 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
-step "tests"
-cargo test --workspace --locked
+step "build: every crate, test and example, once (the test profile; examples run from target/debug)"
+cargo test --workspace --locked --no-run
 
-step "example: the tutorial's owner flow, on a throwaway VEIL_HOME"
-out=$(VEIL_HOME="$home" cargo run --quiet --locked -p veil --example owner_flow)
-printf '%s\n' "$out"
-grep -q "Breast Cancer Biomarker" <<<"$out"
-grep -q 'after relaunch without reset: \["Breast Cancer Biomarker"\]' <<<"$out"
-echo "owner flow: ok"
-
-step "example: the tutorial's pointer flow (eager execution, request, approval)"
-out=$(VEIL_HOME="$home" cargo run --quiet --locked -p veil --example pointer_flow)
-printf '%s\n' "$out"
-grep -q 'real result: \[5.0, 7.0, 9.0\]' <<<"$out"
-echo "pointer flow: ok"
-
-step "Jupyter clients: venv, kernelspec in the venv, conformance suite and notebooks"
+step "install: the kernelspec (in the venv) and its warm-up: evcxr's facade and the code runner's dependencies"
 bash scripts/setup-venv.sh
 export VIRTUAL_ENV="$root/.venv"
 export JUPYTER_PATH="$root/.venv/share/jupyter"
 export PATH="$root/.venv/bin:$PATH"
 target/debug/veil-kernel install --sys-prefix
 jupyter kernelspec list | grep -q "^ *veil "
+
+step "tests"
+cargo test --workspace --locked
+
+step "example: the tutorial's owner flow, on a throwaway VEIL_HOME"
+out=$(VEIL_HOME="$home" target/debug/examples/owner_flow)
+printf '%s\n' "$out"
+grep -q "Breast Cancer Biomarker" <<<"$out"
+grep -q 'after relaunch without reset: \["Breast Cancer Biomarker"\]' <<<"$out"
+echo "owner flow: ok"
+
+step "example: the tutorial's pointer flow (eager execution, request, approval)"
+out=$(VEIL_HOME="$home" target/debug/examples/pointer_flow)
+printf '%s\n' "$out"
+grep -q 'real result: \[5.0, 7.0, 9.0\]' <<<"$out"
+echo "pointer flow: ok"
+
+step "example: a code request trains the classifier on the real data (released = direct accuracy)"
+out=$(VEIL_HOME="$home" target/debug/examples/code_flow)
+printf '%s\n' "$out"
+grep -q 'released accuracy: 0\.9[0-9]*, computed directly: 0\.9' <<<"$out"
+echo "code flow: ok"
+
+step "Jupyter clients: conformance suite and notebooks"
 (cd tests && VEIL_HOME="$home" python -m pytest -q -p no:cacheprovider test_conformance.py test_notebooks.py)

@@ -113,6 +113,20 @@ def test_02_private_data_and_pointers(tmp_path, monkeypatch):
     assert "private" in texts(by_start["large.status()?"])
 
 
+def test_03_code_requests(tmp_path, monkeypatch):
+    by_start = tutorial("03-code-requests.ipynb", tmp_path, monkeypatch)
+    assert "accuracy on the mocks: 0." in texts(by_start["let on_mocks = train.run_on_mocks()?;"])
+    assert "ApprovalPending" in texts(by_start["match request.get() {"])
+    review = texts(by_start["%review #1 --run"])
+    assert "train_classifier(features = asset" in review and "SingleExecution" in review
+    assert "rs-kw" in review and "Real result (owners only)" in review
+    assert "approved" in texts(by_start["%approve #1"])
+    released = texts(by_start["let accuracy = request.get()?.number()?;"])
+    accuracy = float(released.split("accuracy on the real data:")[1].split()[0])
+    assert accuracy > 0.9, released
+    assert "PolicyExhausted" in texts(by_start["let again = request.get()?.number()?;"])
+
+
 def test_04_owner_console(tmp_path, monkeypatch):
     by_start = tutorial("04-owner-console.ipynb", tmp_path, monkeypatch)
     assert "Users (3)" in texts(by_start["%users"])
