@@ -189,6 +189,8 @@ pub struct RustCells {
     interrupted: Arc<std::sync::atomic::AtomicBool>,
     /// True while evcxr is executing a cell.
     busy: Arc<std::sync::atomic::AtomicBool>,
+    /// Woken by an interrupt, so a magic waiting on the front end (a password prompt) gives up too.
+    prompt: Arc<tokio::sync::Notify>,
 }
 
 impl RustCells {
@@ -199,6 +201,7 @@ impl RustCells {
             jobs,
             child: Arc::default(),
             interrupted: Arc::default(),
+            prompt: Arc::default(),
             busy: Arc::default(),
         };
         let handle = cells.clone();
@@ -257,6 +260,7 @@ impl RustCells {
     /// Stops the running cell by killing evcxr's child process (evcxr restarts it; variables are lost
     /// and the cell's error says which).
     pub fn interrupt(&self) {
+        self.prompt.notify_waiters();
         // Only while a cell runs: killing an idle child would fail the next cell for nothing.
         if !self.busy.load(std::sync::atomic::Ordering::SeqCst) {
             return;
@@ -267,6 +271,11 @@ impl RustCells {
         if let Some(child) = child {
             let _ = child.lock().unwrap_or_else(|p| p.into_inner()).kill();
         }
+    }
+
+    /// What an interrupt wakes: magics waiting on the front end select on it.
+    pub fn interrupts(&self) -> Arc<tokio::sync::Notify> {
+        self.prompt.clone()
     }
 
     /// Stops a running cell before the process exits.

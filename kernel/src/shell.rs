@@ -38,6 +38,9 @@ pub struct Shell {
 /// Where batch runs without stdin put the password for `%login` and `%register`.
 pub const PASSWORD_ENV: &str = "VEIL_PASSWORD";
 
+/// How long a password prompt waits for the front end before the cell gives up.
+const PASSWORD_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Consecutive socket-level errors after which a channel is taken to be dead.
 const MAX_SOCKET_FAILURES: usize = 64;
 
@@ -397,23 +400,45 @@ impl Shell {
             },
             parent,
         );
+        // Registered before the prompt goes out, so an interrupt that races the prompt still counts.
+        let interrupts = self.rust.interrupts();
+        let interrupted = interrupts.notified();
+        tokio::pin!(interrupted);
+        interrupted.as_mut().enable();
         self.stdin
             .send(request)
             .await
             .map_err(|e| KernelError::new("StdinError", format!("asking for a password: {e}")))?;
-        loop {
-            let reply = self.stdin.read().await.map_err(|e| {
-                KernelError::new("StdinError", format!("reading the password: {e}"))
-            })?;
-            if let JupyterMessageContent::InputReply(reply) = reply.content {
-                if reply.status != ReplyStatus::Ok {
-                    return Err(KernelError::new(
-                        "StdinError",
-                        "the front end cancelled the password prompt",
-                    ));
+        let stdin = &mut self.stdin;
+        let answer = async move {
+            loop {
+                let reply = stdin.read().await.map_err(|e| {
+                    KernelError::new("StdinError", format!("reading the password: {e}"))
+                })?;
+                if let JupyterMessageContent::InputReply(reply) = reply.content {
+                    if reply.status != ReplyStatus::Ok {
+                        return Err(KernelError::new(
+                            "StdinError",
+                            "the front end cancelled the password prompt",
+                        ));
+                    }
+                    return Ok(reply.value);
                 }
-                return Ok(reply.value);
             }
+        };
+        tokio::select! {
+            answer = answer => answer,
+            _ = &mut interrupted => Err(KernelError::new(
+                "Interrupted",
+                "the password prompt was interrupted; run the cell again to log in",
+            )),
+            _ = tokio::time::sleep(PASSWORD_WAIT) => Err(KernelError::new(
+                "StdinTimeout",
+                format!(
+                    "no password arrived within {} minutes; run the cell again",
+                    PASSWORD_WAIT.as_secs() / 60
+                ),
+            )),
         }
     }
 }

@@ -267,6 +267,41 @@ async fn login_asks_for_the_password_over_stdin() {
 }
 
 #[tokio::test]
+async fn an_interrupt_cancels_a_password_prompt_nobody_answers() {
+    let mut k = start().await;
+    k.execute("%datasite launch stdin-interrupt --reset").await;
+    let mut req = ExecuteRequest::new("%login info@openmined.org".to_string());
+    req.allow_stdin = true;
+    let message: JupyterMessage = req.into();
+    let id = message.header.msg_id.clone();
+    k.shell.send(message).await.unwrap();
+    let request = timeout(WAIT, k.stdin.read()).await.unwrap().unwrap();
+    assert!(matches!(
+        request.content,
+        JupyterMessageContent::InputRequest(_)
+    ));
+    // The front end never answers; the user presses stop.
+    k.control
+        .send(jupyter_protocol::InterruptRequest {}.into())
+        .await
+        .unwrap();
+    let reply = loop {
+        let reply = timeout(WAIT, k.shell.read()).await.unwrap().unwrap();
+        if reply.parent_header.as_ref().map(|h| h.msg_id.clone()) == Some(id.clone()) {
+            break reply;
+        }
+    };
+    let JupyterMessageContent::ExecuteReply(r) = reply.content else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(r.status, ReplyStatus::Error);
+    // ...and the kernel answers the next cell.
+    let (_, outputs) = k.execute("%datasite").await;
+    let outputs = text_of(&outputs);
+    assert!(outputs.contains("stdin-interrupt"), "{outputs}");
+}
+
+#[tokio::test]
 async fn bad_signatures_and_unknown_types_leave_the_kernel_answering() {
     let mut k = start().await;
 
