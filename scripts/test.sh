@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check the project has: formatting, clippy, docs, the Rust test suites (the kernel's drive
 # the real binary over ZeroMQ; code requests compile and run real child processes), the tutorial
-# examples (owner, pointer and code-request flows), and the Jupyter clients' tests (the
-# jupyter_kernel_test conformance suite and nbclient) against the installed kernel.
+# examples (owner, pointer and code-request flows), the Jupyter clients' tests (the
+# jupyter_kernel_test conformance suite and nbclient) against the installed kernel, and tutorial 01 in
+# JupyterLab driven through a real browser (tests/browser).
 # This is the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,3 +69,6 @@ echo "code flow: ok"
 
 step "Jupyter clients: conformance suite and notebooks"
 (cd tests && VEIL_HOME="$home" python -m pytest -q -p no:cacheprovider test_conformance.py test_notebooks.py)
+
+step "browser: JupyterLab in chromium runs tutorial 01 (screenshot in target/browser/)"
+VEIL_HOME="$home" bash tests/browser/run.sh

@@ -1,0 +1,96 @@
+// Opens a notebook in JupyterLab with Debian's chromium, runs all its cells, and checks what a person
+// would see: every cell ran, no error output, and the dataset table rendered as HTML. Saves a
+// screenshot either way.
+//
+// Usage: node run_notebook.mjs URL TOKEN NOTEBOOK SCREENSHOT
+import { chromium } from "playwright-core";
+
+const [url, token, notebook, screenshot] = process.argv.slice(2);
+const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const RUN_TIMEOUT_MS = 10 * 60 * 1000;
+
+const browser = await chromium.launch({
+  executablePath: browserPath,
+  // Root in a container: chromium's own sandbox needs user namespaces it may not get.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+const fail = async (message) => {
+  console.error(`browser test: ${message}`);
+  await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
+  console.error(`browser test: screenshot of the failure in ${screenshot}`);
+  await browser.close();
+  process.exit(1);
+};
+
+try {
+  await page.goto(`${url}/lab/tree/${notebook}?token=${token}`, { waitUntil: "domcontentloaded" });
+  await page.waitForSelector(".jp-Notebook .jp-Cell", { timeout: 120_000 });
+  // The kernel must be ours and idle before running.
+  await page.waitForFunction(
+    () => document.querySelector(".jp-Toolbar-kernelName")?.textContent?.includes("Rust (Veil)"),
+    null,
+    { timeout: 120_000 },
+  );
+  console.log("browser test: notebook open on the Rust (Veil) kernel");
+  // Dismiss any notification toast that could cover the menu.
+  for (const button of await page.locator(".jp-toast-button, .Toastify__close-button").all()) {
+    await button.click().catch(() => {});
+  }
+  await page.locator(".jp-Notebook").click();
+  await page.locator(".lm-MenuBar-itemLabel", { hasText: /^Run$/ }).click();
+  await page.locator(".lm-Menu-itemLabel", { hasText: /^Run All Cells$/ }).click();
+  console.log("browser test: Run > Run All Cells");
+
+  // Every code cell must end with an execution count: `[*]` while running, `[ ]` if it never ran.
+  const started = Date.now();
+  for (;;) {
+    const prompts = await page
+      .locator(".jp-CodeCell .jp-InputArea-prompt")
+      .evaluateAll((nodes) => nodes.map((n) => n.textContent.trim()));
+    const done = prompts.length > 0 && prompts.every((p) => /^\[\d+\]:$/.test(p));
+    if (done) {
+      console.log(`browser test: ${prompts.length} code cells ran in ${Math.round((Date.now() - started) / 1000)} s`);
+      break;
+    }
+    if (Date.now() - started > RUN_TIMEOUT_MS) {
+      await fail(`cells still not done after ${RUN_TIMEOUT_MS / 1000} s: ${prompts.join(" ")}`);
+    }
+    await page.waitForTimeout(1000);
+  }
+
+  // What the notebook holds, as Jupyter saved it: no output may be an error.
+  await page.keyboard.press("Control+s");
+  let saved = null;
+  for (let i = 0; i < 30 && !saved; i++) {
+    await page.waitForTimeout(1000);
+    const response = await fetch(`${url}/api/contents/${notebook}?content=1&token=${token}`);
+    const model = await response.json();
+    const cells = model.content?.cells ?? [];
+    const code = cells.filter((c) => c.cell_type === "code");
+    if (code.length > 0 && code.every((c) => c.execution_count !== null)) saved = code;
+  }
+  if (!saved) await fail("the executed notebook was not saved");
+  const errors = saved.flatMap((c) => c.outputs.filter((o) => o.output_type === "error"));
+  if (errors.length > 0) {
+    await fail(`${errors.length} cell(s) show an error: ${errors.map((e) => `${e.ename}: ${e.evalue}`).join("; ")}`);
+  }
+  console.log(`browser test: no error outputs in ${saved.length} code cells`);
+
+  const table = page
+    .locator(".jp-OutputArea .jp-RenderedHTMLCommon table")
+    .filter({ hasText: "Breast Cancer Biomarker" })
+    .first();
+  if ((await table.count()) === 0) {
+    await fail("no rendered HTML table shows the dataset `Breast Cancer Biomarker`");
+  }
+  // The cell whose output holds the table, at the top of the view, for the screenshot.
+  await table.evaluate((el) => el.closest(".jp-Cell")?.scrollIntoView({ block: "start" }));
+  await page.waitForTimeout(500);
+  console.log("browser test: the dataset table rendered as HTML");
+  await page.screenshot({ path: screenshot });
+  console.log(`browser test: screenshot in ${screenshot}`);
+} catch (e) {
+  await fail(e.message ?? String(e));
+}
+await browser.close();
