@@ -65,6 +65,25 @@ fn html(value: &impl Rich) -> String {
         .unwrap_or_default()
 }
 
+/// The seed's site: an owner's dataset holding real `[1, 2, 3]` with mock `[1, 1, 1]`, and Jane, a
+/// scientist, logged in.
+fn seed_site(dir: &tempfile::TempDir) -> (Datasite, Client, Client) {
+    let site = launch(dir);
+    let owner = site.login("info@openmined.org", "changethis").unwrap();
+    let data = array(vec![1.0, 2.0, 3.0], &[3]).unwrap();
+    let mock_data = array(vec![1.0, 1.0, 1.0], &[3]).unwrap();
+    owner
+        .upload_dataset(
+            Dataset::new("my dataset").asset(Asset::new("my asset").data(&data).mock(&mock_data)),
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+        .unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+    (site, owner, jane)
+}
+
 /// One raw request line, as a misbehaving or foreign client would send it.
 fn raw(line: &[u8]) -> serde_json::Value {
     let stream = UnixStream::connect(fixture().bridge.socket()).unwrap();
@@ -274,19 +293,7 @@ fn relaunching_lands_the_old_datasite_and_handles_are_released() {
 fn pointers_requests_and_reviews_from_cells() {
     let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
-    let site = launch(&dir);
-    let owner = site.login("info@openmined.org", "changethis").unwrap();
-    let data = array(vec![1.0, 2.0, 3.0], &[3]).unwrap();
-    let mock_data = array(vec![1.0, 1.0, 1.0], &[3]).unwrap();
-    owner
-        .upload_dataset(
-            Dataset::new("my dataset").asset(Asset::new("my asset").data(&data).mock(&mock_data)),
-        )
-        .unwrap();
-    owner
-        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
-        .unwrap();
-    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+    let (site, owner, jane) = seed_site(&dir);
 
     let pointer = jane
         .dataset("my dataset")
@@ -399,7 +406,8 @@ fn pointers_requests_and_reviews_from_cells() {
         )
         .unwrap_err();
     assert_eq!(forged.name(), "InvalidInput", "{forged:?}");
-    assert_eq!(data.head(1).unwrap_err().name(), "TypeMismatch");
+    let an_array = array(vec![1.0, 2.0, 3.0], &[3]).unwrap();
+    assert_eq!(an_array.head(1).unwrap_err().name(), "TypeMismatch");
     let values = read_csv(csv()).unwrap().values().unwrap_err();
     assert_eq!(values.name(), "TypeMismatch");
     site.land().unwrap();
@@ -409,19 +417,7 @@ fn pointers_requests_and_reviews_from_cells() {
 fn code_requests_from_cells() {
     let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
-    let site = launch(&dir);
-    let owner = site.login("info@openmined.org", "changethis").unwrap();
-    let data = array(vec![1.0, 2.0, 3.0], &[3]).unwrap();
-    let mock_data = array(vec![1.0, 1.0, 1.0], &[3]).unwrap();
-    owner
-        .upload_dataset(
-            Dataset::new("my dataset").asset(Asset::new("my asset").data(&data).mock(&mock_data)),
-        )
-        .unwrap();
-    owner
-        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
-        .unwrap();
-    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+    let (_site, owner, jane) = seed_site(&dir);
     let asset = jane
         .dataset("my dataset")
         .unwrap()
