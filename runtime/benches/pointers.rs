@@ -1,19 +1,20 @@
-//! Pointer costs against the bare libraries, as ratios within one run (criterion prints both sides of
-//! each group; compare their times):
+//! Pointer costs against the bare libraries, measured in one run and reported as ratios at the end:
 //! - `pointer_op/*`: one pointer op (mock computed, action recorded durably and audited, worker
-//!   notified) against the same op done directly with ndarray on the same mock. Target: the
+//!   notified) against the same op done directly with ndarray or polars on the same mock. Target: the
 //!   difference is under 1 ms per op for small data.
 //! - `replay_1e6/*`: the datasite replaying a recorded chain (column, `* 2`, `+ 1`, sum) on a
 //!   1,000,000-row frame, against the same chain in polars on the same frame. Target: within 1.25x.
 //!
-//! Run with `cargo bench -p veil --bench pointers`.
+//! Run with `cargo bench -p veil --bench pointers`; the last lines it prints compare each pair.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::SystemTime;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use ndarray::{Array1, array};
 use polars::prelude::{ChunkAgg, Column, DataFrame, DataType};
 use veil::prelude::*;
@@ -53,6 +54,30 @@ fn pointer_op(c: &mut Criterion) {
     group.bench_function("bare_ndarray_sum", |b| b.iter(|| black_box(&mock).sum()));
     group.bench_function("pointer_sum", |b| {
         b.iter(|| black_box(&pointer).sum().unwrap())
+    });
+    let frame = DataFrame::new_infer_height(vec![
+        Column::new("x".into(), mock.to_vec()),
+        Column::new("y".into(), mock.mapv(|v| v % 7.0).to_vec()),
+    ])
+    .unwrap();
+    owner
+        .upload_dataset(
+            Dataset::new("small frame")
+                .asset(Asset::new("t").data(frame.clone()).mock(frame.clone())),
+        )
+        .unwrap();
+    let table = owner
+        .dataset("small frame")
+        .unwrap()
+        .asset("t")
+        .unwrap()
+        .pointer()
+        .unwrap();
+    group.bench_function("bare_polars_select", |b| {
+        b.iter(|| black_box(&frame).select(["y"]).unwrap())
+    });
+    group.bench_function("pointer_select", |b| {
+        b.iter(|| black_box(&table).select(["y"]).unwrap())
     });
     group.finish();
 }
@@ -122,4 +147,76 @@ fn replay(c: &mut Criterion) {
 }
 
 criterion_group!(benches, pointer_op, replay);
-criterion_main!(benches);
+
+fn main() {
+    let started = SystemTime::now();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    report(started);
+}
+
+/// Where criterion wrote its estimates (its own rule: `$CRITERION_HOME`, else the target directory).
+fn criterion_dir() -> PathBuf {
+    std::env::var_os("CRITERION_HOME")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("criterion"))
+        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"))
+}
+
+/// The median time of `group/bench` in nanoseconds, if this run measured it.
+fn median_ns(group: &str, bench: &str, since: SystemTime) -> Option<f64> {
+    let path = criterion_dir()
+        .join(group)
+        .join(bench)
+        .join("new/estimates.json");
+    if std::fs::metadata(&path).ok()?.modified().ok()? < since {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    json["median"]["point_estimate"].as_f64()
+}
+
+/// Prints each pair of this run as the targets put it: overhead per op, replay ratio.
+fn report(since: SystemTime) {
+    println!("\nveil pointers against the bare libraries (medians of this run):");
+    for (bare, pointer) in [
+        ("bare_ndarray_add", "pointer_add"),
+        ("bare_ndarray_sum", "pointer_sum"),
+        ("bare_polars_select", "pointer_select"),
+    ] {
+        if let (Some(b), Some(p)) = (
+            median_ns("pointer_op", bare, since),
+            median_ns("pointer_op", pointer, since),
+        ) {
+            let overhead_us = (p - b) / 1e3;
+            println!(
+                "  {pointer:<16} {:>9.1} us vs {bare} {:>7.2} us: overhead {overhead_us:.1} us per op ({})",
+                p / 1e3,
+                b / 1e3,
+                if overhead_us < 1000.0 {
+                    "target < 1 ms: met"
+                } else {
+                    "target < 1 ms: NOT met"
+                }
+            );
+        }
+    }
+    if let (Some(b), Some(r)) = (
+        median_ns("replay_1e6", "bare_polars", since),
+        median_ns("replay_1e6", "datasite_replay", since),
+    ) {
+        let ratio = r / b;
+        println!(
+            "  replay of 1e6 rows {:>7.2} ms vs bare polars {:.2} ms: {ratio:.2}x ({})",
+            r / 1e6,
+            b / 1e6,
+            if ratio <= 1.25 {
+                "target <= 1.25x: met"
+            } else {
+                "target <= 1.25x: NOT met"
+            }
+        );
+    }
+}

@@ -104,12 +104,16 @@ pub(crate) fn numbers_or(df: &DataFrame, name: &str, what: &str, fix: &str) -> R
     let floats = col
         .cast(&DataType::Float64)
         .map_err(Error::data("casting a column to f64"))?;
-    Ok(floats
-        .f64()
-        .map_err(Error::data("reading a column"))?
-        .iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
+    let floats = floats.f64().map_err(Error::data("reading a column"))?;
+    if floats.null_count() == 0 {
+        // The common case, copied chunk by chunk rather than value by value through `Option`s.
+        let mut values = Vec::with_capacity(floats.len());
+        for chunk in floats.downcast_iter() {
+            values.extend_from_slice(chunk.values());
+        }
+        return Ok(values);
+    }
+    Ok(floats.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
 fn numbers(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>> {

@@ -72,12 +72,11 @@ pub(crate) fn record(
     detail: &str,
 ) -> Result<()> {
     let last: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
+        .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .and_then(|mut stmt| {
+            stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
         .map_err(Error::sqlite("reading the audit log"))?;
     let (seq, prev) = match last {
         Some((seq, hash)) => (seq + 1, hash),
@@ -85,11 +84,11 @@ pub(crate) fn record(
     };
     let at = now_ms();
     let hash = entry_hash(&prev, seq, at, actor, action, subject, detail);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![seq, at, actor, action, subject, detail, prev, hash],
     )
+    .and_then(|mut stmt| stmt.execute(params![seq, at, actor, action, subject, detail, prev, hash]))
     .map_err(Error::sqlite("writing the audit log"))?;
     Ok(())
 }

@@ -130,6 +130,16 @@ impl Data {
         }
     }
 
+    /// About how many bytes the value occupies in memory.
+    pub fn approx_bytes(&self) -> usize {
+        match self {
+            Data::Frame(df) => df.estimated_size(),
+            Data::F64(a) => a.len() * size_of::<f64>(),
+            Data::I64(a) => a.len() * size_of::<i64>(),
+            Data::Json(v) => v.to_string().len(),
+        }
+    }
+
     /// Rows and columns of a frame, or the array's shape.
     pub fn shape(&self) -> Vec<usize> {
         match self {

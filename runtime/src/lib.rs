@@ -93,7 +93,7 @@ pub use datasets::{Asset, Contributor, Dataset, DatasetList, SiteAsset, SiteData
 pub use display::Render;
 pub use error::{Error, Result};
 pub use load::{read_csv, read_parquet};
-pub use pointers::{Pointer, Request, RequestList, Review, Status};
+pub use pointers::{DEFAULT_CACHE_BYTES, Pointer, Request, RequestList, Review, Status};
 pub use site::{Datasite, LaunchOptions};
 pub use users::{NewUser, Role, User, UserList};
 pub use validate::{MAX_NAME_CHARS, MAX_TEXT_BYTES};

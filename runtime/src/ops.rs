@@ -8,9 +8,11 @@
 //! NumPy, reductions over the whole array give a 0-d array, masks are arrays of 0.0 and 1.0, and
 //! statistics use the population form (`ddof = 0`, NumPy's default).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
+
 use polars::prelude::{BooleanChunked, Column, DataFrame, NewChunkedArray, SortMultipleOptions};
 use serde::{Deserialize, Serialize};
 
@@ -406,10 +408,11 @@ fn bad(op: &Op, problem: impl Into<String>, fix: impl Into<String>) -> Error {
 }
 
 /// The input as an `f64` array (integers widened); frames are refused with what to do instead.
-fn floats(op: &Op, data: &Data) -> Result<ArrayD<f64>> {
+/// `data` as floats: borrowed when it already is (ops on big arrays must not copy their inputs).
+fn floats<'a>(op: &Op, data: &'a Data) -> Result<Cow<'a, ArrayD<f64>>> {
     match data {
-        Data::F64(a) => Ok(a.clone()),
-        Data::I64(a) => Ok(a.mapv(|v| v as f64)),
+        Data::F64(a) => Ok(Cow::Borrowed(a)),
+        Data::I64(a) => Ok(Cow::Owned(a.mapv(|v| v as f64))),
         Data::Frame(_) => Err(bad(
             op,
             "it is a frame, and this op works on arrays",
@@ -696,7 +699,7 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
                 f(0)?.mapv(|x| g(x, s))
             })
         }
-        Op::Arith { kind, .. } => Data::F64(zip_with(op, &f(0)?, &f(1)?, arith(*kind))?),
+        Op::Arith { kind, .. } => Data::F64(zip_with(op, &*f(0)?, &*f(1)?, arith(*kind))?),
         Op::Compare {
             kind,
             scalar: Some(s),
@@ -705,7 +708,7 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
             let s = *s;
             Data::F64(f(0)?.mapv(|x| g(x, s)))
         }
-        Op::Compare { kind, .. } => Data::F64(zip_with(op, &f(0)?, &f(1)?, compare(*kind))?),
+        Op::Compare { kind, .. } => Data::F64(zip_with(op, &*f(0)?, &*f(1)?, compare(*kind))?),
         Op::Unary { kind } => {
             let g: fn(f64) -> f64 = match kind {
                 Unary::Neg => |x| -x,
@@ -716,9 +719,9 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
             };
             Data::F64(f(0)?.mapv(g))
         }
-        Op::Reduce { kind, axis } => Data::F64(reduce(op, *kind, *axis, &f(0)?)?),
-        Op::Dot => Data::F64(dot(op, &f(0)?, &f(1)?)?),
-        Op::Transpose => Data::F64(f(0)?.reversed_axes()),
+        Op::Reduce { kind, axis } => Data::F64(reduce(op, *kind, *axis, &*f(0)?)?),
+        Op::Dot => Data::F64(dot(op, &*f(0)?, &*f(1)?)?),
+        Op::Transpose => Data::F64(f(0)?.into_owned().reversed_axes()),
         Op::Reshape { shape } => {
             let a = f(0)?;
             let n: usize = shape.iter().product();
@@ -876,7 +879,7 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
             on,
             *left,
         )?),
-        Op::Standardize => Data::F64(analysis::standardize(&f(0)?)?),
+        Op::Standardize => Data::F64(analysis::standardize(&*f(0)?)?),
         Op::Split {
             test_fraction,
             seed,
@@ -911,14 +914,14 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
             iterations,
             learning_rate,
         } => Data::F64(analysis::logistic_fit(
-            &f(0)?,
-            &f(1)?,
+            &*f(0)?,
+            &*f(1)?,
             *iterations,
             *learning_rate,
         )?),
-        Op::LogisticPredict => Data::F64(analysis::logistic_predict(&f(0)?, &f(1)?)?),
-        Op::Accuracy => Data::F64(analysis::accuracy(&f(0)?, &f(1)?)?),
-        Op::ConfusionMatrix => Data::F64(analysis::confusion_matrix(&f(0)?, &f(1)?)?),
+        Op::LogisticPredict => Data::F64(analysis::logistic_predict(&*f(0)?, &*f(1)?)?),
+        Op::Accuracy => Data::F64(analysis::accuracy(&*f(0)?, &*f(1)?)?),
+        Op::ConfusionMatrix => Data::F64(analysis::confusion_matrix(&*f(0)?, &*f(1)?)?),
     })
 }
 

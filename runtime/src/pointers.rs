@@ -12,7 +12,7 @@
 //! included), a guest may not compute at all, real values leave only through an approved request to
 //! its requester, real-side errors are shown to owners only, and nobody approves their own request.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak, mpsc};
 
@@ -40,17 +40,93 @@ pub(crate) enum Side {
     Mock,
 }
 
+/// Most bytes of computed values a datasite keeps by default ([`LaunchOptions::cache_bytes`](crate::LaunchOptions::cache_bytes)).
+pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
+
 /// The datasite's executor: a cache of computed values and the worker thread that fills it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Executor {
-    /// Computed values by object id.
-    cache: Mutex<HashMap<(Side, String), Arc<Data>>>,
+    /// Computed values by object id, least recently used evicted first.
+    cache: Mutex<Cache>,
     /// Loaded asset data by asset id, shared by every pointer to the asset.
     assets: Mutex<HashMap<(Side, String), Arc<Data>>>,
     queue: Mutex<Option<mpsc::Sender<String>>>,
 }
 
+/// Computed values within a byte budget. An evicted value is not lost: its recorded steps replay it.
+#[derive(Debug)]
+struct Cache {
+    entries: HashMap<(Side, String), Cached>,
+    bytes: usize,
+    budget: usize,
+    clock: u64,
+}
+
+#[derive(Debug)]
+struct Cached {
+    value: Arc<Data>,
+    bytes: usize,
+    used: u64,
+}
+
+impl Cache {
+    fn get(&mut self, key: &(Side, String)) -> Option<Arc<Data>> {
+        self.clock += 1;
+        let entry = self.entries.get_mut(key)?;
+        entry.used = self.clock;
+        Some(entry.value.clone())
+    }
+
+    fn insert(&mut self, key: (Side, String), value: Arc<Data>) {
+        self.clock += 1;
+        let bytes = value.approx_bytes();
+        if let Some(old) = self.entries.insert(
+            key,
+            Cached {
+                value,
+                bytes,
+                used: self.clock,
+            },
+        ) {
+            self.bytes -= old.bytes;
+        }
+        self.bytes += bytes;
+        if self.bytes > self.budget {
+            // Evict the oldest down to three quarters of the budget, so eviction runs rarely; the value
+            // just computed stays whatever its size.
+            let mut by_age: Vec<((Side, String), u64)> = self
+                .entries
+                .iter()
+                .filter(|(_, e)| e.used != self.clock)
+                .map(|(k, e)| (k.clone(), e.used))
+                .collect();
+            by_age.sort_unstable_by_key(|(_, used)| *used);
+            for (key, _) in by_age {
+                if self.bytes <= self.budget / 4 * 3 {
+                    break;
+                }
+                if let Some(e) = self.entries.remove(&key) {
+                    self.bytes -= e.bytes;
+                }
+            }
+        }
+    }
+}
+
 impl Executor {
+    pub(crate) fn new(cache_bytes: usize) -> Executor {
+        Executor {
+            cache: Mutex::new(Cache {
+                entries: HashMap::new(),
+                bytes: 0,
+                budget: cache_bytes,
+                clock: 0,
+            }),
+            assets: Mutex::default(),
+            queue: Mutex::default(),
+        }
+    }
+
     /// Starts the worker for `core`. It holds only a weak reference, so landing or dropping the
     /// datasite ends it.
     pub(crate) fn start(core: &Arc<SiteCore>) {
@@ -60,9 +136,12 @@ impl Executor {
         let _ = std::thread::Builder::new()
             .name(format!("veil-worker-{}", core.name))
             .spawn(move || {
-                for id in rx {
+                // Whatever queued up while the last batch ran is computed together and its outcomes
+                // recorded in one transaction: a notebook issuing ops quickly pays one commit per batch.
+                while let Ok(first) = rx.recv() {
+                    let batch: Vec<String> = std::iter::once(first).chain(rx.try_iter()).collect();
                     let Some(core) = weak.upgrade() else { return };
-                    core.run_real(&id);
+                    core.run_real(&batch);
                 }
             });
     }
@@ -83,24 +162,23 @@ impl Executor {
         }
     }
 
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Forgets computed values (not loaded assets); they are replayed when next needed.
     pub(crate) fn clear(&self) {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut cache = self.cache();
+        cache.entries.clear();
+        cache.bytes = 0;
     }
 
     fn cached(&self, side: Side, id: &str) -> Option<Arc<Data>> {
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&(side, id.to_string()))
-            .cloned()
+        self.cache().get(&(side, id.to_string()))
     }
 
     fn keep(&self, side: Side, id: &str, value: Arc<Data>) {
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((side, id.to_string()), value);
+        self.cache().insert((side, id.to_string()), value);
     }
 }
 
@@ -112,8 +190,6 @@ struct ObjectRow {
     inputs: Vec<String>,
     lineage: Vec<String>,
 }
-
-const OBJECT_COLUMNS: &str = "id, owner_id, op, inputs, lineage";
 
 type RawObject = (String, String, String, String, String);
 
@@ -148,12 +224,10 @@ fn not_yours(id: &str) -> Error {
 impl SiteCore {
     fn object(&self, id: &str) -> Result<Option<ObjectRow>> {
         let row = self.store.read(|conn| {
-            conn.query_row(
-                &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE id = ?1"),
-                [id],
-                ObjectRow::read,
+            conn.prepare_cached(
+                "SELECT id, owner_id, op, inputs, lineage FROM objects WHERE id = ?1",
             )
-            .optional()
+            .and_then(|mut stmt| stmt.query_row([id], ObjectRow::read).optional())
             .map_err(Error::sqlite("reading an object"))
         })?;
         row.map(ObjectRow::parse).transpose()
@@ -219,11 +293,13 @@ impl SiteCore {
         let inputs_json = serde_json::to_string(inputs).expect("ids serialise");
         let lineage_json = serde_json::to_string(&lineage).expect("names serialise");
         self.store.write("recording an action", |tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO objects (id, owner_id, op, ops_version, inputs, lineage, status, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
-                params![id, caller.id, op_json, ops::OPS_VERSION, inputs_json, lineage_json, now_ms()],
             )
+            .and_then(|mut stmt| {
+                stmt.execute(params![id, caller.id, op_json, ops::OPS_VERSION, inputs_json, lineage_json, now_ms()])
+            })
             .map_err(Error::sqlite("recording an action"))?;
             audit::record(tx, &caller.email, "action", &id, &ops::describe(op, &inputs.iter().map(|s| s.to_string()).collect::<Vec<_>>()))
         })?;
@@ -259,16 +335,21 @@ impl SiteCore {
         if let Some(v) = self.exec.cached(side, id) {
             return Ok(v);
         }
+        // Values this replay uses, held here: the cache may evict them while later steps run.
+        let mut values: HashMap<String, Arc<Data>> = HashMap::new();
         let mut rows: HashMap<String, ObjectRow> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
         let mut stack: Vec<(String, bool)> = vec![(id.to_string(), false)];
-        let mut seen: HashSet<String> = HashSet::new();
         while let Some((oid, expanded)) = stack.pop() {
             if expanded {
                 order.push(oid);
                 continue;
             }
-            if self.exec.cached(side, &oid).is_some() || !seen.insert(oid.clone()) {
+            if values.contains_key(&oid) || rows.contains_key(&oid) {
+                continue;
+            }
+            if let Some(v) = self.exec.cached(side, &oid) {
+                values.insert(oid, v);
                 continue;
             }
             let row = self.object(&oid)?.ok_or_else(|| {
@@ -285,11 +366,11 @@ impl SiteCore {
             let value = match &row.op {
                 Op::Asset { asset_id } => self.asset_value(side, asset_id)?,
                 op => {
-                    let inputs: Vec<Arc<Data>> = row
+                    let inputs: Vec<&Data> = row
                         .inputs
                         .iter()
                         .map(|i| {
-                            self.exec.cached(side, i).ok_or_else(|| {
+                            values.get(i).map(|v| v.as_ref()).ok_or_else(|| {
                                 Error::corrupt(
                                     "replaying an action",
                                     format!("input {i} was not computed"),
@@ -297,13 +378,13 @@ impl SiteCore {
                             })
                         })
                         .collect::<Result<_>>()?;
-                    let refs: Vec<&Data> = inputs.iter().map(|d| d.as_ref()).collect();
-                    Arc::new(ops::eval(op, &refs)?)
+                    Arc::new(ops::eval(op, &inputs)?)
                 }
             };
-            self.exec.keep(side, &oid, value);
+            self.exec.keep(side, &oid, value.clone());
+            values.insert(oid, value);
         }
-        self.exec.cached(side, id).ok_or_else(|| {
+        values.remove(id).ok_or_else(|| {
             Error::corrupt(
                 "replaying an action",
                 format!("object {id} was not computed"),
@@ -357,19 +438,25 @@ impl SiteCore {
         Ok(data)
     }
 
-    /// The worker's job: compute the real value and record whether it worked.
-    fn run_real(&self, id: &str) {
-        let (status, error) = match self.value(Side::Real, id) {
-            Ok(_) => ("ready", None),
-            Err(Error::Landed(_)) => return,
-            Err(e) => ("failed", Some(e.to_string())),
-        };
-        let _ = self.store.write("recording a result", |tx| {
-            tx.execute(
-                "UPDATE objects SET status = ?2, error = ?3 WHERE id = ?1",
-                params![id, status, error],
-            )
-            .map_err(Error::sqlite("recording a result"))
+    /// The worker's job: compute the real values of `ids` and record whether each worked.
+    fn run_real(&self, ids: &[String]) {
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for id in ids {
+            outcomes.push(match self.value(Side::Real, id) {
+                Ok(_) => (id, "ready", None),
+                Err(Error::Landed(_)) => return,
+                Err(e) => (id, "failed", Some(e.to_string())),
+            });
+        }
+        let _ = self.store.write("recording results", |tx| {
+            let mut stmt = tx
+                .prepare_cached("UPDATE objects SET status = ?2, error = ?3 WHERE id = ?1")
+                .map_err(Error::sqlite("recording results"))?;
+            for (id, status, error) in outcomes {
+                stmt.execute(params![id, status, error])
+                    .map_err(Error::sqlite("recording results"))?;
+            }
+            Ok(())
         });
     }
 
@@ -1533,3 +1620,51 @@ impl RequestList {
 }
 
 crate::display::render_via_table!(RequestList);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn array(n: usize) -> Arc<Data> {
+        Arc::new(Data::F64(ndarray::ArrayD::zeros(ndarray::IxDyn(&[n]))))
+    }
+
+    fn key(id: &str) -> (Side, String) {
+        (Side::Real, id.to_string())
+    }
+
+    #[test]
+    fn the_cache_keeps_its_budget_and_evicts_the_least_recently_used() {
+        let exec = Executor::new(800); // 100 floats
+        for id in ["a", "b", "c", "d"] {
+            exec.keep(Side::Real, id, array(25));
+        }
+        assert_eq!(exec.cache().bytes, 800);
+        // Touch "a" so that "b" is now the oldest.
+        assert!(exec.cached(Side::Real, "a").is_some());
+        exec.keep(Side::Real, "e", array(25));
+        let cache = exec.cache();
+        assert!(cache.bytes <= 600, "{} bytes kept", cache.bytes);
+        assert!(cache.entries.contains_key(&key("a")));
+        assert!(cache.entries.contains_key(&key("e")));
+        assert!(!cache.entries.contains_key(&key("b")));
+        assert!(!cache.entries.contains_key(&key("c")));
+        let counted: usize = cache.entries.values().map(|e| e.bytes).sum();
+        assert_eq!(counted, cache.bytes);
+    }
+
+    #[test]
+    fn a_value_larger_than_the_budget_is_kept_alone() {
+        let exec = Executor::new(80);
+        exec.keep(Side::Real, "small", array(5));
+        exec.keep(Side::Real, "big", array(1000));
+        assert!(exec.cached(Side::Real, "big").is_some());
+        assert!(exec.cached(Side::Real, "small").is_none());
+        // Replacing a value counts its bytes once.
+        exec.keep(Side::Real, "big", array(10));
+        assert_eq!(exec.cache().bytes, 80);
+        exec.clear();
+        assert_eq!(exec.cache().bytes, 0);
+        assert!(exec.cached(Side::Real, "big").is_none());
+    }
+}

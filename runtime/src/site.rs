@@ -9,7 +9,7 @@ use crate::audit;
 use crate::client::Client;
 use crate::display::Table;
 use crate::error::{Error, Result};
-use crate::pointers::Executor;
+use crate::pointers::{DEFAULT_CACHE_BYTES, Executor};
 use crate::runner::{self, Limits, Runner};
 use crate::store::Store;
 use crate::users::{self, NewUser, User};
@@ -77,6 +77,7 @@ pub struct LaunchOptions {
     dir: Option<PathBuf>,
     runner_dir: Option<PathBuf>,
     code_limits: Limits,
+    cache_bytes: usize,
 }
 
 impl LaunchOptions {
@@ -88,6 +89,7 @@ impl LaunchOptions {
             dir: None,
             runner_dir: None,
             code_limits: Limits::default(),
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 
@@ -112,6 +114,13 @@ impl LaunchOptions {
     /// Limits on each run of submitted code (wall time, CPU time, memory, output size).
     pub fn code_limits(mut self, limits: Limits) -> Self {
         self.code_limits = limits;
+        self
+    }
+
+    /// Most bytes of computed pointer values kept in memory (default [`DEFAULT_CACHE_BYTES`]); past it
+    /// the least recently used are dropped, and replayed from their recorded steps when needed again.
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
         self
     }
 
@@ -177,7 +186,7 @@ impl Datasite {
             name,
             store,
             dummy_hash,
-            exec: Executor::default(),
+            exec: Executor::new(options.cache_bytes),
             runner: Runner::new(options.runner_dir.unwrap_or_else(runner::default_dir)),
             code_limits: options.code_limits,
         });

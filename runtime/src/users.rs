@@ -374,13 +374,15 @@ impl SiteCore {
     pub(crate) fn authorize(&self, token: &str) -> Result<User> {
         self.store
             .read(|conn| {
-                conn.query_row(
+                // Every call checks its session: the statement is prepared once per connection.
+                conn.prepare_cached(
                     "SELECT u.id, u.name, u.email, u.role, u.institution, u.website, u.created_at
                      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
-                    [token_hash(token)],
-                    User::from_row,
                 )
-                .optional()
+                .and_then(|mut stmt| {
+                    stmt.query_row([token_hash(token)], User::from_row)
+                        .optional()
+                })
                 .map_err(Error::sqlite("checking a session"))
             })?
             .ok_or(Error::SessionExpired)

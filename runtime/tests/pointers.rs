@@ -576,6 +576,45 @@ fn requests_and_results_survive_a_relaunch() {
 }
 
 #[test]
+fn a_tiny_cache_evicts_values_and_replays_them_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    // Room for about one small array: every computed value pushes out the ones before it.
+    let site = LaunchOptions::new("pointer-site")
+        .dir(dir.path())
+        .reset(true)
+        .cache_bytes(64)
+        .launch()
+        .unwrap();
+    let (owner, jane, _) = setup(&site);
+    let frame = asset(&jane, "table").pointer().unwrap();
+    let x = frame.column("x").unwrap();
+    let y = frame.column("y").unwrap();
+    // A diamond: x feeds both sides of the sum, through long chains whose middles are long evicted.
+    let mut left = (&x * 2.0).unwrap();
+    let mut right = (&x + &y).unwrap();
+    for _ in 0..20 {
+        left = (&left + 1.0).unwrap();
+        right = (&right - 1.0).unwrap();
+    }
+    let total = (&left + &right).unwrap().sum().unwrap();
+    let request = total.request("sum").unwrap();
+    owner.request(&request.id).unwrap().approve().unwrap();
+    let real_x = [3.0, 1.0, 4.0, 1.0, 5.0];
+    let expect: f64 = real_x
+        .iter()
+        .map(|v| (v * 2.0 + 20.0) + (v + v * 10.0 + 1.0 - 20.0))
+        .sum();
+    assert_eq!(floats(&total.get().unwrap()), [expect]);
+    // The mocks never went through the datasite's cache.
+    let mock_x = [2.0, 2.0, 2.0, 0.0, 0.0];
+    let mock: f64 = mock_x
+        .iter()
+        .map(|v| (v * 2.0 + 20.0) + (v + v * 10.0 + 1.0 - 20.0))
+        .sum();
+    assert_eq!(floats(total.mock()), [mock]);
+}
+
+#[test]
 fn a_breast_cancer_classifier_through_pointers() {
     let dir = tempfile::tempdir().unwrap();
     let site = launch(dir.path(), true);
