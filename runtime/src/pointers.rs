@@ -12,7 +12,7 @@
 //! included), a guest may not compute at all, real values leave only through an approved request to
 //! its requester, real-side errors are shown to owners only, and nobody approves their own request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak, mpsc};
 
@@ -361,28 +361,74 @@ impl SiteCore {
             }
             rows.insert(oid, row);
         }
-        for oid in order {
-            let row = &rows[&oid];
+        // A run of element-wise steps, each the only user of the one before, is computed in one pass
+        // from the value (or frame column) it starts from, with the sum, mean, min or max that may end
+        // it: the steps in the middle are absorbed into the last one, never materialised or cached, and
+        // replayed if asked for later.
+        let mut uses: HashMap<&str, usize> = HashMap::new();
+        for row in rows.values() {
+            for input in &row.inputs {
+                *uses.entry(input.as_str()).or_default() += 1;
+            }
+        }
+        let absorbed: HashSet<&str> = rows
+            .values()
+            .filter(|row| ops::is_elementwise(&row.op) || ops::is_fusable_reduce(&row.op))
+            .filter_map(|row| {
+                let [input] = row.inputs.as_slice() else {
+                    return None;
+                };
+                let inner = rows.get(input)?;
+                let fusable =
+                    ops::is_elementwise(&inner.op) || matches!(inner.op, Op::Column { .. });
+                (fusable && uses[input.as_str()] == 1).then_some(input.as_str())
+            })
+            .collect();
+        let missing =
+            |i: &str| Error::corrupt("replaying an action", format!("input {i} was not computed"));
+        for oid in &order {
+            if absorbed.contains(oid.as_str()) {
+                continue;
+            }
+            let row = &rows[oid];
             let value = match &row.op {
                 Op::Asset { asset_id } => self.asset_value(side, asset_id)?,
+                op if row
+                    .inputs
+                    .first()
+                    .is_some_and(|i| absorbed.contains(i.as_str())) =>
+                {
+                    let (mut steps, reduce) = if ops::is_elementwise(op) {
+                        (vec![op], None)
+                    } else {
+                        (vec![], Some(op))
+                    };
+                    let mut column = None;
+                    let mut source = &row.inputs[0];
+                    while absorbed.contains(source.as_str()) {
+                        let inner = &rows[source];
+                        source = &inner.inputs[0];
+                        if let Op::Column { name } = &inner.op {
+                            column = Some(name.as_str());
+                            break;
+                        }
+                        steps.push(&inner.op);
+                    }
+                    steps.reverse();
+                    let input = values.get(source).ok_or_else(|| missing(source))?;
+                    Arc::new(ops::eval_fused(column, input, &steps, reduce)?)
+                }
                 op => {
                     let inputs: Vec<&Data> = row
                         .inputs
                         .iter()
-                        .map(|i| {
-                            values.get(i).map(|v| v.as_ref()).ok_or_else(|| {
-                                Error::corrupt(
-                                    "replaying an action",
-                                    format!("input {i} was not computed"),
-                                )
-                            })
-                        })
+                        .map(|i| values.get(i).map(|v| v.as_ref()).ok_or_else(|| missing(i)))
                         .collect::<Result<_>>()?;
                     Arc::new(ops::eval(op, &inputs)?)
                 }
             };
-            self.exec.keep(side, &oid, value.clone());
-            values.insert(oid, value);
+            self.exec.keep(side, oid, value.clone());
+            values.insert(oid.clone(), value);
         }
         values.remove(id).ok_or_else(|| {
             Error::corrupt(

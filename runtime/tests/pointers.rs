@@ -592,9 +592,13 @@ fn a_tiny_cache_evicts_values_and_replays_them_on_demand() {
     // A diamond: x feeds both sides of the sum, through long chains whose middles are long evicted.
     let mut left = (&x * 2.0).unwrap();
     let mut right = (&x + &y).unwrap();
-    for _ in 0..20 {
+    let mut middle = None;
+    for i in 0..20 {
         left = (&left + 1.0).unwrap();
         right = (&right - 1.0).unwrap();
+        if i == 9 {
+            middle = Some(left.sqrt().unwrap());
+        }
     }
     let total = (&left + &right).unwrap().sum().unwrap();
     let request = total.request("sum").unwrap();
@@ -605,6 +609,12 @@ fn a_tiny_cache_evicts_values_and_replays_them_on_demand() {
         .map(|v| (v * 2.0 + 20.0) + (v + v * 10.0 + 1.0 - 20.0))
         .sum();
     assert_eq!(floats(&total.get().unwrap()), [expect]);
+    // A step in the middle of a chain the replay ran in one pass is replayed when asked for.
+    let middle = middle.unwrap();
+    let request = middle.request("a middle step").unwrap();
+    owner.request(&request.id).unwrap().approve().unwrap();
+    let expect: Vec<f64> = real_x.iter().map(|v| (v * 2.0 + 10.0).sqrt()).collect();
+    assert_eq!(floats(&middle.get().unwrap()), expect);
     // The mocks never went through the datasite's cache.
     let mock_x = [2.0, 2.0, 2.0, 0.0, 0.0];
     let mock: f64 = mock_x
