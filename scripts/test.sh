@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check the project has: formatting, clippy, docs, the Rust test suites (the kernel's drive
 # the real binary over ZeroMQ; code requests compile and run real child processes), the tutorial
-# examples (owner, pointer and code-request flows), the Jupyter clients' tests (the
+# examples (owner, pointer and code-request flows), each benchmark once, the Jupyter clients' tests (the
 # jupyter_kernel_test conformance suite and nbclient) against the installed kernel, and tutorial 01 in
 # JupyterLab driven through a real browser (tests/browser).
 # This is the README's test command; .ci/run calls it.
@@ -66,6 +66,9 @@ out=$(VEIL_HOME="$home" target/debug/examples/code_flow)
 printf '%s\n' "$out"
 grep -q 'released accuracy: 0\.9[0-9]*, computed directly: 0\.9' <<<"$out"
 echo "code flow: ok"
+
+step "benchmarks: each runs once (criterion's --test mode), so they keep working; measure with cargo bench"
+cargo bench -p veil --bench pointers --profile dev --locked -- --test
 
 step "Jupyter clients: conformance suite and notebooks"
 (cd tests && VEIL_HOME="$home" python -m pytest -q -p no:cacheprovider test_conformance.py test_notebooks.py)
