@@ -594,6 +594,39 @@ macro_rules! with_unary {
     };
 }
 
+/// Binds `$f` to the element function of an [`Elementwise`] (a closure taking the scalar by value, so
+/// the loops in `$body` vectorise) and expands `$body` once per kind.
+macro_rules! with_elementwise {
+    ($e:expr, |$f:ident| $body:expr) => {
+        match $e {
+            Elementwise::Arith {
+                kind,
+                s,
+                left: true,
+            } => with_arith!(kind, |g| {
+                let $f = move |x: f64| g(s, x);
+                $body
+            }),
+            Elementwise::Arith {
+                kind,
+                s,
+                left: false,
+            } => with_arith!(kind, |g| {
+                let $f = move |x: f64| g(x, s);
+                $body
+            }),
+            Elementwise::Compare { kind, s } => with_compare!(kind, |g| {
+                let $f = move |x: f64| g(x, s);
+                $body
+            }),
+            Elementwise::Unary(kind) => with_unary!(kind, |g| {
+                let $f = g;
+                $body
+            }),
+        }
+    };
+}
+
 /// An op that maps each value of its one array input on its own: arithmetic or a comparison with a
 /// number, or a unary function. A run of them can be computed in one pass ([`eval_fused`]).
 #[derive(Debug, Clone, Copy)]
@@ -626,60 +659,25 @@ impl Elementwise {
 
     /// Over a whole array: into a new one when `a` is borrowed, overwriting it when owned.
     fn array(self, a: Cow<'_, ArrayD<f64>>) -> ArrayD<f64> {
-        fn each(a: Cow<'_, ArrayD<f64>>, f: impl Fn(f64) -> f64) -> ArrayD<f64> {
-            match a {
-                Cow::Borrowed(a) => a.mapv(f),
-                Cow::Owned(mut a) => {
-                    a.mapv_inplace(f);
-                    a
-                }
+        with_elementwise!(self, |f| match a {
+            Cow::Borrowed(a) => a.mapv(f),
+            Cow::Owned(mut a) => {
+                a.mapv_inplace(f);
+                a
             }
-        }
-        match self {
-            Elementwise::Arith { kind, s, left } => with_arith!(kind, |g| if left {
-                each(a, move |x| g(s, x))
-            } else {
-                each(a, move |x| g(x, s))
-            }),
-            Elementwise::Compare { kind, s } => with_compare!(kind, |g| each(a, move |x| g(x, s))),
-            Elementwise::Unary(kind) => with_unary!(kind, |g| each(a, g)),
-        }
+        })
     }
 
     /// Over `src`, appended to `out`.
     fn extend(self, out: &mut Vec<f64>, src: &[f64]) {
-        fn each(out: &mut Vec<f64>, src: &[f64], f: impl Fn(f64) -> f64) {
-            out.extend(src.iter().map(move |x| f(*x)));
-        }
-        match self {
-            Elementwise::Arith { kind, s, left } => with_arith!(kind, |g| if left {
-                each(out, src, move |x| g(s, x))
-            } else {
-                each(out, src, move |x| g(x, s))
-            }),
-            Elementwise::Compare { kind, s } => {
-                with_compare!(kind, |g| each(out, src, move |x| g(x, s)))
-            }
-            Elementwise::Unary(kind) => with_unary!(kind, |g| each(out, src, g)),
-        }
+        with_elementwise!(self, |f| out.extend(src.iter().map(move |x| f(*x))))
     }
 
     /// Over a block of values, in place.
     fn block(self, b: &mut [f64]) {
-        fn each(b: &mut [f64], f: impl Fn(f64) -> f64) {
-            for x in b {
-                *x = f(*x);
-            }
-        }
-        match self {
-            Elementwise::Arith { kind, s, left } => with_arith!(kind, |g| if left {
-                each(b, move |x| g(s, x))
-            } else {
-                each(b, move |x| g(x, s))
-            }),
-            Elementwise::Compare { kind, s } => with_compare!(kind, |g| each(b, move |x| g(x, s))),
-            Elementwise::Unary(kind) => with_unary!(kind, |g| each(b, g)),
-        }
+        with_elementwise!(self, |f| for x in b.iter_mut() {
+            *x = f(*x);
+        })
     }
 }
 
