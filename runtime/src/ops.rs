@@ -12,7 +12,6 @@ use std::borrow::Cow;
 use std::fmt;
 
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
-
 use polars::prelude::{BooleanChunked, Column, DataFrame, NewChunkedArray, SortMultipleOptions};
 use serde::{Deserialize, Serialize};
 
@@ -407,8 +406,8 @@ fn bad(op: &Op, problem: impl Into<String>, fix: impl Into<String>) -> Error {
     Error::invalid(format!("input to `{}`", op.name()), problem, fix)
 }
 
-/// The input as an `f64` array (integers widened); frames are refused with what to do instead.
-/// `data` as floats: borrowed when it already is (ops on big arrays must not copy their inputs).
+/// The input as an `f64` array, borrowed when it is one (ops on big arrays must not copy their
+/// inputs) and widened when it holds integers; frames are refused with what to do instead.
 fn floats<'a>(op: &Op, data: &'a Data) -> Result<Cow<'a, ArrayD<f64>>> {
     match data {
         Data::F64(a) => Ok(Cow::Borrowed(a)),
@@ -689,13 +688,7 @@ pub(crate) fn is_elementwise(op: &Op) -> bool {
 
 /// Whether [`eval_fused`] can end a run with `op`: a sum, mean, min or max of the whole array.
 pub(crate) fn is_fusable_reduce(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Reduce {
-            kind: Reduce::Sum | Reduce::Mean | Reduce::Min | Reduce::Max,
-            axis: None,
-        }
-    )
+    Fold::of(op).is_some()
 }
 
 /// A sum fed in pieces that equals ndarray's `sum()` of all the values at once, bit for bit: eight
@@ -764,16 +757,39 @@ fn sum_of(a: &ArrayD<f64>) -> f64 {
 /// A whole-array reduction fed block by block ([`is_fusable_reduce`]).
 enum Fold {
     Sum(Sum),
+    Mean(Sum),
     Min(f64),
     Max(f64),
 }
 
 impl Fold {
+    fn of(op: &Op) -> Option<Fold> {
+        Some(match op {
+            Op::Reduce { kind, axis: None } => match kind {
+                Reduce::Sum => Fold::Sum(Sum::default()),
+                Reduce::Mean => Fold::Mean(Sum::default()),
+                Reduce::Min => Fold::Min(f64::INFINITY),
+                Reduce::Max => Fold::Max(f64::NEG_INFINITY),
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+
     fn feed(&mut self, values: &[f64]) {
         match self {
-            Fold::Sum(sum) => sum.feed(values),
+            Fold::Sum(sum) | Fold::Mean(sum) => sum.feed(values),
             Fold::Min(m) => *m = values.iter().copied().fold(*m, f64::min),
             Fold::Max(m) => *m = values.iter().copied().fold(*m, f64::max),
+        }
+    }
+
+    /// The result over all `n` values fed.
+    fn finish(self, n: usize) -> f64 {
+        match self {
+            Fold::Sum(sum) => sum.total(),
+            Fold::Mean(sum) => sum.total() / n as f64,
+            Fold::Min(v) | Fold::Max(v) => v,
         }
     }
 }
@@ -793,16 +809,8 @@ pub(crate) fn eval_fused(
     reduce: Option<&Op>,
 ) -> Result<Data> {
     let fused: Option<Vec<Elementwise>> = steps.iter().map(|op| Elementwise::of(op)).collect();
-    let fold = match reduce {
-        None => Some(None),
-        Some(Op::Reduce { kind, axis: None }) => match kind {
-            Reduce::Sum | Reduce::Mean => Some(Some(Fold::Sum(Sum::default()))),
-            Reduce::Min => Some(Some(Fold::Min(f64::INFINITY))),
-            Reduce::Max => Some(Some(Fold::Max(f64::NEG_INFINITY))),
-            _ => None,
-        },
-        Some(_) => None,
-    };
+    // `Some(None)`: no reduction; `None`: one this pass cannot fold.
+    let fold = reduce.map_or(Some(None), |op| Fold::of(op).map(Some));
     let source = match (column, input) {
         (Some(name), Data::Frame(df)) => df
             .column(name)
@@ -817,12 +825,10 @@ pub(crate) fn eval_fused(
         (None, Data::F64(a)) => a.as_slice().map(|v| (vec![v], a.shape().to_vec())),
         _ => None,
     };
-    let n: usize = source
-        .as_ref()
-        .map_or(0, |(_, shape)| shape.iter().product());
     let (Some(fused), Some(fold), Some((slices, shape))) = (fused, fold, source) else {
         return eval_one_by_one(column, input, steps, reduce);
     };
+    let n: usize = shape.iter().product();
     if n == 0 {
         return eval_one_by_one(column, input, steps, reduce);
     }
@@ -857,21 +863,7 @@ pub(crate) fn eval_fused(
             fold.feed(&buf);
         }
     }
-    Ok(Data::F64(scalar(match fold {
-        Fold::Sum(sum)
-            if matches!(
-                reduce,
-                Some(Op::Reduce {
-                    kind: Reduce::Mean,
-                    ..
-                })
-            ) =>
-        {
-            sum.total() / n as f64
-        }
-        Fold::Sum(sum) => sum.total(),
-        Fold::Min(v) | Fold::Max(v) => v,
-    })))
+    Ok(Data::F64(scalar(fold.finish(n))))
 }
 
 /// [`eval_fused`]'s steps evaluated one after another: for inputs it cannot stream.
