@@ -211,6 +211,30 @@ impl ObjectRow {
     }
 }
 
+/// The steps of a replay (`rows`, by id) that need no value of their own. A run of element-wise steps,
+/// each the only user of the one before, is computed in one pass from the value (or frame column) it
+/// starts from, with the sum, mean, min or max that may end it ([`ops::eval_fused`]): the steps in the
+/// middle are absorbed into the last one, never materialised or cached, and replayed if asked for later.
+fn absorbed_steps(rows: &HashMap<String, ObjectRow>) -> HashSet<&str> {
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for row in rows.values() {
+        for input in &row.inputs {
+            *uses.entry(input.as_str()).or_default() += 1;
+        }
+    }
+    rows.values()
+        .filter(|row| ops::is_elementwise(&row.op) || ops::is_fusable_reduce(&row.op))
+        .filter_map(|row| {
+            let [input] = row.inputs.as_slice() else {
+                return None;
+            };
+            let inner = rows.get(input)?;
+            let fusable = ops::is_elementwise(&inner.op) || matches!(inner.op, Op::Column { .. });
+            (fusable && uses[input.as_str()] == 1).then_some(input.as_str())
+        })
+        .collect()
+}
+
 /// The error a user gets for an object it may not use, whether or not it exists: the two must look the
 /// same, or ids could be probed.
 fn not_yours(id: &str) -> Error {
@@ -361,29 +385,7 @@ impl SiteCore {
             }
             rows.insert(oid, row);
         }
-        // A run of element-wise steps, each the only user of the one before, is computed in one pass
-        // from the value (or frame column) it starts from, with the sum, mean, min or max that may end
-        // it: the steps in the middle are absorbed into the last one, never materialised or cached, and
-        // replayed if asked for later.
-        let mut uses: HashMap<&str, usize> = HashMap::new();
-        for row in rows.values() {
-            for input in &row.inputs {
-                *uses.entry(input.as_str()).or_default() += 1;
-            }
-        }
-        let absorbed: HashSet<&str> = rows
-            .values()
-            .filter(|row| ops::is_elementwise(&row.op) || ops::is_fusable_reduce(&row.op))
-            .filter_map(|row| {
-                let [input] = row.inputs.as_slice() else {
-                    return None;
-                };
-                let inner = rows.get(input)?;
-                let fusable =
-                    ops::is_elementwise(&inner.op) || matches!(inner.op, Op::Column { .. });
-                (fusable && uses[input.as_str()] == 1).then_some(input.as_str())
-            })
-            .collect();
+        let absorbed = absorbed_steps(&rows);
         let missing =
             |i: &str| Error::corrupt("replaying an action", format!("input {i} was not computed"));
         for oid in &order {
