@@ -13,8 +13,11 @@
 //!
 //! Each run is a child process in a fresh private temporary directory holding only its inputs, with an
 //! empty environment, limits on CPU time and address space (`setrlimit`), a wall-time limit enforced
-//! by killing its process group, and, where the OS allows, new user and network namespaces, so it has
-//! no network at all. What it printed is kept for the owner; a scientist learns only the kind of
+//! by killing its process group, and, where the OS allows, new user, network and mount namespaces: no
+//! network at all, and a root holding only the system's read-only `/usr`, its binary and its work
+//! directory, so it reads no file of the datasite (see [`Runner::isolated`]). Sources that would read
+//! files or the environment while compiling (`include_bytes!`, `env!`, `mod m;`) are refused by
+//! [`parse_function`]. What it printed is kept for the owner; a scientist learns only the kind of
 //! failure, because a message from code that ran on real data may contain real values.
 
 use std::io::Read;
@@ -117,6 +120,15 @@ pub fn parse_function(source: &str) -> Result<Signature> {
     };
     let file =
         syn::parse_file(source).map_err(|e| invalid(format!("it is not valid Rust: {e}")))?;
+    if let Some(what) = reads_files(quote::ToTokens::to_token_stream(&file)) {
+        return Err(Error::invalid(
+            "code request source",
+            format!(
+                "it uses {what}, which reads the datasite's files or environment when it compiles"
+            ),
+            "pass what the function needs as an input: an asset or a constant",
+        ));
+    }
     let [syn::Item::Fn(f)] = file.items.as_slice() else {
         return Err(invalid(format!(
             "it defines {} items, and a code request is one function",
@@ -163,6 +175,47 @@ pub fn parse_function(source: &str) -> Result<Signature> {
         params,
         output,
     })
+}
+
+/// The first thing in `tokens` that would read the compiling machine's files or environment: the
+/// macros `include!`, `include_bytes!`, `include_str!`, `env!` and `option_env!` (called, or renamed
+/// by `use .. as`), or a module read from a file (`mod name;`, which `#[path]` can point anywhere).
+fn reads_files(tokens: proc_macro2::TokenStream) -> Option<String> {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, token) in tokens.iter().enumerate() {
+        let next = tokens.get(i + 1);
+        match token {
+            TokenTree::Group(g) => {
+                if let Some(what) = reads_files(g.stream()) {
+                    return Some(what);
+                }
+            }
+            TokenTree::Ident(id) => {
+                let name = id.to_string();
+                let name = name.trim_start_matches("r#");
+                let called = matches!(next, Some(TokenTree::Punct(p)) if p.as_char() == '!')
+                    || matches!(next, Some(TokenTree::Ident(n)) if n == "as");
+                match name {
+                    "include_bytes" | "include_str" | "option_env" => {
+                        return Some(format!("`{name}!`"));
+                    }
+                    "include" | "env" if called => return Some(format!("`{name}!`")),
+                    "mod" => {
+                        if let (Some(TokenTree::Ident(m)), Some(TokenTree::Punct(p))) =
+                            (next, tokens.get(i + 2))
+                            && p.as_char() == ';'
+                        {
+                            return Some(format!("a module from a file (`mod {m};`)"));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A type as compact text: syn prints `Array2 < f64 >`, people write `Array2<f64>`.
@@ -451,28 +504,32 @@ impl Runner {
         }))
     }
 
-    /// Whether runs get a network namespace of their own (so no network at all): a probe process
-    /// started the way runs are compares its namespace with this process's. Checked once.
-    pub fn network_isolated(&self) -> bool {
-        static ISOLATED: OnceLock<bool> = OnceLock::new();
-        *ISOLATED.get_or_init(|| {
-            let Ok(ours) = std::fs::read_link("/proc/self/ns/net") else {
-                return false;
-            };
-            let mut cmd = Command::new("readlink");
-            cmd.arg("/proc/self/ns/net")
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin");
-            sandbox(&mut cmd, &Limits::default());
-            match cmd.output() {
-                Ok(out) if out.status.success() => {
-                    let theirs = String::from_utf8_lossy(&out.stdout);
-                    !theirs.trim().is_empty() && Path::new(theirs.trim()) != ours
-                }
-                _ => false,
-            }
-        })
+    /// Whether runs are isolated: each in its own network namespace (so no network at all) and its
+    /// own mount namespace whose root holds only the system's read-only `/usr` (and its `/lib`,
+    /// `/bin` links), its work directory as `/work` and its binary as `/job`, so it sees no file of the
+    /// datasite, the runner or the user. A probe run, jailed the way runs are, tells; checked once.
+    pub fn isolated(&self) -> bool {
+        jail_works()
     }
+}
+
+fn jail_works() -> bool {
+    static WORKS: OnceLock<bool> = OnceLock::new();
+    *WORKS.get_or_init(|| {
+        let Ok(work) = TempDir::new() else {
+            return false;
+        };
+        let Ok(jail) = Jail::new(Path::new("/usr/bin/true"), &work.0) else {
+            return false;
+        };
+        let mut cmd = Command::new(JOB_INSIDE);
+        cmd.env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        sandbox(&mut cmd, &Limits::default(), Some(jail.mounts));
+        cmd.status().is_ok_and(|s| s.success())
+    })
 }
 
 /// The generated source of a job: the support prelude, the submitted function as written, and a
@@ -529,36 +586,179 @@ fn compile_errors(stderr: &str, bin: &str, name: &str) -> String {
     out.join("\n").trim().to_string()
 }
 
-/// Sets the limits and namespaces a run gets, in the child between `fork` and `exec`.
+/// Where a jailed run's binary and work directory are, inside its jail.
+const JOB_INSIDE: &str = "/job";
+const WORK_INSIDE: &str = "/work";
+
+/// A run's root directory, made before the fork: the mounts [`sandbox`] makes in it, and the
+/// directory itself, removed on drop.
+struct Jail {
+    mounts: Mounts,
+    _root: TempDir,
+}
+
+/// Everything the child needs to build its jail, as C strings made before the fork (nothing may
+/// allocate between `fork` and `exec`).
+struct Mounts {
+    root: std::ffi::CString,
+    /// Bind mounts: source, target inside `root`, and the flags of the source's filesystem, which
+    /// a read-only remount in a user namespace must keep.
+    binds: Vec<(std::ffi::CString, std::ffi::CString, u64, bool)>,
+}
+
+impl Jail {
+    fn new(binary: &Path, work: &Path) -> Result<Jail> {
+        let cstr = |p: &Path| {
+            std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
+                .map_err(|_| Error::Runner(format!("a path with a NUL byte: {}", p.display())))
+        };
+        let io = |e| Error::io("preparing a run's jail")(e);
+        let root = TempDir::new()?;
+        let mut binds = Vec::new();
+        // The system's programs and libraries, read-only. On a merged-/usr system `/lib`, `/lib64`
+        // and `/bin` are links into `/usr`, copied as links.
+        for dir in ["usr", "lib", "lib64", "bin"] {
+            let host = Path::new("/").join(dir);
+            let inside = root.0.join(dir);
+            match std::fs::symlink_metadata(&host) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    let to = std::fs::read_link(&host).map_err(io)?;
+                    std::os::unix::fs::symlink(to, &inside).map_err(io)?;
+                }
+                Ok(m) if m.is_dir() => {
+                    std::fs::create_dir(&inside).map_err(io)?;
+                    binds.push((cstr(&host)?, cstr(&inside)?, fs_flags(&host)?, true));
+                }
+                _ => {}
+            }
+        }
+        let work_inside = root.0.join(&WORK_INSIDE[1..]);
+        std::fs::create_dir(&work_inside).map_err(io)?;
+        binds.push((cstr(work)?, cstr(&work_inside)?, fs_flags(work)?, false));
+        let job_inside = root.0.join(&JOB_INSIDE[1..]);
+        std::fs::write(&job_inside, b"").map_err(io)?;
+        binds.push((cstr(binary)?, cstr(&job_inside)?, fs_flags(binary)?, true));
+        Ok(Jail {
+            mounts: Mounts {
+                root: cstr(&root.0)?,
+                binds,
+            },
+            _root: root,
+        })
+    }
+}
+
+/// The mount flags of the filesystem `path` is on.
 #[allow(unsafe_code)]
-fn sandbox(cmd: &mut Command, limits: &Limits) {
+fn fs_flags(path: &Path) -> Result<u64> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::Runner(format!("a path with a NUL byte: {}", path.display())))?;
+    // SAFETY: `statvfs` writes into the zeroed struct we own; `c` is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(Error::io("preparing a run's jail")(
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // The ST_* flags statvfs reports have the values of the MS_* flags mount takes.
+    let kept = libc::ST_RDONLY
+        | libc::ST_NOSUID
+        | libc::ST_NODEV
+        | libc::ST_NOEXEC
+        | libc::ST_NOATIME
+        | libc::ST_NODIRATIME
+        | libc::ST_RELATIME;
+    Ok(st.f_flag & kept)
+}
+
+/// Sets the limits and namespaces a run gets, in the child between `fork` and `exec`. With `jail`,
+/// the child also gets its own mount namespace rooted in the jail (see [`Runner::isolated`]), and
+/// fails to start if any step of that fails.
+#[allow(unsafe_code)]
+fn sandbox(cmd: &mut Command, limits: &Limits, jail: Option<Mounts>) {
     let cpu = limits.cpu.as_secs().max(1);
     let memory = limits.memory_bytes;
     // SAFETY: the closure runs in the forked child before `exec`. It only makes async-signal-safe
-    // system calls (setrlimit, unshare) on values copied in beforehand, and allocates nothing.
+    // system calls (setrlimit, unshare, mount, chdir, pivot_root, umount2) on values made
+    // beforehand, and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
+            let check = |rc: libc::c_int| {
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            };
             let set = |resource, soft: u64, hard: u64| {
                 let limit = libc::rlimit {
                     rlim_cur: soft as libc::rlim_t,
                     rlim_max: hard as libc::rlim_t,
                 };
-                if libc::setrlimit(resource, &limit) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
+                check(libc::setrlimit(resource, &limit))
             };
             // SIGXCPU at the soft limit, SIGKILL a second later if it is ignored.
             set(libc::RLIMIT_CPU, cpu, cpu + 1)?;
             set(libc::RLIMIT_AS, memory, memory)?;
             set(libc::RLIMIT_CORE, 0, 0)?;
             // No network: a new network namespace has only a loopback interface, and it is down. An
-            // unprivileged process needs a user namespace to make one; root does not. Where neither
-            // is allowed the run goes on, and `Runner::network_isolated` says so.
-            if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) != 0 {
-                let _ = libc::unshare(libc::CLONE_NEWNET);
+            // unprivileged process needs a user namespace to make one; root does not.
+            let Some(jail) = &jail else {
+                // Where neither is allowed the run goes on, and `Runner::isolated` says so.
+                if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) != 0 {
+                    let _ = libc::unshare(libc::CLONE_NEWNET);
+                }
+                return Ok(());
+            };
+            let spaces = libc::CLONE_NEWNET | libc::CLONE_NEWNS;
+            if libc::unshare(libc::CLONE_NEWUSER | spaces) != 0 {
+                check(libc::unshare(spaces))?;
             }
+            let none = std::ptr::null::<libc::c_char>();
+            // Nothing mounted here propagates back to the parent's namespace.
+            check(libc::mount(
+                none,
+                c"/".as_ptr(),
+                none,
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            // pivot_root needs the new root to be a mount point.
+            let root = jail.root.as_ptr();
+            check(libc::mount(
+                root,
+                root,
+                none,
+                libc::MS_BIND,
+                std::ptr::null(),
+            ))?;
+            for (source, target, flags, read_only) in &jail.binds {
+                let (source, target) = (source.as_ptr(), target.as_ptr());
+                check(libc::mount(
+                    source,
+                    target,
+                    none,
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ))?;
+                if *read_only {
+                    let flags = libc::MS_BIND
+                        | libc::MS_REMOUNT
+                        | libc::MS_RDONLY
+                        | libc::MS_NOSUID
+                        | *flags as libc::c_ulong;
+                    check(libc::mount(none, target, none, flags, std::ptr::null()))?;
+                }
+            }
+            // The old root goes on top of the new one, then is detached: nothing outside the jail
+            // is reachable from it any more.
+            check(libc::chdir(root))?;
+            let dot = c".".as_ptr();
+            if libc::syscall(libc::SYS_pivot_root, dot, dot) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            check(libc::umount2(dot, libc::MNT_DETACH))?;
+            check(libc::chdir(c"/work".as_ptr()))?;
             Ok(())
         });
     }
@@ -596,7 +796,12 @@ struct Finished {
 const TAIL: usize = 64 * 1024;
 
 fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Finished> {
-    let mut cmd = Command::new(binary);
+    let jail = jail_works().then(|| Jail::new(binary, dir)).transpose()?;
+    let mut cmd = Command::new(if jail.is_some() {
+        Path::new(JOB_INSIDE)
+    } else {
+        binary
+    });
     cmd.current_dir(dir)
         .env_clear()
         .env("RUST_BACKTRACE", "0")
@@ -604,7 +809,9 @@ fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Finished> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    sandbox(&mut cmd, limits);
+    // The jail's directory lives until the run ends.
+    let (mounts, _root) = jail.map(|j| (j.mounts, j._root)).unzip();
+    sandbox(&mut cmd, limits, mounts);
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Runner(format!("starting {}: {e}", binary.display())))?;
@@ -848,6 +1055,21 @@ mod tests {
             ("async fn f() {}", "async"),
             ("unsafe fn f() {}", "unsafe"),
             ("fn f((a, b): (f64, f64)) {}", "pattern"),
+            (
+                "fn f() -> usize { include_bytes!(\"/etc/passwd\").len() }",
+                "`include_bytes!`",
+            ),
+            (
+                "fn f() -> &'static str { std::include_str!(\"x\") }",
+                "`include_str!`",
+            ),
+            ("fn f() -> String { env!(\"HOME\").into() }", "`env!`"),
+            (
+                "fn f() -> String { use std::env as e; e!(\"HOME\").into() }",
+                "`env!`",
+            ),
+            ("fn f() -> u8 { core::r#include!(\"/x\") }", "`include!`"),
+            ("fn f() { #[path = \"/x.rs\"] mod m; }", "`mod m;`"),
         ] {
             let err = parse_function(source).unwrap_err().to_string();
             assert!(err.contains(problem), "{source}: {err}");

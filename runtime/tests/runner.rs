@@ -208,14 +208,54 @@ fn runs_see_neither_the_network_nor_the_parent_environment() {
     .unwrap();
     let outcome = net.as_json().unwrap().as_str().unwrap().to_string();
     assert_ne!(outcome, "connected");
-    if runner().network_isolated() {
+    if runner().isolated() {
         // A fresh network namespace has no route anywhere.
         assert_eq!(outcome, "NetworkUnreachable", "{outcome}");
     }
     eprintln!(
-        "network isolated: {}, a connection attempt gave {outcome}",
-        runner().network_isolated()
+        "isolated: {}, a connection attempt gave {outcome}",
+        runner().isolated()
     );
+}
+
+/// Whether this process runs as root, who may always make mount and network namespaces.
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+#[test]
+fn runs_see_their_inputs_and_the_system_but_no_other_file() {
+    if root() {
+        assert!(runner().isolated(), "root can always jail a run");
+    }
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "private rows").unwrap();
+    let runner_dir = runner::default_dir();
+    let seen = run(
+        "fn look(paths: Vec<String>) -> Vec<String> {\n    let mut seen: Vec<String> = paths.iter().map(|p| format!(\"{p}: {}\", std::fs::read(p).is_ok() || std::fs::read_dir(p).is_ok())).collect();\n    seen.push(format!(\"write /usr: {}\", std::fs::write(\"/usr/veil-probe\", b\"x\").is_ok()));\n    seen\n}",
+        vec![RunInput::Constant(serde_json::json!([
+            secret.path(),
+            runner_dir,
+            "in/0.json",
+            "/usr/bin",
+        ]))],
+        &Limits::default(),
+    )
+    .unwrap();
+    let seen: Vec<String> = serde_json::from_value(seen.as_json().unwrap().clone()).unwrap();
+    eprintln!("isolated: {}, seen: {seen:?}", runner().isolated());
+    // Its own input and the system's programs are there in every case.
+    assert_eq!(seen[2], "in/0.json: true");
+    assert_eq!(seen[3], "/usr/bin: true");
+    if runner().isolated() {
+        let s = |p: &std::path::Path| p.display().to_string();
+        assert_eq!(seen[0], format!("{}: false", s(secret.path())));
+        assert_eq!(seen[1], format!("{}: false", s(&runner_dir)));
+        assert_eq!(seen[4], "write /usr: false");
+    }
 }
 
 #[test]
