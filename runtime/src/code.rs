@@ -79,7 +79,9 @@ pub struct ExactMatch {
 #[derive(Debug, Clone)]
 enum Binding {
     Asset(Box<SiteAsset>),
-    Constant(serde_json::Value),
+    /// The value as JSON, or why it could not be serialised (reported when the code is run or
+    /// submitted, so the builder chain stays infallible).
+    Constant(std::result::Result<serde_json::Value, String>),
 }
 
 impl ExactMatch {
@@ -97,7 +99,7 @@ impl ExactMatch {
 
     /// Binds parameter `param` to a constant, shown to the owner and approved with the request.
     pub fn constant(mut self, param: &str, value: impl Serialize) -> ExactMatch {
-        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        let value = serde_json::to_value(value).map_err(|e| e.to_string());
         self.bindings
             .push((param.to_string(), Binding::Constant(value)));
         self
@@ -263,10 +265,17 @@ impl Code {
                     asset_id: a.id.clone(),
                     label: format!("{} / {}", a.dataset, a.name),
                 },
-                Binding::Constant(v) => Input::Constant {
+                Binding::Constant(Ok(v)) => Input::Constant {
                     param: p.name.clone(),
                     value: v.clone(),
                 },
+                Binding::Constant(Err(e)) => {
+                    return Err(Error::invalid(
+                        format!("constant for parameter `{}`", p.name),
+                        format!("it cannot be written as JSON: {e}"),
+                        "bind a value whose `Serialize` succeeds: numbers, strings, vectors, maps with string keys",
+                    ));
+                }
             });
         }
         Ok((sig, inputs))
@@ -475,9 +484,16 @@ impl SiteCore {
         })
     }
 
-    /// Claims the next run if the policy has one left: one write-locked transaction, so two callers
-    /// can never both claim the last run. Returns its number, or `None` if the policy is used up.
-    fn claim_run(&self, caller: &User, request_id: &str, code_id: &str) -> Result<Option<u32>> {
+    /// Claims the next run if the policy has one left (and, if `first_only`, only if the code never
+    /// ran): one write-locked transaction, so two callers can never both claim the last run, nor two
+    /// `.get()`s the first. Returns its number, or `None` if there is none to claim.
+    fn claim_run(
+        &self,
+        caller: &User,
+        request_id: &str,
+        code_id: &str,
+        first_only: bool,
+    ) -> Result<Option<u32>> {
         self.store.write("claiming a run of approved code", |tx| {
             let (runs, policy): (u32, String) = tx
                 .query_row(
@@ -489,7 +505,7 @@ impl SiteCore {
             let policy: OutputPolicy = serde_json::from_str(&policy).map_err(|e| {
                 Error::corrupt("reading a code request", format!("bad policy: {e}"))
             })?;
-            if runs >= policy.max_runs() {
+            if runs >= policy.max_runs() || (first_only && runs > 0) {
                 return Ok(None);
             }
             let seq = runs + 1;
@@ -594,17 +610,22 @@ impl SiteCore {
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
-            if (fresh && !claimed_once) || latest.is_none() {
-                if let Some(seq) = self.claim_run(caller, request_id, code_id)? {
-                    let code = self.submitted_code(code_id)?;
+            let rerun = fresh && !claimed_once;
+            if rerun || latest.is_none() {
+                // Built before a run is claimed: a datasite that cannot build (a full disk, a
+                // broken toolchain) uses up none of the scientist's runs, and the stale-run clock
+                // starts with the run itself. A compile error is the run's own failure, below.
+                let code = self.submitted_code(code_id)?;
+                let _ = self.runner.build(&code.source, &code.signature)?;
+                if let Some(seq) = self.claim_run(caller, request_id, code_id, !rerun)? {
                     self.execute(&code, seq)?;
                     claimed_once = true;
                     continue;
                 }
-                if fresh {
+                if rerun {
                     let code = self.submitted_code(code_id)?;
                     return Err(Error::PolicyExhausted(format!(
-                        "request {request_id} ran {} of {} times its policy {} allows; `.get()` returns the last result, or submit a new request",
+                        "request {request_id} ran {} of {} times its policy {} allows; `.get()` returns the last result, or submit changed code (the same code, inputs and policy are refused as a duplicate)",
                         code.runs,
                         code.policy.max_runs(),
                         code.policy
@@ -614,7 +635,7 @@ impl SiteCore {
                 if latest.is_none() {
                     if lost_race {
                         return Err(Error::PolicyExhausted(format!(
-                            "request {request_id} has no runs left and no stored result; submit a new request"
+                            "request {request_id} has no runs left and no stored result; submit changed code as a new request"
                         )));
                     }
                     lost_race = true;
@@ -697,7 +718,8 @@ impl Client {
             }
             hex(&h.finalize())
         };
-        if let Some(existing) = self.duplicate(&caller, &digest)? {
+        // Checked before the mock run, which a duplicate need not wait for, and again when storing.
+        if let Some(existing) = core.store.read(|conn| duplicate(conn, &caller, &digest))? {
             return Err(duplicate_error(&existing));
         }
         if code.output.max_runs() == 0 {
@@ -715,17 +737,8 @@ impl Client {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         core.store.write("submitting a code request", |tx| {
             let mock_blob = core.store.put_blob(&mock.encode()?)?;
-            let clash: Option<i64> = tx
-                .query_row(
-                    "SELECT r.number FROM code c JOIN requests r ON r.code_id = c.id
-                     WHERE c.owner_id = ?1 AND c.digest = ?2",
-                    params![caller.id, digest],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(Error::sqlite("checking code requests"))?;
-            if let Some(number) = clash {
-                return Err(duplicate_error(&format!("#{number}")));
+            if let Some(existing) = duplicate(tx, &caller, &digest)? {
+                return Err(duplicate_error(&existing));
             }
             tx.execute(
                 "INSERT INTO code (id, owner_id, name, source, signature, inputs, policy, digest,
@@ -758,46 +771,48 @@ impl Client {
         })?;
         self.request(&request_id)
     }
+}
 
-    fn duplicate(&self, caller: &User, digest: &str) -> Result<Option<String>> {
-        self.core().store.read(|conn| {
-            conn.query_row(
-                "SELECT r.number, r.status FROM code c JOIN requests r ON r.code_id = c.id
-                 WHERE c.owner_id = ?1 AND c.digest = ?2",
-                params![caller.id, digest],
-                |r| {
-                    Ok(format!(
-                        "#{} ({})",
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?
-                    ))
-                },
-            )
-            .optional()
-            .map_err(Error::sqlite("checking code requests"))
-        })
-    }
+/// `#number (status)` of `caller`'s request with the same code, inputs and policy, if any.
+fn duplicate(conn: &rusqlite::Connection, caller: &User, digest: &str) -> Result<Option<String>> {
+    conn.query_row(
+        "SELECT r.number, r.status FROM code c JOIN requests r ON r.code_id = c.id
+         WHERE c.owner_id = ?1 AND c.digest = ?2",
+        params![caller.id, digest],
+        |r| {
+            Ok(format!(
+                "#{} ({})",
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?
+            ))
+        },
+    )
+    .optional()
+    .map_err(Error::sqlite("checking code requests"))
 }
 
 fn duplicate_error(existing: &str) -> Error {
     Error::AlreadyExists {
         kind: "code request",
         name: existing.to_string(),
-        hint: "you submitted the same code with the same inputs and policy; wait for that request, or change the code".into(),
+        hint: "you already submitted the same code with the same inputs and policy; read that request's decision with `.get()`, or change the code, its inputs or its policy".into(),
     }
 }
 
 impl Request {
     /// The submitted code, for a code request.
     pub fn code(&self) -> Result<SubmittedCode> {
-        let code_id = self.code_id.as_deref().ok_or_else(|| {
+        self.client().core().submitted_code(self.code_id()?)
+    }
+
+    fn code_id(&self) -> Result<&str> {
+        self.code_id.as_deref().ok_or_else(|| {
             Error::invalid(
                 format!("request #{}", self.number),
                 "it asks for a pointer's result, not for running code",
                 "read its steps with `request.review()`",
             )
-        })?;
-        self.client().core().submitted_code(code_id)
+        })
     }
 
     /// Runs approved code on the real data again, if the output policy has a run left, and returns the
@@ -825,7 +840,7 @@ impl Request {
 
     pub(crate) fn code_result(&self, fresh: bool) -> Result<Data> {
         let caller = self.client().caller()?;
-        let code_id = self.code_id.clone().expect("code requests have code");
+        let code_id = self.code_id()?.to_string();
         let core = self.client().core();
         let (status, requester, decision): (String, String, Option<String>) =
             core.store.read(|conn| {

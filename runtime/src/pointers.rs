@@ -1620,6 +1620,11 @@ impl Review {
         }
         if let Some(code) = &self.code {
             code.add_to(&mut t);
+            if !crate::runner::jail_works() {
+                t.warnings.push(
+                    "runs are not isolated on this machine (it allows no user namespaces): this code could read the datasite's files and use the network; read it with that in mind".into(),
+                );
+            }
         }
         t
     }

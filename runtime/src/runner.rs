@@ -21,7 +21,7 @@
 //! failure, because a message from code that ran on real data may contain real values.
 
 use std::io::Read;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -179,7 +179,8 @@ pub fn parse_function(source: &str) -> Result<Signature> {
 
 /// The first thing in `tokens` that would read the compiling machine's files or environment: the
 /// macros `include!`, `include_bytes!`, `include_str!`, `env!` and `option_env!` (called, or renamed
-/// by `use .. as`), or a module read from a file (`mod name;`, which `#[path]` can point anywhere).
+/// by `use .. as`), a module read from a file (`mod name;`, which `#[path]` can point anywhere), or
+/// `macro_rules!`, through which the others could be called by a name passed in.
 fn reads_files(tokens: proc_macro2::TokenStream) -> Option<String> {
     use proc_macro2::TokenTree;
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
@@ -201,6 +202,8 @@ fn reads_files(tokens: proc_macro2::TokenStream) -> Option<String> {
                         return Some(format!("`{name}!`"));
                     }
                     "include" | "env" if called => return Some(format!("`{name}!`")),
+                    // A macro could call the others with a name it is given, out of sight.
+                    "macro_rules" => return Some("`macro_rules!`".into()),
                     "mod" => {
                         if let (Some(TokenTree::Ident(m)), Some(TokenTree::Punct(p))) =
                             (next, tokens.get(i + 2))
@@ -388,19 +391,28 @@ impl Runner {
         let mut cmd = Command::new(&cargo);
         cmd.args(args)
             .current_dir(self.jobs())
+            .env_clear()
             .env("CARGO_TARGET_DIR", self.target())
             .stdin(Stdio::null());
-        // A caller's flags would change every fingerprint and rebuild polars.
+        // Only what finds the toolchain, its caches and a proxy: the datasite's own environment may
+        // hold secrets, and a caller's flags would change every fingerprint and rebuild polars.
         for var in [
-            "RUSTFLAGS",
-            "CARGO_ENCODED_RUSTFLAGS",
-            "CARGO_BUILD_RUSTFLAGS",
-            "CARGO_MAKEFLAGS",
-            "MAKEFLAGS",
-            "MFLAGS",
-            "CARGO_BUILD_TARGET",
+            "PATH",
+            "HOME",
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "RUSTUP_TOOLCHAIN",
+            "TMPDIR",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "NO_PROXY",
+            "no_proxy",
         ] {
-            cmd.env_remove(var);
+            if let Some(value) = std::env::var_os(var) {
+                cmd.env(var, value);
+            }
         }
         cmd.output().map_err(|e| {
             Error::Runner(format!(
@@ -409,6 +421,17 @@ impl Runner {
                 args.join(" ")
             ))
         })
+    }
+
+    /// Compiles `source` if it is not compiled yet, without running it: a later [`Runner::run`] of
+    /// the same source starts at once. `Ok(Err(failure))` is a compile error in the code; `Err(..)`
+    /// is the runner's own failure.
+    pub fn build(
+        &self,
+        source: &str,
+        sig: &Signature,
+    ) -> Result<std::result::Result<(), RunFailure>> {
+        Ok(self.compile(source, sig)?.map(|_| ()))
     }
 
     /// Compiles `source` if it is not compiled yet, then runs it on `inputs` under `limits`.
@@ -513,7 +536,7 @@ impl Runner {
     }
 }
 
-fn jail_works() -> bool {
+pub(crate) fn jail_works() -> bool {
     static WORKS: OnceLock<bool> = OnceLock::new();
     *WORKS.get_or_init(|| {
         let Ok(work) = TempDir::new() else {
@@ -815,7 +838,10 @@ fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Finished> {
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Runner(format!("starting {}: {e}", binary.display())))?;
+    // Readers send what they kept; a process the job left behind (in a session of its own, out of
+    // reach of the group kill) may hold the pipes open, so they are waited for only briefly.
     let tail = |mut r: Box<dyn Read + Send>| {
+        let (send, kept) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut kept: Vec<u8> = Vec::new();
             let mut buf = [0u8; 8192];
@@ -829,37 +855,51 @@ fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Finished> {
                 }
             }
             let start = kept.len().saturating_sub(TAIL);
-            String::from_utf8_lossy(&kept[start..]).into_owned()
-        })
+            let _ = send.send(String::from_utf8_lossy(&kept[start..]).into_owned());
+        });
+        kept
     };
     let out = tail(Box::new(child.stdout.take().expect("piped")));
     let err = tail(Box::new(child.stderr.take().expect("piped")));
     let deadline = Instant::now() + limits.wall;
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                timed_out = true;
-                // The whole group: the function may have started processes of its own.
-                #[allow(unsafe_code)]
-                // SAFETY: kill(2) with a negative pid signals the child's own process group.
-                unsafe {
-                    libc::kill(-(child.id() as i32), libc::SIGKILL);
-                }
-                break child
-                    .wait()
-                    .map_err(|e| Error::Runner(format!("waiting for a run: {e}")))?;
+    let pid = child.id() as libc::pid_t;
+    let timed_out = loop {
+        // Wait without reaping: while the child is a zombie its pid, which is its group's id, cannot
+        // be reused, so the group kill below reaches only what the job started.
+        #[allow(unsafe_code)]
+        // SAFETY: waitid writes into the zeroed siginfo we own.
+        let exited = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+            if libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) != 0 {
+                let e = std::io::Error::last_os_error();
+                return Err(Error::Runner(format!("waiting for a run: {e}")));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(Error::Runner(format!("waiting for a run: {e}"))),
+            info.si_pid() != 0
+        };
+        if exited {
+            break false;
         }
+        if Instant::now() >= deadline {
+            break true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     };
+    // The whole group, every time: the function may have started processes of its own.
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) with a negative pid signals the child's own process group.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::Runner(format!("waiting for a run: {e}")))?;
+    let grace = Duration::from_secs(1);
     Ok(Finished {
         status,
         timed_out,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+        stdout: out.recv_timeout(grace).unwrap_or_default(),
+        stderr: err.recv_timeout(grace).unwrap_or_default(),
     })
 }
 
@@ -943,12 +983,13 @@ fn classify(
             );
         }
         Some(4) => {
-            // Only types are named, never values: safe to show.
-            let message = f.stderr.trim().trim_start_matches("veil: ").to_string();
+            // The support library names types here, but the function could exit with 4 itself
+            // after printing anything: the scientist, who saw this failure in full on the mocks,
+            // gets no text from a real run.
             return fail(
                 FailureKind::Input,
                 "could not take its inputs".into(),
-                format!("could not take its inputs: {message}"),
+                "could not take its inputs on the real data; the owner sees why".into(),
             );
         }
         Some(code) => {
@@ -966,10 +1007,31 @@ fn classify(
         ("out.i64.npy", DataKind::ArrayI64),
         ("out.json", DataKind::Json),
     ];
-    for (file, kind) in outputs {
-        let path = dir.join(file);
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
+    for (name, kind) in outputs {
+        // The job made these files: a link (to a file of the datasite's) or a FIFO is not followed
+        // or waited on, and no more than the limit is read.
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(dir.join(name));
+        let file = match opened {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return fail(
+                    FailureKind::Crashed,
+                    format!("wrote a result that could not be opened: {e}"),
+                    "wrote a result that could not be read".into(),
+                );
+            }
+        };
+        let meta = file.metadata().ok().filter(|m| m.is_file());
+        let Some(meta) = meta else {
+            return fail(
+                FailureKind::Crashed,
+                format!("wrote its result `{name}` as something other than a plain file"),
+                "wrote a result that could not be read".into(),
+            );
         };
         if meta.len() > limits.output_bytes {
             return fail(
@@ -985,7 +1047,11 @@ fn classify(
                 ),
             );
         }
-        let decoded = std::fs::read(&path)
+        let mut bytes = Vec::new();
+        let decoded = file
+            .take(limits.output_bytes)
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
             .map_err(|e| e.to_string())
             .and_then(|bytes| Data::decode(kind, &bytes).map_err(|e| e.to_string()));
         return match decoded {
@@ -1070,6 +1136,10 @@ mod tests {
             ),
             ("fn f() -> u8 { core::r#include!(\"/x\") }", "`include!`"),
             ("fn f() { #[path = \"/x.rs\"] mod m; }", "`mod m;`"),
+            (
+                "fn f() -> &'static str { macro_rules! m { ($n:ident) => { $n!(\"HOME\") } } m!(env) }",
+                "`macro_rules!`",
+            ),
         ] {
             let err = parse_function(source).unwrap_err().to_string();
             assert!(err.contains(problem), "{source}: {err}");

@@ -162,59 +162,59 @@ fn the_seed_flow_mock_review_approve_get() {
 }
 
 #[test]
-fn single_execution_runs_once_under_concurrent_calls() {
+fn concurrent_gets_run_the_code_once() {
     let tmp = tempfile::tempdir().unwrap();
     let site = launch(tmp.path());
     let (owner, jane) = setup(&site);
-    let code = veil::function! {
-        fn slow_total(inp: ArrayD<f64>) -> f64 {
-            // Long enough that every caller arrives while the first run is going.
-            std::thread::sleep(std::time::Duration::from_millis(400));
-            inp.sum()
-        }
-    }
-    .input_policy(ExactMatch::new().asset("inp", &asset(&jane)));
-    let request = jane.request_code_execution(&code, "a total").unwrap();
-    owner.request(&request.id).unwrap().approve().unwrap();
-
     // A second handle on the same directory has its own SQLite connection, as another process would.
     let other = LaunchOptions::new("code-site")
         .dir(tmp.path())
         .launch()
         .unwrap();
     let jane2 = other.login("jane@caltech.edu", "abc123").unwrap();
-    let barrier = Arc::new(Barrier::new(8));
-    let results: Vec<f64> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
-                let barrier = barrier.clone();
-                let client = if i % 2 == 0 {
-                    jane.clone()
-                } else {
-                    jane2.clone()
-                };
-                let id = request.id.clone();
-                s.spawn(move || {
-                    let request = client.request(&id).unwrap();
-                    barrier.wait();
-                    request.get().unwrap()
+    // SingleExecution runs once (PySyft #9391 ran it more); racing `.get()`s under ExecuteCount(3)
+    // share one run too instead of spending the runs `.run()` is for.
+    for (policy, max, seen) in [(SingleExecution, 1, 1), (ExecuteCount(3), 3, 2)] {
+        let code = veil::function! {
+            fn slow_total(inp: ArrayD<f64>) -> f64 {
+                // Long enough that every caller arrives while the first run is going.
+                std::thread::sleep(std::time::Duration::from_millis(400));
+                inp.sum()
+            }
+        }
+        .input_policy(ExactMatch::new().asset("inp", &asset(&jane)))
+        .output_policy(policy);
+        let request = jane.request_code_execution(&code, "a total").unwrap();
+        owner.request(&request.id).unwrap().approve().unwrap();
+        let barrier = Arc::new(Barrier::new(8));
+        let results: Vec<f64> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let barrier = barrier.clone();
+                    let client = if i % 2 == 0 {
+                        jane.clone()
+                    } else {
+                        jane2.clone()
+                    };
+                    let id = request.id.clone();
+                    s.spawn(move || {
+                        let request = client.request(&id).unwrap();
+                        barrier.wait();
+                        request.get().unwrap()
+                    })
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap().as_json().unwrap().as_f64().unwrap())
-            .collect()
-    });
-    assert_eq!(results, [6.0; 8]);
-    assert_eq!(executions(&owner), 1, "SingleExecution ran more than once");
-    assert!(
-        owner
-            .request(&request.id)
-            .unwrap()
-            .computation
-            .contains("1 of 1 runs")
-    );
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap().as_json().unwrap().as_f64().unwrap())
+                .collect()
+        });
+        assert_eq!(results, [6.0; 8]);
+        assert_eq!(executions(&owner), seen, "{policy} ran more than once");
+        let computation = owner.request(&request.id).unwrap().computation;
+        let runs = format!("1 of {max} runs");
+        assert!(computation.contains(&runs), "{computation}");
+    }
 }
 
 #[test]
@@ -347,6 +347,16 @@ fn bad_submissions_are_refused_with_the_fix() {
             .to_string()
             .contains("bound more than once")
     );
+    // A constant JSON cannot hold (a map keyed by pairs) is refused by name, not sent as null.
+    let pairs = std::collections::HashMap::from([((1, 2), 3.0)]);
+    let unwritable = veil::function! { fn g(inp: ArrayD<f64>, k: f64) -> f64 { inp.sum() * k } }
+        .input_policy(ExactMatch::new().asset("inp", &a).constant("k", pairs));
+    let err = jane.request_code_execution(&unwritable, "x").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("constant for parameter `k`: it cannot be written as JSON"),
+        "{err}"
+    );
 
     // Not a function; code that does not compile (refused before review, with rustc's message).
     let not_fn = Code::new("let x = 1;").input_policy(ExactMatch::new().asset("inp", &a));
@@ -414,6 +424,9 @@ fn code_requests_survive_a_relaunch_and_share_numbers_with_result_requests() {
         (1, 2),
         "one numbering for both kinds"
     );
+    // Running a pointer's request as code is refused, not a panic.
+    let err = jane.request("#1").unwrap().run().unwrap_err().to_string();
+    assert!(err.contains("not for running code"), "{err}");
     owner.request("#2").unwrap().approve().unwrap();
     site.land().unwrap();
 

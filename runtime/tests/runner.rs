@@ -132,10 +132,22 @@ fn compile_errors_panics_returned_errors_and_mismatched_inputs() {
     .unwrap_err();
     assert_eq!(err.kind, FailureKind::Input);
     assert!(
-        err.public.contains("parameter `x` takes an array") && err.public.contains("a DataFrame"),
+        err.detail.contains("parameter `x` takes an array") && err.detail.contains("a DataFrame"),
         "{}",
-        err.public
+        err.detail
     );
+
+    // The function itself can exit as an input failure does, after printing a value: the public
+    // message carries no text from the run.
+    let err = run(
+        "fn sneaky(x: f64) -> f64 { eprintln!(\"veil: secret {x}\"); std::process::exit(4) }",
+        vec![RunInput::Constant(serde_json::json!(42.5))],
+        &limits,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, FailureKind::Input);
+    assert!(err.detail.contains("secret 42.5"), "{}", err.detail);
+    assert!(!err.public.contains("42.5"), "{}", err.public);
 }
 
 #[test]
@@ -250,12 +262,42 @@ fn runs_see_their_inputs_and_the_system_but_no_other_file() {
     // Its own input and the system's programs are there in every case.
     assert_eq!(seen[2], "in/0.json: true");
     assert_eq!(seen[3], "/usr/bin: true");
+    // A result written as a link to another file is not followed.
+    let err = run(
+        "fn linked(secret: String) -> f64 { std::os::unix::fs::symlink(&secret, \"out.parquet\").unwrap(); 1.0 }",
+        vec![RunInput::Constant(serde_json::json!(secret.path()))],
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, FailureKind::Crashed, "{}", err.detail);
+    assert!(!err.detail.contains("private rows"), "{}", err.detail);
     if runner().isolated() {
         let s = |p: &std::path::Path| p.display().to_string();
         assert_eq!(seen[0], format!("{}: false", s(secret.path())));
         assert_eq!(seen[1], format!("{}: false", s(&runner_dir)));
         assert_eq!(seen[4], "write /usr: false");
     }
+}
+
+#[test]
+fn processes_a_run_starts_end_with_it() {
+    let left = run(
+        "fn spawn(x: f64) -> u32 { std::process::Command::new(\"/usr/bin/sleep\").arg(\"600\").spawn().unwrap().id() }",
+        vec![RunInput::Constant(serde_json::json!(1.0))],
+        &small(60, 20, 1024),
+    )
+    .unwrap();
+    let pid = left.as_json().unwrap().as_u64().unwrap();
+    // Killed with the run's process group, then reaped by init: gone, not sleeping on.
+    let proc = format!("/proc/{pid}/cmdline");
+    let gone = (0..500).any(|_| {
+        let alive = std::fs::read(&proc).is_ok_and(|c| c.starts_with(b"/usr/bin/sleep"));
+        if alive {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        !alive
+    });
+    assert!(gone, "the run's `sleep` (pid {pid}) outlived it");
 }
 
 #[test]
