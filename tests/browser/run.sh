@@ -20,14 +20,21 @@ if [ ! -d "$here/node_modules/playwright-core" ]; then
     (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
 
-# A copy of the tutorials, so the run writes nothing into the repository.
+# A copy of the tutorials, so the run writes nothing into the repository, and JupyterLab settings of
+# the run's own, so the user's settings change nothing and the run changes none of them: the same
+# fresh JupyterLab on every machine, without the first-launch question about fetching news (its toast
+# links to a privacy policy page that would open over the notebook).
 work=$(mktemp -d -t veil-browser.XXXXXX)
-cp -r "$root/notebooks/." "$work/"
+cp -r "$root/notebooks/." "$work/tutorials/"
+export JUPYTERLAB_SETTINGS_DIR="$work/lab/settings" JUPYTERLAB_WORKSPACES_DIR="$work/lab/workspaces"
+mkdir -p "$JUPYTERLAB_SETTINGS_DIR/@jupyterlab/apputils-extension"
+echo '{"fetchNews": "false", "checkForUpdates": false}' \
+    >"$JUPYTERLAB_SETTINGS_DIR/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
 token=$(python -c 'import secrets; print(secrets.token_hex(16))')
 port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log="$out/jupyterlab.log"
 jupyter lab --no-browser --ip=127.0.0.1 --port="$port" --IdentityProvider.token="$token" \
-    --ServerApp.root_dir="$work" --LabApp.news_url=None --allow-root \
+    --ServerApp.root_dir="$work/tutorials" --LabApp.news_url=None --allow-root \
     >"$log" 2>&1 &
 lab=$!
 cleanup() {

@@ -33,10 +33,6 @@ try {
     { timeout: 120_000 },
   );
   console.log("browser test: notebook open on the Rust (Veil) kernel");
-  // Dismiss any notification toast that could cover the menu.
-  for (const button of await page.locator(".jp-toast-button, .Toastify__close-button").all()) {
-    await button.click().catch(() => {});
-  }
   await page.locator(".jp-Notebook").click();
   await page.locator(".lm-MenuBar-itemLabel", { hasText: /^Run$/ }).click();
   await page.locator(".lm-Menu-itemLabel", { hasText: /^Run All Cells$/ }).click();
