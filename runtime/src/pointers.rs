@@ -1620,7 +1620,7 @@ impl Review {
         }
         if let Some(code) = &self.code {
             code.add_to(&mut t);
-            if !crate::runner::jail_works() {
+            if !self.request.client().core().runner.isolated() {
                 t.warnings.push(
                     "runs are not isolated on this machine (it allows no user namespaces): this code could read the datasite's files and use the network; read it with that in mind".into(),
                 );

@@ -536,7 +536,7 @@ impl Runner {
     }
 }
 
-pub(crate) fn jail_works() -> bool {
+fn jail_works() -> bool {
     static WORKS: OnceLock<bool> = OnceLock::new();
     *WORKS.get_or_init(|| {
         let Ok(work) = TempDir::new() else {
