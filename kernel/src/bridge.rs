@@ -301,7 +301,7 @@ fn request_info(request: &veil::Request) -> Value {
         "number": request.number,
         "requester": request.requester,
         "reason": request.reason,
-        "status": request.status,
+        "status": request.status.as_str(),
         "decision": request.decision,
         "lineage": request.lineage,
         "rendered": rendered(request),

@@ -368,7 +368,9 @@ impl Magic {
             Magic::Requests { all } => {
                 let mut requests = session.client()?.requests()?;
                 if !all {
-                    requests.0.retain(|r| r.status == "pending");
+                    requests
+                        .0
+                        .retain(|r| r.status == veil::RequestStatus::Pending);
                 }
                 vec![Output::Display(render(&requests))]
             }
@@ -383,7 +385,7 @@ impl Magic {
             Magic::Approve { id } => {
                 let request = session.client()?.request(&id)?.approve()?;
                 vec![
-                    Output::Text(if request.code_id.is_some() {
+                    Output::Text(if request.kind == veil::RequestKind::Code {
                         format!(
                             "approved request {}: {} may now run it on the real data and get the result\n",
                             request.id, request.requester

@@ -31,11 +31,12 @@ use crate::data::{Data, DataKind};
 use crate::datasets::SiteAsset;
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
-use crate::pointers::{Request, Side};
+use crate::replay::Side;
+use crate::request::Request;
 use crate::runner::{self, RunFailure, RunInput, Signature};
 use crate::site::SiteCore;
 use crate::store::{hex, now_ms};
-use crate::users::{User, denied};
+use crate::users::User;
 use crate::validate;
 
 /// Largest function source accepted, in bytes.
@@ -262,7 +263,8 @@ impl Code {
             inputs.push(match binding {
                 Binding::Asset(a) => Input::Asset {
                     param: p.name.clone(),
-                    asset_id: a.id.clone(),
+                    asset_id: a.id().to_string(),
+                    // Replaced by the datasite's own label when submitted.
                     label: format!("{} / {}", a.dataset, a.name),
                 },
                 Binding::Constant(Ok(v)) => Input::Constant {
@@ -375,6 +377,22 @@ struct Execution {
     started_at: i64,
 }
 
+/// The columns [`Execution::from_row`] reads, after the run's number.
+const EXECUTION: &str =
+    "SELECT seq, status, result_blob, result_kind, public_error, started_at FROM executions";
+
+impl Execution {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
+        Ok(Execution {
+            status: r.get(1)?,
+            blob: r.get(2)?,
+            kind: r.get(3)?,
+            public_error: r.get(4)?,
+            started_at: r.get(5)?,
+        })
+    }
+}
+
 /// How long a run may stay `running` before it is taken for one a crash interrupted.
 fn stale_after(limits: &runner::Limits) -> Duration {
     limits.wall + Duration::from_secs(600)
@@ -463,23 +481,22 @@ impl SiteCore {
     fn latest_execution(&self, code_id: &str) -> Result<Option<(u32, Execution)>> {
         self.store.read(|conn| {
             conn.query_row(
-                "SELECT seq, status, result_blob, result_kind, public_error, started_at
-                 FROM executions WHERE code_id = ?1 ORDER BY seq DESC LIMIT 1",
+                &format!("{EXECUTION} WHERE code_id = ?1 ORDER BY seq DESC LIMIT 1"),
                 [code_id],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        Execution {
-                            status: r.get(1)?,
-                            blob: r.get(2)?,
-                            kind: r.get(3)?,
-                            public_error: r.get(4)?,
-                            started_at: r.get(5)?,
-                        },
-                    ))
-                },
+                |r| Ok((r.get(0)?, Execution::from_row(r)?)),
             )
             .optional()
+            .map_err(Error::sqlite("reading an execution"))
+        })
+    }
+
+    fn execution(&self, code_id: &str, seq: u32) -> Result<Execution> {
+        self.store.read(|conn| {
+            conn.query_row(
+                &format!("{EXECUTION} WHERE code_id = ?1 AND seq = ?2"),
+                params![code_id, seq],
+                Execution::from_row,
+            )
             .map_err(Error::sqlite("reading an execution"))
         })
     }
@@ -579,22 +596,25 @@ impl SiteCore {
         }
     }
 
-    /// The result of the latest run, running the code first if `fresh` (or if it never ran) and the
-    /// policy allows. Callers that lose the race for a run wait for the winner's result.
-    fn code_result(
+    /// The result of a run for `caller`: with `fresh`, of a new run it claims (if the policy has one
+    /// left); else of the latest run, running the code first if it never ran. A caller that claims a
+    /// run gets that run's result, however many run at once; callers that lose the race for the first
+    /// run wait for the winner's.
+    pub(crate) fn code_result(
         &self,
         caller: &User,
         request_id: &str,
         code_id: &str,
         fresh: bool,
     ) -> Result<Data> {
-        let (mut claimed_once, mut lost_race) = (false, false);
+        let mut lost_race = false;
         let start = Instant::now();
         loop {
             let latest = self.latest_execution(code_id)?;
-            let running = matches!(&latest, Some((_, e)) if e.status == "running");
-            if running {
-                let (seq, e) = latest.as_ref().expect("checked above");
+            if !fresh
+                && let Some((seq, e)) = &latest
+                && e.status == "running"
+            {
                 let age = Duration::from_millis((now_ms() - e.started_at).max(0) as u64);
                 if age > stale_after(&self.code_limits) {
                     self.mark_interrupted(code_id, *seq)?;
@@ -610,62 +630,68 @@ impl SiteCore {
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
-            let rerun = fresh && !claimed_once;
-            if rerun || latest.is_none() {
-                // Built before a run is claimed: a datasite that cannot build (a full disk, a
-                // broken toolchain) uses up none of the scientist's runs, and the stale-run clock
-                // starts with the run itself. A compile error is the run's own failure, below.
-                let code = self.submitted_code(code_id)?;
-                let _ = self.runner.build(&code.source, &code.signature)?;
-                if let Some(seq) = self.claim_run(caller, request_id, code_id, !rerun)? {
-                    self.execute(&code, seq)?;
-                    claimed_once = true;
-                    continue;
-                }
-                if rerun {
-                    let code = self.submitted_code(code_id)?;
-                    return Err(Error::PolicyExhausted(format!(
-                        "request {request_id} ran {} of {} times its policy {} allows; `.get()` returns the last result, or submit changed code (the same code, inputs and policy are refused as a duplicate)",
-                        code.runs,
-                        code.policy.max_runs(),
-                        code.policy
-                    )));
-                }
-                // Another caller claimed the run between our read and our claim: read again, once.
-                if latest.is_none() {
-                    if lost_race {
-                        return Err(Error::PolicyExhausted(format!(
-                            "request {request_id} has no runs left and no stored result; submit changed code as a new request"
-                        )));
-                    }
-                    lost_race = true;
-                    continue;
-                }
+            if let (false, Some((seq, _))) = (fresh, &latest) {
+                return self.release_run(caller, request_id, code_id, *seq);
             }
-            let (seq, e) = latest.expect("a run exists here");
-            return match (e.status.as_str(), e.blob, e.kind) {
-                ("ready", Some(blob), Some(kind)) => {
-                    self.store.write("auditing a release", |tx| {
-                        audit::record(
-                            tx,
-                            &caller.email,
-                            "get_result",
-                            request_id,
-                            &format!("run {seq}"),
-                        )
-                    })?;
-                    Data::decode(DataKind::parse(&kind)?, &self.store.get_blob(&blob)?)
-                }
-                _ => Err(Error::invalid(
-                    format!("request {request_id}"),
-                    format!(
-                        "run {seq} failed: {}",
-                        e.public_error
-                            .unwrap_or_else(|| "no reason recorded".into())
-                    ),
-                    "ask the owner for details, fix the code and submit a new request",
-                )),
-            };
+            // Built before a run is claimed: a datasite that cannot build (a full disk, a broken
+            // toolchain) uses up none of the scientist's runs, and the stale-run clock starts with
+            // the run itself. A compile error is the run's own failure, below.
+            let code = self.submitted_code(code_id)?;
+            let _ = self.runner.build(&code.source, &code.signature)?;
+            if let Some(seq) = self.claim_run(caller, request_id, code_id, !fresh)? {
+                self.execute(&code, seq)?;
+                return self.release_run(caller, request_id, code_id, seq);
+            }
+            if fresh {
+                let code = self.submitted_code(code_id)?;
+                return Err(Error::PolicyExhausted(format!(
+                    "request {request_id} ran {} of {} times its policy {} allows; `.get()` returns the last result, or submit changed code (the same code, inputs and policy are refused as a duplicate)",
+                    code.runs,
+                    code.policy.max_runs(),
+                    code.policy
+                )));
+            }
+            // Another caller claimed the first run between our read and our claim: wait for it, once.
+            if lost_race {
+                return Err(Error::PolicyExhausted(format!(
+                    "request {request_id} has no runs left and no stored result; submit changed code as a new request"
+                )));
+            }
+            lost_race = true;
+        }
+    }
+
+    /// Run `seq`'s result, released to `caller` (and audited as such), or why it failed.
+    fn release_run(
+        &self,
+        caller: &User,
+        request_id: &str,
+        code_id: &str,
+        seq: u32,
+    ) -> Result<Data> {
+        let e = self.execution(code_id, seq)?;
+        match (e.status.as_str(), e.blob, e.kind) {
+            ("ready", Some(blob), Some(kind)) => {
+                self.store.write("auditing a release", |tx| {
+                    audit::record(
+                        tx,
+                        &caller.email,
+                        "get_result",
+                        request_id,
+                        &format!("run {seq}"),
+                    )
+                })?;
+                Data::decode(DataKind::parse(&kind)?, &self.store.get_blob(&blob)?)
+            }
+            _ => Err(Error::invalid(
+                format!("request {request_id}"),
+                format!(
+                    "run {seq} failed: {}",
+                    e.public_error
+                        .unwrap_or_else(|| "no reason recorded".into())
+                ),
+                "ask the owner for details, fix the code and submit a new request",
+            )),
         }
     }
 
@@ -698,14 +724,16 @@ impl Client {
                 "say what the result is for; the owner reads it before deciding",
             ));
         }
-        let (sig, inputs) = code.resolve()?;
+        let (sig, mut inputs) = code.resolve()?;
         let core = self.core();
-        for input in inputs.iter() {
+        // The owner reads these labels in the review: they come from the datasite's records for the
+        // bound ids, never from the client's asset handles.
+        for input in inputs.iter_mut() {
             if let Input::Asset {
                 asset_id, label, ..
             } = input
             {
-                core.asset_exists(asset_id.as_str(), label.as_str())?;
+                *label = core.bound_asset_label(asset_id)?;
             }
         }
         let inputs_json = serde_json::to_string(&inputs).expect("inputs serialise");
@@ -759,14 +787,7 @@ impl Client {
                 ],
             )
             .map_err(Error::sqlite("storing code"))?;
-            crate::pointers::insert_request(
-                tx,
-                &request_id,
-                None,
-                Some(&code_id),
-                &caller.id,
-                &reason,
-            )?;
+            crate::request::insert(tx, &request_id, None, Some(&code_id), &caller.id, &reason)?;
             audit::record(tx, &caller.email, "code_request", &request_id, &sig.name)
         })?;
         self.request(&request_id)
@@ -792,109 +813,45 @@ fn duplicate(conn: &rusqlite::Connection, caller: &User, digest: &str) -> Result
 }
 
 fn duplicate_error(existing: &str) -> Error {
-    Error::AlreadyExists {
-        kind: "code request",
-        name: existing.to_string(),
-        hint: "you already submitted the same code with the same inputs and policy; read that request's decision with `.get()`, or change the code, its inputs or its policy".into(),
-    }
+    Error::exists(
+        "code request",
+        existing.to_string(),
+        "you already submitted the same code with the same inputs and policy; read that request's decision with `.get()`, or change the code, its inputs or its policy",
+    )
 }
 
-impl Request {
-    /// The submitted code, for a code request.
-    pub fn code(&self) -> Result<SubmittedCode> {
-        self.client().core().submitted_code(self.code_id()?)
-    }
-
-    fn code_id(&self) -> Result<&str> {
-        self.code_id.as_deref().ok_or_else(|| {
-            Error::invalid(
-                format!("request #{}", self.number),
-                "it asks for a pointer's result, not for running code",
-                "read its steps with `request.review()`",
+impl SiteCore {
+    /// `dataset / asset` for a bound asset, from the datasite's records, if it has a mock to try code on.
+    fn bound_asset_label(&self, asset_id: &str) -> Result<String> {
+        let label = self.asset_label(asset_id)?;
+        let has_mock: bool = self.store.read(|conn| {
+            conn.query_row(
+                "SELECT mock_blob IS NOT NULL FROM assets WHERE id = ?1",
+                [asset_id],
+                |r| r.get(0),
             )
-        })
-    }
-
-    /// Runs approved code on the real data again, if the output policy has a run left, and returns the
-    /// new result. For the requester only.
-    pub fn run(&self) -> Result<Data> {
-        self.code_result(true)
-    }
-
-    /// Owners: runs the code on the real data now, privately, to see what approving would release. The
-    /// result is not released and does not count against the output policy.
-    pub fn run_privately(&self) -> Result<std::result::Result<Data, String>> {
-        let caller = self.owner_caller("running code on real data before deciding")?;
-        let code = self.code()?;
-        let core = self.client().core();
-        core.store.write("auditing a private run", |tx| {
-            audit::record(tx, &caller.email, "run_privately", &self.id, "")
+            .map_err(Error::sqlite("reading an asset"))
         })?;
+        if !has_mock {
+            return Err(Error::invalid(
+                format!("asset `{label}`"),
+                "it has no mock, and code is tried on mocks before review",
+                "ask the owner to upload a mock for it",
+            ));
+        }
+        Ok(label)
+    }
+
+    /// Runs `code` on the real data for an owner's eyes: nothing is stored or released.
+    pub(crate) fn run_privately(
+        &self,
+        code: &SubmittedCode,
+    ) -> Result<std::result::Result<Data, String>> {
         Ok(
-            match core.run_code(&code.source, &code.signature, &code.inputs, Side::Real)? {
+            match self.run_code(&code.source, &code.signature, &code.inputs, Side::Real)? {
                 Ok(data) => Ok(data),
                 Err(f) => Err(f.detail),
             },
         )
-    }
-
-    pub(crate) fn code_result(&self, fresh: bool) -> Result<Data> {
-        let caller = self.client().caller()?;
-        let code_id = self.code_id()?.to_string();
-        let core = self.client().core();
-        let (status, requester, decision): (String, String, Option<String>) =
-            core.store.read(|conn| {
-                conn.query_row(
-                    "SELECT status, requester_id, decision FROM requests WHERE id = ?1",
-                    [&self.id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .map_err(Error::sqlite("reading a request"))
-            })?;
-        if requester != caller.id {
-            return Err(denied(
-                &caller,
-                "getting another user's result",
-                "the user who asked",
-                "results go to their requester only; owners may use `request.run_privately()`",
-            ));
-        }
-        match status.as_str() {
-            "pending" => Err(Error::ApprovalPending {
-                id: self.id.clone(),
-            }),
-            "denied" => Err(Error::RequestDenied {
-                id: self.id.clone(),
-                reason: decision.unwrap_or_default(),
-            }),
-            _ => core.code_result(&caller, &self.id, &code_id, fresh),
-        }
-    }
-}
-
-impl SiteCore {
-    fn asset_exists(&self, asset_id: &str, label: &str) -> Result<()> {
-        let found: Option<Option<String>> = self.store.read(|conn| {
-            conn.query_row(
-                "SELECT mock_blob FROM assets WHERE id = ?1",
-                [asset_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(Error::sqlite("reading an asset"))
-        })?;
-        match found {
-            Some(Some(_)) => Ok(()),
-            Some(None) => Err(Error::invalid(
-                format!("asset `{label}`"),
-                "it has no mock, and code is tried on mocks before review",
-                "ask the owner to upload a mock for it",
-            )),
-            None => Err(Error::not_found(
-                "asset",
-                label,
-                "its dataset was deleted; list datasets with `client.datasets()`",
-            )),
-        }
     }
 }

@@ -325,10 +325,21 @@ fn contributors_text(contributors: &[Contributor]) -> String {
 
 /// What the datasite knows about an uploaded asset. Holds the client it was fetched with, so
 /// [`SiteAsset::mock`] and [`SiteAsset::data`] are checked against that client's role.
+///
+/// A handle: its id and client, and a view of the asset as it was read (its names, kind, shapes),
+/// for display. The datasite takes only the id from it: pointers, code inputs and reviews name the
+/// asset by what the datasite holds for that id, whatever the view fields were changed to. The id
+/// itself is read-only:
+///
+/// ```compile_fail
+/// # fn forge(asset: &veil::SiteAsset) {
+/// let mut forged = asset.clone();
+/// forged.id = "another asset's id".into();
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct SiteAsset {
-    /// Stable id.
-    pub id: String,
+    id: String,
     /// Name, unique within its dataset.
     pub name: String,
     /// Name of the dataset it belongs to.
@@ -363,6 +374,11 @@ impl fmt::Debug for SiteAsset {
 impl SiteAsset {
     pub(crate) fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Its stable id on the datasite.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// The mock: fake data anyone logged in may see.
@@ -621,11 +637,11 @@ impl SiteCore {
         for asset in &ds.assets {
             let (aname, adesc) = asset.validate()?;
             if encoded.iter().any(|e| e.name.eq_ignore_ascii_case(&aname)) {
-                return Err(Error::AlreadyExists {
-                    kind: "asset",
-                    name: aname,
-                    hint: format!("asset names must be unique within dataset `{name}`"),
-                });
+                return Err(Error::exists(
+                    "asset",
+                    aname,
+                    format!("asset names must be unique within dataset `{name}`"),
+                ));
             }
             let data = asset.data.as_ref().expect("validated");
             let mock = match asset.mock_data() {
@@ -648,11 +664,7 @@ impl SiteCore {
                 .optional()
                 .map_err(Error::sqlite("checking dataset names"))?;
             if let Some(existing) = exists {
-                return Err(Error::AlreadyExists {
-                    kind: "dataset",
-                    name: existing,
-                    hint: "pick another name, or delete the old one first with `client.delete_dataset(name)`".into(),
-                });
+                return Err(Error::exists("dataset", existing, "pick another name, or delete the old one first with `client.delete_dataset(name)`"));
             }
             let id = uuid::Uuid::new_v4().to_string();
             tx.execute(

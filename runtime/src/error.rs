@@ -162,16 +162,32 @@ impl std::error::Error for StorageError {
     }
 }
 
+/// Most characters of a caller's input (a name, an id, an email) a message quotes: a megabyte email
+/// must not come back as a megabyte error.
+pub(crate) const MAX_QUOTED_CHARS: usize = 120;
+/// Most characters of a message's problem or fix, which may quote several inputs.
+const MAX_PART_CHARS: usize = 600;
+
+/// `text` cut to `max` characters, marked with `…` where it was cut.
+pub(crate) fn clip(text: impl Into<String>, max: usize) -> String {
+    let text = text.into();
+    match text.char_indices().nth(max.saturating_sub(1)) {
+        Some((end, _)) if text.chars().count() > max => format!("{}…", &text[..end]),
+        _ => text,
+    }
+}
+
 impl Error {
+    // Every part of a message that may carry a caller's input is cut here, once for all messages.
     pub(crate) fn invalid(
         what: impl Into<String>,
         problem: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
         Error::InvalidInput {
-            what: what.into(),
-            problem: problem.into(),
-            fix: fix.into(),
+            what: clip(what, MAX_QUOTED_CHARS),
+            problem: clip(problem, MAX_PART_CHARS),
+            fix: clip(fix, MAX_PART_CHARS),
         }
     }
 
@@ -182,8 +198,26 @@ impl Error {
     ) -> Self {
         Error::NotFound {
             kind,
-            name: name.into(),
-            hint: hint.into(),
+            name: clip(name, MAX_QUOTED_CHARS),
+            hint: clip(hint, MAX_PART_CHARS),
+        }
+    }
+
+    pub(crate) fn login_failed(email: &str) -> Self {
+        Error::AuthenticationFailed {
+            email: clip(email, MAX_QUOTED_CHARS),
+        }
+    }
+
+    pub(crate) fn exists(
+        kind: &'static str,
+        name: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Error::AlreadyExists {
+            kind,
+            name: clip(name, MAX_QUOTED_CHARS),
+            hint: clip(hint, MAX_PART_CHARS),
         }
     }
 

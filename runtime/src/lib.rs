@@ -46,8 +46,10 @@
 //! - [`site`]: [`Datasite`] — launch (`Datasite::launch(name, reset)`), login, land; where datasites live.
 //! - [`client`]: [`Client`] — a logged-in user's calls; the datasite checks the caller's role on each.
 //! - [`ops`]: the closed, serialisable op set pointers record, and its one evaluator.
-//! - [`pointers`]: [`Pointer`] (eager ops on mocks, recorded actions), the worker that replays them on
-//!   real data, [`Request`]s for results and the owner's [`Review`].
+//! - [`pointers`]: [`Pointer`] — eager ops on mocks, recorded as actions on the datasite.
+//! - `replay` (private): the recorded objects, the worker that replays them on real data, the cache.
+//! - [`request`]: [`Request`]s of both kinds (a pointer's result, a code run), the owner's [`Review`],
+//!   approval and release.
 //! - [`code`]: code requests — a function ([`Code`], [`function!`]) with an input policy
 //!   ([`ExactMatch`]) and an [`OutputPolicy`], tried on mocks, reviewed, run on real data once approved.
 //! - [`runner`]: compiles submitted functions against a prebuilt dependency set and runs them in a
@@ -80,6 +82,8 @@ pub mod load;
 pub mod mock;
 pub mod ops;
 pub mod pointers;
+mod replay;
+pub mod request;
 pub mod runner;
 pub mod site;
 mod store;
@@ -93,7 +97,8 @@ pub use datasets::{Asset, Contributor, Dataset, DatasetList, SiteAsset, SiteData
 pub use display::Render;
 pub use error::{Error, Result};
 pub use load::{read_csv, read_parquet};
-pub use pointers::{DEFAULT_CACHE_BYTES, Pointer, Request, RequestList, Review, Status};
+pub use pointers::{DEFAULT_CACHE_BYTES, Pointer, Status};
+pub use request::{Request, RequestKind, RequestList, RequestStatus, Review};
 pub use site::{Datasite, LaunchOptions};
 pub use users::{NewUser, Role, User, UserList};
 pub use validate::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
@@ -103,8 +108,8 @@ pub mod prelude {
     pub use crate::code::OutputPolicy::{ExecuteCount, SingleExecution};
     pub use crate::{
         Asset, Client, Code, Contributor, Data, DataKind, Dataset, Datasite, Error, ExactMatch,
-        LaunchOptions, NewUser, OutputPolicy, Pointer, Render, Request, Role, SiteAsset,
-        SiteDataset, Status, function, read_csv, read_parquet,
+        LaunchOptions, NewUser, OutputPolicy, Pointer, Render, Request, RequestKind, RequestStatus,
+        Role, SiteAsset, SiteDataset, Status, function, read_csv, read_parquet,
     };
     pub use polars::prelude::DataFrame;
 }

@@ -9,7 +9,7 @@ use crate::audit;
 use crate::client::Client;
 use crate::display::Table;
 use crate::error::{Error, Result};
-use crate::pointers::{DEFAULT_CACHE_BYTES, Executor};
+use crate::replay::{DEFAULT_CACHE_BYTES, Executor};
 use crate::runner::{self, Limits, Runner};
 use crate::store::Store;
 use crate::users::{self, NewUser, User};

@@ -333,18 +333,14 @@ impl SiteCore {
             Some(found) => found,
             None => {
                 let _ = verify_password(password, &self.dummy_hash);
-                return Err(Error::AuthenticationFailed {
-                    email: email.into(),
-                });
+                return Err(Error::login_failed(email));
             }
         };
         if !verify_password(password, &hash) {
             self.store.write("recording a failed login", |tx| {
                 audit::record(tx, &user.email, "login_failed", &user.email, "")
             })?;
-            return Err(Error::AuthenticationFailed {
-                email: email.into(),
-            });
+            return Err(Error::login_failed(email));
         }
         let token = new_token();
         self.store.write("opening a session", |tx| {
@@ -449,11 +445,7 @@ impl SiteCore {
             .to_string();
         self.store.write("registering a user", |tx| {
             if find_user(tx, &email)?.is_some() {
-                return Err(Error::AlreadyExists {
-                    kind: "user",
-                    name: email.clone(),
-                    hint: "each email registers once; log in with it, or pick another email".into(),
-                });
+                return Err(Error::exists("user", email.clone(), "each email registers once; log in with it, or pick another email"));
             }
             let user = User {
                 id: uuid::Uuid::new_v4().to_string(),

@@ -101,7 +101,7 @@ fn the_seed_flow_mock_review_approve_get() {
     let request = jane
         .request_code_execution(&code, "the seed's add_pow")
         .unwrap();
-    assert_eq!(request.status, "pending");
+    assert_eq!(request.status, RequestStatus::Pending);
     assert_eq!(request.lineage, ["my dataset / my asset"]);
     assert!(matches!(request.get(), Err(Error::ApprovalPending { .. })));
     // Jane lists her submissions.
@@ -436,7 +436,7 @@ fn code_requests_survive_a_relaunch_and_share_numbers_with_result_requests() {
         .unwrap();
     let jane = site.login("jane@caltech.edu", "abc123").unwrap();
     let request = jane.request("#2").unwrap();
-    assert_eq!(request.status, "approved");
+    assert_eq!(request.status, RequestStatus::Approved);
     assert_eq!(floats(&request.get().unwrap()), [16.0, 25.0, 36.0]);
     assert_eq!(jane.requests().unwrap().len(), 2);
 }

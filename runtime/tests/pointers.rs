@@ -387,11 +387,15 @@ fn the_worker_replays_off_the_critical_path_and_failures_stay_with_the_owner() {
     let request = reshaped.request("shape check").unwrap();
     wait_for(|| owner.request(&request.id).unwrap().computation == "failed");
 
-    // The scientist learns that it failed, never why in terms of real values.
+    // The scientist learns nothing of the real side before approval: not that it failed, nor why.
     let seen = jane.request(&request.id).unwrap();
-    assert_eq!(seen.computation, "failed");
+    assert_eq!(seen.computation, "");
     let shown = format!("{} {} {seen:?}", seen.text(), seen.html());
     assert!(!shown.contains("3 values"), "a real size leaked: {shown}");
+    assert!(
+        !shown.contains("failed"),
+        "the real outcome leaked: {shown}"
+    );
     let jane_review = seen.review().unwrap_err();
     assert!(
         matches!(jane_review, Error::PermissionDenied { .. }),
@@ -571,7 +575,7 @@ fn requests_and_results_survive_a_relaunch() {
     owner.request(&request_id).unwrap().approve().unwrap();
     let mine = jane.requests().unwrap();
     assert_eq!(mine.len(), 2);
-    assert!(mine.iter().all(|r| r.status == "approved"));
+    assert!(mine.iter().all(|r| r.status == RequestStatus::Approved));
     assert!(mine.iter().any(|r| r.id == approved_id));
 }
 

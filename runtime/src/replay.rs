@@ -1,0 +1,613 @@
+//! Recorded actions and their replay: the objects table, the worker that computes real values off the
+//! notebook's critical path, and the byte-budgeted cache of computed values.
+//!
+//! An object is recorded once ([`SiteCore::record`]) with its op, inputs and lineage, all read or
+//! computed here from the datasite's own rows; its value on either side ([`Side`]) is computed on
+//! demand from those rows alone. Real-side outcomes (`ready`, `failed`) are kept for owners: nothing a
+//! scientist receives before approval depends on them.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak, mpsc};
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use crate::audit;
+use crate::data::{Data, DataKind};
+use crate::error::{Error, Result};
+use crate::ops::{self, Op};
+use crate::site::SiteCore;
+use crate::store::now_ms;
+use crate::users::{User, denied};
+
+/// Most values a literal array from the notebook may hold.
+pub const MAX_LITERAL_VALUES: usize = 1 << 20;
+
+/// Where a computed value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Side {
+    Real,
+    Mock,
+}
+
+/// Most bytes of computed values a datasite keeps by default ([`LaunchOptions::cache_bytes`](crate::LaunchOptions::cache_bytes)).
+pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
+
+/// The datasite's executor: a cache of computed values and the worker thread that fills it.
+#[derive(Debug)]
+pub(crate) struct Executor {
+    /// Computed values by object id, least recently used evicted first.
+    cache: Mutex<Cache>,
+    /// Loaded asset data by asset id, shared by every pointer to the asset.
+    assets: Mutex<HashMap<(Side, String), Arc<Data>>>,
+    queue: Mutex<Option<mpsc::Sender<String>>>,
+}
+
+/// Computed values within a byte budget. An evicted value is not lost: its recorded steps replay it.
+#[derive(Debug)]
+struct Cache {
+    entries: HashMap<(Side, String), Cached>,
+    bytes: usize,
+    budget: usize,
+    clock: u64,
+}
+
+#[derive(Debug)]
+struct Cached {
+    value: Arc<Data>,
+    bytes: usize,
+    used: u64,
+}
+
+impl Cache {
+    fn get(&mut self, key: &(Side, String)) -> Option<Arc<Data>> {
+        self.clock += 1;
+        let entry = self.entries.get_mut(key)?;
+        entry.used = self.clock;
+        Some(entry.value.clone())
+    }
+
+    fn insert(&mut self, key: (Side, String), value: Arc<Data>) {
+        self.clock += 1;
+        let bytes = value.approx_bytes();
+        if let Some(old) = self.entries.insert(
+            key,
+            Cached {
+                value,
+                bytes,
+                used: self.clock,
+            },
+        ) {
+            self.bytes -= old.bytes;
+        }
+        self.bytes += bytes;
+        if self.bytes > self.budget {
+            // Evict the oldest down to three quarters of the budget, so eviction runs rarely; the value
+            // just computed stays whatever its size.
+            let mut by_age: Vec<((Side, String), u64)> = self
+                .entries
+                .iter()
+                .filter(|(_, e)| e.used != self.clock)
+                .map(|(k, e)| (k.clone(), e.used))
+                .collect();
+            by_age.sort_unstable_by_key(|(_, used)| *used);
+            for (key, _) in by_age {
+                if self.bytes <= self.budget / 4 * 3 {
+                    break;
+                }
+                if let Some(e) = self.entries.remove(&key) {
+                    self.bytes -= e.bytes;
+                }
+            }
+        }
+    }
+}
+
+impl Executor {
+    pub(crate) fn new(cache_bytes: usize) -> Executor {
+        Executor {
+            cache: Mutex::new(Cache {
+                entries: HashMap::new(),
+                bytes: 0,
+                budget: cache_bytes,
+                clock: 0,
+            }),
+            assets: Mutex::default(),
+            queue: Mutex::default(),
+        }
+    }
+
+    /// Starts the worker for `core`. It holds only a weak reference, so landing or dropping the
+    /// datasite ends it.
+    pub(crate) fn start(core: &Arc<SiteCore>) {
+        let (tx, rx) = mpsc::channel::<String>();
+        *core.exec.queue.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        let weak: Weak<SiteCore> = Arc::downgrade(core);
+        let _ = std::thread::Builder::new()
+            .name(format!("veil-worker-{}", core.name))
+            .spawn(move || {
+                // Whatever queued up while the last batch ran is computed together and its outcomes
+                // recorded in one transaction: a notebook issuing ops quickly pays one commit per batch.
+                while let Ok(first) = rx.recv() {
+                    let batch: Vec<String> = std::iter::once(first).chain(rx.try_iter()).collect();
+                    let Some(core) = weak.upgrade() else { return };
+                    core.run_real(&batch);
+                }
+            });
+    }
+
+    /// Stops the worker (after the jobs already queued).
+    pub(crate) fn stop(&self) {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    fn enqueue(&self, id: &str) {
+        if let Some(q) = self
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            let _ = q.send(id.to_string());
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets computed values (not loaded assets); they are replayed when next needed.
+    pub(crate) fn clear(&self) {
+        let mut cache = self.cache();
+        cache.entries.clear();
+        cache.bytes = 0;
+    }
+
+    fn cached(&self, side: Side, id: &str) -> Option<Arc<Data>> {
+        self.cache().get(&(side, id.to_string()))
+    }
+
+    fn keep(&self, side: Side, id: &str, value: Arc<Data>) {
+        self.cache().insert((side, id.to_string()), value);
+    }
+}
+
+/// What the datasite stores about an object.
+#[derive(Debug, Clone)]
+pub(crate) struct ObjectRow {
+    pub(crate) owner_id: String,
+    pub(crate) op: Op,
+    pub(crate) inputs: Vec<String>,
+    pub(crate) lineage: Vec<String>,
+}
+
+type RawObject = (String, String, String, String, String);
+
+impl ObjectRow {
+    fn read(r: &Row<'_>) -> rusqlite::Result<RawObject> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    }
+
+    fn parse((id, owner_id, op, inputs, lineage): RawObject) -> Result<ObjectRow> {
+        let corrupt = |what: &str, e: serde_json::Error| {
+            Error::corrupt("reading an object", format!("object {id}: bad {what}: {e}"))
+        };
+        Ok(ObjectRow {
+            op: serde_json::from_str(&op).map_err(|e| corrupt("op", e))?,
+            inputs: serde_json::from_str(&inputs).map_err(|e| corrupt("inputs", e))?,
+            lineage: serde_json::from_str(&lineage).map_err(|e| corrupt("lineage", e))?,
+            owner_id,
+        })
+    }
+}
+
+/// The steps of a replay (`rows`, by id) that need no value of their own. A run of element-wise steps,
+/// each the only user of the one before, is computed in one pass from the value (or frame column) it
+/// starts from, with the sum, mean, min or max that may end it ([`ops::eval_fused`]): the steps in the
+/// middle are absorbed into the last one, never materialised or cached, and replayed if asked for later.
+fn absorbed_steps(rows: &HashMap<String, ObjectRow>) -> HashSet<&str> {
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for row in rows.values() {
+        for input in &row.inputs {
+            *uses.entry(input.as_str()).or_default() += 1;
+        }
+    }
+    rows.values()
+        .filter(|row| ops::is_elementwise(&row.op) || ops::is_fusable_reduce(&row.op))
+        .filter_map(|row| {
+            let [input] = row.inputs.as_slice() else {
+                return None;
+            };
+            let inner = rows.get(input)?;
+            let fusable = ops::is_elementwise(&inner.op) || matches!(inner.op, Op::Column { .. });
+            (fusable && uses[input.as_str()] == 1).then_some(input.as_str())
+        })
+        .collect()
+}
+
+/// The error a user gets for an object it may not use, whether or not it exists: the two must look the
+/// same, or ids could be probed.
+fn not_yours(id: &str) -> Error {
+    Error::not_found(
+        "object",
+        id,
+        "you can only use pointers you made in this session's datasite: from `asset.pointer()`, `client.array(..)` or operations on those",
+    )
+}
+
+impl SiteCore {
+    pub(crate) fn object(&self, id: &str) -> Result<Option<ObjectRow>> {
+        let row = self.store.read(|conn| {
+            conn.prepare_cached(
+                "SELECT id, owner_id, op, inputs, lineage FROM objects WHERE id = ?1",
+            )
+            .and_then(|mut stmt| stmt.query_row([id], ObjectRow::read).optional())
+            .map_err(Error::sqlite("reading an object"))
+        })?;
+        row.map(ObjectRow::parse).transpose()
+    }
+
+    /// The object `id` if `caller` may use it (it created it).
+    pub(crate) fn own_object(&self, caller: &User, id: &str) -> Result<ObjectRow> {
+        match self.object(id)? {
+            Some(o) if o.owner_id == caller.id => Ok(o),
+            _ => Err(not_yours(id)),
+        }
+    }
+
+    pub(crate) fn require_compute(caller: &User) -> Result<()> {
+        if caller.role == crate::Role::Guest {
+            return Err(denied(
+                caller,
+                "computing on assets",
+                "a data scientist, data owner or admin",
+                "guests can list datasets and read mocks; ask the owner to make you a data scientist",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records an action: a new object computed by `op` from `inputs`, all the caller's own. Durable
+    /// when this returns; the real side is computed by the worker.
+    pub(crate) fn record(
+        &self,
+        caller: &User,
+        op: &Op,
+        inputs: &[&str],
+    ) -> Result<(String, Vec<String>)> {
+        SiteCore::require_compute(caller)?;
+        if matches!(op, Op::Asset { .. }) {
+            return Err(Error::invalid(
+                "op",
+                "asset roots cannot be recorded directly",
+                "get an asset's pointer with `asset.pointer()`",
+            ));
+        }
+        if inputs.len() != op.arity() {
+            return Err(Error::invalid(
+                format!("inputs to `{}`", op.name()),
+                format!("{} given", inputs.len()),
+                format!("pass {}", op.arity()),
+            ));
+        }
+        if let Op::Literal { values, .. } = op
+            && values.len() > MAX_LITERAL_VALUES
+        {
+            return Err(Error::invalid(
+                "array from the notebook",
+                format!("{} values, more than {MAX_LITERAL_VALUES}", values.len()),
+                "upload large data as an asset instead",
+            ));
+        }
+        let mut lineage: Vec<String> = Vec::new();
+        for id in inputs {
+            for l in self.own_object(caller, id)?.lineage {
+                if !lineage.contains(&l) {
+                    lineage.push(l);
+                }
+            }
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let op_json = serde_json::to_string(op).expect("ops serialise");
+        let inputs_json = serde_json::to_string(inputs).expect("ids serialise");
+        let lineage_json = serde_json::to_string(&lineage).expect("names serialise");
+        self.store.write("recording an action", |tx| {
+            tx.prepare_cached(
+                "INSERT INTO objects (id, owner_id, op, ops_version, inputs, lineage, status, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![id, caller.id, op_json, ops::OPS_VERSION, inputs_json, lineage_json, now_ms()])
+            })
+            .map_err(Error::sqlite("recording an action"))?;
+            audit::record(tx, &caller.email, "action", &id, &ops::describe(op, &inputs.iter().map(|s| s.to_string()).collect::<Vec<_>>()))
+        })?;
+        self.exec.enqueue(&id);
+        Ok((id, lineage))
+    }
+
+    /// An asset's root object for `caller`, labelled `dataset / asset` with the names the datasite
+    /// holds for `asset_id` (never names a client sends). Returns its id and label.
+    pub(crate) fn record_asset(&self, caller: &User, asset_id: &str) -> Result<(String, String)> {
+        SiteCore::require_compute(caller)?;
+        let label = self.asset_label(asset_id)?;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let op = serde_json::to_string(&Op::Asset {
+            asset_id: asset_id.to_string(),
+        })
+        .expect("ops serialise");
+        let lineage = serde_json::to_string(&[&label]).expect("names serialise");
+        self.store.write("recording an asset pointer", |tx| {
+            tx.execute(
+                "INSERT INTO objects (id, owner_id, op, ops_version, inputs, lineage, status, created_at)
+                 VALUES (?1, ?2, ?3, ?4, '[]', ?5, 'ready', ?6)",
+                params![id, caller.id, op, ops::OPS_VERSION, lineage, now_ms()],
+            )
+            .map_err(Error::sqlite("recording an asset pointer"))?;
+            audit::record(tx, &caller.email, "pointer", &id, &label)
+        })?;
+        Ok((id, label))
+    }
+
+    /// `dataset / asset` for `asset_id`, from the datasite's records.
+    pub(crate) fn asset_label(&self, asset_id: &str) -> Result<String> {
+        self.store
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT d.name || ' / ' || a.name FROM assets a JOIN datasets d ON d.id = a.dataset_id
+                     WHERE a.id = ?1",
+                    [asset_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(Error::sqlite("reading an asset"))
+            })?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "asset",
+                    asset_id,
+                    "its dataset was deleted; list datasets with `client.datasets()`",
+                )
+            })
+    }
+
+    /// The value of object `id` on one side, computing what is not cached, inputs first (iteratively,
+    /// so long chains cannot overflow the stack).
+    pub(crate) fn value(&self, side: Side, id: &str) -> Result<Arc<Data>> {
+        if let Some(v) = self.exec.cached(side, id) {
+            return Ok(v);
+        }
+        // Values this replay uses, held here: the cache may evict them while later steps run.
+        let mut values: HashMap<String, Arc<Data>> = HashMap::new();
+        let mut rows: HashMap<String, ObjectRow> = HashMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut stack: Vec<(String, bool)> = vec![(id.to_string(), false)];
+        while let Some((oid, expanded)) = stack.pop() {
+            if expanded {
+                order.push(oid);
+                continue;
+            }
+            if values.contains_key(&oid) || rows.contains_key(&oid) {
+                continue;
+            }
+            if let Some(v) = self.exec.cached(side, &oid) {
+                values.insert(oid, v);
+                continue;
+            }
+            let row = self.object(&oid)?.ok_or_else(|| {
+                Error::corrupt("replaying an action", format!("object {oid} is missing"))
+            })?;
+            stack.push((oid.clone(), true));
+            for input in row.inputs.iter().rev() {
+                stack.push((input.clone(), false));
+            }
+            rows.insert(oid, row);
+        }
+        let absorbed = absorbed_steps(&rows);
+        let missing =
+            |i: &str| Error::corrupt("replaying an action", format!("input {i} was not computed"));
+        for oid in &order {
+            if absorbed.contains(oid.as_str()) {
+                continue;
+            }
+            let row = &rows[oid];
+            let value = match &row.op {
+                Op::Asset { asset_id } => self.asset_value(side, asset_id)?,
+                op if row
+                    .inputs
+                    .first()
+                    .is_some_and(|i| absorbed.contains(i.as_str())) =>
+                {
+                    let (mut steps, reduce) = if ops::is_elementwise(op) {
+                        (vec![op], None)
+                    } else {
+                        (vec![], Some(op))
+                    };
+                    let mut column = None;
+                    let mut source = &row.inputs[0];
+                    while absorbed.contains(source.as_str()) {
+                        let inner = &rows[source];
+                        source = &inner.inputs[0];
+                        if let Op::Column { name } = &inner.op {
+                            column = Some(name.as_str());
+                            break;
+                        }
+                        steps.push(&inner.op);
+                    }
+                    steps.reverse();
+                    let input = values.get(source).ok_or_else(|| missing(source))?;
+                    Arc::new(ops::eval_fused(column, input, &steps, reduce)?)
+                }
+                op => {
+                    let inputs: Vec<&Data> = row
+                        .inputs
+                        .iter()
+                        .map(|i| values.get(i).map(|v| v.as_ref()).ok_or_else(|| missing(i)))
+                        .collect::<Result<_>>()?;
+                    Arc::new(ops::eval(op, &inputs)?)
+                }
+            };
+            self.exec.keep(side, oid, value.clone());
+            values.insert(oid.clone(), value);
+        }
+        values.remove(id).ok_or_else(|| {
+            Error::corrupt(
+                "replaying an action",
+                format!("object {id} was not computed"),
+            )
+        })
+    }
+
+    pub(crate) fn asset_value(&self, side: Side, asset_id: &str) -> Result<Arc<Data>> {
+        let key = (side, asset_id.to_string());
+        if let Some(v) = self
+            .exec
+            .assets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(v.clone());
+        }
+        let row: Option<(String, Option<String>)> = self.store.read(|conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT kind, {} FROM assets WHERE id = ?1",
+                    if side == Side::Real {
+                        "data_blob"
+                    } else {
+                        "mock_blob"
+                    }
+                ),
+                [asset_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(Error::sqlite("reading an asset"))
+        })?;
+        let Some((kind, Some(blob))) = row else {
+            return Err(Error::not_found(
+                "asset",
+                asset_id,
+                "its dataset was deleted, or it has no mock",
+            ));
+        };
+        let data = Arc::new(Data::decode(
+            DataKind::parse(&kind)?,
+            &self.store.get_blob(&blob)?,
+        )?);
+        self.exec
+            .assets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, data.clone());
+        Ok(data)
+    }
+
+    /// The worker's job: compute the real values of `ids` and record whether each worked.
+    fn run_real(&self, ids: &[String]) {
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for id in ids {
+            outcomes.push(match self.value(Side::Real, id) {
+                Ok(_) => (id, "ready", None),
+                Err(Error::Landed(_)) => return,
+                Err(e) => (id, "failed", Some(e.to_string())),
+            });
+        }
+        let _ = self.store.write("recording results", |tx| {
+            let mut stmt = tx
+                .prepare_cached("UPDATE objects SET status = ?2, error = ?3 WHERE id = ?1")
+                .map_err(Error::sqlite("recording results"))?;
+            for (id, status, error) in outcomes {
+                stmt.execute(params![id, status, error])
+                    .map_err(Error::sqlite("recording results"))?;
+            }
+            Ok(())
+        });
+    }
+
+    /// The steps from the assets to `id`, one readable line each, in order.
+    pub(crate) fn steps(&self, id: &str) -> Result<Vec<String>> {
+        let mut labels: HashMap<String, String> = HashMap::new();
+        let mut lines = Vec::new();
+        let mut stack = vec![(id.to_string(), false)];
+        let mut rows: HashMap<String, ObjectRow> = HashMap::new();
+        while let Some((oid, expanded)) = stack.pop() {
+            if labels.contains_key(&oid) {
+                continue;
+            }
+            let row = match rows.remove(&oid) {
+                Some(r) => r,
+                None => self.object(&oid)?.ok_or_else(|| {
+                    Error::corrupt("reading a request", format!("object {oid} is missing"))
+                })?,
+            };
+            if !expanded && row.inputs.iter().any(|i| !labels.contains_key(i)) {
+                let inputs = row.inputs.clone();
+                rows.insert(oid.clone(), row);
+                stack.push((oid.clone(), true));
+                for i in inputs.iter().rev() {
+                    stack.push((i.clone(), false));
+                }
+                continue;
+            }
+            let label = match &row.op {
+                Op::Asset { .. } => format!("asset `{}`", row.lineage.join(", ")),
+                _ => format!("#{}", lines.len() + 1),
+            };
+            if !matches!(row.op, Op::Asset { .. }) {
+                let inputs: Vec<String> = row.inputs.iter().map(|i| labels[i].clone()).collect();
+                lines.push(format!("{label} = {}", ops::describe(&row.op, &inputs)));
+            }
+            labels.insert(oid, label);
+        }
+        Ok(lines)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn array(n: usize) -> Arc<Data> {
+        Arc::new(Data::F64(ndarray::ArrayD::zeros(ndarray::IxDyn(&[n]))))
+    }
+
+    fn key(id: &str) -> (Side, String) {
+        (Side::Real, id.to_string())
+    }
+
+    #[test]
+    fn the_cache_keeps_its_budget_and_evicts_the_least_recently_used() {
+        let exec = Executor::new(800); // 100 floats
+        for id in ["a", "b", "c", "d"] {
+            exec.keep(Side::Real, id, array(25));
+        }
+        assert_eq!(exec.cache().bytes, 800);
+        // Touch "a" so that "b" is now the oldest.
+        assert!(exec.cached(Side::Real, "a").is_some());
+        exec.keep(Side::Real, "e", array(25));
+        let cache = exec.cache();
+        assert!(cache.bytes <= 600, "{} bytes kept", cache.bytes);
+        assert!(cache.entries.contains_key(&key("a")));
+        assert!(cache.entries.contains_key(&key("e")));
+        assert!(!cache.entries.contains_key(&key("b")));
+        assert!(!cache.entries.contains_key(&key("c")));
+        let counted: usize = cache.entries.values().map(|e| e.bytes).sum();
+        assert_eq!(counted, cache.bytes);
+    }
+
+    #[test]
+    fn a_value_larger_than_the_budget_is_kept_alone() {
+        let exec = Executor::new(80);
+        exec.keep(Side::Real, "small", array(5));
+        exec.keep(Side::Real, "big", array(1000));
+        assert!(exec.cached(Side::Real, "big").is_some());
+        assert!(exec.cached(Side::Real, "small").is_none());
+        // Replacing a value counts its bytes once.
+        exec.keep(Side::Real, "big", array(10));
+        assert_eq!(exec.cache().bytes, 80);
+        exec.clear();
+        assert_eq!(exec.cache().bytes, 0);
+        assert!(exec.cached(Side::Real, "big").is_none());
+    }
+}
