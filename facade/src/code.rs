@@ -146,6 +146,6 @@ impl Client {
             "client.request_code_execution",
             json!({ "client": self.id(), "code": code.to_json(), "reason": reason }),
         )?;
-        Ok(Request::from_reply(Some(self), &reply))
+        Ok(Request::from_reply(self, &reply))
     }
 }

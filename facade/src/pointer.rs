@@ -16,6 +16,8 @@ use crate::site::{Client, SiteAsset};
 #[derive(Clone)]
 pub struct Pointer {
     handle: Arc<Handle>,
+    /// The client that made it: requests for its result are that user's, whoever else is logged in.
+    client: Client,
     id: String,
     lineage: Vec<String>,
     kind: String,
@@ -43,9 +45,10 @@ fn arith(kind: &str, scalar: Option<f64>, scalar_left: bool) -> Value {
 }
 
 impl Pointer {
-    pub(crate) fn from_reply(reply: &Value) -> Result<Pointer> {
+    pub(crate) fn from_reply(client: &Client, reply: &Value) -> Result<Pointer> {
         Ok(Pointer {
             handle: Handle::from_reply(reply)?,
+            client: client.clone(),
             id: str_field(reply, "id"),
             lineage: reply["lineage"]
                 .as_array()
@@ -61,10 +64,13 @@ impl Pointer {
     /// Runs `op` (an op of the `veil` crate's `ops::Op`, as JSON) with `others` as further inputs.
     pub fn apply(&self, op: Value, others: &[&Pointer]) -> Result<Pointer> {
         let others: Vec<u64> = others.iter().map(|p| p.handle.id()).collect();
-        Pointer::from_reply(&call(
-            "pointer.apply",
-            json!({ "pointer": self.handle.id(), "op": op, "others": others }),
-        )?)
+        Pointer::from_reply(
+            &self.client,
+            &call(
+                "pointer.apply",
+                json!({ "pointer": self.handle.id(), "op": op, "others": others }),
+            )?,
+        )
     }
 
     fn step(&self, op: Value) -> Result<Pointer> {
@@ -122,7 +128,7 @@ impl Pointer {
             "pointer.request",
             json!({ "pointer": self.handle.id(), "reason": reason }),
         )?;
-        Ok(Request::from_reply(None, &reply))
+        Ok(Request::from_reply(&self.client, &reply))
     }
 
     /// The real result, once your request is approved (at once for your own arrays).
@@ -370,20 +376,26 @@ impl SiteAsset {
     }
 
     pub(crate) fn new_pointer(&self) -> Result<Pointer> {
-        Pointer::from_reply(&call(
-            "asset.pointer",
-            json!({ "client": self.client().id(), "dataset": self.dataset, "asset": self.name }),
-        )?)
+        Pointer::from_reply(
+            self.client(),
+            &call(
+                "asset.pointer",
+                json!({ "client": self.client().id(), "dataset": self.dataset, "asset": self.name }),
+            )?,
+        )
     }
 }
 
 impl Client {
     /// A new array on the datasite from the notebook: yours, so `get()` needs no request.
     pub fn array(&self, values: impl Into<Vec<f64>>) -> Result<Pointer> {
-        Pointer::from_reply(&call(
-            "client.array",
-            json!({ "client": self.id(), "values": values.into() }),
-        )?)
+        Pointer::from_reply(
+            self,
+            &call(
+                "client.array",
+                json!({ "client": self.id(), "values": values.into() }),
+            )?,
+        )
     }
 
     /// Requests: an owner sees everyone's, a scientist its own. Newest first.
@@ -394,7 +406,7 @@ impl Client {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|r| Request::from_reply(Some(self), r))
+                .map(|r| Request::from_reply(self, r))
                 .collect(),
             rendered: Rendered::from_reply(&reply["rendered"]),
         })
@@ -403,7 +415,7 @@ impl Client {
     /// The request whose id starts with `id`.
     pub fn request(&self, id: &str) -> Result<Request> {
         let reply = call("client.request", json!({ "client": self.id(), "id": id }))?;
-        Ok(Request::from_reply(Some(self), &reply))
+        Ok(Request::from_reply(self, &reply))
     }
 }
 
@@ -422,7 +434,8 @@ pub struct Request {
     pub status: String,
     /// The reason given with a denial.
     pub decision: Option<String>,
-    client: Option<Client>,
+    /// The client that read it: the request acts as that user, always.
+    client: Client,
     rendered: Rendered,
 }
 
@@ -433,7 +446,7 @@ impl fmt::Debug for Request {
 }
 
 impl Request {
-    pub(crate) fn from_reply(client: Option<&Client>, reply: &Value) -> Request {
+    pub(crate) fn from_reply(client: &Client, reply: &Value) -> Request {
         Request {
             id: str_field(reply, "id"),
             number: reply["number"].as_i64().unwrap_or_default(),
@@ -441,19 +454,15 @@ impl Request {
             reason: str_field(reply, "reason"),
             status: str_field(reply, "status"),
             decision: reply["decision"].as_str().map(str::to_string),
-            client: client.cloned(),
+            client: client.clone(),
             rendered: Rendered::from_reply(&reply["rendered"]),
         }
     }
 
     fn call(&self, op: &str, reason: Option<&str>) -> Result<Value> {
-        let client = match &self.client {
-            Some(c) => c.clone(),
-            None => crate::site::client()?,
-        };
         call(
             op,
-            json!({ "client": client.id(), "id": self.id, "reason": reason }),
+            json!({ "client": self.client.id(), "id": self.id, "reason": reason }),
         )
     }
 
@@ -467,13 +476,13 @@ impl Request {
     /// Approves: the real result is released to the requester.
     pub fn approve(&self) -> Result<Request> {
         let reply = self.call("request.approve", None)?;
-        Ok(Request::from_reply(self.client.as_ref(), &reply))
+        Ok(Request::from_reply(&self.client, &reply))
     }
 
     /// Denies, with a reason the requester sees.
     pub fn deny(&self, reason: &str) -> Result<Request> {
         let reply = self.call("request.deny", Some(reason))?;
-        Ok(Request::from_reply(self.client.as_ref(), &reply))
+        Ok(Request::from_reply(&self.client, &reply))
     }
 
     /// The released result, for the requester once approved: a pointer's real result, or the latest

@@ -33,6 +33,8 @@ use crate::session::Session;
 pub const SOCKET_ENV: &str = "VEIL_BRIDGE_SOCKET";
 /// The environment variable holding the bridge's token.
 pub const TOKEN_ENV: &str = "VEIL_BRIDGE_TOKEN";
+/// Longest operation name (the real ones are a few words).
+const MAX_OP_CHARS: usize = 64;
 /// Largest request accepted (a literal array from a cell is the big case).
 pub const MAX_REQUEST_BYTES: u64 = 64 << 20;
 
@@ -431,6 +433,16 @@ impl Cells {
             return Err(KernelError::new(
                 "PermissionDenied",
                 "wrong bridge token: only cells of this kernel session may call it",
+            ));
+        }
+        // Every operation's name is short: a long one is not one, and is not echoed whole.
+        if request.op.len() > MAX_OP_CHARS {
+            let shown: String = request.op.chars().take(MAX_OP_CHARS).collect();
+            return Err(KernelError::new(
+                "UnknownOperation",
+                format!(
+                    "the kernel has no operation `{shown}…`; the facade and kernel versions may differ: reinstall with `veil-kernel install`"
+                ),
             ));
         }
         // A panic in the data libraries must fail the call, not the kernel.

@@ -224,6 +224,12 @@ fn bad_input_gets_named_errors_and_the_bridge_stays_up() {
     assert_eq!(garbage["err"]["name"], "InvalidInput");
     let op = raw(format!("{{\"token\":\"{token}\",\"op\":\"frobnicate\"}}\n").as_bytes());
     assert_eq!(op["err"]["name"], "UnknownOperation");
+    // A megabyte operation name is refused by name, cut short.
+    let long = "x".repeat(1 << 20);
+    let op = raw(format!("{{\"token\":\"{token}\",\"op\":\"{long}\"}}\n").as_bytes());
+    assert_eq!(op["err"]["name"], "UnknownOperation");
+    let message = op["err"]["message"].as_str().unwrap();
+    assert!(message.len() < 300 && message.contains("xxxx"), "{message}");
     let args = raw(format!(
         "{{\"token\":\"{token}\",\"op\":\"data.head\",\"args\":{{\"data\":\"x\"}}}}\n"
     )
@@ -480,4 +486,38 @@ fn code_requests_from_cells() {
         .unwrap();
     let text = format!("{shown:?}");
     assert!(text.contains("Real result (owners only)"), "{text}");
+}
+
+/// Issue 12, class 6: a request made from a pointer acted as the session's first login (here the
+/// owner) instead of its requester, so the scientist's `request.approve()` approved as the owner. A
+/// handle acts as the user that made it, always.
+#[test]
+fn a_cells_request_acts_as_its_requester_not_the_sessions_first_login() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    // The owner logs in first, so the session's client (what magics act as) is the owner's.
+    let (site, owner, jane) = seed_site(&dir);
+    let sum = jane
+        .dataset("my dataset")
+        .unwrap()
+        .asset("my asset")
+        .unwrap()
+        .pointer()
+        .unwrap()
+        .sum()
+        .unwrap();
+    let request = sum.request("the total").unwrap();
+    assert_eq!(request.requester, "jane@caltech.edu");
+    let approve = request.approve().unwrap_err();
+    assert_eq!(approve.name(), "PermissionDenied", "{approve:?}");
+    let review = request.review().unwrap_err();
+    assert_eq!(review.name(), "PermissionDenied", "{review:?}");
+    let pending = request.get().unwrap_err();
+    assert_eq!(pending.name(), "ApprovalPending", "{pending:?}");
+    // Still pending for the owner, who approves it; Jane then gets the real total.
+    let seen = owner.request(&request.id).unwrap();
+    assert_eq!(seen.status, "pending");
+    seen.approve().unwrap();
+    assert_eq!(request.get().unwrap().values().unwrap(), [6.0]);
+    site.land().unwrap();
 }

@@ -63,6 +63,37 @@
 //! - `store` (private): SQLite (WAL, migrations) plus content-addressed blob files, written atomically.
 //! - [`error`]: the one [`Error`] type.
 //!
+//! # Security model
+//! The datasite is the trust boundary: **whatever a client sends or holds, the datasite decides from
+//! its own records.** Handles ([`Client`], [`Pointer`], [`Request`], [`SiteAsset`]) hold ids, their
+//! client and, for display, a view of what the datasite said when they were read. Every call sends
+//! ids only; the datasite resolves the caller's session token to the user and role it holds now,
+//! reads each id's record, and checks the caller against that record: a request acts on what its
+//! record asks for, a pointer op on objects the caller made, a review shows the dataset and asset
+//! names the datasite holds for the ids behind it. An id the caller may not use looks exactly like
+//! one that does not exist.
+//!
+//! What a scientist learns before an owner approves: the mocks (and any op's result on them), the
+//! metadata the owner published (names, descriptions, schemas, shapes and sizes of assets), her own
+//! requests and code, and where they stand (pending, approved, denied with the owner's reason).
+//! Nothing that depends on the real data: not whether the real-side replay of her pending request
+//! worked, nor its errors, nor its result. After approval she gets that request's released result,
+//! and for code one result per run her output policy allows (each run counted before it starts, a
+//! failed run too, so runs cannot be retried until one passes on the real data).
+//!
+//! What an owner sees: everything on the datasite, including every request's real result or real-side
+//! error before deciding, code runs on the real data for their eyes only
+//! ([`Request::run_privately`]), and the hash-chained audit log of every action, review, decision
+//! and release. Nobody decides their own request.
+//!
+//! What the embedded form cannot protect against: a datasite embedded in a process shares that
+//! process's memory, files and CPU with whoever runs it, so it guards the owner's data against
+//! scientists only when scientists reach it through a kernel or server they do not control. A
+//! scientist with the datasite's directory, or code in the same process, reads everything. Timing
+//! is shared too: the real-side replay runs on the same machine as the mock-side ops, so a scientist
+//! timing her own calls under load may learn how long real computations take. Submitted code runs
+//! jailed only where the OS allows user namespaces (the review warns when it does not).
+//!
 //! # Storage and durability
 //! A datasite is a directory: `veil.db` (SQLite in WAL mode, so the kernel, the command line and other
 //! processes can open it at once) and `blobs/`, files named by the SHA-256 of their bytes. An upload is
