@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use veil_api::ops::Op;
+
 use crate::bridge::{Handle, Rendered, Result, call, rich_via_rendered, shape_field, str_field};
 
 /// A polars frame or an ndarray array held by the kernel. Cheap to clone; the kernel frees it when
@@ -64,15 +66,6 @@ impl Data {
         &self.columns
     }
 
-    /// The frame with only `columns`, in that order.
-    pub fn select<S: AsRef<str>>(&self, columns: impl IntoIterator<Item = S>) -> Result<Data> {
-        let columns: Vec<String> = columns
-            .into_iter()
-            .map(|c| c.as_ref().to_string())
-            .collect();
-        self.op("data.select", json!({ "columns": columns }))
-    }
-
     /// The frame without `column`.
     pub fn drop(&self, column: &str) -> Result<Data> {
         self.drop_many([column])
@@ -119,11 +112,15 @@ impl Data {
         call("data.json", json!({ "handle": self.handle.id() }))
     }
 
-    /// The frame's first `n` rows.
-    pub fn head(&self, n: usize) -> Result<Data> {
-        self.op("data.head", json!({ "n": n }))
+    /// Runs `op` on this value (and `others`) here, in the kernel: the same ops, by the same names,
+    /// as a pointer's (`sum`, `column`, `filter`, `+`, ...), on data the cell holds, recorded nowhere.
+    pub fn apply(&self, op: Op, others: &[&Data]) -> Result<Data> {
+        let others: Vec<u64> = others.iter().map(|d| d.handle.id()).collect();
+        self.op("data.apply", json!({ "op": op, "others": others }))
     }
 }
+
+veil_api::op_methods!(Data);
 
 rich_via_rendered!(Data => |d: &Data| Rendered::live("data.render", &d.handle));
 

@@ -22,7 +22,9 @@
 //!
 //! # Layout
 //! - [`Datasite`], [`Client`], [`site()`], [`client()`]: the session's datasite and logins.
-//! - [`Data`], [`read_csv`], [`read_parquet`], [`array()`], [`mock`]: values the kernel holds.
+//! - [`Data`], [`read_csv`], [`read_parquet`], [`array()`], [`mock`]: values the kernel holds; they
+//!   take every op a pointer takes (`&mock + 3.0`, `.pow(2.0)`, `.column(..)`, `.sample(n, seed)`),
+//!   evaluated in the kernel and recorded nowhere.
 //! - [`Pointer`], [`Request`]: computations on assets' mocks, recorded and replayed on the real data at
 //!   the datasite; requests for their real results and owners' reviews.
 //! - [`function!`], [`Code`], [`ExactMatch`], [`OutputPolicy`]: code requests, a function run on the
@@ -33,6 +35,8 @@
 //! - [`display`], [`html`], [`clear_output`]: output from inside a cell.
 //! - [`kernel_init`]: run once by the kernel when a session starts.
 //! - [`json`]: `serde_json`, for reading metadata files in cells.
+//! - [`ops`], [`RequestStatus`], [`RequestKind`]: the call vocabulary (`veil-api`), the same types the
+//!   datasite uses; the op methods of [`Pointer`] and [`Data`] are written once there.
 #![warn(missing_docs)]
 
 use std::io::Write;
@@ -52,6 +56,8 @@ pub use site::{
     AuditLog, Client, DatasetList, Datasite, LaunchOptions, NewUser, Role, SiteAsset, SiteDataset,
     User, UserList, client, site,
 };
+pub use veil_api::view::{RequestKind, RequestStatus};
+pub use veil_api::{API_VERSION, ops};
 
 /// Prefix of the lines the kernel intercepts (ASCII record separator, then a tag).
 const DISPLAY_MARKER: &str = "\u{1e}VEIL_DISPLAY ";
@@ -64,8 +70,8 @@ pub mod prelude {
     pub use crate::OutputPolicy::{ExecuteCount, SingleExecution};
     pub use crate::{
         Asset, Client, Code, Contributor, Data, Dataset, Datasite, Error, ExactMatch, Html,
-        LaunchOptions, NewUser, OutputPolicy, Pointer, Rich, Role, array, clear_output, client,
-        display, function, html, mock, read_csv, read_parquet, site,
+        LaunchOptions, NewUser, OutputPolicy, Pointer, RequestStatus, Rich, Role, array,
+        clear_output, client, display, function, html, mock, read_csv, read_parquet, site,
     };
 }
 

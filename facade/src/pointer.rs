@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use veil_api::ops::Op;
+use veil_api::view::RequestStatus;
+
 use crate::bridge::{Handle, Rendered, Result, call, rich_via_rendered, shape_field, str_field};
 use crate::data::Data;
 use crate::site::{Client, SiteAsset};
@@ -40,10 +43,6 @@ impl fmt::Debug for Pointer {
     }
 }
 
-fn arith(kind: &str, scalar: Option<f64>, scalar_left: bool) -> Value {
-    json!({ "op": "arith", "kind": kind, "scalar": scalar, "scalar_left": scalar_left })
-}
-
 impl Pointer {
     pub(crate) fn from_reply(client: &Client, reply: &Value) -> Result<Pointer> {
         Ok(Pointer {
@@ -61,8 +60,10 @@ impl Pointer {
         })
     }
 
-    /// Runs `op` (an op of the `veil` crate's `ops::Op`, as JSON) with `others` as further inputs.
-    pub fn apply(&self, op: Value, others: &[&Pointer]) -> Result<Pointer> {
+    /// Runs `op` at once on the mocks of `self` and `others` (in the kernel) and records it on the
+    /// datasite, which replays it on the real data. The op methods (`sum`, `column`, `+`, ...) are
+    /// this with their op.
+    pub fn apply(&self, op: Op, others: &[&Pointer]) -> Result<Pointer> {
         let others: Vec<u64> = others.iter().map(|p| p.handle.id()).collect();
         Pointer::from_reply(
             &self.client,
@@ -71,22 +72,6 @@ impl Pointer {
                 json!({ "pointer": self.handle.id(), "op": op, "others": others }),
             )?,
         )
-    }
-
-    fn step(&self, op: Value) -> Result<Pointer> {
-        self.apply(op, &[])
-    }
-
-    fn reduce(&self, kind: &str, axis: Option<usize>) -> Result<Pointer> {
-        self.step(json!({ "op": "reduce", "kind": kind, "axis": axis }))
-    }
-
-    fn unary(&self, kind: &str) -> Result<Pointer> {
-        self.step(json!({ "op": "unary", "kind": kind }))
-    }
-
-    fn compare(&self, kind: &str, v: f64) -> Result<Pointer> {
-        self.step(json!({ "op": "compare", "kind": kind, "scalar": v }))
     }
 
     pub(crate) fn rendered(&self) -> Rendered {
@@ -135,233 +120,9 @@ impl Pointer {
     pub fn get(&self) -> Result<Data> {
         Data::from_reply(&call("pointer.get", json!({ "handle": self.handle.id() }))?)
     }
-
-    /// `self` to the power `exponent`.
-    pub fn pow(&self, exponent: f64) -> Result<Pointer> {
-        self.step(arith("pow", Some(exponent), false))
-    }
-    /// `|x|`.
-    pub fn abs(&self) -> Result<Pointer> {
-        self.unary("abs")
-    }
-    /// `√x`.
-    pub fn sqrt(&self) -> Result<Pointer> {
-        self.unary("sqrt")
-    }
-    /// `eˣ`.
-    pub fn exp(&self) -> Result<Pointer> {
-        self.unary("exp")
-    }
-    /// Natural logarithm.
-    pub fn log(&self) -> Result<Pointer> {
-        self.unary("log")
-    }
-    /// Mask (0/1) of `x < v`.
-    pub fn lt(&self, v: f64) -> Result<Pointer> {
-        self.compare("lt", v)
-    }
-    /// Mask of `x <= v`.
-    pub fn le(&self, v: f64) -> Result<Pointer> {
-        self.compare("le", v)
-    }
-    /// Mask of `x > v`.
-    pub fn gt(&self, v: f64) -> Result<Pointer> {
-        self.compare("gt", v)
-    }
-    /// Mask of `x >= v`.
-    pub fn ge(&self, v: f64) -> Result<Pointer> {
-        self.compare("ge", v)
-    }
-    /// Mask of `x == v`.
-    pub fn eq(&self, v: f64) -> Result<Pointer> {
-        self.compare("eq", v)
-    }
-    /// Mask of `x != v`.
-    pub fn ne(&self, v: f64) -> Result<Pointer> {
-        self.compare("ne", v)
-    }
-    /// Sum.
-    pub fn sum(&self) -> Result<Pointer> {
-        self.reduce("sum", None)
-    }
-    /// Mean.
-    pub fn mean(&self) -> Result<Pointer> {
-        self.reduce("mean", None)
-    }
-    /// Smallest value.
-    pub fn min(&self) -> Result<Pointer> {
-        self.reduce("min", None)
-    }
-    /// Largest value.
-    pub fn max(&self) -> Result<Pointer> {
-        self.reduce("max", None)
-    }
-    /// Population standard deviation.
-    pub fn std(&self) -> Result<Pointer> {
-        self.reduce("std", None)
-    }
-    /// Population variance.
-    pub fn var(&self) -> Result<Pointer> {
-        self.reduce("var", None)
-    }
-    /// Index of the largest value (flattened).
-    pub fn argmax(&self) -> Result<Pointer> {
-        self.reduce("argmax", None)
-    }
-    /// A reduction along `axis`: `"sum"`, `"mean"`, `"min"`, `"max"`, `"std"`, `"var"` or `"argmax"`.
-    pub fn along(&self, axis: usize, reduction: &str) -> Result<Pointer> {
-        self.reduce(reduction, Some(axis))
-    }
-    /// Dot, matrix-vector or matrix-matrix product.
-    pub fn dot(&self, other: &Pointer) -> Result<Pointer> {
-        self.apply(json!({ "op": "dot" }), &[other])
-    }
-    /// The axes reversed.
-    pub fn t(&self) -> Result<Pointer> {
-        self.step(json!({ "op": "transpose" }))
-    }
-    /// The same values in `shape`.
-    pub fn reshape(&self, shape: &[usize]) -> Result<Pointer> {
-        self.step(json!({ "op": "reshape", "shape": shape }))
-    }
-    /// `[start, end)` along each leading axis.
-    pub fn slice(&self, ranges: &[std::ops::Range<usize>]) -> Result<Pointer> {
-        let ranges: Vec<[usize; 2]> = ranges.iter().map(|r| [r.start, r.end]).collect();
-        self.step(json!({ "op": "slice", "ranges": ranges }))
-    }
-    /// A frame's columns, in this order.
-    pub fn select<S: AsRef<str>>(&self, columns: impl IntoIterator<Item = S>) -> Result<Pointer> {
-        let columns: Vec<String> = columns
-            .into_iter()
-            .map(|c| c.as_ref().to_string())
-            .collect();
-        self.step(json!({ "op": "select", "columns": columns }))
-    }
-    /// One numeric column as a 1-d array.
-    pub fn column(&self, name: &str) -> Result<Pointer> {
-        self.step(json!({ "op": "column", "name": name }))
-    }
-    /// A 0/1 mask of the rows whose text column equals `value`.
-    pub fn text_equals(&self, column: &str, value: &str) -> Result<Pointer> {
-        self.step(json!({ "op": "text_equals", "column": column, "value": value }))
-    }
-    /// The first `n` rows.
-    pub fn head(&self, n: usize) -> Result<Pointer> {
-        self.step(json!({ "op": "head", "n": n }))
-    }
-    /// The number of rows.
-    pub fn row_count(&self) -> Result<Pointer> {
-        self.step(json!({ "op": "row_count" }))
-    }
-    /// A frame of numeric columns as a 2-d array.
-    pub fn to_array(&self) -> Result<Pointer> {
-        self.step(json!({ "op": "to_array" }))
-    }
-    /// The rows where `mask` is non-zero.
-    pub fn filter(&self, mask: &Pointer) -> Result<Pointer> {
-        self.apply(json!({ "op": "filter" }), &[mask])
-    }
-    /// A frame sorted by `by`.
-    pub fn sort(&self, by: &str, descending: bool) -> Result<Pointer> {
-        self.step(json!({ "op": "sort", "by": by, "descending": descending }))
-    }
-    /// This frame with `values` as column `name`.
-    pub fn with_column(&self, name: &str, values: &Pointer) -> Result<Pointer> {
-        self.apply(json!({ "op": "with_column", "name": name }), &[values])
-    }
-    /// One row per value of `by`, with `(column, aggregate)` results; aggregates are `"count"`,
-    /// `"sum"`, `"mean"`, `"min"`, `"max"` and `"std"`.
-    pub fn group_by(&self, by: &str, aggs: &[(&str, &str)]) -> Result<Pointer> {
-        self.step(json!({ "op": "group_by", "by": by, "aggs": aggs }))
-    }
-    /// Each value of `column` with its count, most frequent first.
-    pub fn value_counts(&self, column: &str) -> Result<Pointer> {
-        self.step(json!({ "op": "value_counts", "column": column }))
-    }
-    /// count, mean, std, min and max of every numeric column.
-    pub fn describe(&self) -> Result<Pointer> {
-        self.step(json!({ "op": "describe" }))
-    }
-    /// This frame joined with `other` on column `on`; `left` keeps unmatched rows of this one.
-    pub fn join(&self, other: &Pointer, on: &str, left: bool) -> Result<Pointer> {
-        self.apply(json!({ "op": "join", "on": on, "left": left }), &[other])
-    }
-    /// Columns of a 2-d array scaled to mean 0 and standard deviation 1.
-    pub fn standardize(&self) -> Result<Pointer> {
-        self.step(json!({ "op": "standardize" }))
-    }
-    /// The training rows of a seeded split (`test_fraction` of the rows go to the test set).
-    pub fn train_rows(&self, test_fraction: f64, seed: u64) -> Result<Pointer> {
-        self.step(
-            json!({ "op": "split", "test_fraction": test_fraction, "seed": seed, "test": false }),
-        )
-    }
-    /// The test rows of the same split as [`Pointer::train_rows`].
-    pub fn test_rows(&self, test_fraction: f64, seed: u64) -> Result<Pointer> {
-        self.step(
-            json!({ "op": "split", "test_fraction": test_fraction, "seed": seed, "test": true }),
-        )
-    }
-    /// Logistic regression of `targets` (0/1) on these features: the weights, bias first.
-    pub fn logistic_fit(
-        &self,
-        targets: &Pointer,
-        iterations: usize,
-        learning_rate: f64,
-    ) -> Result<Pointer> {
-        self.apply(
-            json!({ "op": "logistic_fit", "iterations": iterations, "learning_rate": learning_rate }),
-            &[targets],
-        )
-    }
-    /// 0/1 predictions of these weights on `features`.
-    pub fn predict(&self, features: &Pointer) -> Result<Pointer> {
-        self.apply(json!({ "op": "logistic_predict" }), &[features])
-    }
-    /// The share of these predictions equal to `truth`.
-    pub fn accuracy(&self, truth: &Pointer) -> Result<Pointer> {
-        self.apply(json!({ "op": "accuracy" }), &[truth])
-    }
-    /// `[[tn, fp], [fn, tp]]` of these predictions against `truth`.
-    pub fn confusion_matrix(&self, truth: &Pointer) -> Result<Pointer> {
-        self.apply(json!({ "op": "confusion_matrix" }), &[truth])
-    }
 }
 
-macro_rules! operator {
-    ($trait:ident, $method:ident, $kind:literal) => {
-        impl std::ops::$trait<f64> for &Pointer {
-            type Output = Result<Pointer>;
-            fn $method(self, rhs: f64) -> Result<Pointer> {
-                self.step(arith($kind, Some(rhs), false))
-            }
-        }
-        impl std::ops::$trait<&Pointer> for &Pointer {
-            type Output = Result<Pointer>;
-            fn $method(self, rhs: &Pointer) -> Result<Pointer> {
-                self.apply(arith($kind, None, false), &[rhs])
-            }
-        }
-        impl std::ops::$trait<&Pointer> for f64 {
-            type Output = Result<Pointer>;
-            fn $method(self, rhs: &Pointer) -> Result<Pointer> {
-                rhs.step(arith($kind, Some(self), true))
-            }
-        }
-    };
-}
-operator!(Add, add, "add");
-operator!(Sub, sub, "sub");
-operator!(Mul, mul, "mul");
-operator!(Div, div, "div");
-operator!(Rem, rem, "rem");
-
-impl std::ops::Neg for &Pointer {
-    type Output = Result<Pointer>;
-    fn neg(self) -> Result<Pointer> {
-        self.unary("neg")
-    }
-}
+veil_api::op_methods!(Pointer);
 
 rich_via_rendered!(Pointer => Pointer::rendered);
 
@@ -430,8 +191,8 @@ pub struct Request {
     pub requester: String,
     /// Why.
     pub reason: String,
-    /// `pending`, `approved` or `denied`.
-    pub status: String,
+    /// Where it stood when read.
+    pub status: RequestStatus,
     /// The reason given with a denial.
     pub decision: Option<String>,
     /// The client that read it: the request acts as that user, always.
@@ -452,7 +213,9 @@ impl Request {
             number: reply["number"].as_i64().unwrap_or_default(),
             requester: str_field(reply, "requester"),
             reason: str_field(reply, "reason"),
-            status: str_field(reply, "status"),
+            // An unknown status (a newer datasite's) reads as pending: nothing is released on it.
+            status: RequestStatus::parse(&str_field(reply, "status"))
+                .unwrap_or(RequestStatus::Pending),
             decision: reply["decision"].as_str().map(str::to_string),
             client: client.clone(),
             rendered: Rendered::from_reply(&reply["rendered"]),

@@ -772,7 +772,7 @@ impl Cells {
                 )?;
                 self.data_handle(array.into())
             }
-            "data.select" | "data.drop" => {
+            "data.drop" => {
                 #[derive(Deserialize)]
                 struct A {
                     data: u64,
@@ -794,22 +794,35 @@ impl Cells {
                         ),
                     ));
                 }
-                let out = if op == "data.select" {
-                    frame.select(columns)
-                } else {
-                    Ok(frame.drop_many(columns))
-                };
-                let out = out.map_err(|e| KernelError::new("Data", format!("`{op}`: {e}")))?;
-                self.data_handle(out.into())
+                self.data_handle(frame.drop_many(columns).into())
             }
-            "data.head" => {
+            "data.apply" => {
                 #[derive(Deserialize)]
                 struct A {
                     data: u64,
-                    n: usize,
+                    op: veil::ops::Op,
+                    #[serde(default)]
+                    others: Vec<u64>,
                 }
-                let A { data, n } = args(op, a)?;
-                self.data_handle(self.frame(data, op)?.head(Some(n)).into())
+                let A {
+                    data,
+                    op: step,
+                    others,
+                } = args(op, a)?;
+                let inputs: Vec<Data> = std::iter::once(data)
+                    .chain(others)
+                    .map(|h| self.data(h))
+                    .collect::<Result<_, _>>()?;
+                if inputs.len() != step.arity() || matches!(step, veil::ops::Op::Asset { .. }) {
+                    return Err(invalid(format!(
+                        "`{}` takes {} inputs and cannot run on a cell's data with {}; call it on a value and pass the others",
+                        step.name(),
+                        step.arity(),
+                        inputs.len()
+                    )));
+                }
+                let refs: Vec<&Data> = inputs.iter().collect();
+                self.data_handle(veil::ops::eval(&step, &refs)?)
             }
             "data.render" => rendered(&self.data(id()?)?),
             "data.values" => {

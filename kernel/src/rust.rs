@@ -27,9 +27,9 @@ use crate::bridge::Failures;
 use crate::iopub::Iopub;
 use crate::message::KernelError;
 
-/// The facade crate's files and those of the macro crate it uses, embedded so an installed binary
-/// needs no source checkout. Paths mirror the repository's layout, so the facade's `../macros`
-/// dependency resolves in both places.
+/// The facade crate's files and those of the crates it uses (the call vocabulary and the macros),
+/// embedded so an installed binary needs no source checkout. Paths mirror the repository's layout, so
+/// the facade's `../api` and `../macros` dependencies resolve in both places.
 const FACADE_FILES: &[(&str, &str)] = &[
     ("facade/Cargo.toml", include_str!("../../facade/Cargo.toml")),
     ("facade/src/lib.rs", include_str!("../../facade/src/lib.rs")),
@@ -53,6 +53,14 @@ const FACADE_FILES: &[(&str, &str)] = &[
         "facade/src/site.rs",
         include_str!("../../facade/src/site.rs"),
     ),
+    ("api/Cargo.toml", include_str!("../../api/Cargo.toml")),
+    ("api/src/lib.rs", include_str!("../../api/src/lib.rs")),
+    (
+        "api/src/methods.rs",
+        include_str!("../../api/src/methods.rs"),
+    ),
+    ("api/src/ops.rs", include_str!("../../api/src/ops.rs")),
+    ("api/src/view.rs", include_str!("../../api/src/view.rs")),
     ("macros/Cargo.toml", include_str!("../../macros/Cargo.toml")),
     ("macros/src/lib.rs", include_str!("../../macros/src/lib.rs")),
 ];

@@ -197,7 +197,7 @@ fn bad_input_gets_named_errors_and_the_bridge_stays_up() {
     let shape = array(vec![1.0, 2.0, 3.0], &[2, 2]).unwrap_err();
     assert!(shape.message().contains("shape"), "{shape:?}");
     let arr = array(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
-    let not_frame = arr.head(1).unwrap_err();
+    let not_frame = arr.drop("x").unwrap_err();
     assert_eq!(not_frame.name(), "TypeMismatch");
     let no_mock = owner
         .upload_dataset(Dataset::new("d").asset(Asset::new("a").data(&frame)))
@@ -365,7 +365,7 @@ fn pointers_requests_and_reviews_from_cells() {
     assert_eq!(owner.requests().unwrap().len(), 1);
     let pending = owner.request(&request.id[..6]).unwrap();
     assert!(html(&pending.review().unwrap()).contains("sum(#2)"));
-    assert_eq!(pending.approve().unwrap().status, "approved");
+    assert_eq!(pending.approve().unwrap().status, RequestStatus::Approved);
     assert_eq!(total.get().unwrap().values().unwrap(), [21.0]);
 
     // The analysis ops travel the same way (their JSON is the runtime's serde form).
@@ -405,15 +405,20 @@ fn pointers_requests_and_reviews_from_cells() {
             .contains("do not fit")
     );
     assert_eq!(pointer.column("x").unwrap_err().name(), "InvalidInput");
-    let forged = pointer
-        .apply(
-            serde_json::json!({ "op": "asset", "asset_id": "whatever" }),
-            &[],
-        )
-        .unwrap_err();
+    let asset_root = veil::ops::Op::Asset {
+        asset_id: "whatever".into(),
+    };
+    let forged = pointer.apply(asset_root.clone(), &[]).unwrap_err();
     assert_eq!(forged.name(), "InvalidInput", "{forged:?}");
+    // Nor can a cell's own data be made to read an asset, or take the wrong number of inputs.
     let an_array = array(vec![1.0, 2.0, 3.0], &[3]).unwrap();
-    assert_eq!(an_array.head(1).unwrap_err().name(), "TypeMismatch");
+    assert_eq!(
+        an_array.apply(asset_root, &[]).unwrap_err().name(),
+        "InvalidInput"
+    );
+    let two = an_array.apply(veil::ops::Op::Dot, &[]).unwrap_err();
+    assert!(two.message().contains("takes 2 inputs"), "{two:?}");
+    assert_eq!(an_array.column("x").unwrap_err().name(), "InvalidInput");
     let values = read_csv(csv()).unwrap().values().unwrap_err();
     assert_eq!(values.name(), "TypeMismatch");
     site.land().unwrap();
@@ -516,8 +521,63 @@ fn a_cells_request_acts_as_its_requester_not_the_sessions_first_login() {
     assert_eq!(pending.name(), "ApprovalPending", "{pending:?}");
     // Still pending for the owner, who approves it; Jane then gets the real total.
     let seen = owner.request(&request.id).unwrap();
-    assert_eq!(seen.status, "pending");
+    assert_eq!(seen.status, RequestStatus::Pending);
     seen.approve().unwrap();
     assert_eq!(request.get().unwrap().values().unwrap(), [6.0]);
+    site.land().unwrap();
+}
+
+/// Issue 12: a cell explores mocks with the same ops as pointers, evaluated in the kernel and recorded
+/// nowhere (seed 003's `x = mock + 3; y = x.pow(2)`), plus `sample(n, seed)`.
+#[test]
+fn a_cells_data_takes_every_op_a_pointer_takes() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let (site, owner, jane) = seed_site(&dir);
+    let asset = jane
+        .dataset("my dataset")
+        .unwrap()
+        .asset("my asset")
+        .unwrap();
+    let mock = asset.mock().unwrap();
+    let x = (&mock + 3.0).unwrap();
+    let y = x.pow(2.0).unwrap();
+    assert_eq!(y.values().unwrap(), [16.0, 16.0, 16.0]);
+    // The same chain on a pointer gives the same mock, and only the pointer's is recorded.
+    let before = owner.audit_log().unwrap().entries;
+    let pointed = (&asset.pointer().unwrap() + 3.0).unwrap().pow(2.0).unwrap();
+    assert_eq!(
+        pointed.mock().unwrap().values().unwrap(),
+        y.values().unwrap()
+    );
+    let after = owner.audit_log().unwrap().entries;
+    assert!(after > before, "pointer ops are recorded");
+    let total = (2.0 * &y).unwrap().sum().unwrap();
+    assert_eq!(total.number().unwrap(), 96.0);
+    let mixed = (&y - &mock).unwrap();
+    assert_eq!(mixed.values().unwrap(), [15.0, 15.0, 15.0]);
+    assert_eq!((-&mixed).unwrap().max().unwrap().number().unwrap(), -15.0);
+
+    // Frames: columns, masks, filters, sorting and a seeded sample, as on pointers.
+    let frame = read_csv(csv()).unwrap();
+    let radius = frame.column("radius1").unwrap();
+    let big = frame.filter(&radius.gt(20.0).unwrap()).unwrap();
+    assert!(big.shape()[0] > 0 && big.shape()[0] < frame.shape()[0]);
+    let sample = frame.sample(5, 10).unwrap();
+    assert_eq!(sample.shape(), [5, frame.shape()[1]]);
+    let again = frame.sample(5, 10).unwrap().column("radius1").unwrap();
+    assert_eq!(
+        sample.column("radius1").unwrap().values().unwrap(),
+        again.values().unwrap()
+    );
+    let other = frame.sample(5, 11).unwrap().column("radius1").unwrap();
+    assert_ne!(other.values().unwrap(), again.values().unwrap());
+    let too_many = frame.sample(frame.shape()[0] + 1, 1).unwrap_err();
+    assert!(
+        too_many.message().contains("sample at most"),
+        "{too_many:?}"
+    );
+    let counts = frame.value_counts("Diagnosis").unwrap();
+    assert_eq!(counts.shape()[0], 2);
     site.land().unwrap();
 }

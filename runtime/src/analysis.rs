@@ -10,51 +10,22 @@ use polars::prelude::{Column, DataFrame, DataType, IdxCa, IdxSize, NamedFrom};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// An aggregate for [`Op::GroupBy`](crate::ops::Op::GroupBy).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Agg {
-    /// Rows in the group.
-    Count,
-    /// Sum.
-    Sum,
-    /// Mean.
-    Mean,
-    /// Smallest value.
-    Min,
-    /// Largest value.
-    Max,
-    /// Population standard deviation.
-    Std,
-}
+pub use veil_api::ops::Agg;
 
-impl Agg {
-    fn name(self) -> &'static str {
-        match self {
-            Agg::Count => "count",
-            Agg::Sum => "sum",
-            Agg::Mean => "mean",
-            Agg::Min => "min",
-            Agg::Max => "max",
-            Agg::Std => "std",
-        }
-    }
-
-    fn apply(self, values: &[f64]) -> f64 {
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        match self {
-            Agg::Count => n,
-            Agg::Sum => values.iter().sum(),
-            Agg::Mean => mean,
-            Agg::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
-            Agg::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            Agg::Std => (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt(),
-        }
+/// `agg` of `values`.
+fn aggregate(agg: Agg, values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    match agg {
+        Agg::Count => n,
+        Agg::Sum => values.iter().sum(),
+        Agg::Mean => mean,
+        Agg::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
+        Agg::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        Agg::Std => (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt(),
     }
 }
 
@@ -156,7 +127,7 @@ pub fn group_by(df: &DataFrame, by: &str, aggs: &[(String, Agg)]) -> Result<Data
         };
         let result: Vec<f64> = groups
             .values()
-            .map(|rows| agg.apply(&rows.iter().map(|r| values[*r]).collect::<Vec<_>>()))
+            .map(|rows| aggregate(*agg, &rows.iter().map(|r| values[*r]).collect::<Vec<_>>()))
             .collect();
         let label = if *agg == Agg::Count {
             "count".to_string()
@@ -205,7 +176,10 @@ pub fn describe(df: &DataFrame) -> Result<DataFrame> {
             .collect();
         out.push(Column::new(
             col.name().clone(),
-            stats.iter().map(|s| s.apply(&values)).collect::<Vec<_>>(),
+            stats
+                .iter()
+                .map(|s| aggregate(*s, &values))
+                .collect::<Vec<_>>(),
         ));
     }
     if out.len() == 1 {
@@ -308,6 +282,21 @@ pub fn standardize(a: &ArrayD<f64>) -> Result<ArrayD<f64>> {
         col.mapv_inplace(|v| (v - mean) / scale);
     }
     Ok(m.into_dyn())
+}
+
+/// `n` of `rows` row numbers, drawn without replacement by a seeded shuffle (ChaCha8, `seed`).
+pub fn sample_rows(rows: usize, n: usize, seed: u64) -> Result<Vec<usize>> {
+    if n > rows {
+        return Err(bad(
+            "sample",
+            format!("{n} rows asked for, and there are {rows}"),
+            format!("sample at most {rows} rows"),
+        ));
+    }
+    let mut order: Vec<usize> = (0..rows).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    order.truncate(n);
+    Ok(order)
 }
 
 /// The rows of a seeded split: a permutation of `rows` (ChaCha8, `seed`) whose first

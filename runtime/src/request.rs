@@ -28,54 +28,7 @@ use crate::store::now_ms;
 use crate::users::{User, denied, require_owner};
 use crate::validate;
 
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RequestStatus {
-    /// Waiting for an owner's decision.
-    Pending,
-    /// Approved: its requester may get the result.
-    Approved,
-    /// Denied, with a reason the requester sees.
-    Denied,
-}
-
-impl RequestStatus {
-    /// `pending`, `approved` or `denied`: how the datasite stores it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestStatus::Pending => "pending",
-            RequestStatus::Approved => "approved",
-            RequestStatus::Denied => "denied",
-        }
-    }
-
-    fn parse(s: &str) -> Result<RequestStatus> {
-        match s {
-            "pending" => Ok(RequestStatus::Pending),
-            "approved" => Ok(RequestStatus::Approved),
-            "denied" => Ok(RequestStatus::Denied),
-            other => Err(Error::corrupt(
-                "reading a request",
-                format!("unknown status `{other}`"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for RequestStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RequestKind {
-    /// A pointer's real result ([`Pointer::request`](crate::Pointer::request)).
-    Result,
-    /// Running submitted code on the real data ([`Client::request_code_execution`]).
-    Code,
-}
+pub use veil_api::view::{RequestKind, RequestStatus};
 
 /// A request, as a handle: see the [module docs](self).
 ///
@@ -171,6 +124,11 @@ impl Record {
     }
 }
 
+fn parse_status(s: &str) -> Result<RequestStatus> {
+    RequestStatus::parse(s)
+        .ok_or_else(|| Error::corrupt("reading a request", format!("unknown status `{s}`")))
+}
+
 /// The error for a request the caller may not see, whether or not it exists: the two look the same.
 fn unknown(id: &str) -> Error {
     Error::not_found(
@@ -210,7 +168,7 @@ impl SiteCore {
             .map_err(Error::sqlite("reading a request"))
         })?;
         let (mut record, status) = row.ok_or_else(|| unknown(id))?;
-        record.status = RequestStatus::parse(&status)?;
+        record.status = parse_status(&status)?;
         Ok(record)
     }
 
@@ -431,7 +389,7 @@ impl Client {
             .map_err(Error::sqlite("reading a request"))
         })?;
         let (mut request, status, code_id) = row.ok_or_else(|| unknown(id))?;
-        request.status = RequestStatus::parse(&status)?;
+        request.status = parse_status(&status)?;
         if let Some(code_id) = code_id {
             let code = self.core().submitted_code(&code_id)?;
             request.lineage = code.lineage();

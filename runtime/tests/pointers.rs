@@ -276,6 +276,8 @@ fn every_op_replays_on_the_real_data_as_it_ran_on_the_mock() {
         None,
     ));
     cases.push((Op::Head { n: 3 }, &frame, None));
+    cases.push((Op::Sample { n: 4, seed: 7 }, &frame, None));
+    cases.push((Op::Sample { n: 2, seed: 7 }, &array, None));
     cases.push((Op::RowCount, &frame, None));
     cases.push((
         Op::Sort {

@@ -1,0 +1,26 @@
+//! # The Veil call vocabulary
+//!
+//! What the datasite and every client of it say to each other, as types: the op set pointers record
+//! ([`ops::Op`]), where a request stands ([`view::RequestStatus`], [`view::RequestKind`]), and the
+//! version of it all ([`API_VERSION`]).
+//!
+//! Why a crate of its own: the datasite (`veil`), the kernel that serves Rust cells and the facade
+//! cells link (`veil-facade`) must agree on these types exactly, and the facade cannot link the
+//! datasite (polars and co. would make every notebook's first cell compile for minutes). So the
+//! vocabulary lives here, with serde as its only dependency, and each side uses the same definitions
+//! instead of a copy: mini-redis's one command type shared by its client and server, for Veil.
+//!
+//! # Layout
+//! - [`ops`]: [`ops::Op`] and its kinds (arithmetic, comparisons, reductions, aggregates), with
+//!   [`ops::describe`], the readable form an owner reviews.
+//! - [`view`]: the view types clients read: request statuses and kinds.
+//! - [`op_methods!`]: the op methods (`sum`, `pow`, `column`, ...) and arithmetic operators, written
+//!   once for every type that takes ops.
+
+mod methods;
+pub mod ops;
+pub mod view;
+
+/// The version of this vocabulary. Clients and datasites of the same major version understand each
+/// other; a newer datasite serves an older client of the same major version.
+pub const API_VERSION: &str = "0.1";
