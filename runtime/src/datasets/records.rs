@@ -1,0 +1,382 @@
+//! Datasets in the datasite's records: an upload in one transaction, listings, deletion, and reads of
+//! an asset's mock or (owners only, audited) real data.
+
+use super::*;
+
+/// A validated, encoded asset ready to be written.
+struct EncodedAsset {
+    name: String,
+    description: String,
+    kind: DataKind,
+    schema: String,
+    shape: String,
+    data: Vec<u8>,
+    mock: Option<(Vec<u8>, String)>,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: fail the upload after writing this many assets, inside the transaction.
+    pub(crate) static FAIL_UPLOAD_AFTER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+const DATASET_COLUMNS: &str = "id, name, description, summary, citation, url, uploader, created_at";
+const ASSET_COLUMNS: &str = "id, name, description, kind, schema, shape, mock_shape, data_bytes";
+
+impl SiteCore {
+    pub(crate) fn upload_dataset(
+        &self,
+        caller: &User,
+        client: &Client,
+        ds: Dataset,
+    ) -> Result<SiteDataset> {
+        require_owner(
+            caller,
+            "uploading datasets",
+            "ask the datasite's owner to upload it",
+        )?;
+        let name = validate::name("dataset name", &ds.name)?;
+        let description = validate::text("dataset description", &ds.description)?;
+        let summary = validate::text("dataset summary", &ds.summary)?;
+        let citation = validate::text("dataset citation", &ds.citation)?;
+        let url = validate::url("dataset url", &ds.url)?;
+        if ds.assets.is_empty() {
+            return Err(Error::invalid(
+                format!("dataset `{name}`"),
+                "it has no assets",
+                "add at least one with `.asset(Asset::new(..).data(..).mock(..))`",
+            ));
+        }
+        if ds.assets.len() > MAX_ASSETS {
+            return Err(Error::invalid(
+                format!("dataset `{name}`"),
+                format!("it has {} assets, more than {MAX_ASSETS}", ds.assets.len()),
+                "split it into several datasets",
+            ));
+        }
+        if ds.contributors.len() > MAX_CONTRIBUTORS {
+            return Err(Error::invalid(
+                format!("dataset `{name}`"),
+                format!(
+                    "it lists {} contributors, more than {MAX_CONTRIBUTORS}",
+                    ds.contributors.len()
+                ),
+                "list the main contributors and cite the rest",
+            ));
+        }
+        let mut contributors = Vec::with_capacity(ds.contributors.len());
+        for c in &ds.contributors {
+            let cname = validate::name("contributor name", &c.name)?;
+            let email = if c.email.trim().is_empty() {
+                String::new()
+            } else {
+                validate::email(&c.email)?
+            };
+            contributors.push(Contributor {
+                name: cname,
+                email,
+                role: validate::text("contributor role", &c.role)?,
+            });
+        }
+        // Validate and encode everything before taking the write lock: this is the slow part, and a
+        // mistake in the last asset should not cost a transaction.
+        let mut encoded: Vec<EncodedAsset> = Vec::with_capacity(ds.assets.len());
+        for asset in &ds.assets {
+            let (aname, adesc) = asset.validate()?;
+            if encoded.iter().any(|e| e.name.eq_ignore_ascii_case(&aname)) {
+                return Err(Error::exists(
+                    "asset",
+                    aname,
+                    format!("asset names must be unique within dataset `{name}`"),
+                ));
+            }
+            let data = asset.data.as_ref().expect("validated");
+            let mock = match asset.mock_data() {
+                Some(m) => Some((m.encode()?, json(&m.shape()))),
+                None => None,
+            };
+            encoded.push(EncodedAsset {
+                name: aname,
+                description: adesc,
+                kind: data.kind(),
+                schema: json(&data.schema()),
+                shape: json(&data.shape()),
+                data: data.encode()?,
+                mock,
+            });
+        }
+        let id = self.store.write("uploading a dataset", |tx| {
+            let exists: Option<String> = tx
+                .query_row("SELECT name FROM datasets WHERE name = ?1", [&name], |r| r.get(0))
+                .optional()
+                .map_err(Error::sqlite("checking dataset names"))?;
+            if let Some(existing) = exists {
+                return Err(Error::exists("dataset", existing, "pick another name, or delete the old one first with `client.delete_dataset(name)`"));
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            tx.execute(
+                "INSERT INTO datasets (id, name, description, summary, citation, url, uploader, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![id, name, description, summary, citation, url, caller.email, now_ms()],
+            )
+            .map_err(Error::sqlite("writing a dataset"))?;
+            for (i, c) in contributors.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO contributors (dataset_id, position, name, email, role) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, i as i64, c.name, c.email, c.role],
+                )
+                .map_err(Error::sqlite("writing contributors"))?;
+            }
+            for (i, a) in encoded.iter().enumerate() {
+                #[cfg(test)]
+                if FAIL_UPLOAD_AFTER.with(|f| f.get()) == Some(i) {
+                    return Err(Error::corrupt("uploading a dataset", "injected failure (test)"));
+                }
+                let data_blob = self.store.put_blob(&a.data)?;
+                let (mock_blob, mock_shape) = match &a.mock {
+                    Some((bytes, shape)) => (Some(self.store.put_blob(bytes)?), Some(shape.clone())),
+                    None => (None, None),
+                };
+                tx.execute(
+                    "INSERT INTO assets (id, dataset_id, position, name, description, kind, schema, shape,
+                                         data_blob, data_bytes, mock_blob, mock_shape)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        uuid::Uuid::new_v4().to_string(),
+                        id,
+                        i as i64,
+                        a.name,
+                        a.description,
+                        a.kind.as_str(),
+                        a.schema,
+                        a.shape,
+                        data_blob,
+                        a.data.len() as i64,
+                        mock_blob,
+                        mock_shape
+                    ],
+                )
+                .map_err(Error::sqlite("writing an asset"))?;
+            }
+            audit::record(
+                tx,
+                &caller.email,
+                "upload_dataset",
+                &name,
+                &format!("{} assets", encoded.len()),
+            )?;
+            Ok(id)
+        })?;
+        self.dataset_by(client, "id", &id)
+    }
+
+    pub(crate) fn datasets(&self, client: &Client) -> Result<DatasetList> {
+        let ids: Vec<String> = self.store.read(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT id FROM datasets ORDER BY created_at, name")
+                .map_err(Error::sqlite("listing datasets"))?;
+            stmt.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+                .map_err(Error::sqlite("listing datasets"))
+        })?;
+        let mut list = Vec::with_capacity(ids.len());
+        for id in ids {
+            list.push(self.dataset_by(client, "id", &id)?);
+        }
+        Ok(DatasetList(list))
+    }
+
+    pub(crate) fn dataset_by(
+        &self,
+        client: &Client,
+        column: &'static str,
+        key: &str,
+    ) -> Result<SiteDataset> {
+        self.store
+            .read(|conn| load_dataset(conn, column, key, client))?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "dataset",
+                    key,
+                    "list datasets with `client.datasets()` (or `%datasets`)",
+                )
+            })
+    }
+
+    pub(crate) fn delete_dataset(&self, caller: &User, name: &str) -> Result<()> {
+        require_owner(caller, "deleting datasets", "ask the datasite's owner")?;
+        let deleted = self.store.write("deleting a dataset", |tx| {
+            let n = tx
+                .execute("DELETE FROM datasets WHERE name = ?1", [name.trim()])
+                .map_err(Error::sqlite("deleting a dataset"))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            audit::record(tx, &caller.email, "delete_dataset", name.trim(), "")?;
+            Ok(true)
+        })?;
+        if !deleted {
+            return Err(Error::not_found(
+                "dataset",
+                name,
+                "list datasets with `client.datasets()` (or `%datasets`)",
+            ));
+        }
+        // The real data must not outlive its dataset on disk.
+        self.store.collect_garbage()?;
+        Ok(())
+    }
+
+    /// Reads an asset's mock (anyone) or real data (owners only, audited).
+    pub(crate) fn asset_data(&self, caller: &User, asset_id: &str, real: bool) -> Result<Data> {
+        if real {
+            require_owner(
+                caller,
+                "reading an asset's real data",
+                "work with `asset.mock()`, and ask the owner to approve a request for the real result",
+            )?;
+        }
+        let (name, kind, blob): (String, String, Option<String>) = self
+            .store
+            .read(|conn| {
+                conn.query_row(
+                    &format!(
+                        "SELECT name, kind, {} FROM assets WHERE id = ?1",
+                        if real { "data_blob" } else { "mock_blob" }
+                    ),
+                    [asset_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(Error::sqlite("reading an asset"))
+            })?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "asset",
+                    asset_id,
+                    "it may have been deleted; list datasets again",
+                )
+            })?;
+        let blob = blob.ok_or_else(|| {
+            Error::not_found(
+                "mock of asset",
+                name.clone(),
+                "the owner published this asset without a mock (`no_mock`): its schema and shape are all there is to see",
+            )
+        })?;
+        if real {
+            self.store.write("auditing a read", |tx| {
+                audit::record(tx, &caller.email, "read_real_data", &name, asset_id)
+            })?;
+        }
+        Data::decode(DataKind::parse(&kind)?, &self.store.get_blob(&blob)?)
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("schemas and shapes serialise")
+}
+
+fn load_dataset(
+    conn: &Connection,
+    column: &'static str,
+    key: &str,
+    client: &Client,
+) -> Result<Option<SiteDataset>> {
+    let found = conn
+        .query_row(
+            &format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE {column} = ?1"),
+            [key],
+            |r| {
+                Ok(SiteDataset {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    description: r.get(2)?,
+                    summary: r.get(3)?,
+                    citation: r.get(4)?,
+                    url: r.get(5)?,
+                    uploader: r.get(6)?,
+                    created_at: r.get(7)?,
+                    contributors: Vec::new(),
+                    assets: Vec::new(),
+                })
+            },
+        )
+        .optional()
+        .map_err(Error::sqlite("reading a dataset"))?;
+    let Some(mut dataset) = found else {
+        return Ok(None);
+    };
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, email, role FROM contributors WHERE dataset_id = ?1 ORDER BY position",
+        )
+        .map_err(Error::sqlite("reading contributors"))?;
+    dataset.contributors = stmt
+        .query_map([&dataset.id], |r| {
+            Ok(Contributor {
+                name: r.get(0)?,
+                email: r.get(1)?,
+                role: r.get(2)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("reading contributors"))?;
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {ASSET_COLUMNS} FROM assets WHERE dataset_id = ?1 ORDER BY position"
+        ))
+        .map_err(Error::sqlite("reading assets"))?;
+    let rows: Vec<AssetRow> = stmt
+        .query_map([&dataset.id], AssetRow::read)
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("reading assets"))?;
+    for row in rows {
+        dataset.assets.push(row.into_asset(&dataset.name, client)?);
+    }
+    Ok(Some(dataset))
+}
+
+/// One row of the `assets` table, as read by `ASSET_COLUMNS`.
+struct AssetRow {
+    id: String,
+    name: String,
+    description: String,
+    kind: String,
+    schema: String,
+    shape: String,
+    mock_shape: Option<String>,
+    data_bytes: i64,
+}
+
+impl AssetRow {
+    fn read(r: &Row<'_>) -> rusqlite::Result<AssetRow> {
+        Ok(AssetRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            description: r.get(2)?,
+            kind: r.get(3)?,
+            schema: r.get(4)?,
+            shape: r.get(5)?,
+            mock_shape: r.get(6)?,
+            data_bytes: r.get(7)?,
+        })
+    }
+
+    fn into_asset(self, dataset: &str, client: &Client) -> Result<SiteAsset> {
+        Ok(SiteAsset {
+            id: self.id,
+            name: self.name,
+            dataset: dataset.to_string(),
+            description: self.description,
+            kind: DataKind::parse(&self.kind)?,
+            schema: serde_json::from_str(&self.schema)
+                .map_err(|e| Error::corrupt("reading an asset schema", e.to_string()))?,
+            shape: data::shape_from_json(&self.shape),
+            mock_shape: self.mock_shape.as_deref().map(data::shape_from_json),
+            data_bytes: self.data_bytes as u64,
+            client: client.clone(),
+        })
+    }
+}
+

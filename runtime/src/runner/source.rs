@@ -1,0 +1,158 @@
+//! Reading a submitted function: exactly one plain function, and nothing that reads files or the
+//! environment while it compiles.
+
+use super::*;
+
+/// Parsed signature of a submitted function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// The function's name.
+    pub name: String,
+    /// Its parameters, in order.
+    pub params: Vec<Param>,
+    /// The return type as written (`()` if none).
+    pub output: String,
+}
+
+/// One parameter of a submitted function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    /// Its name.
+    pub name: String,
+    /// Its type as written, e.g. `DataFrame` or `Array2<f64>`.
+    pub ty: String,
+}
+
+/// Parses `source`, which must be exactly one free function with plain parameters: no generics, no
+/// `self`, not `async`, `const`, `unsafe` or `extern`, and not called `main`.
+pub fn parse_function(source: &str) -> Result<Signature> {
+    let invalid = |problem: String| {
+        Error::invalid(
+            "code request source",
+            problem,
+            "submit one function, e.g. `fn train(features: DataFrame) -> f64 { .. }`",
+        )
+    };
+    let file =
+        syn::parse_file(source).map_err(|e| invalid(format!("it is not valid Rust: {e}")))?;
+    if let Some(what) = reads_files(quote::ToTokens::to_token_stream(&file)) {
+        return Err(Error::invalid(
+            "code request source",
+            format!(
+                "it uses {what}, which reads the datasite's files or environment when it compiles"
+            ),
+            "pass what the function needs as an input: an asset or a constant",
+        ));
+    }
+    let [syn::Item::Fn(f)] = file.items.as_slice() else {
+        return Err(invalid(format!(
+            "it defines {} items, and a code request is one function",
+            file.items.len()
+        )));
+    };
+    let sig = &f.sig;
+    let name = sig.ident.to_string();
+    let refuse = |what: &str| Err(invalid(format!("`{name}` is {what}")));
+    if name == "main" {
+        return refuse("called `main`, which the runner generates; rename it");
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return refuse("generic; give its parameters concrete types");
+    }
+    if sig.asyncness.is_some() || sig.constness.is_some() {
+        return refuse("async or const; make it a plain `fn`");
+    }
+    if sig.unsafety.is_some() || sig.abi.is_some() {
+        return refuse("unsafe or extern; make it a plain `fn`");
+    }
+    if sig.variadic.is_some() {
+        return refuse("variadic");
+    }
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        let syn::FnArg::Typed(arg) = input else {
+            return refuse("a method (it takes `self`)");
+        };
+        let syn::Pat::Ident(ident) = arg.pat.as_ref() else {
+            return refuse("taking a pattern as a parameter; name each parameter");
+        };
+        params.push(Param {
+            name: ident.ident.to_string(),
+            ty: tokens(&arg.ty),
+        });
+    }
+    let output = match &sig.output {
+        syn::ReturnType::Default => "()".to_string(),
+        syn::ReturnType::Type(_, ty) => tokens(ty),
+    };
+    Ok(Signature {
+        name,
+        params,
+        output,
+    })
+}
+
+/// The first thing in `tokens` that would read the compiling machine's files or environment: the
+/// macros `include!`, `include_bytes!`, `include_str!`, `env!` and `option_env!` (called, or renamed
+/// by `use .. as`), a module read from a file (`mod name;`, which `#[path]` can point anywhere), or
+/// `macro_rules!`, through which the others could be called by a name passed in.
+fn reads_files(tokens: proc_macro2::TokenStream) -> Option<String> {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, token) in tokens.iter().enumerate() {
+        let next = tokens.get(i + 1);
+        match token {
+            TokenTree::Group(g) => {
+                if let Some(what) = reads_files(g.stream()) {
+                    return Some(what);
+                }
+            }
+            TokenTree::Ident(id) => {
+                let name = id.to_string();
+                let name = name.trim_start_matches("r#");
+                let called = matches!(next, Some(TokenTree::Punct(p)) if p.as_char() == '!')
+                    || matches!(next, Some(TokenTree::Ident(n)) if n == "as");
+                match name {
+                    "include_bytes" | "include_str" | "option_env" => {
+                        return Some(format!("`{name}!`"));
+                    }
+                    "include" | "env" if called => return Some(format!("`{name}!`")),
+                    // A macro could call the others with a name it is given, out of sight.
+                    "macro_rules" => return Some("`macro_rules!`".into()),
+                    "mod" => {
+                        if let (Some(TokenTree::Ident(m)), Some(TokenTree::Punct(p))) =
+                            (next, tokens.get(i + 2))
+                            && p.as_char() == ';'
+                        {
+                            return Some(format!("a module from a file (`mod {m};`)"));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A type as compact text: syn prints `Array2 < f64 >`, people write `Array2<f64>`.
+fn tokens(ty: &syn::Type) -> String {
+    let mut text = quote::ToTokens::to_token_stream(ty).to_string();
+    for (from, to) in [
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" :: ", "::"),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ;", ";"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
+}
