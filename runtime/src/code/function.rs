@@ -1,0 +1,265 @@
+//! The function a scientist submits: its source, its input policy ([`ExactMatch`]) and its output
+//! policy ([`OutputPolicy`]), bound and checked against each other before anything runs.
+
+use super::*;
+
+/// How many times approved code may run on the real data, and so how many results it may release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutputPolicy {
+    /// Runs once; later calls to [`Request::get`] return the stored result (PySyft's
+    /// `SingleExecutionExactOutput`).
+    SingleExecution,
+    /// Runs at most this many times ([`Request::run`] for each further run).
+    ExecuteCount(u32),
+}
+
+impl OutputPolicy {
+    pub(crate) fn max_runs(self) -> u32 {
+        match self {
+            OutputPolicy::SingleExecution => 1,
+            OutputPolicy::ExecuteCount(n) => n,
+        }
+    }
+}
+
+impl fmt::Display for OutputPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputPolicy::SingleExecution => f.write_str("SingleExecution"),
+            OutputPolicy::ExecuteCount(n) => write!(f, "ExecuteCount({n})"),
+        }
+    }
+}
+
+/// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
+/// with the request. The code runs on those inputs and no others.
+#[derive(Debug, Clone, Default)]
+pub struct ExactMatch {
+    bindings: Vec<(String, Binding)>,
+}
+
+#[derive(Debug, Clone)]
+enum Binding {
+    Asset(Box<SiteAsset>),
+    /// The value as JSON, or why it could not be serialised (reported when the code is run or
+    /// submitted, so the builder chain stays infallible).
+    Constant(std::result::Result<serde_json::Value, String>),
+}
+
+impl ExactMatch {
+    /// No bindings yet.
+    pub fn new() -> ExactMatch {
+        ExactMatch::default()
+    }
+
+    /// Binds parameter `param` to `asset` (its mock on the scientist's side, its data once approved).
+    pub fn asset(mut self, param: &str, asset: &SiteAsset) -> ExactMatch {
+        self.bindings
+            .push((param.to_string(), Binding::Asset(Box::new(asset.clone()))));
+        self
+    }
+
+    /// Binds parameter `param` to a constant, shown to the owner and approved with the request.
+    pub fn constant(mut self, param: &str, value: impl Serialize) -> ExactMatch {
+        let value = serde_json::to_value(value).map_err(|e| e.to_string());
+        self.bindings
+            .push((param.to_string(), Binding::Constant(value)));
+        self
+    }
+}
+
+/// A bound input as the datasite stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Input {
+    /// An asset, by id, with the `dataset / asset` label shown to people.
+    Asset {
+        /// The parameter.
+        param: String,
+        /// The asset's id.
+        asset_id: String,
+        /// `dataset / asset`.
+        label: String,
+    },
+    /// A constant.
+    Constant {
+        /// The parameter.
+        param: String,
+        /// Its value.
+        value: serde_json::Value,
+    },
+}
+
+impl Input {
+    pub(super) fn param(&self) -> &str {
+        match self {
+            Input::Asset { param, .. } | Input::Constant { param, .. } => param,
+        }
+    }
+
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Input::Asset { label, .. } => format!("asset `{label}`"),
+            Input::Constant { value, .. } => format!("constant {value}"),
+        }
+    }
+}
+
+/// A function to submit as a code request: its source, input bindings and output policy.
+#[derive(Debug, Clone)]
+pub struct Code {
+    pub(super) source: String,
+    pub(super) inputs: ExactMatch,
+    pub(super) output: OutputPolicy,
+}
+
+impl Code {
+    /// Code from its source text: exactly one function. The output policy starts as
+    /// [`OutputPolicy::SingleExecution`].
+    pub fn new(source: impl Into<String>) -> Code {
+        Code {
+            source: source.into(),
+            inputs: ExactMatch::default(),
+            output: OutputPolicy::SingleExecution,
+        }
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Binds the parameters.
+    pub fn input_policy(mut self, inputs: ExactMatch) -> Code {
+        self.inputs = inputs;
+        self
+    }
+
+    /// Sets how often it may run on the real data.
+    pub fn output_policy(mut self, output: OutputPolicy) -> Code {
+        self.output = output;
+        self
+    }
+
+    /// The parsed signature.
+    pub fn signature(&self) -> Result<Signature> {
+        check_source(&self.source)?;
+        runner::parse_function(&self.source)
+    }
+
+    /// Runs the function on the mocks of its bound assets, here and now, and returns its result: what
+    /// the owner will see as the mock result.
+    pub fn run_on_mocks(&self) -> Result<Data> {
+        let client = self.client()?;
+        let caller = client.caller()?;
+        SiteCore::require_compute(&caller)?;
+        let (sig, inputs) = self.resolve()?;
+        let core = client.core();
+        match core.run_code(&self.source, &sig, &inputs, Side::Mock)? {
+            Ok(data) => Ok(data),
+            Err(f) => Err(mock_failure(&sig.name, &f)),
+        }
+    }
+
+    /// The client of the first bound asset: the datasite this code is for.
+    fn client(&self) -> Result<&Client> {
+        self.inputs
+            .bindings
+            .iter()
+            .find_map(|(_, b)| match b {
+                Binding::Asset(a) => Some(a.client()),
+                Binding::Constant(_) => None,
+            })
+            .ok_or_else(|| {
+                Error::invalid(
+                    "code request inputs",
+                    "no parameter is bound to an asset",
+                    "bind them with `.input_policy(ExactMatch::new().asset(\"param\", &asset))`",
+                )
+            })
+    }
+
+    /// The signature and the bindings in parameter order, checked against each other.
+    pub(super) fn resolve(&self) -> Result<(Signature, Vec<Input>)> {
+        let sig = self.signature()?;
+        let mut inputs = Vec::with_capacity(sig.params.len());
+        for (param, _) in &self.inputs.bindings {
+            if !sig.params.iter().any(|p| &p.name == param) {
+                let names: Vec<&str> = sig.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(Error::invalid(
+                    format!("input `{param}`"),
+                    format!("`{}` has no parameter `{param}`", sig.name),
+                    format!("bind its parameters: {}", names.join(", ")),
+                ));
+            }
+        }
+        for p in &sig.params {
+            let bound: Vec<&Binding> = self
+                .inputs
+                .bindings
+                .iter()
+                .filter(|(name, _)| name == &p.name)
+                .map(|(_, b)| b)
+                .collect();
+            let binding = match bound.as_slice() {
+                [b] => *b,
+                [] => {
+                    return Err(Error::invalid(
+                        format!("parameter `{}` of `{}`", p.name, sig.name),
+                        "it is not bound",
+                        format!(
+                            "bind it in the input policy: `.asset(\"{}\", &asset)` or `.constant(\"{}\", value)`",
+                            p.name, p.name
+                        ),
+                    ));
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        format!("parameter `{}` of `{}`", p.name, sig.name),
+                        "it is bound more than once",
+                        "bind each parameter once",
+                    ));
+                }
+            };
+            inputs.push(match binding {
+                Binding::Asset(a) => Input::Asset {
+                    param: p.name.clone(),
+                    asset_id: a.id().to_string(),
+                    // Replaced by the datasite's own label when submitted.
+                    label: format!("{} / {}", a.dataset, a.name),
+                },
+                Binding::Constant(Ok(v)) => Input::Constant {
+                    param: p.name.clone(),
+                    value: v.clone(),
+                },
+                Binding::Constant(Err(e)) => {
+                    return Err(Error::invalid(
+                        format!("constant for parameter `{}`", p.name),
+                        format!("it cannot be written as JSON: {e}"),
+                        "bind a value whose `Serialize` succeeds: numbers, strings, vectors, maps with string keys",
+                    ));
+                }
+            });
+        }
+        Ok((sig, inputs))
+    }
+}
+
+fn check_source(source: &str) -> Result<()> {
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(Error::invalid(
+            "code request source",
+            format!("it is {} bytes, more than {MAX_SOURCE_BYTES}", source.len()),
+            "submit one function; move data into assets, not into the source",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn mock_failure(name: &str, f: &RunFailure) -> Error {
+    Error::invalid(
+        format!("function `{name}`"),
+        format!("it failed on the mocks: {}", f.detail),
+        "fix it and try again with `code.run_on_mocks()`",
+    )
+}
