@@ -14,23 +14,7 @@ use crate::data::Data;
 use crate::pointer::Request;
 use crate::site::{Client, SiteAsset};
 
-/// How many times approved code may run on the real data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputPolicy {
-    /// Runs once; later `get()`s return the stored result.
-    SingleExecution,
-    /// Runs at most this many times (`request.run()` for each further run).
-    ExecuteCount(u32),
-}
-
-impl OutputPolicy {
-    fn to_json(self) -> Value {
-        match self {
-            OutputPolicy::SingleExecution => json!("SingleExecution"),
-            OutputPolicy::ExecuteCount(n) => json!({ "ExecuteCount": n }),
-        }
-    }
-}
+pub use veil_api::view::OutputPolicy;
 
 /// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
 /// with the request.
@@ -134,7 +118,7 @@ impl Code {
                 Binding::Constant(v) => json!({ "param": param, "constant": v }),
             })
             .collect();
-        json!({ "source": self.source, "inputs": inputs, "policy": self.output.to_json() })
+        json!({ "source": self.source, "inputs": inputs, "policy": self.output })
     }
 }
 

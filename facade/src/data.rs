@@ -266,6 +266,21 @@ impl Asset {
         self
     }
 
+    /// The asset's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The real data, if set.
+    pub fn real(&self) -> Option<&Data> {
+        self.data.as_ref()
+    }
+
+    /// The mock, if set.
+    pub fn mock_data(&self) -> Option<&Data> {
+        self.mock.as_ref()
+    }
+
     fn to_json(&self) -> Value {
         json!({
             "name": self.name,
@@ -343,6 +358,21 @@ impl Dataset {
     pub fn asset(mut self, asset: Asset) -> Dataset {
         self.assets.push(asset);
         self
+    }
+
+    /// Adds an asset in place (PySyft's `dataset.add_asset(asset)`).
+    pub fn add_asset(&mut self, asset: Asset) {
+        self.assets.push(asset);
+    }
+
+    /// The dataset's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The assets added so far.
+    pub fn assets(&self) -> &[Asset] {
+        &self.assets
     }
 
     pub(crate) fn to_json(&self) -> Value {

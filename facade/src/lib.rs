@@ -50,7 +50,7 @@ mod site;
 pub use bridge::{Error, Rendered, Result, use_bridge};
 pub use code::{Code, ExactMatch, OutputPolicy};
 pub use data::{Asset, Contributor, Data, Dataset, array, mock, read_csv, read_parquet};
-pub use pointer::{Pointer, Request, RequestList, Review};
+pub use pointer::{Pointer, Request, RequestList, Review, SubmittedCode};
 pub use serde_json as json;
 pub use site::{
     AuditLog, Client, DatasetList, Datasite, LaunchOptions, NewUser, Role, SiteAsset, SiteDataset,

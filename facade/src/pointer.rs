@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use veil_api::ops::Op;
-use veil_api::view::RequestStatus;
+use veil_api::view::{OutputPolicy, RequestStatus};
 
 use crate::bridge::{Handle, Rendered, Result, call, rich_via_rendered, shape_field, str_field};
 use crate::data::Data;
@@ -264,6 +264,30 @@ impl Request {
     pub fn run_privately(&self) -> Result<Data> {
         Data::from_reply(&self.call("request.run_privately", None)?)
     }
+
+    /// The submitted code, for a code request (its requester and owners).
+    pub fn code(&self) -> Result<SubmittedCode> {
+        let reply = self.call("request.code", None)?;
+        serde_json::from_value(reply).map_err(|e| {
+            crate::Error::new(
+                "KernelError",
+                format!("the kernel's code reply was unreadable ({e}); the facade and kernel versions may differ: reinstall with `veil-kernel install`"),
+            )
+        })
+    }
+}
+
+/// A code request's function as the datasite keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct SubmittedCode {
+    /// The function's exact source text.
+    pub source: String,
+    /// `name(param = input, ...)`: the call the datasite makes.
+    pub call: String,
+    /// Its output policy.
+    pub policy: OutputPolicy,
+    /// Runs on the real data so far.
+    pub runs: u32,
 }
 
 /// An owner's review of a request.

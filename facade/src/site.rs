@@ -112,6 +112,12 @@ impl Datasite {
     pub fn land(&self) -> Result<()> {
         call("site.land", json!({ "site": self.handle.id() })).map(drop)
     }
+
+    /// Forgets the results of pointer operations computed so far, freeing the kernel's memory; they are
+    /// replayed from the recorded actions when next needed.
+    pub fn clear_results(&self) -> Result<()> {
+        call("site.clear_results", json!({ "site": self.handle.id() })).map(drop)
+    }
 }
 
 /// The session's datasite: the one `%datasite launch` or [`Datasite::launch`] opened.
@@ -131,6 +137,7 @@ pub struct Client {
     email: String,
     role: Role,
     site: String,
+    notices: Vec<String>,
 }
 
 impl fmt::Debug for Client {
@@ -145,15 +152,27 @@ impl fmt::Debug for Client {
 
 impl Client {
     fn from_reply(reply: Value) -> Result<Client> {
-        for notice in reply["notices"].as_array().into_iter().flatten() {
-            eprintln!("{}", notice.as_str().unwrap_or_default());
+        let notices: Vec<String> = reply["notices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect();
+        for notice in &notices {
+            eprintln!("{notice}");
         }
         Ok(Client {
             handle: Handle::from_reply(&reply)?,
             email: str_field(&reply, "email"),
             role: Role::parse(&str_field(&reply, "role")),
             site: str_field(&reply, "site"),
+            notices,
         })
+    }
+
+    /// Warnings from login, e.g. that the default admin password is still set.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -475,6 +494,8 @@ impl SiteDataset {
                 .into_iter()
                 .flatten()
                 .map(|a| SiteAsset {
+                    id: str_field(a, "id"),
+                    data_bytes: a["data_bytes"].as_u64().unwrap_or_default(),
                     name: str_field(a, "name"),
                     dataset: str_field(a, "dataset"),
                     description: str_field(a, "description"),
@@ -514,11 +535,19 @@ impl SiteDataset {
         }
         Ok(asset)
     }
+
+    /// Total stored size of the real data, in bytes.
+    pub fn size(&self) -> u64 {
+        self.assets.iter().map(|a| a.data_bytes).sum()
+    }
 }
 
 /// An asset of an uploaded dataset, as seen through the client that fetched it.
 #[derive(Clone)]
 pub struct SiteAsset {
+    id: String,
+    /// Stored size of the real data, in bytes.
+    pub data_bytes: u64,
     /// Name.
     pub name: String,
     /// Its dataset's name.
@@ -538,6 +567,11 @@ pub struct SiteAsset {
 impl SiteAsset {
     pub(crate) fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Its stable id on the datasite.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     fn fetch(&self, op: &str) -> Result<Data> {

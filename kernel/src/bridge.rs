@@ -316,6 +316,8 @@ fn dataset_info(dataset: &veil::SiteDataset) -> Value {
         .iter()
         .map(|a| {
             json!({
+                "id": a.id(),
+                "data_bytes": a.data_bytes,
                 "name": a.name,
                 "dataset": a.dataset,
                 "description": a.description,
@@ -608,6 +610,10 @@ impl Cells {
                 } else {
                     site.land()?;
                 }
+                Value::Null
+            }
+            "site.clear_results" => {
+                self.site(id()?)?.clear_results();
                 Value::Null
             }
             "site.render" => rendered(&self.site(id()?)?),
@@ -981,7 +987,8 @@ impl Cells {
                 };
                 self.data_handle(data)
             }
-            "client.request" | "request.review" | "request.approve" | "request.deny" => {
+            "client.request" | "request.code" | "request.review" | "request.approve"
+            | "request.deny" => {
                 #[derive(Deserialize)]
                 struct A {
                     client: u64,
@@ -993,6 +1000,15 @@ impl Cells {
                 let request = self.client(client)?.request(&id)?;
                 match op {
                     "client.request" => request_info(&request),
+                    "request.code" => {
+                        let code = request.code()?;
+                        json!({
+                            "source": code.source,
+                            "call": code.call(),
+                            "policy": code.policy,
+                            "runs": code.runs,
+                        })
+                    }
                     "request.review" => rendered(&request.review()?),
                     "request.approve" => request_info(&request.approve()?),
                     _ => request_info(&request.deny(reason.as_deref().unwrap_or_default())?),

@@ -463,6 +463,17 @@ fn code_requests_from_cells() {
         "AlreadyExists"
     );
 
+    // The code is its requester's and the owners' to read, with its call and policy.
+    for who in [&jane, &owner] {
+        let code = who.request(&request.id).unwrap().code().unwrap();
+        assert!(code.source.contains("a comment the owner will read"));
+        assert_eq!(
+            code.call,
+            "scaled_total(inp = asset `my dataset / my asset`, factor = constant 2.0)"
+        );
+        assert_eq!((code.policy, code.runs), (ExecuteCount(2), 0));
+    }
+
     // The owner's review shows the source, highlighted; a private run sees the real data.
     let seen = owner.request(&request.id).unwrap();
     let review = html(&seen.review().unwrap());

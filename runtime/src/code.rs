@@ -18,7 +18,6 @@
 //! callers that lost the race wait for the winner's result. A failed run counts too, so a scientist
 //! cannot probe the real data by resubmitting runs until one happens to pass.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use rusqlite::{OptionalExtension, params};

@@ -3,33 +3,7 @@
 
 use super::*;
 
-/// How many times approved code may run on the real data, and so how many results it may release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OutputPolicy {
-    /// Runs once; later calls to [`Request::get`] return the stored result (PySyft's
-    /// `SingleExecutionExactOutput`).
-    SingleExecution,
-    /// Runs at most this many times ([`Request::run`] for each further run).
-    ExecuteCount(u32),
-}
-
-impl OutputPolicy {
-    pub(crate) fn max_runs(self) -> u32 {
-        match self {
-            OutputPolicy::SingleExecution => 1,
-            OutputPolicy::ExecuteCount(n) => n,
-        }
-    }
-}
-
-impl fmt::Display for OutputPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OutputPolicy::SingleExecution => f.write_str("SingleExecution"),
-            OutputPolicy::ExecuteCount(n) => write!(f, "ExecuteCount({n})"),
-        }
-    }
-}
+pub use veil_api::view::OutputPolicy;
 
 /// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
 /// with the request. The code runs on those inputs and no others.

@@ -1,0 +1,117 @@
+//! Cells reach the same calls as Rust programs: every public method of the runtime's handles (the
+//! `veil` crate) has a method of the same name on the facade's (what cells link), unless it is listed
+//! below with why. Read from the two crates' sources, so adding a runtime method without its cell
+//! counterpart fails here. (The op methods, `sum`, `pow`, `column`, ..., are written once for both by
+//! `veil_api::op_methods!`.)
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The handle and builder types cells use under the runtime's names.
+const TYPES: &[&str] = &[
+    "Datasite",
+    "LaunchOptions",
+    "Client",
+    "Pointer",
+    "Request",
+    "SiteDataset",
+    "SiteAsset",
+    "Dataset",
+    "Asset",
+    "Contributor",
+    "NewUser",
+    "Code",
+    "ExactMatch",
+];
+
+/// Runtime methods cells do without, and why.
+const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
+    (
+        "LaunchOptions",
+        "runner_dir",
+        "how the datasite process compiles code: set by whoever runs the datasite",
+    ),
+    (
+        "LaunchOptions",
+        "code_limits",
+        "limits of the datasite process's code runs: set by whoever runs the datasite",
+    ),
+    (
+        "LaunchOptions",
+        "cache_bytes",
+        "the datasite process's memory budget: set by whoever runs the datasite",
+    ),
+    (
+        "Code",
+        "signature",
+        "parsing Rust needs syn, which cells do not link; the datasite reports bad signatures at submission",
+    ),
+];
+
+/// `pub fn` names of inherent `impl T` blocks, by type, in every `.rs` file under `dir`.
+fn methods(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let file = syn::parse_file(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for item in file.items {
+            let syn::Item::Impl(imp) = item else { continue };
+            if imp.trait_.is_some() {
+                continue;
+            }
+            let syn::Type::Path(ty) = imp.self_ty.as_ref() else {
+                continue;
+            };
+            let name = ty.path.segments.last().unwrap().ident.to_string();
+            for item in imp.items {
+                if let syn::ImplItem::Fn(f) = item
+                    && matches!(f.vis, syn::Visibility::Public(_))
+                {
+                    out.entry(name.clone())
+                        .or_default()
+                        .insert(f.sig.ident.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_runtime_method_cells_need_has_a_facade_method() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let runtime = methods(&root.join("runtime/src"));
+    let facade = methods(&root.join("facade/src"));
+    let empty = BTreeSet::new();
+    let mut missing = Vec::new();
+    for ty in TYPES {
+        let theirs = runtime.get(*ty).unwrap_or(&empty);
+        assert!(
+            !theirs.is_empty(),
+            "no public methods of `{ty}` found in the runtime"
+        );
+        for method in theirs {
+            let excused = RUNTIME_ONLY.iter().any(|(t, m, _)| t == ty && m == method);
+            let present = facade.get(*ty).is_some_and(|m| m.contains(method));
+            if !present && !excused {
+                missing.push(format!("{ty}::{method}"));
+            }
+            assert!(
+                !(present && excused),
+                "{ty}::{method} is in the facade now: remove it from RUNTIME_ONLY"
+            );
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the facade lacks these runtime methods (add them, with a bridge call, or list them in RUNTIME_ONLY with why): {missing:?}"
+    );
+}
