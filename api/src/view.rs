@@ -1,5 +1,7 @@
-//! The view types: what a datasite tells a client about its records. A client shows them; the
-//! datasite never takes them back (every call names records by id, and the datasite reads its own).
+//! The view types: what a datasite tells a client about its records (request statuses and kinds,
+//! roles), and the plain specs a client sends (a new user, an output policy). A client shows views; the
+//! datasite never takes them back (every call names records by id, and the datasite reads its own),
+//! and it validates every spec.
 
 use std::fmt;
 
@@ -81,6 +83,139 @@ impl fmt::Display for OutputPolicy {
             OutputPolicy::SingleExecution => f.write_str("SingleExecution"),
             OutputPolicy::ExecuteCount(n) => write!(f, "ExecuteCount({n})"),
         }
+    }
+}
+
+/// What a user may do on a datasite.
+// Not `#[non_exhaustive]`: the datasite decides on every role, so a new one cannot be added without
+// its checks (the vocabulary is versioned by `API_VERSION` instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including changing roles.
+    Admin,
+    /// Uploads datasets, registers users, reviews requests, reads real data.
+    DataOwner,
+    /// Browses datasets, works on mocks, submits requests.
+    DataScientist,
+    /// Browses datasets and mocks only.
+    Guest,
+}
+
+impl Role {
+    /// Whether the role may read real data and manage the datasite (admin or data owner).
+    pub fn is_owner(self) -> bool {
+        matches!(self, Role::Admin | Role::DataOwner)
+    }
+
+    /// `admin`, `data_owner`, `data_scientist` or `guest`: its name on the wire and in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::DataOwner => "data_owner",
+            Role::DataScientist => "data_scientist",
+            Role::Guest => "guest",
+        }
+    }
+
+    /// Reads `admin`, `data_owner` (or `owner`), `data_scientist` (or `scientist`) or `guest`, in any
+    /// case, with spaces or dashes for underscores.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-'], "_")
+            .as_str()
+        {
+            "admin" => Some(Role::Admin),
+            "data_owner" | "owner" => Some(Role::DataOwner),
+            "data_scientist" | "scientist" => Some(Role::DataScientist),
+            "guest" => Some(Role::Guest),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Admin => "an admin",
+            Role::DataOwner => "a data owner",
+            Role::DataScientist => "a data scientist",
+            Role::Guest => "a guest",
+        })
+    }
+}
+
+fn data_scientist() -> Role {
+    Role::DataScientist
+}
+
+/// A user to register, built like PySyft's `register(name=, email=, password=, institution=,
+/// website=)`. The datasite validates every field; the password is never printed.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct NewUser {
+    /// Display name.
+    pub name: String,
+    /// Login email.
+    pub email: String,
+    /// Initial password.
+    pub password: String,
+    /// Institution, possibly empty.
+    #[serde(default)]
+    pub institution: String,
+    /// Website, possibly empty.
+    #[serde(default)]
+    pub website: String,
+    /// Role (default: data scientist). Only an admin may create admins.
+    #[serde(default = "data_scientist")]
+    pub role: Role,
+}
+
+impl fmt::Debug for NewUser {
+    // Never print the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NewUser {
+    /// A data scientist with this name, email and password.
+    pub fn new(
+        name: impl Into<String>,
+        email: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        NewUser {
+            name: name.into(),
+            email: email.into(),
+            password: password.into(),
+            institution: String::new(),
+            website: String::new(),
+            role: Role::DataScientist,
+        }
+    }
+
+    /// The user's institution.
+    pub fn institution(mut self, institution: impl Into<String>) -> Self {
+        self.institution = institution.into();
+        self
+    }
+
+    /// The user's (or institution's) website.
+    pub fn website(mut self, website: impl Into<String>) -> Self {
+        self.website = website.into();
+        self
+    }
+
+    /// The role to give (default: data scientist). Only an admin may create admins.
+    pub fn role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
     }
 }
 

@@ -104,7 +104,7 @@ impl Datasite {
     pub fn sign_up(&self, user: NewUser) -> Result<User> {
         User::from_reply(&call(
             "site.sign_up",
-            json!({ "site": self.handle.id(), "user": user.to_json() }),
+            json!({ "site": self.handle.id(), "user": user }),
         )?)
     }
 
@@ -164,7 +164,7 @@ impl Client {
         Ok(Client {
             handle: Handle::from_reply(&reply)?,
             email: str_field(&reply, "email"),
-            role: Role::parse(&str_field(&reply, "role")),
+            role: Role::parse(&str_field(&reply, "role")).unwrap_or(Role::Guest),
             site: str_field(&reply, "site"),
             notices,
         })
@@ -206,7 +206,7 @@ impl Client {
 
     /// Registers a user (owners and admins).
     pub fn register(&self, user: NewUser) -> Result<User> {
-        User::from_reply(&self.call("client.register", json!({ "user": user.to_json() }))?)
+        User::from_reply(&self.call("client.register", json!({ "user": user }))?)
     }
 
     /// Everyone registered (owners and admins).
@@ -308,107 +308,7 @@ impl Client {
     }
 }
 
-/// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Everything, including changing roles.
-    Admin,
-    /// Uploads datasets, registers users, reviews requests, reads real data.
-    DataOwner,
-    /// Browses datasets, works on mocks, submits requests.
-    DataScientist,
-    /// Browses datasets and mocks only.
-    Guest,
-}
-
-impl Role {
-    /// The role's name on the wire and in displays.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::DataOwner => "data_owner",
-            Role::DataScientist => "data_scientist",
-            Role::Guest => "guest",
-        }
-    }
-
-    fn parse(s: &str) -> Role {
-        [Role::Admin, Role::DataOwner, Role::DataScientist]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .unwrap_or(Role::Guest)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A user to register. The password never appears in displays.
-#[derive(Clone)]
-pub struct NewUser {
-    name: String,
-    email: String,
-    password: String,
-    institution: Option<String>,
-    website: Option<String>,
-    role: Option<Role>,
-}
-
-impl fmt::Debug for NewUser {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NewUser({} <{}>)", self.name, self.email)
-    }
-}
-
-impl NewUser {
-    /// A data scientist unless [`NewUser::role`] says otherwise.
-    pub fn new(
-        name: impl Into<String>,
-        email: impl Into<String>,
-        password: impl Into<String>,
-    ) -> NewUser {
-        NewUser {
-            name: name.into(),
-            email: email.into(),
-            password: password.into(),
-            institution: None,
-            website: None,
-            role: None,
-        }
-    }
-
-    /// Their institution.
-    pub fn institution(mut self, institution: impl Into<String>) -> NewUser {
-        self.institution = Some(institution.into());
-        self
-    }
-
-    /// Their website.
-    pub fn website(mut self, website: impl Into<String>) -> NewUser {
-        self.website = Some(website.into());
-        self
-    }
-
-    /// Their role.
-    pub fn role(mut self, role: Role) -> NewUser {
-        self.role = Some(role);
-        self
-    }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "name": self.name,
-            "email": self.email,
-            "password": self.password,
-            "institution": self.institution,
-            "website": self.website,
-            "role": self.role.map(Role::as_str),
-        })
-    }
-}
+pub use veil_api::view::{NewUser, Role};
 
 /// A registered user.
 #[derive(Clone, PartialEq, Eq)]
@@ -440,7 +340,7 @@ impl User {
             id: str_field(reply, "id"),
             name: str_field(reply, "name"),
             email: str_field(reply, "email"),
-            role: Role::parse(&str_field(reply, "role")),
+            role: Role::parse(&str_field(reply, "role")).unwrap_or(Role::Guest),
             institution: str_field(reply, "institution"),
             website: str_field(reply, "website"),
             rendered: Rendered::from_reply(&reply["rendered"]),

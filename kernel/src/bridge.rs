@@ -340,35 +340,6 @@ fn dataset_info(dataset: &veil::SiteDataset) -> Value {
 }
 
 #[derive(Deserialize)]
-struct NewUserArgs {
-    name: String,
-    email: String,
-    password: String,
-    #[serde(default)]
-    institution: Option<String>,
-    #[serde(default)]
-    website: Option<String>,
-    #[serde(default)]
-    role: Option<veil::Role>,
-}
-
-impl NewUserArgs {
-    fn build(self) -> veil::NewUser {
-        let mut user = veil::NewUser::new(self.name, self.email, self.password);
-        if let Some(i) = self.institution {
-            user = user.institution(i);
-        }
-        if let Some(w) = self.website {
-            user = user.website(w);
-        }
-        if let Some(r) = self.role {
-            user = user.role(r);
-        }
-        user
-    }
-}
-
-#[derive(Deserialize)]
 struct DatasetArgs {
     name: String,
     #[serde(default)]
@@ -597,10 +568,10 @@ impl Cells {
                 #[derive(Deserialize)]
                 struct A {
                     site: u64,
-                    user: NewUserArgs,
+                    user: veil::NewUser,
                 }
                 let A { site, user } = args(op, a)?;
-                user_info(&self.site(site)?.sign_up(user.build())?)
+                user_info(&self.site(site)?.sign_up(user)?)
             }
             "site.land" => {
                 let site = self.site(id()?)?;
@@ -641,10 +612,10 @@ impl Cells {
                 #[derive(Deserialize)]
                 struct A {
                     client: u64,
-                    user: NewUserArgs,
+                    user: veil::NewUser,
                 }
                 let A { client, user } = args(op, a)?;
-                user_info(&self.client(client)?.register(user.build())?)
+                user_info(&self.client(client)?.register(user)?)
             }
             "client.change_password" => {
                 #[derive(Deserialize)]

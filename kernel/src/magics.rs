@@ -245,7 +245,14 @@ pub fn parse(line: &str) -> Result<Magic, KernelError> {
             let institution = take_option(&name, &mut args, "--institution")?.unwrap_or_default();
             let website = take_option(&name, &mut args, "--website")?.unwrap_or_default();
             let role = match take_option(&name, &mut args, "--role")? {
-                Some(r) => Role::parse(&r).map_err(|e| usage_error(&name, &e.to_string()))?,
+                Some(r) => Role::parse(&r).ok_or_else(|| {
+                    usage_error(
+                        &name,
+                        &format!(
+                            "`{r}` is not a role: use one of admin, data_owner, data_scientist, guest"
+                        ),
+                    )
+                })?,
                 None => Role::DataScientist,
             };
             let [user, email] =

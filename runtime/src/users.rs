@@ -4,8 +4,6 @@
 //! tokens of which only a SHA-256 is stored, so a copy of the database does not let anyone log in. Every
 //! client call looks its session up again, so a role change or a deleted user takes effect at once.
 
-use std::fmt;
-
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
@@ -24,125 +22,7 @@ pub const DEFAULT_ADMIN_EMAIL: &str = "info@openmined.org";
 /// The administrator's initial password. Logins warn until it is changed.
 pub const DEFAULT_ADMIN_PASSWORD: &str = "changethis";
 
-/// What a user may do on a datasite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Role {
-    /// Everything, including changing roles.
-    Admin,
-    /// Uploads datasets, registers users, reviews requests, reads real data.
-    DataOwner,
-    /// Browses datasets, works on mocks, submits requests.
-    DataScientist,
-    /// Browses datasets and mocks only.
-    Guest,
-}
-
-impl Role {
-    /// Whether the role may read real data and manage the datasite (admin or data owner).
-    pub fn is_owner(self) -> bool {
-        matches!(self, Role::Admin | Role::DataOwner)
-    }
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::DataOwner => "data_owner",
-            Role::DataScientist => "data_scientist",
-            Role::Guest => "guest",
-        }
-    }
-
-    /// Parses `admin`, `data_owner` (or `owner`), `data_scientist` (or `scientist`), `guest`.
-    pub fn parse(s: &str) -> Result<Role> {
-        match s
-            .trim()
-            .to_ascii_lowercase()
-            .replace([' ', '-'], "_")
-            .as_str()
-        {
-            "admin" => Ok(Role::Admin),
-            "data_owner" | "owner" => Ok(Role::DataOwner),
-            "data_scientist" | "scientist" => Ok(Role::DataScientist),
-            "guest" => Ok(Role::Guest),
-            _ => Err(Error::invalid(
-                "role",
-                format!("`{s}` is not a role"),
-                "use one of admin, data_owner, data_scientist, guest",
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Role::Admin => "an admin",
-            Role::DataOwner => "a data owner",
-            Role::DataScientist => "a data scientist",
-            Role::Guest => "a guest",
-        })
-    }
-}
-
-/// A user to register, built like PySyft's `register(name=, email=, password=, institution=, website=)`.
-#[derive(Clone)]
-pub struct NewUser {
-    pub(crate) name: String,
-    pub(crate) email: String,
-    pub(crate) password: String,
-    pub(crate) institution: String,
-    pub(crate) website: String,
-    pub(crate) role: Role,
-}
-
-impl fmt::Debug for NewUser {
-    // Never print the password.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewUser")
-            .field("name", &self.name)
-            .field("email", &self.email)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
-    }
-}
-
-impl NewUser {
-    /// A data scientist with this name, email and password.
-    pub fn new(
-        name: impl Into<String>,
-        email: impl Into<String>,
-        password: impl Into<String>,
-    ) -> Self {
-        NewUser {
-            name: name.into(),
-            email: email.into(),
-            password: password.into(),
-            institution: String::new(),
-            website: String::new(),
-            role: Role::DataScientist,
-        }
-    }
-
-    /// The user's institution.
-    pub fn institution(mut self, institution: impl Into<String>) -> Self {
-        self.institution = institution.into();
-        self
-    }
-
-    /// The user's (or institution's) website.
-    pub fn website(mut self, website: impl Into<String>) -> Self {
-        self.website = website.into();
-        self
-    }
-
-    /// The role to give (default: data scientist). Only an admin may create admins.
-    pub fn role(mut self, role: Role) -> Self {
-        self.role = role;
-        self
-    }
-}
+pub use veil_api::view::{NewUser, Role};
 
 /// A registered user, as the datasite reports it (never with a password or hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
