@@ -770,7 +770,36 @@ mod tests {
                 "`env!`",
             ),
             ("fn f() -> u8 { core::r#include!(\"/x\") }", "`include!`"),
-            ("fn f() { #[path = \"/x.rs\"] mod m; }", "`mod m;`"),
+            ("fn f() { mod m; }", "`mod m;`"),
+            ("fn f() { #[path = \"/x.rs\"] mod m; }", "`#[path]`"),
+            // Inline assembly reads files (`.incbin`, `.include`) while compiling.
+            (
+                "fn f() { core::arch::global_asm!(\".incbin \\\"/etc/passwd\\\"\"); }",
+                "`global_asm!`",
+            ),
+            (
+                "fn f() { use core::arch::asm as a; unsafe { a!(\"nop\") } }",
+                "`asm!`",
+            ),
+            ("fn f() -> u8 { unsafe { *(8 as *const u8) } }", "`unsafe`"),
+            (
+                "fn f() { unsafe extern \"C\" { static X: u8; } }",
+                "`unsafe`",
+            ),
+            ("fn f() { extern \"C\" { fn abort(); } }", "`extern`"),
+            (
+                "fn f() { #[debugger_visualizer(gdb_script_file = \"/etc/passwd\")] mod m {} }",
+                "`#[debugger_visualizer]`",
+            ),
+            (
+                "fn f() { #[cfg_attr(all(), path = \"/x.rs\")] mod m {} }",
+                "`#[cfg_attr]`",
+            ),
+            ("#[link(name = \"c\")] fn f() {}", "`#[link]`"),
+            (
+                "fn f() { #![no_implicit_prelude] }",
+                "`#[no_implicit_prelude]`",
+            ),
             (
                 "fn f() -> &'static str { macro_rules! m { ($n:ident) => { $n!(\"HOME\") } } m!(env) }",
                 "`macro_rules!`",
@@ -779,6 +808,12 @@ mod tests {
             let err = parse_function(source).unwrap_err().to_string();
             assert!(err.contains(problem), "{source}: {err}");
         }
+    }
+
+    #[test]
+    fn docs_lints_and_derives_are_allowed() {
+        let source = "/// Totals.\n#[must_use]\n#[allow(clippy::all)]\nfn f(x: f64) -> f64 {\n    #[derive(Debug)]\n    struct S;\n    let _ = S;\n    x\n}";
+        assert_eq!(parse_function(source).unwrap().name, "f");
     }
 
     #[test]

@@ -300,3 +300,51 @@ fn errors_quote_user_input_cut_to_a_sane_length() {
     }
     site.land().unwrap();
 }
+
+/// Found by review: submitted code read any file of the datasite's machine while it compiled. The
+/// assembler's `.incbin` (through `global_asm!`) embeds a file in the binary, and a mock run, which
+/// needs no approval, hands it back: here the datasite's own database. Code that reaches outside the
+/// language (inline assembly, `unsafe`, `extern`, attributes beyond lints and docs) is refused before
+/// anything compiles.
+#[test]
+fn submitted_code_cannot_embed_the_datasites_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (_, jane, _) = setup(&site);
+    let db = tmp.path().join("veil.db");
+    let source = format!(
+        r#"fn leak(inp: ArrayD<f64>) -> Vec<u8> {{
+    mod embedded {{
+        core::arch::global_asm!(".pushsection .rodata.leak,\"a\"", ".globl LEAK_S", "LEAK_S:",
+            ".incbin \"{}\"", ".globl LEAK_E", "LEAK_E:", ".popsection");
+    }}
+    unsafe extern "C" {{ static LEAK_S: u8; static LEAK_E: u8; }}
+    unsafe {{
+        let (s, e) = (&raw const LEAK_S, &raw const LEAK_E);
+        std::slice::from_raw_parts(s, (e.offset_from(s) as usize).min(16)).to_vec()
+    }}
+}}"#,
+        db.display()
+    );
+    let code =
+        Code::new(source).input_policy(ExactMatch::new().asset("inp", &asset(&jane, "numbers")));
+    match code.run_on_mocks() {
+        Ok(data) => {
+            let bytes: Vec<u8> = serde_json::from_value(data.as_json().cloned().unwrap()).unwrap();
+            panic!(
+                "a mock run read the datasite's database: {:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        Err(e) => {
+            assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+            assert!(e.to_string().contains("`global_asm!`"), "{e}");
+        }
+    }
+    let refused = jane.request_code_execution(&code, "totals").unwrap_err();
+    assert!(
+        refused.to_string().contains("reaches outside the language"),
+        "{refused}"
+    );
+    site.land().unwrap();
+}

@@ -39,7 +39,7 @@ pub fn parse_function(source: &str) -> Result<Signature> {
         return Err(Error::invalid(
             "code request source",
             format!(
-                "it uses {what}, which reads the datasite's files or environment when it compiles"
+                "it uses {what}, which reaches outside the language (the datasite's files, its environment or raw memory)"
             ),
             "pass what the function needs as an input: an asset or a constant",
         ));
@@ -92,12 +92,33 @@ pub fn parse_function(source: &str) -> Result<Signature> {
     })
 }
 
-/// The first thing in `tokens` that would read the compiling machine's files or environment: the
-/// macros `include!`, `include_bytes!`, `include_str!`, `env!` and `option_env!` (called, or renamed
-/// by `use .. as`), a module read from a file (`mod name;`, which `#[path]` can point anywhere), or
-/// `macro_rules!`, through which the others could be called by a name passed in.
+/// Attributes a submitted function may carry: lints, docs and code-generation hints. Every other
+/// attribute is refused, because some reach outside the language while compiling (`#[path]`,
+/// `#[debugger_visualizer]` embeds a file in the binary, `#[link]` links a library, `#[cfg_attr]` can
+/// produce any of them).
+const ATTRIBUTES: &[&str] = &[
+    "allow",
+    "warn",
+    "deny",
+    "forbid",
+    "expect",
+    "doc",
+    "must_use",
+    "inline",
+    "cold",
+    "track_caller",
+    "derive",
+];
+
+/// The first thing in `tokens` that reaches outside the language while the code compiles or runs
+/// unchecked: the macros that read files or the environment (`include!`, `include_bytes!`,
+/// `include_str!`, `env!`, `option_env!`) and inline assembly (`asm!`, `global_asm!`,
+/// `naked_asm!`, whose `.incbin` and `.include` read any file), called or renamed by `use .. as`;
+/// `unsafe` and `extern` (raw memory, foreign symbols); a module read from a file (`mod name;`);
+/// `macro_rules!`, through which the others could be called by a name passed in; and any attribute
+/// not in [`ATTRIBUTES`]. A deny-list of tokens, checked before anything is compiled.
 fn reads_files(tokens: proc_macro2::TokenStream) -> Option<String> {
-    use proc_macro2::TokenTree;
+    use proc_macro2::{Delimiter, TokenTree};
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
     for (i, token) in tokens.iter().enumerate() {
         let next = tokens.get(i + 1);
@@ -107,16 +128,41 @@ fn reads_files(tokens: proc_macro2::TokenStream) -> Option<String> {
                     return Some(what);
                 }
             }
+            TokenTree::Punct(p) if p.as_char() == '#' => {
+                // `#[attr ..]` or `#![attr ..]`.
+                let group = match (next, tokens.get(i + 2)) {
+                    (Some(TokenTree::Group(g)), _) => Some(g),
+                    (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(g)))
+                        if bang.as_char() == '!' =>
+                    {
+                        Some(g)
+                    }
+                    _ => None,
+                };
+                if let Some(g) = group.filter(|g| g.delimiter() == Delimiter::Bracket) {
+                    let name = match g.stream().into_iter().next() {
+                        Some(TokenTree::Ident(id)) => id.to_string(),
+                        _ => String::new(),
+                    };
+                    if !ATTRIBUTES.contains(&name.trim_start_matches("r#")) {
+                        return Some(format!(
+                            "the attribute `#[{name}]` (allowed: {})",
+                            ATTRIBUTES.join(", ")
+                        ));
+                    }
+                }
+            }
             TokenTree::Ident(id) => {
                 let name = id.to_string();
                 let name = name.trim_start_matches("r#");
                 let called = matches!(next, Some(TokenTree::Punct(p)) if p.as_char() == '!')
                     || matches!(next, Some(TokenTree::Ident(n)) if n == "as");
                 match name {
-                    "include_bytes" | "include_str" | "option_env" => {
+                    "include_bytes" | "include_str" | "option_env" | "global_asm" | "naked_asm" => {
                         return Some(format!("`{name}!`"));
                     }
-                    "include" | "env" if called => return Some(format!("`{name}!`")),
+                    "include" | "env" | "asm" if called => return Some(format!("`{name}!`")),
+                    "unsafe" | "extern" => return Some(format!("`{name}`")),
                     // A macro could call the others with a name it is given, out of sight.
                     "macro_rules" => return Some("`macro_rules!`".into()),
                     "mod" => {
