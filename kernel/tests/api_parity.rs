@@ -42,6 +42,11 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
         "the datasite process's memory budget: set by whoever runs the datasite",
     ),
     (
+        "LaunchOptions",
+        "allow_unjailed_code",
+        "whether the datasite process may run code unjailed: set by whoever runs it (the kernel's launches read VEIL_ALLOW_UNJAILED_CODE)",
+    ),
+    (
         "Code",
         "signature",
         "parsing Rust needs syn, which cells do not link; the datasite reports bad signatures at submission",

@@ -142,6 +142,13 @@ fn stale_after(limits: &runner::Limits) -> Duration {
 }
 
 impl SiteCore {
+    /// Ok if submitted code may run here: jailed, or unjailed because the owner said so at launch.
+    /// Unjailed, a run could read every file of the datasite (the real data too), so by default
+    /// nothing runs, not even on the mocks.
+    pub(crate) fn may_run_code(&self) -> Result<()> {
+        jail_required(self.runner.isolated(), self.allow_unjailed_code)
+    }
+
     /// Compiles (if needed) and runs `source` on one side of its inputs.
     fn run_code(
         &self,
@@ -150,6 +157,7 @@ impl SiteCore {
         inputs: &[Input],
         side: Side,
     ) -> Result<std::result::Result<Data, RunFailure>> {
+        self.may_run_code()?;
         let mut run_inputs = Vec::with_capacity(inputs.len());
         for input in inputs {
             run_inputs.push(match input {
@@ -350,6 +358,8 @@ impl SiteCore {
         code_id: &str,
         fresh: bool,
     ) -> Result<Data> {
+        // Refused before a run is claimed, so a datasite that may not run code uses up no run.
+        self.may_run_code()?;
         let mut lost_race = false;
         let start = Instant::now();
         loop {
@@ -563,6 +573,20 @@ fn duplicate_error(existing: &str) -> Error {
     )
 }
 
+/// Ok if runs are `isolated`, or the owner `allowed` unjailed runs.
+fn jail_required(isolated: bool, allowed: bool) -> Result<()> {
+    if isolated || allowed {
+        return Ok(());
+    }
+    Err(Error::Runner(format!(
+        "submitted code runs only jailed, and this machine allows no user namespaces, so a run could read every file of the datasite; enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or run outside a container that forbids them), or, if you trust every scientist with this machine, launch with `LaunchOptions::allow_unjailed_code(true)` (or set {ALLOW_UNJAILED_ENV}=1)"
+    )))
+}
+
+/// The environment variable that allows unjailed runs of submitted code (`1`), for datasites
+/// launched without [`LaunchOptions::allow_unjailed_code`](crate::LaunchOptions::allow_unjailed_code).
+pub const ALLOW_UNJAILED_ENV: &str = "VEIL_ALLOW_UNJAILED_CODE";
+
 impl SiteCore {
     /// `dataset / asset` for a bound asset, from the datasite's records, if it has a mock to try code on.
     fn bound_asset_label(&self, asset_id: &str) -> Result<String> {
@@ -596,5 +620,19 @@ impl SiteCore {
                 Err(f) => Err(f.detail),
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unjailed_runs_need_the_owners_word() {
+        assert!(jail_required(true, false).is_ok());
+        assert!(jail_required(false, true).is_ok());
+        let refused = jail_required(false, false).unwrap_err().to_string();
+        assert!(refused.contains("allow_unjailed_code(true)"), "{refused}");
+        assert!(refused.contains(ALLOW_UNJAILED_ENV), "{refused}");
     }
 }

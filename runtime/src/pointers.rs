@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::replay::Side;
 use crate::request::{self, Request, RequestStatus};
+use crate::site::SiteCore;
 use crate::validate;
 
 pub use crate::replay::{DEFAULT_CACHE_BYTES, MAX_LITERAL_VALUES};
@@ -192,6 +193,7 @@ impl Pointer {
     /// Asks the owner for the real result, saying why.
     pub fn request(&self, reason: &str) -> Result<Request> {
         let caller = self.client.caller()?;
+        SiteCore::require_compute(&caller)?;
         let core = self.client.core();
         core.own_object(&caller, &self.id)?;
         let reason = validate::text("request reason", reason)?;
@@ -230,6 +232,7 @@ impl Pointer {
     /// values made only from your own arrays, and for owners, who may read real data anyway).
     pub fn get(&self) -> Result<Data> {
         let caller = self.client.caller()?;
+        SiteCore::require_compute(&caller)?;
         let core = self.client.core();
         let object = core.own_object(&caller, &self.id)?;
         if object.lineage.is_empty() || caller.role.is_owner() {

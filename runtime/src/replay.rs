@@ -162,6 +162,16 @@ impl Executor {
         cache.bytes = 0;
     }
 
+    /// Forgets the loaded data of `asset_ids` (both sides) and every computed value, since any of them
+    /// may derive from those assets.
+    pub(crate) fn forget_assets(&self, asset_ids: &[String]) {
+        self.assets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(_, id), _| !asset_ids.contains(id));
+        self.clear();
+    }
+
     fn cached(&self, side: Side, id: &str) -> Option<Arc<Data>> {
         self.cache().get(&(side, id.to_string()))
     }

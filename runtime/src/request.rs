@@ -215,8 +215,10 @@ impl SiteCore {
         }
     }
 
-    /// Ok if `caller` asked for `record` and an owner approved it.
+    /// Ok if `caller` asked for `record`, an owner approved it, and `caller` may still compute (a
+    /// user made a guest keeps no way to real results).
     pub(crate) fn releasable(&self, caller: &User, record: &Record) -> Result<()> {
+        SiteCore::require_compute(caller)?;
         if record.requester_id != caller.id {
             return Err(denied(
                 caller,
@@ -684,7 +686,7 @@ impl Review {
             code.add_to(&mut t);
             if !self.request.client.core().runner.isolated() {
                 t.warnings.push(
-                    "runs are not isolated on this machine (it allows no user namespaces): this code could read the datasite's files and use the network; read it with that in mind".into(),
+                    "runs are not isolated on this machine (it allows no user namespaces, and the datasite was launched to run code anyway): this code could read the datasite's files and use the network; read it with that in mind".into(),
                 );
             }
         }

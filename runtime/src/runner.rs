@@ -15,9 +15,10 @@
 //! empty environment, limits on CPU time and address space (`setrlimit`), a wall-time limit enforced
 //! by killing its process group, and, where the OS allows, new user, network and mount namespaces: no
 //! network at all, and a root holding only the system's read-only `/usr`, its binary and its work
-//! directory, so it reads no file of the datasite (see [`Runner::isolated`]). Sources that would read
-//! files or the environment while compiling (`include_bytes!`, `env!`, `mod m;`) are refused by
-//! [`parse_function`]. What it printed is kept for the owner; a scientist learns only the kind of
+//! directory, so it reads no file of the datasite (see [`Runner::isolated`]; where runs cannot be
+//! jailed the datasite runs no submitted code unless its owner allows it at launch). Sources that
+//! reach outside the language while compiling or running (`include_bytes!`, `env!`, inline assembly,
+//! `unsafe`, `extern`, `mod m;`, attributes beyond lints and docs) are refused by [`parse_function`]. What it printed is kept for the owner; a scientist learns only the kind of
 //! failure, because a message from code that ran on real data may contain real values.
 
 use std::io::Read;
@@ -597,7 +598,8 @@ fn classify(
             s => fail(
                 FailureKind::Crashed,
                 format!("was killed by signal {s}"),
-                format!("crashed (signal {s}); the owner sees what it printed"),
+                // No number: the code picks the signal, and it would carry bits of the real data.
+                "crashed; the owner sees how and what it printed".into(),
             ),
         };
     }
@@ -631,7 +633,8 @@ fn classify(
             return fail(
                 FailureKind::Crashed,
                 format!("exited with code {code}"),
-                format!("exited with code {code}; the owner sees what it printed"),
+                // No number: the code picks it, and 8 bits of the real data would ride on it.
+                "exited with an error code; the owner sees which, and what it printed".into(),
             );
         }
         None => unreachable!("a status has a code or a signal"),

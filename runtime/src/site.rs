@@ -43,6 +43,8 @@ pub(crate) struct SiteCore {
     pub runner: Runner,
     /// Limits on each run of submitted code.
     pub code_limits: Limits,
+    /// Whether submitted code may run where runs cannot be jailed.
+    pub allow_unjailed_code: bool,
 }
 
 impl SiteCore {
@@ -78,6 +80,7 @@ pub struct LaunchOptions {
     runner_dir: Option<PathBuf>,
     code_limits: Limits,
     cache_bytes: usize,
+    allow_unjailed_code: bool,
 }
 
 impl LaunchOptions {
@@ -90,6 +93,8 @@ impl LaunchOptions {
             runner_dir: None,
             code_limits: Limits::default(),
             cache_bytes: DEFAULT_CACHE_BYTES,
+            allow_unjailed_code: std::env::var_os(crate::code::ALLOW_UNJAILED_ENV)
+                .is_some_and(|v| v == "1"),
         }
     }
 
@@ -114,6 +119,14 @@ impl LaunchOptions {
     /// Limits on each run of submitted code (wall time, CPU time, memory, output size).
     pub fn code_limits(mut self, limits: Limits) -> Self {
         self.code_limits = limits;
+        self
+    }
+
+    /// Lets submitted code run where runs cannot be jailed (the OS allows no user namespaces), where
+    /// a run could read every file of the datasite. Off by default (unless
+    /// `VEIL_ALLOW_UNJAILED_CODE=1`): there, code requests are refused with what to do.
+    pub fn allow_unjailed_code(mut self, allow: bool) -> Self {
+        self.allow_unjailed_code = allow;
         self
     }
 
@@ -189,6 +202,7 @@ impl Datasite {
             exec: Executor::new(options.cache_bytes),
             runner: Runner::new(options.runner_dir.unwrap_or_else(runner::default_dir)),
             code_limits: options.code_limits,
+            allow_unjailed_code: options.allow_unjailed_code,
         });
         Executor::start(&core);
         Ok(Datasite { core })

@@ -348,3 +348,83 @@ fn submitted_code_cannot_embed_the_datasites_files() {
     );
     site.land().unwrap();
 }
+
+/// Found by review: a user made a guest kept her way to real data: she could still request results,
+/// collect approved ones and run approved code on the real data. Guests compute nothing, whatever
+/// they were before.
+#[test]
+fn a_user_made_a_guest_reaches_no_real_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane, _) = setup(&site);
+    let sum = asset(&jane, "numbers").pointer().unwrap().sum().unwrap();
+    let result = sum.request("the total").unwrap();
+    owner.request(&result.id).unwrap().approve().unwrap();
+    let code = jane
+        .request_code_execution(&total(&jane, 3.0).output_policy(ExecuteCount(2)), "twice")
+        .unwrap();
+    owner.request(&code.id).unwrap().approve().unwrap();
+    let mean = asset(&jane, "numbers").pointer().unwrap().mean().unwrap();
+
+    owner.set_role("jane@caltech.edu", Role::Guest).unwrap();
+    let attempts = [
+        ("pointer.get", sum.get().map(drop)),
+        ("request.get", result.get().map(drop)),
+        ("code get", code.get().map(drop)),
+        ("code run", code.run().map(drop)),
+        ("pointer.request", mean.request("more").map(drop)),
+    ];
+    for (what, outcome) in attempts {
+        match outcome {
+            Err(Error::PermissionDenied { .. }) => {}
+            other => panic!("{what} as a guest: {other:?}"),
+        }
+    }
+    let ran = owner
+        .audit_log()
+        .unwrap()
+        .0
+        .iter()
+        .filter(|e| e.action == "execute")
+        .count();
+    assert_eq!(ran, 0, "approved code ran for a guest");
+    site.land().unwrap();
+}
+
+/// Found by review: deleting a dataset left its real data loaded in the datasite's memory, so
+/// requests on it could still be computed, reviewed with a real preview and approved. Once deleted,
+/// the real data is gone from memory as from disk.
+#[test]
+fn a_deleted_datasets_real_data_is_gone_from_memory_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane, _) = setup(&site);
+    let pointer = asset(&jane, "numbers").pointer().unwrap();
+    let before = pointer.sum().unwrap().request("before").unwrap();
+    // The owner's review computes the real side, so the asset's data is loaded.
+    assert!(matches!(
+        owner.request(&before.id).unwrap().review().unwrap().real,
+        Some(Ok(_))
+    ));
+    owner.delete_dataset("cancer").unwrap();
+
+    let after = (&pointer * 2.0)
+        .unwrap()
+        .max()
+        .unwrap()
+        .request("after")
+        .unwrap();
+    for request in [&before, &after] {
+        let review = owner.request(&request.id).unwrap().review().unwrap();
+        match &review.real {
+            Some(Err(e)) => assert!(e.contains("asset"), "{e}"),
+            other => panic!("a deleted asset was computed on: {other:?}"),
+        }
+        let approve = owner.request(&request.id).unwrap().approve().unwrap_err();
+        assert!(
+            approve.to_string().contains("failed on the real data"),
+            "{approve}"
+        );
+    }
+    site.land().unwrap();
+}

@@ -206,22 +206,34 @@ impl SiteCore {
     pub(crate) fn delete_dataset(&self, caller: &User, name: &str) -> Result<()> {
         require_owner(caller, "deleting datasets", "ask the datasite's owner")?;
         let deleted = self.store.write("deleting a dataset", |tx| {
+            let assets: Vec<String> = tx
+                .prepare(
+                    "SELECT a.id FROM assets a JOIN datasets d ON d.id = a.dataset_id WHERE d.name = ?1",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map([name.trim()], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(Error::sqlite("deleting a dataset"))?;
             let n = tx
                 .execute("DELETE FROM datasets WHERE name = ?1", [name.trim()])
                 .map_err(Error::sqlite("deleting a dataset"))?;
             if n == 0 {
-                return Ok(false);
+                return Ok(None);
             }
             audit::record(tx, &caller.email, "delete_dataset", name.trim(), "")?;
-            Ok(true)
+            Ok(Some(assets))
         })?;
-        if !deleted {
+        let Some(assets) = deleted else {
             return Err(Error::not_found(
                 "dataset",
                 name,
                 "list datasets with `client.datasets()` (or `%datasets`)",
             ));
-        }
+        };
+        // Nor in this process's memory: loaded asset data and every value computed from it go, so a
+        // pending request on the dataset can no longer be computed, reviewed as real or approved.
+        self.exec.forget_assets(&assets);
         // The real data must not outlive its dataset on disk.
         self.store.collect_garbage()?;
         Ok(())
