@@ -247,7 +247,6 @@ pub struct Cells {
 
 #[derive(Default)]
 struct Handles {
-    next: u64,
     held: HashMap<u64, Held>,
 }
 
@@ -439,10 +438,17 @@ impl Cells {
         outcome
     }
 
+    /// Keeps `value` under a new random handle: a cell cannot count its way to another cell's client
+    /// (the owner's, say) by trying the numbers next to its own.
     fn hold(&self, value: Held) -> u64 {
         let mut h = self.handles();
-        h.next += 1;
-        let id = h.next;
+        let id = loop {
+            // At most 2^53, so the id survives any JSON reader as a number.
+            let id = (uuid::Uuid::new_v4().as_u64_pair().0 >> 11).max(1);
+            if !h.held.contains_key(&id) {
+                break id;
+            }
+        };
         h.held.insert(id, value);
         id
     }

@@ -202,6 +202,15 @@ pub fn join(left: &DataFrame, right: &DataFrame, on: &str, keep_left: bool) -> R
     for (i, k) in rkeys.iter().enumerate() {
         index.entry(k.as_str()).or_default().push(i as IdxSize);
     }
+    // Counted before anything is made: a key repeated on both sides multiplies rows.
+    let rows = lkeys.iter().try_fold(0usize, |n, k| {
+        let matches = index
+            .get(k.as_str())
+            .map_or(usize::from(keep_left), Vec::len);
+        n.checked_add(matches)
+    });
+    let width = left.width() + right.width();
+    crate::ops::check_output(what, rows.and_then(|r| r.checked_mul(width)))?;
     let (mut li, mut ri): (Vec<IdxSize>, Vec<Option<IdxSize>>) = (Vec::new(), Vec::new());
     for (i, k) in lkeys.iter().enumerate() {
         match index.get(k.as_str()) {

@@ -19,6 +19,31 @@ use ndarray::{ArrayD, Axis, IxDyn, Slice};
 use polars::prelude::{BooleanChunked, Column, DataFrame, NewChunkedArray, SortMultipleOptions};
 pub use veil_api::ops::{Agg, Arith, Compare, OPS_VERSION, Op, Reduce, Unary, describe};
 
+/// Most values one op may make (1 GiB of `f64`). An op whose output size depends on the data (a
+/// product of filtered arrays, a broadcast, a join) is refused before it allocates: on the real side
+/// an unbounded one could exhaust the datasite's memory, and whether it did would tell a scientist
+/// something about the real data.
+pub const MAX_OP_VALUES: usize = 1 << 27;
+
+/// Ok if an output of `values` values is within [`MAX_OP_VALUES`].
+pub(crate) fn check_output(what: &str, values: Option<usize>) -> Result<()> {
+    match values {
+        Some(n) if n <= MAX_OP_VALUES => Ok(()),
+        _ => Err(Error::invalid(
+            format!("input to `{what}`"),
+            format!(
+                "its result would hold more than {MAX_OP_VALUES} values, the most one operation may make"
+            ),
+            "reduce the data first (filter, select, head or aggregate), or split the work",
+        )),
+    }
+}
+
+/// The number of values of `shape`, if it fits a `usize`.
+fn size_of(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d))
+}
+
 fn bad(op: &Op, problem: impl Into<String>, fix: impl Into<String>) -> Error {
     Error::invalid(format!("input to `{}`", op.name()), problem, fix)
 }
@@ -113,6 +138,7 @@ fn zip_with(
             "make the trailing dimensions equal or 1 (reshape or transpose one side)",
         )
     })?;
+    check_output(&op.name(), size_of(&shape))?;
     let a = a.broadcast(IxDyn(&shape)).expect("checked shape");
     let b = b.broadcast(IxDyn(&shape)).expect("checked shape");
     Ok(ndarray::Zip::from(&a).and(&b).map_collect(|x, y| f(*x, *y)))
@@ -321,6 +347,9 @@ fn dot(op: &Op, a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>> {
     let inner_ok = a.shape().last() == b.shape().first();
     if !inner_ok || a.ndim() == 0 || b.ndim() == 0 {
         return Err(mismatch());
+    }
+    if a.ndim() == 2 && b.ndim() == 2 {
+        check_output("dot", a.shape()[0].checked_mul(b.shape()[1]))?;
     }
     let a1 = || a.view().into_dimensionality::<Ix1>().expect("1-d");
     let a2 = || a.view().into_dimensionality::<Ix2>().expect("2-d");

@@ -495,3 +495,41 @@ fn literals_and_arity_are_checked() {
         "jane's asset + 1"
     );
 }
+
+#[test]
+fn ops_whose_output_grows_with_the_data_are_refused_before_they_allocate() {
+    // A column times a row, by product or broadcast, makes n² values: 2^28 here, over the bound.
+    let n = 1 << 14;
+    let column = arr(&vec![1.0; n], &[n, 1]);
+    let row = arr(&vec![1.0; n], &[1, n]);
+    let add = Op::Arith {
+        kind: Arith::Add,
+        scalar: None,
+        scalar_left: false,
+    };
+    for op in [Op::Dot, add.clone()] {
+        let e = eval(&op, &[&column, &row]).unwrap_err().to_string();
+        assert!(e.contains("most one operation may make"), "{op:?}: {e}");
+    }
+    // Within the bound they run.
+    let (column, row) = (arr(&[1.0; 300], &[300, 1]), arr(&[2.0; 300], &[1, 300]));
+    assert_eq!(
+        eval(&Op::Dot, &[&column, &row]).unwrap().shape(),
+        [300, 300]
+    );
+    assert_eq!(eval(&add, &[&column, &row]).unwrap().shape(), [300, 300]);
+    // A key repeated on both sides of a join multiplies rows: 12000² rows of 4 columns.
+    let keys = Data::Frame(
+        DataFrame::new_infer_height(vec![
+            Column::new("k".into(), vec!["a"; 12_000]),
+            Column::new("x".into(), vec![1.0; 12_000]),
+        ])
+        .unwrap(),
+    );
+    let join = Op::Join {
+        on: "k".into(),
+        left: false,
+    };
+    let e = eval(&join, &[&keys, &keys]).unwrap_err().to_string();
+    assert!(e.contains("most one operation may make"), "{e}");
+}
