@@ -11,12 +11,17 @@
 //! instead of a copy: mini-redis's one command type shared by its client and server, for Veil.
 //!
 //! # Layout
+//! - [`call`]: the calls a client makes ([`call::Call`]) and the datasite's replies ([`call::Reply`]).
 //! - [`ops`]: [`ops::Op`] and its kinds (arithmetic, comparisons, reductions, aggregates), with
 //!   [`ops::describe`], the readable form an owner reviews.
-//! - [`view`]: the view types clients read: request statuses and kinds.
+//! - [`view`]: the view types clients read (request statuses and kinds, roles) and the plain specs they
+//!   send (a new user, an output policy).
+//! - [`code`]: code requests as the datasite records them (signatures, bound inputs).
 //! - [`op_methods!`]: the op methods (`sum`, `pow`, `column`, ...) and arithmetic operators, written
 //!   once for every type that takes ops.
 
+pub mod call;
+pub mod code;
 mod methods;
 pub mod ops;
 pub mod view;

@@ -219,6 +219,56 @@ impl NewUser {
     }
 }
 
+/// A request as the datasite reports it to a caller who may see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestView {
+    /// Its id.
+    pub id: String,
+    /// Its number on the datasite (`#3`), in the order requests were made.
+    pub number: i64,
+    /// A pointer's result or a code run.
+    pub kind: RequestKind,
+    /// Who asked (their email).
+    pub requester: String,
+    /// Why.
+    pub reason: String,
+    /// Where it stands.
+    pub status: RequestStatus,
+    /// Who decided.
+    pub reviewer: Option<String>,
+    /// The reason given with a denial.
+    pub decision: Option<String>,
+    /// When it was asked, ms since the epoch.
+    pub created_at: i64,
+    /// When it was decided.
+    pub decided_at: Option<i64>,
+    /// For owners, whether a result request's real side computed (`pending`, `ready` or `failed`);
+    /// empty for its requester, who learns nothing about the real side before approval. For a code
+    /// request, the function and its runs.
+    pub computation: String,
+    /// The assets the result derives from, as the datasite names them.
+    pub lineage: Vec<String>,
+}
+
+/// What an owner reads before deciding; `D` is how data travels (the datasite's own values in
+/// process).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewView<D> {
+    /// The request.
+    pub request: RequestView,
+    /// The steps from the assets to the result, in order (for code, its call).
+    pub steps: Vec<String>,
+    /// The result on the mocks.
+    pub mock: Option<D>,
+    /// The result on the real data, or why it failed. `None` for code, which runs on the real data
+    /// only when an owner asks or approves.
+    pub real: Option<Result<D, String>>,
+    /// The code, for a code request.
+    pub code: Option<crate::code::SubmittedCode<D>>,
+    /// Whether the datasite's code runs are jailed.
+    pub isolated: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

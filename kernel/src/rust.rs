@@ -55,6 +55,8 @@ const FACADE_FILES: &[(&str, &str)] = &[
     ),
     ("api/Cargo.toml", include_str!("../../api/Cargo.toml")),
     ("api/src/lib.rs", include_str!("../../api/src/lib.rs")),
+    ("api/src/call.rs", include_str!("../../api/src/call.rs")),
+    ("api/src/code.rs", include_str!("../../api/src/code.rs")),
     (
         "api/src/methods.rs",
         include_str!("../../api/src/methods.rs"),
@@ -662,4 +664,38 @@ pub fn rustc_version() -> String {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every source file of the crates cells compile is embedded: a file left out compiles here (the
+    /// workspace has it) and breaks every installed kernel's first cell.
+    #[test]
+    fn every_file_of_the_facade_and_its_crates_is_embedded() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut on_disk = Vec::new();
+        for krate in ["facade", "api", "macros"] {
+            on_disk.push(format!("{krate}/Cargo.toml"));
+            let mut dirs = vec![root.join(krate).join("src")];
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(&dir).unwrap() {
+                    let path = entry.unwrap().path();
+                    if path.is_dir() {
+                        dirs.push(path);
+                    } else if path.extension().is_some_and(|e| e == "rs") {
+                        let relative = path.strip_prefix(&root).unwrap();
+                        on_disk.push(relative.to_string_lossy().into_owned());
+                    }
+                }
+            }
+        }
+        let embedded: Vec<&str> = FACADE_FILES.iter().map(|(name, _)| *name).collect();
+        let missing: Vec<&String> = on_disk
+            .iter()
+            .filter(|f| !embedded.contains(&f.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "add these to FACADE_FILES: {missing:?}");
+    }
 }

@@ -47,6 +47,14 @@ impl Client {
         &self.core
     }
 
+    /// Sends `call` to the datasite's dispatch as this session.
+    pub(crate) fn call(
+        &self,
+        call: veil_api::call::Call,
+    ) -> Result<veil_api::call::Reply<crate::Data>> {
+        self.core.handle(&self.token, call)
+    }
+
     /// The caller as the datasite sees it now.
     pub(crate) fn caller(&self) -> Result<User> {
         self.core.authorize(&self.token)

@@ -21,7 +21,7 @@
 use std::time::{Duration, Instant};
 
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit;
@@ -46,69 +46,26 @@ mod function;
 use function::mock_failure;
 pub use function::{Code, ExactMatch, Input, OutputPolicy};
 
-/// A submitted function as the datasite keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SubmittedCode {
-    /// Its id.
-    pub id: String,
-    /// The function's exact source text.
-    pub source: String,
-    /// Its signature.
-    pub signature: Signature,
-    /// Its bound inputs, in parameter order.
-    pub inputs: Vec<Input>,
-    /// Its output policy.
-    pub policy: OutputPolicy,
-    /// Runs on the real data so far (the policy's count).
-    pub runs: u32,
-    /// The result on the mocks, computed at submission.
-    pub mock: Option<Data>,
-}
+/// A submitted function as the datasite keeps it, with its mock result.
+pub type SubmittedCode = veil_api::code::SubmittedCode<Data>;
 
-impl SubmittedCode {
-    /// `name(param = input, ...)`: the call the datasite will make.
-    pub fn call(&self) -> String {
-        let args: Vec<String> = self
-            .inputs
-            .iter()
-            .map(|i| format!("{} = {}", i.param(), i.describe()))
-            .collect();
-        format!("{}({})", self.signature.name, args.join(", "))
-    }
-
-    /// Runs left under the output policy.
-    pub fn runs_left(&self) -> u32 {
-        self.policy.max_runs().saturating_sub(self.runs)
-    }
-
-    pub(crate) fn lineage(&self) -> Vec<String> {
-        self.inputs
-            .iter()
-            .filter_map(|i| match i {
-                Input::Asset { label, .. } => Some(label.clone()),
-                Input::Constant { .. } => None,
-            })
-            .collect()
-    }
-
-    /// Adds the code's sections (call, policy, highlighted source) to a request's display.
-    pub(crate) fn add_to(&self, t: &mut Table) {
-        t.sub_table(
-            "Code".into(),
-            vec![],
+/// Adds the code's sections (call, policy, highlighted source) to a request's display.
+pub(crate) fn add_code_to(code: &SubmittedCode, t: &mut Table) {
+    t.sub_table(
+        "Code".into(),
+        vec![],
+        vec![
+            vec!["call".into(), code.call()],
+            vec!["output policy".into(), code.policy.to_string()],
             vec![
-                vec!["call".into(), self.call()],
-                vec!["output policy".into(), self.policy.to_string()],
-                vec![
-                    "runs on real data".into(),
-                    format!("{} of {}", self.runs, self.policy.max_runs()),
-                ],
+                "runs on real data".into(),
+                format!("{} of {}", code.runs, code.policy.max_runs()),
             ],
-        );
-        let (text, html) = display::code_block(&self.source);
-        t.text_after.push(text);
-        t.html_after.push(html);
-    }
+        ],
+    );
+    let (text, html) = display::code_block(&code.source);
+    t.text_after.push(text);
+    t.html_after.push(html);
 }
 
 /// One run of approved code on the real data.

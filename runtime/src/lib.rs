@@ -45,6 +45,8 @@
 //! # Layout
 //! - [`site`]: [`Datasite`] — launch (`Datasite::launch(name, reset)`), login, land; where datasites live.
 //! - [`client`]: [`Client`] — a logged-in user's calls; the datasite checks the caller's role on each.
+//! - `dispatch` (private): the one dispatch, `SiteCore::handle(token, call)`, over the service
+//!   functions; the calls and replies are the vocabulary's (`veil_api::call`).
 //! - [`ops`]: the closed, serialisable op set pointers record, and its one evaluator.
 //! - [`pointers`]: [`Pointer`] — eager ops on mocks, recorded as actions on the datasite.
 //! - `replay` (private): the recorded objects, the worker that replays them on real data, the cache.
@@ -107,6 +109,7 @@ pub mod client;
 pub mod code;
 pub mod data;
 pub mod datasets;
+mod dispatch;
 pub mod display;
 pub mod error;
 pub mod load;

@@ -225,7 +225,8 @@ impl Pointer {
             request::insert(tx, &id, Some(&self.id), None, &caller.id, &reason)?;
             audit::record(tx, &caller.email, "request", &id, &self.id)
         })?;
-        self.client.load_request(&caller, &id)
+        let view = core.request_view(&caller, &id)?;
+        Ok(Request::from_view(view, self.client.clone()))
     }
 
     /// The real result: yours once the owner approved your latest request for it (or at once for

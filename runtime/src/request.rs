@@ -20,6 +20,7 @@ use crate::client::Client;
 use crate::code::SubmittedCode;
 use crate::data::{Data, DataKind};
 use crate::datasets::add_preview;
+use crate::dispatch::reply;
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::replay::Side;
@@ -28,7 +29,8 @@ use crate::store::now_ms;
 use crate::users::{User, denied, require_owner};
 use crate::validate;
 
-pub use veil_api::view::{RequestKind, RequestStatus};
+use veil_api::call::Call;
+pub use veil_api::view::{RequestKind, RequestStatus, RequestView, ReviewView};
 
 /// A request, as a handle: see the [module docs](self).
 ///
@@ -93,316 +95,32 @@ impl fmt::Debug for Request {
     }
 }
 
-/// A request's record: what the datasite decides from.
-pub(crate) struct Record {
-    pub id: String,
-    pub object_id: Option<String>,
-    pub code_id: Option<String>,
-    pub requester_id: String,
-    pub status: RequestStatus,
-    pub decision: Option<String>,
-    result: Option<(String, String)>,
-}
+mod records;
 
-impl Record {
-    fn kind(&self) -> RequestKind {
-        if self.code_id.is_some() {
-            RequestKind::Code
-        } else {
-            RequestKind::Result
-        }
-    }
-
-    fn code_id(&self) -> Result<&str> {
-        self.code_id.as_deref().ok_or_else(|| {
-            Error::invalid(
-                format!("request {}", self.id),
-                "it asks for a pointer's result, not for running code",
-                "read its steps with `request.review()`",
-            )
-        })
-    }
-}
-
-fn parse_status(s: &str) -> Result<RequestStatus> {
-    RequestStatus::parse(s)
-        .ok_or_else(|| Error::corrupt("reading a request", format!("unknown status `{s}`")))
-}
-
-/// The error for a request the caller may not see, whether or not it exists: the two look the same.
-fn unknown(id: &str) -> Error {
-    Error::not_found(
-        "request",
-        id,
-        "list requests with `client.requests()` (or `%requests`)",
-    )
-}
-
-impl SiteCore {
-    /// Request `id`'s record, if `caller` may see it: owners see every request, others their own.
-    pub(crate) fn request_record(&self, caller: &User, id: &str) -> Result<Record> {
-        let row = self.store.read(|conn| {
-            conn.query_row(
-                "SELECT id, object_id, code_id, requester_id, status, decision, result_blob, result_kind
-                 FROM requests WHERE id = ?1 AND (?2 OR requester_id = ?3)",
-                params![id, caller.role.is_owner(), caller.id],
-                |r| {
-                    Ok((
-                        Record {
-                            id: r.get(0)?,
-                            object_id: r.get(1)?,
-                            code_id: r.get(2)?,
-                            requester_id: r.get(3)?,
-                            status: RequestStatus::Pending,
-                            decision: r.get(5)?,
-                            result: match (r.get(6)?, r.get(7)?) {
-                                (Some(blob), Some(kind)) => Some((blob, kind)),
-                                _ => None,
-                            },
-                        },
-                        r.get::<_, String>(4)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(Error::sqlite("reading a request"))
-        })?;
-        let (mut record, status) = row.ok_or_else(|| unknown(id))?;
-        record.status = parse_status(&status)?;
-        Ok(record)
-    }
-
-    /// The id of `requester`'s latest request for object `object_id`.
-    pub(crate) fn latest_request(
-        &self,
-        object_id: &str,
-        requester: &str,
-    ) -> Result<Option<String>> {
-        self.store.read(|conn| {
-            conn.query_row(
-                "SELECT id FROM requests WHERE object_id = ?1 AND requester_id = ?2
-                 ORDER BY created_at DESC, number DESC LIMIT 1",
-                params![object_id, requester],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(Error::sqlite("reading a request"))
-        })
-    }
-
-    /// The released result of `record`, for its requester: a pointer's stored result, or the latest
-    /// run of approved code (running it first if it never ran).
-    pub(crate) fn released(&self, caller: &User, record: &Record) -> Result<Data> {
-        self.releasable(caller, record)?;
-        match (&record.code_id, &record.result) {
-            (Some(code_id), _) => self.code_result(caller, &record.id, code_id, false),
-            (None, Some((blob, kind))) => {
-                self.store.write("auditing a release", |tx| {
-                    audit::record(
-                        tx,
-                        &caller.email,
-                        "get_result",
-                        &record.id,
-                        record.object_id.as_deref().unwrap_or_default(),
-                    )
-                })?;
-                Data::decode(DataKind::parse(kind)?, &self.store.get_blob(blob)?)
-            }
-            (None, None) => Err(Error::corrupt(
-                "reading a result",
-                format!("request {} is approved but holds no result", record.id),
-            )),
-        }
-    }
-
-    /// Ok if `caller` asked for `record`, an owner approved it, and `caller` may still compute (a
-    /// user made a guest keeps no way to real results).
-    pub(crate) fn releasable(&self, caller: &User, record: &Record) -> Result<()> {
-        SiteCore::require_compute(caller)?;
-        if record.requester_id != caller.id {
-            return Err(denied(
-                caller,
-                "getting another user's result",
-                "the user who asked",
-                "results go to their requester only; owners may use `request.run_privately()` or `request.review()`",
-            ));
-        }
-        match record.status {
-            RequestStatus::Pending => Err(Error::ApprovalPending {
-                id: record.id.clone(),
-            }),
-            RequestStatus::Denied => Err(Error::RequestDenied {
-                id: record.id.clone(),
-                reason: record.decision.clone().unwrap_or_default(),
-            }),
-            RequestStatus::Approved => Ok(()),
-        }
-    }
-}
-
-/// Inserts a pending request (for a pointer's result or for running code), numbered after every
-/// earlier request of either kind. Call inside the submitting transaction.
-pub(crate) fn insert(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    object_id: Option<&str>,
-    code_id: Option<&str>,
-    requester_id: &str,
-    reason: &str,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO requests (id, number, object_id, code_id, requester_id, reason, status, created_at)
-         VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM requests), ?2, ?3, ?4, ?5,
-                 'pending', ?6)",
-        params![id, object_id, code_id, requester_id, reason, now_ms()],
-    )
-    .map_err(Error::sqlite("submitting a request"))?;
-    Ok(())
-}
+use records::Record;
+pub(crate) use records::insert;
 
 impl Client {
     /// Requests: an owner sees everyone's, a scientist its own. Newest first.
     pub fn requests(&self) -> Result<RequestList> {
-        let caller = self.caller()?;
-        let ids: Vec<String> = self.core().store.read(|conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT id FROM requests WHERE ?1 OR requester_id = ?2 ORDER BY created_at DESC, id",
-                )
-                .map_err(Error::sqlite("listing requests"))?;
-            stmt.query_map(params![caller.role.is_owner(), caller.id], |r| r.get(0))
-                .and_then(|rows| rows.collect())
-                .map_err(Error::sqlite("listing requests"))
-        })?;
-        ids.iter()
-            .map(|id| self.load_request(&caller, id))
-            .collect::<Result<_>>()
-            .map(RequestList)
+        let views = reply!(self.call(Call::Requests), Requests)?;
+        Ok(RequestList(
+            views
+                .into_iter()
+                .map(|v| Request::from_view(v, self.clone()))
+                .collect(),
+        ))
     }
 
     /// A request by number (`#3`, as `%requests` shows it) or by id (a unique prefix is enough).
     pub fn request(&self, key: &str) -> Result<Request> {
-        let caller = self.caller()?;
-        let key = key.trim();
-        if let Some(number) = key.strip_prefix('#') {
-            let number: i64 = number.parse().map_err(|_| {
-                Error::invalid(
-                    "request number",
-                    format!("`{key}` is not `#` and a number"),
-                    "write it as `%requests` shows it, e.g. `#3`",
-                )
-            })?;
-            let id: Option<String> = self.core().store.read(|conn| {
-                conn.query_row(
-                    "SELECT id FROM requests WHERE number = ?1 AND (?2 OR requester_id = ?3)",
-                    params![number, caller.role.is_owner(), caller.id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(Error::sqlite("finding a request"))
-            })?;
-            return match id {
-                Some(id) => self.load_request(&caller, &id),
-                None => Err(Error::not_found(
-                    "request",
-                    key,
-                    "list requests with `client.requests()` (or `%requests --all`)",
-                )),
-            };
-        }
-        let prefix = key;
-        if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(Error::invalid(
-                "request id",
-                format!("`{prefix}` is not a request id or number"),
-                "use the number `%requests` shows (`#3`), or an id or its first characters",
-            ));
-        }
-        let ids: Vec<String> = self.core().store.read(|conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT id FROM requests WHERE id LIKE ?1 || '%' AND (?2 OR requester_id = ?3) LIMIT 2",
-                )
-                .map_err(Error::sqlite("finding a request"))?;
-            stmt.query_map(params![prefix, caller.role.is_owner(), caller.id], |r| {
-                r.get(0)
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(Error::sqlite("finding a request"))
-        })?;
-        match ids.as_slice() {
-            [id] => self.load_request(&caller, id),
-            [] => Err(unknown(prefix)),
-            _ => Err(Error::invalid(
-                "request id",
-                format!("`{prefix}` matches several requests"),
-                "give more characters of the id",
-            )),
-        }
-    }
-
-    /// The view of request `id` that `caller` may see.
-    pub(crate) fn load_request(&self, caller: &User, id: &str) -> Result<Request> {
-        let owner = caller.role.is_owner();
-        let row = self.core().store.read(|conn| {
-            conn.query_row(
-                "SELECT r.id, r.code_id IS NOT NULL, u.email, r.reason, r.status, r.reviewer,
-                        r.decision, r.created_at, r.decided_at, o.status, o.lineage, r.number, r.code_id
-                 FROM requests r JOIN users u ON u.id = r.requester_id
-                 LEFT JOIN objects o ON o.id = r.object_id
-                 WHERE r.id = ?1 AND (?2 OR r.requester_id = ?3)",
-                params![id, owner, caller.id],
-                |r| {
-                    let lineage: Option<String> = r.get(10)?;
-                    Ok((
-                        Request {
-                            id: r.get(0)?,
-                            kind: if r.get(1)? {
-                                RequestKind::Code
-                            } else {
-                                RequestKind::Result
-                            },
-                            requester: r.get(2)?,
-                            reason: r.get(3)?,
-                            status: RequestStatus::Pending,
-                            reviewer: r.get(5)?,
-                            decision: r.get(6)?,
-                            created_at: r.get(7)?,
-                            decided_at: r.get(8)?,
-                            // The real side's outcome is the owner's to see: for the requester it
-                            // would be an oracle on the real data.
-                            computation: if owner {
-                                r.get::<_, Option<String>>(9)?.unwrap_or_default()
-                            } else {
-                                String::new()
-                            },
-                            lineage: lineage
-                                .and_then(|l| serde_json::from_str(&l).ok())
-                                .unwrap_or_default(),
-                            number: r.get(11)?,
-                            client: self.clone(),
-                        },
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<String>>(12)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(Error::sqlite("reading a request"))
-        })?;
-        let (mut request, status, code_id) = row.ok_or_else(|| unknown(id))?;
-        request.status = parse_status(&status)?;
-        if let Some(code_id) = code_id {
-            let code = self.core().submitted_code(&code_id)?;
-            request.lineage = code.lineage();
-            request.computation = format!(
-                "code `{}`, {} of {} runs used",
-                code.signature.name,
-                code.runs,
-                code.policy.max_runs()
-            );
-        }
-        Ok(request)
+        let view = reply!(
+            self.call(Call::FindRequest {
+                key: key.to_string()
+            }),
+            Request
+        )?;
+        Ok(Request::from_view(view, self.clone()))
     }
 }
 
@@ -420,56 +138,45 @@ pub struct Review {
     pub real: Option<std::result::Result<Data, String>>,
     /// The code, for a code request.
     pub code: Option<SubmittedCode>,
+    /// Whether the datasite's code runs are jailed (the display warns when not).
+    isolated: bool,
 }
 
-impl Request {
-    /// The caller as the datasite sees it now, and this request's record as the caller may see it.
-    fn resolve(&self) -> Result<(User, Record)> {
-        let caller = self.client.caller()?;
-        let record = self.client.core().request_record(&caller, &self.id)?;
-        Ok((caller, record))
+impl SiteCore {
+    /// Request `id` for an owner: its record, after checking `caller` is one.
+    fn owners_record(&self, caller: &User, action: &str, id: &str) -> Result<Record> {
+        require_owner(caller, action, "only the datasite's owners review requests")?;
+        self.request_record(caller, id)
     }
 
-    fn owner(&self, action: &str) -> Result<(User, Record)> {
-        let caller = self.client.caller()?;
-        require_owner(
-            &caller,
-            action,
-            "only the datasite's owners review requests",
-        )?;
-        let record = self.client.core().request_record(&caller, &self.id)?;
-        Ok((caller, record))
-    }
-
-    /// Everything an owner needs to decide: who, why, and what would be released. For a pointer's
-    /// result, the steps back to the assets, the mock result and a preview of the real one (computed now
-    /// if the worker has not finished); for code, its source, bound inputs, output policy and mock
-    /// result (run it on the real data with [`Request::run_privately`]).
-    pub fn review(&self) -> Result<Review> {
-        let (caller, record) = self.owner("reviewing requests")?;
-        let core = self.client.core();
-        let request = self.client.load_request(&caller, &record.id)?;
+    /// Everything an owner needs to decide on request `id` (see [`Request::review`]).
+    pub(crate) fn review(&self, caller: &User, id: &str) -> Result<ReviewView<Data>> {
+        let record = self.owners_record(caller, "reviewing requests", id)?;
+        let request = self.request_view(caller, &record.id)?;
+        let isolated = self.runner.isolated();
         let review = match (&record.object_id, &record.code_id) {
             (_, Some(code_id)) => {
-                let code = core.submitted_code(code_id)?;
-                Review {
+                let code = self.submitted_code(code_id)?;
+                ReviewView {
                     request,
                     steps: vec![code.call()],
                     mock: code.mock.clone(),
                     real: None,
                     code: Some(code),
+                    isolated,
                 }
             }
-            (Some(object_id), None) => Review {
+            (Some(object_id), None) => ReviewView {
                 request,
-                steps: core.steps(object_id)?,
-                mock: core.value(Side::Mock, object_id).ok().map(|v| (*v).clone()),
+                steps: self.steps(object_id)?,
+                mock: self.value(Side::Mock, object_id).ok().map(|v| (*v).clone()),
                 real: Some(
-                    core.value(Side::Real, object_id)
+                    self.value(Side::Real, object_id)
                         .map(|v| (*v).clone())
                         .map_err(|e| e.to_string()),
                 ),
                 code: None,
+                isolated,
             },
             (None, None) => {
                 return Err(Error::corrupt(
@@ -478,94 +185,84 @@ impl Request {
                 ));
             }
         };
-        core.store.write("auditing a review", |tx| {
+        self.store.write("auditing a review", |tx| {
             audit::record(tx, &caller.email, "review", &record.id, "")
         })?;
         Ok(review)
     }
 
-    /// The released result, for its requester: a pointer's stored real result, or the latest result of
-    /// approved code (running it first if it has not run yet; see [`OutputPolicy`](crate::code::OutputPolicy)).
-    /// Pending or denied requests give [`Error::ApprovalPending`] or [`Error::RequestDenied`].
-    pub fn get(&self) -> Result<Data> {
-        let (caller, record) = self.resolve()?;
-        self.client.core().released(&caller, &record)
+    /// The released result of request `id`, for its requester (see [`Request::get`]).
+    pub(crate) fn result(&self, caller: &User, id: &str) -> Result<Data> {
+        let record = self.request_record(caller, id)?;
+        self.released(caller, &record)
     }
 
-    /// Runs approved code on the real data again, if the output policy has a run left, and returns the
-    /// new result. For the requester only.
-    pub fn run(&self) -> Result<Data> {
-        let (caller, record) = self.resolve()?;
+    /// A further run of approved code, for its requester (see [`Request::run`]).
+    pub(crate) fn run_again(&self, caller: &User, id: &str) -> Result<Data> {
+        let record = self.request_record(caller, id)?;
         let code_id = record.code_id()?;
-        let core = self.client.core();
-        core.releasable(&caller, &record)?;
-        core.code_result(&caller, &record.id, code_id, true)
+        self.releasable(caller, &record)?;
+        self.code_result(caller, &record.id, code_id, true)
     }
 
-    /// The submitted code, for a code request (its requester and owners).
-    pub fn code(&self) -> Result<SubmittedCode> {
-        let (_, record) = self.resolve()?;
-        self.client.core().submitted_code(record.code_id()?)
+    /// The submitted code of request `id`, for its requester and owners.
+    pub(crate) fn request_code(&self, caller: &User, id: &str) -> Result<SubmittedCode> {
+        let record = self.request_record(caller, id)?;
+        self.submitted_code(record.code_id()?)
     }
 
-    /// Owners: runs the code on the real data now, privately, to see what approving would release. The
-    /// result is not released and does not count against the output policy.
-    pub fn run_privately(&self) -> Result<std::result::Result<Data, String>> {
-        let (caller, record) = self.owner("running code on real data before deciding")?;
-        let core = self.client.core();
-        let code = core.submitted_code(record.code_id()?)?;
-        core.store.write("auditing a private run", |tx| {
+    /// An owner's private run of request `id`'s code on the real data.
+    pub(crate) fn run_request_privately(
+        &self,
+        caller: &User,
+        id: &str,
+    ) -> Result<std::result::Result<Data, String>> {
+        let record = self.owners_record(caller, "running code on real data before deciding", id)?;
+        let code = self.submitted_code(record.code_id()?)?;
+        self.store.write("auditing a private run", |tx| {
             audit::record(tx, &caller.email, "run_privately", &record.id, "")
         })?;
-        core.run_privately(&code)
+        self.run_privately(&code)
     }
 
-    /// Approves: a pointer's real result is computed (if it is not yet), stored once and released to
-    /// the requester only; code may then run under its output policy. Returns the request as decided.
-    pub fn approve(&self) -> Result<Request> {
-        let (caller, record) = self.owner("approving requests")?;
-        let core = self.client.core();
-        let result = match (&record.object_id, record.kind()) {
-            (Some(object_id), RequestKind::Result) => {
-                let real = core.value(Side::Real, object_id).map_err(|e| {
-                    Error::invalid(
-                        format!("request {}", record.id),
-                        format!("its result failed on the real data: {e}"),
-                        "deny it with a reason so the scientist can fix the computation",
-                    )
-                })?;
-                Some((core.store.put_blob(&real.encode()?)?, real.kind()))
-            }
-            // Code runs when its requester asks for the result, under its output policy.
-            _ => None,
+    /// An owner's decision on request `id`: an approval stores a pointer's real result (computed now
+    /// if it is not yet) for its requester alone; a denial needs a reason.
+    pub(crate) fn decide(
+        &self,
+        caller: &User,
+        id: &str,
+        approve: bool,
+        reason: &str,
+    ) -> Result<RequestView> {
+        let action = if approve {
+            "approving requests"
+        } else {
+            "denying requests"
         };
-        self.decide(&caller, &record, true, "", result)
-    }
-
-    /// Denies, with a reason the requester sees. Returns the request as decided.
-    pub fn deny(&self, reason: &str) -> Result<Request> {
-        let (caller, record) = self.owner("denying requests")?;
+        let record = self.owners_record(caller, action, id)?;
         let reason = validate::text("denial reason", reason)?;
-        if reason.trim().is_empty() {
+        if !approve && reason.trim().is_empty() {
             return Err(Error::invalid(
                 "denial reason",
                 "it is empty",
                 "tell the scientist why, so they can ask for something you can release",
             ));
         }
-        self.decide(&caller, &record, false, &reason, None)
-    }
-
-    fn decide(
-        &self,
-        caller: &User,
-        record: &Record,
-        approve: bool,
-        reason: &str,
-        result: Option<(String, DataKind)>,
-    ) -> Result<Request> {
-        let core = self.client.core();
-        core.store.write("deciding a request", |tx| {
+        let result = match (&record.object_id, record.kind(), approve) {
+            (Some(object_id), RequestKind::Result, true) => {
+                let real = self.value(Side::Real, object_id).map_err(|e| {
+                    Error::invalid(
+                        format!("request {}", record.id),
+                        format!("its result failed on the real data: {e}"),
+                        "deny it with a reason so the scientist can fix the computation",
+                    )
+                })?;
+                Some((self.store.put_blob(&real.encode()?)?, real.kind()))
+            }
+            // Code runs when its requester asks for the result, under its output policy.
+            _ => None,
+        };
+        self.store.write("deciding a request", |tx| {
             // Read again inside the write transaction: two owners deciding at once get one decision.
             let (status, requester): (String, String) = tx
                 .query_row(
@@ -617,10 +314,99 @@ impl Request {
                 &caller.email,
                 if approve { "approve" } else { "deny" },
                 &record.id,
-                reason,
+                &reason,
             )
         })?;
-        self.client.load_request(caller, &record.id)
+        self.request_view(caller, &record.id)
+    }
+}
+
+impl Request {
+    pub(crate) fn from_view(v: RequestView, client: Client) -> Request {
+        Request {
+            id: v.id,
+            number: v.number,
+            kind: v.kind,
+            requester: v.requester,
+            reason: v.reason,
+            status: v.status,
+            reviewer: v.reviewer,
+            decision: v.decision,
+            created_at: v.created_at,
+            decided_at: v.decided_at,
+            computation: v.computation,
+            lineage: v.lineage,
+            client,
+        }
+    }
+
+    fn decided(&self, call: Call) -> Result<Request> {
+        let view = reply!(self.client.call(call), Request)?;
+        Ok(Request::from_view(view, self.client.clone()))
+    }
+
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    /// Everything an owner needs to decide: who, why, and what would be released. For a pointer's
+    /// result, the steps back to the assets, the mock result and a preview of the real one (computed now
+    /// if the worker has not finished); for code, its source, bound inputs, output policy and mock
+    /// result (run it on the real data with [`Request::run_privately`]).
+    pub fn review(&self) -> Result<Review> {
+        let v = reply!(
+            self.client.call(Call::Review { request: self.id() }),
+            Review
+        )?;
+        Ok(Review {
+            request: Request::from_view(v.request, self.client.clone()),
+            steps: v.steps,
+            mock: v.mock,
+            real: v.real,
+            code: v.code,
+            isolated: v.isolated,
+        })
+    }
+
+    /// The released result, for its requester: a pointer's stored real result, or the latest result of
+    /// approved code (running it first if it has not run yet; see [`OutputPolicy`](crate::code::OutputPolicy)).
+    /// Pending or denied requests give [`Error::ApprovalPending`] or [`Error::RequestDenied`].
+    pub fn get(&self) -> Result<Data> {
+        reply!(self.client.call(Call::Result { request: self.id() }), Data)
+    }
+
+    /// Runs approved code on the real data again, if the output policy has a run left, and returns the
+    /// new result. For the requester only.
+    pub fn run(&self) -> Result<Data> {
+        reply!(self.client.call(Call::Run { request: self.id() }), Data)
+    }
+
+    /// The submitted code, for a code request (its requester and owners).
+    pub fn code(&self) -> Result<SubmittedCode> {
+        reply!(self.client.call(Call::Code { request: self.id() }), Code)
+    }
+
+    /// Owners: runs the code on the real data now, privately, to see what approving would release. The
+    /// result is not released and does not count against the output policy.
+    pub fn run_privately(&self) -> Result<std::result::Result<Data, String>> {
+        reply!(
+            self.client.call(Call::RunPrivately { request: self.id() }),
+            PrivateRun
+        )
+    }
+
+    /// Approves: a pointer's real result is computed (if it is not yet), stored once and released to
+    /// the requester only; code may then run under its output policy. Returns the request as decided.
+    pub fn approve(&self) -> Result<Request> {
+        self.decided(Call::Approve { request: self.id() })
+    }
+
+    /// Denies, with a reason the requester sees. Returns the request as decided.
+    pub fn deny(&self, reason: &str) -> Result<Request> {
+        self.decided(Call::Deny {
+            request: self.id(),
+            reason: reason.to_string(),
+        })
     }
 
     fn fields(&self) -> Vec<(&'static str, String)> {
@@ -683,8 +469,8 @@ impl Review {
             ),
         }
         if let Some(code) = &self.code {
-            code.add_to(&mut t);
-            if !self.request.client.core().runner.isolated() {
+            crate::code::add_code_to(code, &mut t);
+            if !self.isolated {
                 t.warnings.push(
                     "runs are not isolated on this machine (it allows no user namespaces, and the datasite was launched to run code anyway): this code could read the datasite's files and use the network; read it with that in mind".into(),
                 );

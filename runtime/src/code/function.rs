@@ -42,42 +42,7 @@ impl ExactMatch {
     }
 }
 
-/// A bound input as the datasite stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Input {
-    /// An asset, by id, with the `dataset / asset` label shown to people.
-    Asset {
-        /// The parameter.
-        param: String,
-        /// The asset's id.
-        asset_id: String,
-        /// `dataset / asset`.
-        label: String,
-    },
-    /// A constant.
-    Constant {
-        /// The parameter.
-        param: String,
-        /// Its value.
-        value: serde_json::Value,
-    },
-}
-
-impl Input {
-    pub(super) fn param(&self) -> &str {
-        match self {
-            Input::Asset { param, .. } | Input::Constant { param, .. } => param,
-        }
-    }
-
-    pub(super) fn describe(&self) -> String {
-        match self {
-            Input::Asset { label, .. } => format!("asset `{label}`"),
-            Input::Constant { value, .. } => format!("constant {value}"),
-        }
-    }
-}
+pub use veil_api::code::Input;
 
 /// A function to submit as a code request: its source, input bindings and output policy.
 #[derive(Debug, Clone)]

@@ -3,25 +3,7 @@
 
 use super::*;
 
-/// Parsed signature of a submitted function.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Signature {
-    /// The function's name.
-    pub name: String,
-    /// Its parameters, in order.
-    pub params: Vec<Param>,
-    /// The return type as written (`()` if none).
-    pub output: String,
-}
-
-/// One parameter of a submitted function.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Param {
-    /// Its name.
-    pub name: String,
-    /// Its type as written, e.g. `DataFrame` or `Array2<f64>`.
-    pub ty: String,
-}
+pub use veil_api::code::{Param, Signature};
 
 /// Parses `source`, which must be exactly one free function with plain parameters: no generics, no
 /// `self`, not `async`, `const`, `unsafe` or `extern`, and not called `main`.

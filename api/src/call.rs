@@ -1,0 +1,143 @@
+//! The calls: every operation a client asks of a datasite, as one typed value, and its typed reply.
+//!
+//! A call names the datasite's records by id (never a client's handle) and carries the arguments the
+//! caller chose; the datasite resolves the caller from its session, reads each record, checks the
+//! caller against it, and answers with a [`Reply`]. The in-process client sends calls to the
+//! datasite's one dispatch (`SiteCore::handle` in `veil`); the kernel's cell bridge and the HTTP
+//! server are further transports of the same calls.
+//!
+//! Requests are the first calls here; the others (users, datasets, pointers, code) follow the same
+//! shape.
+
+use serde::{Deserialize, Serialize};
+
+use crate::code::SubmittedCode;
+use crate::view::{RequestView, ReviewView};
+
+/// One call to a datasite, made by the caller whose session it comes with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum Call {
+    /// The requests the caller may see (an owner: everyone's), newest first: [`Reply::Requests`].
+    Requests,
+    /// A request by number (`#3`) or by id or a unique prefix of one: [`Reply::Request`].
+    FindRequest {
+        /// `#3`, or an id or its first characters.
+        key: String,
+    },
+    /// An owner's review of a request: [`Reply::Review`].
+    Review {
+        /// The request's id.
+        request: String,
+    },
+    /// The released result, for the requester of an approved request: [`Reply::Data`].
+    Result {
+        /// The request's id.
+        request: String,
+    },
+    /// A further run of approved code, if its policy has one left: [`Reply::Data`].
+    Run {
+        /// The request's id.
+        request: String,
+    },
+    /// The submitted code of a code request, for its requester and owners: [`Reply::Code`].
+    Code {
+        /// The request's id.
+        request: String,
+    },
+    /// An owner's private run of a code request on the real data: [`Reply::PrivateRun`].
+    RunPrivately {
+        /// The request's id.
+        request: String,
+    },
+    /// An owner's approval: [`Reply::Request`].
+    Approve {
+        /// The request's id.
+        request: String,
+    },
+    /// An owner's denial, with a reason the requester sees: [`Reply::Request`].
+    Deny {
+        /// The request's id.
+        request: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Call {
+    /// The call's name, e.g. `approve`, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Call::Requests => "requests",
+            Call::FindRequest { .. } => "find_request",
+            Call::Review { .. } => "review",
+            Call::Result { .. } => "result",
+            Call::Run { .. } => "run",
+            Call::Code { .. } => "code",
+            Call::RunPrivately { .. } => "run_privately",
+            Call::Approve { .. } => "approve",
+            Call::Deny { .. } => "deny",
+        }
+    }
+}
+
+/// A datasite's answer to a [`Call`]; `D` is how data travels (the datasite's own values in process).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", content = "value", rename_all = "snake_case")]
+pub enum Reply<D> {
+    /// Requests, newest first.
+    Requests(Vec<RequestView>),
+    /// One request, as it stands now.
+    Request(RequestView),
+    /// An owner's review.
+    Review(Box<ReviewView<D>>),
+    /// A value.
+    Data(D),
+    /// Submitted code.
+    Code(SubmittedCode<D>),
+    /// A private run's result, or why it failed on the real data.
+    PrivateRun(Result<D, String>),
+}
+
+impl<D> Reply<D> {
+    /// The variant's name, e.g. `request`, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reply::Requests(_) => "requests",
+            Reply::Request(_) => "request",
+            Reply::Review(_) => "review",
+            Reply::Data(_) => "data",
+            Reply::Code(_) => "code",
+            Reply::PrivateRun(_) => "private_run",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_keep_their_wire_form() {
+        // Every transport sends these; changing the form needs a new API_VERSION.
+        let deny = Call::Deny {
+            request: "ab12".into(),
+            reason: "too few rows".into(),
+        };
+        let wire = serde_json::to_value(&deny).unwrap();
+        assert_eq!(
+            wire,
+            serde_json::json!({"call": "deny", "request": "ab12", "reason": "too few rows"})
+        );
+        assert_eq!(serde_json::from_value::<Call>(wire).unwrap(), deny);
+        assert_eq!(
+            serde_json::from_value::<Call>(serde_json::json!({"call": "requests"})).unwrap(),
+            Call::Requests
+        );
+        assert!(serde_json::from_value::<Call>(serde_json::json!({"call": "steal"})).is_err());
+        let reply: Reply<f64> = Reply::PrivateRun(Err("panicked".into()));
+        let back: Reply<f64> =
+            serde_json::from_value(serde_json::to_value(&reply).unwrap()).unwrap();
+        assert_eq!((back.name(), deny.name()), ("private_run", "deny"));
+    }
+}

@@ -1,0 +1,57 @@
+//! The one dispatch: a caller's session and a [`Call`] in, a [`Reply`] out.
+//!
+//! Every client of the datasite reaches it here: the in-process [`Client`](crate::Client) (whose
+//! handles are thin wrappers over calls), and, over the same calls, the kernel's cell bridge and the
+//! HTTP server. The session token is resolved to the user and role the datasite holds now; each arm
+//! then calls one service function of (caller, ids, arguments), which reads the records those ids
+//! name and checks the caller against them. No service builds a handle, and no handle checks a
+//! permission.
+
+use veil_api::call::{Call, Reply};
+
+use crate::data::Data;
+use crate::error::Result;
+use crate::site::SiteCore;
+
+impl SiteCore {
+    /// Answers `call` for the session `token`.
+    pub(crate) fn handle(&self, token: &str, call: Call) -> Result<Reply<Data>> {
+        let caller = self.authorize(token)?;
+        let c = &caller;
+        Ok(match call {
+            Call::Requests => Reply::Requests(self.requests(c)?),
+            Call::FindRequest { key } => Reply::Request(self.find_request(c, &key)?),
+            Call::Review { request } => Reply::Review(Box::new(self.review(c, &request)?)),
+            Call::Result { request } => Reply::Data(self.result(c, &request)?),
+            Call::Run { request } => Reply::Data(self.run_again(c, &request)?),
+            Call::Code { request } => Reply::Code(self.request_code(c, &request)?),
+            Call::RunPrivately { request } => {
+                Reply::PrivateRun(self.run_request_privately(c, &request)?)
+            }
+            Call::Approve { request } => Reply::Request(self.decide(c, &request, true, "")?),
+            Call::Deny { request, reason } => {
+                Reply::Request(self.decide(c, &request, false, &reason)?)
+            }
+        })
+    }
+}
+
+/// The value of reply variant `$variant` from `$reply` (a `Result<Reply<Data>>`), or an error saying
+/// which reply came instead (a dispatch bug, never the caller's).
+macro_rules! reply {
+    ($reply:expr, $variant:ident) => {
+        match $reply {
+            Ok(veil_api::call::Reply::$variant(value)) => Ok(value),
+            Ok(other) => Err($crate::error::Error::corrupt(
+                "answering a call",
+                format!(
+                    "the datasite answered with `{}` where `{}` was due",
+                    other.name(),
+                    stringify!($variant)
+                ),
+            )),
+            Err(e) => Err(e),
+        }
+    };
+}
+pub(crate) use reply;
