@@ -6,18 +6,55 @@
 //! datasite's one dispatch (`SiteCore::handle` in `veil`); the kernel's cell bridge and the HTTP
 //! server are further transports of the same calls.
 //!
-//! Requests are the first calls here; the others (users, datasets, pointers, code) follow the same
-//! shape.
+//! Pointers and requests are the calls here so far; the others (users, datasets, code) follow the
+//! same shape.
 
 use serde::{Deserialize, Serialize};
 
 use crate::code::SubmittedCode;
-use crate::view::{RequestView, ReviewView};
+use crate::ops::Op;
+use crate::view::{PointerStatus, PointerView, RequestView, ReviewView};
 
 /// One call to a datasite, made by the caller whose session it comes with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "snake_case")]
 pub enum Call {
+    /// A new pointer to an asset (the caller's own root object for it): [`Reply::Pointer`].
+    AssetPointer {
+        /// The asset's id.
+        asset: String,
+    },
+    /// A new array of the caller's own, from values in row-major order: [`Reply::Pointer`].
+    Array {
+        /// The values.
+        values: Vec<f64>,
+        /// The shape; its product is the number of values.
+        shape: Vec<usize>,
+    },
+    /// `op` on objects the caller made, run on their mocks and recorded: [`Reply::Pointer`].
+    Apply {
+        /// The op.
+        op: Op,
+        /// Its input objects, as many as the op takes.
+        inputs: Vec<String>,
+    },
+    /// Where the caller's latest request for an object's result stands: [`Reply::Status`].
+    PointerStatus {
+        /// The object's id.
+        pointer: String,
+    },
+    /// A request for an object's real result, saying why: [`Reply::Request`].
+    RequestResult {
+        /// The object's id.
+        pointer: String,
+        /// Why.
+        reason: String,
+    },
+    /// An object's real result, once released to the caller: [`Reply::Data`].
+    PointerResult {
+        /// The object's id.
+        pointer: String,
+    },
     /// The requests the caller may see (an owner: everyone's), newest first: [`Reply::Requests`].
     Requests,
     /// A request by number (`#3`) or by id or a unique prefix of one: [`Reply::Request`].
@@ -68,6 +105,12 @@ impl Call {
     /// The call's name, e.g. `approve`, for messages.
     pub fn name(&self) -> &'static str {
         match self {
+            Call::AssetPointer { .. } => "asset_pointer",
+            Call::Array { .. } => "array",
+            Call::Apply { .. } => "apply",
+            Call::PointerStatus { .. } => "pointer_status",
+            Call::RequestResult { .. } => "request_result",
+            Call::PointerResult { .. } => "pointer_result",
             Call::Requests => "requests",
             Call::FindRequest { .. } => "find_request",
             Call::Review { .. } => "review",
@@ -85,6 +128,10 @@ impl Call {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", content = "value", rename_all = "snake_case")]
 pub enum Reply<D> {
+    /// A pointer.
+    Pointer(PointerView<D>),
+    /// Where a pointer's result stands.
+    Status(PointerStatus),
     /// Requests, newest first.
     Requests(Vec<RequestView>),
     /// One request, as it stands now.
@@ -103,6 +150,8 @@ impl<D> Reply<D> {
     /// The variant's name, e.g. `request`, for messages.
     pub fn name(&self) -> &'static str {
         match self {
+            Reply::Pointer(_) => "pointer",
+            Reply::Status(_) => "status",
             Reply::Requests(_) => "requests",
             Reply::Request(_) => "request",
             Reply::Review(_) => "review",

@@ -269,6 +269,43 @@ pub struct ReviewView<D> {
     pub isolated: bool,
 }
 
+/// Where a pointer's result stands, for the user holding it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointerStatus {
+    /// Nobody has asked for the real result.
+    Private,
+    /// A request is waiting for the owner.
+    Requested,
+    /// The owner approved: `get()` returns the real result.
+    Approved,
+    /// The owner denied, with this reason.
+    Denied(String),
+}
+
+impl fmt::Display for PointerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PointerStatus::Private => f.write_str("private"),
+            PointerStatus::Requested => f.write_str("requested"),
+            PointerStatus::Approved => f.write_str("approved"),
+            PointerStatus::Denied(reason) => write!(f, "denied: {reason}"),
+        }
+    }
+}
+
+/// A pointer as the datasite reports it: its object's id, the assets it derives from and its value on
+/// the mocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointerView<D> {
+    /// The object's id.
+    pub id: String,
+    /// The assets it derives from (`dataset / asset`), as the datasite names them.
+    pub lineage: Vec<String>,
+    /// Its value on the mocks.
+    pub mock: D,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! permission.
 
 use veil_api::call::{Call, Reply};
+use veil_api::ops::Op;
 
 use crate::data::Data;
 use crate::error::Result;
@@ -19,6 +20,16 @@ impl SiteCore {
         let caller = self.authorize(token)?;
         let c = &caller;
         Ok(match call {
+            Call::AssetPointer { asset } => Reply::Pointer(self.asset_pointer(c, &asset)?),
+            Call::Array { values, shape } => {
+                Reply::Pointer(self.apply(c, &Op::Literal { values, shape }, &[])?)
+            }
+            Call::Apply { op, inputs } => Reply::Pointer(self.apply(c, &op, &inputs)?),
+            Call::PointerStatus { pointer } => Reply::Status(self.pointer_status(c, &pointer)?),
+            Call::RequestResult { pointer, reason } => {
+                Reply::Request(self.request_result(c, &pointer, &reason)?)
+            }
+            Call::PointerResult { pointer } => Reply::Data(self.pointer_result(c, &pointer)?),
             Call::Requests => Reply::Requests(self.requests(c)?),
             Call::FindRequest { key } => Reply::Request(self.find_request(c, &key)?),
             Call::Review { request } => Reply::Review(Box::new(self.review(c, &request)?)),

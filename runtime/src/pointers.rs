@@ -21,39 +21,21 @@ use crate::audit;
 use crate::client::Client;
 use crate::data::Data;
 use crate::datasets::{SiteAsset, add_preview};
+use crate::dispatch::reply;
 use crate::display::Table;
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::replay::Side;
-use crate::request::{self, Request, RequestStatus};
+use crate::request::{self, Request, RequestStatus, RequestView};
 use crate::site::SiteCore;
+use crate::users::User;
 use crate::validate;
+use veil_api::call::Call;
+use veil_api::view::PointerView;
 
 pub use crate::replay::{DEFAULT_CACHE_BYTES, MAX_LITERAL_VALUES};
 
-/// Where a pointer's result stands, for the user holding it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// Nobody has asked for the real result.
-    Private,
-    /// A request is waiting for the owner.
-    Requested,
-    /// The owner approved: `get()` returns the real result.
-    Approved,
-    /// The owner denied, with this reason.
-    Denied(String),
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Status::Private => f.write_str("private"),
-            Status::Requested => f.write_str("requested"),
-            Status::Approved => f.write_str("approved"),
-            Status::Denied(reason) => write!(f, "denied: {reason}"),
-        }
-    }
-}
+pub use veil_api::view::PointerStatus as Status;
 
 /// A value on the datasite, seen through its mock. See the [module docs](self).
 #[derive(Clone)]
@@ -77,26 +59,10 @@ impl fmt::Debug for Pointer {
 impl SiteAsset {
     /// A pointer to this asset: its mock, and the real data kept on the datasite.
     pub fn pointer(&self) -> Result<Pointer> {
-        let caller = self.client().caller()?;
-        let mock = self.mock().map_err(|e| match e {
-            Error::NotFound {
-                kind: "mock of asset",
-                name,
-                ..
-            } => Error::invalid(
-                format!("asset `{name}`"),
-                "it has no mock, and pointers compute on the mock",
-                "ask the owner to upload a mock for it",
-            ),
-            e => e,
-        })?;
-        let (id, label) = self.client().core().record_asset(&caller, self.id())?;
-        Ok(Pointer {
-            id,
-            client: self.client().clone(),
-            mock: Arc::new(mock),
-            lineage: vec![label],
-        })
+        let call = Call::AssetPointer {
+            asset: self.id().to_string(),
+        };
+        Pointer::from_view(reply!(self.client().call(call), Pointer)?, self.client())
     }
 }
 
@@ -116,21 +82,145 @@ impl Client {
                 ));
             }
         };
-        let op = Op::Literal {
+        let call = Call::Array {
             shape: floats.shape().to_vec(),
             values: floats.iter().copied().collect(),
         };
-        let mock = ops::eval(&op, &[])?;
-        let caller = self.caller()?;
-        let (id, lineage) = self.core().record(&caller, &op, &[])?;
-        Ok(Pointer {
-            id,
-            client: self.clone(),
-            mock: Arc::new(mock),
-            lineage,
-        })
+        Pointer::from_view(reply!(self.call(call), Pointer)?, self)
     }
 }
+
+impl SiteCore {
+    /// A new pointer to asset `asset_id` for `caller`: its root object, labelled from the datasite's
+    /// records, and the asset's mock.
+    pub(crate) fn asset_pointer(&self, caller: &User, asset_id: &str) -> Result<PointerView<Data>> {
+        SiteCore::require_compute(caller)?;
+        let mock = self
+            .asset_data(caller, asset_id, false)
+            .map_err(|e| match e {
+                Error::NotFound {
+                    kind: "mock of asset",
+                    name,
+                    ..
+                } => Error::invalid(
+                    format!("asset `{name}`"),
+                    "it has no mock, and pointers compute on the mock",
+                    "ask the owner to upload a mock for it",
+                ),
+                e => e,
+            })?;
+        let (id, label) = self.record_asset(caller, asset_id)?;
+        Ok(PointerView {
+            id,
+            lineage: vec![label],
+            mock,
+        })
+    }
+
+    /// Runs `op` on the mocks of `inputs` (objects `caller` made), records it, and returns the new
+    /// object with its mock; the worker replays it on the real data.
+    pub(crate) fn apply(
+        &self,
+        caller: &User,
+        op: &Op,
+        inputs: &[String],
+    ) -> Result<PointerView<Data>> {
+        SiteCore::require_compute(caller)?;
+        for input in inputs {
+            self.own_object(caller, input)?;
+        }
+        let mocks: Vec<Arc<Data>> = inputs
+            .iter()
+            .map(|i| self.value(Side::Mock, i))
+            .collect::<Result<_>>()?;
+        let refs: Vec<&Data> = mocks.iter().map(|m| m.as_ref()).collect();
+        let mock = ops::eval(op, &refs)?;
+        let ids: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let (id, lineage) = self.record(caller, op, &ids)?;
+        // Kept, so the next op on it reads its mock instead of replaying it.
+        self.exec.keep(Side::Mock, &id, Arc::new(mock.clone()));
+        Ok(PointerView { id, lineage, mock })
+    }
+
+    /// Where `caller`'s latest request for object `id` stands.
+    pub(crate) fn pointer_status(&self, caller: &User, id: &str) -> Result<Status> {
+        self.own_object(caller, id)?;
+        let Some(request) = self.latest_request(id, &caller.id)? else {
+            return Ok(Status::Private);
+        };
+        let record = self.request_record(caller, &request)?;
+        Ok(match record.status {
+            RequestStatus::Pending => Status::Requested,
+            RequestStatus::Approved => Status::Approved,
+            RequestStatus::Denied => Status::Denied(record.decision.unwrap_or_default()),
+        })
+    }
+
+    /// A new request by `caller` for object `id`'s real result, saying why.
+    pub(crate) fn request_result(
+        &self,
+        caller: &User,
+        id: &str,
+        reason: &str,
+    ) -> Result<RequestView> {
+        SiteCore::require_compute(caller)?;
+        self.own_object(caller, id)?;
+        let reason = validate::text("request reason", reason)?;
+        if reason.trim().is_empty() {
+            return Err(Error::invalid(
+                "request reason",
+                "it is empty",
+                "say what the result is for; the owner reads it before deciding",
+            ));
+        }
+        let request = uuid::Uuid::new_v4().simple().to_string();
+        self.store.write("submitting a request", |tx| {
+            let open: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM requests WHERE object_id = ?1 AND requester_id = ?2
+                     AND status IN ('pending', 'approved')",
+                    params![id, caller.id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(Error::sqlite("checking requests"))?;
+            if let Some(open) = open {
+                return Err(Error::exists(
+                    "request for this result",
+                    open,
+                    "wait for the owner's decision, then call `.get()`",
+                ));
+            }
+            request::insert(tx, &request, Some(id), None, &caller.id, &reason)?;
+            audit::record(tx, &caller.email, "request", &request, id)
+        })?;
+        self.request_view(caller, &request)
+    }
+
+    /// Object `id`'s real value for `caller`: released by an owner's approval of her latest request
+    /// for it, or at once for values made only from her own arrays, and for owners.
+    pub(crate) fn pointer_result(&self, caller: &User, id: &str) -> Result<Data> {
+        SiteCore::require_compute(caller)?;
+        let object = self.own_object(caller, id)?;
+        if object.lineage.is_empty() || caller.role.is_owner() {
+            if !object.lineage.is_empty() {
+                self.store.write("auditing a read", |tx| {
+                    audit::record(tx, &caller.email, "read_real_result", id, "")
+                })?;
+            }
+            return self.value(Side::Real, id).map(|v| (*v).clone());
+        }
+        match self.latest_request(id, &caller.id)? {
+            Some(request) => self.released(caller, &self.request_record(caller, &request)?),
+            None => Err(Error::invalid(
+                "get",
+                "nobody has asked for this result yet",
+                "ask for it with `pointer.request(reason)`; the owner reviews it",
+            )),
+        }
+    }
+}
+
 impl Pointer {
     /// The object's id on the datasite.
     pub fn id(&self) -> &str {
@@ -147,11 +237,20 @@ impl Pointer {
         &self.lineage
     }
 
+    fn from_view(v: PointerView<Data>, client: &Client) -> Result<Pointer> {
+        Ok(Pointer {
+            id: v.id,
+            client: client.clone(),
+            mock: Arc::new(v.mock),
+            lineage: v.lineage,
+        })
+    }
+
     /// Runs `op` on the mocks of `self` and `others` and records it on the datasite; the new pointer
     /// comes back as soon as the mock is computed and the action is durable.
     pub fn apply(&self, op: Op, others: &[&Pointer]) -> Result<Pointer> {
-        let mut inputs: Vec<&Pointer> = vec![self];
-        inputs.extend_from_slice(others);
+        // Not a permission check (the datasite makes those): ids only mean something on their own
+        // datasite, so a pointer from another is named for what it is.
         for p in others {
             if !std::ptr::eq(p.client.core(), self.client.core()) {
                 return Err(Error::invalid(
@@ -161,97 +260,39 @@ impl Pointer {
                 ));
             }
         }
-        let mocks: Vec<&Data> = inputs.iter().map(|p| p.mock.as_ref()).collect();
-        let mock = ops::eval(&op, &mocks)?;
-        let caller = self.client.caller()?;
-        let ids: Vec<&str> = inputs.iter().map(|p| p.id.as_str()).collect();
-        let (id, lineage) = self.client.core().record(&caller, &op, &ids)?;
-        Ok(Pointer {
-            id,
-            client: self.client.clone(),
-            mock: Arc::new(mock),
-            lineage,
-        })
+        let inputs = std::iter::once(self)
+            .chain(others.iter().copied())
+            .map(|p| p.id.clone())
+            .collect();
+        let view = reply!(self.client.call(Call::Apply { op, inputs }), Pointer)?;
+        Pointer::from_view(view, &self.client)
     }
 
     /// Where the real result stands for you: your latest request for it, as the datasite holds it.
     pub fn status(&self) -> Result<Status> {
-        let caller = self.client.caller()?;
-        let core = self.client.core();
-        core.own_object(&caller, &self.id)?;
-        let Some(id) = core.latest_request(&self.id, &caller.id)? else {
-            return Ok(Status::Private);
+        let call = Call::PointerStatus {
+            pointer: self.id.clone(),
         };
-        let record = core.request_record(&caller, &id)?;
-        Ok(match record.status {
-            RequestStatus::Pending => Status::Requested,
-            RequestStatus::Approved => Status::Approved,
-            RequestStatus::Denied => Status::Denied(record.decision.unwrap_or_default()),
-        })
+        reply!(self.client.call(call), Status)
     }
 
     /// Asks the owner for the real result, saying why.
     pub fn request(&self, reason: &str) -> Result<Request> {
-        let caller = self.client.caller()?;
-        SiteCore::require_compute(&caller)?;
-        let core = self.client.core();
-        core.own_object(&caller, &self.id)?;
-        let reason = validate::text("request reason", reason)?;
-        if reason.trim().is_empty() {
-            return Err(Error::invalid(
-                "request reason",
-                "it is empty",
-                "say what the result is for; the owner reads it before deciding",
-            ));
-        }
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        core.store.write("submitting a request", |tx| {
-            let open: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM requests WHERE object_id = ?1 AND requester_id = ?2
-                     AND status IN ('pending', 'approved')",
-                    params![self.id, caller.id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(Error::sqlite("checking requests"))?;
-            if let Some(open) = open {
-                return Err(Error::exists(
-                    "request for this result",
-                    open,
-                    "wait for the owner's decision, then call `.get()`",
-                ));
-            }
-            request::insert(tx, &id, Some(&self.id), None, &caller.id, &reason)?;
-            audit::record(tx, &caller.email, "request", &id, &self.id)
-        })?;
-        let view = core.request_view(&caller, &id)?;
+        let call = Call::RequestResult {
+            pointer: self.id.clone(),
+            reason: reason.to_string(),
+        };
+        let view = reply!(self.client.call(call), Request)?;
         Ok(Request::from_view(view, self.client.clone()))
     }
 
     /// The real result: yours once the owner approved your latest request for it (or at once for
     /// values made only from your own arrays, and for owners, who may read real data anyway).
     pub fn get(&self) -> Result<Data> {
-        let caller = self.client.caller()?;
-        SiteCore::require_compute(&caller)?;
-        let core = self.client.core();
-        let object = core.own_object(&caller, &self.id)?;
-        if object.lineage.is_empty() || caller.role.is_owner() {
-            if !object.lineage.is_empty() {
-                core.store.write("auditing a read", |tx| {
-                    audit::record(tx, &caller.email, "read_real_result", &self.id, "")
-                })?;
-            }
-            return core.value(Side::Real, &self.id).map(|v| (*v).clone());
-        }
-        match core.latest_request(&self.id, &caller.id)? {
-            Some(id) => core.released(&caller, &core.request_record(&caller, &id)?),
-            None => Err(Error::invalid(
-                "get",
-                "nobody has asked for this result yet",
-                "ask for it with `pointer.request(reason)`; the owner reviews it",
-            )),
-        }
+        let call = Call::PointerResult {
+            pointer: self.id.clone(),
+        };
+        reply!(self.client.call(call), Data)
     }
 
     fn table(&self) -> Table {

@@ -176,7 +176,7 @@ impl Executor {
         self.cache().get(&(side, id.to_string()))
     }
 
-    fn keep(&self, side: Side, id: &str, value: Arc<Data>) {
+    pub(crate) fn keep(&self, side: Side, id: &str, value: Arc<Data>) {
         self.cache().insert((side, id.to_string()), value);
     }
 }
