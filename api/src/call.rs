@@ -6,12 +6,12 @@
 //! datasite's one dispatch (`SiteCore::handle` in `veil`); the kernel's cell bridge and the HTTP
 //! server are further transports of the same calls.
 //!
-//! Pointers and requests are the calls here so far; the others (users, datasets, code) follow the
+//! Pointers, code and requests are the calls here so far; the others (users, datasets) follow the
 //! same shape.
 
 use serde::{Deserialize, Serialize};
 
-use crate::code::SubmittedCode;
+use crate::code::{CodeSpec, SubmittedCode};
 use crate::ops::Op;
 use crate::view::{PointerStatus, PointerView, RequestView, ReviewView};
 
@@ -54,6 +54,18 @@ pub enum Call {
     PointerResult {
         /// The object's id.
         pointer: String,
+    },
+    /// A code request's function run on the mocks of its bound assets: [`Reply::Data`].
+    RunOnMocks {
+        /// The function, its bindings and policy.
+        code: CodeSpec,
+    },
+    /// A code request submitted for an owner's review, saying why: [`Reply::Request`].
+    RequestCode {
+        /// The function, its bindings and policy.
+        code: CodeSpec,
+        /// Why.
+        reason: String,
     },
     /// The requests the caller may see (an owner: everyone's), newest first: [`Reply::Requests`].
     Requests,
@@ -111,6 +123,8 @@ impl Call {
             Call::PointerStatus { .. } => "pointer_status",
             Call::RequestResult { .. } => "request_result",
             Call::PointerResult { .. } => "pointer_result",
+            Call::RunOnMocks { .. } => "run_on_mocks",
+            Call::RequestCode { .. } => "request_code",
             Call::Requests => "requests",
             Call::FindRequest { .. } => "find_request",
             Call::Review { .. } => "review",

@@ -111,3 +111,44 @@ impl<D> SubmittedCode<D> {
             .collect()
     }
 }
+
+/// A code request as a client sends it: the function's source, what each parameter is bound to, and
+/// the output policy. The datasite parses and checks all of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeSpec {
+    /// Exactly one function, as written.
+    pub source: String,
+    /// Each parameter's binding, as the client gave them.
+    pub bindings: Vec<Binding>,
+    /// How often it may run on the real data.
+    pub policy: OutputPolicy,
+}
+
+/// What a client binds a parameter to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Binding {
+    /// An asset, by id: its mock on the scientist's side, its data once approved.
+    Asset {
+        /// The parameter.
+        param: String,
+        /// The asset's id.
+        asset: String,
+    },
+    /// A constant, shown to the owner and approved with the request.
+    Constant {
+        /// The parameter.
+        param: String,
+        /// Its value.
+        value: serde_json::Value,
+    },
+}
+
+impl Binding {
+    /// The parameter it binds.
+    pub fn param(&self) -> &str {
+        match self {
+            Binding::Asset { param, .. } | Binding::Constant { param, .. } => param,
+        }
+    }
+}

@@ -28,15 +28,18 @@ use crate::audit;
 use crate::client::Client;
 use crate::data::{Data, DataKind};
 use crate::datasets::SiteAsset;
+use crate::dispatch::reply;
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::replay::Side;
-use crate::request::Request;
+use crate::request::{Request, RequestView};
 use crate::runner::{self, RunFailure, RunInput, Signature};
 use crate::site::SiteCore;
 use crate::store::{hex, now_ms};
 use crate::users::User;
 use crate::validate;
+use veil_api::call::Call;
+use veil_api::code::CodeSpec;
 
 /// Largest function source accepted, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
@@ -424,8 +427,24 @@ impl Client {
     /// on the mocks first, so code that does not compile or fails there is refused at once; the same
     /// code (source, inputs and policy) submitted twice is refused too.
     pub fn request_code_execution(&self, code: &Code, reason: &str) -> Result<Request> {
-        let caller = self.caller()?;
-        SiteCore::require_compute(&caller)?;
+        let call = Call::RequestCode {
+            code: code.spec()?,
+            reason: reason.to_string(),
+        };
+        let view = reply!(self.call(call), Request)?;
+        Ok(Request::from_view(view, self.clone()))
+    }
+}
+
+impl SiteCore {
+    /// A code request by `caller` (see [`Client::request_code_execution`]).
+    pub(crate) fn submit_code(
+        &self,
+        caller: &User,
+        code: &CodeSpec,
+        reason: &str,
+    ) -> Result<RequestView> {
+        SiteCore::require_compute(caller)?;
         let reason = validate::text("request reason", reason)?;
         if reason.is_empty() {
             return Err(Error::invalid(
@@ -434,20 +453,12 @@ impl Client {
                 "say what the result is for; the owner reads it before deciding",
             ));
         }
-        let (sig, mut inputs) = code.resolve()?;
-        let core = self.core();
-        // The owner reads these labels in the review: they come from the datasite's records for the
-        // bound ids, never from the client's asset handles.
-        for input in inputs.iter_mut() {
-            if let Input::Asset {
-                asset_id, label, ..
-            } = input
-            {
-                *label = core.bound_asset_label(asset_id)?;
-            }
-        }
+        // The owner reads the inputs' labels in the review: `resolve` takes them from the datasite's
+        // records for the bound ids.
+        let (sig, inputs) = self.resolve(code)?;
+        let core = self;
         let inputs_json = serde_json::to_string(&inputs).expect("inputs serialise");
-        let policy_json = serde_json::to_string(&code.output).expect("policies serialise");
+        let policy_json = serde_json::to_string(&code.policy).expect("policies serialise");
         let digest = {
             let mut h = Sha256::new();
             for part in [code.source.as_str(), &inputs_json, &policy_json] {
@@ -457,10 +468,10 @@ impl Client {
             hex(&h.finalize())
         };
         // Checked before the mock run, which a duplicate need not wait for, and again when storing.
-        if let Some(existing) = core.store.read(|conn| duplicate(conn, &caller, &digest))? {
+        if let Some(existing) = core.store.read(|conn| duplicate(conn, caller, &digest))? {
             return Err(duplicate_error(&existing));
         }
-        if code.output.max_runs() == 0 {
+        if code.policy.max_runs() == 0 {
             return Err(Error::invalid(
                 "output policy",
                 "ExecuteCount(0) never runs",
@@ -475,7 +486,7 @@ impl Client {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         core.store.write("submitting a code request", |tx| {
             let mock_blob = core.store.put_blob(&mock.encode()?)?;
-            if let Some(existing) = duplicate(tx, &caller, &digest)? {
+            if let Some(existing) = duplicate(tx, caller, &digest)? {
                 return Err(duplicate_error(&existing));
             }
             tx.execute(
@@ -500,7 +511,7 @@ impl Client {
             crate::request::insert(tx, &request_id, None, Some(&code_id), &caller.id, &reason)?;
             audit::record(tx, &caller.email, "code_request", &request_id, &sig.name)
         })?;
-        self.request(&request_id)
+        self.request_view(caller, &request_id)
     }
 }
 

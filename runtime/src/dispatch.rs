@@ -30,6 +30,10 @@ impl SiteCore {
                 Reply::Request(self.request_result(c, &pointer, &reason)?)
             }
             Call::PointerResult { pointer } => Reply::Data(self.pointer_result(c, &pointer)?),
+            Call::RunOnMocks { code } => Reply::Data(self.run_on_mocks(c, &code)?),
+            Call::RequestCode { code, reason } => {
+                Reply::Request(self.submit_code(c, &code, &reason)?)
+            }
             Call::Requests => Reply::Requests(self.requests(c)?),
             Call::FindRequest { key } => Reply::Request(self.find_request(c, &key)?),
             Call::Review { request } => Reply::Review(Box::new(self.review(c, &request)?)),

@@ -3,7 +3,11 @@
 
 use super::*;
 
+use veil_api::call::Call;
+use veil_api::code::CodeSpec;
 pub use veil_api::view::OutputPolicy;
+
+use crate::dispatch::reply;
 
 /// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
 /// with the request. The code runs on those inputs and no others.
@@ -89,15 +93,8 @@ impl Code {
     /// Runs the function on the mocks of its bound assets, here and now, and returns its result: what
     /// the owner will see as the mock result.
     pub fn run_on_mocks(&self) -> Result<Data> {
-        let client = self.client()?;
-        let caller = client.caller()?;
-        SiteCore::require_compute(&caller)?;
-        let (sig, inputs) = self.resolve()?;
-        let core = client.core();
-        match core.run_code(&self.source, &sig, &inputs, Side::Mock)? {
-            Ok(data) => Ok(data),
-            Err(f) => Err(mock_failure(&sig.name, &f)),
-        }
+        let call = Call::RunOnMocks { code: self.spec()? };
+        reply!(self.client()?.call(call), Data)
     }
 
     /// The client of the first bound asset: the datasite this code is for.
@@ -118,12 +115,45 @@ impl Code {
             })
     }
 
-    /// The signature and the bindings in parameter order, checked against each other.
-    pub(super) fn resolve(&self) -> Result<(Signature, Vec<Input>)> {
-        let sig = self.signature()?;
-        let mut inputs = Vec::with_capacity(sig.params.len());
-        for (param, _) in &self.inputs.bindings {
-            if !sig.params.iter().any(|p| &p.name == param) {
+    /// What is sent to the datasite: the source, each binding by id, the policy.
+    pub(super) fn spec(&self) -> Result<CodeSpec> {
+        let mut bindings = Vec::with_capacity(self.inputs.bindings.len());
+        for (param, binding) in &self.inputs.bindings {
+            bindings.push(match binding {
+                Binding::Asset(a) => veil_api::code::Binding::Asset {
+                    param: param.clone(),
+                    asset: a.id().to_string(),
+                },
+                Binding::Constant(Ok(v)) => veil_api::code::Binding::Constant {
+                    param: param.clone(),
+                    value: v.clone(),
+                },
+                Binding::Constant(Err(e)) => {
+                    return Err(Error::invalid(
+                        format!("constant for parameter `{param}`"),
+                        format!("it cannot be written as JSON: {e}"),
+                        "bind a value whose `Serialize` succeeds: numbers, strings, vectors, maps with string keys",
+                    ));
+                }
+            });
+        }
+        Ok(CodeSpec {
+            source: self.source.clone(),
+            bindings,
+            policy: self.output,
+        })
+    }
+}
+
+impl SiteCore {
+    /// The signature of `code` and its bindings in parameter order, checked against each other, with
+    /// each bound asset labelled from the datasite's records (never from what a client says).
+    pub(crate) fn resolve(&self, code: &CodeSpec) -> Result<(Signature, Vec<Input>)> {
+        check_source(&code.source)?;
+        let sig = runner::parse_function(&code.source)?;
+        for binding in &code.bindings {
+            let param = binding.param();
+            if !sig.params.iter().any(|p| p.name == param) {
                 let names: Vec<&str> = sig.params.iter().map(|p| p.name.as_str()).collect();
                 return Err(Error::invalid(
                     format!("input `{param}`"),
@@ -132,13 +162,12 @@ impl Code {
                 ));
             }
         }
+        let mut inputs = Vec::with_capacity(sig.params.len());
         for p in &sig.params {
-            let bound: Vec<&Binding> = self
-                .inputs
+            let bound: Vec<&veil_api::code::Binding> = code
                 .bindings
                 .iter()
-                .filter(|(name, _)| name == &p.name)
-                .map(|(_, b)| b)
+                .filter(|b| b.param() == p.name)
                 .collect();
             let binding = match bound.as_slice() {
                 [b] => *b,
@@ -161,26 +190,28 @@ impl Code {
                 }
             };
             inputs.push(match binding {
-                Binding::Asset(a) => Input::Asset {
+                veil_api::code::Binding::Asset { asset, .. } => Input::Asset {
                     param: p.name.clone(),
-                    asset_id: a.id().to_string(),
-                    // Replaced by the datasite's own label when submitted.
-                    label: format!("{} / {}", a.dataset, a.name),
+                    asset_id: asset.clone(),
+                    label: self.bound_asset_label(asset)?,
                 },
-                Binding::Constant(Ok(v)) => Input::Constant {
+                veil_api::code::Binding::Constant { value, .. } => Input::Constant {
                     param: p.name.clone(),
-                    value: v.clone(),
+                    value: value.clone(),
                 },
-                Binding::Constant(Err(e)) => {
-                    return Err(Error::invalid(
-                        format!("constant for parameter `{}`", p.name),
-                        format!("it cannot be written as JSON: {e}"),
-                        "bind a value whose `Serialize` succeeds: numbers, strings, vectors, maps with string keys",
-                    ));
-                }
             });
         }
         Ok((sig, inputs))
+    }
+
+    /// `code` run on the mocks of its bound assets, for `caller`.
+    pub(crate) fn run_on_mocks(&self, caller: &User, code: &CodeSpec) -> Result<Data> {
+        SiteCore::require_compute(caller)?;
+        let (sig, inputs) = self.resolve(code)?;
+        match self.run_code(&code.source, &sig, &inputs, Side::Mock)? {
+            Ok(data) => Ok(data),
+            Err(f) => Err(mock_failure(&sig.name, &f)),
+        }
     }
 }
 
