@@ -6,19 +6,66 @@
 //! datasite's one dispatch (`SiteCore::handle` in `veil`); the kernel's cell bridge and the HTTP
 //! server are further transports of the same calls.
 //!
-//! Pointers, code and requests are the calls here so far; the others (users, datasets) follow the
-//! same shape.
+//! Users, the audit log, pointers, code and requests are the calls here so far; datasets (whose
+//! upload carries data) follow the same shape.
 
 use serde::{Deserialize, Serialize};
 
 use crate::code::{CodeSpec, SubmittedCode};
 use crate::ops::Op;
-use crate::view::{PointerStatus, PointerView, RequestView, ReviewView};
+use crate::view::{
+    AuditEntry, NewUser, PointerStatus, PointerView, RequestView, ReviewView, Role, User,
+};
 
 /// One call to a datasite, made by the caller whose session it comes with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "snake_case")]
 pub enum Call {
+    /// The caller as the datasite holds them now: [`Reply::User`].
+    Whoami,
+    /// A new user (owners and admins; only admins create admins): [`Reply::User`].
+    Register {
+        /// Who.
+        user: NewUser,
+    },
+    /// Every user (owners and admins): [`Reply::Users`].
+    Users,
+    /// The caller's new password: [`Reply::Done`].
+    ChangePassword {
+        /// The current password.
+        old: Secret,
+        /// The new one.
+        new: Secret,
+    },
+    /// Another user's new password (admins): [`Reply::Done`].
+    ResetPassword {
+        /// Whose.
+        email: String,
+        /// The new one.
+        new: Secret,
+    },
+    /// A user's new role (admins): [`Reply::User`].
+    SetRole {
+        /// Whose.
+        email: String,
+        /// The role.
+        role: Role,
+    },
+    /// Deletes a user and their sessions (owners and admins; only admins delete admins):
+    /// [`Reply::Done`].
+    DeleteUser {
+        /// Whose.
+        email: String,
+    },
+    /// Turns self sign-up on or off (owners): [`Reply::Done`].
+    SetSignup {
+        /// On or off.
+        enabled: bool,
+    },
+    /// Ends the caller's session: [`Reply::Done`].
+    Logout,
+    /// The audit log, oldest entry first (owners and admins): [`Reply::Audit`].
+    AuditLog,
     /// A new pointer to an asset (the caller's own root object for it): [`Reply::Pointer`].
     AssetPointer {
         /// The asset's id.
@@ -117,6 +164,16 @@ impl Call {
     /// The call's name, e.g. `approve`, for messages.
     pub fn name(&self) -> &'static str {
         match self {
+            Call::Whoami => "whoami",
+            Call::Register { .. } => "register",
+            Call::Users => "users",
+            Call::ChangePassword { .. } => "change_password",
+            Call::ResetPassword { .. } => "reset_password",
+            Call::SetRole { .. } => "set_role",
+            Call::DeleteUser { .. } => "delete_user",
+            Call::SetSignup { .. } => "set_signup",
+            Call::Logout => "logout",
+            Call::AuditLog => "audit_log",
             Call::AssetPointer { .. } => "asset_pointer",
             Call::Array { .. } => "array",
             Call::Apply { .. } => "apply",
@@ -138,10 +195,29 @@ impl Call {
     }
 }
 
+/// A password in a call: sent as a plain string, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 /// A datasite's answer to a [`Call`]; `D` is how data travels (the datasite's own values in process).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", content = "value", rename_all = "snake_case")]
 pub enum Reply<D> {
+    /// Done, with nothing to report.
+    Done,
+    /// A user.
+    User(User),
+    /// Users.
+    Users(Vec<User>),
+    /// Audit entries, oldest first.
+    Audit(Vec<AuditEntry>),
     /// A pointer.
     Pointer(PointerView<D>),
     /// Where a pointer's result stands.
@@ -164,6 +240,10 @@ impl<D> Reply<D> {
     /// The variant's name, e.g. `request`, for messages.
     pub fn name(&self) -> &'static str {
         match self {
+            Reply::Done => "done",
+            Reply::User(_) => "user",
+            Reply::Users(_) => "users",
+            Reply::Audit(_) => "audit",
             Reply::Pointer(_) => "pointer",
             Reply::Status(_) => "status",
             Reply::Requests(_) => "requests",
@@ -202,5 +282,26 @@ mod tests {
         let back: Reply<f64> =
             serde_json::from_value(serde_json::to_value(&reply).unwrap()).unwrap();
         assert_eq!((back.name(), deny.name()), ("private_run", "deny"));
+    }
+
+    #[test]
+    fn passwords_travel_but_never_print() {
+        let call = Call::ChangePassword {
+            old: Secret("hunter22".into()),
+            new: Secret("correct horse".into()),
+        };
+        let wire = serde_json::to_string(&call).unwrap();
+        assert!(
+            wire.contains("hunter22") && wire.contains("correct horse"),
+            "{wire}"
+        );
+        let register = Call::Register {
+            user: NewUser::new("Jane", "jane@caltech.edu", "abc123"),
+        };
+        for shown in [format!("{call:?}"), format!("{register:?}")] {
+            for secret in ["hunter22", "correct horse", "abc123"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+        }
     }
 }

@@ -153,7 +153,7 @@ fn data_scientist() -> Role {
 
 /// A user to register, built like PySyft's `register(name=, email=, password=, institution=,
 /// website=)`. The datasite validates every field; the password is never printed.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewUser {
     /// Display name.
     pub name: String,
@@ -304,6 +304,46 @@ pub struct PointerView<D> {
     pub lineage: Vec<String>,
     /// Its value on the mocks.
     pub mock: D,
+}
+
+/// A registered user, as the datasite reports it (never with a password or its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Login email (unique, case-insensitive).
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// Institution, possibly empty.
+    pub institution: String,
+    /// Website, possibly empty.
+    pub website: String,
+    /// Registration time, milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// One entry of the datasite's append-only, hash-chained audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the log, from 1.
+    pub seq: i64,
+    /// When, milliseconds since the Unix epoch.
+    pub at: i64,
+    /// Who (an email, or `system`).
+    pub actor: String,
+    /// What, e.g. `login`, `upload_dataset`.
+    pub action: String,
+    /// To what: an email, a dataset name, an id.
+    pub subject: String,
+    /// Extra detail (never real data).
+    pub detail: String,
+    /// Hash of the previous entry.
+    pub prev_hash: String,
+    /// Hash of this entry.
+    pub hash: String,
 }
 
 #[cfg(test)]

@@ -16,26 +16,7 @@ use crate::store::{hex, now_ms};
 /// The hash before the first entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// One audit entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// Position in the log, from 1.
-    pub seq: i64,
-    /// When, milliseconds since the Unix epoch.
-    pub at: i64,
-    /// Who (an email, or `system`).
-    pub actor: String,
-    /// What, e.g. `login`, `upload_dataset`.
-    pub action: String,
-    /// To what: an email, a dataset name, an id.
-    pub subject: String,
-    /// Extra detail (never real data).
-    pub detail: String,
-    /// Hash of the previous entry.
-    pub prev_hash: String,
-    /// Hash of this entry.
-    pub hash: String,
-}
+pub use veil_api::view::AuditEntry;
 
 fn entry_hash(
     prev: &str,
@@ -162,6 +143,14 @@ impl AuditLog {
 }
 
 crate::display::render_via_table!(AuditLog);
+
+impl crate::site::SiteCore {
+    /// The audit log, oldest entry first, for an owner.
+    pub(crate) fn audit_log(&self, caller: &crate::users::User) -> Result<Vec<AuditEntry>> {
+        crate::users::require_owner(caller, "reading the audit log", "ask the datasite's owner")?;
+        self.store.read(entries)
+    }
+}
 
 #[cfg(test)]
 mod tests {

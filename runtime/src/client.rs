@@ -6,12 +6,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::audit::{self, AuditLog};
+use crate::audit::AuditLog;
 use crate::datasets::{Dataset, DatasetList, SiteDataset};
+use crate::dispatch::reply;
 use crate::display::Table;
 use crate::error::Result;
 use crate::site::SiteCore;
-use crate::users::{LoginOutcome, NewUser, Role, User, UserList, require_owner};
+use crate::users::{LoginOutcome, NewUser, Role, User, UserList};
+use veil_api::call::{Call, Secret};
 
 /// A user's session on a datasite, from [`Datasite::login`](crate::Datasite::login).
 #[derive(Clone)]
@@ -82,43 +84,57 @@ impl Client {
 
     /// The logged-in user, read afresh from the datasite.
     pub fn whoami(&self) -> Result<User> {
-        self.caller()
+        reply!(self.call(Call::Whoami), User)
     }
 
     /// Registers a user (owners and admins; only admins may create admins).
     pub fn register(&self, user: NewUser) -> Result<User> {
-        let caller = self.caller()?;
-        self.core.register(Some(&caller), user)
+        reply!(self.call(Call::Register { user }), User)
     }
 
     /// Lists users (owners and admins).
     pub fn users(&self) -> Result<UserList> {
-        self.core.users(&self.caller()?)
+        reply!(self.call(Call::Users), Users).map(UserList)
     }
 
     /// Changes the logged-in user's password.
     pub fn change_password(&self, old: &str, new: &str) -> Result<()> {
-        self.core.change_password(&self.caller()?, old, new)
+        let call = Call::ChangePassword {
+            old: Secret(old.into()),
+            new: Secret(new.into()),
+        };
+        reply!(self.call(call), Done)
     }
 
     /// Sets another user's password (admins).
     pub fn reset_password(&self, email: &str, new: &str) -> Result<()> {
-        self.core.reset_password(&self.caller()?, email, new)
+        let call = Call::ResetPassword {
+            email: email.into(),
+            new: Secret(new.into()),
+        };
+        reply!(self.call(call), Done)
     }
 
     /// Changes a user's role (admins).
     pub fn set_role(&self, email: &str, role: Role) -> Result<User> {
-        self.core.set_role(&self.caller()?, email, role)
+        let call = Call::SetRole {
+            email: email.into(),
+            role,
+        };
+        reply!(self.call(call), User)
     }
 
     /// Deletes a user and their sessions (owners and admins; only admins delete admins).
     pub fn delete_user(&self, email: &str) -> Result<()> {
-        self.core.delete_user(&self.caller()?, email)
+        let call = Call::DeleteUser {
+            email: email.into(),
+        };
+        reply!(self.call(call), Done)
     }
 
     /// Enables or disables self sign-up through [`Datasite::sign_up`](crate::Datasite::sign_up) (owners).
     pub fn set_signup(&self, enabled: bool) -> Result<()> {
-        self.core.set_signup(&self.caller()?, enabled)
+        reply!(self.call(Call::SetSignup { enabled }), Done)
     }
 
     /// Uploads a dataset and its assets in one transaction (owners and admins).
@@ -146,15 +162,13 @@ impl Client {
 
     /// The audit log, oldest entry first (owners and admins).
     pub fn audit_log(&self) -> Result<AuditLog> {
-        let caller = self.caller()?;
-        require_owner(&caller, "reading the audit log", "ask the datasite's owner")?;
-        Ok(AuditLog(self.core.store.read(audit::entries)?))
+        reply!(self.call(Call::AuditLog), Audit).map(AuditLog)
     }
 
     /// Ends the session; later calls with this client fail with
     /// [`Error::SessionExpired`](crate::Error::SessionExpired).
     pub fn logout(&self) -> Result<()> {
-        self.core.logout(&self.token)
+        reply!(self.call(Call::Logout), Done)
     }
 
     fn table(&self) -> Table {

@@ -20,6 +20,31 @@ impl SiteCore {
         let caller = self.authorize(token)?;
         let c = &caller;
         Ok(match call {
+            Call::Whoami => Reply::User(caller.clone()),
+            Call::Register { user } => Reply::User(self.register(Some(c), user)?),
+            Call::Users => Reply::Users(self.users(c)?),
+            Call::ChangePassword { old, new } => {
+                self.change_password(c, &old.0, &new.0)?;
+                Reply::Done
+            }
+            Call::ResetPassword { email, new } => {
+                self.reset_password(c, &email, &new.0)?;
+                Reply::Done
+            }
+            Call::SetRole { email, role } => Reply::User(self.set_role(c, &email, role)?),
+            Call::DeleteUser { email } => {
+                self.delete_user(c, &email)?;
+                Reply::Done
+            }
+            Call::SetSignup { enabled } => {
+                self.set_signup(c, enabled)?;
+                Reply::Done
+            }
+            Call::Logout => {
+                self.logout(token)?;
+                Reply::Done
+            }
+            Call::AuditLog => Reply::Audit(self.audit_log(c)?),
             Call::AssetPointer { asset } => Reply::Pointer(self.asset_pointer(c, &asset)?),
             Call::Array { values, shape } => {
                 Reply::Pointer(self.apply(c, &Op::Literal { values, shape }, &[])?)
@@ -54,6 +79,19 @@ impl SiteCore {
 /// The value of reply variant `$variant` from `$reply` (a `Result<Reply<Data>>`), or an error saying
 /// which reply came instead (a dispatch bug, never the caller's).
 macro_rules! reply {
+    ($reply:expr, Done) => {
+        match $reply {
+            Ok(veil_api::call::Reply::Done) => Ok(()),
+            Ok(other) => Err($crate::error::Error::corrupt(
+                "answering a call",
+                format!(
+                    "the datasite answered with `{}` where `done` was due",
+                    other.name()
+                ),
+            )),
+            Err(e) => Err(e),
+        }
+    };
     ($reply:expr, $variant:ident) => {
         match $reply {
             Ok(veil_api::call::Reply::$variant(value)) => Ok(value),

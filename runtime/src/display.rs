@@ -13,8 +13,19 @@ pub trait Render {
     fn html(&self) -> String;
 }
 
-/// Implements [`Render`] for types with a `fn table(&self) -> Table`.
+/// Implements [`Render`] for types with a `fn table(&self) -> Table`, or (`T => f`) for a type of the
+/// vocabulary's, rendered by `f(&T) -> Table`.
 macro_rules! render_via_table {
+    ($t:ty => $table:path) => {
+        impl $crate::display::Render for $t {
+            fn text(&self) -> String {
+                $table(self).text()
+            }
+            fn html(&self) -> String {
+                $table(self).html()
+            }
+        }
+    };
     ($($t:ty),* $(,)?) => {$(
         impl $crate::display::Render for $t {
             fn text(&self) -> String {

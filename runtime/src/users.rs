@@ -24,60 +24,40 @@ pub const DEFAULT_ADMIN_PASSWORD: &str = "changethis";
 
 pub use veil_api::view::{NewUser, Role};
 
-/// A registered user, as the datasite reports it (never with a password or hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    /// Stable id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Login email (unique, case-insensitive).
-    pub email: String,
-    /// Role.
-    pub role: Role,
-    /// Institution, possibly empty.
-    pub institution: String,
-    /// Website, possibly empty.
-    pub website: String,
-    /// Registration time, milliseconds since the Unix epoch.
-    pub created_at: i64,
+pub use veil_api::view::User;
+
+/// The columns [`user_from_row`] reads.
+const USER_COLUMNS: &str = "id, name, email, role, institution, website, created_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    let role: String = row.get(3)?;
+    Ok(User {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        email: row.get(2)?,
+        role: Role::parse(&role).unwrap_or(Role::Guest),
+        institution: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
+        website: row.get::<_, Option<String>>(5)?.unwrap_or_default(),
+        created_at: row.get(6)?,
+    })
 }
 
-impl User {
-    const COLUMNS: &'static str = "id, name, email, role, institution, website, created_at";
-
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-        let role: String = row.get(3)?;
-        Ok(User {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            email: row.get(2)?,
-            role: Role::parse(&role).unwrap_or(Role::Guest),
-            institution: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
-            website: row.get::<_, Option<String>>(5)?.unwrap_or_default(),
-            created_at: row.get(6)?,
-        })
-    }
-
-    fn fields(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("name", self.name.clone()),
-            ("email", self.email.clone()),
-            ("role", self.role.as_str().to_string()),
-            ("institution", self.institution.clone()),
-            ("website", self.website.clone()),
-            ("registered", display::timestamp(self.created_at)),
-        ]
-    }
+fn user_fields(u: &User) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", u.name.clone()),
+        ("email", u.email.clone()),
+        ("role", u.role.as_str().to_string()),
+        ("institution", u.institution.clone()),
+        ("website", u.website.clone()),
+        ("registered", display::timestamp(u.created_at)),
+    ]
 }
 
-impl User {
-    fn table(&self) -> Table {
-        Table::fields(format!("User {}", self.email), self.fields())
-    }
+fn user_table(u: &User) -> Table {
+    Table::fields(format!("User {}", u.email), user_fields(u))
 }
 
-crate::display::render_via_table!(User);
+crate::display::render_via_table!(User => user_table);
 
 /// The users of a datasite, as listed by [`Client::users`](crate::Client::users).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +74,7 @@ impl UserList {
             "registered",
         ]);
         for u in &self.0 {
-            t.row(u.fields().into_iter().map(|(_, v)| v));
+            t.row(user_fields(u).into_iter().map(|(_, v)| v));
         }
         t
     }
@@ -174,9 +154,9 @@ pub(crate) struct LoginOutcome {
 
 fn find_user(conn: &rusqlite::Connection, email: &str) -> Result<Option<User>> {
     conn.query_row(
-        &format!("SELECT {} FROM users WHERE email = ?1", User::COLUMNS),
+        &format!("SELECT {} FROM users WHERE email = ?1", USER_COLUMNS),
         [email],
-        User::from_row,
+        user_from_row,
     )
     .optional()
     .map_err(Error::sqlite("looking up a user"))
@@ -199,10 +179,10 @@ impl SiteCore {
             conn.query_row(
                 &format!(
                     "SELECT {}, password_hash, default_password FROM users WHERE email = ?1",
-                    User::COLUMNS
+                    USER_COLUMNS
                 ),
                 [email],
-                |r| Ok((User::from_row(r)?, r.get(7)?, r.get(8)?)),
+                |r| Ok((user_from_row(r)?, r.get(7)?, r.get(8)?)),
             )
             .optional()
             .map_err(Error::sqlite("looking up a user"))
@@ -256,7 +236,7 @@ impl SiteCore {
                      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
                 )
                 .and_then(|mut stmt| {
-                    stmt.query_row([token_hash(token)], User::from_row)
+                    stmt.query_row([token_hash(token)], user_from_row)
                         .optional()
                 })
                 .map_err(Error::sqlite("checking a session"))
@@ -356,7 +336,7 @@ impl SiteCore {
         })
     }
 
-    pub(crate) fn users(&self, caller: &User) -> Result<UserList> {
+    pub(crate) fn users(&self, caller: &User) -> Result<Vec<User>> {
         require_owner(
             caller,
             "listing users",
@@ -366,14 +346,14 @@ impl SiteCore {
             let mut stmt = conn
                 .prepare(&format!(
                     "SELECT {} FROM users ORDER BY created_at, email",
-                    User::COLUMNS
+                    USER_COLUMNS
                 ))
                 .map_err(Error::sqlite("listing users"))?;
             let users = stmt
-                .query_map([], User::from_row)
+                .query_map([], user_from_row)
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                 .map_err(Error::sqlite("listing users"))?;
-            Ok(UserList(users))
+            Ok(users)
         })
     }
 
