@@ -6,15 +6,16 @@
 //! datasite's one dispatch (`SiteCore::handle` in `veil`); the kernel's cell bridge and the HTTP
 //! server are further transports of the same calls.
 //!
-//! Users, the audit log, pointers, code and requests are the calls here so far; datasets (whose
-//! upload carries data) follow the same shape.
+//! Every call but a dataset's upload is here; the upload, which carries frames and arrays, comes
+//! with the served datasite's data transport, in the same shape.
 
 use serde::{Deserialize, Serialize};
 
 use crate::code::{CodeSpec, SubmittedCode};
 use crate::ops::Op;
 use crate::view::{
-    AuditEntry, NewUser, PointerStatus, PointerView, RequestView, ReviewView, Role, User,
+    AuditEntry, DatasetView, NewUser, PointerStatus, PointerView, RequestView, ReviewView, Role,
+    User,
 };
 
 /// One call to a datasite, made by the caller whose session it comes with.
@@ -66,6 +67,25 @@ pub enum Call {
     Logout,
     /// The audit log, oldest entry first (owners and admins): [`Reply::Audit`].
     AuditLog,
+    /// Every dataset, oldest first (anyone logged in): [`Reply::Datasets`].
+    Datasets,
+    /// The dataset called `name`, case-insensitively (anyone logged in): [`Reply::Dataset`].
+    Dataset {
+        /// Its name.
+        name: String,
+    },
+    /// Deletes a dataset, its assets and their stored data (owners and admins): [`Reply::Done`].
+    DeleteDataset {
+        /// Its name.
+        name: String,
+    },
+    /// An asset's mock (anyone logged in) or real data (owners, audited): [`Reply::Data`].
+    AssetData {
+        /// The asset's id.
+        asset: String,
+        /// The real data rather than the mock.
+        real: bool,
+    },
     /// A new pointer to an asset (the caller's own root object for it): [`Reply::Pointer`].
     AssetPointer {
         /// The asset's id.
@@ -174,6 +194,10 @@ impl Call {
             Call::SetSignup { .. } => "set_signup",
             Call::Logout => "logout",
             Call::AuditLog => "audit_log",
+            Call::Datasets => "datasets",
+            Call::Dataset { .. } => "dataset",
+            Call::DeleteDataset { .. } => "delete_dataset",
+            Call::AssetData { .. } => "asset_data",
             Call::AssetPointer { .. } => "asset_pointer",
             Call::Array { .. } => "array",
             Call::Apply { .. } => "apply",
@@ -218,6 +242,10 @@ pub enum Reply<D> {
     Users(Vec<User>),
     /// Audit entries, oldest first.
     Audit(Vec<AuditEntry>),
+    /// Datasets.
+    Datasets(Vec<DatasetView>),
+    /// One dataset.
+    Dataset(DatasetView),
     /// A pointer.
     Pointer(PointerView<D>),
     /// Where a pointer's result stands.
@@ -244,6 +272,8 @@ impl<D> Reply<D> {
             Reply::User(_) => "user",
             Reply::Users(_) => "users",
             Reply::Audit(_) => "audit",
+            Reply::Datasets(_) => "datasets",
+            Reply::Dataset(_) => "dataset",
             Reply::Pointer(_) => "pointer",
             Reply::Status(_) => "status",
             Reply::Requests(_) => "requests",

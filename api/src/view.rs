@@ -346,6 +346,184 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// Which kind of value data is: a frame, an array, a JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+// Not `#[non_exhaustive]`: the datasite stores and decodes every kind (the vocabulary is versioned).
+pub enum DataKind {
+    /// A polars data frame.
+    Frame,
+    /// An array of `f64`.
+    ArrayF64,
+    /// An array of `i64`.
+    ArrayI64,
+    /// A JSON value.
+    Json,
+}
+
+impl DataKind {
+    /// How the datasite stores it: `frame`, `array_f64`, `array_i64` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataKind::Frame => "frame",
+            DataKind::ArrayF64 => "array_f64",
+            DataKind::ArrayI64 => "array_i64",
+            DataKind::Json => "json",
+        }
+    }
+
+    /// The kind [`DataKind::as_str`] names.
+    pub fn parse(s: &str) -> Option<DataKind> {
+        [
+            DataKind::Frame,
+            DataKind::ArrayF64,
+            DataKind::ArrayI64,
+            DataKind::Json,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for DataKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DataKind::Frame => "DataFrame",
+            DataKind::ArrayF64 => "Array<f64>",
+            DataKind::ArrayI64 => "Array<i64>",
+            DataKind::Json => "value",
+        })
+    }
+}
+
+/// What must agree between an asset's data and its mock: a frame's column names and types, or an array's
+/// element type and every dimension but the first (mocks may have a different number of rows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Schema {
+    /// Column names and their polars types, in order.
+    Frame {
+        /// `(name, dtype)` pairs.
+        columns: Vec<(String, String)>,
+    },
+    /// Element type and trailing dimensions.
+    Array {
+        /// `f64` or `i64`.
+        dtype: String,
+        /// Every dimension after the first.
+        trailing: Vec<usize>,
+    },
+    /// A JSON value (results of code requests only).
+    Json,
+}
+
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Schema::Frame { columns } => {
+                let cols: Vec<String> = columns.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+                write!(f, "{{{}}}", cols.join(", "))
+            }
+            Schema::Array { dtype, trailing } => {
+                write!(f, "{dtype}[n")?;
+                for d in trailing {
+                    write!(f, ", {d}")?;
+                }
+                f.write_str("]")
+            }
+            Schema::Json => f.write_str("json"),
+        }
+    }
+}
+
+/// Someone credited for a dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contributor {
+    /// Name.
+    pub name: String,
+    /// Email, possibly empty.
+    pub email: String,
+    /// Role in making the dataset, e.g. "Dataset Creator".
+    pub role: String,
+}
+
+impl Contributor {
+    /// A contributor with a name and email.
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Self {
+        Contributor {
+            name: name.into(),
+            email: email.into(),
+            role: String::new(),
+        }
+    }
+
+    /// Their role in making the dataset.
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.role = role.into();
+        self
+    }
+}
+
+impl<N: Into<String>, E: Into<String>> From<(N, E)> for Contributor {
+    fn from((name, email): (N, E)) -> Self {
+        Contributor::new(name, email)
+    }
+}
+
+impl<N: Into<String>, E: Into<String>, R: Into<String>> From<(N, E, R)> for Contributor {
+    fn from((name, email, role): (N, E, R)) -> Self {
+        Contributor::new(name, email).role(role)
+    }
+}
+
+/// An uploaded asset as the datasite reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetView {
+    /// Stable id.
+    pub id: String,
+    /// Name, unique within its dataset.
+    pub name: String,
+    /// Name of the dataset it belongs to.
+    pub dataset: String,
+    /// Description.
+    pub description: String,
+    /// Frame or array.
+    pub kind: DataKind,
+    /// What the mock shares with the data.
+    pub schema: Schema,
+    /// Shape of the real data (rows × columns for frames).
+    pub shape: Vec<usize>,
+    /// Shape of the mock, if there is one.
+    pub mock_shape: Option<Vec<usize>>,
+    /// Stored size of the real data, in bytes.
+    pub data_bytes: u64,
+}
+
+/// An uploaded dataset as the datasite reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetView {
+    /// Stable id.
+    pub id: String,
+    /// Name, unique on the datasite.
+    pub name: String,
+    /// Long description.
+    pub description: String,
+    /// One-line summary.
+    pub summary: String,
+    /// How to cite it.
+    pub citation: String,
+    /// Where to read more.
+    pub url: String,
+    /// Credits.
+    pub contributors: Vec<Contributor>,
+    /// Email of whoever uploaded it.
+    pub uploader: String,
+    /// Upload time, milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Its assets, in upload order.
+    pub assets: Vec<AssetView>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

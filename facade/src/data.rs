@@ -183,42 +183,7 @@ pub mod mock {
     }
 }
 
-/// Someone credited on a dataset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Contributor {
-    name: String,
-    email: String,
-    role: Option<String>,
-}
-
-impl Contributor {
-    /// A contributor by name and email.
-    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Contributor {
-        Contributor {
-            name: name.into(),
-            email: email.into(),
-            role: None,
-        }
-    }
-
-    /// Their role, e.g. "Data Owner".
-    pub fn role(mut self, role: impl Into<String>) -> Contributor {
-        self.role = Some(role.into());
-        self
-    }
-}
-
-impl<N: Into<String>, E: Into<String>> From<(N, E)> for Contributor {
-    fn from((name, email): (N, E)) -> Contributor {
-        Contributor::new(name, email)
-    }
-}
-
-impl<N: Into<String>, E: Into<String>, R: Into<String>> From<(N, E, R)> for Contributor {
-    fn from((name, email, role): (N, E, R)) -> Contributor {
-        Contributor::new(name, email).role(role)
-    }
-}
+pub use veil_api::view::Contributor;
 
 /// One asset of a dataset to upload: the real data and its mock.
 #[derive(Debug, Clone)]
@@ -382,9 +347,7 @@ impl Dataset {
             "summary": self.summary,
             "citation": self.citation,
             "url": self.url,
-            "contributors": self.contributors.iter().map(|c| json!({
-                "name": c.name, "email": c.email, "role": c.role,
-            })).collect::<Vec<_>>(),
+            "contributors": self.contributors,
             "assets": self.assets.iter().map(Asset::to_json).collect::<Vec<_>>(),
         })
     }

@@ -350,17 +350,9 @@ struct DatasetArgs {
     #[serde(default)]
     url: Option<String>,
     #[serde(default)]
-    contributors: Vec<ContributorArgs>,
+    contributors: Vec<veil::Contributor>,
     #[serde(default)]
     assets: Vec<AssetArgs>,
-}
-
-#[derive(Deserialize)]
-struct ContributorArgs {
-    name: String,
-    email: String,
-    #[serde(default)]
-    role: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1052,11 +1044,7 @@ impl Cells {
             dataset = dataset.url(text);
         }
         for c in d.contributors {
-            let mut contributor = veil::Contributor::new(c.name, c.email);
-            if let Some(role) = c.role {
-                contributor = contributor.role(role);
-            }
-            dataset = dataset.contributor(contributor);
+            dataset = dataset.contributor(c);
         }
         for a in d.assets {
             let mut asset = veil::Asset::new(a.name);

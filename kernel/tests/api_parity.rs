@@ -2,8 +2,8 @@
 //! `veil` crate) has a method of the same name on the facade's (what cells link), unless it is listed
 //! below with why. Read from the two crates' sources, so adding a runtime method without its cell
 //! counterpart fails here. (The op methods, `sum`, `pow`, `column`, ..., are written once for both by
-//! `veil_api::op_methods!`, and the types both use from `veil-api`, such as `NewUser`, `Role` and
-//! `OutputPolicy`, are one type.)
+//! `veil_api::op_methods!`, and the types both use from `veil-api`, such as `NewUser`, `Role`,
+//! `Contributor` and `OutputPolicy`, are one type.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -19,7 +19,6 @@ const TYPES: &[&str] = &[
     "SiteAsset",
     "Dataset",
     "Asset",
-    "Contributor",
     "Code",
     "ExactMatch",
 ];

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit;
 use crate::client::Client;
-use crate::data::{Data, DataKind};
+use crate::data::Data;
 use crate::datasets::SiteAsset;
 use crate::dispatch::reply;
 use crate::display::{self, Table};
@@ -173,7 +173,7 @@ impl SiteCore {
         };
         let mock = match (mock_blob, mock_kind) {
             (Some(blob), Some(kind)) => Some(Data::decode(
-                DataKind::parse(&kind)?,
+                crate::data::parse_kind(&kind)?,
                 &self.store.get_blob(&blob)?,
             )?),
             _ => None,
@@ -394,7 +394,10 @@ impl SiteCore {
                         &format!("run {seq}"),
                     )
                 })?;
-                Data::decode(DataKind::parse(&kind)?, &self.store.get_blob(&blob)?)
+                Data::decode(
+                    crate::data::parse_kind(&kind)?,
+                    &self.store.get_blob(&blob)?,
+                )
             }
             _ => Err(Error::invalid(
                 format!("request {request_id}"),

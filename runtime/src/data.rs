@@ -10,7 +10,6 @@ use std::io::Cursor;
 use ndarray::{ArrayD, Axis, Dimension};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use polars::prelude::{DataFrame, ParquetReader, ParquetWriter, SerReader};
-use serde::{Deserialize, Serialize};
 
 use crate::display::{self, Render, Table};
 use crate::error::{Error, Result};
@@ -29,94 +28,12 @@ pub enum Data {
     Json(serde_json::Value),
 }
 
-/// Which kind of [`Data`] a value is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum DataKind {
-    /// A polars data frame.
-    Frame,
-    /// An array of `f64`.
-    ArrayF64,
-    /// An array of `i64`.
-    ArrayI64,
-    /// A JSON value.
-    Json,
-}
+pub use veil_api::view::{DataKind, Schema};
 
-impl DataKind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            DataKind::Frame => "frame",
-            DataKind::ArrayF64 => "array_f64",
-            DataKind::ArrayI64 => "array_i64",
-            DataKind::Json => "json",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Result<DataKind> {
-        match s {
-            "frame" => Ok(DataKind::Frame),
-            "array_f64" => Ok(DataKind::ArrayF64),
-            "array_i64" => Ok(DataKind::ArrayI64),
-            "json" => Ok(DataKind::Json),
-            other => Err(Error::corrupt(
-                "reading an asset",
-                format!("unknown data kind `{other}`"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for DataKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DataKind::Frame => "DataFrame",
-            DataKind::ArrayF64 => "Array<f64>",
-            DataKind::ArrayI64 => "Array<i64>",
-            DataKind::Json => "value",
-        })
-    }
-}
-
-/// What must agree between an asset's data and its mock: a frame's column names and types, or an array's
-/// element type and every dimension but the first (mocks may have a different number of rows).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Schema {
-    /// Column names and their polars types, in order.
-    Frame {
-        /// `(name, dtype)` pairs.
-        columns: Vec<(String, String)>,
-    },
-    /// Element type and trailing dimensions.
-    Array {
-        /// `f64` or `i64`.
-        dtype: String,
-        /// Every dimension after the first.
-        trailing: Vec<usize>,
-    },
-    /// A JSON value (results of code requests only).
-    Json,
-}
-
-impl fmt::Display for Schema {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Schema::Frame { columns } => {
-                let cols: Vec<String> = columns.iter().map(|(n, t)| format!("{n}: {t}")).collect();
-                write!(f, "{{{}}}", cols.join(", "))
-            }
-            Schema::Array { dtype, trailing } => {
-                write!(f, "{dtype}[n")?;
-                for d in trailing {
-                    write!(f, ", {d}")?;
-                }
-                f.write_str("]")
-            }
-            Schema::Json => f.write_str("json"),
-        }
-    }
+/// The kind named `s` as the datasite stores it, or a corrupt-storage error.
+pub(crate) fn parse_kind(s: &str) -> Result<DataKind> {
+    DataKind::parse(s)
+        .ok_or_else(|| Error::corrupt("reading an asset", format!("unknown data kind `{s}`")))
 }
 
 impl Data {

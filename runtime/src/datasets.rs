@@ -3,7 +3,7 @@
 use std::fmt;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::audit;
 use crate::client::Client;
@@ -22,45 +22,11 @@ pub const MAX_CONTRIBUTORS: usize = 64;
 /// Rows shown in previews.
 const PREVIEW_ROWS: usize = 5;
 
-/// Someone credited for a dataset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Contributor {
-    /// Name.
-    pub name: String,
-    /// Email, possibly empty.
-    pub email: String,
-    /// Role in making the dataset, e.g. "Dataset Creator".
-    pub role: String,
-}
+use veil_api::call::Call;
+pub use veil_api::view::Contributor;
+use veil_api::view::{AssetView, DatasetView};
 
-impl Contributor {
-    /// A contributor with a name and email.
-    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Self {
-        Contributor {
-            name: name.into(),
-            email: email.into(),
-            role: String::new(),
-        }
-    }
-
-    /// Their role in making the dataset.
-    pub fn role(mut self, role: impl Into<String>) -> Self {
-        self.role = role.into();
-        self
-    }
-}
-
-impl<N: Into<String>, E: Into<String>> From<(N, E)> for Contributor {
-    fn from((name, email): (N, E)) -> Self {
-        Contributor::new(name, email)
-    }
-}
-
-impl<N: Into<String>, E: Into<String>, R: Into<String>> From<(N, E, R)> for Contributor {
-    fn from((name, email, role): (N, E, R)) -> Self {
-        Contributor::new(name, email).role(role)
-    }
-}
+use crate::dispatch::reply;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Mock {
@@ -381,17 +347,38 @@ impl SiteAsset {
         &self.id
     }
 
+    pub(crate) fn from_view(v: AssetView, client: &Client) -> SiteAsset {
+        SiteAsset {
+            id: v.id,
+            name: v.name,
+            dataset: v.dataset,
+            description: v.description,
+            kind: v.kind,
+            schema: v.schema,
+            shape: v.shape,
+            mock_shape: v.mock_shape,
+            data_bytes: v.data_bytes,
+            client: client.clone(),
+        }
+    }
+
+    fn read(&self, real: bool) -> Result<Data> {
+        let call = Call::AssetData {
+            asset: self.id.clone(),
+            real,
+        };
+        reply!(self.client.call(call), Data)
+    }
+
     /// The mock: fake data anyone logged in may see.
     pub fn mock(&self) -> Result<Data> {
-        let caller = self.client.caller()?;
-        self.client.core().asset_data(&caller, &self.id, false)
+        self.read(false)
     }
 
     /// The real data: owners and admins only. A scientist gets [`Error::PermissionDenied`] and works on
     /// the mock instead, asking for real results through requests the owner approves.
     pub fn data(&self) -> Result<Data> {
-        let caller = self.client.caller()?;
-        self.client.core().asset_data(&caller, &self.id, true)
+        self.read(true)
     }
 
     fn table(&self) -> Table {
@@ -457,6 +444,25 @@ pub struct SiteDataset {
 }
 
 impl SiteDataset {
+    pub(crate) fn from_view(v: DatasetView, client: &Client) -> SiteDataset {
+        SiteDataset {
+            id: v.id,
+            name: v.name,
+            description: v.description,
+            summary: v.summary,
+            citation: v.citation,
+            url: v.url,
+            contributors: v.contributors,
+            uploader: v.uploader,
+            created_at: v.created_at,
+            assets: v
+                .assets
+                .into_iter()
+                .map(|a| SiteAsset::from_view(a, client))
+                .collect(),
+        }
+    }
+
     /// The asset called `name` (case-insensitive).
     pub fn asset(&self, name: &str) -> Result<SiteAsset> {
         self.assets

@@ -45,6 +45,13 @@ impl SiteCore {
                 Reply::Done
             }
             Call::AuditLog => Reply::Audit(self.audit_log(c)?),
+            Call::Datasets => Reply::Datasets(self.datasets()?),
+            Call::Dataset { name } => Reply::Dataset(self.dataset_by("name", name.trim())?),
+            Call::DeleteDataset { name } => {
+                self.delete_dataset(c, &name)?;
+                Reply::Done
+            }
+            Call::AssetData { asset, real } => Reply::Data(self.asset_data(c, &asset, real)?),
             Call::AssetPointer { asset } => Reply::Pointer(self.asset_pointer(c, &asset)?),
             Call::Array { values, shape } => {
                 Reply::Pointer(self.apply(c, &Op::Literal { values, shape }, &[])?)

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, Weak, mpsc};
 use rusqlite::{OptionalExtension, Row, params};
 
 use crate::audit;
-use crate::data::{Data, DataKind};
+use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::site::SiteCore;
@@ -502,7 +502,7 @@ impl SiteCore {
             ));
         };
         let data = Arc::new(Data::decode(
-            DataKind::parse(&kind)?,
+            crate::data::parse_kind(&kind)?,
             &self.store.get_blob(&blob)?,
         )?);
         self.exec

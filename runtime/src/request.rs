@@ -18,7 +18,7 @@ use rusqlite::{OptionalExtension, params};
 use crate::audit;
 use crate::client::Client;
 use crate::code::SubmittedCode;
-use crate::data::{Data, DataKind};
+use crate::data::Data;
 use crate::datasets::add_preview;
 use crate::dispatch::reply;
 use crate::display::{self, Table};

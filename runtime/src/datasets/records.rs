@@ -2,6 +2,7 @@
 //! an asset's mock or (owners only, audited) real data.
 
 use super::*;
+use veil_api::view::{AssetView, DatasetView};
 
 /// A validated, encoded asset ready to be written.
 struct EncodedAsset {
@@ -24,12 +25,7 @@ const DATASET_COLUMNS: &str = "id, name, description, summary, citation, url, up
 const ASSET_COLUMNS: &str = "id, name, description, kind, schema, shape, mock_shape, data_bytes";
 
 impl SiteCore {
-    pub(crate) fn upload_dataset(
-        &self,
-        caller: &User,
-        client: &Client,
-        ds: Dataset,
-    ) -> Result<SiteDataset> {
+    pub(crate) fn upload_dataset(&self, caller: &User, ds: Dataset) -> Result<DatasetView> {
         require_owner(
             caller,
             "uploading datasets",
@@ -167,10 +163,11 @@ impl SiteCore {
             )?;
             Ok(id)
         })?;
-        self.dataset_by(client, "id", &id)
+        self.dataset_by("id", &id)
     }
 
-    pub(crate) fn datasets(&self, client: &Client) -> Result<DatasetList> {
+    /// Every dataset, oldest first (anyone logged in).
+    pub(crate) fn datasets(&self) -> Result<Vec<DatasetView>> {
         let ids: Vec<String> = self.store.read(|conn| {
             let mut stmt = conn
                 .prepare("SELECT id FROM datasets ORDER BY created_at, name")
@@ -181,19 +178,15 @@ impl SiteCore {
         })?;
         let mut list = Vec::with_capacity(ids.len());
         for id in ids {
-            list.push(self.dataset_by(client, "id", &id)?);
+            list.push(self.dataset_by("id", &id)?);
         }
-        Ok(DatasetList(list))
+        Ok(list)
     }
 
-    pub(crate) fn dataset_by(
-        &self,
-        client: &Client,
-        column: &'static str,
-        key: &str,
-    ) -> Result<SiteDataset> {
+    /// The dataset whose `column` (`id` or `name`, case-insensitively) is `key`.
+    pub(crate) fn dataset_by(&self, column: &'static str, key: &str) -> Result<DatasetView> {
         self.store
-            .read(|conn| load_dataset(conn, column, key, client))?
+            .read(|conn| load_dataset(conn, column, key))?
             .ok_or_else(|| {
                 Error::not_found(
                     "dataset",
@@ -281,7 +274,10 @@ impl SiteCore {
                 audit::record(tx, &caller.email, "read_real_data", &name, asset_id)
             })?;
         }
-        Data::decode(DataKind::parse(&kind)?, &self.store.get_blob(&blob)?)
+        Data::decode(
+            crate::data::parse_kind(&kind)?,
+            &self.store.get_blob(&blob)?,
+        )
     }
 }
 
@@ -289,18 +285,13 @@ fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("schemas and shapes serialise")
 }
 
-fn load_dataset(
-    conn: &Connection,
-    column: &'static str,
-    key: &str,
-    client: &Client,
-) -> Result<Option<SiteDataset>> {
+fn load_dataset(conn: &Connection, column: &'static str, key: &str) -> Result<Option<DatasetView>> {
     let found = conn
         .query_row(
             &format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE {column} = ?1"),
             [key],
             |r| {
-                Ok(SiteDataset {
+                Ok(DatasetView {
                     id: r.get(0)?,
                     name: r.get(1)?,
                     description: r.get(2)?,
@@ -344,7 +335,7 @@ fn load_dataset(
         .and_then(|rows| rows.collect())
         .map_err(Error::sqlite("reading assets"))?;
     for row in rows {
-        dataset.assets.push(row.into_asset(&dataset.name, client)?);
+        dataset.assets.push(row.into_view(&dataset.name)?);
     }
     Ok(Some(dataset))
 }
@@ -375,19 +366,18 @@ impl AssetRow {
         })
     }
 
-    fn into_asset(self, dataset: &str, client: &Client) -> Result<SiteAsset> {
-        Ok(SiteAsset {
+    fn into_view(self, dataset: &str) -> Result<AssetView> {
+        Ok(AssetView {
             id: self.id,
             name: self.name,
             dataset: dataset.to_string(),
             description: self.description,
-            kind: DataKind::parse(&self.kind)?,
+            kind: crate::data::parse_kind(&self.kind)?,
             schema: serde_json::from_str(&self.schema)
                 .map_err(|e| Error::corrupt("reading an asset schema", e.to_string()))?,
             shape: data::shape_from_json(&self.shape),
             mock_shape: self.mock_shape.as_deref().map(data::shape_from_json),
             data_bytes: self.data_bytes as u64,
-            client: client.clone(),
         })
     }
 }

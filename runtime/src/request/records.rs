@@ -116,7 +116,7 @@ impl SiteCore {
                         record.object_id.as_deref().unwrap_or_default(),
                     )
                 })?;
-                Data::decode(DataKind::parse(kind)?, &self.store.get_blob(blob)?)
+                Data::decode(crate::data::parse_kind(kind)?, &self.store.get_blob(blob)?)
             }
             (None, None) => Err(Error::corrupt(
                 "reading a result",
