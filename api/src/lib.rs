@@ -1,8 +1,8 @@
 //! # The Veil call vocabulary
 //!
-//! What the datasite and every client of it say to each other, as types: the op set pointers record
-//! ([`ops::Op`]), where a request stands ([`view::RequestStatus`], [`view::RequestKind`]), and the
-//! version of it all ([`API_VERSION`]).
+//! What the datasite and every client of it say to each other, as types: every call a client makes
+//! and its reply ([`call::Call`], [`call::Reply`]), the views of the datasite's records they carry,
+//! the op set pointers record ([`ops::Op`]), and the version of it all ([`API_VERSION`]).
 //!
 //! Why a crate of its own: the datasite (`veil`), the kernel that serves Rust cells and the facade
 //! cells link (`veil-facade`) must agree on these types exactly, and the facade cannot link the
@@ -14,9 +14,11 @@
 //! - [`call`]: the calls a client makes ([`call::Call`]) and the datasite's replies ([`call::Reply`]).
 //! - [`ops`]: [`ops::Op`] and its kinds (arithmetic, comparisons, reductions, aggregates), with
 //!   [`ops::describe`], the readable form an owner reviews.
-//! - [`view`]: the view types clients read (request statuses and kinds, roles) and the plain specs they
-//!   send (a new user, an output policy).
-//! - [`code`]: code requests as the datasite records them (signatures, bound inputs).
+//! - [`view`]: the view types clients read (users, datasets and assets, requests and reviews,
+//!   pointers, audit entries, statuses and roles) and the plain specs they send (a new user, an
+//!   output policy).
+//! - [`code`]: code requests as a client sends them ([`code::CodeSpec`]) and as the datasite records
+//!   them (signatures, bound inputs, [`code::SubmittedCode`]).
 //! - [`op_methods!`]: the op methods (`sum`, `pow`, `column`, ...) and arithmetic operators, written
 //!   once for every type that takes ops.
 

@@ -45,8 +45,11 @@
 //! # Layout
 //! - [`site`]: [`Datasite`] — launch (`Datasite::launch(name, reset)`), login, land; where datasites live.
 //! - [`client`]: [`Client`] — a logged-in user's calls; the datasite checks the caller's role on each.
-//! - `dispatch` (private): the one dispatch, `SiteCore::handle(token, call)`, over the service
-//!   functions; the calls and replies are the vocabulary's (`veil_api::call`).
+//! - `dispatch` (private): the one dispatch, `SiteCore::handle(token, call)`: every call of the
+//!   vocabulary (`veil_api::call`, all but a dataset's upload) is answered there by one service
+//!   function of (caller, ids, arguments), which returns views, never handles. The handles' methods
+//!   ([`Client`], [`Pointer`], [`Request`], [`SiteAsset`]) are one call each, and the kernel's magics
+//!   and cell bridge use those methods, so they go through the dispatch too.
 //! - [`ops`]: the closed, serialisable op set pointers record, and its one evaluator.
 //! - [`pointers`]: [`Pointer`] — eager ops on mocks, recorded as actions on the datasite.
 //! - `replay` (private): the recorded objects, the worker that replays them on real data, the cache.
