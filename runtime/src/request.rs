@@ -32,6 +32,11 @@ use crate::validate;
 use veil_api::call::Call;
 pub use veil_api::view::{RequestKind, RequestStatus, RequestView, ReviewView};
 
+mod records;
+
+use records::Record;
+pub(crate) use records::insert;
+
 /// A request, as a handle: see the [module docs](self).
 ///
 /// A handle names its request by id and nothing else; it holds no object or code id a client could
@@ -94,11 +99,6 @@ impl fmt::Debug for Request {
             .finish_non_exhaustive()
     }
 }
-
-mod records;
-
-use records::Record;
-pub(crate) use records::insert;
 
 impl Client {
     /// Requests: an owner sees everyone's, a scientist its own. Newest first.
@@ -345,6 +345,7 @@ impl Request {
         Ok(Request::from_view(view, self.client.clone()))
     }
 
+    /// The id calls name this request by (the `id` field's value).
     fn id(&self) -> String {
         self.id.clone()
     }
