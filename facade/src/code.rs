@@ -7,9 +7,12 @@
 
 use std::fmt;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::bridge::{Result, call};
+use veil_api::call::Call;
+use veil_api::code::CodeSpec;
+
+use crate::bridge::{Error, Result};
 use crate::data::Data;
 use crate::pointer::Request;
 use crate::site::{Client, SiteAsset};
@@ -97,28 +100,49 @@ impl Code {
 
     /// Runs it on the mocks of its bound assets now and returns the result.
     pub fn run_on_mocks(&self) -> Result<Data> {
-        Data::from_reply(&call(
-            "code.run_on_mocks",
-            json!({ "code": self.to_json() }),
-        )?)
+        let call = Call::RunOnMocks { code: self.spec() };
+        Data::from_reply(&self.client()?.send(call)?)
     }
 
-    fn to_json(&self) -> Value {
-        let inputs: Vec<Value> = self
+    /// The client of the first bound asset: the datasite this code is for.
+    fn client(&self) -> Result<&Client> {
+        self.inputs
+            .bindings
+            .iter()
+            .find_map(|(_, b)| match b {
+                Binding::Asset(a) => Some(a.client()),
+                Binding::Constant(_) => None,
+            })
+            .ok_or_else(|| {
+                Error::new(
+                    "InvalidInput",
+                    "invalid code request inputs: no parameter is bound to an asset; bind them with `.input_policy(ExactMatch::new().asset(\"param\", &asset))`",
+                )
+            })
+    }
+
+    /// What the datasite is sent: the source, each binding by asset id, the policy.
+    fn spec(&self) -> CodeSpec {
+        let bindings = self
             .inputs
             .bindings
             .iter()
             .map(|(param, b)| match b {
-                Binding::Asset(a) => json!({
-                    "param": param,
-                    "client": a.client().id(),
-                    "dataset": a.dataset,
-                    "asset": a.name,
-                }),
-                Binding::Constant(v) => json!({ "param": param, "constant": v }),
+                Binding::Asset(a) => veil_api::code::Binding::Asset {
+                    param: param.clone(),
+                    asset: a.id().to_string(),
+                },
+                Binding::Constant(v) => veil_api::code::Binding::Constant {
+                    param: param.clone(),
+                    value: v.clone(),
+                },
             })
             .collect();
-        json!({ "source": self.source, "inputs": inputs, "policy": self.output })
+        CodeSpec {
+            source: self.source.clone(),
+            bindings,
+            policy: self.output,
+        }
     }
 }
 
@@ -126,10 +150,10 @@ impl Client {
     /// Submits `code` for the owner's review (it is tried on the mocks first; the same code twice is
     /// refused). The request's `get()` returns the real result once approved.
     pub fn request_code_execution(&self, code: &Code, reason: &str) -> Result<Request> {
-        let reply = call(
-            "client.request_code_execution",
-            json!({ "client": self.id(), "code": code.to_json(), "reason": reason }),
-        )?;
+        let reply = self.send(Call::RequestCode {
+            code: code.spec(),
+            reason: reason.into(),
+        })?;
         Ok(Request::from_reply(self, &reply))
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use veil_api::call::Call;
 use veil_api::ops::Op;
 use veil_api::view::{OutputPolicy, RequestStatus};
 
@@ -64,14 +65,11 @@ impl Pointer {
     /// datasite, which replays it on the real data. The op methods (`sum`, `column`, `+`, ...) are
     /// this with their op.
     pub fn apply(&self, op: Op, others: &[&Pointer]) -> Result<Pointer> {
-        let others: Vec<u64> = others.iter().map(|p| p.handle.id()).collect();
-        Pointer::from_reply(
-            &self.client,
-            &call(
-                "pointer.apply",
-                json!({ "pointer": self.handle.id(), "op": op, "others": others }),
-            )?,
-        )
+        let inputs = std::iter::once(self)
+            .chain(others.iter().copied())
+            .map(|p| p.id.clone())
+            .collect();
+        Pointer::from_reply(&self.client, &self.client.send(Call::Apply { op, inputs })?)
     }
 
     pub(crate) fn rendered(&self) -> Rendered {
@@ -103,22 +101,28 @@ impl Pointer {
 
     /// `private`, `requested`, `approved` or `denied: REASON`.
     pub fn status(&self) -> Result<String> {
-        call("pointer.status", json!({ "handle": self.handle.id() }))
+        let call = Call::PointerStatus {
+            pointer: self.id.clone(),
+        };
+        self.client
+            .send(call)
             .map(|v| v.as_str().unwrap_or_default().to_string())
     }
 
     /// Asks the owner for the real result, saying why.
     pub fn request(&self, reason: &str) -> Result<Request> {
-        let reply = call(
-            "pointer.request",
-            json!({ "pointer": self.handle.id(), "reason": reason }),
-        )?;
+        let reply = self.client.send(Call::RequestResult {
+            pointer: self.id.clone(),
+            reason: reason.into(),
+        })?;
         Ok(Request::from_reply(&self.client, &reply))
     }
 
     /// The real result, once your request is approved (at once for your own arrays).
     pub fn get(&self) -> Result<Data> {
-        Data::from_reply(&call("pointer.get", json!({ "handle": self.handle.id() }))?)
+        Data::from_reply(&self.client.send(Call::PointerResult {
+            pointer: self.id.clone(),
+        })?)
     }
 }
 
@@ -137,31 +141,24 @@ impl SiteAsset {
     }
 
     pub(crate) fn new_pointer(&self) -> Result<Pointer> {
-        Pointer::from_reply(
-            self.client(),
-            &call(
-                "asset.pointer",
-                json!({ "client": self.client().id(), "dataset": self.dataset, "asset": self.name }),
-            )?,
-        )
+        let call = Call::AssetPointer {
+            asset: self.id().to_string(),
+        };
+        Pointer::from_reply(self.client(), &self.client().send(call)?)
     }
 }
 
 impl Client {
     /// A new array on the datasite from the notebook: yours, so `get()` needs no request.
     pub fn array(&self, values: impl Into<Vec<f64>>) -> Result<Pointer> {
-        Pointer::from_reply(
-            self,
-            &call(
-                "client.array",
-                json!({ "client": self.id(), "values": values.into() }),
-            )?,
-        )
+        let values = values.into();
+        let shape = vec![values.len()];
+        Pointer::from_reply(self, &self.send(Call::Array { values, shape })?)
     }
 
     /// Requests: an owner sees everyone's, a scientist its own. Newest first.
     pub fn requests(&self) -> Result<RequestList> {
-        let reply = call("client.requests", json!({ "handle": self.id() }))?;
+        let reply = self.send(Call::Requests)?;
         Ok(RequestList {
             requests: reply["requests"]
                 .as_array()
@@ -175,7 +172,7 @@ impl Client {
 
     /// The request whose id starts with `id`.
     pub fn request(&self, id: &str) -> Result<Request> {
-        let reply = call("client.request", json!({ "client": self.id(), "id": id }))?;
+        let reply = self.send(Call::FindRequest { key: id.into() })?;
         Ok(Request::from_reply(self, &reply))
     }
 }
@@ -222,52 +219,60 @@ impl Request {
         }
     }
 
-    fn call(&self, op: &str, reason: Option<&str>) -> Result<Value> {
-        call(
-            op,
-            json!({ "client": self.client.id(), "id": self.id, "reason": reason }),
-        )
-    }
-
     /// What an owner reads before deciding: who, why, the steps, mock and real results.
     pub fn review(&self) -> Result<Review> {
         Ok(Review {
-            rendered: Rendered::from_reply(&self.call("request.review", None)?),
+            rendered: Rendered::from_reply(&self.client.send(Call::Review {
+                request: self.id.clone(),
+            })?),
         })
     }
 
     /// Approves: the real result is released to the requester.
     pub fn approve(&self) -> Result<Request> {
-        let reply = self.call("request.approve", None)?;
+        let reply = self.client.send(Call::Approve {
+            request: self.id.clone(),
+        })?;
         Ok(Request::from_reply(&self.client, &reply))
     }
 
     /// Denies, with a reason the requester sees.
     pub fn deny(&self, reason: &str) -> Result<Request> {
-        let reply = self.call("request.deny", Some(reason))?;
+        let reply = self.client.send(Call::Deny {
+            request: self.id.clone(),
+            reason: reason.into(),
+        })?;
         Ok(Request::from_reply(&self.client, &reply))
     }
 
     /// The released result, for the requester once approved: a pointer's real result, or the latest
     /// result of approved code (run now if it has not run yet).
     pub fn get(&self) -> Result<Data> {
-        Data::from_reply(&self.call("request.get", None)?)
+        Data::from_reply(&self.client.send(Call::Result {
+            request: self.id.clone(),
+        })?)
     }
 
     /// Approved code: runs it again, if its output policy has a run left.
     pub fn run(&self) -> Result<Data> {
-        Data::from_reply(&self.call("request.run", None)?)
+        Data::from_reply(&self.client.send(Call::Run {
+            request: self.id.clone(),
+        })?)
     }
 
     /// Owners: runs a code request on the real data now, for your eyes only; nothing is released and
     /// the output policy is not used.
     pub fn run_privately(&self) -> Result<Data> {
-        Data::from_reply(&self.call("request.run_privately", None)?)
+        Data::from_reply(&self.client.send(Call::RunPrivately {
+            request: self.id.clone(),
+        })?)
     }
 
     /// The submitted code, for a code request (its requester and owners).
     pub fn code(&self) -> Result<SubmittedCode> {
-        let reply = self.call("request.code", None)?;
+        let reply = self.client.send(Call::Code {
+            request: self.id.clone(),
+        })?;
         serde_json::from_value(reply).map_err(|e| {
             crate::Error::new(
                 "KernelError",

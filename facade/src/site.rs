@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use veil_api::call::{Call, Secret};
+
 use crate::bridge::{Error, Handle, Rendered, Result, call, rich_via_rendered, str_field};
 use crate::data::{Data, Dataset};
 
@@ -175,13 +177,15 @@ impl Client {
         &self.notices
     }
 
-    pub(crate) fn id(&self) -> u64 {
-        self.handle.id()
-    }
-
     fn call(&self, op: &str, mut args: Value) -> Result<Value> {
         args["client"] = json!(self.handle.id());
         call(op, args)
+    }
+
+    /// Sends `call` to the datasite as this client (the kernel forwards it to the datasite's
+    /// dispatch) and returns the reply as the kernel gives it.
+    pub(crate) fn send(&self, call: Call) -> Result<Value> {
+        self.call("call", json!({ "call": call }))
     }
 
     /// Who this client is logged in as.
@@ -201,17 +205,17 @@ impl Client {
 
     /// The logged-in user, as the datasite knows them now.
     pub fn whoami(&self) -> Result<User> {
-        User::from_reply(&self.call("client.whoami", json!({}))?)
+        User::from_reply(&self.send(Call::Whoami)?)
     }
 
     /// Registers a user (owners and admins).
     pub fn register(&self, user: NewUser) -> Result<User> {
-        User::from_reply(&self.call("client.register", json!({ "user": user }))?)
+        User::from_reply(&self.send(Call::Register { user })?)
     }
 
     /// Everyone registered (owners and admins).
     pub fn users(&self) -> Result<UserList> {
-        let reply = self.call("client.users", json!({}))?;
+        let reply = self.send(Call::Users)?;
         Ok(UserList {
             users: reply["users"]
                 .as_array()
@@ -225,37 +229,41 @@ impl Client {
 
     /// Changes your own password.
     pub fn change_password(&self, old: &str, new: &str) -> Result<()> {
-        self.call("client.change_password", json!({ "old": old, "new": new }))
-            .map(drop)
+        self.send(Call::ChangePassword {
+            old: Secret(old.into()),
+            new: Secret(new.into()),
+        })
+        .map(drop)
     }
 
     /// Sets another user's password (owners and admins).
     pub fn reset_password(&self, email: &str, new: &str) -> Result<()> {
-        self.call(
-            "client.reset_password",
-            json!({ "email": email, "new": new }),
-        )
+        self.send(Call::ResetPassword {
+            email: email.into(),
+            new: Secret(new.into()),
+        })
         .map(drop)
     }
 
     /// Changes a user's role (admins).
     pub fn set_role(&self, email: &str, role: Role) -> Result<User> {
-        User::from_reply(&self.call(
-            "client.set_role",
-            json!({ "email": email, "role": role.as_str() }),
-        )?)
+        User::from_reply(&self.send(Call::SetRole {
+            email: email.into(),
+            role,
+        })?)
     }
 
     /// Deletes a user (owners and admins).
     pub fn delete_user(&self, email: &str) -> Result<()> {
-        self.call("client.delete_user", json!({ "email": email }))
-            .map(drop)
+        self.send(Call::DeleteUser {
+            email: email.into(),
+        })
+        .map(drop)
     }
 
     /// Lets people register themselves with [`Datasite::sign_up`], or stops it.
     pub fn set_signup(&self, enabled: bool) -> Result<()> {
-        self.call("client.set_signup", json!({ "enabled": enabled }))
-            .map(drop)
+        self.send(Call::SetSignup { enabled }).map(drop)
     }
 
     /// Uploads a dataset: real data stays on the datasite, mocks are what scientists see.
@@ -269,7 +277,7 @@ impl Client {
 
     /// The datasets on the datasite.
     pub fn datasets(&self) -> Result<DatasetList> {
-        let reply = self.call("client.datasets", json!({}))?;
+        let reply = self.send(Call::Datasets)?;
         Ok(DatasetList {
             datasets: reply["datasets"]
                 .as_array()
@@ -283,19 +291,19 @@ impl Client {
 
     /// The dataset called `name`.
     pub fn dataset(&self, name: &str) -> Result<SiteDataset> {
-        let reply = self.call("client.dataset", json!({ "name": name }))?;
+        let reply = self.send(Call::Dataset { name: name.into() })?;
         SiteDataset::from_reply(self, &reply)
     }
 
     /// Deletes a dataset and its data (owners).
     pub fn delete_dataset(&self, name: &str) -> Result<()> {
-        self.call("client.delete_dataset", json!({ "name": name }))
+        self.send(Call::DeleteDataset { name: name.into() })
             .map(drop)
     }
 
     /// The audit log (owners).
     pub fn audit_log(&self) -> Result<AuditLog> {
-        let reply = self.call("client.audit_log", json!({}))?;
+        let reply = self.send(Call::AuditLog)?;
         Ok(AuditLog {
             entries: reply["entries"].as_u64().unwrap_or_default() as usize,
             rendered: Rendered::from_reply(&reply["rendered"]),
@@ -304,7 +312,7 @@ impl Client {
 
     /// Ends this session; later calls through this client fail.
     pub fn logout(&self) -> Result<()> {
-        self.call("client.logout", json!({})).map(drop)
+        self.send(Call::Logout).map(drop)
     }
 }
 
@@ -474,21 +482,21 @@ impl SiteAsset {
         &self.id
     }
 
-    fn fetch(&self, op: &str) -> Result<Data> {
-        Data::from_reply(&call(
-            op,
-            json!({ "client": self.client.id(), "dataset": self.dataset, "asset": self.name }),
-        )?)
+    fn fetch(&self, real: bool) -> Result<Data> {
+        Data::from_reply(&self.client.send(Call::AssetData {
+            asset: self.id.clone(),
+            real,
+        })?)
     }
 
     /// The mock: what everyone allowed to see the dataset may work on.
     pub fn mock(&self) -> Result<Data> {
-        self.fetch("asset.mock")
+        self.fetch(false)
     }
 
     /// The real data: owners only; the read is audited.
     pub fn data(&self) -> Result<Data> {
-        self.fetch("asset.data")
+        self.fetch(true)
     }
 }
 

@@ -1,13 +1,18 @@
 //! The cell bridge: how Rust cells reach the session's datasite.
 //!
-//! Cells run in evcxr's child process and link only the thin facade (see DESIGN.md). The facade sends
-//! each call as one line of JSON over a Unix socket that this kernel process serves; the kernel holds
-//! the real values (datasites, clients, frames and arrays) in a handle table and answers with small
-//! JSON: handles, facts about them (kind, shape, columns) and rendered displays. So a datasite
-//! launched by `%datasite launch` is the one a cell reaches with `site()`, and the reverse.
+//! Cells run in evcxr's child process and link only the thin facade (see the README's "Why cells
+//! link a facade"). The facade sends each call as one line of JSON over a Unix socket that this
+//! kernel process serves. Datasite calls are the vocabulary's (`veil::api::call::Call`), sent with
+//! the client handle they are made as (`{"op": "call", "args": {"client": H, "call": CALL}}`) and
+//! forwarded to that client's [`Client::call`], so the datasite's one dispatch decides them; the
+//! reply's data and pointers become handles this process holds, and its records come back as their
+//! views' fields with rendered displays. The rest is the kernel's own small vocabulary for what it
+//! holds: datasites and logins (`site.*`), frames and arrays a cell made (`data.*`, `mock.*`), a
+//! pointer's mock and display, an upload of kernel-held data, and `release`.
 //!
-//! The socket lives in a directory only this user can open, and every request carries a random token
-//! that only this kernel's children inherit (`VEIL_BRIDGE_TOKEN`).
+//! So a datasite launched by `%datasite launch` is the one a cell reaches with `site()`, and the
+//! reverse. The socket lives in a directory only this user can open, and every request carries a
+//! random token that only this kernel's children inherit (`VEIL_BRIDGE_TOKEN`).
 //!
 //! Wire format, one line each way:
 //! `{"token": T, "op": "site.launch", "args": {...}}` → `{"ok": VALUE}` or
@@ -24,6 +29,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use veil::api::call::Reply;
 use veil::{Client, Data, Datasite, LaunchOptions, Pointer, Render};
 
 use crate::message::KernelError;
@@ -587,102 +593,6 @@ impl Cells {
             }
             "site.render" => rendered(&self.site(id()?)?),
             "client.render" => rendered(&self.client(id()?)?),
-            "client.whoami" => user_info(&self.client(id()?)?.whoami()?),
-            "client.users" => {
-                let users = self.client(id()?)?.users()?;
-                json!({
-                    "users": users.iter().map(user_info).collect::<Vec<_>>(),
-                    "rendered": rendered(&users),
-                })
-            }
-            "client.datasets" => {
-                let list = self.client(id()?)?.datasets()?;
-                json!({
-                    "datasets": list.iter().map(dataset_info).collect::<Vec<_>>(),
-                    "rendered": rendered(&list),
-                })
-            }
-            "client.audit_log" => {
-                let log = self.client(id()?)?.audit_log()?;
-                json!({ "entries": log.0.len(), "rendered": rendered(&log) })
-            }
-            "client.register" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    user: veil::NewUser,
-                }
-                let A { client, user } = args(op, a)?;
-                user_info(&self.client(client)?.register(user)?)
-            }
-            "client.change_password" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    old: String,
-                    new: String,
-                }
-                let A { client, old, new } = args(op, a)?;
-                self.client(client)?.change_password(&old, &new)?;
-                Value::Null
-            }
-            "client.reset_password" | "client.set_role" | "client.delete_user" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    email: String,
-                    #[serde(default)]
-                    new: Option<String>,
-                    #[serde(default)]
-                    role: Option<veil::Role>,
-                }
-                let A {
-                    client,
-                    email,
-                    new,
-                    role,
-                } = args(op, a)?;
-                let client = self.client(client)?;
-                let missing = |what: &str| invalid(format!("`{op}` needs `{what}`"));
-                match op {
-                    "client.reset_password" => {
-                        client.reset_password(&email, &new.ok_or_else(|| missing("new"))?)?;
-                        Value::Null
-                    }
-                    "client.set_role" => {
-                        user_info(&client.set_role(&email, role.ok_or_else(|| missing("role"))?)?)
-                    }
-                    _ => {
-                        client.delete_user(&email)?;
-                        Value::Null
-                    }
-                }
-            }
-            "client.set_signup" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    enabled: bool,
-                }
-                let A { client, enabled } = args(op, a)?;
-                self.client(client)?.set_signup(enabled)?;
-                Value::Null
-            }
-            "client.dataset" | "client.delete_dataset" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    name: String,
-                }
-                let A { client, name } = args(op, a)?;
-                let client = self.client(client)?;
-                if op == "client.dataset" {
-                    dataset_info(&client.dataset(&name)?)
-                } else {
-                    client.delete_dataset(&name)?;
-                    Value::Null
-                }
-            }
             "client.upload_dataset" => {
                 #[derive(Deserialize)]
                 struct A {
@@ -693,29 +603,6 @@ impl Cells {
                 let client = self.client(client)?;
                 let dataset = self.build_dataset(dataset)?;
                 dataset_info(&client.upload_dataset(dataset)?)
-            }
-            "client.logout" => {
-                self.client(id()?)?.logout()?;
-                Value::Null
-            }
-            "asset.mock" | "asset.data" | "asset.pointer" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    dataset: String,
-                    asset: String,
-                }
-                let A {
-                    client,
-                    dataset,
-                    asset,
-                } = args(op, a)?;
-                let asset = self.client(client)?.dataset(&dataset)?.asset(&asset)?;
-                match op {
-                    "asset.mock" => self.data_handle(asset.mock()?),
-                    "asset.data" => self.data_handle(asset.data()?),
-                    _ => self.pointer_handle(asset.pointer()?),
-                }
             }
             "data.read_csv" | "data.read_parquet" => {
                 #[derive(Deserialize)]
@@ -862,126 +749,18 @@ impl Cells {
                 };
                 self.data_handle(mock.into())
             }
-            "client.array" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    values: Vec<f64>,
-                }
-                let A { client, values } = args(op, a)?;
-                let values = veil::ndarray::Array1::from(values);
-                self.pointer_handle(self.client(client)?.array(values)?)
-            }
-            "pointer.apply" => {
-                #[derive(Deserialize)]
-                struct A {
-                    pointer: u64,
-                    op: veil::ops::Op,
-                    #[serde(default)]
-                    others: Vec<u64>,
-                }
-                let A {
-                    pointer,
-                    op: step,
-                    others,
-                } = args(op, a)?;
-                let others: Vec<Pointer> = others
-                    .into_iter()
-                    .map(|h| self.pointer(h))
-                    .collect::<Result<_, _>>()?;
-                let refs: Vec<&Pointer> = others.iter().collect();
-                self.pointer_handle(self.pointer(pointer)?.apply(step, &refs)?)
-            }
             "pointer.mock" => self.data_handle(self.pointer(id()?)?.mock().clone()),
-            "pointer.get" => self.data_handle(self.pointer(id()?)?.get()?),
-            "pointer.status" => json!(self.pointer(id()?)?.status()?.to_string()),
             "pointer.render" => rendered(&self.pointer(id()?)?),
-            "pointer.request" => {
-                #[derive(Deserialize)]
-                struct A {
-                    pointer: u64,
-                    reason: String,
-                }
-                let A { pointer, reason } = args(op, a)?;
-                request_info(&self.pointer(pointer)?.request(&reason)?)
-            }
-            "client.requests" => {
-                let list = self.client(id()?)?.requests()?;
-                json!({
-                    "requests": list.iter().map(request_info).collect::<Vec<_>>(),
-                    "rendered": rendered(&list),
-                })
-            }
-            "code.run_on_mocks" => {
-                #[derive(Deserialize)]
-                struct A {
-                    code: CodeArgs,
-                }
-                let A { code } = args(op, a)?;
-                self.data_handle(self.build_code(code)?.run_on_mocks()?)
-            }
-            "client.request_code_execution" => {
+            "call" => {
                 #[derive(Deserialize)]
                 struct A {
                     client: u64,
-                    code: CodeArgs,
-                    reason: String,
+                    call: veil::api::call::Call,
                 }
-                let A {
-                    client,
-                    code,
-                    reason,
-                } = args(op, a)?;
-                let code = self.build_code(code)?;
-                request_info(
-                    &self
-                        .client(client)?
-                        .request_code_execution(&code, &reason)?,
-                )
-            }
-            "request.get" | "request.run" | "request.run_privately" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    id: String,
-                }
-                let A { client, id } = args(op, a)?;
-                let request = self.client(client)?.request(&id)?;
-                let data = match op {
-                    "request.get" => request.get()?,
-                    "request.run" => request.run()?,
-                    _ => request
-                        .run_privately()?
-                        .map_err(|e| KernelError::new("RunFailed", e))?,
-                };
-                self.data_handle(data)
-            }
-            "client.request" | "request.code" | "request.review" | "request.approve"
-            | "request.deny" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    id: String,
-                    #[serde(default)]
-                    reason: Option<String>,
-                }
-                let A { client, id, reason } = args(op, a)?;
-                let request = self.client(client)?.request(&id)?;
-                match op {
-                    "client.request" => request_info(&request),
-                    "request.code" => {
-                        let code = request.code()?;
-                        json!({
-                            "source": code.source,
-                            "call": code.call(),
-                            "policy": code.policy,
-                            "runs": code.runs,
-                        })
-                    }
-                    "request.review" => rendered(&request.review()?),
-                    "request.approve" => request_info(&request.approve()?),
-                    _ => request_info(&request.deny(reason.as_deref().unwrap_or_default())?),
-                }
+                let A { client, call } = args(op, a)?;
+                let client = self.client(client)?;
+                let reply = client.call(call)?;
+                self.reply(&client, reply)?
             }
             "release" => {
                 #[derive(Deserialize)]
@@ -1006,27 +785,63 @@ impl Cells {
         })
     }
 
-    /// A runtime [`veil::Code`] from a cell's description of one: assets are looked up through the
-    /// client handle that fetched them.
-    fn build_code(&self, c: CodeArgs) -> Result<veil::Code, KernelError> {
-        let mut inputs = veil::ExactMatch::new();
-        for input in c.inputs {
-            inputs = match input {
-                InputArgs::Asset {
-                    param,
-                    client,
-                    dataset,
-                    asset,
-                } => inputs.asset(
-                    &param,
-                    &self.client(client)?.dataset(&dataset)?.asset(&asset)?,
-                ),
-                InputArgs::Constant { param, constant } => inputs.constant(&param, constant),
-            };
-        }
-        Ok(veil::Code::new(c.source)
-            .input_policy(inputs)
-            .output_policy(c.policy))
+    /// A datasite's reply, as the facade reads it: data and pointers become handles the kernel holds,
+    /// records their views' fields with rendered displays.
+    fn reply(&self, client: &Client, reply: Reply<Data>) -> Result<Value, KernelError> {
+        Ok(match reply {
+            Reply::Done => Value::Null,
+            Reply::User(user) => user_info(&user),
+            Reply::Users(users) => {
+                let users = veil::UserList(users);
+                json!({
+                    "users": users.iter().map(user_info).collect::<Vec<_>>(),
+                    "rendered": rendered(&users),
+                })
+            }
+            Reply::Audit(entries) => {
+                let log = veil::audit::AuditLog(entries);
+                json!({ "entries": log.0.len(), "rendered": rendered(&log) })
+            }
+            Reply::Datasets(views) => {
+                let list = veil::DatasetList(
+                    views
+                        .into_iter()
+                        .map(|v| veil::SiteDataset::from_view(v, client))
+                        .collect(),
+                );
+                json!({
+                    "datasets": list.iter().map(dataset_info).collect::<Vec<_>>(),
+                    "rendered": rendered(&list),
+                })
+            }
+            Reply::Dataset(view) => dataset_info(&veil::SiteDataset::from_view(view, client)),
+            Reply::Pointer(view) => self.pointer_handle(Pointer::from_view(view, client)),
+            Reply::Status(status) => json!(status.to_string()),
+            Reply::Data(data) => self.data_handle(data),
+            Reply::PrivateRun(run) => {
+                self.data_handle(run.map_err(|e| KernelError::new("RunFailed", e))?)
+            }
+            Reply::Requests(views) => {
+                let list = veil::RequestList(
+                    views
+                        .into_iter()
+                        .map(|v| veil::Request::from_view(v, client.clone()))
+                        .collect(),
+                );
+                json!({
+                    "requests": list.iter().map(request_info).collect::<Vec<_>>(),
+                    "rendered": rendered(&list),
+                })
+            }
+            Reply::Request(view) => request_info(&veil::Request::from_view(view, client.clone())),
+            Reply::Review(view) => rendered(&veil::Review::from_view(*view, client)),
+            Reply::Code(code) => json!({
+                "source": code.source,
+                "call": code.call(),
+                "policy": code.policy,
+                "runs": code.runs,
+            }),
+        })
     }
 
     fn build_dataset(&self, d: DatasetArgs) -> Result<veil::Dataset, KernelError> {
@@ -1064,29 +879,6 @@ impl Cells {
         }
         Ok(dataset)
     }
-}
-
-/// A code request's function as a cell sends it.
-#[derive(Deserialize)]
-struct CodeArgs {
-    source: String,
-    inputs: Vec<InputArgs>,
-    policy: veil::OutputPolicy,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum InputArgs {
-    Asset {
-        param: String,
-        client: u64,
-        dataset: String,
-        asset: String,
-    },
-    Constant {
-        param: String,
-        constant: Value,
-    },
 }
 
 fn with_handle(mut info: Value, id: u64) -> Value {

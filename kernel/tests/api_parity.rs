@@ -26,6 +26,26 @@ const TYPES: &[&str] = &[
 /// Runtime methods cells do without, and why.
 const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
     (
+        "Client",
+        "call",
+        "the dispatch's entry for transports (the bridge forwards the facade's calls through it)",
+    ),
+    (
+        "Pointer",
+        "from_view",
+        "a transport wraps replies in handles; cells get handles from the kernel",
+    ),
+    (
+        "Request",
+        "from_view",
+        "a transport wraps replies in handles; cells get handles from the kernel",
+    ),
+    (
+        "SiteDataset",
+        "from_view",
+        "a transport wraps replies in handles; cells get handles from the kernel",
+    ),
+    (
         "LaunchOptions",
         "runner_dir",
         "how the datasite process compiles code: set by whoever runs the datasite",

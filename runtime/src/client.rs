@@ -49,11 +49,10 @@ impl Client {
         &self.core
     }
 
-    /// Sends `call` to the datasite's dispatch as this session.
-    pub(crate) fn call(
-        &self,
-        call: veil_api::call::Call,
-    ) -> Result<veil_api::call::Reply<crate::Data>> {
+    /// Sends `call` to the datasite's one dispatch as this session: what every method of the handles
+    /// does, and what other transports (the kernel's cell bridge) use to forward a client's calls.
+    /// The handles' `from_view` constructors wrap what comes back.
+    pub fn call(&self, call: veil_api::call::Call) -> Result<veil_api::call::Reply<crate::Data>> {
         self.core.handle(&self.token, call)
     }
 

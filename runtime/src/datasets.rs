@@ -444,7 +444,8 @@ pub struct SiteDataset {
 }
 
 impl SiteDataset {
-    pub(crate) fn from_view(v: DatasetView, client: &Client) -> SiteDataset {
+    /// The handle of a dataset the datasite reported to `client`.
+    pub fn from_view(v: DatasetView, client: &Client) -> SiteDataset {
         SiteDataset {
             id: v.id,
             name: v.name,

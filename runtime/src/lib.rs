@@ -139,6 +139,8 @@ pub use request::{Request, RequestKind, RequestList, RequestStatus, Review};
 pub use site::{Datasite, LaunchOptions};
 pub use users::{NewUser, Role, User, UserList};
 pub use validate::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
+/// The call vocabulary the datasite answers (`veil-api`): calls, replies, views and the op set.
+pub use veil_api as api;
 
 /// Re-exports for notebooks and programs: `use veil::prelude::*;`.
 pub mod prelude {

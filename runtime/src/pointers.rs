@@ -62,7 +62,10 @@ impl SiteAsset {
         let call = Call::AssetPointer {
             asset: self.id().to_string(),
         };
-        Pointer::from_view(reply!(self.client().call(call), Pointer)?, self.client())
+        Ok(Pointer::from_view(
+            reply!(self.client().call(call), Pointer)?,
+            self.client(),
+        ))
     }
 }
 
@@ -86,7 +89,7 @@ impl Client {
             shape: floats.shape().to_vec(),
             values: floats.iter().copied().collect(),
         };
-        Pointer::from_view(reply!(self.call(call), Pointer)?, self)
+        Ok(Pointer::from_view(reply!(self.call(call), Pointer)?, self))
     }
 }
 
@@ -237,13 +240,14 @@ impl Pointer {
         &self.lineage
     }
 
-    fn from_view(v: PointerView<Data>, client: &Client) -> Result<Pointer> {
-        Ok(Pointer {
+    /// The handle of a pointer the datasite reported to `client`.
+    pub fn from_view(v: PointerView<Data>, client: &Client) -> Pointer {
+        Pointer {
             id: v.id,
             client: client.clone(),
             mock: Arc::new(v.mock),
             lineage: v.lineage,
-        })
+        }
     }
 
     /// Runs `op` on the mocks of `self` and `others` and records it on the datasite; the new pointer
@@ -265,7 +269,7 @@ impl Pointer {
             .map(|p| p.id.clone())
             .collect();
         let view = reply!(self.client.call(Call::Apply { op, inputs }), Pointer)?;
-        Pointer::from_view(view, &self.client)
+        Ok(Pointer::from_view(view, &self.client))
     }
 
     /// Where the real result stands for you: your latest request for it, as the datasite holds it.

@@ -322,7 +322,8 @@ impl SiteCore {
 }
 
 impl Request {
-    pub(crate) fn from_view(v: RequestView, client: Client) -> Request {
+    /// The handle of a request the datasite reported to `client`.
+    pub fn from_view(v: RequestView, client: Client) -> Request {
         Request {
             id: v.id,
             number: v.number,
@@ -444,6 +445,18 @@ fn short(id: &str) -> &str {
 crate::display::render_via_table!(Request);
 
 impl Review {
+    /// The review the datasite reported to `client`.
+    pub fn from_view(v: ReviewView<Data>, client: &Client) -> Review {
+        Review {
+            request: Request::from_view(v.request, client.clone()),
+            steps: v.steps,
+            mock: v.mock,
+            real: v.real,
+            code: v.code,
+            isolated: v.isolated,
+        }
+    }
+
     fn table(&self) -> Table {
         let mut t = Table::fields(
             format!("Review of request #{}", self.request.number),
