@@ -459,7 +459,6 @@ impl SiteCore {
         // The owner reads the inputs' labels in the review: `resolve` takes them from the datasite's
         // records for the bound ids.
         let (sig, inputs) = self.resolve(code)?;
-        let core = self;
         let inputs_json = serde_json::to_string(&inputs).expect("inputs serialise");
         let policy_json = serde_json::to_string(&code.policy).expect("policies serialise");
         let digest = {
@@ -471,7 +470,7 @@ impl SiteCore {
             hex(&h.finalize())
         };
         // Checked before the mock run, which a duplicate need not wait for, and again when storing.
-        if let Some(existing) = core.store.read(|conn| duplicate(conn, caller, &digest))? {
+        if let Some(existing) = self.store.read(|conn| duplicate(conn, caller, &digest))? {
             return Err(duplicate_error(&existing));
         }
         if code.policy.max_runs() == 0 {
@@ -481,14 +480,14 @@ impl SiteCore {
                 "use `SingleExecution` or `ExecuteCount(n)` with n of 1 or more",
             ));
         }
-        let mock = match core.run_code(&code.source, &sig, &inputs, Side::Mock)? {
+        let mock = match self.run_code(&code.source, &sig, &inputs, Side::Mock)? {
             Ok(data) => data,
             Err(f) => return Err(mock_failure(&sig.name, &f)),
         };
         let code_id = uuid::Uuid::new_v4().simple().to_string();
         let request_id = uuid::Uuid::new_v4().simple().to_string();
-        core.store.write("submitting a code request", |tx| {
-            let mock_blob = core.store.put_blob(&mock.encode()?)?;
+        self.store.write("submitting a code request", |tx| {
+            let mock_blob = self.store.put_blob(&mock.encode()?)?;
             if let Some(existing) = duplicate(tx, caller, &digest)? {
                 return Err(duplicate_error(&existing));
             }

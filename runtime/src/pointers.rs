@@ -128,18 +128,16 @@ impl SiteCore {
         op: &Op,
         inputs: &[String],
     ) -> Result<PointerView<Data>> {
-        SiteCore::require_compute(caller)?;
-        for input in inputs {
-            self.own_object(caller, input)?;
-        }
-        let mocks: Vec<Arc<Data>> = inputs
+        // Checked before any input's mock is read: only the caller's own objects are.
+        let ids: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let lineage = self.check_action(caller, op, &ids)?;
+        let mocks: Vec<Arc<Data>> = ids
             .iter()
             .map(|i| self.value(Side::Mock, i))
             .collect::<Result<_>>()?;
         let refs: Vec<&Data> = mocks.iter().map(|m| m.as_ref()).collect();
         let mock = ops::eval(op, &refs)?;
-        let ids: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        let (id, lineage) = self.record(caller, op, &ids)?;
+        let id = self.record(caller, op, &ids, &lineage)?;
         // Kept, so the next op on it reads its mock instead of replaying it.
         self.exec.keep(Side::Mock, &id, Arc::new(mock.clone()));
         Ok(PointerView { id, lineage, mock })

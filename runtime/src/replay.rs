@@ -276,14 +276,14 @@ impl SiteCore {
         Ok(())
     }
 
-    /// Records an action: a new object computed by `op` from `inputs`, all the caller's own. Durable
-    /// when this returns; the real side is computed by the worker.
-    pub(crate) fn record(
+    /// Checks that `caller` may record `op` on `inputs` (objects it made, as many as the op takes) and
+    /// returns the new object's lineage: the assets its inputs derive from.
+    pub(crate) fn check_action(
         &self,
         caller: &User,
         op: &Op,
         inputs: &[&str],
-    ) -> Result<(String, Vec<String>)> {
+    ) -> Result<Vec<String>> {
         SiteCore::require_compute(caller)?;
         if matches!(op, Op::Asset { .. }) {
             return Err(Error::invalid(
@@ -316,10 +316,22 @@ impl SiteCore {
                 }
             }
         }
+        Ok(lineage)
+    }
+
+    /// Records an action [`SiteCore::check_action`] allowed: a new object computed by `op` from
+    /// `inputs`, with `lineage`. Durable when this returns; the real side is computed by the worker.
+    pub(crate) fn record(
+        &self,
+        caller: &User,
+        op: &Op,
+        inputs: &[&str],
+        lineage: &[String],
+    ) -> Result<String> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let op_json = serde_json::to_string(op).expect("ops serialise");
         let inputs_json = serde_json::to_string(inputs).expect("ids serialise");
-        let lineage_json = serde_json::to_string(&lineage).expect("names serialise");
+        let lineage_json = serde_json::to_string(lineage).expect("names serialise");
         self.store.write("recording an action", |tx| {
             tx.prepare_cached(
                 "INSERT INTO objects (id, owner_id, op, ops_version, inputs, lineage, status, created_at)
@@ -332,7 +344,7 @@ impl SiteCore {
             audit::record(tx, &caller.email, "action", &id, &ops::describe(op, &inputs.iter().map(|s| s.to_string()).collect::<Vec<_>>()))
         })?;
         self.exec.enqueue(&id);
-        Ok((id, lineage))
+        Ok(id)
     }
 
     /// An asset's root object for `caller`, labelled `dataset / asset` with the names the datasite
