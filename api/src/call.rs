@@ -6,13 +6,15 @@
 //! datasite's one dispatch (`SiteCore::handle` in `veil`); the kernel's cell bridge and the HTTP
 //! server are further transports of the same calls.
 //!
-//! Every call but a dataset's upload is here; the upload, which carries frames and arrays, comes
-//! with the served datasite's data transport, in the same shape.
+//! A call is small JSON-able data. The one call that carries frames and arrays, a dataset's upload,
+//! names them by [`Part`]: the index of a value sent beside the call (in process, the values
+//! themselves; over HTTP, the parts of the request's body), so every call keeps one form.
 
 use serde::{Deserialize, Serialize};
 
 use crate::code::{CodeSpec, SubmittedCode};
 use crate::ops::Op;
+use crate::spec::Dataset;
 use crate::view::{
     AuditEntry, DatasetView, NewUser, PointerStatus, PointerView, RequestView, ReviewView, Role,
     User,
@@ -73,6 +75,12 @@ pub enum Call {
     Dataset {
         /// Its name.
         name: String,
+    },
+    /// Uploads a dataset and its assets in one transaction (owners and admins), their data and mocks
+    /// sent beside the call as parts: [`Reply::Dataset`].
+    UploadDataset {
+        /// The dataset, each asset's data and mock named by its part.
+        dataset: Dataset<Part>,
     },
     /// Deletes a dataset, its assets and their stored data (owners and admins): [`Reply::Done`].
     DeleteDataset {
@@ -196,6 +204,7 @@ impl Call {
             Call::AuditLog => "audit_log",
             Call::Datasets => "datasets",
             Call::Dataset { .. } => "dataset",
+            Call::UploadDataset { .. } => "upload_dataset",
             Call::DeleteDataset { .. } => "delete_dataset",
             Call::AssetData { .. } => "asset_data",
             Call::AssetPointer { .. } => "asset_pointer",
@@ -216,6 +225,42 @@ impl Call {
             Call::Approve { .. } => "approve",
             Call::Deny { .. } => "deny",
         }
+    }
+}
+
+/// A value sent beside a call, by its index among the call's parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Part(pub u32);
+
+/// The parts a call's values travel as: `dataset` naming each by its [`Part`], and the values in
+/// that order. What a transport sends for an upload.
+pub fn into_parts<D>(dataset: Dataset<D>) -> (Dataset<Part>, Vec<D>) {
+    let mut parts = Vec::new();
+    let named = dataset
+        .try_map(|value| {
+            parts.push(value);
+            Ok::<_, std::convert::Infallible>(Part(parts.len() as u32 - 1))
+        })
+        .unwrap_or_else(|never| match never {});
+    (named, parts)
+}
+
+/// The dataset a call names with parts, with each part's value in its place: what a datasite does
+/// with an upload. Fails, saying why, when the call names a part that was not sent, names one twice,
+/// or leaves one unused: a transport that sends values must send exactly those the call names.
+pub fn from_parts<D>(dataset: Dataset<Part>, parts: Vec<D>) -> Result<Dataset<D>, String> {
+    let count = parts.len();
+    let mut parts: Vec<Option<D>> = parts.into_iter().map(Some).collect();
+    let dataset = dataset.try_map(|Part(i)| match parts.get_mut(i as usize) {
+        None => Err(format!("it names part {i}, and {count} parts came with it")),
+        Some(slot) => slot
+            .take()
+            .ok_or_else(|| format!("it names part {i} twice")),
+    })?;
+    match parts.iter().position(Option::is_some) {
+        Some(i) => Err(format!("part {i} came with it and no asset names it")),
+        None => Ok(dataset),
     }
 }
 
@@ -312,6 +357,35 @@ mod tests {
         let back: Reply<f64> =
             serde_json::from_value(serde_json::to_value(&reply).unwrap()).unwrap();
         assert_eq!((back.name(), deny.name()), ("private_run", "deny"));
+    }
+
+    #[test]
+    fn an_upload_names_its_values_by_part_and_gets_exactly_those() {
+        use crate::spec::Asset;
+        let ds = Dataset::new("D")
+            .asset(Asset::new("a").data("real a").mock("mock a"))
+            .asset(Asset::new("b").data("real b").no_mock());
+        let (named, parts) = into_parts(ds.clone());
+        assert_eq!(parts, ["real a", "mock a", "real b"]);
+        let call = Call::UploadDataset {
+            dataset: named.clone(),
+        };
+        let wire = serde_json::to_value(&call).unwrap();
+        assert_eq!(wire["dataset"]["assets"][0]["data"], 0);
+        let Call::UploadDataset { dataset } = serde_json::from_value(wire).unwrap() else {
+            panic!("not an upload");
+        };
+        assert_eq!(from_parts(dataset, parts.clone()).unwrap(), ds);
+        let missing = from_parts(named.clone(), parts[..2].to_vec()).unwrap_err();
+        assert!(
+            missing.contains("part 2") && missing.contains("2 parts"),
+            "{missing}"
+        );
+        let extra = from_parts(named.clone(), [&parts[..], &["x"]].concat()).unwrap_err();
+        assert!(extra.contains("part 3"), "{extra}");
+        let mut twice = named;
+        twice.assets[1].data = Some(Part(0));
+        assert!(from_parts(twice, parts).unwrap_err().contains("twice"));
     }
 
     #[test]

@@ -19,6 +19,8 @@
 //!   output policy).
 //! - [`code`]: code requests as a client sends them ([`code::CodeSpec`]) and as the datasite records
 //!   them (signatures, bound inputs, [`code::SubmittedCode`]).
+//! - [`spec`]: datasets and assets as an owner builds them to upload ([`spec::Dataset`],
+//!   [`spec::Asset`]), generic over how their data travels.
 //! - [`op_methods!`]: the op methods (`sum`, `pow`, `column`, ...) and arithmetic operators, written
 //!   once for every type that takes ops.
 
@@ -26,6 +28,7 @@ pub mod call;
 pub mod code;
 mod methods;
 pub mod ops;
+pub mod spec;
 pub mod view;
 
 /// The version of this vocabulary. Clients and datasites of the same major version understand each

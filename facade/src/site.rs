@@ -268,10 +268,12 @@ impl Client {
 
     /// Uploads a dataset: real data stays on the datasite, mocks are what scientists see.
     pub fn upload_dataset(&self, dataset: Dataset) -> Result<SiteDataset> {
-        let reply = self.call(
-            "client.upload_dataset",
-            json!({ "dataset": dataset.to_json() }),
-        )?;
+        // `held` keeps the kernel's values alive until the call is answered.
+        let (dataset, held) = veil_api::call::into_parts(dataset);
+        let parts: Vec<u64> = held.iter().map(Data::id).collect();
+        let call = Call::UploadDataset { dataset };
+        let reply = self.call("call", json!({ "call": call, "parts": parts }))?;
+        drop(held);
         SiteDataset::from_reply(self, &reply)
     }
 

@@ -8,7 +8,8 @@
 //! reply's data and pointers become handles this process holds, and its records come back as their
 //! views' fields with rendered displays. The rest is the kernel's own small vocabulary for what it
 //! holds: datasites and logins (`site.*`), frames and arrays a cell made (`data.*`, `mock.*`), a
-//! pointer's mock and display, an upload of kernel-held data, and `release`.
+//! pointer's mock and display, and `release`. A call that names values by part (an upload) sends
+//! the kernel's handles to them beside it; the bridge puts the values it holds in their place.
 //!
 //! So a datasite launched by `%datasite launch` is the one a cell reaches with `site()`, and the
 //! reverse. The socket lives in a directory only this user can open, and every request carries a
@@ -344,36 +345,6 @@ fn dataset_info(dataset: &veil::SiteDataset) -> Value {
     })
 }
 
-#[derive(Deserialize)]
-struct DatasetArgs {
-    name: String,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    summary: Option<String>,
-    #[serde(default)]
-    citation: Option<String>,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default)]
-    contributors: Vec<veil::Contributor>,
-    #[serde(default)]
-    assets: Vec<AssetArgs>,
-}
-
-#[derive(Deserialize)]
-struct AssetArgs {
-    name: String,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    data: Option<u64>,
-    #[serde(default)]
-    mock: Option<u64>,
-    #[serde(default)]
-    no_mock: bool,
-}
-
 impl Cells {
     /// The bridge state over `session`, recording errors in `failures`.
     pub fn new(session: Arc<Mutex<Session>>, failures: Failures) -> Cells {
@@ -593,17 +564,6 @@ impl Cells {
             }
             "site.render" => rendered(&self.site(id()?)?),
             "client.render" => rendered(&self.client(id()?)?),
-            "client.upload_dataset" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    dataset: DatasetArgs,
-                }
-                let A { client, dataset } = args(op, a)?;
-                let client = self.client(client)?;
-                let dataset = self.build_dataset(dataset)?;
-                dataset_info(&client.upload_dataset(dataset)?)
-            }
             "data.read_csv" | "data.read_parquet" => {
                 #[derive(Deserialize)]
                 struct A {
@@ -756,10 +716,20 @@ impl Cells {
                 struct A {
                     client: u64,
                     call: veil::api::call::Call,
+                    #[serde(default)]
+                    parts: Vec<u64>,
                 }
-                let A { client, call } = args(op, a)?;
+                let A {
+                    client,
+                    call,
+                    parts,
+                } = args(op, a)?;
                 let client = self.client(client)?;
-                let reply = client.call(call)?;
+                let parts = parts
+                    .into_iter()
+                    .map(|handle| self.data(handle))
+                    .collect::<Result<_, _>>()?;
+                let reply = client.call_with_parts(call, parts)?;
                 self.reply(&client, reply)?
             }
             "release" => {
@@ -842,42 +812,6 @@ impl Cells {
                 "runs": code.runs,
             }),
         })
-    }
-
-    fn build_dataset(&self, d: DatasetArgs) -> Result<veil::Dataset, KernelError> {
-        let mut dataset = veil::Dataset::new(d.name);
-        if let Some(text) = d.description {
-            dataset = dataset.description(text);
-        }
-        if let Some(text) = d.summary {
-            dataset = dataset.summary(text);
-        }
-        if let Some(text) = d.citation {
-            dataset = dataset.citation(text);
-        }
-        if let Some(text) = d.url {
-            dataset = dataset.url(text);
-        }
-        for c in d.contributors {
-            dataset = dataset.contributor(c);
-        }
-        for a in d.assets {
-            let mut asset = veil::Asset::new(a.name);
-            if let Some(text) = a.description {
-                asset = asset.description(text);
-            }
-            if let Some(id) = a.data {
-                asset = asset.data(self.data(id)?);
-            }
-            if let Some(id) = a.mock {
-                asset = asset.mock(self.data(id)?);
-            }
-            if a.no_mock {
-                asset = asset.no_mock();
-            }
-            dataset = dataset.asset(asset);
-        }
-        Ok(dataset)
     }
 }
 

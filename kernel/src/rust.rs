@@ -62,6 +62,7 @@ const FACADE_FILES: &[(&str, &str)] = &[
         include_str!("../../api/src/methods.rs"),
     ),
     ("api/src/ops.rs", include_str!("../../api/src/ops.rs")),
+    ("api/src/spec.rs", include_str!("../../api/src/spec.rs")),
     ("api/src/view.rs", include_str!("../../api/src/view.rs")),
     ("macros/Cargo.toml", include_str!("../../macros/Cargo.toml")),
     ("macros/src/lib.rs", include_str!("../../macros/src/lib.rs")),

@@ -3,7 +3,8 @@
 //! below with why. Read from the two crates' sources, so adding a runtime method without its cell
 //! counterpart fails here. (The op methods, `sum`, `pow`, `column`, ..., are written once for both by
 //! `veil_api::op_methods!`, and the types both use from `veil-api`, such as `NewUser`, `Role`,
-//! `Contributor` and `OutputPolicy`, are one type.)
+//! `Contributor` and `OutputPolicy`, are one type, as are the `Dataset` and `Asset` builders,
+//! `veil_api::spec`'s, generic over how their data travels.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -17,8 +18,6 @@ const TYPES: &[&str] = &[
     "Request",
     "SiteDataset",
     "SiteAsset",
-    "Dataset",
-    "Asset",
     "Code",
     "ExactMatch",
 ];
@@ -29,6 +28,11 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
         "Client",
         "call",
         "the dispatch's entry for transports (the bridge forwards the facade's calls through it)",
+    ),
+    (
+        "Client",
+        "call_with_parts",
+        "the dispatch's entry for transports of calls with values beside them (the facade's upload)",
     ),
     (
         "Pointer",

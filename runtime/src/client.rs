@@ -53,12 +53,17 @@ impl Client {
     /// does, and what other transports (the kernel's cell bridge) use to forward a client's calls.
     /// The handles' `from_view` constructors wrap what comes back.
     pub fn call(&self, call: veil_api::call::Call) -> Result<veil_api::call::Reply<crate::Data>> {
-        self.core.handle(&self.token, call)
+        self.core.handle(&self.token, call, Vec::new())
     }
 
-    /// The caller as the datasite sees it now.
-    pub(crate) fn caller(&self) -> Result<User> {
-        self.core.authorize(&self.token)
+    /// [`Client::call`] for a call that names values by [`Part`](veil_api::call::Part) (an upload):
+    /// `parts` are those values, in order.
+    pub fn call_with_parts(
+        &self,
+        call: veil_api::call::Call,
+        parts: Vec<crate::Data>,
+    ) -> Result<veil_api::call::Reply<crate::Data>> {
+        self.core.handle(&self.token, call, parts)
     }
 
     /// The logged-in user's email.
@@ -137,10 +142,10 @@ impl Client {
     }
 
     /// Uploads a dataset and its assets in one transaction (owners and admins).
-    // The one call not yet in the vocabulary: it carries frames and arrays, which get their
-    // transport with the served datasite.
     pub fn upload_dataset(&self, dataset: Dataset) -> Result<SiteDataset> {
-        let view = self.core.upload_dataset(&self.caller()?, dataset)?;
+        let (dataset, parts) = veil_api::call::into_parts(dataset);
+        let call = Call::UploadDataset { dataset };
+        let view = reply!(self.call_with_parts(call, parts), Dataset)?;
         Ok(SiteDataset::from_view(view, self))
     }
 

@@ -23,140 +23,77 @@ pub const MAX_CONTRIBUTORS: usize = 64;
 const PREVIEW_ROWS: usize = 5;
 
 use veil_api::call::Call;
+use veil_api::spec::Mock;
 pub use veil_api::view::Contributor;
 use veil_api::view::{AssetView, DatasetView};
 
 use crate::dispatch::reply;
 
-#[derive(Debug, Clone, PartialEq)]
-enum Mock {
-    Unset,
-    Given(Data),
-    Declined,
-}
+/// One piece of a dataset: real data plus a mock that scientists may see, built with
+/// `Asset::new(name).data(..).mock(..)` (or `.no_mock()`, said on purpose).
+pub type Asset = veil_api::spec::Asset<Data>;
 
-/// One piece of a dataset: real data plus a mock that scientists may see.
-///
-/// Every asset must either have a mock or say explicitly that it has none ([`Asset::no_mock`]): a missing
-/// mock is a mistake more often than a choice.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Asset {
-    name: String,
-    description: String,
-    data: Option<Data>,
-    mock: Mock,
-}
+/// A dataset to upload: metadata plus assets, built like PySyft's `sy.Dataset(...)`.
+pub type Dataset = veil_api::spec::Dataset<Data>;
 
-impl Asset {
-    /// An asset called `name` (unique within its dataset).
-    pub fn new(name: impl Into<String>) -> Self {
-        Asset {
-            name: name.into(),
-            description: String::new(),
-            data: None,
-            mock: Mock::Unset,
-        }
-    }
-
-    /// What the asset holds.
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = description.into();
-        self
-    }
-
-    /// The real (private) data.
-    pub fn data(mut self, data: impl Into<Data>) -> Self {
-        self.data = Some(data.into());
-        self
-    }
-
-    /// The mock scientists see: same kind and schema as the data, fake values.
-    pub fn mock(mut self, mock: impl Into<Data>) -> Self {
-        self.mock = Mock::Given(mock.into());
-        self
-    }
-
-    /// Declares that this asset has no mock: scientists see its schema and shape only.
-    pub fn no_mock(mut self) -> Self {
-        self.mock = Mock::Declined;
-        self
-    }
-
-    /// The asset's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The real data, if set.
-    pub fn real(&self) -> Option<&Data> {
-        self.data.as_ref()
-    }
-
-    /// The mock, if set.
-    pub fn mock_data(&self) -> Option<&Data> {
-        match &self.mock {
-            Mock::Given(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    /// Checks the asset is complete and consistent; returns its validated name and description.
-    fn validate(&self) -> Result<(String, String)> {
-        let name = validate::name("asset name", &self.name)?;
-        let description =
-            validate::text(&format!("description of asset `{name}`"), &self.description)?;
-        let data = self.data.as_ref().ok_or_else(|| {
-            Error::invalid(
+/// Checks an asset is complete and consistent; returns its validated name and description.
+pub(crate) fn validate_asset(asset: &Asset) -> Result<(String, String)> {
+    let name = validate::name("asset name", &asset.name)?;
+    let description = validate::text(
+        &format!("description of asset `{name}`"),
+        &asset.description,
+    )?;
+    let data = asset.data.as_ref().ok_or_else(|| {
+        Error::invalid(
+            format!("asset `{name}`"),
+            "it has no data",
+            "add the real data with `Asset::data(..)`",
+        )
+    })?;
+    match &asset.mock {
+        Mock::Unset => {
+            return Err(Error::invalid(
                 format!("asset `{name}`"),
-                "it has no data",
-                "add the real data with `Asset::data(..)`",
-            )
-        })?;
-        match &self.mock {
-            Mock::Unset => {
-                return Err(Error::invalid(
-                    format!("asset `{name}`"),
-                    "it has no mock",
-                    "add one with `Asset::mock(..)`, or declare `Asset::no_mock()` to publish only its schema",
-                ));
-            }
-            Mock::Given(mock) => data.check_mock(&name, mock)?,
-            Mock::Declined => {}
+                "it has no mock",
+                "add one with `Asset::mock(..)`, or declare `Asset::no_mock()` to publish only its schema",
+            ));
         }
-        Ok((name, description))
+        Mock::Given(mock) => data.check_mock(&name, mock)?,
+        Mock::Declined => {}
     }
-
-    fn table(&self) -> Table {
-        let mut t = Table::fields(
-            format!("Asset {}", self.name),
-            [
-                ("description", self.description.clone()),
-                (
-                    "data",
-                    self.data.as_ref().map_or("not set".into(), Data::describe),
-                ),
-                (
-                    "mock",
-                    match &self.mock {
-                        Mock::Unset => "not set".into(),
-                        Mock::Declined => "none (declared with no_mock)".into(),
-                        Mock::Given(m) => m.describe(),
-                    },
-                ),
-            ],
-        );
-        t.badge = Some("not uploaded".into());
-        if let Some(mock) = self.mock_data() {
-            add_preview(&mut t, mock, "Mock");
-        }
-        if let Some(real) = &self.data {
-            add_preview(&mut t, real, "Real data (private)");
-        }
-        t
-    }
+    Ok((name, description))
 }
 
-crate::display::render_via_table!(Asset);
+fn asset_table(asset: &Asset) -> Table {
+    let mut t = Table::fields(
+        format!("Asset {}", asset.name),
+        [
+            ("description", asset.description.clone()),
+            (
+                "data",
+                asset.data.as_ref().map_or("not set".into(), Data::describe),
+            ),
+            (
+                "mock",
+                match &asset.mock {
+                    Mock::Unset => "not set".into(),
+                    Mock::Declined => "none (declared with no_mock)".into(),
+                    Mock::Given(m) => m.describe(),
+                },
+            ),
+        ],
+    );
+    t.badge = Some("not uploaded".into());
+    if let Some(mock) = asset.mock_data() {
+        add_preview(&mut t, mock, "Mock");
+    }
+    if let Some(real) = &asset.data {
+        add_preview(&mut t, real, "Real data (private)");
+    }
+    t
+}
+
+crate::display::render_via_table!(Asset => asset_table);
 
 pub(crate) fn add_preview(t: &mut Table, data: &Data, title: &str) {
     let (text, html) = data::render_preview(data, title, PREVIEW_ROWS);
@@ -164,113 +101,39 @@ pub(crate) fn add_preview(t: &mut Table, data: &Data, title: &str) {
     t.html_after.push(html);
 }
 
-/// A dataset to upload: metadata plus assets, built like PySyft's `sy.Dataset(...)`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Dataset {
-    name: String,
-    description: String,
-    summary: String,
-    citation: String,
-    url: String,
-    contributors: Vec<Contributor>,
-    assets: Vec<Asset>,
+fn dataset_table(ds: &Dataset) -> Table {
+    let mut t = Table::fields(format!("Dataset {}", ds.name), metadata_fields(ds));
+    t.badge = Some("not uploaded".into());
+    let rows: Vec<Vec<String>> = ds
+        .assets
+        .iter()
+        .map(|a| {
+            vec![
+                a.name.clone(),
+                a.data.as_ref().map_or("not set".into(), Data::describe),
+                a.mock_data().map_or("none".into(), Data::describe),
+            ]
+        })
+        .collect();
+    t.sub_table(
+        format!("Assets ({})", rows.len()),
+        vec!["asset".to_string(), "data".into(), "mock".into()],
+        rows,
+    );
+    t
 }
 
-impl Dataset {
-    /// A dataset called `name` (unique on its datasite, case-insensitively).
-    pub fn new(name: impl Into<String>) -> Self {
-        Dataset {
-            name: name.into(),
-            ..Dataset::default()
-        }
-    }
-
-    /// Long description (Markdown welcome).
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = description.into();
-        self
-    }
-
-    /// One-line summary shown in listings.
-    pub fn summary(mut self, summary: impl Into<String>) -> Self {
-        self.summary = summary.into();
-        self
-    }
-
-    /// How to cite the data.
-    pub fn citation(mut self, citation: impl Into<String>) -> Self {
-        self.citation = citation.into();
-        self
-    }
-
-    /// Where to read more (e.g. a DOI link).
-    pub fn url(mut self, url: impl Into<String>) -> Self {
-        self.url = url.into();
-        self
-    }
-
-    /// Credits someone: `Contributor::new(name, email).role(..)`, or a `(name, email)` or
-    /// `(name, email, role)` tuple.
-    pub fn contributor(mut self, contributor: impl Into<Contributor>) -> Self {
-        self.contributors.push(contributor.into());
-        self
-    }
-
-    /// Adds an asset.
-    pub fn asset(mut self, asset: Asset) -> Self {
-        self.assets.push(asset);
-        self
-    }
-
-    /// Adds an asset in place (PySyft's `dataset.add_asset(asset)`).
-    pub fn add_asset(&mut self, asset: Asset) {
-        self.assets.push(asset);
-    }
-
-    /// The dataset's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The assets added so far.
-    pub fn assets(&self) -> &[Asset] {
-        &self.assets
-    }
-
-    fn table(&self) -> Table {
-        let mut t = Table::fields(format!("Dataset {}", self.name), self.metadata_fields());
-        t.badge = Some("not uploaded".into());
-        let rows: Vec<Vec<String>> = self
-            .assets
-            .iter()
-            .map(|a| {
-                vec![
-                    a.name.clone(),
-                    a.data.as_ref().map_or("not set".into(), Data::describe),
-                    a.mock_data().map_or("none".into(), Data::describe),
-                ]
-            })
-            .collect();
-        t.sub_table(
-            format!("Assets ({})", rows.len()),
-            vec!["asset".to_string(), "data".into(), "mock".into()],
-            rows,
-        );
-        t
-    }
-
-    fn metadata_fields(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("summary", self.summary.clone()),
-            ("description", self.description.clone()),
-            ("citation", self.citation.clone()),
-            ("url", self.url.clone()),
-            ("contributors", contributors_text(&self.contributors)),
-        ]
-    }
+fn metadata_fields(ds: &Dataset) -> Vec<(&'static str, String)> {
+    vec![
+        ("summary", ds.summary.clone()),
+        ("description", ds.description.clone()),
+        ("citation", ds.citation.clone()),
+        ("url", ds.url.clone()),
+        ("contributors", contributors_text(&ds.contributors)),
+    ]
 }
 
-crate::display::render_via_table!(Dataset);
+crate::display::render_via_table!(Dataset => dataset_table);
 
 fn contributors_text(contributors: &[Contributor]) -> String {
     contributors

@@ -7,17 +7,25 @@
 //! name and checks the caller against them. No service builds a handle, and no handle checks a
 //! permission.
 
-use veil_api::call::{Call, Reply};
+use veil_api::call::{Call, Reply, from_parts};
 use veil_api::ops::Op;
 
 use crate::data::Data;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::site::SiteCore;
 
 impl SiteCore {
-    /// Answers `call` for the session `token`.
-    pub(crate) fn handle(&self, token: &str, call: Call) -> Result<Reply<Data>> {
+    /// Answers `call` for the session `token`; `parts` are the values it names by
+    /// [`Part`](veil_api::call::Part) (an upload's data and mocks), none for every other call.
+    pub(crate) fn handle(&self, token: &str, call: Call, parts: Vec<Data>) -> Result<Reply<Data>> {
         let caller = self.authorize(token)?;
+        if !parts.is_empty() && !matches!(call, Call::UploadDataset { .. }) {
+            return Err(Error::invalid(
+                format!("call `{}`", call.name()),
+                format!("{} values came with it, and it takes none", parts.len()),
+                "send values only with an upload",
+            ));
+        }
         let c = &caller;
         Ok(match call {
             Call::Whoami => Reply::User(caller.clone()),
@@ -47,6 +55,16 @@ impl SiteCore {
             Call::AuditLog => Reply::Audit(self.audit_log(c)?),
             Call::Datasets => Reply::Datasets(self.datasets()?),
             Call::Dataset { name } => Reply::Dataset(self.dataset_by("name", name.trim())?),
+            Call::UploadDataset { dataset } => {
+                let dataset = from_parts(dataset, parts).map_err(|problem| {
+                    Error::invalid(
+                        "upload",
+                        problem,
+                        "send each asset's data and mock once, as the parts the call names",
+                    )
+                })?;
+                Reply::Dataset(self.upload_dataset(c, dataset)?)
+            }
             Call::DeleteDataset { name } => {
                 self.delete_dataset(c, &name)?;
                 Reply::Done

@@ -45,8 +45,9 @@
 //! # Layout
 //! - [`site`]: [`Datasite`] — launch (`Datasite::launch(name, reset)`), login, land; where datasites live.
 //! - [`client`]: [`Client`] — a logged-in user's calls; the datasite checks the caller's role on each.
-//! - `dispatch` (private): the one dispatch, `SiteCore::handle(token, call)`: every call of the
-//!   vocabulary (`veil_api::call`, all but a dataset's upload) is answered there by one service
+//! - `dispatch` (private): the one dispatch, `SiteCore::handle(token, call, parts)`: every call of
+//!   the vocabulary (`veil_api::call`; an upload's frames and arrays come beside it as its parts) is
+//!   answered there by one service
 //!   function of (caller, ids, arguments), which returns views, never handles. The handles' methods
 //!   ([`Client`], [`Pointer`], [`Request`], [`SiteAsset`]) are one call each, and the kernel's magics
 //!   and cell bridge use those methods, so they go through the dispatch too.
@@ -60,7 +61,8 @@
 //! - [`runner`]: compiles submitted functions against a prebuilt dependency set and runs them in a
 //!   limited child process.
 //! - [`users`]: roles, registration ([`NewUser`]), passwords (argon2) and session tokens.
-//! - [`datasets`]: [`Dataset`] and [`Asset`] builders, uploaded [`SiteDataset`] / [`SiteAsset`] views.
+//! - [`datasets`]: [`Dataset`] and [`Asset`] builders (the vocabulary's `spec` types over the
+//!   datasite's [`Data`]), uploaded [`SiteDataset`] / [`SiteAsset`] views.
 //! - [`data`]: [`Data`] — a polars frame or an ndarray array, encoded as Parquet or `.npy`.
 //! - [`mock`]: recipes for mock data; [`load`]: CSV and Parquet loaders.
 //! - [`audit`]: the append-only, hash-chained audit log.

@@ -426,3 +426,40 @@ fn a_deleted_datasets_real_data_is_gone_from_memory_too() {
     );
     site.land().unwrap();
 }
+
+/// An upload is a call like any other: the datasite checks the caller's role and that the values
+/// beside the call are exactly those it names, and stores nothing otherwise.
+#[test]
+fn an_upload_is_decided_by_the_dispatch_whatever_its_parts() {
+    use veil::api::call::{Call, Part, into_parts};
+    let dir = tempfile::tempdir().unwrap();
+    let site = launch(dir.path());
+    let (owner, jane, _) = setup(&site);
+    let spec = Dataset::new("extra").asset(
+        Asset::new("x")
+            .data(array![5.0, 6.0])
+            .mock(array![0.0, 0.0]),
+    );
+    let err = jane.upload_dataset(spec.clone()).unwrap_err();
+    assert!(matches!(err, Error::PermissionDenied { .. }), "{err}");
+    // The call without the values it names, or naming a value it did not send.
+    let (named, _) = into_parts(spec.clone());
+    let err = owner
+        .call(Call::UploadDataset {
+            dataset: named.clone(),
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { .. }) && err.to_string().contains("part 0"),
+        "{err}"
+    );
+    let mut forged = named;
+    forged.assets[0].mock = veil::api::spec::Mock::Given(Part(7));
+    let err = owner
+        .call(Call::UploadDataset { dataset: forged })
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    assert_eq!(owner.datasets().unwrap().len(), 1, "nothing was stored");
+    owner.upload_dataset(spec).unwrap();
+    assert_eq!(owner.datasets().unwrap().len(), 2);
+}

@@ -78,7 +78,7 @@ impl SiteCore {
         // mistake in the last asset should not cost a transaction.
         let mut encoded: Vec<EncodedAsset> = Vec::with_capacity(ds.assets.len());
         for asset in &ds.assets {
-            let (aname, adesc) = asset.validate()?;
+            let (aname, adesc) = super::validate_asset(asset)?;
             if encoded.iter().any(|e| e.name.eq_ignore_ascii_case(&aname)) {
                 return Err(Error::exists(
                     "asset",
