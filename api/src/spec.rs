@@ -11,22 +11,16 @@ use serde::{Deserialize, Serialize};
 use crate::view::Contributor;
 
 /// An asset's mock: given, declined on purpose, or not said yet (an upload refuses that).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mock<D> {
     /// Not set: a missing mock is a mistake more often than a choice, so the upload asks.
+    #[default]
     Unset,
     /// The mock scientists see.
     Given(D),
     /// No mock: scientists see the schema and shape only ([`Asset::no_mock`]).
     Declined,
-}
-
-// By hand: a derived `Default` would ask the same of `D`.
-impl<D> Default for Mock<D> {
-    fn default() -> Self {
-        Mock::Unset
-    }
 }
 
 /// One piece of a dataset: the real data and a mock that scientists may see.
