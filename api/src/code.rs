@@ -152,3 +152,177 @@ impl Binding {
         }
     }
 }
+
+/// An argument a client-side builder refused, before anything was sent: what, what is wrong, and the
+/// fix. Each side turns it into its own error (the datasite's `InvalidInput`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Which argument.
+    pub what: String,
+    /// What is wrong with it.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+/// What a code binding needs of an asset handle: the id the datasite knows the asset by, and the
+/// client it was fetched with (so code bound to it goes to that datasite, as that user).
+pub trait AssetHandle: Clone {
+    /// The client handle type.
+    type Client: CodeClient;
+    /// The asset's id on its datasite.
+    fn asset_id(&self) -> &str;
+    /// The client it was fetched with.
+    fn client(&self) -> &Self::Client;
+}
+
+/// A client that runs code on the mocks of its bound assets ([`Call::RunOnMocks`](crate::call::Call)).
+pub trait CodeClient {
+    /// What a run returns.
+    type Data;
+    /// Its error.
+    type Error: From<Invalid>;
+    /// Sends `code` to run on the mocks of the assets it binds.
+    fn run_on_mocks(&self, code: CodeSpec) -> Result<Self::Data, Self::Error>;
+}
+
+/// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
+/// with the request. The code runs on those inputs and no others.
+#[derive(Debug, Clone)]
+pub struct ExactMatch<A> {
+    bindings: Vec<(String, Bound<A>)>,
+}
+
+impl<A> Default for ExactMatch<A> {
+    fn default() -> Self {
+        ExactMatch {
+            bindings: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Bound<A> {
+    Asset(Box<A>),
+    /// The value as JSON, or why it could not be written so (reported when the code is run or
+    /// submitted, so the builder chain stays infallible).
+    Constant(Result<serde_json::Value, String>),
+}
+
+impl<A: AssetHandle> ExactMatch<A> {
+    /// No bindings yet.
+    pub fn new() -> Self {
+        ExactMatch::default()
+    }
+
+    /// Binds parameter `param` to `asset` (its mock on the scientist's side, its data once approved).
+    pub fn asset(mut self, param: &str, asset: &A) -> Self {
+        self.bindings
+            .push((param.to_string(), Bound::Asset(Box::new(asset.clone()))));
+        self
+    }
+
+    /// Binds parameter `param` to a constant (a number, text, a list ...), shown to the owner and
+    /// approved with the request.
+    pub fn constant(mut self, param: &str, value: impl Serialize) -> Self {
+        let value = serde_json::to_value(value).map_err(|e| e.to_string());
+        self.bindings
+            .push((param.to_string(), Bound::Constant(value)));
+        self
+    }
+}
+
+/// A function for a code request: made by `function!`, bound with [`Code::input_policy`], tried with
+/// [`Code::run_on_mocks`] and submitted with the client's `request_code_execution`.
+#[derive(Debug, Clone)]
+pub struct Code<A> {
+    source: String,
+    inputs: ExactMatch<A>,
+    output: OutputPolicy,
+}
+
+impl<A: AssetHandle> Code<A> {
+    /// Code from its source text: exactly one function. The output policy starts as
+    /// [`OutputPolicy::SingleExecution`].
+    pub fn new(source: impl Into<String>) -> Self {
+        Code {
+            source: source.into(),
+            inputs: ExactMatch::default(),
+            output: OutputPolicy::SingleExecution,
+        }
+    }
+
+    /// The exact source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Binds the parameters.
+    pub fn input_policy(mut self, inputs: ExactMatch<A>) -> Self {
+        self.inputs = inputs;
+        self
+    }
+
+    /// Sets how often it may run on the real data.
+    pub fn output_policy(mut self, output: OutputPolicy) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// Runs it on the mocks of its bound assets now and returns the result: what the owner will see
+    /// as the mock result.
+    pub fn run_on_mocks(
+        &self,
+    ) -> Result<<A::Client as CodeClient>::Data, <A::Client as CodeClient>::Error> {
+        self.client()?.run_on_mocks(self.spec()?)
+    }
+
+    /// The client of the first bound asset: the datasite this code is for.
+    pub fn client(&self) -> Result<&A::Client, Invalid> {
+        self.inputs
+            .bindings
+            .iter()
+            .find_map(|(_, b)| match b {
+                Bound::Asset(a) => Some(a.client()),
+                Bound::Constant(_) => None,
+            })
+            .ok_or_else(|| Invalid {
+                what: "code request inputs".into(),
+                problem: "no parameter is bound to an asset".into(),
+                fix: "bind them with `.input_policy(ExactMatch::new().asset(\"param\", &asset))`"
+                    .into(),
+            })
+    }
+
+    /// What the datasite is sent: the source, each binding by asset id, the policy.
+    pub fn spec(&self) -> Result<CodeSpec, Invalid> {
+        let bindings = self
+            .inputs
+            .bindings
+            .iter()
+            .map(|(param, bound)| {
+                let param = param.clone();
+                Ok(match bound {
+                    Bound::Asset(a) => Binding::Asset {
+                        param,
+                        asset: a.asset_id().to_string(),
+                    },
+                    Bound::Constant(Ok(value)) => Binding::Constant {
+                        param,
+                        value: value.clone(),
+                    },
+                    Bound::Constant(Err(e)) => return Err(Invalid {
+                        what: format!("constant for parameter `{param}`"),
+                        problem: format!("it cannot be written as JSON: {e}"),
+                        fix: "bind a value whose `Serialize` succeeds: numbers, strings, vectors, maps with string keys".into(),
+                    }),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(CodeSpec {
+            source: self.source.clone(),
+            bindings,
+            policy: self.output,
+        })
+    }
+}

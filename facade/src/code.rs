@@ -5,10 +5,6 @@
 //! keeps its exact source text, and the datasite compiles it against its own dependency set (polars,
 //! ndarray, serde), in a child process with time and memory limits.
 
-use std::fmt;
-
-use serde_json::Value;
-
 use veil_api::call::Call;
 use veil_api::code::CodeSpec;
 
@@ -21,128 +17,40 @@ pub use veil_api::view::OutputPolicy;
 
 /// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
 /// with the request.
-#[derive(Debug, Clone, Default)]
-pub struct ExactMatch {
-    bindings: Vec<(String, Binding)>,
-}
-
-#[derive(Clone)]
-enum Binding {
-    Asset(Box<SiteAsset>),
-    Constant(Value),
-}
-
-impl fmt::Debug for Binding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Binding::Asset(a) => write!(f, "asset `{} / {}`", a.dataset, a.name),
-            Binding::Constant(v) => write!(f, "constant {v}"),
-        }
-    }
-}
-
-impl ExactMatch {
-    /// No bindings yet.
-    pub fn new() -> ExactMatch {
-        ExactMatch::default()
-    }
-
-    /// Binds parameter `param` to `asset`.
-    pub fn asset(mut self, param: &str, asset: &SiteAsset) -> ExactMatch {
-        self.bindings
-            .push((param.to_string(), Binding::Asset(Box::new(asset.clone()))));
-        self
-    }
-
-    /// Binds parameter `param` to a constant (a number, text, a list ...).
-    pub fn constant(mut self, param: &str, value: impl Into<Value>) -> ExactMatch {
-        self.bindings
-            .push((param.to_string(), Binding::Constant(value.into())));
-        self
-    }
-}
+pub type ExactMatch = veil_api::code::ExactMatch<SiteAsset>;
 
 /// A function for a code request: made by [`function!`](crate::function), then bound with
-/// [`Code::input_policy`] and submitted with [`Client::request_code_execution`].
-#[derive(Debug, Clone)]
-pub struct Code {
-    source: String,
-    inputs: ExactMatch,
-    output: OutputPolicy,
+/// [`Code::input_policy`](veil_api::code::Code::input_policy) and submitted with
+/// [`Client::request_code_execution`].
+pub type Code = veil_api::code::Code<SiteAsset>;
+
+impl veil_api::code::AssetHandle for SiteAsset {
+    type Client = Client;
+
+    fn asset_id(&self) -> &str {
+        self.id()
+    }
+
+    fn client(&self) -> &Client {
+        SiteAsset::client(self)
+    }
 }
 
-impl Code {
-    /// Code from its source text (one function). Output policy: [`OutputPolicy::SingleExecution`].
-    pub fn new(source: impl Into<String>) -> Code {
-        Code {
-            source: source.into(),
-            inputs: ExactMatch::default(),
-            output: OutputPolicy::SingleExecution,
-        }
-    }
+impl veil_api::code::CodeClient for Client {
+    type Data = Data;
+    type Error = Error;
 
-    /// The exact source text.
-    pub fn source(&self) -> &str {
-        &self.source
+    fn run_on_mocks(&self, code: CodeSpec) -> Result<Data> {
+        Data::from_reply(&self.send(Call::RunOnMocks { code })?)
     }
+}
 
-    /// Binds the parameters.
-    pub fn input_policy(mut self, inputs: ExactMatch) -> Code {
-        self.inputs = inputs;
-        self
-    }
-
-    /// Sets how often it may run on the real data.
-    pub fn output_policy(mut self, output: OutputPolicy) -> Code {
-        self.output = output;
-        self
-    }
-
-    /// Runs it on the mocks of its bound assets now and returns the result.
-    pub fn run_on_mocks(&self) -> Result<Data> {
-        let call = Call::RunOnMocks { code: self.spec() };
-        Data::from_reply(&self.client()?.send(call)?)
-    }
-
-    /// The client of the first bound asset: the datasite this code is for.
-    fn client(&self) -> Result<&Client> {
-        self.inputs
-            .bindings
-            .iter()
-            .find_map(|(_, b)| match b {
-                Binding::Asset(a) => Some(a.client()),
-                Binding::Constant(_) => None,
-            })
-            .ok_or_else(|| {
-                Error::new(
-                    "InvalidInput",
-                    "invalid code request inputs: no parameter is bound to an asset; bind them with `.input_policy(ExactMatch::new().asset(\"param\", &asset))`",
-                )
-            })
-    }
-
-    /// What the datasite is sent: the source, each binding by asset id, the policy.
-    fn spec(&self) -> CodeSpec {
-        let bindings = self
-            .inputs
-            .bindings
-            .iter()
-            .map(|(param, b)| match b {
-                Binding::Asset(a) => veil_api::code::Binding::Asset {
-                    param: param.clone(),
-                    asset: a.id().to_string(),
-                },
-                Binding::Constant(v) => veil_api::code::Binding::Constant {
-                    param: param.clone(),
-                    value: v.clone(),
-                },
-            })
-            .collect();
-        CodeSpec {
-            source: self.source.clone(),
-            bindings,
-            policy: self.output,
-        }
+impl From<veil_api::code::Invalid> for Error {
+    fn from(i: veil_api::code::Invalid) -> Error {
+        Error::new(
+            "InvalidInput",
+            format!("invalid {}: {}; {}", i.what, i.problem, i.fix),
+        )
     }
 }
 
@@ -151,7 +59,7 @@ impl Client {
     /// refused). The request's `get()` returns the real result once approved.
     pub fn request_code_execution(&self, code: &Code, reason: &str) -> Result<Request> {
         let reply = self.send(Call::RequestCode {
-            code: code.spec(),
+            code: code.spec()?,
             reason: reason.into(),
         })?;
         Ok(Request::from_reply(self, &reply))

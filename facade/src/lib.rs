@@ -56,6 +56,9 @@ pub use site::{
     AuditLog, Client, DatasetList, Datasite, LaunchOptions, NewUser, Role, SiteAsset, SiteDataset,
     User, UserList, client, site,
 };
+/// The call vocabulary this facade speaks; its generic builders (`api::spec::Dataset<Data>`,
+/// `api::code::Code<SiteAsset>`) are what [`Dataset`], [`Asset`], [`Code`] and [`ExactMatch`] name.
+pub use veil_api as api;
 pub use veil_api::view::{RequestKind, RequestStatus};
 pub use veil_api::{API_VERSION, ops};
 

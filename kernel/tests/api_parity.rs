@@ -3,8 +3,9 @@
 //! below with why. Read from the two crates' sources, so adding a runtime method without its cell
 //! counterpart fails here. (The op methods, `sum`, `pow`, `column`, ..., are written once for both by
 //! `veil_api::op_methods!`, and the types both use from `veil-api`, such as `NewUser`, `Role`,
-//! `Contributor` and `OutputPolicy`, are one type, as are the `Dataset` and `Asset` builders,
-//! `veil_api::spec`'s, generic over how their data travels.)
+//! `Contributor` and `OutputPolicy`, are one type, as are the builders: `Dataset` and `Asset`
+//! (`veil_api::spec`, generic over how their data travels), `Code` and `ExactMatch`
+//! (`veil_api::code`, generic over the asset handle they bind).)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -18,8 +19,6 @@ const TYPES: &[&str] = &[
     "Request",
     "SiteDataset",
     "SiteAsset",
-    "Code",
-    "ExactMatch",
 ];
 
 /// Runtime methods cells do without, and why.
@@ -68,11 +67,6 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
         "LaunchOptions",
         "allow_unjailed_code",
         "whether the datasite process may run code unjailed: set by whoever runs it (the kernel's launches read VEIL_ALLOW_UNJAILED_CODE)",
-    ),
-    (
-        "Code",
-        "signature",
-        "parsing Rust needs syn, which cells do not link; the datasite reports bad signatures at submission",
     ),
 ];
 

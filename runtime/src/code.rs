@@ -21,7 +21,6 @@
 use std::time::{Duration, Instant};
 
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit;

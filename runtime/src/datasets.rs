@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::audit;
 use crate::client::Client;
-use crate::data::{self, Data, DataKind, Schema};
+use crate::data::{self, Data, DataKind};
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::site::SiteCore;
@@ -155,37 +155,29 @@ fn contributors_text(contributors: &[Contributor]) -> String {
 /// What the datasite knows about an uploaded asset. Holds the client it was fetched with, so
 /// [`SiteAsset::mock`] and [`SiteAsset::data`] are checked against that client's role.
 ///
-/// A handle: its id and client, and a view of the asset as it was read (its names, kind, shapes),
-/// for display. The datasite takes only the id from it: pointers, code inputs and reviews name the
-/// asset by what the datasite holds for that id, whatever the view fields were changed to. The id
-/// itself is read-only:
+/// A handle: its client, and the view of the asset it was read with ([`AssetView`]: its id,
+/// names, kind, shapes), whose fields it reads as, read-only, through `Deref`. The datasite takes
+/// only the id from it: pointers, code inputs and reviews name the asset by what the datasite holds
+/// for that id.
 ///
 /// ```compile_fail
 /// # fn forge(asset: &veil::SiteAsset) {
 /// let mut forged = asset.clone();
-/// forged.id = "another asset's id".into();
+/// forged.dataset = "Public Census".into();
 /// # }
 /// ```
 #[derive(Clone)]
 pub struct SiteAsset {
-    id: String,
-    /// Name, unique within its dataset.
-    pub name: String,
-    /// Name of the dataset it belongs to.
-    pub dataset: String,
-    /// Description.
-    pub description: String,
-    /// Frame or array.
-    pub kind: DataKind,
-    /// What the mock shares with the data.
-    pub schema: Schema,
-    /// Shape of the real data (rows × columns for frames).
-    pub shape: Vec<usize>,
-    /// Shape of the mock, if there is one.
-    pub mock_shape: Option<Vec<usize>>,
-    /// Stored size of the real data, in bytes.
-    pub data_bytes: u64,
+    view: AssetView,
     client: Client,
+}
+
+impl std::ops::Deref for SiteAsset {
+    type Target = AssetView;
+
+    fn deref(&self) -> &AssetView {
+        &self.view
+    }
 }
 
 impl fmt::Debug for SiteAsset {
@@ -210,17 +202,9 @@ impl SiteAsset {
         &self.id
     }
 
-    pub(crate) fn from_view(v: AssetView, client: &Client) -> SiteAsset {
+    pub(crate) fn from_view(view: AssetView, client: &Client) -> SiteAsset {
         SiteAsset {
-            id: v.id,
-            name: v.name,
-            dataset: v.dataset,
-            description: v.description,
-            kind: v.kind,
-            schema: v.schema,
-            shape: v.shape,
-            mock_shape: v.mock_shape,
-            data_bytes: v.data_bytes,
+            view,
             client: client.clone(),
         }
     }

@@ -49,45 +49,30 @@ pub(crate) use records::insert;
 /// # }
 /// ```
 ///
-/// Its view fields may be edited, and mean nothing to the datasite; its id may be edited too, and
-/// then names another request, which the datasite checks the caller against:
+/// Its fields are the view it was read with ([`RequestView`], through `Deref`): read-only, and
+/// nothing the datasite would take back from it:
 ///
-/// ```
+/// ```compile_fail
 /// # fn forge(request: &veil::Request) {
 /// let mut forged = request.clone();
-/// forged.id = "another request's id".into();
 /// forged.status = veil::RequestStatus::Approved;
 /// # }
 /// ```
+///
+/// A transport that makes a handle from a view of its own choosing ([`Request::from_view`]) names
+/// the request of that view's id, which the datasite checks the caller against.
 #[derive(Clone)]
 pub struct Request {
-    /// Its id: the one thing the datasite takes from this handle.
-    pub id: String,
-    /// Its number on the datasite (`#3`), in the order requests were made.
-    pub number: i64,
-    /// A pointer's result or a code run.
-    pub kind: RequestKind,
-    /// Who asked.
-    pub requester: String,
-    /// Why.
-    pub reason: String,
-    /// Where it stood when read.
-    pub status: RequestStatus,
-    /// Who decided.
-    pub reviewer: Option<String>,
-    /// The reason given with a denial.
-    pub decision: Option<String>,
-    /// When it was asked, ms since the epoch.
-    pub created_at: i64,
-    /// When it was decided.
-    pub decided_at: Option<i64>,
-    /// For owners, whether a result request's real side computed (`pending`, `ready` or `failed`);
-    /// empty for its requester, who learns nothing about the real side before approval. For a code
-    /// request, the function and its runs.
-    pub computation: String,
-    /// The assets the result derives from, as the datasite names them.
-    pub lineage: Vec<String>,
+    view: RequestView,
     client: Client,
+}
+
+impl std::ops::Deref for Request {
+    type Target = RequestView;
+
+    fn deref(&self) -> &RequestView {
+        &self.view
+    }
 }
 
 impl fmt::Debug for Request {
@@ -323,22 +308,8 @@ impl SiteCore {
 
 impl Request {
     /// The handle of a request the datasite reported to `client`.
-    pub fn from_view(v: RequestView, client: Client) -> Request {
-        Request {
-            id: v.id,
-            number: v.number,
-            kind: v.kind,
-            requester: v.requester,
-            reason: v.reason,
-            status: v.status,
-            reviewer: v.reviewer,
-            decision: v.decision,
-            created_at: v.created_at,
-            decided_at: v.decided_at,
-            computation: v.computation,
-            lineage: v.lineage,
-            client,
-        }
+    pub fn from_view(view: RequestView, client: Client) -> Request {
+        Request { view, client }
     }
 
     fn decided(&self, call: Call) -> Result<Request> {

@@ -211,7 +211,7 @@ fn concurrent_gets_run_the_code_once() {
         });
         assert_eq!(results, [6.0; 8]);
         assert_eq!(executions(&owner), seen, "{policy} ran more than once");
-        let computation = owner.request(&request.id).unwrap().computation;
+        let computation = owner.request(&request.id).unwrap().computation.clone();
         let runs = format!("1 of {max} runs");
         assert!(computation.contains(&runs), "{computation}");
     }

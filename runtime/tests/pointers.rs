@@ -563,7 +563,7 @@ fn requests_and_results_survive_a_relaunch() {
         let approved = max.request("max x").unwrap();
         owner.request(&approved.id).unwrap().approve().unwrap();
         site.land().unwrap();
-        (pending.id, approved.id)
+        (pending.id.clone(), approved.id.clone())
     };
     let site = launch(dir.path(), false);
     let owner = site.login(ADMIN, ADMIN_PW).unwrap();

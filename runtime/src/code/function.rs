@@ -11,137 +11,38 @@ use crate::dispatch::reply;
 
 /// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
 /// with the request. The code runs on those inputs and no others.
-#[derive(Debug, Clone, Default)]
-pub struct ExactMatch {
-    bindings: Vec<(String, Binding)>,
-}
-
-#[derive(Debug, Clone)]
-enum Binding {
-    Asset(Box<SiteAsset>),
-    /// The value as JSON, or why it could not be serialised (reported when the code is run or
-    /// submitted, so the builder chain stays infallible).
-    Constant(std::result::Result<serde_json::Value, String>),
-}
-
-impl ExactMatch {
-    /// No bindings yet.
-    pub fn new() -> ExactMatch {
-        ExactMatch::default()
-    }
-
-    /// Binds parameter `param` to `asset` (its mock on the scientist's side, its data once approved).
-    pub fn asset(mut self, param: &str, asset: &SiteAsset) -> ExactMatch {
-        self.bindings
-            .push((param.to_string(), Binding::Asset(Box::new(asset.clone()))));
-        self
-    }
-
-    /// Binds parameter `param` to a constant, shown to the owner and approved with the request.
-    pub fn constant(mut self, param: &str, value: impl Serialize) -> ExactMatch {
-        let value = serde_json::to_value(value).map_err(|e| e.to_string());
-        self.bindings
-            .push((param.to_string(), Binding::Constant(value)));
-        self
-    }
-}
+pub type ExactMatch = veil_api::code::ExactMatch<SiteAsset>;
 
 pub use veil_api::code::Input;
 
-/// A function to submit as a code request: its source, input bindings and output policy.
-#[derive(Debug, Clone)]
-pub struct Code {
-    pub(super) source: String,
-    pub(super) inputs: ExactMatch,
-    pub(super) output: OutputPolicy,
+/// A function to submit as a code request: its source, input bindings and output policy, built with
+/// [`function!`](crate::function) and [`Code::input_policy`](veil_api::code::Code::input_policy).
+pub type Code = veil_api::code::Code<SiteAsset>;
+
+impl veil_api::code::AssetHandle for SiteAsset {
+    type Client = Client;
+
+    fn asset_id(&self) -> &str {
+        self.id()
+    }
+
+    fn client(&self) -> &Client {
+        SiteAsset::client(self)
+    }
 }
 
-impl Code {
-    /// Code from its source text: exactly one function. The output policy starts as
-    /// [`OutputPolicy::SingleExecution`].
-    pub fn new(source: impl Into<String>) -> Code {
-        Code {
-            source: source.into(),
-            inputs: ExactMatch::default(),
-            output: OutputPolicy::SingleExecution,
-        }
-    }
+impl veil_api::code::CodeClient for Client {
+    type Data = Data;
+    type Error = Error;
 
-    /// The source text.
-    pub fn source(&self) -> &str {
-        &self.source
+    fn run_on_mocks(&self, code: CodeSpec) -> Result<Data> {
+        reply!(self.call(Call::RunOnMocks { code }), Data)
     }
+}
 
-    /// Binds the parameters.
-    pub fn input_policy(mut self, inputs: ExactMatch) -> Code {
-        self.inputs = inputs;
-        self
-    }
-
-    /// Sets how often it may run on the real data.
-    pub fn output_policy(mut self, output: OutputPolicy) -> Code {
-        self.output = output;
-        self
-    }
-
-    /// The parsed signature.
-    pub fn signature(&self) -> Result<Signature> {
-        check_source(&self.source)?;
-        runner::parse_function(&self.source)
-    }
-
-    /// Runs the function on the mocks of its bound assets, here and now, and returns its result: what
-    /// the owner will see as the mock result.
-    pub fn run_on_mocks(&self) -> Result<Data> {
-        let call = Call::RunOnMocks { code: self.spec()? };
-        reply!(self.client()?.call(call), Data)
-    }
-
-    /// The client of the first bound asset: the datasite this code is for.
-    fn client(&self) -> Result<&Client> {
-        self.inputs
-            .bindings
-            .iter()
-            .find_map(|(_, b)| match b {
-                Binding::Asset(a) => Some(a.client()),
-                Binding::Constant(_) => None,
-            })
-            .ok_or_else(|| {
-                Error::invalid(
-                    "code request inputs",
-                    "no parameter is bound to an asset",
-                    "bind them with `.input_policy(ExactMatch::new().asset(\"param\", &asset))`",
-                )
-            })
-    }
-
-    /// What is sent to the datasite: the source, each binding by id, the policy.
-    pub(super) fn spec(&self) -> Result<CodeSpec> {
-        let mut bindings = Vec::with_capacity(self.inputs.bindings.len());
-        for (param, binding) in &self.inputs.bindings {
-            bindings.push(match binding {
-                Binding::Asset(a) => veil_api::code::Binding::Asset {
-                    param: param.clone(),
-                    asset: a.id().to_string(),
-                },
-                Binding::Constant(Ok(v)) => veil_api::code::Binding::Constant {
-                    param: param.clone(),
-                    value: v.clone(),
-                },
-                Binding::Constant(Err(e)) => {
-                    return Err(Error::invalid(
-                        format!("constant for parameter `{param}`"),
-                        format!("it cannot be written as JSON: {e}"),
-                        "bind a value whose `Serialize` succeeds: numbers, strings, vectors, maps with string keys",
-                    ));
-                }
-            });
-        }
-        Ok(CodeSpec {
-            source: self.source.clone(),
-            bindings,
-            policy: self.output,
-        })
+impl From<veil_api::code::Invalid> for Error {
+    fn from(i: veil_api::code::Invalid) -> Error {
+        Error::invalid(i.what, i.problem, i.fix)
     }
 }
 
