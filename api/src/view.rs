@@ -499,9 +499,10 @@ pub struct AssetView {
     pub data_bytes: u64,
 }
 
-/// An uploaded dataset as the datasite reports it.
+/// An uploaded dataset as the datasite reports it; `A` is how its assets are held (their views on
+/// the wire, a client's asset handles once it has them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DatasetView {
+pub struct DatasetView<A = AssetView> {
     /// Stable id.
     pub id: String,
     /// Name, unique on the datasite.
@@ -521,7 +522,25 @@ pub struct DatasetView {
     /// Upload time, milliseconds since the Unix epoch.
     pub created_at: i64,
     /// Its assets, in upload order.
-    pub assets: Vec<AssetView>,
+    pub assets: Vec<A>,
+}
+
+impl<A> DatasetView<A> {
+    /// The same dataset with its assets held another way.
+    pub fn map_assets<B>(self, f: impl FnMut(A) -> B) -> DatasetView<B> {
+        DatasetView {
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            summary: self.summary,
+            citation: self.citation,
+            url: self.url,
+            contributors: self.contributors,
+            uploader: self.uploader,
+            created_at: self.created_at,
+            assets: self.assets.into_iter().map(f).collect(),
+        }
+    }
 }
 
 #[cfg(test)]

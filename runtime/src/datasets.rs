@@ -265,49 +265,26 @@ impl SiteAsset {
 
 crate::display::render_via_table!(SiteAsset);
 
-/// An uploaded dataset as its datasite reports it.
+/// An uploaded dataset as its datasite reports it: the view it was read with, its assets as
+/// handles ([`SiteAsset`]), read through `Deref` (`dataset.name`, `dataset.assets`).
 #[derive(Debug, Clone)]
 pub struct SiteDataset {
-    /// Stable id.
-    pub id: String,
-    /// Name, unique on the datasite.
-    pub name: String,
-    /// Long description.
-    pub description: String,
-    /// One-line summary.
-    pub summary: String,
-    /// How to cite it.
-    pub citation: String,
-    /// Where to read more.
-    pub url: String,
-    /// Credits.
-    pub contributors: Vec<Contributor>,
-    /// Email of whoever uploaded it.
-    pub uploader: String,
-    /// Upload time, milliseconds since the Unix epoch.
-    pub created_at: i64,
-    /// Its assets, in upload order.
-    pub assets: Vec<SiteAsset>,
+    view: DatasetView<SiteAsset>,
+}
+
+impl std::ops::Deref for SiteDataset {
+    type Target = DatasetView<SiteAsset>;
+
+    fn deref(&self) -> &DatasetView<SiteAsset> {
+        &self.view
+    }
 }
 
 impl SiteDataset {
     /// The handle of a dataset the datasite reported to `client`.
-    pub fn from_view(v: DatasetView, client: &Client) -> SiteDataset {
+    pub fn from_view(view: DatasetView, client: &Client) -> SiteDataset {
         SiteDataset {
-            id: v.id,
-            name: v.name,
-            description: v.description,
-            summary: v.summary,
-            citation: v.citation,
-            url: v.url,
-            contributors: v.contributors,
-            uploader: v.uploader,
-            created_at: v.created_at,
-            assets: v
-                .assets
-                .into_iter()
-                .map(|a| SiteAsset::from_view(a, client))
-                .collect(),
+            view: view.map_assets(|a| SiteAsset::from_view(a, client)),
         }
     }
 
