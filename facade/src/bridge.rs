@@ -63,6 +63,18 @@ impl std::error::Error for Error {}
 /// `Result` with Veil's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The vocabulary's view in a record the kernel sent (`{"view": ..., "rendered": ...}`).
+pub(crate) fn view<V: serde::de::DeserializeOwned>(reply: &Value, what: &str) -> Result<V> {
+    serde_json::from_value(reply["view"].clone()).map_err(|e| {
+        Error::new(
+            "KernelError",
+            format!(
+                "the kernel's reply is not a {what} ({e}); the facade and kernel versions may differ: reinstall with `veil-kernel install`"
+            ),
+        )
+    })
+}
+
 static OVERRIDE: Mutex<Option<(PathBuf, String)>> = Mutex::new(None);
 
 /// Points this process at a bridge explicitly, instead of the environment the kernel sets. For tests

@@ -62,6 +62,6 @@ impl Client {
             code: code.spec()?,
             reason: reason.into(),
         })?;
-        Ok(Request::from_reply(self, &reply))
+        Request::from_reply(self, &reply)
     }
 }

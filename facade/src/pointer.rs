@@ -9,11 +9,14 @@ use serde_json::{Value, json};
 
 use veil_api::call::Call;
 use veil_api::ops::Op;
-use veil_api::view::{OutputPolicy, RequestStatus};
+use veil_api::view::OutputPolicy;
 
-use crate::bridge::{Handle, Rendered, Result, call, rich_via_rendered, shape_field, str_field};
+use crate::bridge::{
+    Handle, Rendered, Result, call, rich_via_rendered, shape_field, str_field, view,
+};
 use crate::data::Data;
 use crate::site::{Client, SiteAsset};
+use veil_api::view::RequestView;
 
 /// A value on the datasite, seen through its mock. Operations return new pointers; arithmetic
 /// operators work with numbers and other pointers: `(&p + 1.0)?`, `(&p * &q)?`.
@@ -115,7 +118,7 @@ impl Pointer {
             pointer: self.id.clone(),
             reason: reason.into(),
         })?;
-        Ok(Request::from_reply(&self.client, &reply))
+        Request::from_reply(&self.client, &reply)
     }
 
     /// The real result, once your request is approved (at once for your own arrays).
@@ -165,7 +168,7 @@ impl Client {
                 .into_iter()
                 .flatten()
                 .map(|r| Request::from_reply(self, r))
-                .collect(),
+                .collect::<Result<_>>()?,
             rendered: Rendered::from_reply(&reply["rendered"]),
         })
     }
@@ -173,28 +176,26 @@ impl Client {
     /// The request whose id starts with `id`.
     pub fn request(&self, id: &str) -> Result<Request> {
         let reply = self.send(Call::FindRequest { key: id.into() })?;
-        Ok(Request::from_reply(self, &reply))
+        Request::from_reply(self, &reply)
     }
 }
 
 /// A request: for a pointer's real result, or to run submitted code on the real data.
 #[derive(Clone)]
 pub struct Request {
-    /// Its id.
-    pub id: String,
-    /// Its number on the datasite (`#3`), as `%requests` shows it.
-    pub number: i64,
-    /// Who asked.
-    pub requester: String,
-    /// Why.
-    pub reason: String,
-    /// Where it stood when read.
-    pub status: RequestStatus,
-    /// The reason given with a denial.
-    pub decision: Option<String>,
+    /// What the datasite said of it when read, through `Deref` (`request.id`, `request.status`).
+    view: RequestView,
     /// The client that read it: the request acts as that user, always.
     client: Client,
     rendered: Rendered,
+}
+
+impl std::ops::Deref for Request {
+    type Target = RequestView;
+
+    fn deref(&self) -> &RequestView {
+        &self.view
+    }
 }
 
 impl fmt::Debug for Request {
@@ -204,19 +205,12 @@ impl fmt::Debug for Request {
 }
 
 impl Request {
-    pub(crate) fn from_reply(client: &Client, reply: &Value) -> Request {
-        Request {
-            id: str_field(reply, "id"),
-            number: reply["number"].as_i64().unwrap_or_default(),
-            requester: str_field(reply, "requester"),
-            reason: str_field(reply, "reason"),
-            // An unknown status (a newer datasite's) reads as pending: nothing is released on it.
-            status: RequestStatus::parse(&str_field(reply, "status"))
-                .unwrap_or(RequestStatus::Pending),
-            decision: reply["decision"].as_str().map(str::to_string),
+    pub(crate) fn from_reply(client: &Client, reply: &Value) -> Result<Request> {
+        Ok(Request {
+            view: view(reply, "request")?,
             client: client.clone(),
             rendered: Rendered::from_reply(&reply["rendered"]),
-        }
+        })
     }
 
     /// What an owner reads before deciding: who, why, the steps, mock and real results.
@@ -233,7 +227,7 @@ impl Request {
         let reply = self.client.send(Call::Approve {
             request: self.id.clone(),
         })?;
-        Ok(Request::from_reply(&self.client, &reply))
+        Request::from_reply(&self.client, &reply)
     }
 
     /// Denies, with a reason the requester sees.
@@ -242,7 +236,7 @@ impl Request {
             request: self.id.clone(),
             reason: reason.into(),
         })?;
-        Ok(Request::from_reply(&self.client, &reply))
+        Request::from_reply(&self.client, &reply)
     }
 
     /// The released result, for the requester once approved: a pointer's real result, or the latest

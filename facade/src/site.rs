@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use veil_api::call::{Call, Secret};
 
-use crate::bridge::{Error, Handle, Rendered, Result, call, rich_via_rendered, str_field};
+use crate::bridge::{Error, Handle, Rendered, Result, call, rich_via_rendered, str_field, view};
 use crate::data::{Data, Dataset};
 
 /// A datasite this session opened: embedded in the kernel process, shared with the magics.
@@ -320,39 +320,26 @@ impl Client {
 
 pub use veil_api::view::{NewUser, Role};
 
-/// A registered user.
+/// A registered user: the vocabulary's view of them (read through `Deref`: `user.email`,
+/// `user.role`), and its display.
 #[derive(Clone, PartialEq, Eq)]
 pub struct User {
-    /// Stable id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Login email.
-    pub email: String,
-    /// Role.
-    pub role: Role,
-    /// Institution, possibly empty.
-    pub institution: String,
-    /// Website, possibly empty.
-    pub website: String,
+    view: veil_api::view::User,
     rendered: Rendered,
+}
+
+impl std::ops::Deref for User {
+    type Target = veil_api::view::User;
+
+    fn deref(&self) -> &veil_api::view::User {
+        &self.view
+    }
 }
 
 impl User {
     fn from_reply(reply: &Value) -> Result<User> {
-        if reply["email"].as_str().is_none() {
-            return Err(Error::new(
-                "KernelError",
-                "the kernel's user reply has no email",
-            ));
-        }
         Ok(User {
-            id: str_field(reply, "id"),
-            name: str_field(reply, "name"),
-            email: str_field(reply, "email"),
-            role: Role::parse(&str_field(reply, "role")).unwrap_or(Role::Guest),
-            institution: str_field(reply, "institution"),
-            website: str_field(reply, "website"),
+            view: view(reply, "user")?,
             rendered: Rendered::from_reply(&reply["rendered"]),
         })
     }

@@ -291,29 +291,17 @@ fn data_info(handle: u64, data: &Data) -> Value {
     })
 }
 
+/// A record as cells read it: the vocabulary's view of it, and its rendered display.
+fn viewed(view: &impl serde::Serialize, shown: &impl Render) -> Value {
+    json!({ "view": view, "rendered": rendered(shown) })
+}
+
 fn user_info(user: &veil::User) -> Value {
-    json!({
-        "id": user.id,
-        "name": user.name,
-        "email": user.email,
-        "role": user.role,
-        "institution": user.institution,
-        "website": user.website,
-        "rendered": rendered(user),
-    })
+    viewed(user, user)
 }
 
 fn request_info(request: &veil::Request) -> Value {
-    json!({
-        "id": request.id,
-        "number": request.number,
-        "requester": request.requester,
-        "reason": request.reason,
-        "status": request.status.as_str(),
-        "decision": request.decision,
-        "lineage": request.lineage,
-        "rendered": rendered(request),
-    })
+    viewed(&**request, request)
 }
 
 fn dataset_info(dataset: &veil::SiteDataset) -> Value {
