@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 
 use veil_api::call::{Call, Secret};
 
+use veil_api::view::{AssetView, DatasetView};
+
 use crate::bridge::{Error, Handle, Rendered, Result, call, rich_via_rendered, str_field, view};
 use crate::data::{Data, Dataset};
 
@@ -360,49 +362,33 @@ impl std::ops::Deref for UserList {
     }
 }
 
-/// An uploaded dataset.
+/// An uploaded dataset: the vocabulary's view of it, its assets as handles, read through `Deref`
+/// (`dataset.name`, `dataset.assets`).
 #[derive(Clone)]
 pub struct SiteDataset {
-    /// Name.
-    pub name: String,
-    /// One-line summary.
-    pub summary: String,
-    /// Long description.
-    pub description: String,
-    /// How to cite it.
-    pub citation: String,
-    /// Where to read more.
-    pub url: String,
-    /// Its assets, in upload order.
-    pub assets: Vec<SiteAsset>,
+    view: DatasetView<SiteAsset>,
     rendered: Rendered,
+}
+
+impl std::ops::Deref for SiteDataset {
+    type Target = DatasetView<SiteAsset>;
+
+    fn deref(&self) -> &DatasetView<SiteAsset> {
+        &self.view
+    }
 }
 
 impl SiteDataset {
     fn from_reply(client: &Client, reply: &Value) -> Result<SiteDataset> {
+        let dataset: DatasetView = view(reply, "dataset")?;
+        let mut shown = reply["assets"].as_array().into_iter().flatten();
         Ok(SiteDataset {
-            name: str_field(reply, "name"),
-            summary: str_field(reply, "summary"),
-            description: str_field(reply, "description"),
-            citation: str_field(reply, "citation"),
-            url: str_field(reply, "url"),
-            assets: reply["assets"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|a| SiteAsset {
-                    id: str_field(a, "id"),
-                    data_bytes: a["data_bytes"].as_u64().unwrap_or_default(),
-                    name: str_field(a, "name"),
-                    dataset: str_field(a, "dataset"),
-                    description: str_field(a, "description"),
-                    kind: str_field(a, "kind"),
-                    shape: crate::bridge::shape_field(a, "shape"),
-                    client: client.clone(),
-                    rendered: Rendered::from_reply(&a["rendered"]),
-                    held: None,
-                })
-                .collect(),
+            view: dataset.map_assets(|view| SiteAsset {
+                view,
+                client: client.clone(),
+                rendered: shown.next().map(Rendered::from_reply).unwrap_or_default(),
+                held: None,
+            }),
             rendered: Rendered::from_reply(&reply["rendered"]),
         })
     }
@@ -439,26 +425,23 @@ impl SiteDataset {
     }
 }
 
-/// An asset of an uploaded dataset, as seen through the client that fetched it.
+/// An asset of an uploaded dataset, as seen through the client that fetched it: the vocabulary's
+/// view of it, read through `Deref` (`asset.name`, `asset.kind`, `asset.shape`).
 #[derive(Clone)]
 pub struct SiteAsset {
-    id: String,
-    /// Stored size of the real data, in bytes.
-    pub data_bytes: u64,
-    /// Name.
-    pub name: String,
-    /// Its dataset's name.
-    pub dataset: String,
-    /// Description.
-    pub description: String,
-    /// `DataFrame`, `Array<f64>` or `Array<i64>`.
-    pub kind: String,
-    /// Shape of the real data.
-    pub shape: Vec<usize>,
+    view: AssetView,
     client: Client,
     rendered: Rendered,
     /// The pointer [`SiteDataset::asset`] made for it.
     pub(crate) held: Option<crate::Pointer>,
+}
+
+impl std::ops::Deref for SiteAsset {
+    type Target = AssetView;
+
+    fn deref(&self) -> &AssetView {
+        &self.view
+    }
 }
 
 impl SiteAsset {

@@ -305,32 +305,9 @@ fn request_info(request: &veil::Request) -> Value {
 }
 
 fn dataset_info(dataset: &veil::SiteDataset) -> Value {
-    let assets: Vec<Value> = dataset
-        .assets
-        .iter()
-        .map(|a| {
-            json!({
-                "id": a.id(),
-                "data_bytes": a.data_bytes,
-                "name": a.name,
-                "dataset": a.dataset,
-                "description": a.description,
-                "kind": a.kind.to_string(),
-                "shape": a.shape,
-                "mock_shape": a.mock_shape,
-                "rendered": rendered(a),
-            })
-        })
-        .collect();
-    json!({
-        "name": dataset.name,
-        "description": dataset.description,
-        "summary": dataset.summary,
-        "citation": dataset.citation,
-        "url": dataset.url,
-        "assets": assets,
-        "rendered": rendered(dataset),
-    })
+    let view = (**dataset).clone().map_assets(|a| (*a).clone());
+    let assets: Vec<Value> = dataset.assets.iter().map(|a| rendered(a)).collect();
+    json!({ "view": view, "rendered": rendered(dataset), "assets": assets })
 }
 
 impl Cells {
