@@ -228,6 +228,88 @@ impl Call {
     }
 }
 
+/// What kind of error a call ended in: what a client branches on (the message, which names the
+/// problem and the fix, is for people). Every transport carries it with the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Unknown email or wrong password (never which).
+    AuthenticationFailed,
+    /// The caller's role does not allow the call.
+    PermissionDenied,
+    /// The session is unknown, expired or revoked: log in again.
+    SessionExpired,
+    /// No such record, or none the caller may see.
+    NotFound,
+    /// A record of that name exists.
+    AlreadyExists,
+    /// An argument failed validation.
+    InvalidInput,
+    /// The owner has not decided the request yet.
+    ApprovalPending,
+    /// The owner denied the request.
+    RequestDenied,
+    /// The output policy allows no more runs.
+    PolicyExhausted,
+    /// The datasite's code runner failed (not the submitted code).
+    Runner,
+    /// The datasite's files could not be read or written.
+    Storage,
+    /// A frame or array could not be encoded, decoded or computed on.
+    Data,
+    /// The datasite was landed (shut down).
+    Landed,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 13] = [
+        ErrorKind::AuthenticationFailed,
+        ErrorKind::PermissionDenied,
+        ErrorKind::SessionExpired,
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::InvalidInput,
+        ErrorKind::ApprovalPending,
+        ErrorKind::RequestDenied,
+        ErrorKind::PolicyExhausted,
+        ErrorKind::Runner,
+        ErrorKind::Storage,
+        ErrorKind::Data,
+        ErrorKind::Landed,
+    ];
+
+    /// Its name, e.g. `PermissionDenied`: what a cell's error shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::AuthenticationFailed => "AuthenticationFailed",
+            ErrorKind::PermissionDenied => "PermissionDenied",
+            ErrorKind::SessionExpired => "SessionExpired",
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::AlreadyExists => "AlreadyExists",
+            ErrorKind::InvalidInput => "InvalidInput",
+            ErrorKind::ApprovalPending => "ApprovalPending",
+            ErrorKind::RequestDenied => "RequestDenied",
+            ErrorKind::PolicyExhausted => "PolicyExhausted",
+            ErrorKind::Runner => "Runner",
+            ErrorKind::Storage => "Storage",
+            ErrorKind::Data => "Data",
+            ErrorKind::Landed => "Landed",
+        }
+    }
+
+    /// The kind named `name`, if it is one.
+    pub fn parse(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A value sent beside a call, by its index among the call's parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -386,6 +468,18 @@ mod tests {
         let mut twice = named;
         twice.assets[1].data = Some(Part(0));
         assert!(from_parts(twice, parts).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn error_kinds_keep_their_names() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
+        assert_eq!(ErrorKind::parse("KernelError"), None);
     }
 
     #[test]

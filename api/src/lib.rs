@@ -1,7 +1,8 @@
 //! # The Veil call vocabulary
 //!
 //! What the datasite and every client of it say to each other, as types: every call a client makes
-//! and its reply ([`call::Call`], [`call::Reply`]), the views of the datasite's records they carry,
+//! and its reply ([`call::Call`], [`call::Reply`]), the builders both sides share (datasets, assets,
+//! code requests), the views of the datasite's records they carry,
 //! the op set pointers record ([`ops::Op`]), and the version of it all ([`API_VERSION`]).
 //!
 //! Why a crate of its own: the datasite (`veil`), the kernel that serves Rust cells and the facade
@@ -11,13 +12,16 @@
 //! instead of a copy: mini-redis's one command type shared by its client and server, for Veil.
 //!
 //! # Layout
-//! - [`call`]: the calls a client makes ([`call::Call`]) and the datasite's replies ([`call::Reply`]).
+//! - [`call`]: the calls a client makes ([`call::Call`]), the datasite's replies ([`call::Reply`]),
+//!   the kinds of error a call ends in ([`call::ErrorKind`]), and [`call::Part`], how an upload
+//!   names the frames and arrays sent beside it.
 //! - [`ops`]: [`ops::Op`] and its kinds (arithmetic, comparisons, reductions, aggregates), with
 //!   [`ops::describe`], the readable form an owner reviews.
 //! - [`view`]: the view types clients read (users, datasets and assets, requests and reviews,
 //!   pointers, audit entries, statuses and roles) and the plain specs they send (a new user, an
 //!   output policy).
-//! - [`code`]: code requests as a client sends them ([`code::CodeSpec`]) and as the datasite records
+//! - [`code`]: code requests as a client builds them ([`code::Code`], [`code::ExactMatch`], generic
+//!   over the asset handle they bind), sends them ([`code::CodeSpec`]) and as the datasite records
 //!   them (signatures, bound inputs, [`code::SubmittedCode`]).
 //! - [`spec`]: datasets and assets as an owner builds them to upload ([`spec::Dataset`],
 //!   [`spec::Asset`]), generic over how their data travels.

@@ -33,9 +33,15 @@ impl Error {
         }
     }
 
-    /// The error's kind, e.g. `PermissionDenied`.
+    /// The error's name, e.g. `PermissionDenied` (the kernel's own errors have names of their own,
+    /// such as `KernelError`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The datasite's kind of error, to branch on; `None` for the kernel's own errors.
+    pub fn kind(&self) -> Option<veil_api::call::ErrorKind> {
+        veil_api::call::ErrorKind::parse(&self.name)
     }
 
     /// The message.

@@ -159,6 +159,10 @@ fn owner_flow_from_cells_is_shared_with_magics() {
     assert_eq!(asset.mock().unwrap().shape(), [569, 1]);
     let denied = asset.data().unwrap_err();
     assert_eq!(denied.name(), "PermissionDenied", "{denied:?}");
+    assert_eq!(
+        denied.kind(),
+        Some(veil_facade::api::call::ErrorKind::PermissionDenied)
+    );
     assert!(
         owner
             .users()

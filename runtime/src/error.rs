@@ -258,20 +258,26 @@ impl Error {
 impl Error {
     /// The variant's name, e.g. `PermissionDenied`: what a notebook shows as the error's type.
     pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The vocabulary's kind of this error: what a transport carries and a client branches on.
+    pub fn kind(&self) -> veil_api::call::ErrorKind {
+        use veil_api::call::ErrorKind as K;
         match self {
-            Error::AuthenticationFailed { .. } => "AuthenticationFailed",
-            Error::PermissionDenied { .. } => "PermissionDenied",
-            Error::SessionExpired => "SessionExpired",
-            Error::NotFound { .. } => "NotFound",
-            Error::AlreadyExists { .. } => "AlreadyExists",
-            Error::InvalidInput { .. } => "InvalidInput",
-            Error::ApprovalPending { .. } => "ApprovalPending",
-            Error::RequestDenied { .. } => "RequestDenied",
-            Error::PolicyExhausted(_) => "PolicyExhausted",
-            Error::Runner(_) => "Runner",
-            Error::Storage { .. } => "Storage",
-            Error::Data { .. } => "Data",
-            Error::Landed(_) => "Landed",
+            Error::AuthenticationFailed { .. } => K::AuthenticationFailed,
+            Error::PermissionDenied { .. } => K::PermissionDenied,
+            Error::SessionExpired => K::SessionExpired,
+            Error::NotFound { .. } => K::NotFound,
+            Error::AlreadyExists { .. } => K::AlreadyExists,
+            Error::InvalidInput { .. } => K::InvalidInput,
+            Error::ApprovalPending { .. } => K::ApprovalPending,
+            Error::RequestDenied { .. } => K::RequestDenied,
+            Error::PolicyExhausted(_) => K::PolicyExhausted,
+            Error::Runner(_) => K::Runner,
+            Error::Storage { .. } => K::Storage,
+            Error::Data { .. } => K::Data,
+            Error::Landed(_) => K::Landed,
         }
     }
 }

@@ -470,6 +470,13 @@ fn an_upload_is_decided_by_the_dispatch_whatever_its_parts() {
         .call(Call::UploadDataset { dataset: forged })
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    let stray = owner
+        .call_with_parts(Call::Datasets, vec![array![1.0].into()])
+        .unwrap_err();
+    assert!(
+        matches!(stray, Error::InvalidInput { .. }) && stray.to_string().contains("takes none"),
+        "{stray}"
+    );
     assert_eq!(owner.datasets().unwrap().len(), 1, "nothing was stored");
     owner.upload_dataset(spec).unwrap();
     assert_eq!(owner.datasets().unwrap().len(), 2);
