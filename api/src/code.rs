@@ -170,10 +170,8 @@ pub struct Invalid {
 pub trait AssetHandle: Clone {
     /// The client handle type.
     type Client: CodeClient;
-    /// The asset's id on its datasite.
-    fn asset_id(&self) -> &str;
-    /// The client it was fetched with.
-    fn client(&self) -> &Self::Client;
+    /// The asset's id on its datasite, and the client it was fetched with.
+    fn bound(&self) -> (&str, &Self::Client);
 }
 
 /// A client that runs code on the mocks of its bound assets ([`Call::RunOnMocks`](crate::call::Call)).
@@ -283,7 +281,7 @@ impl<A: AssetHandle> Code<A> {
             .bindings
             .iter()
             .find_map(|(_, b)| match b {
-                Bound::Asset(a) => Some(a.client()),
+                Bound::Asset(a) => Some(a.bound().1),
                 Bound::Constant(_) => None,
             })
             .ok_or_else(|| Invalid {
@@ -305,7 +303,7 @@ impl<A: AssetHandle> Code<A> {
                 Ok(match bound {
                     Bound::Asset(a) => Binding::Asset {
                         param,
-                        asset: a.asset_id().to_string(),
+                        asset: a.bound().0.to_string(),
                     },
                     Bound::Constant(Ok(value)) => Binding::Constant {
                         param,

@@ -310,3 +310,18 @@ macro_rules! op_methods {
         }
     };
 }
+
+/// Makes each handle `$t` read as the view it was fetched with, its field `view: $v`: `Deref` and
+/// no `DerefMut`, so a handle's fields are read-only and the datasite has nothing in them to believe.
+#[macro_export]
+macro_rules! reads_as_view {
+    ($($t:ty => $v:ty),* $(,)?) => {$(
+        impl ::std::ops::Deref for $t {
+            type Target = $v;
+
+            fn deref(&self) -> &$v {
+                &self.view
+            }
+        }
+    )*};
+}

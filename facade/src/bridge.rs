@@ -231,3 +231,12 @@ macro_rules! rich_via_rendered {
     )*};
 }
 pub(crate) use rich_via_rendered;
+
+impl From<veil_api::code::Invalid> for Error {
+    fn from(i: veil_api::code::Invalid) -> Error {
+        Error::new(
+            "InvalidInput",
+            format!("invalid {}: {}; {}", i.what, i.problem, i.fix),
+        )
+    }
+}

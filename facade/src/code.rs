@@ -15,42 +15,19 @@ use crate::site::{Client, SiteAsset};
 
 pub use veil_api::view::OutputPolicy;
 
-/// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
-/// with the request.
+/// Binds each parameter of a cell's [`Code`] to an asset it fetched, or to a constant.
 pub type ExactMatch = veil_api::code::ExactMatch<SiteAsset>;
 
-/// A function for a code request: made by [`function!`](crate::function), then bound with
-/// [`Code::input_policy`](veil_api::code::Code::input_policy) and submitted with
-/// [`Client::request_code_execution`].
+/// A cell's code request, made by [`function!`](crate::function): see [`veil_api::code::Code`].
 pub type Code = veil_api::code::Code<SiteAsset>;
 
-impl veil_api::code::AssetHandle for SiteAsset {
-    type Client = Client;
-
-    fn asset_id(&self) -> &str {
-        self.id()
-    }
-
-    fn client(&self) -> &Client {
-        SiteAsset::client(self)
-    }
-}
-
+// Run on the mocks through the kernel, which forwards the call to the datasite.
 impl veil_api::code::CodeClient for Client {
     type Data = Data;
     type Error = Error;
 
     fn run_on_mocks(&self, code: CodeSpec) -> Result<Data> {
         Data::from_reply(&self.send(Call::RunOnMocks { code })?)
-    }
-}
-
-impl From<veil_api::code::Invalid> for Error {
-    fn from(i: veil_api::code::Invalid) -> Error {
-        Error::new(
-            "InvalidInput",
-            format!("invalid {}: {}; {}", i.what, i.problem, i.fix),
-        )
     }
 }
 

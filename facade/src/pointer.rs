@@ -190,14 +190,6 @@ pub struct Request {
     rendered: Rendered,
 }
 
-impl std::ops::Deref for Request {
-    type Target = RequestView;
-
-    fn deref(&self) -> &RequestView {
-        &self.view
-    }
-}
-
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.rendered.text)
@@ -327,3 +319,5 @@ rich_via_rendered!(
     Review => |r: &Review| r.rendered.clone(),
     RequestList => |r: &RequestList| r.rendered.clone(),
 );
+
+veil_api::reads_as_view!(Request => RequestView);

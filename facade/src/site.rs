@@ -330,14 +330,6 @@ pub struct User {
     rendered: Rendered,
 }
 
-impl std::ops::Deref for User {
-    type Target = veil_api::view::User;
-
-    fn deref(&self) -> &veil_api::view::User {
-        &self.view
-    }
-}
-
 impl User {
     fn from_reply(reply: &Value) -> Result<User> {
         Ok(User {
@@ -368,14 +360,6 @@ impl std::ops::Deref for UserList {
 pub struct SiteDataset {
     view: DatasetView<SiteAsset>,
     rendered: Rendered,
-}
-
-impl std::ops::Deref for SiteDataset {
-    type Target = DatasetView<SiteAsset>;
-
-    fn deref(&self) -> &DatasetView<SiteAsset> {
-        &self.view
-    }
 }
 
 impl SiteDataset {
@@ -434,14 +418,6 @@ pub struct SiteAsset {
     rendered: Rendered,
     /// The pointer [`SiteDataset::asset`] made for it.
     pub(crate) held: Option<crate::Pointer>,
-}
-
-impl std::ops::Deref for SiteAsset {
-    type Target = AssetView;
-
-    fn deref(&self) -> &AssetView {
-        &self.view
-    }
 }
 
 impl SiteAsset {
@@ -525,3 +501,17 @@ rich_via_rendered!(
     DatasetList => |d: &DatasetList| d.rendered.clone(),
     AuditLog => |l: &AuditLog| l.rendered.clone(),
 );
+
+veil_api::reads_as_view!(
+    User => veil_api::view::User,
+    SiteDataset => DatasetView<SiteAsset>,
+    SiteAsset => AssetView,
+);
+
+// Code binds an asset by its id, and goes to the client that fetched it.
+impl veil_api::code::AssetHandle for SiteAsset {
+    type Client = Client;
+    fn bound(&self) -> (&str, &Client) {
+        (&self.view.id, &self.client)
+    }
+}

@@ -172,14 +172,6 @@ pub struct SiteAsset {
     client: Client,
 }
 
-impl std::ops::Deref for SiteAsset {
-    type Target = AssetView;
-
-    fn deref(&self) -> &AssetView {
-        &self.view
-    }
-}
-
 impl fmt::Debug for SiteAsset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SiteAsset")
@@ -270,14 +262,6 @@ crate::display::render_via_table!(SiteAsset);
 #[derive(Debug, Clone)]
 pub struct SiteDataset {
     view: DatasetView<SiteAsset>,
-}
-
-impl std::ops::Deref for SiteDataset {
-    type Target = DatasetView<SiteAsset>;
-
-    fn deref(&self) -> &DatasetView<SiteAsset> {
-        &self.view
-    }
 }
 
 impl SiteDataset {
@@ -388,6 +372,16 @@ impl DatasetList {
 crate::display::render_via_table!(DatasetList);
 
 mod records;
+
+veil_api::reads_as_view!(SiteAsset => AssetView, SiteDataset => DatasetView<SiteAsset>);
+
+impl veil_api::code::AssetHandle for SiteAsset {
+    type Client = Client;
+
+    fn bound(&self) -> (&str, &Client) {
+        (&self.view.id, &self.client)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -295,3 +295,9 @@ impl crate::display::Render for Error {
         ))
     }
 }
+
+impl From<veil_api::code::Invalid> for Error {
+    fn from(i: veil_api::code::Invalid) -> Error {
+        Error::invalid(i.what, i.problem, i.fix)
+    }
+}

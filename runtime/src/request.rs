@@ -67,14 +67,6 @@ pub struct Request {
     client: Client,
 }
 
-impl std::ops::Deref for Request {
-    type Target = RequestView;
-
-    fn deref(&self) -> &RequestView {
-        &self.view
-    }
-}
-
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
@@ -508,3 +500,5 @@ impl RequestList {
 }
 
 crate::display::render_via_table!(RequestList);
+
+veil_api::reads_as_view!(Request => RequestView);

@@ -19,30 +19,12 @@ pub use veil_api::code::Input;
 /// [`function!`](crate::function) and [`Code::input_policy`](veil_api::code::Code::input_policy).
 pub type Code = veil_api::code::Code<SiteAsset>;
 
-impl veil_api::code::AssetHandle for SiteAsset {
-    type Client = Client;
-
-    fn asset_id(&self) -> &str {
-        self.id()
-    }
-
-    fn client(&self) -> &Client {
-        SiteAsset::client(self)
-    }
-}
-
 impl veil_api::code::CodeClient for Client {
     type Data = Data;
     type Error = Error;
 
     fn run_on_mocks(&self, code: CodeSpec) -> Result<Data> {
         reply!(self.call(Call::RunOnMocks { code }), Data)
-    }
-}
-
-impl From<veil_api::code::Invalid> for Error {
-    fn from(i: veil_api::code::Invalid) -> Error {
-        Error::invalid(i.what, i.problem, i.fix)
     }
 }
 
