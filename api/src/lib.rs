@@ -25,11 +25,14 @@
 //!   them (signatures, bound inputs, [`code::SubmittedCode`]).
 //! - [`spec`]: datasets and assets as an owner builds them to upload ([`spec::Dataset`],
 //!   [`spec::Asset`]), generic over how their data travels.
+//! - [`kernel`]: the small vocabulary of a cell's calls to its Jupyter kernel, about the values the
+//!   kernel holds for it ([`kernel::KernelCall`], addressed by the kernel's handles).
 //! - [`op_methods!`]: the op methods (`sum`, `pow`, `column`, ...) and arithmetic operators, written
 //!   once for every type that takes ops.
 
 pub mod call;
 pub mod code;
+pub mod kernel;
 mod methods;
 pub mod ops;
 pub mod spec;

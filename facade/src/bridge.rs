@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+pub(crate) use veil_api::kernel::KernelCall;
 
 const SOCKET_ENV: &str = "VEIL_BRIDGE_SOCKET";
 const TOKEN_ENV: &str = "VEIL_BRIDGE_TOKEN";
@@ -103,8 +104,9 @@ fn endpoint() -> Result<(PathBuf, String)> {
     }
 }
 
-/// Sends `op` with `args` to the kernel and returns its answer.
-pub(crate) fn call(op: &str, args: Value) -> Result<Value> {
+/// Sends `call` to the kernel and returns its answer.
+pub(crate) fn call(call: KernelCall) -> Result<Value> {
+    let op = call.name();
     let (socket, token) = endpoint()?;
     let unreachable = |e: std::io::Error| {
         Error::new(
@@ -113,7 +115,12 @@ pub(crate) fn call(op: &str, args: Value) -> Result<Value> {
         )
     };
     let stream = UnixStream::connect(&socket).map_err(unreachable)?;
-    let mut line = json!({ "token": token, "op": op, "args": args }).to_string();
+    let mut line = serde_json::to_value(&call)
+        .map(|mut v| {
+            v["token"] = json!(token);
+            v.to_string()
+        })
+        .map_err(|e| Error::new("InvalidInput", format!("`{op}` cannot be sent: {e}")))?;
     line.push('\n');
     (&stream).write_all(line.as_bytes()).map_err(unreachable)?;
     let mut answer = String::new();
@@ -159,7 +166,9 @@ impl Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let _ = call("release", json!({ "handles": [self.0] }));
+        let _ = call(KernelCall::Release {
+            handles: vec![self.0],
+        });
     }
 }
 
@@ -181,8 +190,10 @@ impl Rendered {
     }
 
     /// The display of `handle` as the kernel renders it now, or the error in its place.
-    pub(crate) fn live(op: &str, handle: &Handle) -> Rendered {
-        match call(op, json!({ "handle": handle.id() })) {
+    pub(crate) fn live(handle: &Handle) -> Rendered {
+        match call(KernelCall::Render {
+            handle: handle.id(),
+        }) {
             Ok(r) => Rendered::from_reply(&r),
             Err(e) => Rendered {
                 text: format!("{e:?}"),

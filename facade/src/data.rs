@@ -5,11 +5,13 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use veil_api::ops::Op;
 
-use crate::bridge::{Handle, Rendered, Result, call, rich_via_rendered, shape_field, str_field};
+use crate::bridge::{
+    Handle, KernelCall, Rendered, Result, call, rich_via_rendered, shape_field, str_field,
+};
 
 /// A polars frame or an ndarray array held by the kernel. Cheap to clone; the kernel frees it when
 /// the last clone is dropped.
@@ -42,9 +44,8 @@ impl Data {
         })
     }
 
-    fn op(&self, op: &str, mut args: Value) -> Result<Data> {
-        args["data"] = json!(self.handle.id());
-        Data::from_reply(&call(op, args)?)
+    fn ask(call: KernelCall) -> Result<Data> {
+        Data::from_reply(&crate::bridge::call(call)?)
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -77,12 +78,15 @@ impl Data {
             .into_iter()
             .map(|c| c.as_ref().to_string())
             .collect();
-        self.op("data.drop", json!({ "columns": columns }))
+        Data::ask(KernelCall::Drop {
+            data: self.id(),
+            columns,
+        })
     }
 
     /// An array's values in row-major order (a 0-d result such as a sum gives one value).
     pub fn values(&self) -> Result<Vec<f64>> {
-        let reply = call("data.values", json!({ "handle": self.handle.id() }))?;
+        let reply = call(KernelCall::Values { data: self.id() })?;
         Ok(reply
             .as_array()
             .into_iter()
@@ -109,77 +113,81 @@ impl Data {
     /// The value as JSON: what a code request returned (a struct, a map of metrics, ...), or an
     /// array's `shape` and `values`.
     pub fn json(&self) -> Result<Value> {
-        call("data.json", json!({ "handle": self.handle.id() }))
+        call(KernelCall::Json { data: self.id() })
     }
 
     /// Runs `op` on this value (and `others`) here, in the kernel: the same ops, by the same names,
     /// as a pointer's (`sum`, `column`, `filter`, `+`, ...), on data the cell holds, recorded nowhere.
     pub fn apply(&self, op: Op, others: &[&Data]) -> Result<Data> {
         let others: Vec<u64> = others.iter().map(|d| d.handle.id()).collect();
-        self.op("data.apply", json!({ "op": op, "others": others }))
+        Data::ask(KernelCall::Apply {
+            data: self.id(),
+            op,
+            others,
+        })
     }
 }
 
 veil_api::op_methods!(Data);
 
-rich_via_rendered!(Data => |d: &Data| Rendered::live("data.render", &d.handle));
+rich_via_rendered!(Data => |d: &Data| Rendered::live(&d.handle));
 
 /// Resolves `path` against this process's working directory: the kernel's may differ.
-pub(crate) fn absolute(path: &Path) -> String {
+pub(crate) fn absolute(path: &Path) -> std::path::PathBuf {
     std::env::current_dir()
         .map(|d| d.join(path))
         .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
 }
 
 /// Reads a CSV file with a header row into a frame.
 pub fn read_csv(path: impl AsRef<Path>) -> Result<Data> {
-    Data::from_reply(&call(
-        "data.read_csv",
-        json!({ "path": absolute(path.as_ref()) }),
-    )?)
+    Data::ask(KernelCall::ReadCsv {
+        path: absolute(path.as_ref()),
+    })
 }
 
 /// Reads a Parquet file into a frame.
 pub fn read_parquet(path: impl AsRef<Path>) -> Result<Data> {
-    Data::from_reply(&call(
-        "data.read_parquet",
-        json!({ "path": absolute(path.as_ref()) }),
-    )?)
+    Data::ask(KernelCall::ReadParquet {
+        path: absolute(path.as_ref()),
+    })
 }
 
 /// An f64 array of `shape` from `values` in row-major order; `array(vec![1.0, 2.0], &[2])`.
 pub fn array(values: impl Into<Vec<f64>>, shape: &[usize]) -> Result<Data> {
-    Data::from_reply(&call(
-        "data.array",
-        json!({ "values": values.into(), "shape": shape }),
-    )?)
+    Data::ask(KernelCall::Array {
+        values: values.into(),
+        shape: shape.to_vec(),
+    })
 }
 
 /// Recipes for mock data, run by the kernel; the same seed always gives the same mock.
 pub mod mock {
-    use serde_json::json;
+    use veil_api::kernel::Recipe;
 
-    use super::{Data, Result};
+    use super::{Data, KernelCall, Result};
+
+    fn made(data: &Data, recipe: Recipe) -> Result<Data> {
+        Data::ask(KernelCall::Mock {
+            data: data.id(),
+            recipe,
+        })
+    }
 
     /// Each numeric column shifted by its mean plus uniform noise of its spread: the tutorials'
     /// recipe. Keeps the schema, not the values.
     pub fn shift_and_jitter(data: &Data, seed: u64) -> Result<Data> {
-        data.op("mock.shift_and_jitter", json!({ "seed": seed }))
+        made(data, Recipe::ShiftAndJitter { seed })
     }
 
     /// The rows in a random order.
     pub fn shuffle_rows(data: &Data, seed: u64) -> Result<Data> {
-        data.op("mock.shuffle_rows", json!({ "seed": seed }))
+        made(data, Recipe::ShuffleRows { seed })
     }
 
     /// Numeric columns plus Laplace noise of `scale`.
     pub fn laplace_noise(data: &Data, scale: f64, seed: u64) -> Result<Data> {
-        data.op(
-            "mock.laplace_noise",
-            json!({ "seed": seed, "scale": scale }),
-        )
+        made(data, Recipe::LaplaceNoise { seed, scale })
     }
 }
 

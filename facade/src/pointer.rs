@@ -5,14 +5,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use veil_api::call::Call;
 use veil_api::ops::Op;
 use veil_api::view::OutputPolicy;
 
 use crate::bridge::{
-    Handle, Rendered, Result, call, rich_via_rendered, shape_field, str_field, view,
+    Handle, KernelCall, Rendered, Result, call, rich_via_rendered, shape_field, str_field, view,
 };
 use crate::data::Data;
 use crate::site::{Client, SiteAsset};
@@ -76,7 +76,7 @@ impl Pointer {
     }
 
     pub(crate) fn rendered(&self) -> Rendered {
-        Rendered::live("pointer.render", &self.handle)
+        Rendered::live(&self.handle)
     }
 
     /// The object's id on the datasite.
@@ -96,10 +96,9 @@ impl Pointer {
 
     /// The mock value.
     pub fn mock(&self) -> Result<Data> {
-        Data::from_reply(&call(
-            "pointer.mock",
-            json!({ "handle": self.handle.id() }),
-        )?)
+        Data::from_reply(&call(KernelCall::PointerMock {
+            pointer: self.handle.id(),
+        })?)
     }
 
     /// `private`, `requested`, `approved` or `denied: REASON`.

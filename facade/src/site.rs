@@ -4,13 +4,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use veil_api::call::{Call, Secret};
 
 use veil_api::view::{AssetView, DatasetView};
 
-use crate::bridge::{Error, Handle, Rendered, Result, call, rich_via_rendered, str_field, view};
+use crate::bridge::{
+    Error, Handle, KernelCall, Rendered, Result, call, rich_via_rendered, str_field, view,
+};
 use crate::data::{Data, Dataset};
 
 /// A datasite this session opened: embedded in the kernel process, shared with the magics.
@@ -32,7 +34,7 @@ impl fmt::Debug for Datasite {
 pub struct LaunchOptions {
     name: String,
     reset: bool,
-    dir: Option<String>,
+    dir: Option<std::path::PathBuf>,
 }
 
 impl LaunchOptions {
@@ -72,10 +74,11 @@ impl Datasite {
 
     /// Launches with explicit options.
     pub fn launch_with(options: LaunchOptions) -> Result<Datasite> {
-        Datasite::from_reply(call(
-            "site.launch",
-            json!({ "name": options.name, "reset": options.reset, "dir": options.dir }),
-        )?)
+        Datasite::from_reply(call(KernelCall::Launch {
+            name: options.name,
+            reset: options.reset,
+            dir: options.dir,
+        })?)
     }
 
     fn from_reply(reply: Value) -> Result<Datasite> {
@@ -98,40 +101,47 @@ impl Datasite {
 
     /// Logs in. The session's first login on its datasite is also who magics act as.
     pub fn login(&self, email: &str, password: &str) -> Result<Client> {
-        Client::from_reply(call(
-            "site.login",
-            json!({ "site": self.handle.id(), "email": email, "password": password }),
-        )?)
+        Client::from_reply(call(KernelCall::Login {
+            site: self.handle.id(),
+            email: email.into(),
+            password: veil_api::call::Secret(password.into()),
+        })?)
     }
 
     /// Registers yourself, when the owner has enabled sign-up.
     pub fn sign_up(&self, user: NewUser) -> Result<User> {
-        User::from_reply(&call(
-            "site.sign_up",
-            json!({ "site": self.handle.id(), "user": user }),
-        )?)
+        User::from_reply(&call(KernelCall::SignUp {
+            site: self.handle.id(),
+            user,
+        })?)
     }
 
     /// Closes the datasite; what it holds stays on disk for the next launch.
     pub fn land(&self) -> Result<()> {
-        call("site.land", json!({ "site": self.handle.id() })).map(drop)
+        call(KernelCall::Land {
+            site: self.handle.id(),
+        })
+        .map(drop)
     }
 
     /// Forgets the results of pointer operations computed so far, freeing the kernel's memory; they are
     /// replayed from the recorded actions when next needed.
     pub fn clear_results(&self) -> Result<()> {
-        call("site.clear_results", json!({ "site": self.handle.id() })).map(drop)
+        call(KernelCall::ClearResults {
+            site: self.handle.id(),
+        })
+        .map(drop)
     }
 }
 
 /// The session's datasite: the one `%datasite launch` or [`Datasite::launch`] opened.
 pub fn site() -> Result<Datasite> {
-    Datasite::from_reply(call("site.current", json!({}))?)
+    Datasite::from_reply(call(KernelCall::CurrentSite {})?)
 }
 
 /// The session's logged-in client: `%login`'s, or the first login on the session's datasite.
 pub fn client() -> Result<Client> {
-    Client::from_reply(call("client.current", json!({}))?)
+    Client::from_reply(call(KernelCall::CurrentClient {})?)
 }
 
 /// A user's session on a datasite.
@@ -179,15 +189,19 @@ impl Client {
         &self.notices
     }
 
-    fn call(&self, op: &str, mut args: Value) -> Result<Value> {
-        args["client"] = json!(self.handle.id());
-        call(op, args)
+    /// Sends `call` to the datasite as this client (the kernel forwards it to the datasite's
+    /// dispatch, with the kernel's values `parts` names) and returns the reply as the kernel gives it.
+    fn send_with_parts(&self, call: Call, parts: Vec<u64>) -> Result<Value> {
+        crate::bridge::call(KernelCall::Datasite {
+            client: self.handle.id(),
+            call,
+            parts,
+        })
     }
 
-    /// Sends `call` to the datasite as this client (the kernel forwards it to the datasite's
-    /// dispatch) and returns the reply as the kernel gives it.
+    /// [`Client::send_with_parts`] for a call without values beside it.
     pub(crate) fn send(&self, call: Call) -> Result<Value> {
-        self.call("call", json!({ "call": call }))
+        self.send_with_parts(call, Vec::new())
     }
 
     /// Who this client is logged in as.
@@ -274,7 +288,7 @@ impl Client {
         let (dataset, held) = veil_api::call::into_parts(dataset);
         let parts: Vec<u64> = held.iter().map(Data::id).collect();
         let call = Call::UploadDataset { dataset };
-        let reply = self.call("call", json!({ "call": call, "parts": parts }))?;
+        let reply = self.send_with_parts(call, parts)?;
         drop(held);
         SiteDataset::from_reply(self, &reply)
     }
@@ -492,8 +506,8 @@ debug_via_text!(
 );
 
 rich_via_rendered!(
-    Datasite => |s: &Datasite| Rendered::live("site.render", &s.handle),
-    Client => |c: &Client| Rendered::live("client.render", &c.handle),
+    Datasite => |s: &Datasite| Rendered::live(&s.handle),
+    Client => |c: &Client| Rendered::live(&c.handle),
     User => |u: &User| u.rendered.clone(),
     UserList => |u: &UserList| u.rendered.clone(),
     SiteDataset => |d: &SiteDataset| d.rendered.clone(),

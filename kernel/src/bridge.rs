@@ -6,10 +6,11 @@
 //! the client handle they are made as (`{"op": "call", "args": {"client": H, "call": CALL}}`) and
 //! forwarded to that client's [`Client::call`], so the datasite's one dispatch decides them; the
 //! reply's data and pointers become handles this process holds, and its records come back as their
-//! views' fields with rendered displays. The rest is the kernel's own small vocabulary for what it
-//! holds: datasites and logins (`site.*`), frames and arrays a cell made (`data.*`, `mock.*`), a
-//! pointer's mock and display, and `release`. A call that names values by part (an upload) sends
-//! the kernel's handles to them beside it; the bridge puts the values it holds in their place.
+//! views with rendered displays. The rest is the kernel's own small vocabulary for what it holds,
+//! `veil::api::kernel::KernelCall`: datasites and logins, frames and arrays a cell made (ops on
+//! them, mock recipes), a pointer's mock, displays, and `release`; it is answered by one `match` on
+//! that enum. A call that names values by part (an upload) sends the kernel's handles to them beside
+//! it; the bridge puts the values it holds in their place.
 //!
 //! So a datasite launched by `%datasite launch` is the one a cell reaches with `site()`, and the
 //! reverse. The socket lives in a directory only this user can open, and every request carries a
@@ -28,9 +29,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use veil::api::call::Reply;
+use veil::api::kernel::{KernelCall, Recipe};
 use veil::{Client, Data, Datasite, LaunchOptions, Pointer, Render};
 
 use crate::message::KernelError;
@@ -269,8 +270,41 @@ fn invalid(problem: impl Into<String>) -> KernelError {
     KernelError::new("InvalidInput", problem)
 }
 
-fn args<T: DeserializeOwned>(op: &str, args: &Value) -> Result<T, KernelError> {
-    T::deserialize(args).map_err(|e| invalid(format!("bad arguments to `{op}`: {e}")))
+/// The kernel call named `op` with `args`: an unknown name is an unknown operation, known names
+/// with arguments that do not fit say which.
+fn parse_call(op: &str, args: Value) -> Result<KernelCall, KernelError> {
+    if !KernelCall::NAMES.contains(&op) {
+        return Err(KernelError::new(
+            "UnknownOperation",
+            format!(
+                "the kernel has no operation `{op}`; the facade and kernel versions may differ: reinstall with `veil-kernel install`"
+            ),
+        ));
+    }
+    let args = if args.is_null() { json!({}) } else { args };
+    serde_json::from_value(json!({ "op": op, "args": args }))
+        .map_err(|e| invalid(format!("bad arguments to `{op}`: {e}")))
+}
+
+/// An array's or a number's values, as `f64`.
+fn values(data: &Data) -> Result<Vec<f64>, KernelError> {
+    Ok(match data {
+        Data::F64(a) => a.iter().copied().collect(),
+        Data::I64(a) => a.iter().map(|v| *v as f64).collect(),
+        Data::Frame(_) => {
+            return Err(KernelError::new(
+                "TypeMismatch",
+                "`values` reads arrays, and this is a frame; take a column first (on a pointer: `.column(name)`)",
+            ));
+        }
+        Data::Json(serde_json::Value::Number(n)) => vec![n.as_f64().unwrap_or(f64::NAN)],
+        Data::Json(v) => serde_json::from_value::<Vec<f64>>(v.clone()).map_err(|_| {
+            KernelError::new(
+                "TypeMismatch",
+                "`values` reads numbers, and this value is not a number or a list of numbers; read it with `.json()`",
+            )
+        })?,
+    })
 }
 
 /// Text and HTML of a value, for the facade's displays.
@@ -351,21 +385,20 @@ impl Cells {
                 ),
             ));
         }
+        let call = parse_call(&request.op, request.args)?;
         // A panic in the data libraries must fail the call, not the kernel.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.call(&request.op, &request.args)
-        }))
-        .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(KernelError::new(
-                "KernelPanic",
-                format!("`{}` panicked in the kernel: {message}", request.op),
-            ))
-        });
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.call(call)))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(KernelError::new(
+                    "KernelPanic",
+                    format!("`{}` panicked in the kernel: {message}", request.op),
+                ))
+            });
         if let Err(e) = &outcome {
             self.failures.record(e);
         }
@@ -451,22 +484,10 @@ impl Cells {
         data_info(id, &data)
     }
 
-    fn call(&self, op: &str, a: &Value) -> Result<Value, KernelError> {
-        #[derive(Deserialize)]
-        struct Id {
-            #[serde(alias = "site", alias = "client", alias = "data")]
-            handle: u64,
-        }
-        let id = || args::<Id>(op, a).map(|i| i.handle);
-        Ok(match op {
-            "site.launch" => {
-                #[derive(Deserialize)]
-                struct A {
-                    name: String,
-                    reset: bool,
-                    dir: Option<PathBuf>,
-                }
-                let A { name, reset, dir } = args(op, a)?;
+    fn call(&self, call: KernelCall) -> Result<Value, KernelError> {
+        let op = call.name();
+        Ok(match call {
+            KernelCall::Launch { name, reset, dir } => {
                 let mut options = LaunchOptions::new(name).reset(reset);
                 if let Some(dir) = dir {
                     options = options.dir(dir);
@@ -479,42 +500,27 @@ impl Cells {
                 drop(session);
                 self.site_info(site)
             }
-            "site.current" => {
+            KernelCall::CurrentSite {} => {
                 let site = self.session().site()?.clone();
                 self.site_info(site)
             }
-            "client.current" => {
+            KernelCall::CurrentClient {} => {
                 let client = self.session().client()?.clone();
                 self.client_info(client)
             }
-            "site.login" => {
-                #[derive(Deserialize)]
-                struct A {
-                    site: u64,
-                    email: String,
-                    password: String,
-                }
-                let A {
-                    site,
-                    email,
-                    password,
-                } = args(op, a)?;
+            KernelCall::Login {
+                site,
+                email,
+                password,
+            } => {
                 let site = self.site(site)?;
-                let client = site.login(&email, &password)?;
+                let client = site.login(&email, &password.0)?;
                 self.session().adopt_login(&site, &client);
                 self.client_info(client)
             }
-            "site.sign_up" => {
-                #[derive(Deserialize)]
-                struct A {
-                    site: u64,
-                    user: veil::NewUser,
-                }
-                let A { site, user } = args(op, a)?;
-                user_info(&self.site(site)?.sign_up(user)?)
-            }
-            "site.land" => {
-                let site = self.site(id()?)?;
+            KernelCall::SignUp { site, user } => user_info(&self.site(site)?.sign_up(user)?),
+            KernelCall::Land { site } => {
+                let site = self.site(site)?;
                 let mut session = self.session();
                 if session.site().is_ok_and(|s| s.dir() == site.dir()) {
                     session.land();
@@ -523,32 +529,19 @@ impl Cells {
                 }
                 Value::Null
             }
-            "site.clear_results" => {
-                self.site(id()?)?.clear_results();
+            KernelCall::ClearResults { site } => {
+                self.site(site)?.clear_results();
                 Value::Null
             }
-            "site.render" => rendered(&self.site(id()?)?),
-            "client.render" => rendered(&self.client(id()?)?),
-            "data.read_csv" | "data.read_parquet" => {
-                #[derive(Deserialize)]
-                struct A {
-                    path: PathBuf,
-                }
-                let A { path } = args(op, a)?;
-                let frame = if op == "data.read_csv" {
-                    veil::read_csv(&path)?
-                } else {
-                    veil::read_parquet(&path)?
-                };
-                self.data_handle(frame.into())
-            }
-            "data.array" => {
-                #[derive(Deserialize)]
-                struct A {
-                    values: Vec<f64>,
-                    shape: Vec<usize>,
-                }
-                let A { values, shape } = args(op, a)?;
+            KernelCall::Render { handle } => match self.held(handle)? {
+                Held::Site(site) => rendered(&site),
+                Held::Client(client) => rendered(&client),
+                Held::Data(data) => rendered(&data),
+                Held::Pointer(pointer) => rendered(&pointer),
+            },
+            KernelCall::ReadCsv { path } => self.data_handle(veil::read_csv(&path)?.into()),
+            KernelCall::ReadParquet { path } => self.data_handle(veil::read_parquet(&path)?.into()),
+            KernelCall::Array { values, shape } => {
                 let n = values.len();
                 let array = veil::ndarray::ArrayD::from_shape_vec(shape.clone(), values).map_err(
                     |_| {
@@ -559,13 +552,7 @@ impl Cells {
                 )?;
                 self.data_handle(array.into())
             }
-            "data.drop" => {
-                #[derive(Deserialize)]
-                struct A {
-                    data: u64,
-                    columns: Vec<String>,
-                }
-                let A { data, columns } = args(op, a)?;
+            KernelCall::Drop { data, columns } => {
                 let frame = self.frame(data, op)?;
                 let names: Vec<&str> = frame
                     .get_column_names()
@@ -583,19 +570,11 @@ impl Cells {
                 }
                 self.data_handle(frame.drop_many(columns).into())
             }
-            "data.apply" => {
-                #[derive(Deserialize)]
-                struct A {
-                    data: u64,
-                    op: veil::ops::Op,
-                    #[serde(default)]
-                    others: Vec<u64>,
-                }
-                let A {
-                    data,
-                    op: step,
-                    others,
-                } = args(op, a)?;
+            KernelCall::Apply {
+                data,
+                op: step,
+                others,
+            } => {
                 let inputs: Vec<Data> = std::iter::once(data)
                     .chain(others)
                     .map(|h| self.data(h))
@@ -611,34 +590,8 @@ impl Cells {
                 let refs: Vec<&Data> = inputs.iter().collect();
                 self.data_handle(veil::ops::eval(&step, &refs)?)
             }
-            "data.render" => rendered(&self.data(id()?)?),
-            "data.values" => {
-                let data = self.data(id()?)?;
-                let values: Vec<f64> = match &data {
-                    Data::F64(a) => a.iter().copied().collect(),
-                    Data::I64(a) => a.iter().map(|v| *v as f64).collect(),
-                    Data::Frame(_) => {
-                        return Err(KernelError::new(
-                            "TypeMismatch",
-                            "`values` reads arrays, and this is a frame; take a column first (on a pointer: `.column(name)`)",
-                        ));
-                    }
-                    Data::Json(serde_json::Value::Number(n)) => {
-                        vec![n.as_f64().unwrap_or(f64::NAN)]
-                    }
-                    Data::Json(v) => match serde_json::from_value::<Vec<f64>>(v.clone()) {
-                        Ok(values) => values,
-                        Err(_) => {
-                            return Err(KernelError::new(
-                                "TypeMismatch",
-                                "`values` reads numbers, and this value is not a number or a list of numbers; read it with `.json()`",
-                            ));
-                        }
-                    },
-                };
-                json!(values)
-            }
-            "data.json" => match self.data(id()?)? {
+            KernelCall::Values { data } => json!(values(&self.data(data)?)?),
+            KernelCall::Json { data } => match self.data(data)? {
                 Data::Json(v) => v,
                 Data::F64(a) => {
                     json!({ "shape": a.shape(), "values": a.iter().collect::<Vec<_>>() })
@@ -653,42 +606,25 @@ impl Cells {
                     ));
                 }
             },
-            "mock.shift_and_jitter" | "mock.shuffle_rows" | "mock.laplace_noise" => {
-                #[derive(Deserialize)]
-                struct A {
-                    data: u64,
-                    seed: u64,
-                    #[serde(default)]
-                    scale: Option<f64>,
-                }
-                let A { data, seed, scale } = args(op, a)?;
+            KernelCall::Mock { data, recipe } => {
                 let frame = self.frame(data, op)?;
-                let mock = match op {
-                    "mock.shift_and_jitter" => veil::mock::shift_and_jitter(&frame, seed)?,
-                    "mock.shuffle_rows" => veil::mock::shuffle_rows(&frame, seed)?,
-                    _ => {
-                        let scale =
-                            scale.ok_or_else(|| invalid("`laplace_noise` needs a scale"))?;
+                let mock = match recipe {
+                    Recipe::ShiftAndJitter { seed } => veil::mock::shift_and_jitter(&frame, seed)?,
+                    Recipe::ShuffleRows { seed } => veil::mock::shuffle_rows(&frame, seed)?,
+                    Recipe::LaplaceNoise { seed, scale } => {
                         veil::mock::laplace_noise(&frame, scale, seed)?
                     }
                 };
                 self.data_handle(mock.into())
             }
-            "pointer.mock" => self.data_handle(self.pointer(id()?)?.mock().clone()),
-            "pointer.render" => rendered(&self.pointer(id()?)?),
-            "call" => {
-                #[derive(Deserialize)]
-                struct A {
-                    client: u64,
-                    call: veil::api::call::Call,
-                    #[serde(default)]
-                    parts: Vec<u64>,
-                }
-                let A {
-                    client,
-                    call,
-                    parts,
-                } = args(op, a)?;
+            KernelCall::PointerMock { pointer } => {
+                self.data_handle(self.pointer(pointer)?.mock().clone())
+            }
+            KernelCall::Datasite {
+                client,
+                call,
+                parts,
+            } => {
                 let client = self.client(client)?;
                 let parts = parts
                     .into_iter()
@@ -697,25 +633,12 @@ impl Cells {
                 let reply = client.call_with_parts(call, parts)?;
                 self.reply(&client, reply)?
             }
-            "release" => {
-                #[derive(Deserialize)]
-                struct A {
-                    handles: Vec<u64>,
-                }
-                let A { handles } = args(op, a)?;
+            KernelCall::Release { handles } => {
                 let mut h = self.handles();
                 for id in handles {
                     h.held.remove(&id);
                 }
                 Value::Null
-            }
-            _ => {
-                return Err(KernelError::new(
-                    "UnknownOperation",
-                    format!(
-                        "the kernel has no operation `{op}`; the facade and kernel versions may differ: reinstall with `veil-kernel install`"
-                    ),
-                ));
             }
         })
     }

@@ -57,6 +57,7 @@ const FACADE_FILES: &[(&str, &str)] = &[
     ("api/src/lib.rs", include_str!("../../api/src/lib.rs")),
     ("api/src/call.rs", include_str!("../../api/src/call.rs")),
     ("api/src/code.rs", include_str!("../../api/src/code.rs")),
+    ("api/src/kernel.rs", include_str!("../../api/src/kernel.rs")),
     (
         "api/src/methods.rs",
         include_str!("../../api/src/methods.rs"),

@@ -234,19 +234,21 @@ fn bad_input_gets_named_errors_and_the_bridge_stays_up() {
     assert_eq!(op["err"]["name"], "UnknownOperation");
     let message = op["err"]["message"].as_str().unwrap();
     assert!(message.len() < 300 && message.contains("xxxx"), "{message}");
+    // A known operation with arguments that do not fit its vocabulary's call says which.
     let args = raw(format!(
-        "{{\"token\":\"{token}\",\"op\":\"data.head\",\"args\":{{\"data\":\"x\"}}}}\n"
+        "{{\"token\":\"{token}\",\"op\":\"data.drop\",\"args\":{{\"data\":\"x\"}}}}\n"
     )
     .as_bytes());
+    assert_eq!(args["err"]["name"], "InvalidInput", "{args}");
     assert!(
         args["err"]["message"]
             .as_str()
             .unwrap()
-            .contains("data.head"),
+            .contains("bad arguments to `data.drop`"),
         "{args}"
     );
     let stale = raw(format!(
-        "{{\"token\":\"{token}\",\"op\":\"data.render\",\"args\":{{\"handle\":999999}}}}\n"
+        "{{\"token\":\"{token}\",\"op\":\"render\",\"args\":{{\"handle\":999999}}}}\n"
     )
     .as_bytes());
     assert!(

@@ -1,0 +1,305 @@
+//! The kernel's own calls: what a cell asks of the Jupyter kernel that serves it, about values the
+//! kernel holds for the session (datasites it launched, logins, frames and arrays, pointers).
+//!
+//! A cell links only the thin facade, so the kernel process holds every datasite, client and value,
+//! and a cell holds [`Handle`]s to them. Datasite calls travel inside [`KernelCall::Datasite`] as the
+//! vocabulary's [`Call`], addressed by datasite ids; everything here addresses the kernel's handles,
+//! which mean nothing outside that kernel. The wire form is `{"op": NAME, "args": {...}}`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::call::{Call, Secret};
+use crate::ops::Op;
+use crate::view::NewUser;
+
+/// The kernel's number for a value it holds for the session's cells: random, so one cell cannot
+/// count its way to another's values.
+pub type Handle = u64;
+
+/// A mock recipe applied to a frame a cell holds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "recipe", rename_all = "snake_case")]
+pub enum Recipe {
+    /// Each numeric column shifted and jittered (keeps row order: see the mock report).
+    ShiftAndJitter {
+        /// The random seed.
+        seed: u64,
+    },
+    /// The rows in a random order.
+    ShuffleRows {
+        /// The random seed.
+        seed: u64,
+    },
+    /// Laplace noise of `scale` on each numeric value.
+    LaplaceNoise {
+        /// The random seed.
+        seed: u64,
+        /// The noise's scale.
+        scale: f64,
+    },
+}
+
+/// One call of a cell to its kernel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", content = "args")]
+pub enum KernelCall {
+    /// Launches (or opens) a datasite in the kernel, landing the session's previous one.
+    #[serde(rename = "site.launch")]
+    Launch {
+        /// Its name.
+        name: String,
+        /// Whether to wipe it first.
+        reset: bool,
+        /// Where it lives, if not under `$VEIL_HOME`.
+        #[serde(default)]
+        dir: Option<PathBuf>,
+    },
+    /// The session's datasite (the one `%datasite launch` or a cell launched).
+    #[serde(rename = "site.current")]
+    CurrentSite {},
+    /// The session's login.
+    #[serde(rename = "client.current")]
+    CurrentClient {},
+    /// Logs in to a datasite the kernel holds.
+    #[serde(rename = "site.login")]
+    Login {
+        /// The datasite.
+        site: Handle,
+        /// Who.
+        email: String,
+        /// Their password.
+        password: Secret,
+    },
+    /// Self sign-up on a datasite that allows it.
+    #[serde(rename = "site.sign_up")]
+    SignUp {
+        /// The datasite.
+        site: Handle,
+        /// Who.
+        user: NewUser,
+    },
+    /// Shuts a datasite down.
+    #[serde(rename = "site.land")]
+    Land {
+        /// The datasite.
+        site: Handle,
+    },
+    /// Forgets a datasite's cached real-side results.
+    #[serde(rename = "site.clear_results")]
+    ClearResults {
+        /// The datasite.
+        site: Handle,
+    },
+    /// The display of any value the kernel holds.
+    #[serde(rename = "render")]
+    Render {
+        /// The value.
+        handle: Handle,
+    },
+    /// Reads a CSV file with a header row into a frame.
+    #[serde(rename = "data.read_csv")]
+    ReadCsv {
+        /// The file, absolute (the kernel's working directory may differ from the cell's).
+        path: PathBuf,
+    },
+    /// Reads a Parquet file into a frame.
+    #[serde(rename = "data.read_parquet")]
+    ReadParquet {
+        /// The file, absolute.
+        path: PathBuf,
+    },
+    /// An array from values in row-major order.
+    #[serde(rename = "data.array")]
+    Array {
+        /// The values.
+        values: Vec<f64>,
+        /// The shape; its product is the number of values.
+        shape: Vec<usize>,
+    },
+    /// A frame without some of its columns.
+    #[serde(rename = "data.drop")]
+    Drop {
+        /// The frame.
+        data: Handle,
+        /// The columns to drop.
+        columns: Vec<String>,
+    },
+    /// An op on a cell's own values, evaluated in the kernel and recorded nowhere.
+    #[serde(rename = "data.apply")]
+    Apply {
+        /// The first input.
+        data: Handle,
+        /// The op.
+        op: Op,
+        /// The other inputs, for ops that take more than one.
+        #[serde(default)]
+        others: Vec<Handle>,
+    },
+    /// An array's or a number's values, as `f64`.
+    #[serde(rename = "data.values")]
+    Values {
+        /// The value.
+        data: Handle,
+    },
+    /// A value as JSON (arrays as shape and values).
+    #[serde(rename = "data.json")]
+    Json {
+        /// The value.
+        data: Handle,
+    },
+    /// A mock of a frame, by a recipe.
+    #[serde(rename = "data.mock")]
+    Mock {
+        /// The frame.
+        data: Handle,
+        /// How.
+        recipe: Recipe,
+    },
+    /// A pointer's mock, as a value of the cell's.
+    #[serde(rename = "pointer.mock")]
+    PointerMock {
+        /// The pointer.
+        pointer: Handle,
+    },
+    /// A datasite call as a login the kernel holds, with the values it names by part.
+    #[serde(rename = "call")]
+    Datasite {
+        /// The login.
+        client: Handle,
+        /// The call.
+        call: Call,
+        /// The values its parts name (an upload's data and mocks), in order.
+        #[serde(default)]
+        parts: Vec<Handle>,
+    },
+    /// Lets the kernel drop values no cell holds any more.
+    #[serde(rename = "release")]
+    Release {
+        /// Their handles.
+        handles: Vec<Handle>,
+    },
+}
+
+impl KernelCall {
+    /// Every call's wire name.
+    pub const NAMES: [&'static str; 19] = [
+        "site.launch",
+        "site.current",
+        "client.current",
+        "site.login",
+        "site.sign_up",
+        "site.land",
+        "site.clear_results",
+        "render",
+        "data.read_csv",
+        "data.read_parquet",
+        "data.array",
+        "data.drop",
+        "data.apply",
+        "data.values",
+        "data.json",
+        "data.mock",
+        "pointer.mock",
+        "call",
+        "release",
+    ];
+
+    /// The call's wire name, e.g. `site.login`, for messages.
+    pub fn name(&self) -> &'static str {
+        let i = match self {
+            KernelCall::Launch { .. } => 0,
+            KernelCall::CurrentSite {} => 1,
+            KernelCall::CurrentClient {} => 2,
+            KernelCall::Login { .. } => 3,
+            KernelCall::SignUp { .. } => 4,
+            KernelCall::Land { .. } => 5,
+            KernelCall::ClearResults { .. } => 6,
+            KernelCall::Render { .. } => 7,
+            KernelCall::ReadCsv { .. } => 8,
+            KernelCall::ReadParquet { .. } => 9,
+            KernelCall::Array { .. } => 10,
+            KernelCall::Drop { .. } => 11,
+            KernelCall::Apply { .. } => 12,
+            KernelCall::Values { .. } => 13,
+            KernelCall::Json { .. } => 14,
+            KernelCall::Mock { .. } => 15,
+            KernelCall::PointerMock { .. } => 16,
+            KernelCall::Datasite { .. } => 17,
+            KernelCall::Release { .. } => 18,
+        };
+        KernelCall::NAMES[i]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kernel_call_keeps_its_wire_name() {
+        let calls = [
+            KernelCall::Launch {
+                name: "s".into(),
+                reset: true,
+                dir: None,
+            },
+            KernelCall::CurrentSite {},
+            KernelCall::CurrentClient {},
+            KernelCall::Login {
+                site: 1,
+                email: "a@b.org".into(),
+                password: Secret("pw".into()),
+            },
+            KernelCall::SignUp {
+                site: 1,
+                user: NewUser::new("A", "a@b.org", "pw"),
+            },
+            KernelCall::Land { site: 1 },
+            KernelCall::ClearResults { site: 1 },
+            KernelCall::Render { handle: 1 },
+            KernelCall::ReadCsv { path: "/x".into() },
+            KernelCall::ReadParquet { path: "/x".into() },
+            KernelCall::Array {
+                values: vec![1.0],
+                shape: vec![1],
+            },
+            KernelCall::Drop {
+                data: 1,
+                columns: vec![],
+            },
+            KernelCall::Apply {
+                data: 1,
+                op: Op::Sample { n: 1, seed: 2 },
+                others: vec![],
+            },
+            KernelCall::Values { data: 1 },
+            KernelCall::Json { data: 1 },
+            KernelCall::Mock {
+                data: 1,
+                recipe: Recipe::LaplaceNoise {
+                    seed: 1,
+                    scale: 0.5,
+                },
+            },
+            KernelCall::PointerMock { pointer: 1 },
+            KernelCall::Datasite {
+                client: 1,
+                call: Call::Whoami,
+                parts: vec![],
+            },
+            KernelCall::Release { handles: vec![1] },
+        ];
+        assert_eq!(calls.len(), KernelCall::NAMES.len());
+        for call in calls {
+            let wire = serde_json::to_value(&call).unwrap();
+            assert_eq!(wire["op"], call.name(), "{wire}");
+            assert_eq!(serde_json::from_value::<KernelCall>(wire).unwrap(), call);
+        }
+        // What older facades sent for calls without arguments still reads.
+        let current: KernelCall =
+            serde_json::from_value(serde_json::json!({"op": "site.current", "args": {}})).unwrap();
+        assert_eq!(current, KernelCall::CurrentSite {});
+    }
+}
