@@ -40,7 +40,9 @@ impl Error {
         &self.name
     }
 
-    /// The datasite's kind of error, to branch on; `None` for the kernel's own errors.
+    /// The kind of error, to branch on, when its name is one of the vocabulary's: the datasite's
+    /// errors, and the kernel's that mean the same (a bad argument is `InvalidInput`); `None` for
+    /// the kernel's own (`KernelUnavailable`, `TypeMismatch`, ...).
     pub fn kind(&self) -> Option<veil_api::call::ErrorKind> {
         veil_api::call::ErrorKind::parse(&self.name)
     }

@@ -3,7 +3,8 @@
 //! Cells run in evcxr's child process and link only the thin facade (see the README's "Why cells
 //! link a facade"). The facade sends each call as one line of JSON over a Unix socket that this
 //! kernel process serves. Datasite calls are the vocabulary's (`veil::api::call::Call`), sent with
-//! the client handle they are made as (`{"op": "call", "args": {"client": H, "call": CALL}}`) and
+//! the client handle they are made as (`{"op": "call", "args": {"client": H, "call": CALL,
+//! "parts": [HANDLE, ...]}}`) and
 //! forwarded to that client's [`Client::call`], so the datasite's one dispatch decides them; the
 //! reply's data and pointers become handles this process holds, and its records come back as their
 //! views with rendered displays. The rest is the kernel's own small vocabulary for what it holds,

@@ -139,6 +139,13 @@ impl Data {
                 "build the mock with the same type as the data",
             ));
         }
+        if self == mock {
+            return Err(Error::invalid(
+                what,
+                "it is the real data itself, so every scientist would see the real values",
+                "make a mock that keeps the schema and not the values (`mock::shift_and_jitter(&frame, seed)`), or declare `Asset::no_mock()`",
+            ));
+        }
         let (data, mock) = (self.schema(), mock.schema());
         if data != mock {
             let problem = match (&data, &mock) {

@@ -7,7 +7,7 @@
 //! name and checks the caller against them. No service builds a handle, and no handle checks a
 //! permission.
 
-use veil_api::call::{Call, Reply, from_parts};
+use veil_api::call::{Call, Reply};
 use veil_api::ops::Op;
 
 use crate::data::Data;
@@ -56,14 +56,7 @@ impl SiteCore {
             Call::Datasets => Reply::Datasets(self.datasets()?),
             Call::Dataset { name } => Reply::Dataset(self.dataset_by("name", name.trim())?),
             Call::UploadDataset { dataset } => {
-                let dataset = from_parts(dataset, parts).map_err(|problem| {
-                    Error::invalid(
-                        "upload",
-                        problem,
-                        "send each asset's data and mock once, as the parts the call names",
-                    )
-                })?;
-                Reply::Dataset(self.upload_dataset(c, dataset)?)
+                Reply::Dataset(self.upload_dataset(c, dataset, parts)?)
             }
             Call::DeleteDataset { name } => {
                 self.delete_dataset(c, &name)?;

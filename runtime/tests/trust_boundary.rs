@@ -204,11 +204,15 @@ fn a_review_names_what_the_datasite_holds_not_what_the_client_says() {
     else {
         panic!("not a pointer");
     };
+    // Her own handle, made from a view whose lineage she chose.
+    let mut view = view;
+    view.lineage = vec!["Public Census / County totals (published)".into()];
     let head = Pointer::from_view(view, &jane).head(3).unwrap();
     let request = head.request("published totals").unwrap();
     let review = owner.request(&request.id).unwrap().review().unwrap();
     let shown = format!("{} {}", review.text(), review.html());
     assert!(shown.contains("cancer / features"), "{shown}");
+    assert!(!shown.contains("Public Census"), "{shown}");
     site.land().unwrap();
 }
 
@@ -439,7 +443,8 @@ fn a_deleted_datasets_real_data_is_gone_from_memory_too() {
 }
 
 /// An upload is a call like any other: the datasite checks the caller's role and that the values
-/// beside the call are exactly those it names, and stores nothing otherwise.
+/// beside the call are exactly those it names, refuses a mock that is the data itself, and stores
+/// nothing otherwise.
 #[test]
 fn an_upload_is_decided_by_the_dispatch_whatever_its_parts() {
     use veil::api::call::{Call, Part, into_parts};
@@ -476,6 +481,15 @@ fn an_upload_is_decided_by_the_dispatch_whatever_its_parts() {
     assert!(
         matches!(stray, Error::InvalidInput { .. }) && stray.to_string().contains("takes none"),
         "{stray}"
+    );
+    // The real data sent again as its own mock (two parts, one value) would show it to everyone.
+    let same = array![5.0, 6.0];
+    let err = owner
+        .upload_dataset(Dataset::new("leaky").asset(Asset::new("x").data(same.clone()).mock(same)))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { .. }) && err.to_string().contains("real data itself"),
+        "{err}"
     );
     assert_eq!(owner.datasets().unwrap().len(), 1, "nothing was stored");
     owner.upload_dataset(spec).unwrap();

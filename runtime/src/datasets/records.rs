@@ -2,6 +2,7 @@
 //! an asset's mock or (owners only, audited) real data.
 
 use super::*;
+use veil_api::call::{Part, from_parts};
 use veil_api::view::{AssetView, DatasetView};
 
 /// A validated, encoded asset ready to be written.
@@ -25,12 +26,25 @@ const DATASET_COLUMNS: &str = "id, name, description, summary, citation, url, up
 const ASSET_COLUMNS: &str = "id, name, description, kind, schema, shape, mock_shape, data_bytes";
 
 impl SiteCore {
-    pub(crate) fn upload_dataset(&self, caller: &User, ds: Dataset) -> Result<DatasetView> {
+    /// Uploads `named` for `caller`, with its data and mocks the values `parts` (named by index).
+    pub(crate) fn upload_dataset(
+        &self,
+        caller: &User,
+        named: veil_api::spec::Dataset<Part>,
+        parts: Vec<Data>,
+    ) -> Result<DatasetView> {
         require_owner(
             caller,
             "uploading datasets",
             "ask the datasite's owner to upload it",
         )?;
+        let ds = from_parts(named, parts).map_err(|problem| {
+            Error::invalid(
+                "upload",
+                problem,
+                "send each asset's data and mock once, as the parts the call names",
+            )
+        })?;
         let name = validate::name("dataset name", &ds.name)?;
         let description = validate::text("dataset description", &ds.description)?;
         let summary = validate::text("dataset summary", &ds.summary)?;
