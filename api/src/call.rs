@@ -3,12 +3,13 @@
 //! A call names the datasite's records by id (never a client's handle) and carries the arguments the
 //! caller chose; the datasite resolves the caller from its session, reads each record, checks the
 //! caller against it, and answers with a [`Reply`]. The in-process client sends calls to the
-//! datasite's one dispatch (`SiteCore::handle` in `veil`); the kernel's cell bridge and the HTTP
-//! server are further transports of the same calls.
+//! datasite's one dispatch (`SiteCore::handle` in `veil`); the kernel's cell bridge is a further
+//! transport of the same calls, and the served datasite's HTTP API (still to come) will be another.
 //!
 //! A call is small JSON-able data. The one call that carries frames and arrays, a dataset's upload,
 //! names them by [`Part`]: the index of a value sent beside the call (in process, the values
-//! themselves; over HTTP, the parts of the request's body), so every call keeps one form.
+//! themselves; from a cell, the kernel's handles; over HTTP, the parts of a request's body), so
+//! every call keeps one form.
 
 use serde::{Deserialize, Serialize};
 

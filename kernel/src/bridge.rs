@@ -44,6 +44,10 @@ pub const SOCKET_ENV: &str = "VEIL_BRIDGE_SOCKET";
 pub const TOKEN_ENV: &str = "VEIL_BRIDGE_TOKEN";
 /// Longest operation name (the real ones are a few words).
 const MAX_OP_CHARS: usize = 64;
+/// Most values one datasite call may carry: an upload's data and mocks.
+const MAX_PARTS: usize = 2 * veil::datasets::MAX_ASSETS;
+/// Longest quote of a cell's input in a message.
+const MAX_QUOTE_CHARS: usize = 300;
 /// Largest request accepted (a literal array from a cell is the big case).
 pub const MAX_REQUEST_BYTES: u64 = 64 << 20;
 
@@ -283,8 +287,18 @@ fn parse_call(op: &str, args: Value) -> Result<KernelCall, KernelError> {
         ));
     }
     let args = if args.is_null() { json!({}) } else { args };
-    serde_json::from_value(json!({ "op": op, "args": args }))
-        .map_err(|e| invalid(format!("bad arguments to `{op}`: {e}")))
+    serde_json::from_value(json!({ "op": op, "args": args })).map_err(|e| {
+        // Serde quotes the offending value: cut it short.
+        invalid(format!("bad arguments to `{op}`: {}", clip(&e.to_string())))
+    })
+}
+
+/// `text` cut to [`MAX_QUOTE_CHARS`], marked with `…` where it was cut.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTE_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
 }
 
 /// An array's or a number's values, as `f64`.
@@ -564,7 +578,8 @@ impl Cells {
                     return Err(KernelError::new(
                         "NotFound",
                         format!(
-                            "no column `{absent}` in this frame; its columns are: {}",
+                            "no column `{}` in this frame; its columns are: {}",
+                            clip(absent),
                             names.join(", ")
                         ),
                     ));
@@ -626,6 +641,13 @@ impl Cells {
                 call,
                 parts,
             } => {
+                // Each part is a copy of a held value: bound them before copying any.
+                if parts.len() > MAX_PARTS {
+                    return Err(invalid(format!(
+                        "{} values came with the call, more than {MAX_PARTS} (an upload's data and mocks); send at most {MAX_PARTS}",
+                        parts.len()
+                    )));
+                }
                 let client = self.client(client)?;
                 let parts = parts
                     .into_iter()

@@ -247,6 +247,31 @@ fn bad_input_gets_named_errors_and_the_bridge_stays_up() {
             .contains("bad arguments to `data.drop`"),
         "{args}"
     );
+    // Arguments a megabyte long are not quoted back whole.
+    let huge = "x".repeat(1 << 20);
+    let args = raw(format!(
+        "{{\"token\":\"{token}\",\"op\":\"data.drop\",\"args\":{{\"data\":\"{huge}\",\"columns\":[]}}}}\n"
+    )
+    .as_bytes());
+    let message = args["err"]["message"].as_str().unwrap();
+    assert!(
+        message.len() < 1000 && message.contains("xxxx"),
+        "{}",
+        message.len()
+    );
+    // A datasite call may carry no more values than an upload can name, checked before any copy.
+    let parts = vec![1u64; 10_000];
+    let many = raw(format!(
+        "{{\"token\":\"{token}\",\"op\":\"call\",\"args\":{{\"client\":1,\"call\":{{\"call\":\"datasets\"}},\"parts\":{parts:?}}}}}\n"
+    )
+    .as_bytes());
+    assert!(
+        many["err"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 128"),
+        "{many}"
+    );
     let stale = raw(format!(
         "{{\"token\":\"{token}\",\"op\":\"render\",\"args\":{{\"handle\":999999}}}}\n"
     )
