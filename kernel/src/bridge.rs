@@ -33,6 +33,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use veil::api::call::Reply;
 use veil::api::kernel::{KernelCall, Recipe};
+use veil::error::clip;
 use veil::{Client, Data, Datasite, LaunchOptions, Pointer, Render};
 
 use crate::message::KernelError;
@@ -289,16 +290,11 @@ fn parse_call(op: &str, args: Value) -> Result<KernelCall, KernelError> {
     let args = if args.is_null() { json!({}) } else { args };
     serde_json::from_value(json!({ "op": op, "args": args })).map_err(|e| {
         // Serde quotes the offending value: cut it short.
-        invalid(format!("bad arguments to `{op}`: {}", clip(&e.to_string())))
+        invalid(format!(
+            "bad arguments to `{op}`: {}",
+            clip(e.to_string(), MAX_QUOTE_CHARS)
+        ))
     })
-}
-
-/// `text` cut to [`MAX_QUOTE_CHARS`], marked with `…` where it was cut.
-fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_QUOTE_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_string(),
-    }
 }
 
 /// An array's or a number's values, as `f64`.
@@ -400,20 +396,24 @@ impl Cells {
                 ),
             ));
         }
-        let call = parse_call(&request.op, request.args)?;
+        let Request { op, args, .. } = request;
         // A panic in the data libraries must fail the call, not the kernel.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.call(call)))
-            .unwrap_or_else(|panic| {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                Err(KernelError::new(
-                    "KernelPanic",
-                    format!("`{}` panicked in the kernel: {message}", request.op),
-                ))
-            });
+        let run = |call| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.call(call)))
+                .unwrap_or_else(|panic| {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    Err(KernelError::new(
+                        "KernelPanic",
+                        format!("`{op}` panicked in the kernel: {message}"),
+                    ))
+                })
+        };
+        // Unknown operations and bad arguments are the running cell's failures too.
+        let outcome = parse_call(&op, args).and_then(run);
         if let Err(e) = &outcome {
             self.failures.record(e);
         }
@@ -579,7 +579,7 @@ impl Cells {
                         "NotFound",
                         format!(
                             "no column `{}` in this frame; its columns are: {}",
-                            clip(absent),
+                            clip(absent.as_str(), MAX_QUOTE_CHARS),
                             names.join(", ")
                         ),
                     ));

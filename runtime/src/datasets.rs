@@ -102,7 +102,14 @@ pub(crate) fn add_preview(t: &mut Table, data: &Data, title: &str) {
 }
 
 fn dataset_table(ds: &Dataset) -> Table {
-    let mut t = Table::fields(format!("Dataset {}", ds.name), metadata_fields(ds));
+    let fields = metadata_fields(
+        &ds.summary,
+        &ds.description,
+        &ds.citation,
+        &ds.url,
+        &ds.contributors,
+    );
+    let mut t = Table::fields(format!("Dataset {}", ds.name), fields);
     t.badge = Some("not uploaded".into());
     let rows: Vec<Vec<String>> = ds
         .assets
@@ -123,13 +130,20 @@ fn dataset_table(ds: &Dataset) -> Table {
     t
 }
 
-fn metadata_fields(ds: &Dataset) -> Vec<(&'static str, String)> {
+/// The fields a dataset shows before and after its upload.
+fn metadata_fields(
+    summary: &str,
+    description: &str,
+    citation: &str,
+    url: &str,
+    contributors: &[Contributor],
+) -> Vec<(&'static str, String)> {
     vec![
-        ("summary", ds.summary.clone()),
-        ("description", ds.description.clone()),
-        ("citation", ds.citation.clone()),
-        ("url", ds.url.clone()),
-        ("contributors", contributors_text(&ds.contributors)),
+        ("summary", summary.to_string()),
+        ("description", description.to_string()),
+        ("citation", citation.to_string()),
+        ("url", url.to_string()),
+        ("contributors", contributors_text(contributors)),
     ]
 }
 
@@ -294,12 +308,14 @@ impl SiteDataset {
     }
 
     fn table(&self) -> Table {
-        let mut fields = vec![("summary", self.summary.clone())];
+        let mut fields = metadata_fields(
+            &self.summary,
+            &self.description,
+            &self.citation,
+            &self.url,
+            &self.contributors,
+        );
         fields.extend([
-            ("description", self.description.clone()),
-            ("citation", self.citation.clone()),
-            ("url", self.url.clone()),
-            ("contributors", contributors_text(&self.contributors)),
             ("uploaded by", self.uploader.clone()),
             ("created", display::timestamp(self.created_at)),
             ("size", display::human_bytes(self.size())),

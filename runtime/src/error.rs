@@ -168,8 +168,9 @@ pub(crate) const MAX_QUOTED_CHARS: usize = 120;
 /// Most characters of a message's problem or fix, which may quote several inputs.
 const MAX_PART_CHARS: usize = 600;
 
-/// `text` cut to `max` characters, marked with `…` where it was cut.
-pub(crate) fn clip(text: impl Into<String>, max: usize) -> String {
+/// `text` cut to `max` characters, marked with `…` where it was cut: how every message quotes a
+/// caller's input (the kernel's bridge quotes cells' input the same way).
+pub fn clip(text: impl Into<String>, max: usize) -> String {
     let text = text.into();
     match text.char_indices().nth(max.saturating_sub(1)) {
         Some((end, _)) if text.chars().count() > max => format!("{}…", &text[..end]),
