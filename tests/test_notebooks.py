@@ -110,7 +110,7 @@ def test_02_private_data_and_pointers(tmp_path, monkeypatch):
     assert "approved" in texts(by_start["%approve #1"])
     # The released mean radius is the real one (the mock's is about 28).
     assert "mean radius: 14.127" in texts(by_start["let real = mean_radius.get()?.values()?[0];"])
-    assert "private" in texts(by_start["large.status()?"])
+    assert "Private" in texts(by_start["large.status()?"])
 
 
 def test_03_code_requests(tmp_path, monkeypatch):

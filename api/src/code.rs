@@ -85,6 +85,19 @@ pub struct SubmittedCode<D> {
 }
 
 impl<D> SubmittedCode<D> {
+    /// The same code with its mock result turned into another form (a value the kernel holds, say).
+    pub fn map_mock<E>(self, f: impl FnOnce(D) -> E) -> SubmittedCode<E> {
+        SubmittedCode {
+            id: self.id,
+            source: self.source,
+            signature: self.signature,
+            inputs: self.inputs,
+            policy: self.policy,
+            runs: self.runs,
+            mock: self.mock.map(f),
+        }
+    }
+
     /// `name(param = input, ...)`: the call the datasite will make.
     pub fn call(&self) -> String {
         let args: Vec<String> = self

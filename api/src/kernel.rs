@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::call::{Call, Secret};
 use crate::ops::Op;
-use crate::view::NewUser;
+use crate::view::{DataKind, NewUser, Role};
 
 /// The kernel's number for a value it holds for the session's cells: random, so one cell cannot
 /// count its way to another's values.
@@ -41,7 +41,82 @@ pub enum Recipe {
     },
 }
 
+/// A display the kernel rendered: text/plain and text/html.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendered {
+    /// text/plain.
+    pub text: String,
+    /// text/html (empty when the value has none).
+    pub html: String,
+}
+
+/// A record as a cell reads it: the vocabulary's view of it (a [`User`](crate::view::User), a
+/// [`RequestView`](crate::view::RequestView), a list of shown records, ...) and its display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shown<V> {
+    /// The view.
+    pub view: V,
+    /// Its display, as the datasite renders it.
+    pub rendered: Rendered,
+}
+
+/// A value the kernel now holds for the session: its handle, and what a cell reads of it without
+/// asking again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Held<I> {
+    /// The kernel's handle on it.
+    pub handle: Handle,
+    /// What a cell reads of it.
+    pub info: I,
+}
+
+/// A frame or array held by the kernel, as a cell sees it without its values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// Frame, array or JSON value.
+    pub kind: DataKind,
+    /// Rows × columns for a frame; the array's shape otherwise.
+    pub shape: Vec<usize>,
+    /// A frame's column names (empty for anything else).
+    pub columns: Vec<String>,
+}
+
+/// A datasite the kernel holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteInfo {
+    /// Its name.
+    pub name: String,
+    /// The directory it keeps its data in.
+    pub dir: PathBuf,
+}
+
+/// A login the kernel holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    /// Who.
+    pub email: String,
+    /// Their role when they logged in.
+    pub role: Role,
+    /// The datasite's name.
+    pub site: String,
+    /// Warnings from login, e.g. that the default admin password is still set.
+    pub notices: Vec<String>,
+}
+
 /// One call of a cell to its kernel.
+///
+/// # Replies
+/// The kernel answers each call with one typed value (for `KernelCall::Datasite`, the datasite's
+/// [`Reply`](crate::call::Reply) with data and pointers held by the kernel and records shown):
+/// - `site.launch`, `site.current`: `Held<SiteInfo>`; `client.current`, `site.login`: `Held<ClientInfo>`;
+/// - `data.*` and `pointer.mock`: `Held<DataInfo>`, except `data.values` (`Vec<f64>`) and `data.json`
+///   (a JSON value); `render`: [`Rendered`]; `site.sign_up`: `Shown<User>`; the rest: nothing (`null`).
+///
+/// For a datasite call, by its reply: a pointer is `Held<PointerView<DataInfo>>` (the kernel holds the
+/// pointer; its view carries the mock's info), a value `Held<DataInfo>`, a status a
+/// [`PointerStatus`](crate::view::PointerStatus), submitted code a
+/// `SubmittedCode<Held<DataInfo>>`, a review its [`Rendered`], and a record or a list of them
+/// [`Shown`] (a dataset as `Shown<DatasetView<Shown<AssetView>>>`, a list as `Shown<Vec<Shown<V>>>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "args")]
 pub enum KernelCall {

@@ -10,8 +10,10 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-pub(crate) use veil_api::kernel::KernelCall;
+pub use veil_api::kernel::Rendered;
+pub(crate) use veil_api::kernel::{Held, KernelCall, Shown};
 
 const SOCKET_ENV: &str = "VEIL_BRIDGE_SOCKET";
 const TOKEN_ENV: &str = "VEIL_BRIDGE_TOKEN";
@@ -72,18 +74,6 @@ impl std::error::Error for Error {}
 /// `Result` with Veil's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The vocabulary's view in a record the kernel sent (`{"view": ..., "rendered": ...}`).
-pub(crate) fn view<V: serde::de::DeserializeOwned>(reply: &Value, what: &str) -> Result<V> {
-    serde_json::from_value(reply["view"].clone()).map_err(|e| {
-        Error::new(
-            "KernelError",
-            format!(
-                "the kernel's reply is not a {what} ({e}); the facade and kernel versions may differ: reinstall with `veil-kernel install`"
-            ),
-        )
-    })
-}
-
 static OVERRIDE: Mutex<Option<(PathBuf, String)>> = Mutex::new(None);
 
 /// Points this process at a bridge explicitly, instead of the environment the kernel sets. For tests
@@ -106,8 +96,9 @@ fn endpoint() -> Result<(PathBuf, String)> {
     }
 }
 
-/// Sends `call` to the kernel and returns its answer.
-pub(crate) fn call(call: KernelCall) -> Result<Value> {
+/// Sends `call` to the kernel and reads its answer as the type the vocabulary gives that call's
+/// reply (see [`KernelCall`]'s replies).
+pub(crate) fn call<R: DeserializeOwned>(call: KernelCall) -> Result<R> {
     let op = call.name();
     let (socket, token) = endpoint()?;
     let unreachable = |e: std::io::Error| {
@@ -143,7 +134,14 @@ pub(crate) fn call(call: KernelCall) -> Result<Value> {
                 .unwrap_or("the kernel gave no message"),
         ));
     }
-    Ok(answer.get("ok").cloned().unwrap_or(Value::Null))
+    serde_json::from_value(answer.get("ok").cloned().unwrap_or(Value::Null)).map_err(|e| {
+        Error::new(
+            "KernelError",
+            format!(
+                "the kernel's answer to `{op}` is not what this facade reads ({e}); the facade and kernel versions may differ: reinstall with `veil-kernel install`"
+            ),
+        )
+    })
 }
 
 /// A value the kernel holds for this session. The last clone to go releases it in the kernel.
@@ -155,70 +153,29 @@ impl Handle {
         self.0
     }
 
-    /// The handle in a kernel reply (its `handle` field).
-    pub(crate) fn from_reply(reply: &Value) -> Result<Arc<Handle>> {
-        reply["handle"].as_u64().map(|id| Arc::new(Handle(id))).ok_or_else(|| {
-            Error::new(
-                "KernelError",
-                "the kernel's reply has no handle; the facade and kernel versions may differ: reinstall with `veil-kernel install`",
-            )
-        })
+    /// The handle of a value the kernel says it now holds, and what the reply tells of it.
+    pub(crate) fn held<I>(held: Held<I>) -> (Arc<Handle>, I) {
+        (Arc::new(Handle(held.handle)), held.info)
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let _ = call(KernelCall::Release {
+        let _: Result<()> = call(KernelCall::Release {
             handles: vec![self.0],
         });
     }
 }
 
-/// A display the kernel rendered: text/plain and text/html.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rendered {
-    /// text/plain.
-    pub text: String,
-    /// text/html.
-    pub html: String,
-}
-
-impl Rendered {
-    pub(crate) fn from_reply(reply: &Value) -> Rendered {
-        Rendered {
-            text: str_field(reply, "text"),
-            html: str_field(reply, "html"),
-        }
-    }
-
-    /// The display of `handle` as the kernel renders it now, or the error in its place.
-    pub(crate) fn live(handle: &Handle) -> Rendered {
-        match call(KernelCall::Render {
-            handle: handle.id(),
-        }) {
-            Ok(r) => Rendered::from_reply(&r),
-            Err(e) => Rendered {
-                text: format!("{e:?}"),
-                html: String::new(),
-            },
-        }
-    }
-}
-
-pub(crate) fn str_field(value: &Value, key: &str) -> String {
-    value[key].as_str().unwrap_or_default().to_string()
-}
-
-pub(crate) fn shape_field(value: &Value, key: &str) -> Vec<usize> {
-    value[key]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|n| n.as_u64())
-                .map(|n| n as usize)
-                .collect()
-        })
-        .unwrap_or_default()
+/// The display of `handle` as the kernel renders it now, or the error in its place.
+pub(crate) fn live(handle: &Handle) -> Rendered {
+    call(KernelCall::Render {
+        handle: handle.id(),
+    })
+    .unwrap_or_else(|e: Error| Rendered {
+        text: format!("{e:?}"),
+        html: String::new(),
+    })
 }
 
 /// Implements [`Rich`](crate::Rich) and evcxr's display hook from a method returning [`Rendered`].

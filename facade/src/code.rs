@@ -6,10 +6,8 @@
 //! ndarray, serde), in a child process with time and memory limits.
 
 use veil_api::call::Call;
-use veil_api::code::CodeSpec;
 
-use crate::bridge::{Error, Result};
-use crate::data::Data;
+use crate::bridge::Result;
 use crate::pointer::Request;
 use crate::site::{Client, SiteAsset};
 
@@ -21,24 +19,14 @@ pub type ExactMatch = veil_api::code::ExactMatch<SiteAsset>;
 /// A cell's code request, made by [`function!`](crate::function): see [`veil_api::code::Code`].
 pub type Code = veil_api::code::Code<SiteAsset>;
 
-// Run on the mocks through the kernel, which forwards the call to the datasite.
-impl veil_api::code::CodeClient for Client {
-    type Data = Data;
-    type Error = Error;
-
-    fn run_on_mocks(&self, code: CodeSpec) -> Result<Data> {
-        Data::from_reply(&self.send(Call::RunOnMocks { code })?)
-    }
-}
-
 impl Client {
     /// Submits `code` for the owner's review (it is tried on the mocks first; the same code twice is
     /// refused). The request's `get()` returns the real result once approved.
     pub fn request_code_execution(&self, code: &Code, reason: &str) -> Result<Request> {
-        let reply = self.send(Call::RequestCode {
+        let call = Call::RequestCode {
             code: code.spec()?,
             reason: reason.into(),
-        })?;
-        Request::from_reply(self, &reply)
+        };
+        Request::ask(self, call)
     }
 }

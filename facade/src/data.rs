@@ -9,62 +9,53 @@ use serde_json::Value;
 
 use veil_api::ops::Op;
 
-use crate::bridge::{
-    Handle, KernelCall, Rendered, Result, call, rich_via_rendered, shape_field, str_field,
-};
+use veil_api::kernel::DataInfo;
+use veil_api::view::DataKind;
+
+use crate::bridge::{Handle, Held, KernelCall, Result, call, live, rich_via_rendered};
 
 /// A polars frame or an ndarray array held by the kernel. Cheap to clone; the kernel frees it when
 /// the last clone is dropped.
 #[derive(Clone)]
 pub struct Data {
     handle: Arc<Handle>,
-    kind: String,
-    shape: Vec<usize>,
-    columns: Vec<String>,
+    info: DataInfo,
 }
 
 impl fmt::Debug for Data {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Data({} {:?})", self.kind, self.shape)
+        write!(f, "Data({} {:?})", self.info.kind, self.info.shape)
     }
 }
 
 impl Data {
-    pub(crate) fn from_reply(reply: &Value) -> Result<Data> {
-        Ok(Data {
-            handle: Handle::from_reply(reply)?,
-            kind: str_field(reply, "kind"),
-            shape: shape_field(reply, "shape"),
-            columns: reply["columns"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c.as_str().map(str::to_string))
-                .collect(),
-        })
+    pub(crate) fn from_held(held: Held<DataInfo>) -> Data {
+        let (handle, info) = Handle::held(held);
+        Data { handle, info }
     }
 
     fn ask(call: KernelCall) -> Result<Data> {
-        Data::from_reply(&crate::bridge::call(call)?)
+        crate::bridge::call(call).map(Data::from_held)
     }
 
     pub(crate) fn id(&self) -> u64 {
         self.handle.id()
     }
 
-    /// `DataFrame`, `Array<f64>`, `Array<i64>`, or `value` (anything else a code request returned).
-    pub fn kind(&self) -> &str {
-        &self.kind
+    /// A frame, an array of `f64` or `i64`, or a JSON value (what a code request returned); it
+    /// displays as `DataFrame`, `Array<f64>`, `Array<i64>` or `value`.
+    pub fn kind(&self) -> DataKind {
+        self.info.kind
     }
 
     /// Rows × columns for a frame; the array's shape otherwise.
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        &self.info.shape
     }
 
     /// A frame's column names (empty for arrays).
     pub fn columns(&self) -> &[String] {
-        &self.columns
+        &self.info.columns
     }
 
     /// The frame without `column`.
@@ -86,13 +77,9 @@ impl Data {
 
     /// An array's values in row-major order (a 0-d result such as a sum gives one value).
     pub fn values(&self) -> Result<Vec<f64>> {
-        let reply = call(KernelCall::Values { data: self.id() })?;
-        Ok(reply
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| v.as_f64().unwrap_or(f64::NAN))
-            .collect())
+        // JSON has no NaN or infinities: the kernel sends them as `null`.
+        let values: Vec<Option<f64>> = call(KernelCall::Values { data: self.id() })?;
+        Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
     }
 
     /// The one number this holds: a number a code request returned, or a one-value array such as a
@@ -130,7 +117,7 @@ impl Data {
 
 veil_api::op_methods!(Data);
 
-rich_via_rendered!(Data => |d: &Data| Rendered::live(&d.handle));
+rich_via_rendered!(Data => |d: &Data| live(&d.handle));
 
 /// Resolves `path` against this process's working directory: the kernel's may differ.
 pub(crate) fn absolute(path: &Path) -> std::path::PathBuf {

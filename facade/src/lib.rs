@@ -35,7 +35,7 @@
 //! - [`display`], [`html`], [`clear_output`]: output from inside a cell.
 //! - [`kernel_init`]: run once by the kernel when a session starts.
 //! - [`json`]: `serde_json`, for reading metadata files in cells.
-//! - [`ops`], [`RequestStatus`], [`RequestKind`]: the call vocabulary (`veil-api`), the same types the
+//! - [`ops`], [`RequestStatus`], [`RequestKind`], [`Status`], [`DataKind`]: the call vocabulary (`veil-api`), the same types the
 //!   datasite uses; the op methods of [`Pointer`] and [`Data`] are written once there.
 #![warn(missing_docs)]
 
@@ -59,8 +59,10 @@ pub use site::{
 /// The call vocabulary this facade speaks; its generic builders (`api::spec::Dataset<Data>`,
 /// `api::code::Code<SiteAsset>`) are what [`Dataset`], [`Asset`], [`Code`] and [`ExactMatch`] name.
 pub use veil_api as api;
-pub use veil_api::view::{RequestKind, RequestStatus};
+pub use veil_api::view::{DataKind, PointerStatus as Status, RequestKind, RequestStatus};
 pub use veil_api::{API_VERSION, ops};
+#[doc(hidden)]
+pub use veil_macros::source_text as __source_text;
 
 /// Prefix of the lines the kernel intercepts (ASCII record separator, then a tag).
 const DISPLAY_MARKER: &str = "\u{1e}VEIL_DISPLAY ";
@@ -98,13 +100,8 @@ pub mod prelude {
 /// The function is compiled at the datasite, with polars, ndarray and serde in scope.
 #[macro_export]
 macro_rules! function {
-    ($($source:tt)*) => {
-        $crate::Code::new($crate::__source_text!($($source)*))
-    };
+    ($($source:tt)*) => { $crate::Code::new($crate::__source_text!($($source)*)) };
 }
-
-#[doc(hidden)]
-pub use veil_macros::source_text as __source_text;
 
 /// A value that displays as a MIME bundle (MIME type, content) pairs.
 pub trait Rich {

@@ -5,18 +5,16 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use veil_api::call::Call;
+use veil_api::kernel::DataInfo;
 use veil_api::ops::Op;
-use veil_api::view::OutputPolicy;
+use veil_api::view::{PointerStatus, PointerView, RequestView};
 
 use crate::bridge::{
-    Handle, KernelCall, Rendered, Result, call, rich_via_rendered, shape_field, str_field, view,
+    Handle, Held, KernelCall, Rendered, Result, Shown, call, live, rich_via_rendered,
 };
 use crate::data::Data;
 use crate::site::{Client, SiteAsset};
-use veil_api::view::RequestView;
 
 /// A value on the datasite, seen through its mock. Operations return new pointers; arithmetic
 /// operators work with numbers and other pointers: `(&p + 1.0)?`, `(&p * &q)?`.
@@ -25,10 +23,8 @@ pub struct Pointer {
     handle: Arc<Handle>,
     /// The client that made it: requests for its result are that user's, whoever else is logged in.
     client: Client,
-    id: String,
-    lineage: Vec<String>,
-    kind: String,
-    shape: Vec<usize>,
+    /// Its object's id and lineage as the datasite reported them, and its mock's kind and shape.
+    view: PointerView<DataInfo>,
 }
 
 impl fmt::Debug for Pointer {
@@ -36,32 +32,31 @@ impl fmt::Debug for Pointer {
         write!(
             f,
             "Pointer({} {:?}, from {})",
-            self.kind,
-            self.shape,
-            if self.lineage.is_empty() {
+            self.view.mock.kind,
+            self.view.mock.shape,
+            if self.view.lineage.is_empty() {
                 "your own data".to_string()
             } else {
-                self.lineage.join(", ")
+                self.view.lineage.join(", ")
             }
         )
     }
 }
 
 impl Pointer {
-    pub(crate) fn from_reply(client: &Client, reply: &Value) -> Result<Pointer> {
-        Ok(Pointer {
-            handle: Handle::from_reply(reply)?,
+    pub(crate) fn from_held(client: &Client, held: Held<PointerView<DataInfo>>) -> Pointer {
+        let (handle, view) = Handle::held(held);
+        Pointer {
+            handle,
             client: client.clone(),
-            id: str_field(reply, "id"),
-            lineage: reply["lineage"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|l| l.as_str().map(str::to_string))
-                .collect(),
-            kind: str_field(reply, "kind"),
-            shape: shape_field(reply, "shape"),
-        })
+            view,
+        }
+    }
+
+    fn ask(client: &Client, call: Call) -> Result<Pointer> {
+        client
+            .send(call)
+            .map(|held| Pointer::from_held(client, held))
     }
 
     /// Runs `op` at once on the mocks of `self` and `others` (in the kernel) and records it on the
@@ -70,61 +65,62 @@ impl Pointer {
     pub fn apply(&self, op: Op, others: &[&Pointer]) -> Result<Pointer> {
         let inputs = std::iter::once(self)
             .chain(others.iter().copied())
-            .map(|p| p.id.clone())
+            .map(|p| p.view.id.clone())
             .collect();
-        Pointer::from_reply(&self.client, &self.client.send(Call::Apply { op, inputs })?)
+        Pointer::ask(&self.client, Call::Apply { op, inputs })
     }
 
     pub(crate) fn rendered(&self) -> Rendered {
-        Rendered::live(&self.handle)
+        live(&self.handle)
     }
 
     /// The object's id on the datasite.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.view.id
     }
 
     /// The assets it derives from (`dataset / asset`); empty for your own arrays.
     pub fn lineage(&self) -> &[String] {
-        &self.lineage
+        &self.view.lineage
     }
 
     /// The mock's shape.
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        &self.view.mock.shape
     }
 
     /// The mock value.
     pub fn mock(&self) -> Result<Data> {
-        Data::from_reply(&call(KernelCall::PointerMock {
+        call(KernelCall::PointerMock {
             pointer: self.handle.id(),
-        })?)
+        })
+        .map(Data::from_held)
     }
 
-    /// `private`, `requested`, `approved` or `denied: REASON`.
-    pub fn status(&self) -> Result<String> {
-        let call = Call::PointerStatus {
-            pointer: self.id.clone(),
-        };
-        self.client
-            .send(call)
-            .map(|v| v.as_str().unwrap_or_default().to_string())
+    /// Where its result stands: private, requested, approved or denied (with the owner's reason);
+    /// it displays as `private`, `requested`, `approved` or `denied: REASON`.
+    pub fn status(&self) -> Result<PointerStatus> {
+        self.client.send(Call::PointerStatus {
+            pointer: self.view.id.clone(),
+        })
     }
 
     /// Asks the owner for the real result, saying why.
     pub fn request(&self, reason: &str) -> Result<Request> {
-        let reply = self.client.send(Call::RequestResult {
-            pointer: self.id.clone(),
-            reason: reason.into(),
-        })?;
-        Request::from_reply(&self.client, &reply)
+        Request::ask(
+            &self.client,
+            Call::RequestResult {
+                pointer: self.view.id.clone(),
+                reason: reason.into(),
+            },
+        )
     }
 
     /// The real result, once your request is approved (at once for your own arrays).
     pub fn get(&self) -> Result<Data> {
-        Data::from_reply(&self.client.send(Call::PointerResult {
-            pointer: self.id.clone(),
-        })?)
+        self.client.data(Call::PointerResult {
+            pointer: self.view.id.clone(),
+        })
     }
 }
 
@@ -146,7 +142,7 @@ impl SiteAsset {
         let call = Call::AssetPointer {
             asset: self.id().to_string(),
         };
-        Pointer::from_reply(self.client(), &self.client().send(call)?)
+        Pointer::ask(self.client(), call)
     }
 }
 
@@ -155,27 +151,25 @@ impl Client {
     pub fn array(&self, values: impl Into<Vec<f64>>) -> Result<Pointer> {
         let values = values.into();
         let shape = vec![values.len()];
-        Pointer::from_reply(self, &self.send(Call::Array { values, shape })?)
+        Pointer::ask(self, Call::Array { values, shape })
     }
 
     /// Requests: an owner sees everyone's, a scientist its own. Newest first.
     pub fn requests(&self) -> Result<RequestList> {
-        let reply = self.send(Call::Requests)?;
+        let list: Shown<Vec<Shown<RequestView>>> = self.send(Call::Requests)?;
         Ok(RequestList {
-            requests: reply["requests"]
-                .as_array()
+            requests: list
+                .view
                 .into_iter()
-                .flatten()
-                .map(|r| Request::from_reply(self, r))
-                .collect::<Result<_>>()?,
-            rendered: Rendered::from_reply(&reply["rendered"]),
+                .map(|r| Request::from_shown(self, r))
+                .collect(),
+            rendered: list.rendered,
         })
     }
 
     /// The request whose id starts with `id`.
     pub fn request(&self, id: &str) -> Result<Request> {
-        let reply = self.send(Call::FindRequest { key: id.into() })?;
-        Request::from_reply(self, &reply)
+        Request::ask(self, Call::FindRequest { key: id.into() })
     }
 }
 
@@ -196,89 +190,78 @@ impl fmt::Debug for Request {
 }
 
 impl Request {
-    pub(crate) fn from_reply(client: &Client, reply: &Value) -> Result<Request> {
-        Ok(Request {
-            view: view(reply, "request")?,
+    fn from_shown(client: &Client, shown: Shown<RequestView>) -> Request {
+        Request {
+            view: shown.view,
             client: client.clone(),
-            rendered: Rendered::from_reply(&reply["rendered"]),
-        })
+            rendered: shown.rendered,
+        }
+    }
+
+    pub(crate) fn ask(client: &Client, call: Call) -> Result<Request> {
+        client.send(call).map(|r| Request::from_shown(client, r))
     }
 
     /// What an owner reads before deciding: who, why, the steps, mock and real results.
     pub fn review(&self) -> Result<Review> {
-        Ok(Review {
-            rendered: Rendered::from_reply(&self.client.send(Call::Review {
-                request: self.id.clone(),
-            })?),
-        })
+        let rendered = self.client.send(Call::Review {
+            request: self.id.clone(),
+        })?;
+        Ok(Review { rendered })
     }
 
     /// Approves: the real result is released to the requester.
     pub fn approve(&self) -> Result<Request> {
-        let reply = self.client.send(Call::Approve {
+        let call = Call::Approve {
             request: self.id.clone(),
-        })?;
-        Request::from_reply(&self.client, &reply)
+        };
+        Request::ask(&self.client, call)
     }
 
     /// Denies, with a reason the requester sees.
     pub fn deny(&self, reason: &str) -> Result<Request> {
-        let reply = self.client.send(Call::Deny {
+        let call = Call::Deny {
             request: self.id.clone(),
             reason: reason.into(),
-        })?;
-        Request::from_reply(&self.client, &reply)
+        };
+        Request::ask(&self.client, call)
     }
 
     /// The released result, for the requester once approved: a pointer's real result, or the latest
     /// result of approved code (run now if it has not run yet).
     pub fn get(&self) -> Result<Data> {
-        Data::from_reply(&self.client.send(Call::Result {
+        self.client.data(Call::Result {
             request: self.id.clone(),
-        })?)
+        })
     }
 
     /// Approved code: runs it again, if its output policy has a run left.
     pub fn run(&self) -> Result<Data> {
-        Data::from_reply(&self.client.send(Call::Run {
+        self.client.data(Call::Run {
             request: self.id.clone(),
-        })?)
+        })
     }
 
     /// Owners: runs a code request on the real data now, for your eyes only; nothing is released and
     /// the output policy is not used.
     pub fn run_privately(&self) -> Result<Data> {
-        Data::from_reply(&self.client.send(Call::RunPrivately {
+        self.client.data(Call::RunPrivately {
             request: self.id.clone(),
-        })?)
-    }
-
-    /// The submitted code, for a code request (its requester and owners).
-    pub fn code(&self) -> Result<SubmittedCode> {
-        let reply = self.client.send(Call::Code {
-            request: self.id.clone(),
-        })?;
-        serde_json::from_value(reply).map_err(|e| {
-            crate::Error::new(
-                "KernelError",
-                format!("the kernel's code reply was unreadable ({e}); the facade and kernel versions may differ: reinstall with `veil-kernel install`"),
-            )
         })
     }
+
+    /// The submitted code, for a code request (its requester and owners): its source, the call the
+    /// datasite makes, its policy and runs, and its result on the mocks.
+    pub fn code(&self) -> Result<SubmittedCode> {
+        let code: veil_api::code::SubmittedCode<Held<DataInfo>> = self.client.send(Call::Code {
+            request: self.id.clone(),
+        })?;
+        Ok(code.map_mock(Data::from_held))
+    }
 }
 
-/// A code request's function as the datasite keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct SubmittedCode {
-    /// The function's exact source text.
-    pub source: String,
-    /// `name(param = input, ...)`: the call the datasite makes.
-    pub call: String,
-    /// Its output policy.
-    pub policy: OutputPolicy,
-    /// Runs on the real data so far.
-    pub runs: u32,
-}
+/// A code request's function as the datasite keeps it, its mock result held by the kernel.
+pub type SubmittedCode = veil_api::code::SubmittedCode<Data>;
 
 /// An owner's review of a request.
 #[derive(Clone)]

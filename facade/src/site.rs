@@ -4,14 +4,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
 use veil_api::call::{Call, Secret};
-
-use veil_api::view::{AssetView, DatasetView};
+use veil_api::kernel::{ClientInfo, DataInfo, SiteInfo};
+use veil_api::view::{AssetView, AuditEntry, DatasetView};
 
 use crate::bridge::{
-    Error, Handle, KernelCall, Rendered, Result, call, rich_via_rendered, str_field, view,
+    Error, Handle, Held, KernelCall, Rendered, Result, Shown, call, live, rich_via_rendered,
 };
 use crate::data::{Data, Dataset};
 
@@ -19,13 +19,17 @@ use crate::data::{Data, Dataset};
 #[derive(Clone)]
 pub struct Datasite {
     handle: Arc<Handle>,
-    name: String,
-    dir: String,
+    info: SiteInfo,
 }
 
 impl fmt::Debug for Datasite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Datasite({} at {})", self.name, self.dir)
+        write!(
+            f,
+            "Datasite({} at {})",
+            self.info.name,
+            self.info.dir.display()
+        )
     }
 }
 
@@ -74,46 +78,44 @@ impl Datasite {
 
     /// Launches with explicit options.
     pub fn launch_with(options: LaunchOptions) -> Result<Datasite> {
-        Datasite::from_reply(call(KernelCall::Launch {
+        Datasite::ask(KernelCall::Launch {
             name: options.name,
             reset: options.reset,
             dir: options.dir,
-        })?)
+        })
     }
 
-    fn from_reply(reply: Value) -> Result<Datasite> {
-        Ok(Datasite {
-            handle: Handle::from_reply(&reply)?,
-            name: str_field(&reply, "name"),
-            dir: str_field(&reply, "dir"),
-        })
+    fn ask(call: KernelCall) -> Result<Datasite> {
+        let (handle, info) = Handle::held(crate::bridge::call(call)?);
+        Ok(Datasite { handle, info })
     }
 
     /// Its name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.info.name
     }
 
     /// The directory it keeps its data in.
-    pub fn dir(&self) -> &str {
-        &self.dir
+    pub fn dir(&self) -> &std::path::Path {
+        &self.info.dir
     }
 
     /// Logs in. The session's first login on its datasite is also who magics act as.
     pub fn login(&self, email: &str, password: &str) -> Result<Client> {
-        Client::from_reply(call(KernelCall::Login {
+        Client::ask(KernelCall::Login {
             site: self.handle.id(),
             email: email.into(),
-            password: veil_api::call::Secret(password.into()),
-        })?)
+            password: Secret(password.into()),
+        })
     }
 
     /// Registers yourself, when the owner has enabled sign-up.
     pub fn sign_up(&self, user: NewUser) -> Result<User> {
-        User::from_reply(&call(KernelCall::SignUp {
+        call(KernelCall::SignUp {
             site: self.handle.id(),
             user,
-        })?)
+        })
+        .map(User::from_shown)
     }
 
     /// Closes the datasite; what it holds stays on disk for the next launch.
@@ -121,7 +123,6 @@ impl Datasite {
         call(KernelCall::Land {
             site: self.handle.id(),
         })
-        .map(drop)
     }
 
     /// Forgets the results of pointer operations computed so far, freeing the kernel's memory; they are
@@ -130,28 +131,24 @@ impl Datasite {
         call(KernelCall::ClearResults {
             site: self.handle.id(),
         })
-        .map(drop)
     }
 }
 
 /// The session's datasite: the one `%datasite launch` or [`Datasite::launch`] opened.
 pub fn site() -> Result<Datasite> {
-    Datasite::from_reply(call(KernelCall::CurrentSite {})?)
+    Datasite::ask(KernelCall::CurrentSite {})
 }
 
 /// The session's logged-in client: `%login`'s, or the first login on the session's datasite.
 pub fn client() -> Result<Client> {
-    Client::from_reply(call(KernelCall::CurrentClient {})?)
+    Client::ask(KernelCall::CurrentClient {})
 }
 
 /// A user's session on a datasite.
 #[derive(Clone)]
 pub struct Client {
     handle: Arc<Handle>,
-    email: String,
-    role: Role,
-    site: String,
-    notices: Vec<String>,
+    info: Arc<ClientInfo>,
 }
 
 impl fmt::Debug for Client {
@@ -159,39 +156,31 @@ impl fmt::Debug for Client {
         write!(
             f,
             "Client({} as {} on {})",
-            self.email, self.role, self.site
+            self.info.email, self.info.role, self.info.site
         )
     }
 }
 
 impl Client {
-    fn from_reply(reply: Value) -> Result<Client> {
-        let notices: Vec<String> = reply["notices"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|n| n.as_str().map(str::to_string))
-            .collect();
-        for notice in &notices {
+    fn ask(call: KernelCall) -> Result<Client> {
+        let (handle, info) = Handle::held::<ClientInfo>(crate::bridge::call(call)?);
+        for notice in &info.notices {
             eprintln!("{notice}");
         }
         Ok(Client {
-            handle: Handle::from_reply(&reply)?,
-            email: str_field(&reply, "email"),
-            role: Role::parse(&str_field(&reply, "role")).unwrap_or(Role::Guest),
-            site: str_field(&reply, "site"),
-            notices,
+            handle,
+            info: Arc::new(info),
         })
     }
 
     /// Warnings from login, e.g. that the default admin password is still set.
     pub fn notices(&self) -> &[String] {
-        &self.notices
+        &self.info.notices
     }
 
     /// Sends `call` to the datasite as this client (the kernel forwards it to the datasite's
-    /// dispatch, with the kernel's values `parts` names) and returns the reply as the kernel gives it.
-    fn send_with_parts(&self, call: Call, parts: Vec<u64>) -> Result<Value> {
+    /// dispatch, with the kernel's values `parts` names) and reads the reply as the kernel gives it.
+    fn send_with_parts<R: DeserializeOwned>(&self, call: Call, parts: Vec<u64>) -> Result<R> {
         crate::bridge::call(KernelCall::Datasite {
             client: self.handle.id(),
             call,
@@ -200,46 +189,46 @@ impl Client {
     }
 
     /// [`Client::send_with_parts`] for a call without values beside it.
-    pub(crate) fn send(&self, call: Call) -> Result<Value> {
+    pub(crate) fn send<R: DeserializeOwned>(&self, call: Call) -> Result<R> {
         self.send_with_parts(call, Vec::new())
+    }
+
+    /// [`Client::send`] for a call whose reply is a value the kernel now holds.
+    pub(crate) fn data(&self, call: Call) -> Result<Data> {
+        self.send::<Held<DataInfo>>(call).map(Data::from_held)
     }
 
     /// Who this client is logged in as.
     pub fn email(&self) -> &str {
-        &self.email
+        &self.info.email
     }
 
     /// Its role when it logged in.
     pub fn role(&self) -> Role {
-        self.role
+        self.info.role
     }
 
     /// The datasite's name.
     pub fn site_name(&self) -> &str {
-        &self.site
+        &self.info.site
     }
 
     /// The logged-in user, as the datasite knows them now.
     pub fn whoami(&self) -> Result<User> {
-        User::from_reply(&self.send(Call::Whoami)?)
+        self.send(Call::Whoami).map(User::from_shown)
     }
 
     /// Registers a user (owners and admins).
     pub fn register(&self, user: NewUser) -> Result<User> {
-        User::from_reply(&self.send(Call::Register { user })?)
+        self.send(Call::Register { user }).map(User::from_shown)
     }
 
     /// Everyone registered (owners and admins).
     pub fn users(&self) -> Result<UserList> {
-        let reply = self.send(Call::Users)?;
+        let list: Shown<Vec<Shown<veil_api::view::User>>> = self.send(Call::Users)?;
         Ok(UserList {
-            users: reply["users"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(User::from_reply)
-                .collect::<Result<_>>()?,
-            rendered: Rendered::from_reply(&reply["rendered"]),
+            users: list.view.into_iter().map(User::from_shown).collect(),
+            rendered: list.rendered,
         })
     }
 
@@ -249,7 +238,6 @@ impl Client {
             old: Secret(old.into()),
             new: Secret(new.into()),
         })
-        .map(drop)
     }
 
     /// Sets another user's password (owners and admins).
@@ -258,15 +246,15 @@ impl Client {
             email: email.into(),
             new: Secret(new.into()),
         })
-        .map(drop)
     }
 
     /// Changes a user's role (admins).
     pub fn set_role(&self, email: &str, role: Role) -> Result<User> {
-        User::from_reply(&self.send(Call::SetRole {
+        self.send(Call::SetRole {
             email: email.into(),
             role,
-        })?)
+        })
+        .map(User::from_shown)
     }
 
     /// Deletes a user (owners and admins).
@@ -274,12 +262,11 @@ impl Client {
         self.send(Call::DeleteUser {
             email: email.into(),
         })
-        .map(drop)
     }
 
     /// Lets people register themselves with [`Datasite::sign_up`], or stops it.
     pub fn set_signup(&self, enabled: bool) -> Result<()> {
-        self.send(Call::SetSignup { enabled }).map(drop)
+        self.send(Call::SetSignup { enabled })
     }
 
     /// Uploads a dataset: real data stays on the datasite, mocks are what scientists see.
@@ -290,47 +277,45 @@ impl Client {
         let call = Call::UploadDataset { dataset };
         let reply = self.send_with_parts(call, parts)?;
         drop(held);
-        SiteDataset::from_reply(self, &reply)
+        Ok(SiteDataset::from_shown(self, reply))
     }
 
     /// The datasets on the datasite.
     pub fn datasets(&self) -> Result<DatasetList> {
-        let reply = self.send(Call::Datasets)?;
+        let list: Shown<Vec<ShownDataset>> = self.send(Call::Datasets)?;
         Ok(DatasetList {
-            datasets: reply["datasets"]
-                .as_array()
+            datasets: list
+                .view
                 .into_iter()
-                .flatten()
-                .map(|d| SiteDataset::from_reply(self, d))
-                .collect::<Result<_>>()?,
-            rendered: Rendered::from_reply(&reply["rendered"]),
+                .map(|d| SiteDataset::from_shown(self, d))
+                .collect(),
+            rendered: list.rendered,
         })
     }
 
     /// The dataset called `name`.
     pub fn dataset(&self, name: &str) -> Result<SiteDataset> {
-        let reply = self.send(Call::Dataset { name: name.into() })?;
-        SiteDataset::from_reply(self, &reply)
+        self.send(Call::Dataset { name: name.into() })
+            .map(|d| SiteDataset::from_shown(self, d))
     }
 
     /// Deletes a dataset and its data (owners).
     pub fn delete_dataset(&self, name: &str) -> Result<()> {
         self.send(Call::DeleteDataset { name: name.into() })
-            .map(drop)
     }
 
     /// The audit log (owners).
     pub fn audit_log(&self) -> Result<AuditLog> {
-        let reply = self.send(Call::AuditLog)?;
+        let log: Shown<Vec<AuditEntry>> = self.send(Call::AuditLog)?;
         Ok(AuditLog {
-            entries: reply["entries"].as_u64().unwrap_or_default() as usize,
-            rendered: Rendered::from_reply(&reply["rendered"]),
+            entries: log.view,
+            rendered: log.rendered,
         })
     }
 
     /// Ends this session; later calls through this client fail.
     pub fn logout(&self) -> Result<()> {
-        self.send(Call::Logout).map(drop)
+        self.send(Call::Logout)
     }
 }
 
@@ -345,11 +330,11 @@ pub struct User {
 }
 
 impl User {
-    fn from_reply(reply: &Value) -> Result<User> {
-        Ok(User {
-            view: view(reply, "user")?,
-            rendered: Rendered::from_reply(&reply["rendered"]),
-        })
+    fn from_shown(user: Shown<veil_api::view::User>) -> User {
+        User {
+            view: user.view,
+            rendered: user.rendered,
+        }
     }
 }
 
@@ -376,19 +361,20 @@ pub struct SiteDataset {
     rendered: Rendered,
 }
 
+/// A dataset as the kernel shows it: its view, each asset's with its display.
+type ShownDataset = Shown<DatasetView<Shown<AssetView>>>;
+
 impl SiteDataset {
-    fn from_reply(client: &Client, reply: &Value) -> Result<SiteDataset> {
-        let dataset: DatasetView = view(reply, "dataset")?;
-        let mut shown = reply["assets"].as_array().into_iter().flatten();
-        Ok(SiteDataset {
-            view: dataset.map_assets(|view| SiteAsset {
-                view,
+    fn from_shown(client: &Client, dataset: ShownDataset) -> SiteDataset {
+        SiteDataset {
+            view: dataset.view.map_assets(|asset| SiteAsset {
+                view: asset.view,
                 client: client.clone(),
-                rendered: shown.next().map(Rendered::from_reply).unwrap_or_default(),
+                rendered: asset.rendered,
                 held: None,
             }),
-            rendered: Rendered::from_reply(&reply["rendered"]),
-        })
+            rendered: dataset.rendered,
+        }
     }
 
     /// The asset called `name` (case-insensitive), holding a pointer to it: a variable bound to an asset
@@ -417,7 +403,7 @@ impl SiteDataset {
         Ok(asset)
     }
 
-    /// Total stored size of the real data, in bytes.
+    /// Total size of the real data, as its number of values × 8 bytes (see `AssetView::data_bytes`).
     pub fn size(&self) -> u64 {
         self.assets.iter().map(|a| a.data_bytes).sum()
     }
@@ -445,10 +431,10 @@ impl SiteAsset {
     }
 
     fn fetch(&self, real: bool) -> Result<Data> {
-        Data::from_reply(&self.client.send(Call::AssetData {
+        self.client.data(Call::AssetData {
             asset: self.id.clone(),
             real,
-        })?)
+        })
     }
 
     /// The mock: what everyone allowed to see the dataset may work on.
@@ -480,8 +466,8 @@ impl std::ops::Deref for DatasetList {
 /// The datasite's audit log.
 #[derive(Clone)]
 pub struct AuditLog {
-    /// How many entries it holds.
-    pub entries: usize,
+    /// Its entries, oldest first.
+    pub entries: Vec<AuditEntry>,
     rendered: Rendered,
 }
 
@@ -506,8 +492,8 @@ debug_via_text!(
 );
 
 rich_via_rendered!(
-    Datasite => |s: &Datasite| Rendered::live(&s.handle),
-    Client => |c: &Client| Rendered::live(&c.handle),
+    Datasite => |s: &Datasite| live(&s.handle),
+    Client => |c: &Client| live(&c.handle),
     User => |u: &User| u.rendered.clone(),
     UserList => |u: &UserList| u.rendered.clone(),
     SiteDataset => |d: &SiteDataset| d.rendered.clone(),
@@ -521,6 +507,15 @@ veil_api::reads_as_view!(
     SiteDataset => DatasetView<SiteAsset>,
     SiteAsset => AssetView,
 );
+
+// Code runs on the mocks through the kernel, which forwards the call to the datasite.
+impl veil_api::code::CodeClient for Client {
+    type Data = Data;
+    type Error = Error;
+    fn run_on_mocks(&self, code: veil_api::code::CodeSpec) -> Result<Data> {
+        self.data(Call::RunOnMocks { code })
+    }
+}
 
 // Code binds an asset by its id, and goes to the client that fetched it.
 impl veil_api::code::AssetHandle for SiteAsset {

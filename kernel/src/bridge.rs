@@ -32,7 +32,8 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use veil::api::call::Reply;
-use veil::api::kernel::{KernelCall, Recipe};
+use veil::api::kernel::{self as k, KernelCall, Recipe};
+use veil::api::view::{AssetView, DatasetView};
 use veil::error::clip;
 use veil::{Client, Data, Datasite, LaunchOptions, Pointer, Render};
 
@@ -318,41 +319,55 @@ fn values(data: &Data) -> Result<Vec<f64>, KernelError> {
     })
 }
 
-/// Text and HTML of a value, for the facade's displays.
-fn rendered(value: &dyn Render) -> Value {
-    json!({ "text": value.text(), "html": value.html() })
+/// A reply as the facade reads it: one of the vocabulary's types (`veil::api::kernel`'s replies).
+fn typed(reply: &impl serde::Serialize) -> Value {
+    // Views are plain structs and enums with string keys: serializing them cannot fail.
+    serde_json::to_value(reply).expect("the kernel's replies serialize to JSON")
 }
 
-fn data_info(handle: u64, data: &Data) -> Value {
-    let columns: Vec<String> = data
-        .as_frame()
-        .map(|f| f.get_column_names().iter().map(|c| c.to_string()).collect())
-        .unwrap_or_default();
-    json!({
-        "handle": handle,
-        "kind": data.kind().to_string(),
-        "shape": data.shape(),
-        "columns": columns,
-    })
+/// Text and HTML of a value, for the facade's displays.
+fn rendered(value: &dyn Render) -> k::Rendered {
+    k::Rendered {
+        text: value.text(),
+        html: value.html(),
+    }
 }
 
 /// A record as cells read it: the vocabulary's view of it, and its rendered display.
-fn viewed(view: &impl serde::Serialize, shown: &impl Render) -> Value {
-    json!({ "view": view, "rendered": rendered(shown) })
+fn shown<V>(view: V, display: &dyn Render) -> k::Shown<V> {
+    k::Shown {
+        view,
+        rendered: rendered(display),
+    }
 }
 
-fn user_info(user: &veil::User) -> Value {
-    viewed(user, user)
+fn data_info(data: &Data) -> k::DataInfo {
+    k::DataInfo {
+        kind: data.kind(),
+        shape: data.shape(),
+        columns: data
+            .as_frame()
+            .map(|f| f.get_column_names().iter().map(|c| c.to_string()).collect())
+            .unwrap_or_default(),
+    }
 }
 
-fn request_info(request: &veil::Request) -> Value {
-    viewed(&**request, request)
+fn shown_user(user: &veil::User) -> k::Shown<veil::api::view::User> {
+    shown(user.clone(), user)
 }
 
-fn dataset_info(dataset: &veil::SiteDataset) -> Value {
-    let view = (**dataset).clone().map_assets(|a| (*a).clone());
-    let assets: Vec<Value> = dataset.assets.iter().map(|a| rendered(a)).collect();
-    json!({ "view": view, "rendered": rendered(dataset), "assets": assets })
+fn shown_request(request: &veil::Request) -> k::Shown<veil::api::view::RequestView> {
+    shown((**request).clone(), request)
+}
+
+fn shown_dataset(dataset: &veil::SiteDataset) -> k::Shown<DatasetView<k::Shown<AssetView>>> {
+    let view = (**dataset).clone().map_assets(|a| shown((*a).clone(), &a));
+    shown(view, dataset)
+}
+
+/// Every item shown, and the list shown whole.
+fn shown_list<T, V>(list: &dyn Render, items: &[T], each: impl Fn(&T) -> V) -> k::Shown<Vec<V>> {
+    shown(items.iter().map(each).collect(), list)
 }
 
 impl Cells {
@@ -408,7 +423,10 @@ impl Cells {
                         .unwrap_or_else(|| "unknown panic".into());
                     Err(KernelError::new(
                         "KernelPanic",
-                        format!("`{op}` panicked in the kernel: {message}"),
+                        format!(
+                            "`{op}` panicked in the kernel: {}",
+                            clip(message, MAX_QUOTE_CHARS)
+                        ),
                     ))
                 })
         };
@@ -449,14 +467,13 @@ impl Cells {
     getter!(pointer, Pointer, Pointer, "a pointer");
 
     fn pointer_handle(&self, pointer: Pointer) -> Value {
-        let info = json!({
-            "id": pointer.id(),
-            "lineage": pointer.lineage(),
-            "kind": pointer.mock().kind().to_string(),
-            "shape": pointer.mock().shape(),
-        });
-        let id = self.hold(Held::Pointer(pointer));
-        with_handle(info, id)
+        let info = veil::api::view::PointerView {
+            id: pointer.id().to_string(),
+            lineage: pointer.lineage().to_vec(),
+            mock: data_info(pointer.mock()),
+        };
+        let handle = self.hold(Held::Pointer(pointer));
+        typed(&k::Held { handle, info })
     }
 
     fn frame(&self, id: u64, op: &str) -> Result<veil::polars::prelude::DataFrame, KernelError> {
@@ -472,31 +489,34 @@ impl Cells {
         })
     }
 
-    fn site_info(&self, site: Datasite) -> Value {
-        let info = json!({
-            "name": site.name(),
-            "dir": site.dir().display().to_string(),
-            "rendered": rendered(&site),
-        });
-        let id = self.hold(Held::Site(site));
-        with_handle(info, id)
+    fn site_handle(&self, site: Datasite) -> Value {
+        let info = k::SiteInfo {
+            name: site.name().to_string(),
+            dir: site.dir().to_path_buf(),
+        };
+        let handle = self.hold(Held::Site(site));
+        typed(&k::Held { handle, info })
     }
 
-    fn client_info(&self, client: Client) -> Value {
-        let info = json!({
-            "email": client.email(),
-            "role": client.role(),
-            "site": client.site_name(),
-            "notices": client.notices(),
-            "rendered": rendered(&client),
-        });
-        let id = self.hold(Held::Client(client));
-        with_handle(info, id)
+    fn client_handle(&self, client: Client) -> Value {
+        let info = k::ClientInfo {
+            email: client.email().to_string(),
+            role: client.role(),
+            site: client.site_name().to_string(),
+            notices: client.notices().to_vec(),
+        };
+        let handle = self.hold(Held::Client(client));
+        typed(&k::Held { handle, info })
     }
 
     fn data_handle(&self, data: Data) -> Value {
-        let id = self.hold(Held::Data(data.clone()));
-        data_info(id, &data)
+        typed(&self.hold_data(data))
+    }
+
+    fn hold_data(&self, data: Data) -> k::Held<k::DataInfo> {
+        let info = data_info(&data);
+        let handle = self.hold(Held::Data(data));
+        k::Held { handle, info }
     }
 
     fn call(&self, call: KernelCall) -> Result<Value, KernelError> {
@@ -513,15 +533,15 @@ impl Cells {
                 let site = Datasite::launch_with(options)?;
                 session.set_site(site.clone());
                 drop(session);
-                self.site_info(site)
+                self.site_handle(site)
             }
             KernelCall::CurrentSite {} => {
                 let site = self.session().site()?.clone();
-                self.site_info(site)
+                self.site_handle(site)
             }
             KernelCall::CurrentClient {} => {
                 let client = self.session().client()?.clone();
-                self.client_info(client)
+                self.client_handle(client)
             }
             KernelCall::Login {
                 site,
@@ -531,9 +551,11 @@ impl Cells {
                 let site = self.site(site)?;
                 let client = site.login(&email, &password.0)?;
                 self.session().adopt_login(&site, &client);
-                self.client_info(client)
+                self.client_handle(client)
             }
-            KernelCall::SignUp { site, user } => user_info(&self.site(site)?.sign_up(user)?),
+            KernelCall::SignUp { site, user } => {
+                typed(&shown_user(&self.site(site)?.sign_up(user)?))
+            }
             KernelCall::Land { site } => {
                 let site = self.site(site)?;
                 let mut session = self.session();
@@ -548,12 +570,12 @@ impl Cells {
                 self.site(site)?.clear_results();
                 Value::Null
             }
-            KernelCall::Render { handle } => match self.held(handle)? {
+            KernelCall::Render { handle } => typed(&match self.held(handle)? {
                 Held::Site(site) => rendered(&site),
                 Held::Client(client) => rendered(&client),
                 Held::Data(data) => rendered(&data),
                 Held::Pointer(pointer) => rendered(&pointer),
-            },
+            }),
             KernelCall::ReadCsv { path } => self.data_handle(veil::read_csv(&path)?.into()),
             KernelCall::ReadParquet { path } => self.data_handle(veil::read_parquet(&path)?.into()),
             KernelCall::Array { values, shape } => {
@@ -561,7 +583,8 @@ impl Cells {
                 let array = veil::ndarray::ArrayD::from_shape_vec(shape.clone(), values).map_err(
                     |_| {
                         invalid(format!(
-                            "{n} values do not fill shape {shape:?}; the shape's product must equal the number of values"
+                            "{n} values do not fill shape {}; the shape's product must equal the number of values",
+                            veil::ops::quote_shape(&shape)
                         ))
                     },
                 )?;
@@ -667,21 +690,18 @@ impl Cells {
     }
 
     /// A datasite's reply, as the facade reads it: data and pointers become handles the kernel holds,
-    /// records their views' fields with rendered displays.
+    /// records their views with rendered displays.
     fn reply(&self, client: &Client, reply: Reply<Data>) -> Result<Value, KernelError> {
         Ok(match reply {
             Reply::Done => Value::Null,
-            Reply::User(user) => user_info(&user),
+            Reply::User(user) => typed(&shown_user(&user)),
             Reply::Users(users) => {
-                let users = veil::UserList(users);
-                json!({
-                    "users": users.iter().map(user_info).collect::<Vec<_>>(),
-                    "rendered": rendered(&users),
-                })
+                let list = veil::UserList(users);
+                typed(&shown_list(&list, &list, shown_user))
             }
             Reply::Audit(entries) => {
                 let log = veil::audit::AuditLog(entries);
-                json!({ "entries": log.0.len(), "rendered": rendered(&log) })
+                typed(&shown(log.0.clone(), &log))
             }
             Reply::Datasets(views) => {
                 let list = veil::DatasetList(
@@ -690,14 +710,13 @@ impl Cells {
                         .map(|v| veil::SiteDataset::from_view(v, client))
                         .collect(),
                 );
-                json!({
-                    "datasets": list.iter().map(dataset_info).collect::<Vec<_>>(),
-                    "rendered": rendered(&list),
-                })
+                typed(&shown_list(&list, &list, shown_dataset))
             }
-            Reply::Dataset(view) => dataset_info(&veil::SiteDataset::from_view(view, client)),
+            Reply::Dataset(view) => {
+                typed(&shown_dataset(&veil::SiteDataset::from_view(view, client)))
+            }
             Reply::Pointer(view) => self.pointer_handle(Pointer::from_view(view, client)),
-            Reply::Status(status) => json!(status.to_string()),
+            Reply::Status(status) => typed(&status),
             Reply::Data(data) => self.data_handle(data),
             Reply::PrivateRun(run) => {
                 self.data_handle(run.map_err(|e| KernelError::new("RunFailed", e))?)
@@ -709,24 +728,14 @@ impl Cells {
                         .map(|v| veil::Request::from_view(v, client.clone()))
                         .collect(),
                 );
-                json!({
-                    "requests": list.iter().map(request_info).collect::<Vec<_>>(),
-                    "rendered": rendered(&list),
-                })
+                typed(&shown_list(&list, &list, shown_request))
             }
-            Reply::Request(view) => request_info(&veil::Request::from_view(view, client.clone())),
-            Reply::Review(view) => rendered(&veil::Review::from_view(*view, client)),
-            Reply::Code(code) => json!({
-                "source": code.source,
-                "call": code.call(),
-                "policy": code.policy,
-                "runs": code.runs,
-            }),
+            Reply::Request(view) => typed(&shown_request(&veil::Request::from_view(
+                view,
+                client.clone(),
+            ))),
+            Reply::Review(view) => typed(&rendered(&veil::Review::from_view(*view, client))),
+            Reply::Code(code) => typed(&code.map_mock(|m| self.hold_data(m))),
         })
     }
-}
-
-fn with_handle(mut info: Value, id: u64) -> Value {
-    info["handle"] = json!(id);
-    info
 }
