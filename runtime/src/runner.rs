@@ -46,6 +46,9 @@ pub use source::{Param, Signature, parse_function};
 /// The environment variable naming the runner's directory.
 pub const RUNNER_DIR_ENV: &str = "VEIL_RUNNER_DIR";
 
+/// Longest a submitted function may take to compile (its dependencies are built beforehand).
+pub const COMPILE_WALL: Duration = Duration::from_secs(300);
+
 /// The support library, compiled into every job.
 const SUPPORT_LIB: &str = include_str!("../runner/lib.rs");
 
@@ -181,12 +184,22 @@ pub fn default_dir() -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct Runner {
     dir: PathBuf,
+    compile_wall: Duration,
 }
 
 impl Runner {
-    /// A runner keeping its package and builds in `dir`.
+    /// A runner keeping its package and builds in `dir`; a compile may take [`COMPILE_WALL`].
     pub fn new(dir: impl Into<PathBuf>) -> Runner {
-        Runner { dir: dir.into() }
+        Runner {
+            dir: dir.into(),
+            compile_wall: COMPILE_WALL,
+        }
+    }
+
+    /// The same runner, stopping any compile after `wall`.
+    pub fn compile_wall(mut self, wall: Duration) -> Runner {
+        self.compile_wall = wall;
+        self
     }
 
     /// Its directory.
@@ -241,6 +254,15 @@ impl Runner {
     }
 
     fn cargo(&self, args: &[&str]) -> Result<std::process::Output> {
+        self.cargo_command(args).output().map_err(|e| {
+            Error::Runner(format!(
+                "running `cargo {}` for the code runner: {e}; code requests need a Rust toolchain on PATH",
+                args.join(" ")
+            ))
+        })
+    }
+
+    fn cargo_command(&self, args: &[&str]) -> Command {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(&cargo);
         cmd.args(args)
@@ -268,13 +290,7 @@ impl Runner {
                 cmd.env(var, value);
             }
         }
-        cmd.output().map_err(|e| {
-            Error::Runner(format!(
-                "running `{} {}` for the code runner: {e}; code requests need a Rust toolchain on PATH",
-                cargo.to_string_lossy(),
-                args.join(" ")
-            ))
-        })
+        cmd
     }
 
     /// Compiles `source` if it is not compiled yet, without running it: a later [`Runner::run`] of
@@ -342,12 +358,7 @@ impl Runner {
         source: &str,
         sig: &Signature,
     ) -> Result<std::result::Result<PathBuf, RunFailure>> {
-        let mut h = Sha256::new();
-        for part in [MANIFEST, SUPPORT_LIB, HEADER, source] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part.as_bytes());
-        }
-        let bin = format!("job_{}", &hex(&h.finalize())[..16]);
+        let bin = job_name(source);
         let binary = self.target().join("debug").join(&bin);
         if binary.exists() {
             return Ok(Ok(binary));
@@ -355,25 +366,44 @@ impl Runner {
         self.prepare()?;
         let file = self.jobs().join("src/bin").join(format!("{bin}.rs"));
         write_if_changed(&file, &job_file(source, sig))?;
-        let out = self.cargo(&[
+        let args = [
             "build",
             "--offline",
             "--quiet",
             "--color=never",
             "--bin",
             &bin,
-        ])?;
+        ];
+        // Submitted code may make the compiler loop (`#[allow(long_running_const_eval)]`) while it
+        // holds the runner's build lock: every compile has a deadline.
+        let out = exec::supervise(
+            &mut self.cargo_command(&args),
+            self.compile_wall,
+            "the compiler",
+        )?;
+        if out.timed_out {
+            let public = format!(
+                "`{}` took longer than {} s to compile and was stopped",
+                sig.name,
+                self.compile_wall.as_secs()
+            );
+            return Ok(Err(RunFailure {
+                kind: FailureKind::Compile,
+                detail: public.clone(),
+                public,
+            }));
+        }
         if out.status.success() && binary.exists() {
             return Ok(Ok(binary));
         }
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = &out.stderr;
         if !stderr.contains(&format!("src/bin/{bin}.rs")) {
             return Err(Error::Runner(format!(
                 "the code runner could not build `{}`:\n{stderr}",
                 sig.name
             )));
         }
-        let detail = compile_errors(&stderr, &bin, &sig.name);
+        let detail = compile_errors(stderr, &bin, &sig.name);
         Ok(Err(RunFailure {
             kind: FailureKind::Compile,
             public: detail.clone(),
@@ -388,6 +418,19 @@ impl Runner {
     pub fn isolated(&self) -> bool {
         jail_works()
     }
+}
+
+/// The binary `source` compiles to, named by the whole SHA-256 of everything it is built from: a
+/// compiled binary is reused for any source of the same name, so a shorter name would let a
+/// scientist who found two sources sharing it (2^32 tries for 64 bits) have the owner approve one
+/// and the datasite run the other.
+fn job_name(source: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [MANIFEST, SUPPORT_LIB, HEADER, source] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    format!("job_{}", hex(&h.finalize()))
 }
 
 /// The generated source of a job: the support prelude, the submitted function as written, and a
@@ -560,6 +603,17 @@ mod tests {
         let stderr = "error[E0308]: mismatched types\n --> src/bin/job_ab.rs:4:9\n  |\nerror: could not compile `veil-jobs`";
         let text = compile_errors(stderr, "job_ab", "f");
         assert_eq!(text, "error[E0308]: mismatched types\n --> f:2:9\n  |");
+    }
+
+    #[test]
+    fn a_binary_is_named_by_the_whole_digest_of_its_source() {
+        let a = job_name("fn f(x: f64) -> f64 { x }");
+        let b = job_name("fn f(x: f64) -> f64 { x } ");
+        assert_ne!(a, b);
+        // 256 bits: no two sources a scientist can find share a binary.
+        let digest = a.strip_prefix("job_").unwrap();
+        assert_eq!(digest.len(), 64, "{a}");
+        assert!(digest.bytes().all(|c| c.is_ascii_hexdigit()));
     }
 
     #[test]

@@ -5,10 +5,10 @@ use super::*;
 
 /// How a child ended.
 pub(super) struct Finished {
-    status: std::process::ExitStatus,
-    timed_out: bool,
+    pub(super) status: std::process::ExitStatus,
+    pub(super) timed_out: bool,
     stdout: String,
-    stderr: String,
+    pub(super) stderr: String,
 }
 
 /// The last `TAIL` bytes of what a child printed are kept.
@@ -24,16 +24,22 @@ pub(super) fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Fini
     cmd.current_dir(dir)
         .env_clear()
         .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stdin(Stdio::null());
     // The jail's directory lives until the run ends.
     let (mounts, _root) = jail.map(|j| (j.mounts, j._root)).unzip();
     sandbox(&mut cmd, limits, mounts);
+    supervise(&mut cmd, limits.wall, &binary.display().to_string())
+}
+
+/// Runs `cmd` (piped output, in a process group of its own) for at most `wall`, then kills its
+/// whole group: what it started ends with it.
+pub(super) fn supervise(cmd: &mut Command, wall: Duration, what: &str) -> Result<Finished> {
     let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
-        .map_err(|e| Error::Runner(format!("starting {}: {e}", binary.display())))?;
+        .map_err(|e| Error::Runner(format!("starting {what}: {e}")))?;
     // Readers send what they kept; a process the job left behind (in a session of its own, out of
     // reach of the group kill) may hold the pipes open, so they are waited for only briefly.
     let tail = |mut r: Box<dyn Read + Send>| {
@@ -57,7 +63,7 @@ pub(super) fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Fini
     };
     let out = tail(Box::new(child.stdout.take().expect("piped")));
     let err = tail(Box::new(child.stderr.take().expect("piped")));
-    let deadline = Instant::now() + limits.wall;
+    let deadline = Instant::now() + wall;
     let pid = child.id() as libc::pid_t;
     let timed_out = loop {
         // Wait without reaping: while the child is a zombie its pid, which is its group's id, cannot
@@ -69,7 +75,7 @@ pub(super) fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Fini
             let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
             if libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) != 0 {
                 let e = std::io::Error::last_os_error();
-                return Err(Error::Runner(format!("waiting for a run: {e}")));
+                return Err(Error::Runner(format!("waiting for {what}: {e}")));
             }
             info.si_pid() != 0
         };
@@ -89,7 +95,7 @@ pub(super) fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Fini
     }
     let status = child
         .wait()
-        .map_err(|e| Error::Runner(format!("waiting for a run: {e}")))?;
+        .map_err(|e| Error::Runner(format!("waiting for {what}: {e}")))?;
     let grace = Duration::from_secs(1);
     Ok(Finished {
         status,

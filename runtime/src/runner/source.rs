@@ -96,7 +96,8 @@ const ATTRIBUTES: &[&str] = &[
 /// unchecked: the macros that read files or the environment (`include!`, `include_bytes!`,
 /// `include_str!`, `env!`, `option_env!`) and inline assembly (`asm!`, `global_asm!`,
 /// `naked_asm!`, whose `.incbin` and `.include` read any file), called or renamed by `use .. as`;
-/// `unsafe` and `extern` (raw memory, foreign symbols); a module read from a file (`mod name;`);
+/// `unsafe` and `extern` (raw memory, foreign symbols); `std::process` (other processes); a module
+/// read from a file (`mod name;`);
 /// `macro_rules!`, through which the others could be called by a name passed in; and any attribute
 /// not in [`ATTRIBUTES`]. A deny-list of tokens, checked before anything is compiled.
 fn reads_files(tokens: proc_macro2::TokenStream) -> Option<String> {
@@ -145,6 +146,14 @@ fn reads_files(tokens: proc_macro2::TokenStream) -> Option<String> {
                     }
                     "include" | "env" | "asm" if called => return Some(format!("`{name}!`")),
                     "unsafe" | "extern" => return Some(format!("`{name}`")),
+                    // Another process is out of the run's limits and jail's reach (`kill -9 -1`
+                    // would end the datasite and every other run), and so is leaving early with a
+                    // code of the runner's own. A variable of that name is refused too: rename it.
+                    "process" => {
+                        return Some(
+                            "`std::process` (starting, signalling or exiting processes)".into(),
+                        );
+                    }
                     // A macro could call the others with a name it is given, out of sight.
                     "macro_rules" => return Some("`macro_rules!`".into()),
                     "mod" => {
