@@ -495,7 +495,8 @@ pub struct AssetView {
     pub shape: Vec<usize>,
     /// Shape of the mock, if there is one.
     pub mock_shape: Option<Vec<usize>>,
-    /// Stored size of the real data, in bytes.
+    /// Size of the real data as its number of values × 8 bytes. Not the stored size: how well the
+    /// data compresses tells how repetitive its values are, which the shape does not.
     pub data_bytes: u64,
 }
 

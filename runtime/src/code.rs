@@ -42,6 +42,8 @@ use veil_api::code::CodeSpec;
 
 /// Largest function source accepted, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
+/// Largest constant a code request binds, as JSON text.
+pub const MAX_CONSTANT_BYTES: usize = 64 * 1024;
 
 mod function;
 

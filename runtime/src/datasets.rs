@@ -302,7 +302,7 @@ impl SiteDataset {
             })
     }
 
-    /// Total stored size of the real data.
+    /// Total size of the real data, as its number of values × 8 bytes (see `AssetView::data_bytes`).
     pub fn size(&self) -> u64 {
         self.assets.iter().map(|a| a.data_bytes).sum()
     }

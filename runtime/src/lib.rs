@@ -93,6 +93,15 @@
 //! ([`Request::run_privately`]), and the hash-chained audit log of every action, review, decision
 //! and release. Nobody decides their own request.
 //!
+//! What runs is what was reviewed: submitted code is compiled into a binary named by the whole
+//! SHA-256 of its source (a shorter name would let two sources share one binary), refused before
+//! compiling if it reaches outside the language (file-reading macros, inline assembly, `unsafe`,
+//! `std::process`, attributes beyond lints), compiled under a deadline, and run in a child process
+//! with time and memory limits and, where the OS allows, in namespaces of its own: no network and
+//! no file but its inputs and the system's read-only `/usr`. An op's
+//! arguments are bounded (names and shapes a few KiB, fits a number of steps) before anything is
+//! recorded, so what a client sends cannot fill an owner's review.
+//!
 //! What the embedded form cannot protect against: a datasite embedded in a process shares that
 //! process's memory, files and CPU with whoever runs it, so it guards the owner's data against
 //! scientists only when scientists reach it through a kernel or server they do not control. A
@@ -143,6 +152,8 @@ pub use users::{NewUser, Role, User, UserList};
 pub use validate::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
 /// The call vocabulary the datasite answers (`veil-api`): calls, replies, views and the op set.
 pub use veil_api as api;
+#[doc(hidden)]
+pub use veil_macros::source_text as __source_text;
 
 /// Re-exports for notebooks and programs: `use veil::prelude::*;`.
 pub mod prelude {
@@ -162,13 +173,8 @@ pub mod prelude {
 /// needed for those crates.
 #[macro_export]
 macro_rules! function {
-    ($($source:tt)*) => {
-        $crate::Code::new($crate::__source_text!($($source)*))
-    };
+    ($($source:tt)*) => { $crate::Code::new($crate::__source_text!($($source)*)) };
 }
-
-#[doc(hidden)]
-pub use veil_macros::source_text as __source_text;
 
 /// The data libraries Veil's values are made of, re-exported so programs use the same versions.
 pub use ndarray;

@@ -44,6 +44,14 @@ fn size_of(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d))
 }
 
+/// A client's shape in a message, cut short: it may hold millions of dimensions.
+pub fn quote_shape(shape: &[usize]) -> String {
+    match shape.get(..8) {
+        Some(first) if shape.len() > 8 => format!("{first:?} and {} more", shape.len() - 8),
+        _ => format!("{shape:?}"),
+    }
+}
+
 fn bad(op: &Op, problem: impl Into<String>, fix: impl Into<String>) -> Error {
     Error::invalid(format!("input to `{}`", op.name()), problem, fix)
 }
@@ -456,7 +464,11 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
             ArrayD::from_shape_vec(IxDyn(shape), values.clone()).map_err(|_| {
                 bad(
                     op,
-                    format!("{} values do not fill shape {shape:?}", values.len()),
+                    format!(
+                        "{} values do not fill shape {}",
+                        values.len(),
+                        quote_shape(shape)
+                    ),
                     "make the shape's product equal the number of values",
                 )
             })?,
@@ -484,16 +496,15 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
         Op::Transpose => Data::F64(f(0)?.into_owned().reversed_axes()),
         Op::Reshape { shape } => {
             let a = f(0)?;
-            let n: usize = shape.iter().product();
-            if n != a.len() {
-                return Err(bad(
-                    op,
-                    format!("{} values do not fit shape {shape:?}", a.len()),
-                    "keep the number of values (the product of the shape) the same",
-                ));
-            }
             let values: Vec<f64> = a.iter().copied().collect();
-            Data::F64(ArrayD::from_shape_vec(IxDyn(shape), values).expect("checked size"))
+            // `from_shape_vec` checks the product without overflowing.
+            Data::F64(ArrayD::from_shape_vec(IxDyn(shape), values).map_err(|_| {
+                bad(
+                    op,
+                    format!("{} values do not fit shape {}", a.len(), quote_shape(shape)),
+                    "keep the number of values (the product of the shape) the same",
+                )
+            })?)
         }
         Op::Slice { ranges } => {
             let a = f(0)?;

@@ -21,6 +21,16 @@ use crate::users::{User, denied};
 
 /// Most values a literal array from the notebook may hold.
 pub const MAX_LITERAL_VALUES: usize = 1 << 20;
+/// Most bytes of an op's arguments (names, numbers, shapes), as JSON, beside a literal's values:
+/// the owner reads them in every review of what derives from it.
+pub const MAX_OP_ARGUMENT_BYTES: usize = 16 * 1024;
+/// Most dimensions of a shape an op names.
+pub const MAX_DIMS: usize = 32;
+/// Most bytes the values of one replay may hold at once (each op's own result is capped at
+/// `MAX_OP_VALUES` values).
+pub const MAX_REPLAY_BYTES: usize = 4 << 30;
+/// Most gradient steps of a fit: its cost is steps × real rows, and one worker replays for everyone.
+pub const MAX_ITERATIONS: usize = 100_000;
 
 /// Where a computed value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -244,6 +254,43 @@ fn not_yours(id: &str) -> Error {
     )
 }
 
+/// An op's arguments are a few names, numbers and a shape: a client's megabyte of them would fill
+/// every review and audit entry of what derives from it.
+fn check_arguments(op: &Op) -> Result<()> {
+    let shape = match op {
+        Op::Literal { shape, .. } | Op::Reshape { shape } => shape.len(),
+        _ => 0,
+    };
+    if shape > MAX_DIMS {
+        return Err(Error::invalid(
+            format!("shape of `{}`", op.name()),
+            format!("{shape} dimensions, more than {MAX_DIMS}"),
+            format!("give at most {MAX_DIMS}"),
+        ));
+    }
+    if let Op::LogisticFit { iterations, .. } = op
+        && *iterations > MAX_ITERATIONS
+    {
+        return Err(Error::invalid(
+            "iterations of `logistic_fit`",
+            format!("{iterations}, more than {MAX_ITERATIONS}"),
+            format!("fit with at most {MAX_ITERATIONS} steps (a larger learning rate needs fewer)"),
+        ));
+    }
+    let bytes = match op {
+        Op::Literal { shape, .. } => shape.len() * 20,
+        _ => serde_json::to_vec(op).map_or(usize::MAX, |v| v.len()),
+    };
+    if bytes > MAX_OP_ARGUMENT_BYTES {
+        return Err(Error::invalid(
+            format!("arguments of `{}`", op.name()),
+            format!("{bytes} bytes of names and numbers, more than {MAX_OP_ARGUMENT_BYTES}"),
+            "name fewer columns or shorter ones; upload data as an asset, not as arguments",
+        ));
+    }
+    Ok(())
+}
+
 impl SiteCore {
     pub(crate) fn object(&self, id: &str) -> Result<Option<ObjectRow>> {
         let row = self.store.read(|conn| {
@@ -308,6 +355,7 @@ impl SiteCore {
                 "upload large data as an asset instead",
             ));
         }
+        check_arguments(op)?;
         let mut lineage: Vec<String> = Vec::new();
         for id in inputs {
             for l in self.own_object(caller, id)?.lineage {
@@ -427,10 +475,37 @@ impl SiteCore {
         let absorbed = absorbed_steps(&rows);
         let missing =
             |i: &str| Error::corrupt("replaying an action", format!("input {i} was not computed"));
-        for oid in &order {
-            if absorbed.contains(oid.as_str()) {
-                continue;
+        // What each step reads from `values` (a fused chain only its source), so each value is
+        // dropped once the last step reading it is done: a replay holds its frontier, not its past.
+        let reads = |oid: &str| -> Vec<String> {
+            let row = &rows[oid];
+            match row.inputs.first() {
+                Some(first) if absorbed.contains(first.as_str()) => {
+                    let mut source = first;
+                    while absorbed.contains(source.as_str()) {
+                        let inner = &rows[source];
+                        source = &inner.inputs[0];
+                        if matches!(inner.op, Op::Column { .. }) {
+                            break;
+                        }
+                    }
+                    vec![source.clone()]
+                }
+                _ => row.inputs.clone(),
             }
+        };
+        let steps: Vec<&String> = order
+            .iter()
+            .filter(|o| !absorbed.contains(o.as_str()))
+            .collect();
+        let mut readers: HashMap<String, usize> = HashMap::new();
+        for oid in &steps {
+            for input in reads(oid) {
+                *readers.entry(input).or_default() += 1;
+            }
+        }
+        let mut live_bytes = 0usize;
+        for oid in steps {
             let row = &rows[oid];
             let value = match &row.op {
                 Op::Asset { asset_id } => self.asset_value(side, asset_id)?,
@@ -469,7 +544,31 @@ impl SiteCore {
                 }
             };
             self.exec.keep(side, oid, value.clone());
+            live_bytes += value.approx_bytes();
             values.insert(oid.clone(), value);
+            for input in reads(oid) {
+                let left = readers.get_mut(&input).map(|n| {
+                    *n -= 1;
+                    *n
+                });
+                if left == Some(0)
+                    && input != id
+                    && let Some(done) = values.remove(&input)
+                {
+                    live_bytes = live_bytes.saturating_sub(done.approx_bytes());
+                }
+            }
+            if live_bytes > MAX_REPLAY_BYTES {
+                return Err(Error::invalid(
+                    "computation",
+                    format!(
+                        "its values in memory at once reach {}, more than {}",
+                        crate::display::human_bytes(live_bytes as u64),
+                        crate::display::human_bytes(MAX_REPLAY_BYTES as u64)
+                    ),
+                    "select columns, filter or aggregate before a join or a large op",
+                ));
+            }
         }
         values.remove(id).ok_or_else(|| {
             Error::corrupt(

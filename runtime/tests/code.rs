@@ -357,6 +357,22 @@ fn bad_submissions_are_refused_with_the_fix() {
             .contains("constant for parameter `k`: it cannot be written as JSON"),
         "{err}"
     );
+    // A constant is a setting, not a way around assets: a megabyte of it is refused, naming the fix.
+    let bulky = veil::function! { fn h(inp: ArrayD<f64>, k: Vec<f64>) -> f64 { inp.sum() + k[0] } }
+        .input_policy(
+            ExactMatch::new()
+                .asset("inp", &a)
+                .constant("k", vec![1.5_f64; 200_000]),
+        );
+    let err = jane.request_code_execution(&bulky, "x").unwrap_err();
+    assert!(
+        err.to_string().contains("constant `k`") && err.to_string().contains("as an asset"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().len() < 400,
+        "the message does not quote the constant"
+    );
 
     // Not a function; code that does not compile (refused before review, with rustc's message).
     let not_fn = Code::new("let x = 1;").input_policy(ExactMatch::new().asset("inp", &a));

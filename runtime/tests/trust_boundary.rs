@@ -289,6 +289,32 @@ fn errors_quote_user_input_cut_to_a_sane_length() {
             .unwrap_err(),
     ];
     // Lookups: the message also names what was looked up, cut short.
+    // Shapes a client sends: a million dimensions, or dimensions whose product overflows.
+    let numbers = asset(&jane, "numbers").pointer().unwrap();
+    let mut shapes = vec![
+        jane.array(array![1.0, 2.0, 3.0])
+            .unwrap()
+            .apply(
+                veil::ops::Op::Reshape {
+                    shape: vec![1; 1 << 20],
+                },
+                &[],
+            )
+            .unwrap_err(),
+    ];
+    for shape in [vec![1; 1 << 20], vec![3, (1 << 63) + 1, (1 << 63) + 1]] {
+        // The overflowing one panicked inside the dispatch, before anything was recorded.
+        shapes.push(
+            numbers
+                .apply(veil::ops::Op::Reshape { shape }, &[])
+                .unwrap_err(),
+        );
+    }
+    for e in &shapes {
+        assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
+        assert!(e.to_string().contains("shape"), "{e}");
+    }
+    let refused: Vec<Error> = refused.into_iter().chain(shapes).collect();
     let looked_up = [
         site.login(&huge, "pw").unwrap_err(),
         jane.dataset(&huge).unwrap_err(),
@@ -494,4 +520,31 @@ fn an_upload_is_decided_by_the_dispatch_whatever_its_parts() {
     assert_eq!(owner.datasets().unwrap().len(), 1, "nothing was stored");
     owner.upload_dataset(spec).unwrap();
     assert_eq!(owner.datasets().unwrap().len(), 2);
+}
+
+/// Found by review: every user saw an asset's stored (compressed) size, which tells how repetitive
+/// its real values are: a constant column from a varied one, beyond the shape the owner published.
+#[test]
+fn an_assets_published_size_tells_nothing_its_shape_does_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane, _) = setup(&site);
+    let n = 10_000;
+    let constant = ndarray::Array1::from_elem(n, 1.0);
+    let varied = ndarray::Array1::from_iter((0..n).map(|i| ((i * 7919) % 10_007) as f64 / 3.0));
+    for (name, data) in [("constant", constant), ("varied", varied)] {
+        owner
+            .upload_dataset(
+                Dataset::new(name).asset(
+                    Asset::new("values")
+                        .data(data)
+                        .mock(ndarray::Array1::from_elem(n, 0.5)),
+                ),
+            )
+            .unwrap();
+    }
+    let size = |name: &str| jane.dataset(name).unwrap().assets[0].data_bytes;
+    assert_eq!(size("constant"), size("varied"));
+    assert_eq!(size("varied"), n as u64 * 8);
+    site.land().unwrap();
 }

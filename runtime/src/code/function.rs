@@ -78,10 +78,13 @@ impl SiteCore {
                     asset_id: asset.clone(),
                     label: self.bound_asset_label(asset)?,
                 },
-                veil_api::code::Binding::Constant { value, .. } => Input::Constant {
-                    param: p.name.clone(),
-                    value: value.clone(),
-                },
+                veil_api::code::Binding::Constant { value, .. } => {
+                    check_constant(&p.name, value)?;
+                    Input::Constant {
+                        param: p.name.clone(),
+                        value: value.clone(),
+                    }
+                }
             });
         }
         Ok((sig, inputs))
@@ -96,6 +99,19 @@ impl SiteCore {
             Err(f) => Err(mock_failure(&sig.name, &f)),
         }
     }
+}
+
+/// A constant is reviewed with its request and stored with its code: a few numbers or names, not data.
+fn check_constant(param: &str, value: &serde_json::Value) -> Result<()> {
+    let bytes = value.to_string().len();
+    if bytes > MAX_CONSTANT_BYTES {
+        return Err(Error::invalid(
+            format!("constant `{param}`"),
+            format!("it is {bytes} bytes of JSON, more than {MAX_CONSTANT_BYTES}"),
+            "bind data as an asset; constants are small settings the owner reads in the review",
+        ));
+    }
+    Ok(())
 }
 
 fn check_source(source: &str) -> Result<()> {

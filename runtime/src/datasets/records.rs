@@ -13,6 +13,8 @@ struct EncodedAsset {
     schema: String,
     shape: String,
     data: Vec<u8>,
+    /// The size everyone sees: from the shape alone (see [`AssetView::data_bytes`]).
+    nominal_bytes: u64,
     mock: Option<(Vec<u8>, String)>,
 }
 
@@ -112,6 +114,7 @@ impl SiteCore {
                 schema: json(&data.schema()),
                 shape: json(&data.shape()),
                 data: data.encode()?,
+                nominal_bytes: data.shape().iter().map(|&n| n as u64).product::<u64>() * 8,
                 mock,
             });
         }
@@ -161,7 +164,7 @@ impl SiteCore {
                         a.schema,
                         a.shape,
                         data_blob,
-                        a.data.len() as i64,
+                        a.nominal_bytes as i64,
                         mock_blob,
                         mock_shape
                     ],
