@@ -33,7 +33,7 @@ impl SiteCore {
             Call::Register { user } => Reply::User(self.register(Some(c), user)?),
             Call::Users => Reply::Users(self.users(c)?),
             Call::ChangePassword { old, new } => {
-                self.change_password(c, &old.0, &new.0)?;
+                self.change_password(c, token, &old.0, &new.0)?;
                 Reply::Done
             }
             Call::ResetPassword { email, new } => {

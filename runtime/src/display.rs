@@ -319,11 +319,23 @@ pub(crate) fn highlight_rust(source: &str) -> String {
                 &chars[start..i].iter().collect::<String>(),
             );
         } else if c == '/' && chars.get(i + 1) == Some(&'*') {
-            i += 2;
-            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
-                i += 1;
+            // Block comments nest in Rust.
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
             }
-            i = (i + 2).min(chars.len());
+            i = i.min(chars.len());
             span(
                 &mut out,
                 "rs-com",
@@ -338,6 +350,22 @@ pub(crate) fn highlight_rust(source: &str) -> String {
                 i += 1;
             }
             i = (i + 1).min(chars.len());
+            span(
+                &mut out,
+                "rs-str",
+                &chars[start..i].iter().collect::<String>(),
+            );
+        } else if let Some(end) = raw_string_end(&chars, i) {
+            i = end;
+            span(
+                &mut out,
+                "rs-str",
+                &chars[start..i].iter().collect::<String>(),
+            );
+        } else if let Some(end) = char_literal_end(&chars, i) {
+            // `'"'` is a character, not the start of a string (which would shift every span after
+            // it: a reviewer must see live code as code). A lifetime (`'a`) stays plain.
+            i = end;
             span(
                 &mut out,
                 "rs-str",
@@ -381,9 +409,83 @@ pub(crate) fn highlight_rust(source: &str) -> String {
     out
 }
 
+/// Where a raw string (`r"…"`, `r#"…"#`, `br"…"`) starting at `i` ends, if one does.
+fn raw_string_end(chars: &[char], i: usize) -> Option<usize> {
+    // Not the tail of an identifier such as `bar"`.
+    if i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_') {
+        return None;
+    }
+    let mut j = i;
+    if chars.get(j) == Some(&'b') {
+        j += 1;
+    }
+    if chars.get(j) != Some(&'r') {
+        return None;
+    }
+    j += 1;
+    let hashes = chars[j..].iter().take_while(|&&c| c == '#').count();
+    j += hashes;
+    if chars.get(j) != Some(&'"') {
+        return None;
+    }
+    j += 1;
+    while j < chars.len() {
+        if chars[j] == '"'
+            && chars[j + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|&&c| c == '#')
+                .count()
+                == hashes
+        {
+            return Some(j + 1 + hashes);
+        }
+        j += 1;
+    }
+    Some(chars.len())
+}
+
+/// Where a character literal (`'x'`, `'\''`, `'\u{1F600}'`) starting at `i` ends, if one does.
+fn char_literal_end(chars: &[char], i: usize) -> Option<usize> {
+    if chars.get(i) != Some(&'\'') {
+        return None;
+    }
+    match chars.get(i + 1) {
+        Some('\\') => {
+            let mut j = i + 3;
+            while j < chars.len() && chars[j] != '\'' && chars[j] != '\n' {
+                j += 1;
+            }
+            (chars.get(j) == Some(&'\'')).then_some(j + 1)
+        }
+        Some(_) if chars.get(i + 2) == Some(&'\'') => Some(i + 3),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by review: a `'"'` made the highlighter take the rest of the line for a string, so
+    /// `let s = "/*"; leak(&x); let e = "*/";` showed the live `leak(&x)` as a grey comment.
+    #[test]
+    fn live_code_is_never_shown_as_a_comment_or_a_string() {
+        for source in [
+            r#"let q = '"'; let s = "/*"; leak(&x); let e = "*/";"#,
+            r#"let q = '\''; let s = "//"; leak(&x);"#,
+            r##"let r = r#"a " /* "#; leak(&x); let e = "*/";"##,
+            "/* outer /* inner */ still a comment */ leak(&x);",
+            "fn f<'a>(x: &'a str) -> &'a str { leak(&x) }",
+        ] {
+            let html = highlight_rust(source);
+            let at = html.find("leak").expect("leak is shown");
+            let before = &html[..at];
+            let open = before.matches("<span").count();
+            let closed = before.matches("</span>").count();
+            assert_eq!(open, closed, "`leak` is inside a span in {html}");
+        }
+    }
 
     #[test]
     fn html_is_escaped_and_self_contained() {

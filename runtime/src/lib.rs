@@ -98,7 +98,12 @@
 //! compiling if it reaches outside the language (file-reading macros, inline assembly, `unsafe`,
 //! `std::process`, attributes beyond lints), compiled under a deadline, and run in a child process
 //! with time and memory limits and, where the OS allows, in namespaces of its own: no network and
-//! no file but its inputs and the system's read-only `/usr`. An op's
+//! no file but its inputs and the system's read-only `/usr`, no file larger than its largest result,
+//! and a datasite process it cannot attach to (made undumpable before the first run). The refusals
+//! keep source reviewable, they are not a sandbox (safe Rust has known soundness holes): the jail
+//! is, and it has no PID namespace or seccomp filter yet, so code that broke out of the language
+//! could signal the datasite's processes. The owner approves code, not an output: each run allowed
+//! by the policy releases what it returns, unseen. An op's
 //! arguments are bounded (names and shapes a few KiB, fits a number of steps) before anything is
 //! recorded, so what a client sends cannot fill an owner's review.
 //!
@@ -107,7 +112,10 @@
 //! scientists only when scientists reach it through a kernel or server they do not control. A
 //! scientist with the datasite's directory, or code in the same process, reads everything. Timing
 //! is shared too: the real-side replay runs on the same machine as the mock-side ops, so a scientist
-//! timing her own calls under load may learn how long real computations take. Submitted code runs
+//! timing her own calls under load may learn how long real computations take. Request numbers
+//! (`#12`) count every request on the datasite, so the gap between two of hers tells a scientist
+//! how many others made in between; and compiling submitted code (bounded in time) runs outside the
+//! jail, as the datasite's user, on source refused anything that reads files or runs programs. Submitted code runs
 //! jailed only where the OS allows user namespaces (the review warns when it does not).
 //!
 //! # Storage and durability

@@ -59,6 +59,9 @@ struct Cache {
     bytes: usize,
     budget: usize,
     clock: u64,
+    /// Bumped by [`Executor::forget_assets`]: a value computed from an older generation (by a replay
+    /// that was running when its dataset was deleted) is not kept.
+    generation: u64,
 }
 
 #[derive(Debug)]
@@ -120,6 +123,7 @@ impl Executor {
                 bytes: 0,
                 budget: cache_bytes,
                 clock: 0,
+                generation: 0,
             }),
             assets: Mutex::default(),
             queue: Mutex::default(),
@@ -175,11 +179,28 @@ impl Executor {
     /// Forgets the loaded data of `asset_ids` (both sides) and every computed value, since any of them
     /// may derive from those assets.
     pub(crate) fn forget_assets(&self, asset_ids: &[String]) {
+        // Under the cache's lock (then the assets'), as `keep_from` and `asset_value` take them.
+        let mut cache = self.cache();
+        cache.generation += 1;
         self.assets
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(_, id), _| !asset_ids.contains(id));
-        self.clear();
+        cache.entries.clear();
+        cache.bytes = 0;
+    }
+
+    /// The generation values computed from now on belong to.
+    fn generation(&self) -> u64 {
+        self.cache().generation
+    }
+
+    /// [`Executor::keep`], unless assets were forgotten since `generation`.
+    fn keep_from(&self, generation: u64, side: Side, id: &str, value: Arc<Data>) {
+        let mut cache = self.cache();
+        if cache.generation == generation {
+            cache.insert((side, id.to_string()), value);
+        }
     }
 
     fn cached(&self, side: Side, id: &str) -> Option<Arc<Data>> {
@@ -277,15 +298,33 @@ fn check_arguments(op: &Op) -> Result<()> {
             format!("fit with at most {MAX_ITERATIONS} steps (a larger learning rate needs fewer)"),
         ));
     }
-    let bytes = match op {
-        Op::Literal { shape, .. } => shape.len() * 20,
-        _ => serde_json::to_vec(op).map_or(usize::MAX, |v| v.len()),
-    };
+    if matches!(op, Op::Literal { .. }) {
+        return Ok(());
+    }
+    let arguments = serde_json::to_value(op).unwrap_or_default();
+    let bytes = arguments.to_string().len();
     if bytes > MAX_OP_ARGUMENT_BYTES {
         return Err(Error::invalid(
             format!("arguments of `{}`", op.name()),
             format!("{bytes} bytes of names and numbers, more than {MAX_OP_ARGUMENT_BYTES}"),
             "name fewer columns or shorter ones; upload data as an asset, not as arguments",
+        ));
+    }
+    // Names go into reviews as they are: one holding a newline or a bidirectional override could
+    // pass for steps of its own.
+    fn hidden(v: &serde_json::Value) -> Option<char> {
+        match v {
+            serde_json::Value::String(s) => crate::validate::hidden_char(s, false),
+            serde_json::Value::Array(a) => a.iter().find_map(hidden),
+            serde_json::Value::Object(o) => o.values().find_map(hidden),
+            _ => None,
+        }
+    }
+    if let Some(c) = hidden(&arguments) {
+        return Err(Error::invalid(
+            format!("arguments of `{}`", op.name()),
+            format!("a name contains the invisible character {c:?}"),
+            "rename the column without control or formatting characters",
         ));
     }
     Ok(())
@@ -446,6 +485,7 @@ impl SiteCore {
         if let Some(v) = self.exec.cached(side, id) {
             return Ok(v);
         }
+        let generation = self.exec.generation();
         // Values this replay uses, held here: the cache may evict them while later steps run.
         let mut values: HashMap<String, Arc<Data>> = HashMap::new();
         let mut rows: HashMap<String, ObjectRow> = HashMap::new();
@@ -543,7 +583,7 @@ impl SiteCore {
                     Arc::new(ops::eval(op, &inputs)?)
                 }
             };
-            self.exec.keep(side, oid, value.clone());
+            self.exec.keep_from(generation, side, oid, value.clone());
             live_bytes += value.approx_bytes();
             values.insert(oid.clone(), value);
             for input in reads(oid) {
@@ -589,6 +629,7 @@ impl SiteCore {
         {
             return Ok(v.clone());
         }
+        let generation = self.exec.generation();
         let row: Option<(String, Option<String>)> = self.store.read(|conn| {
             conn.query_row(
                 &format!(
@@ -616,11 +657,16 @@ impl SiteCore {
             crate::data::parse_kind(&kind)?,
             &self.store.get_blob(&blob)?,
         )?);
-        self.exec
-            .assets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, data.clone());
+        // Not kept if its dataset was deleted while it loaded.
+        let cache = self.exec.cache();
+        if cache.generation == generation {
+            self.exec
+                .assets
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, data.clone());
+        }
+        drop(cache);
         Ok(data)
     }
 
@@ -628,7 +674,12 @@ impl SiteCore {
     fn run_real(&self, ids: &[String]) {
         let mut outcomes = Vec::with_capacity(ids.len());
         for id in ids {
-            outcomes.push(match self.value(Side::Real, id) {
+            // A panic in the data libraries fails this object, not the worker every user shares.
+            let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.value(Side::Real, id)
+            }))
+            .unwrap_or_else(|_| Err(Error::corrupt("replaying an action", "an op panicked")));
+            outcomes.push(match value {
                 Ok(_) => (id, "ready", None),
                 Err(Error::Landed(_)) => return,
                 Err(e) => (id, "failed", Some(e.to_string())),

@@ -357,7 +357,14 @@ impl SiteCore {
         })
     }
 
-    pub(crate) fn change_password(&self, caller: &User, old: &str, new: &str) -> Result<()> {
+    /// Changes `caller`'s own password; their other sessions end (`token` is the one kept).
+    pub(crate) fn change_password(
+        &self,
+        caller: &User,
+        token: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<()> {
         validate::password(new)?;
         let hash: String = self.store.read(|conn| {
             conn.query_row(
@@ -379,7 +386,7 @@ impl SiteCore {
                 "choose a different password",
             ));
         }
-        self.set_password_hash(caller, &caller.email, new)
+        self.set_password_hash(caller, &caller.email, new, Some(token))
     }
 
     pub(crate) fn reset_password(&self, caller: &User, email: &str, new: &str) -> Result<()> {
@@ -392,11 +399,20 @@ impl SiteCore {
             ));
         }
         validate::password(new)?;
-        self.set_password_hash(caller, email, new)
+        self.set_password_hash(caller, email, new, None)
     }
 
-    fn set_password_hash(&self, caller: &User, email: &str, new: &str) -> Result<()> {
+    /// Sets `email`'s password and ends every session of theirs but `keep`: a new password locks
+    /// out whoever had the old one, logged in or not.
+    fn set_password_hash(
+        &self,
+        caller: &User,
+        email: &str,
+        new: &str,
+        keep: Option<&str>,
+    ) -> Result<()> {
         let hash = hash_password(new)?;
+        let kept = keep.map(token_hash).unwrap_or_default();
         self.store.write("changing a password", |tx| {
             let target = require_user(tx, email)?;
             tx.execute(
@@ -404,6 +420,11 @@ impl SiteCore {
                 params![hash, target.id],
             )
             .map_err(Error::sqlite("changing a password"))?;
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND token_hash != ?2",
+                params![target.id, kept],
+            )
+            .map_err(Error::sqlite("ending the old password's sessions"))?;
             audit::record(tx, &caller.email, "change_password", &target.email, "")
         })
     }

@@ -134,6 +134,17 @@ pub(crate) fn password(value: &str) -> Result<()> {
     Ok(())
 }
 
+/// The first character of `value` that would change how the rest reads without being seen: a control
+/// character (but newlines and tabs, where `lines` allows them) or an invisible format character that
+/// reorders or hides text (bidirectional overrides and isolates, zero-width marks).
+pub(crate) fn hidden_char(value: &str, lines: bool) -> Option<char> {
+    value.chars().find(|&c| {
+        let layout = lines && matches!(c, '\n' | '\t' | '\r');
+        (c.is_control() && !layout)
+            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    })
+}
+
 /// Checks free text for size and control characters (newlines and tabs are fine).
 pub(crate) fn text(what: &str, value: &str) -> Result<String> {
     if value.len() > MAX_TEXT_BYTES {
@@ -143,14 +154,13 @@ pub(crate) fn text(what: &str, value: &str) -> Result<String> {
             "shorten it, or link to the full text with `.url(..)`",
         ));
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
+    if let Some(c) = hidden_char(value, true) {
         return Err(Error::invalid(
             what,
-            "it contains control characters",
-            "remove them",
+            format!(
+                "it contains the invisible character {c:?}, which can change how the text around it reads"
+            ),
+            "remove it",
         ));
     }
     Ok(value.trim().to_string())

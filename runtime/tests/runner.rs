@@ -179,6 +179,21 @@ fn wall_time_cpu_time_and_memory_limits_trip_cleanly() {
     )
     .unwrap_err();
     assert_eq!(err.kind, FailureKind::OutputTooLarge, "{}", err.detail);
+
+    // Found by review: nothing bounded the files a run wrote, so a mock run (no approval needed)
+    // could fill the datasite's disk. No file may outgrow the largest result.
+    let err = run(
+        "fn fill(n: usize) -> usize { std::fs::write(\"junk\", vec![7u8; n]).map(|_| n).unwrap_or(0) }",
+        vec![RunInput::Constant(serde_json::json!(8 << 20))],
+        &Limits {
+            output_bytes: 1 << 20,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(&err, Err(e) if e.kind == FailureKind::OutputTooLarge),
+        "{err:?}"
+    );
 }
 
 #[test]

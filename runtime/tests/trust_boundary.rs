@@ -548,3 +548,65 @@ fn an_assets_published_size_tells_nothing_its_shape_does_not() {
     assert_eq!(size("varied"), n as u64 * 8);
     site.land().unwrap();
 }
+
+/// Found by review: a session outlived its password. Whoever had Jane's old password (or a client
+/// she left logged in somewhere) kept acting as her after she changed it, and after an admin reset it.
+#[test]
+fn a_new_password_ends_every_session_the_old_one_opened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane, _) = setup(&site);
+    let stolen = site.login("jane@caltech.edu", "pw-123456").unwrap();
+    jane.change_password("pw-123456", "pw-654321").unwrap();
+    assert!(matches!(stolen.whoami(), Err(Error::SessionExpired)));
+    assert!(matches!(
+        stolen.dataset("cancer").map(drop),
+        Err(Error::SessionExpired)
+    ));
+    // The session that changed it goes on.
+    assert_eq!(jane.whoami().unwrap().email, "jane@caltech.edu");
+    // An admin's reset ends all of them.
+    owner
+        .reset_password("jane@caltech.edu", "pw-reset-1")
+        .unwrap();
+    assert!(matches!(jane.whoami(), Err(Error::SessionExpired)));
+    assert!(site.login("jane@caltech.edu", "pw-654321").is_err());
+    site.login("jane@caltech.edu", "pw-reset-1").unwrap();
+    site.land().unwrap();
+}
+
+/// Found by review: what an owner reads could be made to read otherwise than it runs. A column name
+/// holding a newline passed for steps of its own in the review; bidirectional overrides (Trojan
+/// Source) in a reason or in code reorder the text around them. Invisible characters are refused.
+#[test]
+fn nothing_a_scientist_sends_reads_otherwise_than_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (_, jane, _) = setup(&site);
+    let features = asset(&jane, "features").pointer().unwrap();
+    let radius = features.column("radius").unwrap();
+    let forged = features
+        .with_column("x\n#3 = features / public totals", &radius)
+        .unwrap_err();
+    assert!(
+        forged.to_string().contains("invisible character"),
+        "{forged}"
+    );
+    let total = radius.sum().unwrap();
+    let reason = total
+        .request("for the \u{202E}gnirts lanif\u{202C} paper")
+        .unwrap_err();
+    assert!(
+        reason.to_string().contains("invisible character"),
+        "{reason}"
+    );
+    // The characters themselves (this literal's escapes make them), as Trojan Source uses them.
+    let source = "fn check(x: ArrayD<f64>) -> f64 {\n    let role = \"user\";\n    if role != \"user\u{202E} \u{2066}// admin\u{2069} \u{2066}\" { 0.0 } else { x.sum() }\n}";
+    let code =
+        Code::new(source).input_policy(ExactMatch::new().asset("x", &asset(&jane, "numbers")));
+    let err = jane.request_code_execution(&code, "x").unwrap_err();
+    assert!(err.to_string().contains("invisible character"), "{err}");
+    // Plain names and text still pass.
+    features.with_column("radius x2", &radius).unwrap();
+    site.land().unwrap();
+}

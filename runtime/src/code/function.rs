@@ -122,6 +122,17 @@ fn check_source(source: &str) -> Result<()> {
             "submit one function; move data into assets, not into the source",
         ));
     }
+    // The owner reviews the source as text: nothing in it may make it read otherwise than it runs
+    // (Trojan Source's bidirectional overrides, terminal escapes).
+    if let Some(c) = crate::validate::hidden_char(source, true) {
+        return Err(Error::invalid(
+            "code request source",
+            format!(
+                "it contains the invisible character {c:?}, which can make the reviewed text differ from the code"
+            ),
+            "remove it; write such characters in strings as escapes (`\\u{..}`)",
+        ));
+    }
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub(super) struct Finished {
 const TAIL: usize = 64 * 1024;
 
 pub(super) fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Finished> {
+    guard_datasite_memory();
     let jail = jail_works().then(|| Jail::new(binary, dir)).transpose()?;
     let mut cmd = Command::new(if jail.is_some() {
         Path::new(JOB_INSIDE)
@@ -29,6 +30,24 @@ pub(super) fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Fini
     let (mounts, _root) = jail.map(|j| (j.mounts, j._root)).unzip();
     sandbox(&mut cmd, limits, mounts);
     supervise(&mut cmd, limits.wall, &binary.display().to_string())
+}
+
+/// Makes this process (the datasite's, which holds every asset's real data) undumpable before the
+/// first run starts: a run is the datasite's user, and code that escaped the language's rules could
+/// otherwise attach to it or read its memory through /proc, wherever ptrace is not restricted.
+fn guard_datasite_memory() {
+    static GUARDED: OnceLock<()> = OnceLock::new();
+    GUARDED.get_or_init(|| {
+        #[allow(unsafe_code)]
+        // SAFETY: prctl(PR_SET_DUMPABLE, 0) takes integers and changes only this process's flag.
+        let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        if rc != 0 {
+            eprintln!(
+                "veil: could not make the datasite's process undumpable: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    });
 }
 
 /// Runs `cmd` (piped output, in a process group of its own) for at most `wall`, then kills its
@@ -150,6 +169,18 @@ pub(super) fn classify(
                 format!("used up its CPU time limit of {:.0} s", secs(limits.cpu)),
                 format!("used up its CPU time limit of {:.0} s", secs(limits.cpu)),
             ),
+            // RLIMIT_FSIZE: a file (its result, or any other) past the largest result.
+            libc::SIGXFSZ => fail(
+                FailureKind::OutputTooLarge,
+                format!(
+                    "wrote a file past the {} MiB limit",
+                    limits.output_bytes >> 20
+                ),
+                format!(
+                    "returned more than the {} MiB limit",
+                    limits.output_bytes >> 20
+                ),
+            ),
             libc::SIGABRT if out_of_memory => fail(
                 FailureKind::Memory,
                 format!(
@@ -257,7 +288,13 @@ pub(super) fn classify(
             .read_to_end(&mut bytes)
             .map(|_| bytes)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| Data::decode(kind, &bytes).map_err(|e| e.to_string()));
+            .and_then(|bytes| {
+                // The file is the code's own making: a decoder that panics on it fails the run,
+                // not the datasite.
+                std::panic::catch_unwind(|| Data::decode(kind, &bytes))
+                    .map_err(|_| "its decoder panicked".to_string())?
+                    .map_err(|e| e.to_string())
+            });
         return match decoded {
             Ok(data) => Ok(data),
             Err(e) => fail(
@@ -272,4 +309,18 @@ pub(super) fn classify(
         "finished without writing a result".into(),
         "finished without writing a result".into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_datasite_process_is_undumpable_once_code_can_run() {
+        guard_datasite_memory();
+        #[allow(unsafe_code)]
+        // SAFETY: prctl(PR_GET_DUMPABLE) only reads this process's flag.
+        let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+        assert_eq!(dumpable, 0);
+    }
 }

@@ -3,6 +3,8 @@
 
 use super::*;
 
+use std::os::unix::fs::PermissionsExt;
+
 /// Whether a probe run, jailed the way runs are, works here (checked once).
 pub(super) fn jail_works() -> bool {
     static WORKS: OnceLock<bool> = OnceLock::new();
@@ -22,6 +24,9 @@ pub(super) fn jail_works() -> bool {
         cmd.status().is_ok_and(|s| s.success())
     })
 }
+
+/// Most files a run may hold open at once.
+const MAX_OPEN_FILES: u64 = 256;
 
 /// Where a jailed run's binary and work directory are, inside its jail.
 pub(super) const JOB_INSIDE: &str = "/job";
@@ -115,6 +120,8 @@ fn fs_flags(path: &Path) -> Result<u64> {
 pub(super) fn sandbox(cmd: &mut Command, limits: &Limits, jail: Option<Mounts>) {
     let cpu = limits.cpu.as_secs().max(1);
     let memory = limits.memory_bytes;
+    // No file the run writes may outgrow the largest result (SIGXFSZ past it).
+    let file_bytes = limits.output_bytes.max(1 << 20);
     // SAFETY: the closure runs in the forked child before `exec`. It only makes async-signal-safe
     // system calls (setrlimit, unshare, mount, chdir, pivot_root, umount2) on values made
     // beforehand, and allocates nothing.
@@ -138,6 +145,8 @@ pub(super) fn sandbox(cmd: &mut Command, limits: &Limits, jail: Option<Mounts>) 
             set(libc::RLIMIT_CPU, cpu, cpu + 1)?;
             set(libc::RLIMIT_AS, memory, memory)?;
             set(libc::RLIMIT_CORE, 0, 0)?;
+            set(libc::RLIMIT_FSIZE, file_bytes, file_bytes)?;
+            set(libc::RLIMIT_NOFILE, MAX_OPEN_FILES, MAX_OPEN_FILES)?;
             // No network: a new network namespace has only a loopback interface, and it is down. An
             // unprivileged process needs a user namespace to make one; root does not.
             let Some(jail) = &jail else {
@@ -217,6 +226,22 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        // A run may have made directories of its own unwritable, which would leave their files
+        // behind for good: give every directory back to its owner first.
+        fn writable(dir: &Path) {
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    writable(&entry.path());
+                }
+            }
+        }
+        writable(&self.0);
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            eprintln!(
+                "veil: could not remove the run directory {}: {e}",
+                self.0.display()
+            );
+        }
     }
 }
