@@ -86,6 +86,11 @@ impl Bridge {
         })
     }
 
+    /// The private directory the socket is in (only this user may open it).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The socket's path.
     pub fn socket(&self) -> &Path {
         &self.socket

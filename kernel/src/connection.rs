@@ -44,21 +44,28 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let session_id = uuid::Uuid::new_v4().to_string();
-    let heartbeat = create_kernel_heartbeat_connection(&info)
+    // Over TCP the ZeroMQ sockets listen on Unix sockets behind the guard, which checks each peer's
+    // framing before the `zeromq` crate allocates anything for it.
+    let inner = crate::guard::inner(&info, bridge.dir());
+    let sockets = inner.as_ref().unwrap_or(&info);
+    let heartbeat = create_kernel_heartbeat_connection(sockets)
         .await
         .context("binding the heartbeat socket")?;
-    let iopub = create_kernel_iopub_xpub_connection(&info, &session_id)
+    let iopub = create_kernel_iopub_xpub_connection(sockets, &session_id)
         .await
         .context("binding the iopub socket")?;
-    let shell = create_kernel_shell_connection(&info, &session_id)
+    let shell = create_kernel_shell_connection(sockets, &session_id)
         .await
         .context("binding the shell socket")?;
-    let control = create_kernel_control_connection(&info, &session_id)
+    let control = create_kernel_control_connection(sockets, &session_id)
         .await
         .context("binding the control socket")?;
-    let stdin = create_kernel_stdin_connection(&info, &session_id)
+    let stdin = create_kernel_stdin_connection(sockets, &session_id)
         .await
         .context("binding the stdin socket")?;
+    if let Some(inner) = &inner {
+        crate::guard::serve(&info, inner).await?;
+    }
 
     let iopub = Iopub::spawn(iopub);
     let session = Arc::new(Mutex::new(Session::default()));

@@ -71,20 +71,38 @@ impl History {
     }
 }
 
-/// IPython's history search uses glob patterns (`*`, `?`).
+/// IPython's history search uses glob patterns (`*`, `?`). Matched without recursion or unbounded
+/// backtracking: on a mismatch only the last `*` is retried, one character further on, so a search
+/// takes at most pattern × text steps (a recursive matcher overflowed its stack on a 200,000-character
+/// cell and took exponential time on `*a*a*a*…b`).
 fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
-    go(&p, &t)
+    let (mut pi, mut ti) = (0, 0);
+    // The last `*` seen, and where in the text it now stands.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                // The `*` takes one more character, and the rest of the pattern starts after it.
+                Some((sp, st)) => {
+                    star = Some((sp, st + 1));
+                    pi = sp + 1;
+                    ti = st + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -141,6 +159,25 @@ mod tests {
         });
         assert_eq!(inputs(search), [(3, "let a = 1;".into())]);
         assert!(glob_match("a?+*", "a + 1"));
+        for (pattern, text, matches) in [
+            ("*", "", true),
+            ("", "", true),
+            ("", "a", false),
+            ("a*b", "ab", true),
+            ("a*b", "axxb", true),
+            ("a*b", "axxbc", false),
+            ("*b*", "abc", true),
+            ("?", "", false),
+            ("a**", "a", true),
+            ("*a?c", "xxabcac", false),
+            ("*a?c", "xxabc", true),
+        ] {
+            assert_eq!(
+                glob_match(pattern, text),
+                matches,
+                "{pattern:?} on {text:?}"
+            );
+        }
         let mut h = history();
         h.set_output(2, "2");
         let with_output = h.query(&HistoryRequest::Tail {

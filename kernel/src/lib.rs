@@ -8,6 +8,8 @@
 //! - [`bridge`]: the socket Rust cells reach the session's datasite through (handles, not data).
 //! - [`cli`]: the command line (`--connection-file`, `install`, `uninstall`); `main.rs` only calls it.
 //! - [`connection`]: reads the connection file, binds the sockets, runs the channel tasks until shutdown.
+//! - [`guard`]: the TCP ports, passing each peer through to the ZeroMQ sockets once its framing checks
+//!   (no frame over [`guard::MAX_FRAME_BYTES`] reaches the `zeromq` crate, which would allocate it).
 //! - [`shell`]: shell and control requests: execute, complete, inspect, is_complete, history, kernel_info,
 //!   interrupt, shutdown.
 //! - [`iopub`], [`heartbeat`]: the publishing and heartbeat channels, each on its own task.
@@ -20,6 +22,7 @@
 pub mod bridge;
 pub mod cli;
 pub mod connection;
+pub mod guard;
 pub mod heartbeat;
 pub mod history;
 pub mod install;

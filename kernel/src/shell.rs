@@ -51,9 +51,9 @@ const MAX_SOCKET_FAILURES: usize = 64;
 async fn next_message<S: zeromq::SocketRecv>(
     connection: &mut Connection<S>,
     channel: &str,
+    dropped: &mut u64,
 ) -> Option<JupyterMessage> {
     let mut socket_failures = 0;
-    let mut dropped: u64 = 0;
     loop {
         let frames = match connection.socket.recv().await {
             Ok(frames) => frames,
@@ -68,9 +68,10 @@ async fn next_message<S: zeromq::SocketRecv>(
         };
         match parse(frames, &connection.mac) {
             Ok(message) => return Some(message),
-            // However many bad messages arrive, they cost no more than a log line now and then.
+            // However many bad messages arrive, they cost no more than a log line now and then (the
+            // count lives with the channel, so good messages between bad ones do not reset it).
             Err(e) => {
-                dropped += 1;
+                *dropped += 1;
                 if dropped.is_power_of_two() {
                     eprintln!(
                         "veil-kernel: dropped {dropped} bad {channel} message(s) so far; latest: {e}"
@@ -88,13 +89,19 @@ fn parse(
 ) -> anyhow::Result<JupyterMessage> {
     let raw = RawMessage::from_multipart(frames, key)?;
     let header: jupyter_protocol::Header = serde_json::from_slice(&raw.jparts[0])?;
-    let mut content: serde_json::Value = serde_json::from_slice(&raw.jparts[3])?;
-    fill_spec_defaults(&header.msg_type, &mut content);
-    let content = JupyterMessageContent::from_type_and_content(&header.msg_type, content.clone())
+    // Signed, with a header to answer: content that is not JSON, not UTF-8, nested too deep or not
+    // what its type needs still gets a reply, naming the problem.
+    let content = serde_json::from_slice::<serde_json::Value>(&raw.jparts[3])
+        .map_err(|e| e.to_string())
+        .and_then(|mut content| {
+            fill_spec_defaults(&header.msg_type, &mut content);
+            JupyterMessageContent::from_type_and_content(&header.msg_type, content)
+                .map_err(|e| e.to_string())
+        })
         .unwrap_or_else(|e| {
             JupyterMessageContent::UnknownMessage(UnknownMessage {
                 msg_type: header.msg_type.clone(),
-                content: serde_json::json!({ (PARSE_ERROR): e.to_string() }),
+                content: serde_json::json!({ (PARSE_ERROR): e }),
             })
         });
     Ok(JupyterMessage {
@@ -107,6 +114,36 @@ fn parse(
         channel: None,
         header,
     })
+}
+
+/// The error reply to a request this kernel cannot read (malformed content) or does not handle on
+/// `channel` (a newer protocol, a typo, a shell request sent to control), so the client does not wait
+/// forever.
+fn error_reply(unknown: &UnknownMessage, channel: &str) -> JupyterMessageContent {
+    let (ename, evalue) = match unknown.content.get(PARSE_ERROR) {
+        Some(e) => (
+            "BadRequest",
+            format!(
+                "malformed `{}`: {}",
+                unknown.msg_type,
+                e.as_str().unwrap_or_default()
+            ),
+        ),
+        None => (
+            "UnknownMessageType",
+            format!(
+                "veil-kernel does not handle `{}` on the {channel} channel",
+                unknown.msg_type
+            ),
+        ),
+    };
+    eprintln!("veil-kernel: {evalue}");
+    unknown.reply(serde_json::json!({
+        "status": "error",
+        "ename": ename,
+        "evalue": evalue,
+        "traceback": [],
+    }))
 }
 
 /// Where [`parse`] puts the reason a signed message's content could not be decoded.
@@ -140,7 +177,8 @@ fn fill_spec_defaults(msg_type: &str, content: &mut serde_json::Value) {
 
 /// Handles shell requests in order until the socket dies.
 pub async fn run_shell(mut shell: Shell, mut requests: RouterRecvConnection) {
-    while let Some(message) = next_message(&mut requests, "shell").await {
+    let mut dropped = 0;
+    while let Some(message) = next_message(&mut requests, "shell", &mut dropped).await {
         shell.iopub.busy(&message);
         if let Err(e) = shell.handle(&message).await {
             eprintln!(
@@ -229,30 +267,7 @@ impl Shell {
             JupyterMessageContent::UnknownMessage(unknown)
                 if unknown.msg_type.ends_with("_request") =>
             {
-                // A request this kernel cannot read (malformed content) or does not know (a newer
-                // protocol, a typo): answer with an error reply so the client does not wait forever.
-                let (ename, evalue) = match unknown.content.get(PARSE_ERROR) {
-                    Some(e) => (
-                        "BadRequest",
-                        format!(
-                            "malformed `{}`: {}",
-                            unknown.msg_type,
-                            e.as_str().unwrap_or_default()
-                        ),
-                    ),
-                    None => (
-                        "UnknownMessageType",
-                        format!("veil-kernel does not handle `{}`", unknown.msg_type),
-                    ),
-                };
-                eprintln!("veil-kernel: {evalue}");
-                let reply = unknown.reply(serde_json::json!({
-                    "status": "error",
-                    "ename": ename,
-                    "evalue": evalue,
-                    "traceback": [],
-                }));
-                self.reply(reply, message).await
+                self.reply(error_reply(unknown, "shell"), message).await
             }
             other => {
                 eprintln!(
@@ -534,7 +549,8 @@ pub async fn run_control(
     rust: RustCells,
     shutdown: tokio::sync::oneshot::Sender<()>,
 ) {
-    while let Some(message) = next_message(&mut control, "control").await {
+    let mut dropped = 0;
+    while let Some(message) = next_message(&mut control, "control", &mut dropped).await {
         let reply: Option<JupyterMessageContent> = match &message.content {
             JupyterMessageContent::KernelInfoRequest(_) => Some(
                 JupyterMessageContent::KernelInfoReply(Box::new(kernel_info())),
@@ -555,9 +571,22 @@ pub async fn run_control(
             }
             JupyterMessageContent::CommInfoRequest(_) => Some(CommInfoReply::default().into()),
             JupyterMessageContent::HistoryRequest(_) => Some(HistoryReply::default().into()),
+            JupyterMessageContent::UnknownMessage(unknown)
+                if unknown.msg_type.ends_with("_request") =>
+            {
+                Some(error_reply(unknown, "control"))
+            }
+            // Every request gets a reply: one meant for the shell, sent here, is refused by name.
+            other if other.message_type().ends_with("_request") => {
+                let unknown = UnknownMessage {
+                    msg_type: other.message_type().to_string(),
+                    content: serde_json::json!({}),
+                };
+                Some(error_reply(&unknown, "control"))
+            }
             other => {
                 eprintln!(
-                    "veil-kernel: unsupported control message `{}`",
+                    "veil-kernel: ignored control message `{}`",
                     other.message_type()
                 );
                 None

@@ -530,3 +530,166 @@ async fn interrupt_stops_a_looping_cell_and_shutdown_exits() {
             .success()
     );
 }
+
+/// Frames of a signed message with any `content` bytes, as a client with the key could send them.
+fn signed(key: &str, msg_type: &str, content: &[u8]) -> ZmqMessage {
+    let header = serde_json::json!({
+        "msg_id": uuid::Uuid::new_v4().to_string(), "username": "t", "session": "s", "date": "2026-01-01T00:00:00Z",
+        "msg_type": msg_type, "version": "5.3"
+    })
+    .to_string();
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
+    let mut mac = ring::hmac::Context::with_key(&key);
+    for part in [header.as_bytes(), b"{}", b"{}", content] {
+        mac.update(part);
+    }
+    let signature: String = mac
+        .sign()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let frames: Vec<bytes::Bytes> = vec![
+        "<IDS|MSG>".into(),
+        signature.into(),
+        header.into(),
+        "{}".into(),
+        "{}".into(),
+        bytes::Bytes::copy_from_slice(content),
+    ];
+    ZmqMessage::try_from(frames).unwrap()
+}
+
+/// The header and content of a reply read off a raw socket.
+fn decoded(reply: ZmqMessage) -> (serde_json::Value, serde_json::Value) {
+    let frames = reply.into_vec();
+    let at = frames
+        .iter()
+        .position(|f| f.as_ref() == b"<IDS|MSG>")
+        .expect("a delimiter");
+    let json = |i: usize| serde_json::from_slice(&frames[at + i]).unwrap();
+    (json(2), json(5))
+}
+
+/// Found by attack: signed requests whose content was not JSON, not UTF-8 or nested 200,000 deep got
+/// no reply at all (the client waited forever), and control ignored requests it did not handle.
+#[tokio::test]
+async fn every_signed_request_gets_a_reply_on_shell_and_control() {
+    let mut k = start().await;
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    for port in [k.info.shell_port, k.info.control_port] {
+        let mut raw = zeromq::DealerSocket::new();
+        raw.connect(&format!("tcp://127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        let cases: [(&str, &[u8], &str); 4] = [
+            ("kernel_info_request", b"{not json", "BadRequest"),
+            (
+                "kernel_info_request",
+                &[0x7b, 0xff, 0xfe, 0x7d],
+                "BadRequest",
+            ),
+            ("kernel_info_request", deep.as_bytes(), "BadRequest"),
+            ("frobnicate_request", b"{}", "UnknownMessageType"),
+        ];
+        for (msg_type, content, ename) in cases {
+            raw.send(signed(&k.info.key, msg_type, content))
+                .await
+                .unwrap();
+            let reply = timeout(WAIT, raw.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no reply to {msg_type} on port {port}"))
+                .unwrap();
+            let (header, content) = decoded(reply);
+            assert_eq!(header["msg_type"], msg_type.replace("_request", "_reply"));
+            assert_eq!(content["status"], "error", "{content}");
+            assert_eq!(content["ename"], ename, "{content}");
+            assert!(
+                content["evalue"].as_str().unwrap().len() < 1000,
+                "{content}"
+            );
+        }
+    }
+    // A shell request sent to control is refused by name.
+    let reply = {
+        let message: JupyterMessage = ExecuteRequest::new("1".into()).into();
+        k.control.send(message).await.unwrap();
+        timeout(WAIT, k.control.read()).await.unwrap().unwrap()
+    };
+    assert_eq!(reply.header.msg_type, "execute_reply");
+    let reply = k.request(KernelInfoRequest {}.into()).await;
+    assert!(matches!(
+        reply.content,
+        JupyterMessageContent::KernelInfoReply(_)
+    ));
+}
+
+/// Found by attack: a history search overflowed the kernel's stack after one 200,000-character cell,
+/// and `*a*a*a*a*a*a*a*a*a*a*a*a*b` against a 48-character cell hung the shell for good.
+#[tokio::test]
+async fn history_searches_answer_on_long_cells_and_backtracking_patterns() {
+    let mut k = start().await;
+    for n in [200_000, 48] {
+        k.execute(&format!("%nosuchmagic {}", "a".repeat(n))).await;
+    }
+    for (pattern, found) in [("*a*a*a*a*a*a*a*a*a*a*a*a*b", 0), ("%nosuch*a", 2)] {
+        let search = JupyterMessage::new(
+            jupyter_protocol::UnknownMessage {
+                msg_type: "history_request".into(),
+                content: serde_json::json!({"hist_access_type": "search", "pattern": pattern, "output": false, "raw": true}),
+            },
+            None,
+        );
+        let reply = k.request(search).await;
+        let JupyterMessageContent::HistoryReply(history) = reply.content else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(history.history.len(), found, "{pattern}");
+    }
+}
+
+/// Found by attack: any local process that could connect to a port, with no key, killed the kernel:
+/// a ZMTP greeting, then a frame header announcing 2^40 bytes, made the `zeromq` crate reserve that
+/// much and abort. Every port drops such a peer before anything is allocated.
+#[tokio::test]
+async fn an_oversized_frame_from_a_raw_peer_is_dropped_on_every_port() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut k = start().await;
+    let info = k.info.clone();
+    for port in [
+        info.shell_port,
+        info.iopub_port,
+        info.stdin_port,
+        info.control_port,
+        info.hb_port,
+    ] {
+        let mut peer = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut greeting = [0u8; 64];
+        greeting[0] = 0xFF;
+        greeting[9] = 0x7F;
+        greeting[10] = 3;
+        greeting[12..16].copy_from_slice(b"NULL");
+        let mut frame = vec![0x02];
+        frame.extend((1u64 << 40).to_be_bytes());
+        peer.write_all(&greeting).await.unwrap();
+        peer.write_all(&frame).await.unwrap();
+        // The peer is cut off: its reads end (after whatever greeting the kernel sent).
+        let mut rest = Vec::new();
+        let read = timeout(WAIT, peer.read_to_end(&mut rest)).await;
+        assert!(
+            read.is_ok(),
+            "port {port} kept a peer that announced 2^40 bytes"
+        );
+    }
+    // The kernel is still there, and still answers.
+    assert!(k.child.try_wait().unwrap().is_none(), "the kernel exited");
+    let reply = k.request(KernelInfoRequest {}.into()).await;
+    assert!(matches!(
+        reply.content,
+        JupyterMessageContent::KernelInfoReply(_)
+    ));
+    let (reply, _) = k.execute("%help").await;
+    assert!(matches!(reply, JupyterMessageContent::ExecuteReply(_)));
+}
