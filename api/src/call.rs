@@ -260,11 +260,13 @@ pub enum ErrorKind {
     Data,
     /// The datasite was landed (shut down).
     Landed,
+    /// A served datasite could not be reached, or answered in a way this client cannot read.
+    Unavailable,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::AuthenticationFailed,
         ErrorKind::PermissionDenied,
         ErrorKind::SessionExpired,
@@ -278,6 +280,7 @@ impl ErrorKind {
         ErrorKind::Storage,
         ErrorKind::Data,
         ErrorKind::Landed,
+        ErrorKind::Unavailable,
     ];
 
     /// Its name, e.g. `PermissionDenied`: what a cell's error shows.
@@ -296,6 +299,7 @@ impl ErrorKind {
             ErrorKind::Storage => "Storage",
             ErrorKind::Data => "Data",
             ErrorKind::Landed => "Landed",
+            ErrorKind::Unavailable => "Unavailable",
         }
     }
 
@@ -393,6 +397,60 @@ pub enum Reply<D> {
 }
 
 impl<D> Reply<D> {
+    /// The same reply with each value in it turned into another form by `f` (encoded for the
+    /// network, say), stopping at the first error.
+    pub fn try_map<E, X>(self, mut f: impl FnMut(D) -> Result<E, X>) -> Result<Reply<E>, X> {
+        let code = |c: SubmittedCode<D>, f: &mut dyn FnMut(D) -> Result<E, X>| {
+            let mock = c.mock.map(&mut *f).transpose()?;
+            Ok(SubmittedCode {
+                id: c.id,
+                source: c.source,
+                signature: c.signature,
+                inputs: c.inputs,
+                policy: c.policy,
+                runs: c.runs,
+                mock,
+            })
+        };
+        Ok(match self {
+            Reply::Done => Reply::Done,
+            Reply::User(u) => Reply::User(u),
+            Reply::Users(u) => Reply::Users(u),
+            Reply::Audit(a) => Reply::Audit(a),
+            Reply::Datasets(d) => Reply::Datasets(d),
+            Reply::Dataset(d) => Reply::Dataset(d),
+            Reply::Pointer(p) => Reply::Pointer(PointerView {
+                id: p.id,
+                lineage: p.lineage,
+                mock: f(p.mock)?,
+            }),
+            Reply::Status(s) => Reply::Status(s),
+            Reply::Requests(r) => Reply::Requests(r),
+            Reply::Request(r) => Reply::Request(r),
+            Reply::Review(r) => {
+                let r = *r;
+                Reply::Review(Box::new(ReviewView {
+                    request: r.request,
+                    steps: r.steps,
+                    mock: r.mock.map(&mut f).transpose()?,
+                    real: match r.real {
+                        Some(Ok(d)) => Some(Ok(f(d)?)),
+                        Some(Err(e)) => Some(Err(e)),
+                        None => None,
+                    },
+                    code: r.code.map(|c| code(c, &mut f)).transpose()?,
+                    isolated: r.isolated,
+                }))
+            }
+            Reply::Data(d) => Reply::Data(f(d)?),
+            Reply::Code(c) => Reply::Code(code(c, &mut f)?),
+            Reply::PrivateRun(r) => Reply::PrivateRun(match r {
+                Ok(d) => Ok(f(d)?),
+                Err(e) => Err(e),
+            }),
+        })
+    }
+
     /// The variant's name, e.g. `request`, for messages.
     pub fn name(&self) -> &'static str {
         match self {

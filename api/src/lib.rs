@@ -25,6 +25,8 @@
 //!   them (signatures, bound inputs, [`code::SubmittedCode`]).
 //! - [`spec`]: datasets and assets as an owner builds them to upload ([`spec::Dataset`],
 //!   [`spec::Asset`]), generic over how their data travels.
+//! - [`wire`]: how calls travel over HTTP to a served datasite (`veil serve`): the routes, the
+//!   login and session, and the body of JSON and binary parts frames and arrays travel in.
 //! - [`kernel`]: the small vocabulary of a cell's calls to its Jupyter kernel, about the values the
 //!   kernel holds for it ([`kernel::KernelCall`], addressed by the kernel's handles).
 //! - [`op_methods!`]: the op methods (`sum`, `pow`, `column`, ...) and arithmetic operators, written
@@ -37,6 +39,7 @@ mod methods;
 pub mod ops;
 pub mod spec;
 pub mod view;
+pub mod wire;
 
 /// The version of this vocabulary. Clients and datasites of the same major version understand each
 /// other; a newer datasite serves an older client of the same major version.

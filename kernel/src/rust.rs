@@ -65,6 +65,7 @@ const FACADE_FILES: &[(&str, &str)] = &[
     ("api/src/ops.rs", include_str!("../../api/src/ops.rs")),
     ("api/src/spec.rs", include_str!("../../api/src/spec.rs")),
     ("api/src/view.rs", include_str!("../../api/src/view.rs")),
+    ("api/src/wire.rs", include_str!("../../api/src/wire.rs")),
     ("macros/Cargo.toml", include_str!("../../macros/Cargo.toml")),
     ("macros/src/lib.rs", include_str!("../../macros/src/lib.rs")),
 ];

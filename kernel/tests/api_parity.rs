@@ -24,6 +24,26 @@ const TYPES: &[&str] = &[
 /// Runtime methods cells do without, and why.
 const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
     (
+        "Datasite",
+        "open_session",
+        "a transport's login (veil serve's); cells log in with `site.login`",
+    ),
+    (
+        "Datasite",
+        "handle",
+        "a transport's entry to the dispatch (veil serve's); cells call through their client",
+    ),
+    (
+        "Datasite",
+        "session_user",
+        "a transport checks a token before reading a request (veil serve)",
+    ),
+    (
+        "Datasite",
+        "default_password_in_use",
+        "whoever serves the datasite checks it before listening beyond loopback",
+    ),
+    (
         "Client",
         "call",
         "the dispatch's entry for transports (the bridge forwards the facade's calls through it)",

@@ -11,14 +11,23 @@ use crate::datasets::{Dataset, DatasetList, SiteDataset};
 use crate::dispatch::reply;
 use crate::display::Table;
 use crate::error::Result;
+use crate::remote::Remote;
 use crate::site::SiteCore;
 use crate::users::{LoginOutcome, NewUser, Role, User, UserList};
 use veil_api::call::{Call, Secret};
 
-/// A user's session on a datasite, from [`Datasite::login`](crate::Datasite::login).
+/// How a client reaches its datasite: in this process, or served over HTTP.
+#[derive(Clone)]
+enum Link {
+    Local(Arc<SiteCore>),
+    Remote(Arc<Remote>),
+}
+
+/// A user's session on a datasite, from [`Datasite::login`](crate::Datasite::login) or, for a served
+/// one, [`RemoteSite::login`](crate::remote::RemoteSite::login).
 #[derive(Clone)]
 pub struct Client {
-    core: Arc<SiteCore>,
+    link: Link,
     token: Arc<str>,
     user: User,
     notices: Vec<String>,
@@ -28,7 +37,7 @@ impl fmt::Debug for Client {
     // Never print the session token.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("site", &self.core.name)
+            .field("site", &self.site_name())
             .field("email", &self.user.email)
             .field("role", &self.user.role)
             .finish_non_exhaustive()
@@ -37,23 +46,36 @@ impl fmt::Debug for Client {
 
 impl Client {
     pub(crate) fn new(core: Arc<SiteCore>, login: LoginOutcome) -> Client {
+        Client::with_link(Link::Local(core), login)
+    }
+
+    pub(crate) fn remote(remote: Arc<Remote>, login: LoginOutcome) -> Client {
+        Client::with_link(Link::Remote(remote), login)
+    }
+
+    fn with_link(link: Link, login: LoginOutcome) -> Client {
         Client {
-            core,
+            link,
             token: login.token.into(),
             user: login.user,
             notices: login.notices,
         }
     }
 
-    pub(crate) fn core(&self) -> &SiteCore {
-        &self.core
+    /// Whether `other` reaches the same datasite by the same way (ids mean something only there).
+    pub(crate) fn same_site(&self, other: &Client) -> bool {
+        match (&self.link, &other.link) {
+            (Link::Local(a), Link::Local(b)) => Arc::ptr_eq(a, b),
+            (Link::Remote(a), Link::Remote(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 
     /// Sends `call` to the datasite's one dispatch as this session: what every method of the handles
     /// does, and what other transports (the kernel's cell bridge) use to forward a client's calls.
     /// The handles' `from_view` constructors wrap what comes back.
     pub fn call(&self, call: veil_api::call::Call) -> Result<veil_api::call::Reply<crate::Data>> {
-        self.core.handle(&self.token, call, Vec::new())
+        self.call_with_parts(call, Vec::new())
     }
 
     /// [`Client::call`] for a call that names values by [`Part`](veil_api::call::Part) (an upload):
@@ -63,7 +85,10 @@ impl Client {
         call: veil_api::call::Call,
         parts: Vec<crate::Data>,
     ) -> Result<veil_api::call::Reply<crate::Data>> {
-        self.core.handle(&self.token, call, parts)
+        match &self.link {
+            Link::Local(core) => core.handle(&self.token, call, parts),
+            Link::Remote(remote) => remote.call(&self.token, call, parts),
+        }
     }
 
     /// The logged-in user's email.
@@ -78,7 +103,10 @@ impl Client {
 
     /// The datasite's name.
     pub fn site_name(&self) -> &str {
-        &self.core.name
+        match &self.link {
+            Link::Local(core) => &core.name,
+            Link::Remote(remote) => remote.site(),
+        }
     }
 
     /// Warnings from login, e.g. that the default admin password is still set.
@@ -187,12 +215,12 @@ impl Client {
 
     fn table(&self) -> Table {
         let mut t = Table::fields(
-            format!("Client {} on {}", self.user.email, self.core.name),
+            format!("Client {} on {}", self.user.email, self.site_name()),
             [
                 ("name", self.user.name.clone()),
                 ("email", self.user.email.clone()),
                 ("role", self.user.role.as_str().to_string()),
-                ("datasite", self.core.name.clone()),
+                ("datasite", self.site_name().to_string()),
             ],
         );
         t.warnings = self.notices.clone();

@@ -164,7 +164,9 @@ impl Data {
     }
 
     /// Encodes as Parquet (frames) or `.npy` (arrays).
-    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+    /// The bytes the datasite stores and sends it as: Parquet for a frame, `.npy` for an array, JSON
+    /// for a value.
+    pub fn encode(&self) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
         match self {
             Data::Frame(df) => {
@@ -186,7 +188,8 @@ impl Data {
     }
 
     /// Decodes what [`Data::encode`] wrote.
-    pub(crate) fn decode(kind: DataKind, bytes: &[u8]) -> Result<Data> {
+    /// A value from the bytes [`Data::encode`] made for one of `kind`.
+    pub fn decode(kind: DataKind, bytes: &[u8]) -> Result<Data> {
         Ok(match kind {
             DataKind::Frame => Data::Frame(
                 ParquetReader::new(Cursor::new(bytes))

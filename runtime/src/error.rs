@@ -128,6 +128,16 @@ pub enum Error {
     /// The datasite was closed by [`Datasite::land`](crate::Datasite::land).
     #[error("the datasite `{0}` has landed (closed); launch it again with `Datasite::launch`")]
     Landed(String),
+
+    /// A served datasite's error, as it said it (or why it could not be reached or read, as
+    /// [`ErrorKind::Unavailable`](veil_api::call::ErrorKind::Unavailable)).
+    #[error("{message}")]
+    Remote {
+        /// Its kind.
+        kind: veil_api::call::ErrorKind,
+        /// The message, naming the problem and the fix.
+        message: String,
+    },
 }
 
 /// The lower-level cause of an [`Error::Storage`].
@@ -279,6 +289,7 @@ impl Error {
             Error::Storage { .. } => K::Storage,
             Error::Data { .. } => K::Data,
             Error::Landed(_) => K::Landed,
+            Error::Remote { kind, .. } => *kind,
         }
     }
 }

@@ -45,6 +45,8 @@
 //! # Layout
 //! - [`site`]: [`Datasite`] — launch (`Datasite::launch(name, reset)`), login, land; where datasites live.
 //! - [`client`]: [`Client`] — a logged-in user's calls; the datasite checks the caller's role on each.
+//! - [`remote`]: [`connect`] — a datasite served over HTTP (`veil serve`), reached with the same
+//!   [`Client`]; the server decides every call, this side only encodes and decodes.
 //! - `dispatch` (private): the one dispatch, `SiteCore::handle(token, call, parts)`: every call of
 //!   the vocabulary (`veil_api::call`; an upload's frames and arrays come beside it as its parts) is
 //!   answered there by one service
@@ -138,6 +140,7 @@ pub mod load;
 pub mod mock;
 pub mod ops;
 pub mod pointers;
+pub mod remote;
 mod replay;
 pub mod request;
 pub mod runner;
@@ -154,6 +157,7 @@ pub use display::Render;
 pub use error::{Error, Result};
 pub use load::{read_csv, read_parquet};
 pub use pointers::{DEFAULT_CACHE_BYTES, Pointer, Status};
+pub use remote::{RemoteSite, connect};
 pub use request::{Request, RequestKind, RequestList, RequestStatus, Review};
 pub use site::{Datasite, LaunchOptions};
 pub use users::{NewUser, Role, User, UserList};

@@ -254,7 +254,7 @@ impl Pointer {
         // Not a permission check (the datasite makes those): ids only mean something on their own
         // datasite, so a pointer from another is named for what it is.
         for p in others {
-            if !std::ptr::eq(p.client.core(), self.client.core()) {
+            if !p.client.same_site(&self.client) {
                 return Err(Error::invalid(
                     "pointer",
                     "it belongs to another datasite",

@@ -228,6 +228,40 @@ impl Datasite {
         Ok(Client::new(self.core.clone(), outcome))
     }
 
+    /// A login for a transport that serves this datasite (the HTTP server): the session token and
+    /// the user, checked as [`Datasite::login`] checks them.
+    pub fn open_session(&self, email: &str, password: &str) -> Result<veil_api::wire::Session> {
+        let outcome = self.core.login(email, password)?;
+        Ok(veil_api::wire::Session {
+            token: veil_api::call::Secret(outcome.token),
+            user: outcome.user,
+            notices: outcome.notices,
+        })
+    }
+
+    /// Whether an owner still logs in with the password the datasite was created with (the default
+    /// admin's, `changethis`): a served datasite stays on loopback until it is changed.
+    pub fn default_password_in_use(&self) -> Result<bool> {
+        self.core.default_password_in_use()
+    }
+
+    /// The user behind a session token, as they are now: what a transport checks before it reads
+    /// anything else of a request.
+    pub fn session_user(&self, token: &str) -> Result<crate::User> {
+        self.core.authorize(token)
+    }
+
+    /// A call for a transport that serves this datasite, as the session `token` (from
+    /// [`Datasite::open_session`]): the one dispatch every client goes through.
+    pub fn handle(
+        &self,
+        token: &str,
+        call: veil_api::call::Call,
+        parts: Vec<crate::Data>,
+    ) -> Result<veil_api::call::Reply<crate::Data>> {
+        self.core.handle(token, call, parts)
+    }
+
     /// Registers yourself as a data scientist, when the owner has enabled self sign-up.
     pub fn sign_up(&self, user: NewUser) -> Result<User> {
         self.core.register(None, user)

@@ -226,6 +226,18 @@ impl SiteCore {
         })
     }
 
+    /// Whether an owner account still has the password it was created with (the default admin's).
+    pub(crate) fn default_password_in_use(&self) -> Result<bool> {
+        self.store.read(|conn| {
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE default_password = 1 AND role IN ('admin', 'data_owner'))",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("checking for default passwords"))
+        })
+    }
+
     /// The user behind a session token, read afresh so role changes apply at once.
     pub(crate) fn authorize(&self, token: &str) -> Result<User> {
         self.store

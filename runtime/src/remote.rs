@@ -1,0 +1,232 @@
+//! A datasite served over HTTP (`veil serve`), reached with [`connect`]: the same [`Client`], whose
+//! calls travel as the vocabulary's JSON with frames and arrays as binary parts (see
+//! [`veil_api::wire`]). The server decides every call from its own records, as the embedded datasite
+//! does; this side only encodes and decodes.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use veil_api::call::{Call, ErrorKind, Reply, Secret};
+use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Session, Version};
+
+use crate::client::Client;
+use crate::data::Data;
+use crate::error::{Error, Result};
+use crate::users::LoginOutcome;
+
+/// Largest reply accepted: the largest result a code request may return, and then some.
+const MAX_REPLY_BYTES: u64 = 1 << 30;
+
+/// A served datasite, before anyone logs in.
+#[derive(Clone)]
+pub struct RemoteSite {
+    link: Arc<Remote>,
+}
+
+/// The connection to a served datasite that a [`Client`] calls through.
+pub(crate) struct Remote {
+    base: String,
+    agent: ureq::Agent,
+    site: String,
+}
+
+/// Connects to the datasite served at `url` (`http://host:port`), checking that it speaks this
+/// client's API version: the same major version, and a minor version no older than this client's.
+pub fn connect(url: &str) -> Result<RemoteSite> {
+    let base = url.trim_end_matches('/').to_string();
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(Error::invalid(
+            "datasite URL",
+            format!("`{}` is not an http(s) URL", crate::error::clip(url, 100)),
+            "give the address `veil serve` printed, e.g. `http://127.0.0.1:8083`",
+        ));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut link = Remote {
+        base,
+        agent,
+        site: String::new(),
+    };
+    let version: Version = link.json(link.agent.get(&link.url("/v1/version")).call())?;
+    check_version(&version.api_version)?;
+    link.site = version.site;
+    Ok(RemoteSite {
+        link: Arc::new(link),
+    })
+}
+
+/// Whether a server speaking `server` serves this client: same major version, same or newer minor.
+fn check_version(server: &str) -> Result<()> {
+    let parse = |v: &str| -> Option<(u32, u32)> {
+        let (major, minor) = v.split_once('.')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    };
+    let (ours, theirs) = (parse(veil_api::API_VERSION), parse(server));
+    match (ours, theirs) {
+        (Some((major, minor)), Some((m, n))) if m == major && n >= minor => Ok(()),
+        _ => Err(Error::Remote {
+            kind: ErrorKind::Unavailable,
+            message: format!(
+                "the datasite speaks API {server} and this client {ours}: {fix}",
+                ours = veil_api::API_VERSION,
+                fix = if theirs > ours {
+                    "upgrade this client (the `veil` crate, or the kernel with `veil-kernel install`) to the server's version"
+                } else {
+                    "ask the datasite's owner to upgrade `veil serve` to this client's version or newer"
+                }
+            ),
+        }),
+    }
+}
+
+impl std::fmt::Debug for RemoteSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RemoteSite({} at {})", self.link.site, self.link.base)
+    }
+}
+
+impl RemoteSite {
+    /// The datasite's name.
+    pub fn name(&self) -> &str {
+        &self.link.site
+    }
+
+    /// Logs in: the server returns a session token, which every call of the client carries.
+    pub fn login(&self, email: &str, password: &str) -> Result<Client> {
+        let body = serde_json::to_vec(&Login {
+            email: email.to_string(),
+            password: Secret(password.to_string()),
+        })
+        .map_err(|e| Error::invalid("login", e.to_string(), "check the email"))?;
+        let response = self
+            .link
+            .agent
+            .post(&self.link.url("/v1/login"))
+            .header("content-type", "application/json")
+            .send(&body[..]);
+        let session: Session = self.link.json(response)?;
+        for notice in &session.notices {
+            eprintln!("warning: {notice}");
+        }
+        Ok(Client::remote(
+            self.link.clone(),
+            LoginOutcome {
+                token: session.token.0,
+                user: session.user,
+                notices: session.notices,
+            },
+        ))
+    }
+}
+
+impl Remote {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub(crate) fn site(&self) -> &str {
+        &self.site
+    }
+
+    /// Sends `call` with `parts` as the session `token` and reads the reply.
+    pub(crate) fn call(&self, token: &str, call: Call, parts: Vec<Data>) -> Result<Reply<Data>> {
+        let kinds = parts.iter().map(Data::kind).collect();
+        let encoded = parts.iter().map(Data::encode).collect::<Result<Vec<_>>>()?;
+        let json = serde_json::to_vec(&CallBody { call, parts: kinds })
+            .map_err(|e| Error::invalid("call", e.to_string(), "check its arguments"))?;
+        let response = self
+            .agent
+            .post(&self.url("/v1/call"))
+            .header("content-type", wire::CONTENT_TYPE)
+            .header("authorization", &format!("Bearer {token}"))
+            .send(&wire::encode(&json, &encoded)[..]);
+        let body = self.body(response)?;
+        let (json, parts) = wire::decode(&body).map_err(unreadable)?;
+        let reply: Reply<Blob> =
+            serde_json::from_slice(json).map_err(|e| unreadable(e.to_string()))?;
+        reply.try_map(|blob| {
+            let bytes = parts
+                .get(blob.part)
+                .ok_or_else(|| unreadable(format!("no part {}", blob.part)))?;
+            Data::decode(blob.kind, bytes)
+        })
+    }
+
+    /// The body of a successful response, or the error the server gave.
+    fn body(
+        &self,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Vec<u8>> {
+        let mut response = response.map_err(|e| Error::Remote {
+            kind: ErrorKind::Unavailable,
+            message: format!(
+                "could not reach the datasite at {} ({e}); check the address and that `veil serve` is running",
+                self.base
+            ),
+        })?;
+        let status = response.status();
+        let mut body = Vec::new();
+        response
+            .body_mut()
+            .with_config()
+            .limit(MAX_REPLY_BYTES)
+            .reader()
+            .read_to_end(&mut body)
+            .map_err(|e| unreadable(e.to_string()))?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        match serde_json::from_slice::<ApiError>(&body) {
+            Ok(e) => Err(Error::Remote {
+                kind: e.kind,
+                message: e.message,
+            }),
+            Err(_) => Err(unreadable(format!("HTTP {status}"))),
+        }
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T> {
+        let body = self.body(response)?;
+        serde_json::from_slice(&body).map_err(|e| unreadable(e.to_string()))
+    }
+}
+
+fn unreadable(why: impl std::fmt::Display) -> Error {
+    Error::Remote {
+        kind: ErrorKind::Unavailable,
+        message: format!(
+            "the datasite's answer could not be read ({why}); the server and this client may be of different versions"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_server_serves_an_older_client_within_a_major_version() {
+        let (major, minor) = veil_api::API_VERSION.split_once('.').unwrap();
+        let minor: u32 = minor.parse().unwrap();
+        check_version(veil_api::API_VERSION).unwrap();
+        check_version(&format!("{major}.{}", minor + 1)).unwrap();
+        let newer_major = format!("{}.0", major.parse::<u32>().unwrap() + 1);
+        let err = check_version(&newer_major).unwrap_err().to_string();
+        assert!(err.contains("upgrade this client"), "{err}");
+        if minor > 0 {
+            let err = check_version(&format!("{major}.{}", minor - 1))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("upgrade `veil serve`"), "{err}");
+        }
+        assert!(check_version("banana").is_err());
+    }
+}

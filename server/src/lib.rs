@@ -1,0 +1,184 @@
+//! # veil-server: a datasite served over HTTP
+//!
+//! `veil serve` keeps the owner's datasite on its own machine and answers scientists' clients
+//! (`veil::connect(url)?.login(..)`) over HTTP. It is one more transport over the datasite's one
+//! dispatch ([`veil::Datasite::handle`]): each request carries a session token, the datasite resolves
+//! it to the user and role it holds now and decides the call from its own records, exactly as for a
+//! client in the same process. The routes and the body format are the vocabulary's
+//! ([`veil_api::wire`]).
+//!
+//! Why a crate of its own: the HTTP stack (axum, hyper) is the server's alone; programs that embed a
+//! datasite, and the kernel, do not build it.
+//!
+//! # Layout
+//! - [`router`]: the routes, each handler decoding a request, calling the datasite off the async
+//!   runtime and encoding its reply; errors become the vocabulary's [`ApiError`] with an HTTP status.
+//! - `main.rs`: the command line (`veil serve`), binding, logging and graceful shutdown.
+//!
+//! # Security model
+//! The server trusts nothing a client sends but its session token, which the datasite checks on
+//! every call (it keeps only the token's hash). No secret of the server (its files, other users'
+//! tokens, password hashes) is in any reply: replies are the vocabulary's views. A server refuses to
+//! listen beyond loopback while an owner still has the default password. Not yet: TLS (put the
+//! server behind a TLS proxy when it listens beyond loopback), token expiry and login backoff.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use veil::{Data, Datasite};
+use veil_api::call::{ErrorKind, Reply};
+use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Version};
+
+/// Largest request body: an upload's data and mocks.
+pub const MAX_BODY_BYTES: usize = 1 << 30;
+
+/// The routes of the served datasite `site`.
+pub fn router(site: Datasite) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(ready))
+        .route("/v1/version", get(version))
+        .route("/v1/login", post(login))
+        .route("/v1/call", post(call))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(Arc::new(site))
+}
+
+type Site = State<Arc<Datasite>>;
+
+async fn ready(State(site): Site) -> Response {
+    // Ready once the datasite answers a read.
+    match blocking(move || site.default_password_in_use()).await {
+        Ok(_) => "ready".into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn version(State(site): Site) -> Response {
+    axum::Json(Version {
+        api_version: veil_api::API_VERSION.to_string(),
+        site: site.name().to_string(),
+    })
+    .into_response()
+}
+
+async fn login(State(site): Site, body: Bytes) -> Response {
+    let login: Login = match serde_json::from_slice(&body) {
+        Ok(l) => l,
+        Err(e) => {
+            return invalid(format!(
+                "the login is not JSON of an email and a password ({e})"
+            ));
+        }
+    };
+    match blocking(move || site.open_session(&login.email, &login.password.0)).await {
+        Ok(session) => axum::Json(session).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn call(State(site): Site, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+    else {
+        return Failure(veil::Error::SessionExpired).into_response();
+    };
+    match blocking(move || answer(&site, &token, &body)).await {
+        Ok(body) => ([(header::CONTENT_TYPE, wire::CONTENT_TYPE)], body).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Decodes a call, lets the datasite decide it, and encodes the reply.
+fn answer(site: &Datasite, token: &str, body: &[u8]) -> veil::Result<Vec<u8>> {
+    let bad = |what: String| veil::Error::Remote {
+        kind: ErrorKind::InvalidInput,
+        message: format!("{what}; send calls with `veil::connect(url)`, which writes them"),
+    };
+    // Nothing of the body is read for a caller without a session.
+    site.session_user(token)?;
+    let (json, parts) = wire::decode(body).map_err(bad)?;
+    let CallBody { call, parts: kinds } = serde_json::from_slice(json)
+        .map_err(|e| bad(format!("the call is not one of the vocabulary's ({e})")))?;
+    if kinds.len() != parts.len() {
+        return Err(bad(format!(
+            "{} kinds for {} parts",
+            kinds.len(),
+            parts.len()
+        )));
+    }
+    let values = kinds
+        .into_iter()
+        .zip(parts)
+        .map(|(kind, bytes)| Data::decode(kind, bytes))
+        .collect::<veil::Result<Vec<_>>>()?;
+    let reply = site.handle(token, call, values)?;
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let reply: Reply<Blob> = reply.try_map(|data| {
+        out.push(data.encode()?);
+        Ok::<_, veil::Error>(Blob {
+            kind: data.kind(),
+            part: out.len() - 1,
+        })
+    })?;
+    let json = serde_json::to_vec(&reply).map_err(|e| veil::Error::Remote {
+        kind: ErrorKind::Data,
+        message: format!("the reply could not be written ({e})"),
+    })?;
+    Ok(wire::encode(&json, &out))
+}
+
+/// Runs datasite work (SQLite, replays, code runs) off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> veil::Result<T> + Send + 'static,
+) -> Result<T, Failure> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(Failure),
+        Err(e) => Err(Failure(veil::Error::Remote {
+            kind: ErrorKind::Runner,
+            message: format!("the server failed while answering ({e}); try again"),
+        })),
+    }
+}
+
+fn invalid(message: String) -> Response {
+    Failure(veil::Error::Remote {
+        kind: ErrorKind::InvalidInput,
+        message,
+    })
+    .into_response()
+}
+
+/// A datasite error as an HTTP response: a status for its kind, and the vocabulary's error.
+struct Failure(veil::Error);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let kind = self.0.kind();
+        let status = match kind {
+            ErrorKind::AuthenticationFailed | ErrorKind::SessionExpired => StatusCode::UNAUTHORIZED,
+            ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::AlreadyExists
+            | ErrorKind::ApprovalPending
+            | ErrorKind::RequestDenied
+            | ErrorKind::PolicyExhausted => StatusCode::CONFLICT,
+            ErrorKind::InvalidInput | ErrorKind::Data => StatusCode::BAD_REQUEST,
+            ErrorKind::Landed | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let error = ApiError {
+            kind,
+            message: self.0.to_string(),
+        };
+        (status, axum::Json(error)).into_response()
+    }
+}

@@ -1,0 +1,231 @@
+//! The real `veil serve` on 127.0.0.1 with an ephemeral port, reached through `veil::connect` as a
+//! scientist on another machine would: seed 003's flow over HTTP, then what an attacker with the
+//! address but no valid session tries.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use ndarray::array;
+use veil::prelude::*;
+
+const ADMIN: &str = "info@openmined.org";
+
+/// A running `veil serve`, killed on drop.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path, extra: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args([
+            "serve",
+            "--name",
+            "pandas-test-domain-1",
+            "--port",
+            "0",
+            "--dir",
+        ])
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Served { child, url }
+}
+
+/// SIGTERM, as a service manager stops it; returns its exit status.
+fn stop(mut served: Served) -> std::process::ExitStatus {
+    let pid = served.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    served.child.wait().unwrap()
+}
+
+#[test]
+fn seed_003s_flow_runs_against_a_served_datasite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset"]);
+    // The owner, on the server's machine or any other.
+    let site = veil::connect(&served.url).unwrap();
+    assert_eq!(site.name(), "pandas-test-domain-1");
+    let owner = site.login(ADMIN, "changethis").unwrap();
+    assert!(
+        !owner.notices().is_empty(),
+        "the default password is flagged"
+    );
+    owner
+        .upload_dataset(
+            Dataset::new("my dataset").asset(
+                Asset::new("my asset")
+                    .data(array![1.0, 2.0, 3.0])
+                    .mock(array![1.0, 1.0, 1.0]),
+            ),
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123def"))
+        .unwrap();
+
+    // Jane, from her own machine: mocks, pointer ops, her own array, a request.
+    let jane = veil::connect(&served.url)
+        .unwrap()
+        .login("jane@caltech.edu", "abc123def")
+        .unwrap();
+    let asset = jane
+        .dataset("my dataset")
+        .unwrap()
+        .asset("my asset")
+        .unwrap();
+    assert_eq!(
+        asset.mock().unwrap().as_f64().unwrap().iter().sum::<f64>(),
+        3.0
+    );
+    assert!(
+        matches!(asset.data(), Err(Error::Remote { kind, .. }) if kind == veil::api::call::ErrorKind::PermissionDenied)
+    );
+    let pointer = asset.pointer().unwrap();
+    let total = pointer.sum().unwrap();
+    assert_eq!(total.mock().as_f64().unwrap().sum(), 3.0);
+    let plus_one = (&pointer + 1.0).unwrap();
+    assert_eq!(
+        plus_one
+            .mock()
+            .as_f64()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        [2.0, 2.0, 2.0]
+    );
+    let mine = jane.array(array![4.0, 5.0, 6.0]).unwrap();
+    let added = (&pointer + &mine).unwrap();
+    let request = added.request("the sum of the two").unwrap();
+    assert!(
+        matches!(added.get(), Err(Error::Remote { kind, .. }) if kind == veil::api::call::ErrorKind::ApprovalPending)
+    );
+
+    // The owner approves; Jane gets the real result.
+    owner.request(&request.id).unwrap().approve().unwrap();
+    let result = added.get().unwrap();
+    assert_eq!(
+        result.as_f64().unwrap().iter().copied().collect::<Vec<_>>(),
+        [5.0, 7.0, 9.0]
+    );
+
+    // A stop drains and lands; a restart on the same directory holds everything acknowledged.
+    assert!(stop(served).success());
+    let served = serve(tmp.path(), &[]);
+    let owner = veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap();
+    assert_eq!(owner.datasets().unwrap().len(), 1);
+    assert_eq!(owner.requests().unwrap().len(), 1);
+}
+
+#[test]
+fn only_a_valid_session_reaches_the_datasite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset"]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let post = |token: Option<&str>, body: &[u8]| {
+        let mut request = agent
+            .post(format!("{}/v1/call", served.url))
+            .header("content-type", veil::api::wire::CONTENT_TYPE);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let mut response = request.send(body).unwrap();
+        let status = response.status().as_u16();
+        let error: veil::api::wire::ApiError =
+            serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
+        (status, error)
+    };
+    let whoami = veil::api::wire::encode(br#"{"call":{"call":"whoami"}}"#, &[]);
+    // No token, a forged one: refused alike, before any call is read.
+    for token in [None, Some("forged-token")] {
+        let (status, error) = post(token, &whoami);
+        assert_eq!(status, 401, "{error:?}");
+        assert_eq!(error.kind, veil::api::call::ErrorKind::SessionExpired);
+    }
+    // A real session, then its logout: the token is dead at once.
+    let owner = veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap();
+    owner.whoami().unwrap();
+    owner.logout().unwrap();
+    assert!(
+        matches!(owner.whoami(), Err(Error::Remote { kind, .. }) if kind == veil::api::call::ErrorKind::SessionExpired)
+    );
+    // A wrong password says so without telling which part was wrong; bad bodies are named.
+    let site = veil::connect(&served.url).unwrap();
+    let err = site.login(ADMIN, "wrong").unwrap_err().to_string();
+    assert!(err.contains("unknown email or wrong password"), "{err}");
+    let session = site.login(ADMIN, "changethis").unwrap();
+    drop(session);
+    let (status, error) = post(Some("forged-token"), b"not a body");
+    assert_eq!(
+        status, 401,
+        "the session is checked before the body: {error:?}"
+    );
+    // A version the client cannot speak is one clear sentence.
+    let err = veil::connect("ftp://example.org").unwrap_err().to_string();
+    assert!(err.contains("not an http(s) URL"), "{err}");
+    let err = veil::connect("http://127.0.0.1:1").unwrap_err().to_string();
+    assert!(err.contains("could not reach the datasite"), "{err}");
+}
+
+#[test]
+fn the_server_stays_on_loopback_while_the_default_password_stands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args([
+            "serve", "--name", "exposed", "--port", "0", "--host", "0.0.0.0", "--dir",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("default password") && stderr.contains("change_password"),
+        "{stderr}"
+    );
+    // `--help` documents every flag with its environment variable.
+    let help = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for var in [
+        "VEIL_SITE",
+        "VEIL_DIR",
+        "VEIL_HOST",
+        "VEIL_PORT",
+        "VEIL_RESET",
+    ] {
+        assert!(help.contains(var), "{var} missing from --help:\n{help}");
+    }
+}
