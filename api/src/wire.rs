@@ -55,6 +55,8 @@ pub struct Login {
 pub struct Session {
     /// The session token (the server keeps only its hash).
     pub token: Secret,
+    /// When it expires, in milliseconds since the Unix epoch: log in again after.
+    pub expires_at: i64,
     /// Who logged in.
     pub user: User,
     /// Warnings, e.g. that the default admin password is still set.

@@ -159,7 +159,7 @@ pub use load::{read_csv, read_parquet};
 pub use pointers::{DEFAULT_CACHE_BYTES, Pointer, Status};
 pub use remote::{RemoteSite, connect};
 pub use request::{Request, RequestKind, RequestList, RequestStatus, Review};
-pub use site::{Datasite, LaunchOptions};
+pub use site::{DEFAULT_SESSION_TTL, Datasite, LaunchOptions};
 pub use users::{NewUser, Role, User, UserList};
 pub use validate::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
 /// The call vocabulary the datasite answers (`veil-api`): calls, replies, views and the op set.

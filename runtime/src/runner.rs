@@ -46,7 +46,8 @@ pub use source::{Param, Signature, parse_function};
 /// The environment variable naming the runner's directory.
 pub const RUNNER_DIR_ENV: &str = "VEIL_RUNNER_DIR";
 
-/// Longest a submitted function may take to compile (its dependencies are built beforehand).
+/// Longest a submitted function may take to compile (its dependencies, built once beforehand by
+/// [`Runner::warm`], are not counted).
 pub const COMPILE_WALL: Duration = Duration::from_secs(300);
 
 /// The support library, compiled into every job.
@@ -227,7 +228,18 @@ impl Runner {
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
-        Ok(())
+        std::fs::write(self.warmed_marker(), job_name(""))
+            .map_err(Error::io("marking the code runner built"))
+    }
+
+    /// Written by [`Runner::warm`] with the digest of what it built: a compile whose dependencies
+    /// are not built yet builds them first, without the compile's deadline.
+    fn warmed_marker(&self) -> PathBuf {
+        self.jobs().join(".warmed")
+    }
+
+    fn is_warm(&self) -> bool {
+        std::fs::read_to_string(self.warmed_marker()).is_ok_and(|d| d == job_name(""))
     }
 
     /// Writes the package's files (only those that changed, so cargo's fingerprints hold) and its
@@ -363,7 +375,11 @@ impl Runner {
         if binary.exists() {
             return Ok(Ok(binary));
         }
-        self.prepare()?;
+        if self.is_warm() {
+            self.prepare()?;
+        } else {
+            self.warm()?;
+        }
         let file = self.jobs().join("src/bin").join(format!("{bin}.rs"));
         write_if_changed(&file, &job_file(source, sig))?;
         let args = [

@@ -45,6 +45,8 @@ pub(crate) struct SiteCore {
     pub code_limits: Limits,
     /// Whether submitted code may run where runs cannot be jailed.
     pub allow_unjailed_code: bool,
+    /// How long a login's session lasts.
+    pub session_ttl: std::time::Duration,
 }
 
 impl SiteCore {
@@ -71,6 +73,10 @@ impl SiteCore {
     }
 }
 
+/// How long a session lasts unless [`LaunchOptions::session_ttl`] says otherwise: a working day and
+/// night, so a notebook left open overnight logs in again.
+pub const DEFAULT_SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// Options for [`Datasite::launch_with`].
 #[derive(Debug, Clone)]
 pub struct LaunchOptions {
@@ -81,6 +87,7 @@ pub struct LaunchOptions {
     code_limits: Limits,
     cache_bytes: usize,
     allow_unjailed_code: bool,
+    session_ttl: std::time::Duration,
 }
 
 impl LaunchOptions {
@@ -93,6 +100,7 @@ impl LaunchOptions {
             runner_dir: None,
             code_limits: Limits::default(),
             cache_bytes: DEFAULT_CACHE_BYTES,
+            session_ttl: DEFAULT_SESSION_TTL,
             allow_unjailed_code: std::env::var_os(crate::code::ALLOW_UNJAILED_ENV)
                 .is_some_and(|v| v == "1"),
         }
@@ -113,6 +121,13 @@ impl LaunchOptions {
     /// Compile submitted code here (instead of [`runner::default_dir`]).
     pub fn runner_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.runner_dir = Some(dir.into());
+        self
+    }
+
+    /// How long a login's session lasts before its client must log in again (default
+    /// [`DEFAULT_SESSION_TTL`]).
+    pub fn session_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.session_ttl = ttl;
         self
     }
 
@@ -203,6 +218,7 @@ impl Datasite {
             runner: Runner::new(options.runner_dir.unwrap_or_else(runner::default_dir)),
             code_limits: options.code_limits,
             allow_unjailed_code: options.allow_unjailed_code,
+            session_ttl: options.session_ttl,
         });
         Executor::start(&core);
         Ok(Datasite { core })
@@ -232,8 +248,10 @@ impl Datasite {
     /// the user, checked as [`Datasite::login`] checks them.
     pub fn open_session(&self, email: &str, password: &str) -> Result<veil_api::wire::Session> {
         let outcome = self.core.login(email, password)?;
+        let expires_at = crate::store::now_ms() + self.core.session_ttl.as_millis() as i64;
         Ok(veil_api::wire::Session {
             token: veil_api::call::Secret(outcome.token),
+            expires_at,
             user: outcome.user,
             notices: outcome.notices,
         })

@@ -209,6 +209,12 @@ impl SiteCore {
                 params![token_hash(&token), user.id, now_ms()],
             )
             .map_err(Error::sqlite("opening a session"))?;
+            // Expired sessions go as new ones come.
+            tx.execute(
+                "DELETE FROM sessions WHERE created_at <= ?1",
+                [now_ms() - self.session_ttl.as_millis() as i64],
+            )
+            .map_err(Error::sqlite("ending expired sessions"))?;
             audit::record(tx, &user.email, "login", &user.email, "")
         })?;
         let mut notices = Vec::new();
@@ -245,10 +251,12 @@ impl SiteCore {
                 // Every call checks its session: the statement is prepared once per connection.
                 conn.prepare_cached(
                     "SELECT u.id, u.name, u.email, u.role, u.institution, u.website, u.created_at
-                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
+                     FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1 AND s.created_at > ?2",
                 )
                 .and_then(|mut stmt| {
-                    stmt.query_row([token_hash(token)], user_from_row)
+                    let opened_after = now_ms() - self.session_ttl.as_millis() as i64;
+                    stmt.query_row(params![token_hash(token), opened_after], user_from_row)
                         .optional()
                 })
                 .map_err(Error::sqlite("checking a session"))

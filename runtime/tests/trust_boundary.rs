@@ -610,3 +610,23 @@ fn nothing_a_scientist_sends_reads_otherwise_than_it_is() {
     features.with_column("radius x2", &radius).unwrap();
     site.land().unwrap();
 }
+
+/// A session lasts as long as the datasite says, whatever its client holds: a token found later
+/// (in a notebook's saved state, a log) opens nothing.
+#[test]
+fn a_session_ends_when_its_time_is_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = LaunchOptions::new("boundary-site")
+        .dir(tmp.path())
+        .reset(true)
+        .session_ttl(Duration::from_millis(400))
+        .launch()
+        .unwrap();
+    let owner = site.login(ADMIN, ADMIN_PW).unwrap();
+    owner.whoami().unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(matches!(owner.whoami(), Err(Error::SessionExpired)));
+    // A new login opens a new session.
+    site.login(ADMIN, ADMIN_PW).unwrap().whoami().unwrap();
+    site.land().unwrap();
+}

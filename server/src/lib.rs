@@ -19,10 +19,12 @@
 //! The server trusts nothing a client sends but its session token, which the datasite checks on
 //! every call (it keeps only the token's hash). No secret of the server (its files, other users'
 //! tokens, password hashes) is in any reply: replies are the vocabulary's views. A server refuses to
-//! listen beyond loopback while an owner still has the default password. Not yet: TLS (put the
-//! server behind a TLS proxy when it listens beyond loopback), token expiry and login backoff.
+//! listen beyond loopback while an owner still has the default password. Sessions expire (24 h by
+//! default) and end at logout or a password change. Not yet: TLS (put the server behind a TLS proxy
+//! when it listens beyond loopback) and login backoff.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -30,6 +32,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tokio::sync::Semaphore;
 use veil::{Data, Datasite};
 use veil_api::call::{ErrorKind, Reply};
 use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Version};
@@ -37,8 +40,18 @@ use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Version};
 /// Largest request body: an upload's data and mocks.
 pub const MAX_BODY_BYTES: usize = 1 << 30;
 
-/// The routes of the served datasite `site`.
-pub fn router(site: Datasite) -> Router {
+/// How long a call waits for a free worker before it is turned away as busy.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+/// The served datasite and the workers its calls share.
+struct Served {
+    site: Datasite,
+    /// Datasite work (SQLite, replays, code runs) in flight at once; the rest wait [`QUEUE_WAIT`].
+    workers: Semaphore,
+}
+
+/// The routes of the served datasite `site`, answering at most `workers` calls at once.
+pub fn router(site: Datasite, workers: usize) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
@@ -46,14 +59,17 @@ pub fn router(site: Datasite) -> Router {
         .route("/v1/login", post(login))
         .route("/v1/call", post(call))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(Arc::new(site))
+        .with_state(Arc::new(Served {
+            site,
+            workers: Semaphore::new(workers.max(1)),
+        }))
 }
 
-type Site = State<Arc<Datasite>>;
+type Site = State<Arc<Served>>;
 
 async fn ready(State(site): Site) -> Response {
     // Ready once the datasite answers a read.
-    match blocking(move || site.default_password_in_use()).await {
+    match blocking(&site.clone(), move || site.site.default_password_in_use()).await {
         Ok(_) => "ready".into_response(),
         Err(e) => e.into_response(),
     }
@@ -62,7 +78,7 @@ async fn ready(State(site): Site) -> Response {
 async fn version(State(site): Site) -> Response {
     axum::Json(Version {
         api_version: veil_api::API_VERSION.to_string(),
-        site: site.name().to_string(),
+        site: site.site.name().to_string(),
     })
     .into_response()
 }
@@ -76,7 +92,12 @@ async fn login(State(site): Site, body: Bytes) -> Response {
             ));
         }
     };
-    match blocking(move || site.open_session(&login.email, &login.password.0)).await {
+    let work = site.clone();
+    match blocking(&site, move || {
+        work.site.open_session(&login.email, &login.password.0)
+    })
+    .await
+    {
         Ok(session) => axum::Json(session).into_response(),
         Err(e) => e.into_response(),
     }
@@ -91,7 +112,8 @@ async fn call(State(site): Site, headers: HeaderMap, body: Bytes) -> Response {
     else {
         return Failure(veil::Error::SessionExpired).into_response();
     };
-    match blocking(move || answer(&site, &token, &body)).await {
+    let work = site.clone();
+    match blocking(&site, move || answer(&work.site, &token, &body)).await {
         Ok(body) => ([(header::CONTENT_TYPE, wire::CONTENT_TYPE)], body).into_response(),
         Err(e) => e.into_response(),
     }
@@ -136,10 +158,22 @@ fn answer(site: &Datasite, token: &str, body: &[u8]) -> veil::Result<Vec<u8>> {
     Ok(wire::encode(&json, &out))
 }
 
-/// Runs datasite work (SQLite, replays, code runs) off the async runtime.
+/// Runs datasite work (SQLite, replays, code runs) off the async runtime, on one of the served
+/// datasite's workers: a call that finds none free within [`QUEUE_WAIT`] is turned away as busy,
+/// rather than queued without bound.
 async fn blocking<T: Send + 'static>(
+    served: &Served,
     work: impl FnOnce() -> veil::Result<T> + Send + 'static,
 ) -> Result<T, Failure> {
+    let Ok(Ok(_worker)) = tokio::time::timeout(QUEUE_WAIT, served.workers.acquire()).await else {
+        return Err(Failure(veil::Error::Remote {
+            kind: ErrorKind::Unavailable,
+            message: format!(
+                "the datasite is busy: every worker is answering a call; retry after {} s",
+                QUEUE_WAIT.as_secs()
+            ),
+        }));
+    };
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result.map_err(Failure),
         Err(e) => Err(Failure(veil::Error::Remote {
@@ -179,6 +213,13 @@ impl IntoResponse for Failure {
             kind,
             message: self.0.to_string(),
         };
-        (status, axum::Json(error)).into_response()
+        let mut response = (status, axum::Json(error)).into_response();
+        if kind == ErrorKind::Unavailable {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(QUEUE_WAIT.as_secs()),
+            );
+        }
+        response
     }
 }

@@ -46,6 +46,13 @@ struct Serve {
     /// Start empty, erasing what the datasite held.
     #[arg(long, env = "VEIL_RESET")]
     reset: bool,
+    /// How many calls the datasite works on at once (queries, replays, code runs); a call that finds
+    /// none free for two seconds is answered "busy, retry after 2 s".
+    #[arg(long, env = "VEIL_WORKERS", default_value_t = 8)]
+    workers: usize,
+    /// How long a login's session lasts, in seconds; then its client logs in again.
+    #[arg(long, env = "VEIL_SESSION_SECS", default_value_t = veil::DEFAULT_SESSION_TTL.as_secs())]
+    session_secs: u64,
 }
 
 fn main() -> Result<()> {
@@ -55,7 +62,9 @@ fn main() -> Result<()> {
 }
 
 fn run(serve: Serve) -> Result<()> {
-    let mut options = LaunchOptions::new(&serve.name).reset(serve.reset);
+    let mut options = LaunchOptions::new(&serve.name)
+        .reset(serve.reset)
+        .session_ttl(std::time::Duration::from_secs(serve.session_secs));
     if let Some(dir) = &serve.dir {
         options = options.dir(dir);
     }
@@ -78,7 +87,7 @@ fn run(serve: Serve) -> Result<()> {
         let address = listener.local_addr()?;
         println!("veil serve: {} on http://{address}", site.name());
         std::io::stdout().flush()?;
-        axum::serve(listener, veil_server::router(site.clone()))
+        axum::serve(listener, veil_server::router(site.clone(), serve.workers))
             .with_graceful_shutdown(stopped())
             .await
             .context("serving")

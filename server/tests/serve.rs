@@ -229,3 +229,36 @@ fn the_server_stays_on_loopback_while_the_default_password_stands() {
         assert!(help.contains(var), "{var} missing from --help:\n{help}");
     }
 }
+
+/// Many scientists at once: with every worker busy, a call waits briefly and is then told to retry,
+/// instead of joining a queue without bound.
+#[test]
+fn a_busy_datasite_says_when_to_retry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset", "--workers", "1"]);
+    let site = veil::connect(&served.url).unwrap();
+    let owner = site.login(ADMIN, "changethis").unwrap();
+    owner
+        .upload_dataset(
+            Dataset::new("d").asset(
+                Asset::new("a")
+                    .data(array![1.0, 2.0])
+                    .mock(array![0.0, 0.0]),
+            ),
+        )
+        .unwrap();
+    let asset = owner.dataset("d").unwrap().asset("a").unwrap();
+    let nap = veil::function! {
+        fn nap(x: ArrayD<f64>) -> f64 { std::thread::sleep(std::time::Duration::from_secs(6)); x.sum() }
+    }
+    .input_policy(ExactMatch::new().asset("x", &asset));
+    let busy = std::thread::spawn(move || nap.run_on_mocks());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let err = owner.whoami().unwrap_err();
+    assert!(
+        matches!(&err, Error::Remote { kind, message } if *kind == veil::api::call::ErrorKind::Unavailable && message.contains("retry after")),
+        "{err:?}"
+    );
+    busy.join().unwrap().unwrap();
+    owner.whoami().unwrap();
+}
