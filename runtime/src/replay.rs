@@ -671,6 +671,23 @@ impl SiteCore {
     }
 
     /// The worker's job: compute the real values of `ids` and record whether each worked.
+    /// Queues again the real-side replays a previous process recorded but did not finish (it
+    /// stopped, or was killed, first).
+    pub(crate) fn resume_replays(&self) -> Result<()> {
+        let pending: Vec<String> = self.store.read(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT id FROM objects WHERE status = 'pending' ORDER BY created_at")
+                .map_err(Error::sqlite("reading unfinished replays"))?;
+            stmt.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+                .map_err(Error::sqlite("reading unfinished replays"))
+        })?;
+        for id in &pending {
+            self.exec.enqueue(id);
+        }
+        Ok(())
+    }
+
     fn run_real(&self, ids: &[String]) {
         let mut outcomes = Vec::with_capacity(ids.len());
         for id in ids {

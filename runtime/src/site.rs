@@ -221,6 +221,7 @@ impl Datasite {
             session_ttl: options.session_ttl,
         });
         Executor::start(&core);
+        core.resume_replays()?;
         Ok(Datasite { core })
     }
 

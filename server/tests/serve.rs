@@ -262,3 +262,86 @@ fn a_busy_datasite_says_when_to_retry() {
     busy.join().unwrap().unwrap();
     owner.whoami().unwrap();
 }
+
+/// `kill -9` at any point loses nothing the server acknowledged and leaves nothing half-written:
+/// an upload cut off mid-way is absent, not partial; approved requests stay approved.
+#[test]
+fn a_killed_server_loses_nothing_it_acknowledged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset"]);
+    let owner = veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap();
+    owner
+        .upload_dataset(
+            Dataset::new("small").asset(
+                Asset::new("a")
+                    .data(array![1.0, 2.0, 3.0])
+                    .mock(array![1.0, 1.0, 1.0]),
+            ),
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Jane", "jane@caltech.edu", "abc123def"))
+        .unwrap();
+    let jane = veil::connect(&served.url)
+        .unwrap()
+        .login("jane@caltech.edu", "abc123def")
+        .unwrap();
+    let pointer = jane
+        .dataset("small")
+        .unwrap()
+        .asset("a")
+        .unwrap()
+        .pointer()
+        .unwrap();
+    let total = pointer.sum().unwrap();
+    let request = total.request("the total").unwrap();
+    owner.request(&request.id).unwrap().approve().unwrap();
+    // A large upload, killed while it is under way.
+    let big = ndarray::Array1::from_elem(4_000_000, 0.5);
+    let uploader = {
+        let owner = owner.clone();
+        std::thread::spawn(move || {
+            owner.upload_dataset(
+                Dataset::new("big").asset(Asset::new("b").data(big.clone()).mock(big)),
+            )
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let mut served = served;
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let _ = uploader.join().unwrap();
+
+    let served = serve(tmp.path(), &[]);
+    let owner = veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap();
+    let names: Vec<String> = owner
+        .datasets()
+        .unwrap()
+        .iter()
+        .map(|d| d.name.clone())
+        .collect();
+    assert!(names.contains(&"small".to_string()), "{names:?}");
+    if names.contains(&"big".to_string()) {
+        // Acknowledged after all: then whole.
+        let b = owner
+            .dataset("big")
+            .unwrap()
+            .asset("b")
+            .unwrap()
+            .data()
+            .unwrap();
+        assert_eq!(b.shape(), vec![4_000_000]);
+    }
+    let jane = veil::connect(&served.url)
+        .unwrap()
+        .login("jane@caltech.edu", "abc123def")
+        .unwrap();
+    let released = jane.request(&request.id).unwrap().get().unwrap();
+    assert_eq!(released.as_f64().unwrap().sum(), 6.0);
+}
