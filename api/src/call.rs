@@ -262,11 +262,13 @@ pub enum ErrorKind {
     Landed,
     /// A served datasite could not be reached, or answered in a way this client cannot read.
     Unavailable,
+    /// Too many failed logins: wait the time the message names.
+    TooManyAttempts,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::AuthenticationFailed,
         ErrorKind::PermissionDenied,
         ErrorKind::SessionExpired,
@@ -281,6 +283,7 @@ impl ErrorKind {
         ErrorKind::Data,
         ErrorKind::Landed,
         ErrorKind::Unavailable,
+        ErrorKind::TooManyAttempts,
     ];
 
     /// Its name, e.g. `PermissionDenied`: what a cell's error shows.
@@ -300,6 +303,7 @@ impl ErrorKind {
             ErrorKind::Data => "Data",
             ErrorKind::Landed => "Landed",
             ErrorKind::Unavailable => "Unavailable",
+            ErrorKind::TooManyAttempts => "TooManyAttempts",
         }
     }
 

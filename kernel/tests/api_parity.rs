@@ -24,6 +24,11 @@ const TYPES: &[&str] = &[
 /// Runtime methods cells do without, and why.
 const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
     (
+        "LaunchOptions",
+        "session_ttl",
+        "how long sessions last is set by whoever runs the datasite (`veil serve --session-secs`)",
+    ),
+    (
         "Datasite",
         "open_session",
         "a transport's login (veil serve's); cells log in with `site.login`",

@@ -40,6 +40,15 @@ pub enum Error {
         hint: String,
     },
 
+    /// Too many failed logins for this account (or, on a served datasite, from this address).
+    #[error("too many failed logins for `{who}`; try again in {retry_secs} s")]
+    TooManyAttempts {
+        /// The account or address.
+        who: String,
+        /// Seconds until the next attempt is heard.
+        retry_secs: u64,
+    },
+
     /// A session token that is unknown, expired or belongs to a deleted user.
     #[error("session expired or revoked: log in again with `site.login(email, password)`")]
     SessionExpired,
@@ -279,6 +288,7 @@ impl Error {
             Error::AuthenticationFailed { .. } => K::AuthenticationFailed,
             Error::PermissionDenied { .. } => K::PermissionDenied,
             Error::SessionExpired => K::SessionExpired,
+            Error::TooManyAttempts { .. } => K::TooManyAttempts,
             Error::NotFound { .. } => K::NotFound,
             Error::AlreadyExists { .. } => K::AlreadyExists,
             Error::InvalidInput { .. } => K::InvalidInput,

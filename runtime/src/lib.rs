@@ -67,7 +67,7 @@
 //!   datasite's [`Data`]), uploaded [`SiteDataset`] / [`SiteAsset`] views.
 //! - [`data`]: [`Data`] — a polars frame or an ndarray array, encoded as Parquet or `.npy`.
 //! - [`mock`]: recipes for mock data; [`load`]: CSV and Parquet loaders.
-//! - [`audit`]: the append-only, hash-chained audit log.
+//! - [`audit`]: the append-only, hash-chained audit log; [`backoff`]: slowing repeated failed logins.
 //! - [`display`]: the [`Render`] trait (text/plain and self-contained text/html).
 //! - `store` (private): SQLite (WAL, migrations) plus content-addressed blob files, written atomically.
 //! - [`error`]: the one [`Error`] type.
@@ -129,6 +129,7 @@
 
 mod analysis;
 pub mod audit;
+pub mod backoff;
 pub mod client;
 pub mod code;
 pub mod data;

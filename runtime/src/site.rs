@@ -47,6 +47,8 @@ pub(crate) struct SiteCore {
     pub allow_unjailed_code: bool,
     /// How long a login's session lasts.
     pub session_ttl: std::time::Duration,
+    /// Failed logins per account.
+    pub login_backoff: crate::backoff::Backoff,
 }
 
 impl SiteCore {
@@ -219,6 +221,7 @@ impl Datasite {
             code_limits: options.code_limits,
             allow_unjailed_code: options.allow_unjailed_code,
             session_ttl: options.session_ttl,
+            login_backoff: Default::default(),
         });
         Executor::start(&core);
         core.resume_replays()?;

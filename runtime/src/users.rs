@@ -175,6 +175,24 @@ fn require_user(conn: &rusqlite::Connection, email: &str) -> Result<User> {
 impl SiteCore {
     pub(crate) fn login(&self, email: &str, password: &str) -> Result<LoginOutcome> {
         let email = email.trim();
+        // Guessing a password is slowed per account, whether it exists or not (the same for both).
+        let account = email.to_lowercase();
+        if let Some(wait) = self.login_backoff.wait(&account) {
+            return Err(Error::TooManyAttempts {
+                who: crate::error::clip(email, 100),
+                retry_secs: wait.as_secs().max(1),
+            });
+        }
+        let outcome = self.verify_login(email, password);
+        match &outcome {
+            Ok(_) => self.login_backoff.succeeded(&account),
+            Err(Error::AuthenticationFailed { .. }) => self.login_backoff.failed(&account),
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    fn verify_login(&self, email: &str, password: &str) -> Result<LoginOutcome> {
         let row: Option<(User, String, bool)> = self.store.read(|conn| {
             conn.query_row(
                 &format!(

@@ -20,19 +20,22 @@
 //! every call (it keeps only the token's hash). No secret of the server (its files, other users'
 //! tokens, password hashes) is in any reply: replies are the vocabulary's views. A server refuses to
 //! listen beyond loopback while an owner still has the default password. Sessions expire (24 h by
-//! default) and end at logout or a password change. Not yet: TLS (put the server behind a TLS proxy
-//! when it listens beyond loopback) and login backoff.
+//! default) and end at logout or a password change. Failed logins are slowed per account and per
+//! address: past five, each waits twice as long as the last ("try again in N s", HTTP 429). Not yet:
+//! TLS (put the server behind a TLS proxy when it listens beyond loopback).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::Semaphore;
+use veil::backoff::Backoff;
 use veil::{Data, Datasite};
 use veil_api::call::{ErrorKind, Reply};
 use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Version};
@@ -48,6 +51,8 @@ struct Served {
     site: Datasite,
     /// Datasite work (SQLite, replays, code runs) in flight at once; the rest wait [`QUEUE_WAIT`].
     workers: Semaphore,
+    /// Failed logins per client address (the datasite counts them per account).
+    logins: Backoff,
 }
 
 /// The routes of the served datasite `site`, answering at most `workers` calls at once.
@@ -62,6 +67,7 @@ pub fn router(site: Datasite, workers: usize) -> Router {
         .with_state(Arc::new(Served {
             site,
             workers: Semaphore::new(workers.max(1)),
+            logins: Backoff::default(),
         }))
 }
 
@@ -83,7 +89,20 @@ async fn version(State(site): Site) -> Response {
     .into_response()
 }
 
-async fn login(State(site): Site, body: Bytes) -> Response {
+async fn login(
+    State(site): Site,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    // Guessing passwords is slowed per address too, across accounts.
+    let address = peer.ip().to_string();
+    if let Some(wait) = site.logins.wait(&address) {
+        return Failure(veil::Error::TooManyAttempts {
+            who: address,
+            retry_secs: wait.as_secs().max(1),
+        })
+        .into_response();
+    }
     let login: Login = match serde_json::from_slice(&body) {
         Ok(l) => l,
         Err(e) => {
@@ -98,8 +117,16 @@ async fn login(State(site): Site, body: Bytes) -> Response {
     })
     .await
     {
-        Ok(session) => axum::Json(session).into_response(),
-        Err(e) => e.into_response(),
+        Ok(session) => {
+            site.logins.succeeded(&address);
+            axum::Json(session).into_response()
+        }
+        Err(e) => {
+            if e.0.kind() == ErrorKind::AuthenticationFailed {
+                site.logins.failed(&address);
+            }
+            e.into_response()
+        }
     }
 }
 
@@ -207,18 +234,23 @@ impl IntoResponse for Failure {
             | ErrorKind::PolicyExhausted => StatusCode::CONFLICT,
             ErrorKind::InvalidInput | ErrorKind::Data => StatusCode::BAD_REQUEST,
             ErrorKind::Landed | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let error = ApiError {
             kind,
             message: self.0.to_string(),
         };
+        let retry = match &self.0 {
+            veil::Error::TooManyAttempts { retry_secs, .. } => Some(*retry_secs),
+            _ if kind == ErrorKind::Unavailable => Some(QUEUE_WAIT.as_secs()),
+            _ => None,
+        };
         let mut response = (status, axum::Json(error)).into_response();
-        if kind == ErrorKind::Unavailable {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(QUEUE_WAIT.as_secs()),
-            );
+        if let Some(secs) = retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
     }

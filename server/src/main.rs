@@ -87,10 +87,14 @@ fn run(serve: Serve) -> Result<()> {
         let address = listener.local_addr()?;
         println!("veil serve: {} on http://{address}", site.name());
         std::io::stdout().flush()?;
-        axum::serve(listener, veil_server::router(site.clone(), serve.workers))
-            .with_graceful_shutdown(stopped())
-            .await
-            .context("serving")
+        let app = veil_server::router(site.clone(), serve.workers);
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped())
+        .await
+        .context("serving")
     })?;
     site.land().context("landing the datasite")?;
     eprintln!("veil serve: {} stopped", serve.name);

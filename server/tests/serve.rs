@@ -345,3 +345,33 @@ fn a_killed_server_loses_nothing_it_acknowledged() {
     let released = jane.request(&request.id).unwrap().get().unwrap();
     assert_eq!(released.as_f64().unwrap().sum(), 6.0);
 }
+
+/// Guessing passwords is slowed per account and per address: past five failures, the next attempt,
+/// even with the right password, is told how long to wait.
+#[test]
+fn failed_logins_are_slowed_and_say_for_how_long() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset"]);
+    let site = veil::connect(&served.url).unwrap();
+    for _ in 0..=veil::backoff::FREE_FAILURES {
+        let err = site.login(ADMIN, "guess").unwrap_err();
+        assert!(
+            matches!(&err, Error::Remote { kind, .. } if *kind == veil::api::call::ErrorKind::AuthenticationFailed),
+            "{err:?}"
+        );
+    }
+    let err = site.login(ADMIN, "changethis").unwrap_err();
+    assert!(
+        matches!(&err, Error::Remote { kind, message } if *kind == veil::api::call::ErrorKind::TooManyAttempts && message.contains("try again in")),
+        "{err:?}"
+    );
+    // The same address trying another account waits too.
+    let err = site.login("someone@else.org", "guess").unwrap_err();
+    assert!(
+        matches!(&err, Error::Remote { kind, .. } if *kind == veil::api::call::ErrorKind::TooManyAttempts),
+        "{err:?}"
+    );
+    // The wait ends: the right password then works.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    site.login(ADMIN, "changethis").unwrap();
+}
