@@ -375,3 +375,81 @@ fn failed_logins_are_slowed_and_say_for_how_long() {
     std::thread::sleep(std::time::Duration::from_millis(2100));
     site.login(ADMIN, "changethis").unwrap();
 }
+
+/// One scientist's session reaches only what the datasite gives her: another's request, its code
+/// and its release look like nothing at all, and her token cannot approve anything.
+#[test]
+fn one_users_token_reaches_nothing_of_anothers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset"]);
+    let site = veil::connect(&served.url).unwrap();
+    let owner = site.login(ADMIN, "changethis").unwrap();
+    owner
+        .upload_dataset(
+            Dataset::new("d").asset(
+                Asset::new("a")
+                    .data(array![1.0, 2.0, 3.0])
+                    .mock(array![1.0, 1.0, 1.0]),
+            ),
+        )
+        .unwrap();
+    for (name, email) in [("Jane", "jane@caltech.edu"), ("Bob", "bob@mit.edu")] {
+        owner
+            .register(NewUser::new(name, email, "abc123def"))
+            .unwrap();
+    }
+    let jane = site.login("jane@caltech.edu", "abc123def").unwrap();
+    let bob = site.login("bob@mit.edu", "abc123def").unwrap();
+    let total = jane
+        .dataset("d")
+        .unwrap()
+        .asset("a")
+        .unwrap()
+        .pointer()
+        .unwrap()
+        .sum()
+        .unwrap();
+    let request = total.request("mine").unwrap();
+    let kind = |e: Error| e.kind();
+    use veil::api::call::{Call, ErrorKind};
+    // Bob, with his own valid session, names Jane's request and her pointer by id.
+    assert_eq!(
+        kind(bob.request(&request.id).unwrap_err()),
+        ErrorKind::NotFound
+    );
+    for call in [
+        Call::Approve {
+            request: request.id.clone(),
+        },
+        Call::Result {
+            request: request.id.clone(),
+        },
+        Call::Review {
+            request: request.id.clone(),
+        },
+        Call::PointerResult {
+            pointer: total.id().to_string(),
+        },
+    ] {
+        let err = bob.call(call.clone()).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::NotFound | ErrorKind::PermissionDenied
+            ),
+            "{call:?}: {err:?}"
+        );
+    }
+    assert!(bob.requests().unwrap().is_empty());
+    // Jane cannot decide her own request; it is still pending for the owner.
+    assert_eq!(
+        kind(
+            jane.call(Call::Approve {
+                request: request.id.clone()
+            })
+            .unwrap_err()
+        ),
+        ErrorKind::PermissionDenied
+    );
+    assert_eq!(kind(total.get().unwrap_err()), ErrorKind::ApprovalPending);
+}
