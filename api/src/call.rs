@@ -404,18 +404,6 @@ impl<D> Reply<D> {
     /// The same reply with each value in it turned into another form by `f` (encoded for the
     /// network, say), stopping at the first error.
     pub fn try_map<E, X>(self, mut f: impl FnMut(D) -> Result<E, X>) -> Result<Reply<E>, X> {
-        let code = |c: SubmittedCode<D>, f: &mut dyn FnMut(D) -> Result<E, X>| {
-            let mock = c.mock.map(&mut *f).transpose()?;
-            Ok(SubmittedCode {
-                id: c.id,
-                source: c.source,
-                signature: c.signature,
-                inputs: c.inputs,
-                policy: c.policy,
-                runs: c.runs,
-                mock,
-            })
-        };
         Ok(match self {
             Reply::Done => Reply::Done,
             Reply::User(u) => Reply::User(u),
@@ -442,12 +430,12 @@ impl<D> Reply<D> {
                         Some(Err(e)) => Some(Err(e)),
                         None => None,
                     },
-                    code: r.code.map(|c| code(c, &mut f)).transpose()?,
+                    code: r.code.map(|c| c.try_map_mock(&mut f)).transpose()?,
                     isolated: r.isolated,
                 }))
             }
             Reply::Data(d) => Reply::Data(f(d)?),
-            Reply::Code(c) => Reply::Code(code(c, &mut f)?),
+            Reply::Code(c) => Reply::Code(c.try_map_mock(&mut f)?),
             Reply::PrivateRun(r) => Reply::PrivateRun(match r {
                 Ok(d) => Ok(f(d)?),
                 Err(e) => Err(e),

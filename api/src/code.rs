@@ -87,15 +87,25 @@ pub struct SubmittedCode<D> {
 impl<D> SubmittedCode<D> {
     /// The same code with its mock result turned into another form (a value the kernel holds, say).
     pub fn map_mock<E>(self, f: impl FnOnce(D) -> E) -> SubmittedCode<E> {
-        SubmittedCode {
+        match self.try_map_mock(|d| Ok::<_, std::convert::Infallible>(f(d))) {
+            Ok(code) => code,
+        }
+    }
+
+    /// [`SubmittedCode::map_mock`] for a conversion that may fail (encoding for the network, say).
+    pub fn try_map_mock<E, X>(
+        self,
+        f: impl FnOnce(D) -> Result<E, X>,
+    ) -> Result<SubmittedCode<E>, X> {
+        Ok(SubmittedCode {
             id: self.id,
             source: self.source,
             signature: self.signature,
             inputs: self.inputs,
             policy: self.policy,
             runs: self.runs,
-            mock: self.mock.map(f),
-        }
+            mock: self.mock.map(f).transpose()?,
+        })
     }
 
     /// `name(param = input, ...)`: the call the datasite will make.

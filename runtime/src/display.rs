@@ -355,14 +355,8 @@ pub(crate) fn highlight_rust(source: &str) -> String {
                 "rs-str",
                 &chars[start..i].iter().collect::<String>(),
             );
-        } else if let Some(end) = raw_string_end(&chars, i) {
-            i = end;
-            span(
-                &mut out,
-                "rs-str",
-                &chars[start..i].iter().collect::<String>(),
-            );
-        } else if let Some(end) = char_literal_end(&chars, i) {
+        } else if let Some(end) = raw_string_end(&chars, i).or_else(|| char_literal_end(&chars, i))
+        {
             // `'"'` is a character, not the start of a string (which would shift every span after
             // it: a reviewer must see live code as code). A lifetime (`'a`) stays plain.
             i = end;

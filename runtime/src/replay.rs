@@ -265,6 +265,44 @@ fn absorbed_steps(rows: &HashMap<String, ObjectRow>) -> HashSet<&str> {
         .collect()
 }
 
+/// The absorbed steps a step is fused with: the chain down its first input to the value it reads.
+struct Chain<'a> {
+    /// The value the chain starts from.
+    source: &'a String,
+    /// The column a `Column` step at its start takes, if one does.
+    column: Option<&'a str>,
+    /// Its element-wise steps, from the source outwards.
+    steps: Vec<&'a Op>,
+}
+
+/// The chain `oid` is fused with, if its first input was absorbed (see [`absorbed_steps`]).
+fn fused_chain<'a>(
+    rows: &'a HashMap<String, ObjectRow>,
+    absorbed: &HashSet<&str>,
+    oid: &str,
+) -> Option<Chain<'a>> {
+    let mut source = rows[oid].inputs.first()?;
+    if !absorbed.contains(source.as_str()) {
+        return None;
+    }
+    let (mut column, mut steps) = (None, Vec::new());
+    while absorbed.contains(source.as_str()) {
+        let inner = &rows[source];
+        source = &inner.inputs[0];
+        if let Op::Column { name } = &inner.op {
+            column = Some(name.as_str());
+            break;
+        }
+        steps.push(&inner.op);
+    }
+    steps.reverse();
+    Some(Chain {
+        source,
+        column,
+        steps,
+    })
+}
+
 /// The error a user gets for an object it may not use, whether or not it exists: the two must look the
 /// same, or ids could be probed.
 fn not_yours(id: &str) -> Error {
@@ -515,66 +553,44 @@ impl SiteCore {
         let absorbed = absorbed_steps(&rows);
         let missing =
             |i: &str| Error::corrupt("replaying an action", format!("input {i} was not computed"));
-        // What each step reads from `values` (a fused chain only its source), so each value is
-        // dropped once the last step reading it is done: a replay holds its frontier, not its past.
-        let reads = |oid: &str| -> Vec<String> {
-            let row = &rows[oid];
-            match row.inputs.first() {
-                Some(first) if absorbed.contains(first.as_str()) => {
-                    let mut source = first;
-                    while absorbed.contains(source.as_str()) {
-                        let inner = &rows[source];
-                        source = &inner.inputs[0];
-                        if matches!(inner.op, Op::Column { .. }) {
-                            break;
-                        }
-                    }
-                    vec![source.clone()]
-                }
-                _ => row.inputs.clone(),
-            }
-        };
-        let steps: Vec<&String> = order
+        // Each step that computes something, with its fused chain and what it reads from `values`
+        // (a fused chain only its source), so each value is dropped once the last step reading it is
+        // done: a replay holds its frontier, not its past.
+        let steps: Vec<(&String, Option<Chain<'_>>, Vec<&String>)> = order
             .iter()
             .filter(|o| !absorbed.contains(o.as_str()))
+            .map(|oid| {
+                let chain = fused_chain(&rows, &absorbed, oid);
+                let reads = match &chain {
+                    Some(c) => vec![c.source],
+                    None => rows[oid].inputs.iter().collect(),
+                };
+                (oid, chain, reads)
+            })
             .collect();
-        let mut readers: HashMap<String, usize> = HashMap::new();
-        for oid in &steps {
-            for input in reads(oid) {
-                *readers.entry(input).or_default() += 1;
-            }
+        let mut readers: HashMap<&String, usize> = HashMap::new();
+        for input in steps.iter().flat_map(|(_, _, reads)| reads) {
+            *readers.entry(input).or_default() += 1;
         }
         let mut live_bytes = 0usize;
-        for oid in steps {
+        for (oid, chain, reads) in steps {
             let row = &rows[oid];
-            let value = match &row.op {
-                Op::Asset { asset_id } => self.asset_value(side, asset_id)?,
-                op if row
-                    .inputs
-                    .first()
-                    .is_some_and(|i| absorbed.contains(i.as_str())) =>
-                {
-                    let (mut steps, reduce) = if ops::is_elementwise(op) {
-                        (vec![op], None)
+            let value = match (&row.op, chain) {
+                (Op::Asset { asset_id }, _) => self.asset_value(side, asset_id)?,
+                (op, Some(chain)) => {
+                    let mut steps = chain.steps;
+                    let reduce = if ops::is_elementwise(op) {
+                        steps.push(op);
+                        None
                     } else {
-                        (vec![], Some(op))
+                        Some(op)
                     };
-                    let mut column = None;
-                    let mut source = &row.inputs[0];
-                    while absorbed.contains(source.as_str()) {
-                        let inner = &rows[source];
-                        source = &inner.inputs[0];
-                        if let Op::Column { name } = &inner.op {
-                            column = Some(name.as_str());
-                            break;
-                        }
-                        steps.push(&inner.op);
-                    }
-                    steps.reverse();
-                    let input = values.get(source).ok_or_else(|| missing(source))?;
-                    Arc::new(ops::eval_fused(column, input, &steps, reduce)?)
+                    let input = values
+                        .get(chain.source)
+                        .ok_or_else(|| missing(chain.source))?;
+                    Arc::new(ops::eval_fused(chain.column, input, &steps, reduce)?)
                 }
-                op => {
+                (op, None) => {
                     let inputs: Vec<&Data> = row
                         .inputs
                         .iter()
@@ -586,14 +602,14 @@ impl SiteCore {
             self.exec.keep_from(generation, side, oid, value.clone());
             live_bytes += value.approx_bytes();
             values.insert(oid.clone(), value);
-            for input in reads(oid) {
-                let left = readers.get_mut(&input).map(|n| {
+            for input in reads {
+                let left = readers.get_mut(input).map(|n| {
                     *n -= 1;
                     *n
                 });
                 if left == Some(0)
                     && input != id
-                    && let Some(done) = values.remove(&input)
+                    && let Some(done) = values.remove(input)
                 {
                     live_bytes = live_bytes.saturating_sub(done.approx_bytes());
                 }
@@ -670,7 +686,6 @@ impl SiteCore {
         Ok(data)
     }
 
-    /// The worker's job: compute the real values of `ids` and record whether each worked.
     /// Queues again the real-side replays a previous process recorded but did not finish (it
     /// stopped, or was killed, first).
     pub(crate) fn resume_replays(&self) -> Result<()> {
@@ -688,6 +703,7 @@ impl SiteCore {
         Ok(())
     }
 
+    /// The worker's job: compute the real values of `ids` and record whether each worked.
     fn run_real(&self, ids: &[String]) {
         let mut outcomes = Vec::with_capacity(ids.len());
         for id in ids {

@@ -230,7 +230,7 @@ impl SiteCore {
             // Expired sessions go as new ones come.
             tx.execute(
                 "DELETE FROM sessions WHERE created_at <= ?1",
-                [now_ms() - self.session_ttl.as_millis() as i64],
+                [self.sessions_opened_after()],
             )
             .map_err(Error::sqlite("ending expired sessions"))?;
             audit::record(tx, &user.email, "login", &user.email, "")
@@ -262,6 +262,11 @@ impl SiteCore {
         })
     }
 
+    /// Sessions opened at or before this time (ms since the epoch) have expired.
+    fn sessions_opened_after(&self) -> i64 {
+        now_ms() - self.session_ttl.as_millis() as i64
+    }
+
     /// The user behind a session token, read afresh so role changes apply at once.
     pub(crate) fn authorize(&self, token: &str) -> Result<User> {
         self.store
@@ -273,7 +278,7 @@ impl SiteCore {
                      WHERE s.token_hash = ?1 AND s.created_at > ?2",
                 )
                 .and_then(|mut stmt| {
-                    let opened_after = now_ms() - self.session_ttl.as_millis() as i64;
+                    let opened_after = self.sessions_opened_after();
                     stmt.query_row(params![token_hash(token), opened_after], user_from_row)
                         .optional()
                 })
