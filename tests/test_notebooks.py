@@ -140,3 +140,19 @@ def test_04_owner_console(tmp_path, monkeypatch):
     audit = texts(by_start["%audit"])
     for action in ("approve", "deny", "request", "action", "hash chain verified"):
         assert action in audit, action
+
+
+def test_05_working_with_private_datasets_on_a_served_datasite(tmp_path, monkeypatch):
+    by_start = tutorial("05-working-with-private-datasets.ipynb", tmp_path, monkeypatch)
+    assert "served at http://127.0.0.1:8083" in texts(by_start["%datasite launch pandas-test-domain-1 --port 8083 --reset"])
+    listed = texts(by_start['let remote = veil::connect("http://127.0.0.1:8083")?;'])
+    assert "my dataset" in listed, listed
+    pointer = outputs(by_start["let pointer = asset.pointer()?;"], "execute_result")
+    assert pointer and "Mock result" in pointer[0]["data"]["text/html"]
+    # Every pointer step's mock result is computed at once; the sum of the mock [1, 1, 1] is 3.
+    assert "3" in texts(by_start["pointer.sum()?"])
+    assert "ApprovalPending" in texts(by_start["// until the owner decides, the result is not hers"])
+    assert "Requests (1)" in texts(by_start["%requests"])
+    assert "released to jane@caltech.edu" in texts(by_start["%approve #1"])
+    assert "real result: [5.0, 7.0, 9.0]" in texts(by_start["let real = pointer3.get()?.values()?;"])
+    assert "landed" in texts(by_start["%land"])

@@ -90,6 +90,15 @@ pub struct SiteInfo {
     pub dir: PathBuf,
 }
 
+/// A served datasite the kernel connected to (`veil::connect(url)`, `%datasite connect URL`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedInfo {
+    /// Its name, as the server gave it.
+    pub name: String,
+    /// The address it is served at.
+    pub url: String,
+}
+
 /// A login the kernel holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientInfo {
@@ -108,7 +117,7 @@ pub struct ClientInfo {
 /// # Replies
 /// The kernel answers each call with one typed value (for `KernelCall::Datasite`, the datasite's
 /// [`Reply`](crate::call::Reply) with data and pointers held by the kernel and records shown):
-/// - `site.launch`, `site.current`: `Held<SiteInfo>`; `client.current`, `site.login`: `Held<ClientInfo>`;
+/// - `site.launch`, `site.current`: `Held<SiteInfo>`; `site.connect`: `Held<ServedInfo>`; `client.current`, `site.login`: `Held<ClientInfo>`;
 /// - `data.*` and `pointer.mock`: `Held<DataInfo>`, except `data.values` (`Vec<f64>`) and `data.json`
 ///   (a JSON value); `render`: [`Rendered`]; `site.sign_up`: `Shown<User>`; the rest: nothing (`null`).
 ///
@@ -130,6 +139,13 @@ pub enum KernelCall {
         /// Where it lives, if not under `$VEIL_HOME`.
         #[serde(default)]
         dir: Option<PathBuf>,
+    },
+    /// Connects to a served datasite (`veil serve`), checking its API version. The session's
+    /// datasite stays what it was (`%datasite connect` switches it).
+    #[serde(rename = "site.connect")]
+    Connect {
+        /// Its address, `http://host:port`.
+        url: String,
     },
     /// The session's datasite (the one `%datasite launch` or a cell launched).
     #[serde(rename = "site.current")]
@@ -259,8 +275,9 @@ pub enum KernelCall {
 
 impl KernelCall {
     /// Every call's wire name.
-    pub const NAMES: [&'static str; 19] = [
+    pub const NAMES: [&'static str; 20] = [
         "site.launch",
+        "site.connect",
         "site.current",
         "client.current",
         "site.login",
@@ -285,24 +302,25 @@ impl KernelCall {
     pub fn name(&self) -> &'static str {
         let i = match self {
             KernelCall::Launch { .. } => 0,
-            KernelCall::CurrentSite {} => 1,
-            KernelCall::CurrentClient {} => 2,
-            KernelCall::Login { .. } => 3,
-            KernelCall::SignUp { .. } => 4,
-            KernelCall::Land { .. } => 5,
-            KernelCall::ClearResults { .. } => 6,
-            KernelCall::Render { .. } => 7,
-            KernelCall::ReadCsv { .. } => 8,
-            KernelCall::ReadParquet { .. } => 9,
-            KernelCall::Array { .. } => 10,
-            KernelCall::Drop { .. } => 11,
-            KernelCall::Apply { .. } => 12,
-            KernelCall::Values { .. } => 13,
-            KernelCall::Json { .. } => 14,
-            KernelCall::Mock { .. } => 15,
-            KernelCall::PointerMock { .. } => 16,
-            KernelCall::Datasite { .. } => 17,
-            KernelCall::Release { .. } => 18,
+            KernelCall::Connect { .. } => 1,
+            KernelCall::CurrentSite {} => 2,
+            KernelCall::CurrentClient {} => 3,
+            KernelCall::Login { .. } => 4,
+            KernelCall::SignUp { .. } => 5,
+            KernelCall::Land { .. } => 6,
+            KernelCall::ClearResults { .. } => 7,
+            KernelCall::Render { .. } => 8,
+            KernelCall::ReadCsv { .. } => 9,
+            KernelCall::ReadParquet { .. } => 10,
+            KernelCall::Array { .. } => 11,
+            KernelCall::Drop { .. } => 12,
+            KernelCall::Apply { .. } => 13,
+            KernelCall::Values { .. } => 14,
+            KernelCall::Json { .. } => 15,
+            KernelCall::Mock { .. } => 16,
+            KernelCall::PointerMock { .. } => 17,
+            KernelCall::Datasite { .. } => 18,
+            KernelCall::Release { .. } => 19,
         };
         KernelCall::NAMES[i]
     }
@@ -319,6 +337,9 @@ mod tests {
                 name: "s".into(),
                 reset: true,
                 dir: None,
+            },
+            KernelCall::Connect {
+                url: "http://127.0.0.1:8083".into(),
             },
             KernelCall::CurrentSite {},
             KernelCall::CurrentClient {},

@@ -21,7 +21,8 @@
 //! (`PermissionDenied`, `NotFound`, ...).
 //!
 //! # Layout
-//! - [`Datasite`], [`Client`], [`site()`], [`client()`]: the session's datasite and logins.
+//! - [`Datasite`], [`Client`], [`site()`], [`client()`]: the session's datasite and logins;
+//!   [`connect`] and [`RemoteSite`]: a datasite served over HTTP, whose logins are the same [`Client`].
 //! - [`Data`], [`read_csv`], [`read_parquet`], [`array()`], [`mock`]: values the kernel holds; they
 //!   take every op a pointer takes (`&mock + 3.0`, `.pow(2.0)`, `.column(..)`, `.sample(n, seed)`),
 //!   evaluated in the kernel and recorded nowhere.
@@ -53,8 +54,8 @@ pub use data::{Asset, Contributor, Data, Dataset, array, mock, read_csv, read_pa
 pub use pointer::{Pointer, Request, RequestList, Review, SubmittedCode};
 pub use serde_json as json;
 pub use site::{
-    AuditLog, Client, DatasetList, Datasite, LaunchOptions, NewUser, Role, SiteAsset, SiteDataset,
-    User, UserList, client, site,
+    AuditLog, Client, DatasetList, Datasite, LaunchOptions, NewUser, RemoteSite, Role, SiteAsset,
+    SiteDataset, User, UserList, client, connect, site,
 };
 /// The call vocabulary this facade speaks; its generic builders (`api::spec::Dataset<Data>`,
 /// `api::code::Code<SiteAsset>`) are what [`Dataset`], [`Asset`], [`Code`] and [`ExactMatch`] name.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use veil_api::call::{Call, Secret};
-use veil_api::kernel::{ClientInfo, DataInfo, SiteInfo};
+use veil_api::kernel::{ClientInfo, DataInfo, ServedInfo, SiteInfo};
 use veil_api::view::{AssetView, AuditEntry, DatasetView};
 
 use crate::bridge::{
@@ -130,6 +130,48 @@ impl Datasite {
     pub fn clear_results(&self) -> Result<()> {
         call(KernelCall::ClearResults {
             site: self.handle.id(),
+        })
+    }
+}
+
+/// A datasite served over HTTP (`veil serve`, or a kernel's `%datasite launch NAME --port P`),
+/// reached with [`connect`].
+#[derive(Clone)]
+pub struct RemoteSite {
+    handle: Arc<Handle>,
+    info: ServedInfo,
+}
+
+impl fmt::Debug for RemoteSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RemoteSite({} at {})", self.info.name, self.info.url)
+    }
+}
+
+/// Connects to the datasite served at `url` (`http://host:port`), checking that it speaks this
+/// client's API version: the same major version, and a minor version no older than this client's.
+pub fn connect(url: &str) -> Result<RemoteSite> {
+    let (handle, info) = Handle::held(call(KernelCall::Connect { url: url.into() })?);
+    Ok(RemoteSite { handle, info })
+}
+
+impl RemoteSite {
+    /// The datasite's name.
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// The address it is served at, as given to [`connect`] (without a trailing `/`).
+    pub fn url(&self) -> &str {
+        &self.info.url
+    }
+
+    /// Logs in: the server returns a session token, which every call of the client carries.
+    pub fn login(&self, email: &str, password: &str) -> Result<Client> {
+        Client::ask(KernelCall::Login {
+            site: self.handle.id(),
+            email: email.into(),
+            password: Secret(password.into()),
         })
     }
 }
@@ -493,6 +535,7 @@ debug_via_text!(
 
 rich_via_rendered!(
     Datasite => |s: &Datasite| live(&s.handle),
+    RemoteSite => |s: &RemoteSite| live(&s.handle),
     Client => |c: &Client| live(&c.handle),
     User => |u: &User| u.rendered.clone(),
     UserList => |u: &UserList| u.rendered.clone(),

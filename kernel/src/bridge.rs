@@ -38,7 +38,7 @@ use veil::error::clip;
 use veil::{Client, Data, Datasite, LaunchOptions, Pointer, Render};
 
 use crate::message::KernelError;
-use crate::session::Session;
+use crate::session::{Session, Site};
 
 /// The environment variable naming the bridge's socket, inherited by evcxr's child.
 pub const SOCKET_ENV: &str = "VEIL_BRIDGE_SOCKET";
@@ -225,7 +225,7 @@ impl Failures {
 /// A value the kernel holds for cells.
 #[derive(Clone)]
 enum Held {
-    Site(Datasite),
+    Site(Site),
     Client(Client),
     Data(Data),
     Pointer(Pointer),
@@ -466,7 +466,22 @@ impl Cells {
         })
     }
 
-    getter!(site, Site, Datasite, "a datasite");
+    getter!(site, Site, Site, "a datasite");
+
+    /// A datasite handle that must be embedded in this kernel (to sign up on, land, clear).
+    fn embedded(&self, id: u64, op: &str) -> Result<Datasite, KernelError> {
+        match self.site(id)? {
+            Site::Embedded(site) => Ok(site),
+            Site::Served(site) => Err(KernelError::new(
+                "ServedDatasite",
+                format!(
+                    "`{op}` applies to a datasite in this kernel, and {} is served at {}: its owner does that on the server",
+                    site.name(),
+                    site.url()
+                ),
+            )),
+        }
+    }
     getter!(client, Client, Client, "a client");
     getter!(data, Data, Data, "data");
     getter!(pointer, Pointer, Pointer, "a pointer");
@@ -494,13 +509,29 @@ impl Cells {
         })
     }
 
-    fn site_handle(&self, site: Datasite) -> Value {
-        let info = k::SiteInfo {
-            name: site.name().to_string(),
-            dir: site.dir().to_path_buf(),
-        };
-        let handle = self.hold(Held::Site(site));
-        typed(&k::Held { handle, info })
+    fn site_handle(&self, site: Site) -> Value {
+        match &site {
+            Site::Embedded(s) => {
+                let info = k::SiteInfo {
+                    name: s.name().to_string(),
+                    dir: s.dir().to_path_buf(),
+                };
+                typed(&k::Held {
+                    handle: self.hold(Held::Site(site)),
+                    info,
+                })
+            }
+            Site::Served(s) => {
+                let info = k::ServedInfo {
+                    name: s.name().to_string(),
+                    url: s.url().to_string(),
+                };
+                typed(&k::Held {
+                    handle: self.hold(Held::Site(site)),
+                    info,
+                })
+            }
+        }
     }
 
     fn client_handle(&self, client: Client) -> Value {
@@ -535,13 +566,16 @@ impl Cells {
                 // The old datasite is landed before the new one opens, so relaunching with reset works.
                 let mut session = self.session();
                 session.land();
-                let site = Datasite::launch_with(options)?;
+                let site = Site::Embedded(Datasite::launch_with(options)?);
                 session.set_site(site.clone());
                 drop(session);
                 self.site_handle(site)
             }
+            // The session's own datasite stays: a scientist's cell connecting to a server must not
+            // land the datasite the owner serves from this kernel (`%datasite connect` switches).
+            KernelCall::Connect { url } => self.site_handle(Site::Served(veil::connect(&url)?)),
             KernelCall::CurrentSite {} => {
-                let site = self.session().site()?.clone();
+                let site = Site::Embedded(self.session().embedded()?.clone());
                 self.site_handle(site)
             }
             KernelCall::CurrentClient {} => {
@@ -559,12 +593,12 @@ impl Cells {
                 self.client_handle(client)
             }
             KernelCall::SignUp { site, user } => {
-                typed(&shown_user(&self.site(site)?.sign_up(user)?))
+                typed(&shown_user(&self.embedded(site, op)?.sign_up(user)?))
             }
             KernelCall::Land { site } => {
-                let site = self.site(site)?;
+                let site = self.embedded(site, op)?;
                 let mut session = self.session();
-                if session.site().is_ok_and(|s| s.dir() == site.dir()) {
+                if session.embedded().is_ok_and(|s| s.dir() == site.dir()) {
                     session.land();
                 } else {
                     site.land()?;
@@ -572,7 +606,7 @@ impl Cells {
                 Value::Null
             }
             KernelCall::ClearResults { site } => {
-                self.site(site)?.clear_results();
+                self.embedded(site, op)?.clear_results();
                 Value::Null
             }
             KernelCall::Render { handle } => typed(&match self.held(handle)? {

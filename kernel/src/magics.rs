@@ -3,13 +3,14 @@
 //! Parsing is separate from running so that the shell can ask for a password over the stdin channel
 //! between the two (a password never appears in a cell, its history or its outputs).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use jupyter_protocol::Media;
 use veil::{LaunchOptions, NewUser, Role};
 
 use crate::message::{KernelError, bundle, render};
-use crate::session::Session;
+use crate::session::{Session, Site};
 
 /// Everything a magic can print.
 #[derive(Debug, Clone)]
@@ -24,11 +25,12 @@ pub enum Output {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(missing_docs)]
 pub enum Magic {
-    /// `%datasite launch NAME [--reset] [--dir D]`
+    /// `%datasite launch NAME [--reset] [--dir D] [--port P [--host H]]`
     Launch {
         name: String,
         reset: bool,
         dir: Option<PathBuf>,
+        serve: Option<(IpAddr, u16)>,
     },
     /// `%datasite connect URL`
     Connect { url: String },
@@ -70,8 +72,8 @@ pub enum Magic {
 pub const MAGICS: &[(&str, &str, &str)] = &[
     (
         "%datasite",
-        "%datasite launch NAME [--reset] [--dir D] | %datasite connect URL | %datasite",
-        "launch (or reopen) an embedded datasite for this session, connect to a served one, or show the current one",
+        "%datasite launch NAME [--reset] [--dir D] [--port P [--host H]] | %datasite connect URL | %datasite",
+        "launch (or reopen) a datasite in this kernel (--port: also serve it over HTTP, on 127.0.0.1 unless --host says where; 0 takes a free port), connect to a served one, or show the current one",
     ),
     (
         "%login",
@@ -107,7 +109,11 @@ pub const MAGICS: &[(&str, &str, &str)] = &[
         "deny a request with a reason the requester sees",
     ),
     ("%audit", "%audit", "show the audit log (owners)"),
-    ("%land", "%land", "close the session's datasite"),
+    (
+        "%land",
+        "%land",
+        "close the session's datasite (stop serving it), or disconnect from a served one",
+    ),
     ("%help", "%help", "this list"),
 ];
 
@@ -219,8 +225,41 @@ pub fn parse(line: &str) -> Result<Magic, KernelError> {
                 args.remove(0);
                 let reset = take_flag(&mut args, "--reset");
                 let dir = take_option(&name, &mut args, "--dir")?.map(PathBuf::from);
+                let port = take_option(&name, &mut args, "--port")?
+                    .map(|p| {
+                        p.parse::<u16>().map_err(|_| {
+                            usage_error(&name, &format!("`{p}` is not a port (0 to 65535)"))
+                        })
+                    })
+                    .transpose()?;
+                let host = take_option(&name, &mut args, "--host")?
+                    .map(|h| {
+                        h.parse::<IpAddr>().map_err(|_| {
+                            usage_error(
+                                &name,
+                                &format!(
+                                    "`{h}` is not an IP address, such as 127.0.0.1 or 0.0.0.0"
+                                ),
+                            )
+                        })
+                    })
+                    .transpose()?;
+                let serve = match (port, host) {
+                    (Some(port), host) => {
+                        Some((host.unwrap_or(IpAddr::from([127, 0, 0, 1])), port))
+                    }
+                    (None, Some(_)) => {
+                        return Err(usage_error(&name, "--host needs --port"));
+                    }
+                    (None, None) => None,
+                };
                 let [name] = exactly(&name, args, "a datasite name")?;
-                Magic::Launch { name, reset, dir }
+                Magic::Launch {
+                    name,
+                    reset,
+                    dir,
+                    serve,
+                }
             }
             Some("connect") => {
                 args.remove(0);
@@ -319,25 +358,47 @@ impl Magic {
     ) -> Result<Vec<Output>, KernelError> {
         let password = password.unwrap_or_default();
         let out = match self {
-            Magic::Launch { name, reset, dir } => {
+            Magic::Launch {
+                name,
+                reset,
+                dir,
+                serve,
+            } => {
                 let mut options = LaunchOptions::new(&name).reset(reset);
                 if let Some(dir) = dir {
                     options = options.dir(dir);
                 }
+                // The old datasite is let go of first, so relaunching one that is served works.
+                session.land();
                 let site = options.launch()?;
                 let shown = render(&site);
-                session.set_site(site);
-                vec![Output::Display(shown)]
+                session.set_site(Site::Embedded(site));
+                let mut out = vec![Output::Display(shown)];
+                if let Some((host, port)) = serve {
+                    if let Err(e) = session.serve(host, port) {
+                        session.land();
+                        return Err(e);
+                    }
+                    out.push(Output::Text(served_line(session)));
+                }
+                out
             }
             Magic::Connect { url } => {
-                return Err(KernelError::new(
-                    "NotAvailable",
-                    format!(
-                        "connecting to a served datasite ({url}) is not available yet: served datasites are planned; use `%datasite launch NAME` for an embedded one"
-                    ),
-                ));
+                let site = veil::connect(&url)?;
+                let shown = render(&site);
+                session.set_site(Site::Served(site));
+                vec![
+                    Output::Display(shown),
+                    Output::Text("connected; log in with `%login EMAIL`\n".into()),
+                ]
             }
-            Magic::ShowSite => vec![Output::Display(render(session.site()?))],
+            Magic::ShowSite => {
+                let mut out = vec![Output::Display(render(session.site()?))];
+                if session.served_at().is_some() {
+                    out.push(Output::Text(served_line(session)));
+                }
+                out
+            }
             Magic::Login { email } => {
                 let client = session.site()?.login(&email, &password)?;
                 let mut out = Vec::new();
@@ -417,13 +478,21 @@ impl Magic {
                 ]
             }
             Magic::Land => match session.land() {
-                Some(name) => vec![Output::Text(format!("datasite {name} landed\n"))],
+                Some(done) => vec![Output::Text(format!("{done}\n"))],
                 None => vec![Output::Text("no datasite to land\n".into())],
             },
             Magic::Help => vec![Output::Display(help())],
         };
         Ok(out)
     }
+}
+
+/// Where the session serves its datasite, and how scientists reach it.
+fn served_line(session: &Session) -> String {
+    let url = session.served_at().unwrap_or_default();
+    format!(
+        "served at {url}: scientists connect with `veil::connect(\"{url}\")?.login(email, password)` or `%datasite connect {url}`; `%land` stops serving\n"
+    )
 }
 
 fn help() -> Media {
@@ -454,7 +523,23 @@ mod tests {
             Magic::Launch {
                 name: "cancer-research-centre".into(),
                 reset: true,
-                dir: None
+                dir: None,
+                serve: None
+            }
+        );
+        assert_eq!(
+            parse("%datasite launch pandas-test-domain-1 --port 8083 --reset").unwrap(),
+            Magic::Launch {
+                name: "pandas-test-domain-1".into(),
+                reset: true,
+                dir: None,
+                serve: Some((IpAddr::from([127, 0, 0, 1]), 8083))
+            }
+        );
+        assert_eq!(
+            parse("%datasite connect http://127.0.0.1:8083").unwrap(),
+            Magic::Connect {
+                url: "http://127.0.0.1:8083".into()
             }
         );
         assert_eq!(
@@ -462,7 +547,8 @@ mod tests {
             Magic::Launch {
                 name: "x".into(),
                 reset: false,
-                dir: Some("/tmp/my dir".into())
+                dir: Some("/tmp/my dir".into()),
+                serve: None
             }
         );
         assert_eq!(
@@ -503,6 +589,13 @@ mod tests {
             ("%datasite fly", "unknown subcommand"),
             ("%datasite launch x --dir", "--dir needs a value"),
             ("%datasite launch x --bogus", "unknown option --bogus"),
+            ("%datasite launch x --port 80000", "not a port"),
+            (
+                "%datasite launch x --port 8083 --host localhost",
+                "not an IP address",
+            ),
+            ("%datasite launch x --host 0.0.0.0", "--host needs --port"),
+            ("%datasite connect", "expected a URL"),
             ("%deny abc", "a request id and a reason"),
             ("%register Jane", "a name and an email"),
             ("%register Jane j@x.org --role king", "not a role"),

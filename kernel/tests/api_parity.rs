@@ -13,6 +13,7 @@ use std::path::Path;
 /// The handle and builder types cells use under the runtime's names.
 const TYPES: &[&str] = &[
     "Datasite",
+    "RemoteSite",
     "LaunchOptions",
     "Client",
     "Pointer",

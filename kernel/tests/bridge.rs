@@ -627,3 +627,163 @@ fn a_cells_data_takes_every_op_a_pointer_takes() {
     assert_eq!(counts.shape()[0], 2);
     site.land().unwrap();
 }
+
+/// Seed 003 on a served datasite: the owner's kernel serves it (`%datasite launch NAME --port 0`),
+/// Jane reaches it over HTTP from a cell (`veil::connect`), the owner decides with magics, and a
+/// scientist's own session works it with magics after `%datasite connect`.
+#[test]
+fn a_datasite_served_from_the_kernel_is_worked_over_http() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let owner_session = &fixture().session;
+    let run = |session: &mut Session, line: &str, password: Option<&str>| {
+        magics::parse(line)
+            .unwrap()
+            .run(session, password.map(str::to_string))
+            .map(|out| format!("{out:?}"))
+    };
+    let launched = run(
+        &mut owner_session.lock().unwrap(),
+        &format!(
+            "%datasite launch pandas-test-domain-1 --port 0 --reset --dir {}",
+            dir.path().display()
+        ),
+        None,
+    )
+    .unwrap();
+    let url = owner_session.lock().unwrap().served_at().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(launched.contains(&url), "{launched}");
+    // Serving twice on one session is refused, and says how to stop.
+    let again = owner_session
+        .lock()
+        .unwrap()
+        .serve([127, 0, 0, 1].into(), 0);
+    assert!(again.unwrap_err().evalue.contains("%land"));
+
+    let root = veil::site()
+        .unwrap()
+        .login("info@openmined.org", "changethis")
+        .unwrap();
+    let data = array(vec![1.0, 2.0, 3.0], &[3]).unwrap();
+    let mock_data = array(vec![1.0, 1.0, 1.0], &[3]).unwrap();
+    root.upload_dataset(
+        Dataset::new("my dataset").asset(Asset::new("my asset").data(&data).mock(&mock_data)),
+    )
+    .unwrap();
+    root.register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+        .unwrap();
+
+    // Jane, from a cell, over HTTP.
+    let node = veil::connect(&url).unwrap();
+    assert_eq!(node.name(), "pandas-test-domain-1");
+    assert_eq!(node.url(), url);
+    assert!(html(&node).contains("served"), "{}", html(&node));
+    let jane = node.login("jane@caltech.edu", "abc123").unwrap();
+    assert_eq!(jane.role(), Role::DataScientist);
+    assert_eq!(
+        veil::client().unwrap().email(),
+        "info@openmined.org",
+        "a login over HTTP does not take over the owner's session"
+    );
+    let pointer = jane
+        .dataset("my dataset")
+        .unwrap()
+        .asset("my asset")
+        .unwrap()
+        .pointer()
+        .unwrap();
+    assert_eq!(
+        pointer.sum().unwrap().mock().unwrap().values().unwrap(),
+        [3.0]
+    );
+    let plus_one = (&pointer + 1.0).unwrap();
+    assert_eq!(plus_one.mock().unwrap().values().unwrap(), [2.0, 2.0, 2.0]);
+    let mine = jane.array(vec![4.0, 5.0, 6.0]).unwrap();
+    let added = (&pointer + &mine).unwrap();
+    let request = added.request("the sum with my array").unwrap();
+    assert_eq!(added.get().unwrap_err().name(), "ApprovalPending");
+    // What the server refuses, Jane's cell hears by its name.
+    assert_eq!(
+        jane.dataset("my dataset")
+            .unwrap()
+            .asset("my asset")
+            .unwrap()
+            .data()
+            .unwrap_err()
+            .name(),
+        "PermissionDenied"
+    );
+    assert_eq!(
+        node.login("jane@caltech.edu", "wrong").unwrap_err().name(),
+        "AuthenticationFailed"
+    );
+    let nowhere = veil::connect("http://127.0.0.1:9").unwrap_err();
+    assert_eq!(nowhere.name(), "Unavailable", "{nowhere:?}");
+    assert!(nowhere.message().contains("veil serve"), "{nowhere:?}");
+
+    // The owner reviews and approves with magics, on the datasite the kernel serves.
+    let owner_run = |line: &str| run(&mut owner_session.lock().unwrap(), line, None).unwrap();
+    assert!(owner_run("%requests").contains("Requests (1)"));
+    assert!(owner_run(&format!("%approve {}", request.id)).contains("released to"));
+    assert_eq!(added.get().unwrap().values().unwrap(), [5.0, 7.0, 9.0]);
+
+    // A scientist's own session: connect, log in (the password comes over stdin), work with magics.
+    let mut scientist = Session::default();
+    let connected = run(&mut scientist, &format!("%datasite connect {url}"), None).unwrap();
+    assert!(connected.contains("pandas-test-domain-1"), "{connected}");
+    assert_eq!(
+        run(&mut scientist, "%datasets", None).unwrap_err().ename,
+        "NotLoggedIn"
+    );
+    assert_eq!(
+        run(&mut scientist, "%login jane@caltech.edu", Some("nope"))
+            .unwrap_err()
+            .ename,
+        "AuthenticationFailed"
+    );
+    run(&mut scientist, "%login jane@caltech.edu", Some("abc123")).unwrap();
+    assert!(
+        run(&mut scientist, "%whoami", None)
+            .unwrap()
+            .contains("jane@caltech.edu")
+    );
+    assert!(
+        run(&mut scientist, "%datasets", None)
+            .unwrap()
+            .contains("my dataset")
+    );
+    let mine = run(&mut scientist, "%requests --all", None).unwrap();
+    assert!(
+        mine.contains("Requests (1)") && mine.to_lowercase().contains("approved"),
+        "{mine}"
+    );
+    // Her role is the server's to decide: owners' magics are refused.
+    for line in ["%users", "%audit", &format!("%approve {}", request.id)] {
+        let err = run(&mut scientist, line, None).unwrap_err();
+        assert_eq!(err.ename, "PermissionDenied", "{line}: {err:?}");
+    }
+    assert_eq!(
+        scientist.embedded().unwrap_err().ename,
+        "ServedDatasite",
+        "a served datasite has no local directory"
+    );
+    let theirs = scientist.client().unwrap().clone();
+    assert!(
+        run(&mut scientist, "%land", None)
+            .unwrap()
+            .contains("disconnected")
+    );
+    // Landing the connection logged that session out on the server; the owner's is untouched.
+    assert_eq!(
+        theirs.whoami().unwrap_err().kind(),
+        veil_facade::api::call::ErrorKind::SessionExpired
+    );
+    assert!(owner_run("%whoami").contains("info@openmined.org"));
+
+    // `%land` on the owner's side stops serving: the address answers no more.
+    assert!(owner_run("%land").contains("landed"));
+    let gone = veil::connect(&url).unwrap_err();
+    assert_eq!(gone.name(), "Unavailable", "{gone:?}");
+    assert_eq!(jane.whoami().unwrap_err().name(), "Unavailable");
+}

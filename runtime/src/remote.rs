@@ -96,6 +96,24 @@ impl RemoteSite {
         &self.link.site
     }
 
+    /// The address it is served at, as given to [`connect`] (without a trailing `/`).
+    pub fn url(&self) -> &str {
+        &self.link.base
+    }
+
+    fn table(&self) -> crate::display::Table {
+        let mut t = crate::display::Table::fields(
+            format!("Datasite {}", self.name()),
+            [
+                ("name", self.name().to_string()),
+                ("address", self.url().to_string()),
+                ("api", veil_api::API_VERSION.to_string()),
+            ],
+        );
+        t.badge = Some("served".into());
+        t
+    }
+
     /// Logs in: the server returns a session token, which every call of the client carries.
     pub fn login(&self, email: &str, password: &str) -> Result<Client> {
         let body = serde_json::to_vec(&Login {
@@ -123,6 +141,8 @@ impl RemoteSite {
         ))
     }
 }
+
+crate::display::render_via_table!(RemoteSite);
 
 impl Remote {
     fn url(&self, path: &str) -> String {

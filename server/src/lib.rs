@@ -8,12 +8,16 @@
 //! ([`veil_api::wire`]).
 //!
 //! Why a crate of its own: the HTTP stack (axum, hyper) is the server's alone; programs that embed a
-//! datasite, and the kernel, do not build it.
+//! datasite do not build it. The kernel links it to serve the datasite a notebook launched
+//! (`%datasite launch NAME --port P`), with [`Background`].
 //!
 //! # Layout
 //! - [`router`]: the routes, each handler decoding a request, calling the datasite off the async
 //!   runtime and encoding its reply; errors become the vocabulary's [`ApiError`] with an HTTP status.
-//! - `main.rs`: the command line (`veil serve`), binding, logging and graceful shutdown.
+//! - [`serve`]: binds and serves until told to stop, draining the calls in flight; [`Background`]
+//!   does it on a thread of its own; [`check_exposure`] refuses an address beyond loopback while an
+//!   owner has the default password.
+//! - `main.rs`: the command line (`veil serve`), logging and signals.
 //!
 //! # Security model
 //! The server trusts nothing a client sends but its session token, which the datasite checks on
@@ -24,14 +28,16 @@
 //! address: past five, each waits twice as long as the last ("try again in N s", HTTP 429). Not yet:
 //! TLS (put the server behind a TLS proxy when it listens beyond loopback).
 
-use std::net::SocketAddr;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::Semaphore;
@@ -64,6 +70,7 @@ pub fn router(site: Datasite, workers: usize) -> Router {
         .route("/v1/login", post(login))
         .route("/v1/call", post(call))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(Arc::new(Served {
             site,
             workers: Semaphore::new(workers.max(1)),
@@ -72,6 +79,152 @@ pub fn router(site: Datasite, workers: usize) -> Router {
 }
 
 type Site = State<Arc<Served>>;
+
+/// One log event per request: method, path, status, time taken and the client's address (never a
+/// header or a body: they carry tokens and passwords).
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    if response.status().is_server_error() {
+        tracing::warn!(%method, path, status, ms, peer, "request");
+    } else {
+        tracing::info!(%method, path, status, ms, peer, "request");
+    }
+    response
+}
+
+/// Refuses to listen on `host` beyond loopback while an owner of `site` still has the default
+/// password: anyone who can reach the port could log in as them.
+pub fn check_exposure(site: &Datasite, host: IpAddr) -> veil::Result<()> {
+    if !host.is_loopback() && site.default_password_in_use()? {
+        return Err(veil::Error::Remote {
+            kind: ErrorKind::PermissionDenied,
+            message: format!(
+                "refusing to serve `{}` on {host}: an owner still has the default password. Log in and change it (`client.change_password(old, new)`), or serve on 127.0.0.1",
+                site.name()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Serves `site` on `listener` with `workers` workers until `stop` completes, then finishes the
+/// calls in flight and returns (the caller lands the datasite).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    site: Datasite,
+    workers: usize,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(site, workers).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop)
+    .await
+}
+
+/// A datasite served on a thread of its own, with its own async runtime: what the kernel runs for
+/// `%datasite launch NAME --port P`. Dropping it (or [`Background::stop`]) drains the calls in
+/// flight and stops listening; the datasite stays open for its owner to land.
+pub struct Background {
+    address: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Binds `host:port` (0 takes a free port) and serves `site` there with `workers` workers.
+    pub fn start(
+        site: Datasite,
+        host: IpAddr,
+        port: u16,
+        workers: usize,
+    ) -> veil::Result<Background> {
+        check_exposure(&site, host)?;
+        let unavailable = |what: String| veil::Error::Remote {
+            kind: ErrorKind::Unavailable,
+            message: what,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| unavailable(format!("starting the server's async runtime: {e}")))?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind((host, port)))
+            .map_err(|e| {
+                unavailable(format!(
+                    "cannot listen on {host}:{port} ({e}); choose another port, or 0 for a free one"
+                ))
+            })?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| unavailable(format!("reading the server's address: {e}")))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("veil-serve-{}", address.port()))
+            .spawn(move || {
+                let served = runtime.block_on(serve(listener, site, workers, async move {
+                    let _ = stopped.await;
+                }));
+                if let Err(e) = served {
+                    eprintln!("veil serve on {address}: {e}");
+                }
+            })
+            .map_err(|e| unavailable(format!("starting the server's thread: {e}")))?;
+        Ok(Background {
+            address,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The URL scientists connect to (`veil::connect(url)`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Stops listening after the calls in flight, and waits for them.
+    pub fn stop(mut self) {
+        self.shut();
+    }
+
+    fn shut(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+impl std::fmt::Debug for Background {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Background({})", self.url())
+    }
+}
 
 async fn ready(State(site): Site) -> Response {
     // Ready once the datasite answers a read.
@@ -118,11 +271,13 @@ async fn login(
     .await
     {
         Ok(session) => {
+            tracing::info!(user = session.user.email, peer = address, "login");
             site.logins.succeeded(&address);
             axum::Json(session).into_response()
         }
         Err(e) => {
             if e.0.kind() == ErrorKind::AuthenticationFailed {
+                tracing::warn!(peer = address, "login failed");
                 site.logins.failed(&address);
             }
             e.into_response()
@@ -153,7 +308,7 @@ fn answer(site: &Datasite, token: &str, body: &[u8]) -> veil::Result<Vec<u8>> {
         message: format!("{what}; send calls with `veil::connect(url)`, which writes them"),
     };
     // Nothing of the body is read for a caller without a session.
-    site.session_user(token)?;
+    let user = site.session_user(token)?;
     let (json, parts) = wire::decode(body).map_err(bad)?;
     let CallBody { call, parts: kinds } = serde_json::from_slice(json)
         .map_err(|e| bad(format!("the call is not one of the vocabulary's ({e})")))?;
@@ -169,7 +324,13 @@ fn answer(site: &Datasite, token: &str, body: &[u8]) -> veil::Result<Vec<u8>> {
         .zip(parts)
         .map(|(kind, bytes)| Data::decode(kind, bytes))
         .collect::<veil::Result<Vec<_>>>()?;
-    let reply = site.handle(token, call, values)?;
+    let name = call.name();
+    let reply = site.handle(token, call, values);
+    match &reply {
+        Ok(reply) => tracing::info!(user = user.email, call = name, reply = reply.name(), "call"),
+        Err(e) => tracing::info!(user = user.email, call = name, error = ?e.kind(), "call refused"),
+    }
+    let reply = reply?;
     let mut out: Vec<Vec<u8>> = Vec::new();
     let reply: Reply<Blob> = reply.try_map(|data| {
         out.push(data.encode()?);

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use veil::LaunchOptions;
 
@@ -53,6 +53,20 @@ struct Serve {
     /// How long a login's session lasts, in seconds; then its client logs in again.
     #[arg(long, env = "VEIL_SESSION_SECS", default_value_t = veil::DEFAULT_SESSION_TTL.as_secs())]
     session_secs: u64,
+    /// How the log on stderr is written: `human` lines, or `json`, one object per line (for a log
+    /// collector). One event per request and per call, naming the user and the call, never a token
+    /// or a password.
+    #[arg(long, env = "VEIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    /// The least severe events logged: error, warn, info, debug or trace.
+    #[arg(long, env = "VEIL_LOG_LEVEL", default_value = "info")]
+    log_level: tracing::Level,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
 }
 
 fn main() -> Result<()> {
@@ -62,6 +76,13 @@ fn main() -> Result<()> {
 }
 
 fn run(serve: Serve) -> Result<()> {
+    let log = tracing_subscriber::fmt()
+        .with_max_level(serve.log_level)
+        .with_writer(std::io::stderr);
+    match serve.log_format {
+        LogFormat::Human => log.init(),
+        LogFormat::Json => log.json().init(),
+    }
     let mut options = LaunchOptions::new(&serve.name)
         .reset(serve.reset)
         .session_ttl(std::time::Duration::from_secs(serve.session_secs));
@@ -69,13 +90,7 @@ fn run(serve: Serve) -> Result<()> {
         options = options.dir(dir);
     }
     let site = options.launch().context("launching the datasite")?;
-    if !serve.host.is_loopback() && site.default_password_in_use()? {
-        bail!(
-            "refusing to serve `{}` on {}: an owner still has the default password. Log in and change it (`client.change_password(old, new)`), or serve on 127.0.0.1",
-            serve.name,
-            serve.host
-        );
-    }
+    veil_server::check_exposure(&site, serve.host)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,17 +102,13 @@ fn run(serve: Serve) -> Result<()> {
         let address = listener.local_addr()?;
         println!("veil serve: {} on http://{address}", site.name());
         std::io::stdout().flush()?;
-        let app = veil_server::router(site.clone(), serve.workers);
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(stopped())
-        .await
-        .context("serving")
+        tracing::info!(site = site.name(), %address, dir = %site.dir().display(), "serving");
+        veil_server::serve(listener, site.clone(), serve.workers, stopped())
+            .await
+            .context("serving")
     })?;
     site.land().context("landing the datasite")?;
-    eprintln!("veil serve: {} stopped", serve.name);
+    tracing::info!(site = serve.name, "stopped");
     Ok(())
 }
 

@@ -25,6 +25,13 @@ impl Drop for Served {
 }
 
 fn serve(dir: &Path, extra: &[&str]) -> Served {
+    let mut args = vec!["--log-level", "warn"];
+    args.extend(extra);
+    serve_logging(dir, &args, Stdio::inherit())
+}
+
+/// `veil serve` with its log going to `log`.
+fn serve_logging(dir: &Path, extra: &[&str], log: impl Into<Stdio>) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
         .args([
             "serve",
@@ -37,7 +44,7 @@ fn serve(dir: &Path, extra: &[&str]) -> Served {
         .arg(dir)
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -346,6 +353,157 @@ fn a_killed_server_loses_nothing_it_acknowledged() {
     assert_eq!(released.as_f64().unwrap().sum(), 6.0);
 }
 
+/// What a crash-test workload saw acknowledged.
+#[derive(Default)]
+struct Acknowledged {
+    datasets: Vec<String>,
+    users: Vec<String>,
+    /// Requests approved, with the real result each releases.
+    approved: Vec<(String, f64)>,
+}
+
+/// Uploads, registrations, pointer ops, requests and approvals, as fast as the server takes them,
+/// until the server dies; what it acknowledged goes into `acked`.
+fn crash_workload(url: &str, run: usize, acked: &std::sync::Mutex<Acknowledged>) {
+    let Ok((owner, jane)) = veil::connect(url).and_then(|s| {
+        Ok((
+            s.login(ADMIN, "changethis")?,
+            s.login("jane@caltech.edu", "abc123def")?,
+        ))
+    }) else {
+        return;
+    };
+    for i in 0.. {
+        let name = format!("run{run}-{i}");
+        let value = (run * 1000 + i) as f64;
+        let upload = owner.upload_dataset(
+            Dataset::new(&name).asset(
+                Asset::new("a")
+                    .data(array![value, 1.0])
+                    .mock(array![0.0, 0.0]),
+            ),
+        );
+        if upload.is_err() {
+            return;
+        }
+        acked.lock().unwrap().datasets.push(name.clone());
+        if i % 4 == 0 {
+            let email = format!("{name}@example.org");
+            if owner
+                .register(NewUser::new("Crash Tester", &email, "pw-123456"))
+                .is_err()
+            {
+                return;
+            }
+            acked.lock().unwrap().users.push(email);
+        }
+        let approved = (|| {
+            let pointer = jane.dataset(&name)?.asset("a")?.pointer()?;
+            let total = (&pointer + 1.0)?.sum()?;
+            let request = total.request("crash test")?;
+            owner.request(&request.id)?.approve()?;
+            Ok::<_, Error>(request.id.clone())
+        })();
+        match approved {
+            Ok(id) => acked.lock().unwrap().approved.push((id, value + 3.0)),
+            Err(_) => return,
+        }
+    }
+}
+
+/// A crash test: 20 runs of the workload above, each killed (SIGKILL) at a random point and
+/// restarted on the same directory. After each kill the database passes SQLite's integrity check,
+/// and everything acknowledged in every run so far is there: datasets with their data, users, and
+/// approved requests whose real results are released.
+#[test]
+fn twenty_kills_at_random_points_lose_nothing_acknowledged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Acknowledged::default()));
+    // Reproducible from the printed seed.
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("crash test seed {seed}");
+    let served = serve(tmp.path(), &["--reset"]);
+    veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap()
+        .register(NewUser::new("Jane", "jane@caltech.edu", "abc123def"))
+        .unwrap();
+    assert!(stop(served).success());
+    for run in 0..20 {
+        let served = serve(tmp.path(), &[]);
+        let worker = {
+            let (url, acked) = (served.url.clone(), acked.clone());
+            std::thread::spawn(move || crash_workload(&url, run, &acked))
+        };
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let wait = 100 + (seed >> 33) % 900;
+        std::thread::sleep(std::time::Duration::from_millis(wait));
+        let mut served = served;
+        served.child.kill().unwrap();
+        served.child.wait().unwrap();
+        worker.join().unwrap();
+
+        let db = rusqlite::Connection::open(tmp.path().join("veil.db")).unwrap();
+        let check: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "run {run}");
+        drop(db);
+    }
+
+    let served = serve(tmp.path(), &[]);
+    let owner = veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap();
+    let acked = acked.lock().unwrap();
+    assert!(
+        acked.approved.len() >= 20,
+        "the workload got work done before the kills: {} approvals",
+        acked.approved.len()
+    );
+    let names: std::collections::HashSet<String> = owner
+        .datasets()
+        .unwrap()
+        .iter()
+        .map(|d| d.name.clone())
+        .collect();
+    for name in &acked.datasets {
+        assert!(names.contains(name), "acknowledged upload {name} lost");
+    }
+    let users: std::collections::HashSet<String> = owner
+        .users()
+        .unwrap()
+        .iter()
+        .map(|u| u.email.clone())
+        .collect();
+    for email in &acked.users {
+        assert!(
+            users.contains(email),
+            "acknowledged registration {email} lost"
+        );
+    }
+    let jane = veil::connect(&served.url)
+        .unwrap()
+        .login("jane@caltech.edu", "abc123def")
+        .unwrap();
+    for (id, expected) in &acked.approved {
+        assert_eq!(
+            owner.request(id).unwrap().status,
+            RequestStatus::Approved,
+            "{id}"
+        );
+        let released = jane.request(id).unwrap().get().unwrap();
+        assert_eq!(released.as_f64().unwrap().sum(), *expected, "{id}");
+    }
+}
+
 /// Guessing passwords is slowed per account and per address: past five failures, the next attempt,
 /// even with the right password, is told how long to wait.
 #[test]
@@ -452,4 +610,57 @@ fn one_users_token_reaches_nothing_of_anothers() {
         ErrorKind::PermissionDenied
     );
     assert_eq!(kind(total.get().unwrap_err()), ErrorKind::ApprovalPending);
+}
+
+#[test]
+fn the_json_log_names_users_and_calls_and_no_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log_path = tmp.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let served = serve_logging(
+        &tmp.path().join("site"),
+        &["--reset", "--log-format", "json"],
+        log,
+    );
+    let site = veil::connect(&served.url).unwrap();
+    let owner = site.login(ADMIN, "changethis").unwrap();
+    owner.datasets().unwrap();
+    assert!(site.login(ADMIN, "not-the-password").is_err());
+    // A session token, as the wire carries it, to look for in the log.
+    let mut response = ureq::post(format!("{}/v1/login", served.url))
+        .header("content-type", "application/json")
+        .send(format!(r#"{{"email":"{ADMIN}","password":"changethis"}}"#))
+        .unwrap();
+    let session: veil::api::wire::Session =
+        serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
+    let token = session.token.0;
+    assert!(stop(served).success());
+
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let field = |e: &serde_json::Value, k: &str| e["fields"][k].as_str().map(str::to_string);
+    assert!(
+        events
+            .iter()
+            .any(|e| field(e, "call").as_deref() == Some("datasets")
+                && field(e, "user").as_deref() == Some(ADMIN)),
+        "{text}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["fields"]["path"] == "/v1/login" && e["fields"]["status"] == 401),
+        "{text}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| field(e, "message").as_deref() == Some("login failed"))
+    );
+    for secret in ["changethis", "not-the-password", token.as_str()] {
+        assert!(!text.contains(secret), "the log holds a secret: {secret}");
+    }
 }
