@@ -150,7 +150,7 @@ def test_05_working_with_private_datasets_on_a_served_datasite(tmp_path, monkeyp
     pointer = outputs(by_start["let pointer = asset.pointer()?;"], "execute_result")
     assert pointer and "Mock result" in pointer[0]["data"]["text/html"]
     # Every pointer step's mock result is computed at once; the sum of the mock [1, 1, 1] is 3.
-    assert "3" in texts(by_start["pointer.sum()?"])
+    assert "-----\n  3" in texts(by_start["pointer.sum()?"]), texts(by_start["pointer.sum()?"])
     assert "ApprovalPending" in texts(by_start["// until the owner decides, the result is not hers"])
     assert "Requests (1)" in texts(by_start["%requests"])
     assert "released to jane@caltech.edu" in texts(by_start["%approve #1"])

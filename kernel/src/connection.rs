@@ -86,12 +86,15 @@ pub async fn run(
     };
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let heartbeat = tokio::spawn(heartbeat::run(heartbeat));
-    let shell = tokio::spawn(run_shell(shell, requests));
+    let mut shell = tokio::spawn(run_shell(shell, requests));
     let control = tokio::spawn(run_control(control, rust.clone(), shutdown_tx));
-    tokio::select! {
-        _ = shutdown_rx => {}
-        _ = stop => {}
-    }
+    // A shell that stopped (a panic in a handler) would leave a kernel that answers nothing: exit
+    // instead, after landing, so the front end reports it dead and can restart it.
+    let died = tokio::select! {
+        _ = shutdown_rx => None,
+        _ = stop => None,
+        ended = &mut shell => Some(ended),
+    };
     // Let the sockets' writer tasks flush the shutdown reply and last outputs before they are torn down.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     heartbeat.abort();
@@ -101,5 +104,14 @@ pub async fn run(
     // Land the datasite so its WAL is checkpointed before the process exits.
     session.lock().unwrap_or_else(|p| p.into_inner()).land();
     drop(bridge);
-    Ok(())
+    match died {
+        Some(ended) => Err(anyhow::anyhow!(
+            "the shell stopped ({}); the kernel exits so that the front end can restart it",
+            match ended {
+                Err(e) => e.to_string(),
+                Ok(()) => "its socket closed".into(),
+            }
+        )),
+        None => Ok(()),
+    }
 }

@@ -224,6 +224,35 @@ async fn kernel_info_magics_errors_and_counts() {
         panic!()
     };
     assert_eq!(r.error.unwrap().ename, "StdinNotAllowed");
+
+    // Served from the kernel: the magics run inside the kernel's async runtime, the server on its own.
+    let (reply, outputs) = k
+        .execute("%datasite launch kernel-served --reset --port 0")
+        .await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
+    assert!(
+        text_of(&outputs).contains("served at http://127.0.0.1:"),
+        "{outputs:?}"
+    );
+    let (_, outputs) = k.execute("%datasite").await;
+    assert!(text_of(&outputs).contains("served at"), "{outputs:?}");
+    let (_, outputs) = k.execute("%land").await;
+    assert!(
+        text_of(&outputs).contains("kernel-served landed"),
+        "{outputs:?}"
+    );
+    // Nothing listens at a closed port: a clear error, and the kernel answers on.
+    let (reply, _) = k.execute("%datasite connect http://127.0.0.1:9").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    let error = r.error.unwrap();
+    assert_eq!(error.ename, "Unavailable", "{error:?}");
+    let (reply, _) = k.execute("%help").await;
+    assert!(matches!(reply, JupyterMessageContent::ExecuteReply(r) if r.status == ReplyStatus::Ok));
 }
 
 #[tokio::test]

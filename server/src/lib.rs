@@ -144,6 +144,9 @@ pub struct Background {
 
 impl Background {
     /// Binds `host:port` (0 takes a free port) and serves `site` there with `workers` workers.
+    ///
+    /// The runtime is made, used and dropped on the server's own thread, so this may be called from
+    /// inside another async runtime (the kernel's magics run in one).
     pub fn start(
         site: Datasite,
         host: IpAddr,
@@ -155,33 +158,47 @@ impl Background {
             kind: ErrorKind::Unavailable,
             message: what,
         };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| unavailable(format!("starting the server's async runtime: {e}")))?;
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind((host, port)))
-            .map_err(|e| {
-                unavailable(format!(
-                    "cannot listen on {host}:{port} ({e}); choose another port, or 0 for a free one"
-                ))
-            })?;
-        let address = listener
-            .local_addr()
-            .map_err(|e| unavailable(format!("reading the server's address: {e}")))?;
+        let (bound, address) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
-            .name(format!("veil-serve-{}", address.port()))
+            .name("veil-serve".into())
             .spawn(move || {
-                let served = runtime.block_on(serve(listener, site, workers, async move {
-                    let _ = stopped.await;
-                }));
-                if let Err(e) = served {
-                    eprintln!("veil serve on {address}: {e}");
-                }
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = bound.send(Err(format!("starting the server's async runtime: {e}")));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::bind((host, port)).await {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = bound.send(Err(format!(
+                                "cannot listen on {host}:{port} ({e}); choose another port, or 0 for a free one"
+                            )));
+                            return;
+                        }
+                    };
+                    let address = listener.local_addr();
+                    let _ = bound.send(address.as_ref().map(|a| *a).map_err(|e| e.to_string()));
+                    let served = serve(listener, site, workers, async move {
+                        let _ = stopped.await;
+                    });
+                    if let Err(e) = served.await {
+                        eprintln!("veil serve on {host}:{port}: {e}");
+                    }
+                });
             })
             .map_err(|e| unavailable(format!("starting the server's thread: {e}")))?;
+        let address = address
+            .recv()
+            .map_err(|_| unavailable("the server's thread stopped before it listened".into()))?
+            .map_err(unavailable)?;
         Ok(Background {
             address,
             stop: Some(stop),
