@@ -67,6 +67,11 @@ printf '%s\n' "$out"
 grep -q 'released accuracy: 0\.9[0-9]*, computed directly: 0\.9' <<<"$out"
 echo "code flow: ok"
 
+step "load: 8 scientists x 20 pointer ops on a served datasite, every result checked (README: the full run)"
+out=$(target/debug/examples/load --scientists 8 --ops 20 2>&1)
+printf '%s\n' "$out"
+grep -q '"errors":0' <<<"$out"
+
 step "benchmarks: each runs once (criterion's --test mode), so they keep working; measure with cargo bench"
 cargo bench -p veil --bench pointers --profile dev --locked -- --test
 

@@ -15,13 +15,39 @@
 use serde::{Deserialize, Serialize};
 
 use crate::call::{Call, ErrorKind, Secret};
-use crate::view::{DataKind, User};
+use crate::view::{DataKind, Role, User};
 
 /// The content type of a body of JSON and binary parts.
 pub const CONTENT_TYPE: &str = "application/vnd.veil.parts";
 
 /// Most parts one body may carry: an upload's data and mocks.
 pub const MAX_PARTS: usize = 256;
+
+/// The largest call body a role may send, in bytes. A server reads a body only once its session
+/// token names the sender, and then no more than this; a client checks it before sending, so the
+/// error is a sentence rather than a dropped connection. Owners upload datasets; a scientist sends
+/// her own arrays and code, a guest only small calls.
+pub fn max_call_bytes(role: Role) -> u64 {
+    match role {
+        Role::Admin | Role::DataOwner => 1 << 30,
+        Role::DataScientist => 64 << 20,
+        Role::Guest => 1 << 20,
+    }
+}
+
+/// The sentence for a call body of `size` bytes over `role`'s limit.
+pub fn too_large(size: u64, role: Role) -> String {
+    format!(
+        "the call's body is {} MiB, over the {} MiB limit for {role} on a datasite; {}",
+        size.div_ceil(1 << 20),
+        max_call_bytes(role) >> 20,
+        if role.is_owner() {
+            "split the upload into smaller datasets"
+        } else {
+            "send less data with one call (an owner can upload large data as a dataset)"
+        }
+    )
+}
 
 /// A value sent as a binary part: what it is, and which part holds its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -87,7 +87,7 @@ impl Client {
     ) -> Result<veil_api::call::Reply<crate::Data>> {
         match &self.link {
             Link::Local(core) => core.handle(&self.token, call, parts),
-            Link::Remote(remote) => remote.call(&self.token, call, parts),
+            Link::Remote(remote) => remote.call(&self.token, self.user.role, call, parts),
         }
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use veil_api::call::{Call, ErrorKind, Reply, Secret};
+use veil_api::view::Role;
 use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Session, Version};
 
 use crate::client::Client;
@@ -153,18 +154,32 @@ impl Remote {
         &self.site
     }
 
-    /// Sends `call` with `parts` as the session `token` and reads the reply.
-    pub(crate) fn call(&self, token: &str, call: Call, parts: Vec<Data>) -> Result<Reply<Data>> {
+    /// Sends `call` with `parts` as the session `token` of a `role` and reads the reply.
+    pub(crate) fn call(
+        &self,
+        token: &str,
+        role: Role,
+        call: Call,
+        parts: Vec<Data>,
+    ) -> Result<Reply<Data>> {
         let kinds = parts.iter().map(Data::kind).collect();
         let encoded = parts.iter().map(Data::encode).collect::<Result<Vec<_>>>()?;
         let json = serde_json::to_vec(&CallBody { call, parts: kinds })
             .map_err(|e| Error::invalid("call", e.to_string(), "check its arguments"))?;
+        let body = wire::encode(&json, &encoded);
+        // The server would read no further than this; say so rather than have it cut the upload off.
+        if body.len() as u64 > wire::max_call_bytes(role) {
+            return Err(Error::Remote {
+                kind: ErrorKind::InvalidInput,
+                message: wire::too_large(body.len() as u64, role),
+            });
+        }
         let response = self
             .agent
             .post(&self.url("/v1/call"))
             .header("content-type", wire::CONTENT_TYPE)
             .header("authorization", &format!("Bearer {token}"))
-            .send(&wire::encode(&json, &encoded)[..]);
+            .send(&body[..]);
         let body = self.body(response)?;
         let (json, parts) = wire::decode(&body).map_err(unreadable)?;
         let reply: Reply<Blob> =

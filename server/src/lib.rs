@@ -21,12 +21,17 @@
 //!
 //! # Security model
 //! The server trusts nothing a client sends but its session token, which the datasite checks on
-//! every call (it keeps only the token's hash). No secret of the server (its files, other users'
-//! tokens, password hashes) is in any reply: replies are the vocabulary's views. A server refuses to
-//! listen beyond loopback while an owner still has the default password. Sessions expire (24 h by
-//! default) and end at logout or a password change. Failed logins are slowed per account and per
-//! address: past five, each waits twice as long as the last ("try again in N s", HTTP 429). Not yet:
-//! TLS (put the server behind a TLS proxy when it listens beyond loopback).
+//! every call (it keeps only the token's hash). A call's body is read only after its token names
+//! the sender, and then no further than the sender's role allows
+//! ([`veil_api::wire::max_call_bytes`]: 1 GiB for owners' uploads, 64 MiB for a scientist, 1 MiB for a
+//! guest; a login at most [`MAX_LOGIN_BYTES`]), so a caller without a session cannot make the server
+//! hold a large body. No secret of the server (its files, other users' tokens, password hashes) is
+//! in any reply, and none in its log: replies are the vocabulary's views, and the log names the user
+//! and the call, never a header or a body. A server refuses to listen beyond loopback while an
+//! owner still has the default password. Sessions expire (24 h by default) and end at logout or a
+//! password change, across restarts. Failed logins are slowed per account and per address: past
+//! five, each waits twice as long as the last ("try again in N s", HTTP 429). Not yet: TLS (put the
+//! server behind a TLS proxy when it listens beyond loopback).
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -34,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -46,8 +51,8 @@ use veil::{Data, Datasite};
 use veil_api::call::{ErrorKind, Reply};
 use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Version};
 
-/// Largest request body: an upload's data and mocks.
-pub const MAX_BODY_BYTES: usize = 1 << 30;
+/// Largest body of a login (an email and a password), read before anyone is known.
+pub const MAX_LOGIN_BYTES: usize = 64 << 10;
 
 /// How long a call waits for a free worker before it is turned away as busy.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -67,9 +72,10 @@ pub fn router(site: Datasite, workers: usize) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .route("/v1/version", get(version))
+        // Both routes read their bodies themselves, within a limit (see `login` and `call`).
         .route("/v1/login", post(login))
         .route("/v1/call", post(call))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(log_request))
         .with_state(Arc::new(Served {
             site,
@@ -262,7 +268,8 @@ async fn version(State(site): Site) -> Response {
 async fn login(
     State(site): Site,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Response {
     // Guessing passwords is slowed per address too, across accounts.
     let address = peer.ip().to_string();
@@ -273,6 +280,22 @@ async fn login(
         })
         .into_response();
     }
+    let refuse = || {
+        let error = ApiError {
+            kind: ErrorKind::InvalidInput,
+            message: format!(
+                "a login is an email and a password, at most {} KiB of JSON",
+                MAX_LOGIN_BYTES >> 10
+            ),
+        };
+        (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response()
+    };
+    if announced_length(&headers).is_some_and(|n| n > MAX_LOGIN_BYTES as u64) {
+        return refuse();
+    }
+    let Ok(body) = axum::body::to_bytes(body, MAX_LOGIN_BYTES).await else {
+        return refuse();
+    };
     let login: Login = match serde_json::from_slice(&body) {
         Ok(l) => l,
         Err(e) => {
@@ -302,7 +325,7 @@ async fn login(
     }
 }
 
-async fn call(State(site): Site, headers: HeaderMap, body: Bytes) -> Response {
+async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
     let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -311,11 +334,40 @@ async fn call(State(site): Site, headers: HeaderMap, body: Bytes) -> Response {
     else {
         return Failure(veil::Error::SessionExpired).into_response();
     };
+    // Nothing of the body is read before its sender is known, and then no more than their role's
+    // limit: a caller without a session cannot make the server hold a gigabyte.
+    let (work, checked) = (site.clone(), token.clone());
+    let user = match blocking(&site, move || work.site.session_user(&checked)).await {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    let limit = wire::max_call_bytes(user.role);
+    let too_large = |size: u64| {
+        let error = ApiError {
+            kind: ErrorKind::InvalidInput,
+            message: wire::too_large(size, user.role),
+        };
+        (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response()
+    };
+    if let Some(size) = announced_length(&headers).filter(|&n| n > limit) {
+        return too_large(size);
+    }
+    let Ok(body) = axum::body::to_bytes(body, limit as usize).await else {
+        return too_large(limit + 1);
+    };
     let work = site.clone();
     match blocking(&site, move || answer(&work.site, &token, &body)).await {
         Ok(body) => ([(header::CONTENT_TYPE, wire::CONTENT_TYPE)], body).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The body length a request's `Content-Length` announces.
+fn announced_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// Decodes a call, lets the datasite decide it, and encodes the reply.

@@ -664,3 +664,190 @@ fn the_json_log_names_users_and_calls_and_no_secret() {
         assert!(!text.contains(secret), "the log holds a secret: {secret}");
     }
 }
+
+/// A session token as the wire carries it, from a raw login.
+fn raw_login(url: &str, email: &str, password: &str) -> String {
+    let mut response = ureq::post(format!("{url}/v1/login"))
+        .header("content-type", "application/json")
+        .send(serde_json::json!({"email": email, "password": password}).to_string())
+        .unwrap();
+    let session: veil::api::wire::Session =
+        serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
+    session.token.0
+}
+
+/// A raw call body to `/v1/call` with `token`: the status and the error the server named, if any.
+fn raw_call(
+    url: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> (u16, Option<veil::api::wire::ApiError>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = agent
+        .post(format!("{url}/v1/call"))
+        .header("content-type", veil::api::wire::CONTENT_TYPE);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let mut response = request.send(body).unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.body_mut().read_to_vec().unwrap();
+    (status, serde_json::from_slice(&bytes).ok())
+}
+
+/// A request to `/v1/call` announcing a body of `length` bytes, of which none is sent: the server's
+/// whole answer (status line, headers and body).
+fn announce(url: &str, token: Option<&str>, length: u64) -> String {
+    announce_to(url, "/v1/call", token, length)
+}
+
+fn announce_to(url: &str, path: &str, token: Option<&str>, length: u64) -> String {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let auth = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\n{auth}content-type: {}\r\ncontent-length: {length}\r\nconnection: close\r\n\r\n",
+        veil::api::wire::CONTENT_TYPE
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// What a scientist with a valid session tries beyond her role, and bodies that are not calls:
+/// each is refused with a named error and changes nothing.
+#[test]
+fn escalation_malformed_and_oversized_bodies_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset"]);
+    let site = veil::connect(&served.url).unwrap();
+    let owner = site.login(ADMIN, "changethis").unwrap();
+    owner
+        .register(NewUser::new("Jane", "jane@caltech.edu", "abc123def"))
+        .unwrap();
+    owner
+        .register(NewUser::new("Guy", "guy@example.org", "guest-pw-1").role(Role::Guest))
+        .unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123def").unwrap();
+    let denied = |r: Result<veil::User, Error>| matches!(r, Err(Error::Remote { kind, .. }) if kind == veil::api::call::ErrorKind::PermissionDenied);
+    // Role escalation, through the client and as raw calls.
+    assert!(denied(jane.set_role("jane@caltech.edu", Role::Admin)));
+    assert!(denied(jane.register(
+        NewUser::new("Mallory", "m@example.org", "mallory-pw").role(Role::Admin)
+    )));
+    let token = raw_login(&served.url, "jane@caltech.edu", "abc123def");
+    let call = |json: serde_json::Value| {
+        raw_call(
+            &served.url,
+            Some(&token),
+            &veil::api::wire::encode(json.to_string().as_bytes(), &[]),
+        )
+    };
+    let (status, error) = call(serde_json::json!({"call": {"call": "set_role",
+        "email": "jane@caltech.edu", "role": "admin"}}));
+    assert_eq!(status, 403, "{error:?}");
+    // Fields the vocabulary does not have are not obeyed: an extra `role` is no way in.
+    let (status, error) = call(serde_json::json!({"call": {"call": "users", "role": "admin"}}));
+    assert!(status == 403 || status == 400, "{status} {error:?}");
+    assert_eq!(jane.whoami().unwrap().role, Role::DataScientist);
+
+    // Malformed bodies from a valid session: each named, none a server error.
+    let not_json = veil::api::wire::encode(b"{not json", &[]);
+    let too_many_kinds =
+        veil::api::wire::encode(br#"{"call":{"call":"whoami"},"parts":["Array"]}"#, &[]);
+    let bad_part = veil::api::wire::encode(
+        br#"{"call":{"call":"whoami"},"parts":["Array"]}"#,
+        &[b"not an npy file".to_vec()],
+    );
+    for (what, body) in [
+        ("not a body", b"garbage".to_vec()),
+        ("not JSON", not_json),
+        ("kinds without parts", too_many_kinds),
+        ("a part that is not .npy", bad_part),
+        (
+            "truncated",
+            veil::api::wire::encode(b"{}", &[])[..5].to_vec(),
+        ),
+    ] {
+        let (status, error) = raw_call(&served.url, Some(&token), &body);
+        let error = error.unwrap_or_else(|| panic!("{what}: no named error ({status})"));
+        assert_eq!(status, 400, "{what}: {error:?}");
+        assert!(!error.message.is_empty(), "{what}");
+    }
+
+    // Bodies are bounded per role, and read only once the sender is known: the server answers
+    // from the headers alone, before a byte of the body is sent.
+    let answer = announce(&served.url, Some(&token), (64 << 20) + 1024);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("65 MiB, over the 64 MiB limit for a data scientist"),
+        "{answer}"
+    );
+    let guest = raw_login(&served.url, "guy@example.org", "guest-pw-1");
+    let answer = announce(&served.url, Some(&guest), 2 << 20);
+    assert!(
+        answer.contains("over the 1 MiB limit for a guest"),
+        "{answer}"
+    );
+    for token in [None, Some("forged")] {
+        let answer = announce(&served.url, token, 1 << 30);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    }
+    let answer = announce_to(&served.url, "/v1/login", None, 1 << 20);
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "a login is small: {answer}"
+    );
+    // The client checks the limit too, and says so in a sentence instead of a cut-off upload.
+    let huge = ndarray::Array1::from_elem(9_000_000, 1.0);
+    let err = jane
+        .upload_dataset(Dataset::new("huge").asset(Asset::new("h").data(huge.clone()).mock(huge)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("138 MiB, over the 64 MiB limit for a data scientist"),
+        "{err}"
+    );
+
+    // Nothing changed: the same users with the same roles, and the server answers.
+    let users = owner.users().unwrap();
+    assert_eq!(users.len(), 3);
+    assert!(users.iter().all(|u| u.email != "m@example.org"));
+    assert_eq!(jane.whoami().unwrap().role, Role::DataScientist);
+}
+
+/// Sessions end when they expire, and a token revoked by logout stays dead across a restart, while
+/// a live session survives it.
+#[test]
+fn expired_and_revoked_tokens_stay_dead_across_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset", "--session-secs", "2"]);
+    let site = veil::connect(&served.url).unwrap();
+    let short = site.login(ADMIN, "changethis").unwrap();
+    short.whoami().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(
+        matches!(short.whoami(), Err(Error::Remote { kind, .. }) if kind == veil::api::call::ErrorKind::SessionExpired)
+    );
+    assert!(stop(served).success());
+
+    let served = serve(tmp.path(), &[]);
+    let revoked = raw_login(&served.url, ADMIN, "changethis");
+    let live = raw_login(&served.url, ADMIN, "changethis");
+    let whoami = veil::api::wire::encode(br#"{"call":{"call":"whoami"}}"#, &[]);
+    let logout = veil::api::wire::encode(br#"{"call":{"call":"logout"}}"#, &[]);
+    assert_eq!(raw_call(&served.url, Some(&revoked), &logout).0, 200);
+    assert!(stop(served).success());
+    let served = serve(tmp.path(), &[]);
+    assert_eq!(raw_call(&served.url, Some(&revoked), &whoami).0, 401);
+    assert_eq!(raw_call(&served.url, Some(&live), &whoami).0, 200);
+}
