@@ -133,7 +133,15 @@ impl Session {
                 ),
             ));
         }
-        let server = Background::start(site, host, port, SERVED_WORKERS)?;
+        let server = Background::start(
+            site,
+            host,
+            port,
+            veil_server::Limits {
+                workers: SERVED_WORKERS,
+                ..Default::default()
+            },
+        )?;
         let url = server.url();
         self.server = Some(server);
         Ok(url)

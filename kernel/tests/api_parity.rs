@@ -46,6 +46,11 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
     ),
     (
         "Datasite",
+        "admit",
+        "a transport checks a call may carry values before decoding them (veil serve)",
+    ),
+    (
+        "Datasite",
         "default_password_in_use",
         "whoever serves the datasite checks it before listening beyond loopback",
     ),

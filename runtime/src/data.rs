@@ -187,19 +187,37 @@ impl Data {
         Ok(buf)
     }
 
-    /// Decodes what [`Data::encode`] wrote.
     /// A value from the bytes [`Data::encode`] made for one of `kind`.
+    ///
+    /// The bytes may come from anyone (an upload, a code run's output): what they declare is checked
+    /// before anything is allocated for it. An array's shape must account for exactly the bytes
+    /// that follow its header, and a frame may not declare more than [`MAX_DECODED_BYTES`]
+    /// uncompressed, so a small forged header cannot make the datasite allocate terabytes.
     pub fn decode(kind: DataKind, bytes: &[u8]) -> Result<Data> {
         Ok(match kind {
-            DataKind::Frame => Data::Frame(
-                ParquetReader::new(Cursor::new(bytes))
-                    .finish()
-                    .map_err(Error::data("decoding a Parquet frame"))?,
-            ),
+            DataKind::Frame => {
+                let mut reader = ParquetReader::new(Cursor::new(bytes));
+                let declared: usize = reader
+                    .get_metadata()
+                    .map_err(Error::data("decoding a Parquet frame"))?
+                    .row_groups
+                    .iter()
+                    .fold(0usize, |sum, g| sum.saturating_add(g.total_byte_size()));
+                if declared > MAX_DECODED_BYTES {
+                    return Err(too_big("a Parquet frame", declared));
+                }
+                Data::Frame(
+                    reader
+                        .finish()
+                        .map_err(Error::data("decoding a Parquet frame"))?,
+                )
+            }
             DataKind::ArrayF64 => {
+                check_npy(bytes)?;
                 Data::F64(ArrayD::<f64>::read_npy(bytes).map_err(npy_error("decoding an array"))?)
             }
             DataKind::ArrayI64 => {
+                check_npy(bytes)?;
                 Data::I64(ArrayD::<i64>::read_npy(bytes).map_err(npy_error("decoding an array"))?)
             }
             DataKind::Json => {
@@ -389,6 +407,47 @@ fn json_preview(v: &serde_json::Value, n: usize) -> (Vec<String>, Vec<Vec<String
     }
 }
 
+/// The most bytes one value may declare when it is decoded (the real side's replay budget).
+pub const MAX_DECODED_BYTES: usize = crate::replay::MAX_REPLAY_BYTES;
+
+fn too_big(what: &str, declared: usize) -> Error {
+    Error::Data {
+        context: format!("decoding {what}"),
+        message: format!(
+            "it declares {} uncompressed, over the {} a value may hold; send a smaller value",
+            display::human_bytes(declared as u64),
+            display::human_bytes(MAX_DECODED_BYTES as u64)
+        ),
+    }
+}
+
+/// Ok if the `.npy` header in `bytes` declares a shape of 8-byte elements that the bytes after it
+/// hold exactly: checked before the reader allocates for the shape.
+fn check_npy(bytes: &[u8]) -> Result<()> {
+    let mut reader = bytes;
+    let header = ndarray_npy::npy::header::Header::from_reader(&mut reader)
+        .map_err(npy_error("decoding an array"))?;
+    let declared = header
+        .shape
+        .iter()
+        .try_fold(8usize, |n, &d| n.checked_mul(d))
+        .unwrap_or(usize::MAX);
+    if declared > MAX_DECODED_BYTES {
+        return Err(too_big("an array", declared));
+    }
+    if declared != reader.len() {
+        return Err(Error::Data {
+            context: "decoding an array".into(),
+            message: format!(
+                "its header declares shape {:?} ({declared} bytes) but {} bytes follow it",
+                header.shape,
+                reader.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn npy_error<E: fmt::Display>(context: &'static str) -> impl FnOnce(E) -> Error {
     move |e| Error::Data {
         context: context.into(),
@@ -476,6 +535,49 @@ mod tests {
     use super::*;
     use ndarray::array;
     use polars::prelude::*;
+
+    /// An `.npy` file of `<f8` whose header declares `shape` (a Python tuple), followed by `body`.
+    fn forged_npy(shape: &str, body: &[u8]) -> Vec<u8> {
+        let mut dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + dict.len() + 1) % 64 != 0 {
+            dict.push(' ');
+        }
+        dict.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((dict.len() as u16).to_le_bytes());
+        out.extend(dict.as_bytes());
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn a_forged_header_is_refused_before_anything_is_allocated() {
+        let two = forged_npy("(2,)", &[0; 16]);
+        assert_eq!(
+            Data::decode(DataKind::ArrayF64, &two).unwrap(),
+            Data::F64(array![0.0, 0.0].into_dyn())
+        );
+        // 2^50 elements from a 100-byte file: on main this aborted the process allocating 8 PiB.
+        for (shape, body) in [
+            ("(1125899906842624,)", 16),
+            ("(4294967296, 4294967296, 4294967296)", 0),
+            ("(3,)", 16),
+            ("(1,)", 16),
+        ] {
+            let err = Data::decode(DataKind::ArrayF64, &forged_npy(shape, &vec![0; body]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("over the 4.0 GiB a value may hold")
+                    || err.contains("bytes follow it"),
+                "{shape}: {err}"
+            );
+        }
+        let err = Data::decode(DataKind::ArrayI64, &forged_npy("(1125899906842624,)", &[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a value may hold"), "{err}");
+    }
 
     fn frame() -> DataFrame {
         DataFrame::new_infer_height(vec![

@@ -15,18 +15,32 @@ use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::site::SiteCore;
 
+/// Ok if `caller` may send `count` values with `call`: only an owner's upload carries any. A
+/// transport checks it before it decodes them, so nobody else can make the datasite parse a value.
+pub(crate) fn admit_parts(caller: &crate::User, call: &Call, count: usize) -> Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    if !matches!(call, Call::UploadDataset { .. }) {
+        return Err(Error::invalid(
+            format!("call `{}`", call.name()),
+            format!("{count} values came with it, and it takes none"),
+            "send values only with an upload",
+        ));
+    }
+    crate::users::require_owner(
+        caller,
+        "uploading datasets",
+        "ask the datasite's owner to upload it",
+    )
+}
+
 impl SiteCore {
     /// Answers `call` for the session `token`; `parts` are the values it names by
     /// [`Part`](veil_api::call::Part) (an upload's data and mocks), none for every other call.
     pub(crate) fn handle(&self, token: &str, call: Call, parts: Vec<Data>) -> Result<Reply<Data>> {
         let caller = self.authorize(token)?;
-        if !parts.is_empty() && !matches!(call, Call::UploadDataset { .. }) {
-            return Err(Error::invalid(
-                format!("call `{}`", call.name()),
-                format!("{} values came with it, and it takes none", parts.len()),
-                "send values only with an upload",
-            ));
-        }
+        admit_parts(&caller, &call, parts.len())?;
         let c = &caller;
         Ok(match call {
             Call::Whoami => Reply::User(caller.clone()),

@@ -158,7 +158,7 @@ pub use display::Render;
 pub use error::{Error, Result};
 pub use load::{read_csv, read_parquet};
 pub use pointers::{DEFAULT_CACHE_BYTES, Pointer, Status};
-pub use remote::{RemoteSite, connect};
+pub use remote::{CA_ENV, RemoteSite, connect};
 pub use request::{Request, RequestKind, RequestList, RequestStatus, Review};
 pub use site::{DEFAULT_SESSION_TTL, Datasite, LaunchOptions};
 pub use users::{NewUser, Role, User, UserList};

@@ -32,8 +32,14 @@ pub(crate) struct Remote {
     site: String,
 }
 
-/// Connects to the datasite served at `url` (`http://host:port`), checking that it speaks this
-/// client's API version: the same major version, and a minor version no older than this client's.
+/// The environment variable naming a PEM file of the certificate authorities a client trusts for
+/// `https://` datasites, instead of the public roots: a datasite with its own authority.
+pub const CA_ENV: &str = "VEIL_TLS_CA";
+
+/// Connects to the datasite served at `url` (`http://host:port`, or `https://` for one served with
+/// TLS), checking that it speaks this client's API version: the same major version, and a minor
+/// version no older than this client's. Over `https://` the server's certificate must chain to a
+/// public root, or to an authority in the file [`CA_ENV`] names.
 pub fn connect(url: &str) -> Result<RemoteSite> {
     let base = url.trim_end_matches('/').to_string();
     if !(base.starts_with("http://") || base.starts_with("https://")) {
@@ -46,6 +52,10 @@ pub fn connect(url: &str) -> Result<RemoteSite> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(10)))
+        // Under the server's idle limit (10 s by default), so a kept-alive connection is not
+        // reused just as the server closes it.
+        .max_idle_age(Duration::from_secs(5))
+        .tls_config(tls_config()?)
         .build()
         .into();
     let mut link = Remote {
@@ -59,6 +69,46 @@ pub fn connect(url: &str) -> Result<RemoteSite> {
     Ok(RemoteSite {
         link: Arc::new(link),
     })
+}
+
+/// TLS trusting the authorities in the file [`CA_ENV`] names, or the public roots without it.
+fn tls_config() -> Result<ureq::tls::TlsConfig> {
+    let mut config = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls);
+    if let Some(path) = std::env::var_os(CA_ENV) {
+        let fix = format!(
+            "set {CA_ENV} to a PEM file of the authority that signed the datasite's certificate"
+        );
+        let pem = std::fs::read(&path).map_err(|e| {
+            Error::invalid(
+                CA_ENV,
+                format!(
+                    "cannot read {} ({e})",
+                    std::path::Path::new(&path).display()
+                ),
+                fix.clone(),
+            )
+        })?;
+        let certs = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::invalid(CA_ENV, format!("not a PEM file ({e})"), fix.clone()))?;
+        if certs.is_empty() {
+            return Err(Error::invalid(
+                CA_ENV,
+                format!(
+                    "{} holds no certificate",
+                    std::path::Path::new(&path).display()
+                ),
+                fix,
+            ));
+        }
+        config = config.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+    }
+    Ok(config.build())
 }
 
 /// Whether a server speaking `server` serves this client: same major version, same or newer minor.

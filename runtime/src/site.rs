@@ -273,6 +273,19 @@ impl Datasite {
         self.core.authorize(token)
     }
 
+    /// The user behind `token` if they may send `parts` encoded values with `call` (only an owner's
+    /// upload carries any): what a transport checks before it decodes a single one.
+    pub fn admit(
+        &self,
+        token: &str,
+        call: &veil_api::call::Call,
+        parts: usize,
+    ) -> Result<crate::User> {
+        let caller = self.core.authorize(token)?;
+        crate::dispatch::admit_parts(&caller, call, parts)?;
+        Ok(caller)
+    }
+
     /// A call for a transport that serves this datasite, as the session `token` (from
     /// [`Datasite::open_session`]): the one dispatch every client goes through.
     pub fn handle(

@@ -177,7 +177,8 @@ impl SiteCore {
         let email = email.trim();
         // Guessing a password is slowed per account, whether it exists or not (the same for both).
         let account = email.to_lowercase();
-        if let Some(wait) = self.login_backoff.wait(&account) {
+        // Counted before the password is hashed: parallel guesses cannot all pass the check.
+        if let Err(wait) = self.login_backoff.attempt(&account) {
             return Err(Error::TooManyAttempts {
                 who: crate::error::clip(email, 100),
                 retry_secs: wait.as_secs().max(1),
@@ -185,9 +186,10 @@ impl SiteCore {
         }
         let outcome = self.verify_login(email, password);
         match &outcome {
-            Ok(_) => self.login_backoff.succeeded(&account),
-            Err(Error::AuthenticationFailed { .. }) => self.login_backoff.failed(&account),
-            Err(_) => {}
+            Ok(_) => self.login_backoff.clear(&account),
+            Err(Error::AuthenticationFailed { .. }) => {}
+            // Not a guess that failed (the store could not answer): it does not count.
+            Err(_) => self.login_backoff.refund(&account),
         }
         outcome
     }

@@ -37,8 +37,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .dir(dir.path())
         .reset(true)
         .launch()?;
-    let server =
-        veil_server::Background::start(site.clone(), [127, 0, 0, 1].into(), 0, args.workers)?;
+    let server = veil_server::Background::start(
+        site.clone(),
+        [127, 0, 0, 1].into(),
+        0,
+        veil_server::Limits {
+            workers: args.workers,
+            ..Default::default()
+        },
+    )?;
     let url = server.url();
     let owner = veil::connect(&url)?.login("info@openmined.org", "changethis")?;
     owner.upload_dataset(

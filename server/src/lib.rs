@@ -14,9 +14,11 @@
 //! # Layout
 //! - [`router`]: the routes, each handler decoding a request, calling the datasite off the async
 //!   runtime and encoding its reply; errors become the vocabulary's [`ApiError`] with an HTTP status.
-//! - [`serve`]: binds and serves until told to stop, draining the calls in flight; [`Background`]
-//!   does it on a thread of its own; [`check_exposure`] refuses an address beyond loopback while an
-//!   owner has the default password.
+//! - [`serve`]: serves until told to stop, draining the calls in flight; [`Background`] does it
+//!   on a thread of its own; [`check_exposure`] refuses an address beyond loopback while an owner
+//!   has the default password.
+//! - `net`: the accept loop under it: TLS ([`tls_config`]), the connection cap, the deadlines a
+//!   silent client meets, the Host a loopback server answers to, the bounded drain ([`Limits`]).
 //! - `main.rs`: the command line (`veil serve`), logging and signals.
 //!
 //! # Security model
@@ -25,16 +27,33 @@
 //! the sender, and then no further than the sender's role allows
 //! ([`veil_api::wire::max_call_bytes`]: 1 GiB for owners' uploads, 64 MiB for a scientist, 1 MiB for a
 //! guest; a login at most [`MAX_LOGIN_BYTES`]), so a caller without a session cannot make the server
-//! hold a large body. No secret of the server (its files, other users' tokens, password hashes) is
+//! hold a large body, and no value in it is decoded unless the sender may send values with that call
+//! (an owner's upload, [`veil::Datasite::admit`]); a value's header must account for its bytes before
+//! anything is allocated for it. No secret of the server (its files, other users' tokens, password hashes) is
 //! in any reply, and none in its log: replies are the vocabulary's views, and the log names the user
 //! and the call, never a header or a body. A server refuses to listen beyond loopback while an
 //! owner still has the default password. Sessions expire (24 h by default) and end at logout or a
-//! password change, across restarts. Failed logins are slowed per account and per address: past
-//! five, each waits twice as long as the last ("try again in N s", HTTP 429). Not yet: TLS (put the
-//! server behind a TLS proxy when it listens beyond loopback).
+//! password change, across restarts. Login attempts are counted per account and per address as they
+//! start, before the password is hashed: past five failures, each waits twice as long as the last
+//! ("try again in N s", HTTP 429); a success clears its account and gives back only its own attempt
+//! to its address. A worker is held by the work itself, so hanging up frees nothing early.
+//!
+//! Connections: at most [`Limits::connections`] open; a client silent for [`Limits::idle`] (TLS
+//! handshake, headers, a pause in a body, between requests) is cut off; at shutdown the calls in
+//! flight get [`Limits::drain`], then their connections are cut. A server on loopback answers only
+//! requests whose `Host` is loopback (421 otherwise), so a web page cannot reach it by DNS
+//! rebinding. With `--tls-cert/--tls-key` it speaks only HTTPS (rustls, TLS 1.2 and 1.3); beyond
+//! loopback without TLS it warns that passwords cross the network in clear. Not defended here:
+//! on one machine, any local user reaches a loopback server, so a datasite served for a tutorial
+//! with the default password is open to them; and a code request's compilation holds the single
+//! build lock up to its deadline (300 s), so a scientist's slow builds delay others' code runs.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+
+mod net;
+use net::Unread;
+pub use net::{Limits, tls_config};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,13 +80,16 @@ pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
 struct Served {
     site: Datasite,
     /// Datasite work (SQLite, replays, code runs) in flight at once; the rest wait [`QUEUE_WAIT`].
-    workers: Semaphore,
-    /// Failed logins per client address (the datasite counts them per account).
+    /// A worker is held by the work itself, so a client that hangs up does not free it early.
+    workers: Arc<Semaphore>,
+    /// Login attempts per client address (the datasite counts them per account).
     logins: Backoff,
+    /// How long a body may stall.
+    idle: Duration,
 }
 
-/// The routes of the served datasite `site`, answering at most `workers` calls at once.
-pub fn router(site: Datasite, workers: usize) -> Router {
+/// The routes of the served datasite `site`, within `limits`.
+pub fn router(site: Datasite, limits: Limits) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
@@ -79,8 +101,9 @@ pub fn router(site: Datasite, workers: usize) -> Router {
         .layer(axum::middleware::from_fn(log_request))
         .with_state(Arc::new(Served {
             site,
-            workers: Semaphore::new(workers.max(1)),
+            workers: Arc::new(Semaphore::new(limits.workers.max(1))),
             logins: Backoff::default(),
+            idle: limits.idle,
         }))
 }
 
@@ -123,20 +146,17 @@ pub fn check_exposure(site: &Datasite, host: IpAddr) -> veil::Result<()> {
     Ok(())
 }
 
-/// Serves `site` on `listener` with `workers` workers until `stop` completes, then finishes the
-/// calls in flight and returns (the caller lands the datasite).
+/// Serves `site` on `listener` (over TLS with `tls`) within `limits` until `stop` completes, then
+/// lets the calls in flight finish for at most [`Limits::drain`] and returns (the caller lands the
+/// datasite).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     site: Datasite,
-    workers: usize,
-    stop: impl Future<Output = ()> + Send + 'static,
+    limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stop: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(site, workers).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop)
-    .await
+    net::serve(listener, router(site, limits), tls, limits, stop).await
 }
 
 /// A datasite served on a thread of its own, with its own async runtime: what the kernel runs for
@@ -149,7 +169,7 @@ pub struct Background {
 }
 
 impl Background {
-    /// Binds `host:port` (0 takes a free port) and serves `site` there with `workers` workers.
+    /// Binds `host:port` (0 takes a free port) and serves `site` there within `limits`.
     ///
     /// The runtime is made, used and dropped on the server's own thread, so this may be called from
     /// inside another async runtime (the kernel's magics run in one).
@@ -157,7 +177,7 @@ impl Background {
         site: Datasite,
         host: IpAddr,
         port: u16,
-        workers: usize,
+        limits: Limits,
     ) -> veil::Result<Background> {
         check_exposure(&site, host)?;
         let unavailable = |what: String| veil::Error::Remote {
@@ -192,13 +212,15 @@ impl Background {
                     };
                     let address = listener.local_addr();
                     let _ = bound.send(address.as_ref().map(|a| *a).map_err(|e| e.to_string()));
-                    let served = serve(listener, site, workers, async move {
+                    let served = serve(listener, site, limits, None, async move {
                         let _ = stopped.await;
                     });
                     if let Err(e) = served.await {
                         eprintln!("veil serve on {host}:{port}: {e}");
                     }
                 });
+                // Work still running past the drain (a code run) is not waited for.
+                runtime.shutdown_timeout(Duration::from_secs(1));
             })
             .map_err(|e| unavailable(format!("starting the server's thread: {e}")))?;
         let address = address
@@ -272,8 +294,9 @@ async fn login(
     body: Body,
 ) -> Response {
     // Guessing passwords is slowed per address too, across accounts.
-    let address = peer.ip().to_string();
-    if let Some(wait) = site.logins.wait(&address) {
+    let address = address_key(peer.ip());
+    // Counted before anything is hashed, so parallel guesses cannot all pass the check.
+    if let Err(wait) = site.logins.attempt(&address) {
         return Failure(veil::Error::TooManyAttempts {
             who: address,
             retry_secs: wait.as_secs().max(1),
@@ -293,8 +316,10 @@ async fn login(
     if announced_length(&headers).is_some_and(|n| n > MAX_LOGIN_BYTES as u64) {
         return refuse();
     }
-    let Ok(body) = axum::body::to_bytes(body, MAX_LOGIN_BYTES).await else {
-        return refuse();
+    let body = match net::read_body(body, MAX_LOGIN_BYTES, site.idle).await {
+        Ok(body) => body,
+        Err(Unread::TooLarge) => return refuse(),
+        Err(other) => return other.into_response(site.idle),
     };
     let login: Login = match serde_json::from_slice(&body) {
         Ok(l) => l,
@@ -312,13 +337,15 @@ async fn login(
     {
         Ok(session) => {
             tracing::info!(user = session.user.email, peer = address, "login");
-            site.logins.succeeded(&address);
+            // Gives back this attempt only: others' failures from the address stand.
+            site.logins.refund(&address);
             axum::Json(session).into_response()
         }
         Err(e) => {
             if e.0.kind() == ErrorKind::AuthenticationFailed {
                 tracing::warn!(peer = address, "login failed");
-                site.logins.failed(&address);
+            } else {
+                site.logins.refund(&address);
             }
             e.into_response()
         }
@@ -352,13 +379,31 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
     if let Some(size) = announced_length(&headers).filter(|&n| n > limit) {
         return too_large(size);
     }
-    let Ok(body) = axum::body::to_bytes(body, limit as usize).await else {
-        return too_large(limit + 1);
+    let body = match net::read_body(body, limit as usize, site.idle).await {
+        Ok(body) => body,
+        Err(Unread::TooLarge) => return too_large(limit + 1),
+        Err(other) => return other.into_response(site.idle),
     };
     let work = site.clone();
     match blocking(&site, move || answer(&work.site, &token, &body)).await {
         Ok(body) => ([(header::CONTENT_TYPE, wire::CONTENT_TYPE)], body).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The key an address's login attempts are counted under: an IPv4 address, or an IPv6 address's
+/// /64 prefix (one host is commonly given a whole /64, so counting per address would let it try
+/// 2^64 times as often).
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
     }
 }
 
@@ -376,11 +421,11 @@ fn answer(site: &Datasite, token: &str, body: &[u8]) -> veil::Result<Vec<u8>> {
         kind: ErrorKind::InvalidInput,
         message: format!("{what}; send calls with `veil::connect(url)`, which writes them"),
     };
-    // Nothing of the body is read for a caller without a session.
-    let user = site.session_user(token)?;
     let (json, parts) = wire::decode(body).map_err(bad)?;
     let CallBody { call, parts: kinds } = serde_json::from_slice(json)
         .map_err(|e| bad(format!("the call is not one of the vocabulary's ({e})")))?;
+    // No value is decoded unless the sender may send values with this call.
+    let user = site.admit(token, &call, parts.len())?;
     if kinds.len() != parts.len() {
         return Err(bad(format!(
             "{} kinds for {} parts",
@@ -422,7 +467,9 @@ async fn blocking<T: Send + 'static>(
     served: &Served,
     work: impl FnOnce() -> veil::Result<T> + Send + 'static,
 ) -> Result<T, Failure> {
-    let Ok(Ok(_worker)) = tokio::time::timeout(QUEUE_WAIT, served.workers.acquire()).await else {
+    let Ok(Ok(worker)) =
+        tokio::time::timeout(QUEUE_WAIT, served.workers.clone().acquire_owned()).await
+    else {
         return Err(Failure(veil::Error::Remote {
             kind: ErrorKind::Unavailable,
             message: format!(
@@ -430,6 +477,10 @@ async fn blocking<T: Send + 'static>(
                 QUEUE_WAIT.as_secs()
             ),
         }));
+    };
+    let work = move || {
+        let _worker = worker;
+        work()
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result.map_err(Failure),
@@ -483,5 +534,19 @@ impl IntoResponse for Failure {
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_attempts_are_counted_per_ipv4_address_and_per_ipv6_64() {
+        let key = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::2"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use veil::LaunchOptions;
+use veil_server::Limits;
 
 #[derive(Parser)]
 #[command(
@@ -48,8 +49,26 @@ struct Serve {
     reset: bool,
     /// How many calls the datasite works on at once (queries, replays, code runs); a call that finds
     /// none free for two seconds is answered "busy, retry after 2 s".
-    #[arg(long, env = "VEIL_WORKERS", default_value_t = 8)]
+    #[arg(long, env = "VEIL_WORKERS", default_value_t = Limits::default().workers)]
     workers: usize,
+    /// How many connections may be open at once; past it, new ones are closed as they arrive.
+    #[arg(long, env = "VEIL_CONNECTIONS", default_value_t = Limits::default().connections)]
+    connections: usize,
+    /// How long, in seconds, a client may stay silent (a TLS handshake, a request's headers, a
+    /// pause in a body, a kept-alive connection between requests) before its connection is closed.
+    #[arg(long, env = "VEIL_IDLE_SECS", default_value_t = Limits::default().idle.as_secs())]
+    idle_secs: u64,
+    /// How long, in seconds, calls in flight may finish after SIGTERM before their connections are
+    /// cut.
+    #[arg(long, env = "VEIL_DRAIN_SECS", default_value_t = Limits::default().drain.as_secs())]
+    drain_secs: u64,
+    /// Serve HTTPS with this certificate chain (a PEM file; with --tls-key). Clients trust it
+    /// through the public roots, or through the authority their VEIL_TLS_CA names.
+    #[arg(long, env = "VEIL_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (a PEM file).
+    #[arg(long, env = "VEIL_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// How long a login's session lasts, in seconds; then its client logs in again.
     #[arg(long, env = "VEIL_SESSION_SECS", default_value_t = veil::DEFAULT_SESSION_TTL.as_secs())]
     session_secs: u64,
@@ -83,6 +102,25 @@ fn run(serve: Serve) -> Result<()> {
         LogFormat::Human => log.init(),
         LogFormat::Json => log.json().init(),
     }
+    // Read before the datasite is opened, so a bad certificate with --reset erases nothing.
+    let tls = match (&serve.tls_cert, &serve.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(veil_server::tls_config(cert, key).map_err(anyhow::Error::msg)?)
+        }
+        _ => None,
+    };
+    if tls.is_none() && !serve.host.is_loopback() {
+        tracing::warn!(
+            host = %serve.host,
+            "serving beyond loopback without TLS: passwords and data cross the network in clear; give --tls-cert and --tls-key"
+        );
+    }
+    let limits = Limits {
+        workers: serve.workers,
+        connections: serve.connections,
+        idle: std::time::Duration::from_secs(serve.idle_secs.max(1)),
+        drain: std::time::Duration::from_secs(serve.drain_secs),
+    };
     let mut options = LaunchOptions::new(&serve.name)
         .reset(serve.reset)
         .session_ttl(std::time::Duration::from_secs(serve.session_secs));
@@ -100,13 +138,16 @@ fn run(serve: Serve) -> Result<()> {
             .await
             .with_context(|| format!("binding {}:{}", serve.host, serve.port))?;
         let address = listener.local_addr()?;
-        println!("veil serve: {} on http://{address}", site.name());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("veil serve: {} on {scheme}://{address}", site.name());
         std::io::stdout().flush()?;
         tracing::info!(site = site.name(), %address, dir = %site.dir().display(), "serving");
-        veil_server::serve(listener, site.clone(), serve.workers, stopped())
+        veil_server::serve(listener, site.clone(), limits, tls, stopped())
             .await
             .context("serving")
     })?;
+    // Work still running past the drain (a code run) is not waited for: landing ends it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     site.land().context("landing the datasite")?;
     tracing::info!(site = serve.name, "stopped");
     Ok(())

@@ -53,7 +53,7 @@ fn serve_logging(dir: &Path, extra: &[&str], log: impl Into<Stdio>) -> Served {
         .unwrap();
     let url = line
         .split_whitespace()
-        .find(|w| w.starts_with("http://"))
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
     Served { child, url }
@@ -850,4 +850,420 @@ fn expired_and_revoked_tokens_stay_dead_across_a_restart() {
     let served = serve(tmp.path(), &[]);
     assert_eq!(raw_call(&served.url, Some(&revoked), &whoami).0, 401);
     assert_eq!(raw_call(&served.url, Some(&live), &whoami).0, 200);
+}
+
+/// An `.npy` file of `<f8` whose header declares `shape` (a Python tuple) over 16 bytes of data.
+fn forged_npy(shape: &str) -> Vec<u8> {
+    let mut dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((dict.len() as u16).to_le_bytes());
+    out.extend(dict.as_bytes());
+    out.extend([0; 16]);
+    out
+}
+
+/// A hundred bytes declaring an array of 2^50 values aborted the server (and the owner's kernel
+/// serving it) allocating for them. No value is decoded for a call that takes none or a sender
+/// who may not upload, and an owner's upload must account for every value its headers declare.
+#[test]
+fn a_forged_value_header_allocates_nothing() {
+    use veil::api::call::{Call, ErrorKind, Part};
+    use veil::api::spec;
+    use veil::api::wire::{CallBody, encode};
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset"]);
+    let site = veil::connect(&served.url).unwrap();
+    let owner = site.login(ADMIN, "changethis").unwrap();
+    owner
+        .register(NewUser::new("Jane", "jane@caltech.edu", "abc123def"))
+        .unwrap();
+    let bomb = forged_npy("(1125899906842624,)");
+    let body = |call: Call, parts: usize| {
+        let json = serde_json::to_vec(&CallBody {
+            call,
+            parts: vec![veil::DataKind::ArrayF64; parts],
+        })
+        .unwrap();
+        encode(&json, &vec![bomb.clone(); parts])
+    };
+    let upload = || Call::UploadDataset {
+        dataset: spec::Dataset::new("bomb")
+            .asset(spec::Asset::new("a").data(Part(0)).mock(Part(1))),
+    };
+    let jane = raw_login(&served.url, "jane@caltech.edu", "abc123def");
+    let admin = raw_login(&served.url, ADMIN, "changethis");
+    for (who, token, call, parts, status, kind, says) in [
+        (
+            "a scientist's whoami",
+            &jane,
+            Call::Whoami,
+            1,
+            400,
+            ErrorKind::InvalidInput,
+            "takes none",
+        ),
+        (
+            "a scientist's upload",
+            &jane,
+            upload(),
+            2,
+            403,
+            ErrorKind::PermissionDenied,
+            "uploading datasets",
+        ),
+        (
+            "the owner's upload",
+            &admin,
+            upload(),
+            2,
+            400,
+            ErrorKind::Data,
+            "a value may hold",
+        ),
+    ] {
+        let (got, error) = raw_call(&served.url, Some(token), &body(call, parts));
+        let error = error.unwrap_or_else(|| panic!("{who}: no named error ({got})"));
+        assert_eq!((got, error.kind), (status, kind), "{who}: {error:?}");
+        assert!(error.message.contains(says), "{who}: {}", error.message);
+    }
+    // The server is alive and nothing was uploaded.
+    assert!(owner.datasets().unwrap().is_empty());
+}
+
+/// Twelve wrong passwords sent at once all passed the backoff's check before any failure was
+/// counted (the check came before the hash, the count after it). Attempts are counted as they
+/// start: past the free ones, the rest wait.
+#[test]
+fn parallel_guesses_cannot_outrun_the_backoff() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset", "--workers", "16"]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(12));
+    let guesses: Vec<_> = (0..12)
+        .map(|i| {
+            let (agent, url, barrier) = (agent.clone(), served.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                agent
+                    .post(format!("{url}/v1/login"))
+                    .header("content-type", "application/json")
+                    .send(
+                        serde_json::json!({"email": ADMIN, "password": format!("guess-{i}")})
+                            .to_string(),
+                    )
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    let hashed = statuses.iter().filter(|&&s| s == 401).count();
+    let slowed = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!(hashed + slowed, 12, "{statuses:?}");
+    assert!(
+        hashed <= veil::backoff::FREE_FAILURES as usize + 1,
+        "{hashed} guesses were checked: {statuses:?}"
+    );
+}
+
+/// `host:port` of a served URL.
+fn address(url: &str) -> &str {
+    url.split("://").nth(1).unwrap()
+}
+
+/// Whether the server closed `stream` (a read returns nothing) within `secs`.
+fn closed_within(stream: &mut std::net::TcpStream, secs: u64) -> bool {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(secs)))
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            // A 408 may come before the close.
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// A client that connects and says nothing, or sends headers a byte at a time, held its
+/// connection forever and kept `veil serve` from stopping (SIGTERM waited for it). Silent
+/// connections are closed after the idle limit, open ones are capped, and a stop drains in bounded
+/// time.
+#[test]
+fn silent_and_surplus_connections_are_closed() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(
+        tmp.path(),
+        &[
+            "--reset",
+            "--idle-secs",
+            "1",
+            "--connections",
+            "3",
+            "--drain-secs",
+            "2",
+        ],
+    );
+    let at = address(&served.url).to_string();
+    // Silent from the start, and stalled in the middle of its headers.
+    let mut silent = TcpStream::connect(&at).unwrap();
+    let mut slow = TcpStream::connect(&at).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+        .unwrap();
+    let mut third = TcpStream::connect(&at).unwrap();
+    // Over the cap: closed as it arrives.
+    let mut surplus = TcpStream::connect(&at).unwrap();
+    assert!(
+        closed_within(&mut surplus, 1),
+        "a fourth connection stayed open"
+    );
+    for (what, stream) in [
+        ("silent", &mut silent),
+        ("stalled", &mut slow),
+        ("third", &mut third),
+    ] {
+        assert!(
+            closed_within(stream, 5),
+            "the {what} connection stayed open"
+        );
+    }
+    // Their slots are free again.
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let health = || {
+        agent
+            .get(format!("{}/health", served.url))
+            .call()
+            .map(|r| r.status().as_u16())
+    };
+    assert_eq!(health().unwrap(), 200);
+
+    // A connection held open does not hold the server: SIGTERM stops it.
+    let mut held = TcpStream::connect(&at).unwrap();
+    held.write_all(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = stop(served);
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A loopback server is reachable by a web page through DNS rebinding (the page's own name
+/// resolving to 127.0.0.1): it answers only requests addressed to loopback.
+#[test]
+fn a_loopback_server_answers_only_requests_addressed_to_loopback() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset"]);
+    let at = address(&served.url).to_string();
+    let port = at.rsplit_once(':').unwrap().1.to_string();
+    let ask = |host: &str| {
+        let mut stream = std::net::TcpStream::connect(&at).unwrap();
+        write!(
+            stream,
+            "GET /v1/version HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".into(),
+        "10.0.0.1".into(),
+    ] {
+        let answer = ask(&host);
+        assert!(answer.starts_with("HTTP/1.1 421"), "{host}: {answer}");
+        assert!(
+            answer.contains("answers only requests addressed to loopback"),
+            "{answer}"
+        );
+        assert!(!answer.contains("pandas-test-domain-1"), "{answer}");
+    }
+    for host in [
+        at.clone(),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let answer = ask(&host);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{host}: {answer}");
+    }
+}
+
+/// A self-signed authority and a certificate it signed for 127.0.0.1, made with `openssl`:
+/// (authority, certificate, key).
+fn authority_and_certificate(
+    dir: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Veil test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+/// Served with `--tls-cert/--tls-key`, the datasite speaks only HTTPS; a client trusts it through
+/// the authority `VEIL_TLS_CA` names, and refuses it without (the public roots do not know it).
+#[test]
+fn over_tls_the_client_trusts_only_the_authority_it_is_given() {
+    // The client half runs in a child with VEIL_TLS_CA set (the environment is the process's).
+    if let Ok(url) = std::env::var("VEIL_TEST_TLS_URL") {
+        let site = veil::connect(&url).unwrap();
+        let owner = site.login(ADMIN, "changethis").unwrap();
+        owner
+            .upload_dataset(
+                Dataset::new("d").asset(
+                    Asset::new("a")
+                        .data(array![1.0, 2.0])
+                        .mock(array![0.0, 0.0]),
+                ),
+            )
+            .unwrap();
+        println!(
+            "over tls: {:?}",
+            owner
+                .datasets()
+                .unwrap()
+                .iter()
+                .map(|d| d.name.clone())
+                .collect::<Vec<_>>()
+        );
+        return;
+    }
+    let (tmp, certs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ca, cert, key) = authority_and_certificate(certs.path());
+    let (cert_arg, key_arg) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let served = serve(
+        tmp.path(),
+        &["--reset", "--tls-cert", cert_arg, "--tls-key", key_arg],
+    );
+    assert!(served.url.starts_with("https://"), "{}", served.url);
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "over_tls_the_client_trusts_only_the_authority_it_is_given",
+            "--nocapture",
+        ])
+        .env("VEIL_TEST_TLS_URL", &served.url)
+        .env(veil::CA_ENV, &ca)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert!(out.contains(r#"over tls: ["d"]"#), "{out}");
+    // Without the authority, the certificate is refused, in a sentence naming it.
+    let Err(err) = veil::connect(&served.url) else {
+        panic!("a certificate of an unknown authority was trusted")
+    };
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    // Plain HTTP to the TLS port gets no answer from the datasite.
+    let plain = served.url.replacen("https://", "http://", 1);
+    assert!(veil::connect(&plain).is_err());
+    // A certificate the key does not serve is named before anything is opened.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args([
+            "serve",
+            "--name",
+            "x",
+            "--port",
+            "0",
+            "--reset",
+            "--tls-cert",
+            cert_arg,
+            "--tls-key",
+        ])
+        .arg(certs.path().join("ca.key"))
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("does not serve the certificate"),
+        "{stderr}"
+    );
 }
