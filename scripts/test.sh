@@ -25,6 +25,12 @@ trap 'rm -rf "$VEIL_KERNEL_CACHE" "$home"' EXIT
 step "toolchain: evcxr needs the standard library's sources (rust-src) to infer cell types"
 rustup component add rust-src
 
+step "tools the tests use: openssl makes the certificates of the TLS test"
+if ! command -v openssl >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl
+fi
+
 step "rustfmt"
 cargo fmt --all -- --check
 
