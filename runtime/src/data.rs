@@ -189,10 +189,13 @@ impl Data {
 
     /// A value from the bytes [`Data::encode`] made for one of `kind`.
     ///
-    /// The bytes may come from anyone (an upload, a code run's output): what they declare is checked
-    /// before anything is allocated for it. An array's shape must account for exactly the bytes
-    /// that follow its header, and a frame may not declare more than [`MAX_DECODED_BYTES`]
-    /// uncompressed, so a small forged header cannot make the datasite allocate terabytes.
+    /// The bytes may come from anyone (an owner's upload, a code run's output): what they declare
+    /// is checked before anything is allocated for it. An array's shape must account for exactly
+    /// the bytes that follow its header, and a frame may not declare more than
+    /// [`MAX_DECODED_BYTES`] in its metadata (its sizes, and 16 bytes per row and column), so a
+    /// small forged header cannot make the datasite allocate terabytes. Not bounded: Parquet page
+    /// headers, which may still claim large pages within a small file (a code run's forged
+    /// `out.parquet` is decoded in the datasite process; see the crate's `# Security model`).
     pub fn decode(kind: DataKind, bytes: &[u8]) -> Result<Data> {
         Ok(match kind {
             DataKind::Frame => {
@@ -202,7 +205,12 @@ impl Data {
                     .map_err(Error::data("decoding a Parquet frame"))?
                     .row_groups
                     .iter()
-                    .fold(0usize, |sum, g| sum.saturating_add(g.total_byte_size()));
+                    .fold(0usize, |sum, g| {
+                        // What the file says it holds, and at least 16 bytes per row and column
+                        // (a string view) whatever it says.
+                        let cells = g.num_rows().saturating_mul(g.parquet_columns().len());
+                        sum.saturating_add(g.total_byte_size().max(cells.saturating_mul(16)))
+                    });
                 if declared > MAX_DECODED_BYTES {
                     return Err(too_big("a Parquet frame", declared));
                 }

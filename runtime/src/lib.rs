@@ -104,7 +104,11 @@
 //! and a datasite process it cannot attach to (made undumpable before the first run). The refusals
 //! keep source reviewable, they are not a sandbox (safe Rust has known soundness holes): the jail
 //! is, and it has no PID namespace or seccomp filter yet, so code that broke out of the language
-//! could signal the datasite's processes. The owner approves code, not an output: each run allowed
+//! could signal the datasite's processes. A run's result file is decoded in the datasite process:
+//! [`Data::decode`] checks what an array's header and a frame's metadata declare before
+//! allocating, but not a Parquet file's page headers, so a function that writes its own forged
+//! `out.parquet` can still make the datasite allocate gigabytes (decoding in the jail is the fix
+//! still to come). The owner approves code, not an output: each run allowed
 //! by the policy releases what it returns, unseen. An op's
 //! arguments are bounded (names and shapes a few KiB, fits a number of steps) before anything is
 //! recorded, so what a client sends cannot fill an owner's review.

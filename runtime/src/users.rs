@@ -177,21 +177,28 @@ impl SiteCore {
         let email = email.trim();
         // Guessing a password is slowed per account, whether it exists or not (the same for both).
         let account = email.to_lowercase();
-        // Counted before the password is hashed: parallel guesses cannot all pass the check.
-        if let Err(wait) = self.login_backoff.attempt(&account) {
+        // In flight before the password is hashed: parallel guesses cannot all pass the check.
+        if let Err(wait) = self
+            .login_backoff
+            .enter(&account, std::time::Duration::from_secs(2))
+        {
             return Err(Error::TooManyAttempts {
                 who: crate::error::clip(email, 100),
                 retry_secs: wait.as_secs().max(1),
             });
         }
-        let outcome = self.verify_login(email, password);
-        match &outcome {
-            Ok(_) => self.login_backoff.clear(&account),
-            Err(Error::AuthenticationFailed { .. }) => {}
-            // Not a guess that failed (the store could not answer): it does not count.
-            Err(_) => self.login_backoff.refund(&account),
-        }
-        outcome
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.verify_login(email, password)
+        }));
+        use crate::backoff::Outcome;
+        let ended = match &outcome {
+            Ok(Ok(_)) => Outcome::Cleared,
+            Ok(Err(Error::AuthenticationFailed { .. })) => Outcome::Failed,
+            // Not a guess that failed (the store could not answer): no verdict.
+            _ => Outcome::Void,
+        };
+        self.login_backoff.end(&account, ended);
+        outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
     fn verify_login(&self, email: &str, password: &str) -> Result<LoginOutcome> {

@@ -43,6 +43,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         0,
         veil_server::Limits {
             workers: args.workers,
+            // Every scientist comes from 127.0.0.1 here, with a connection or two each.
+            connections_per_address: (args.scientists * 2).max(64),
             ..Default::default()
         },
     )?;

@@ -33,16 +33,23 @@
 //! in any reply, and none in its log: replies are the vocabulary's views, and the log names the user
 //! and the call, never a header or a body. A server refuses to listen beyond loopback while an
 //! owner still has the default password. Sessions expire (24 h by default) and end at logout or a
-//! password change, across restarts. Login attempts are counted per account and per address as they
-//! start, before the password is hashed: past five failures, each waits twice as long as the last
-//! ("try again in N s", HTTP 429); a success clears its account and gives back only its own attempt
-//! to its address. A worker is held by the work itself, so hanging up frees nothing early.
+//! password change, across restarts. Login attempts are counted per account and per address while
+//! they are in flight, before the password is hashed: past five failures, each waits twice as long
+//! as the last ("try again in N s", HTTP 429), and an attempt that could be past the free ones
+//! waits for those under way to end, so parallel guesses cannot outrun the count; a success clears
+//! its account but not its address's failures. The work records its own verdict and holds its
+//! worker, so hanging up mid-hash frees nothing and uncounts nothing.
 //!
-//! Connections: at most [`Limits::connections`] open; a client silent for [`Limits::idle`] (TLS
-//! handshake, headers, a pause in a body, between requests) is cut off; at shutdown the calls in
-//! flight get [`Limits::drain`], then their connections are cut. A server on loopback answers only
-//! requests whose `Host` is loopback (421 otherwise), so a web page cannot reach it by DNS
-//! rebinding. With `--tls-cert/--tls-key` it speaks only HTTPS (rustls, TLS 1.2 and 1.3); beyond
+//! Connections: at most [`Limits::connections`] open, [`Limits::connections_per_address`] from one
+//! address; a client silent for [`Limits::idle`] (TLS handshake, headers, a pause in a body, between
+//! requests) or not reading its replies for as long is cut off, and a body must arrive at 64 KiB/s
+//! on average; at shutdown the calls in flight get [`Limits::drain`], then their connections are
+//! cut. Bodies held at once are bounded across calls ([`Limits::body_budget`]), one user holds at
+//! most half the workers, and token checks and logins have workers of their own, so a scientist's
+//! long code runs lock nobody out. Requests a browser marks (`Origin`, a cross-site
+//! `Sec-Fetch-Site`) are refused and a login must be JSON, so a web page cannot spam logins to
+//! lock an owner out; a server on loopback answers only requests whose `Host` is loopback (421
+//! otherwise), so a page cannot reach it by DNS rebinding. With `--tls-cert/--tls-key` it speaks only HTTPS (rustls, TLS 1.2 and 1.3); beyond
 //! loopback without TLS it warns that passwords cross the network in clear. Not defended here:
 //! on one machine, any local user reaches a loopback server, so a datasite served for a tutorial
 //! with the default password is open to them; and a code request's compilation holds the single
@@ -65,7 +72,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::Semaphore;
-use veil::backoff::Backoff;
+use veil::backoff::{Backoff, Gate, Outcome};
 use veil::{Data, Datasite};
 use veil_api::call::{ErrorKind, Reply};
 use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Version};
@@ -82,11 +89,22 @@ struct Served {
     /// Datasite work (SQLite, replays, code runs) in flight at once; the rest wait [`QUEUE_WAIT`].
     /// A worker is held by the work itself, so a client that hangs up does not free it early.
     workers: Arc<Semaphore>,
+    /// Token checks and logins, apart from `workers`: a scientist's code runs holding every worker
+    /// do not lock everyone out.
+    auth: Arc<Semaphore>,
+    /// Calls in flight per user (email), at most `per_user` each.
+    in_flight: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    per_user: usize,
+    /// Request bodies held at once, in KiB.
+    budget: Arc<Semaphore>,
     /// Login attempts per client address (the datasite counts them per account).
     logins: Backoff,
     /// How long a body may stall.
     idle: Duration,
 }
+
+/// Workers for token checks and logins.
+const AUTH_WORKERS: usize = 2;
 
 /// The routes of the served datasite `site`, within `limits`.
 pub fn router(site: Datasite, limits: Limits) -> Router {
@@ -102,6 +120,12 @@ pub fn router(site: Datasite, limits: Limits) -> Router {
         .with_state(Arc::new(Served {
             site,
             workers: Arc::new(Semaphore::new(limits.workers.max(1))),
+            auth: Arc::new(Semaphore::new(AUTH_WORKERS)),
+            in_flight: Default::default(),
+            per_user: (limits.workers / 2).max(1),
+            budget: Arc::new(Semaphore::new(
+                (limits.body_budget >> 10).clamp(1, Semaphore::MAX_PERMITS),
+            )),
             logins: Backoff::default(),
             idle: limits.idle,
         }))
@@ -273,7 +297,11 @@ impl std::fmt::Debug for Background {
 
 async fn ready(State(site): Site) -> Response {
     // Ready once the datasite answers a read.
-    match blocking(&site.clone(), move || site.site.default_password_in_use()).await {
+    match blocking(&site.auth.clone(), move || {
+        site.site.default_password_in_use()
+    })
+    .await
+    {
         Ok(_) => "ready".into_response(),
         Err(e) => e.into_response(),
     }
@@ -293,16 +321,6 @@ async fn login(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    // Guessing passwords is slowed per address too, across accounts.
-    let address = address_key(peer.ip());
-    // Counted before anything is hashed, so parallel guesses cannot all pass the check.
-    if let Err(wait) = site.logins.attempt(&address) {
-        return Failure(veil::Error::TooManyAttempts {
-            who: address,
-            retry_secs: wait.as_secs().max(1),
-        })
-        .into_response();
-    }
     let refuse = || {
         let error = ApiError {
             kind: ErrorKind::InvalidInput,
@@ -316,11 +334,53 @@ async fn login(
     if announced_length(&headers).is_some_and(|n| n > MAX_LOGIN_BYTES as u64) {
         return refuse();
     }
-    let body = match net::read_body(body, MAX_LOGIN_BYTES, site.idle).await {
-        Ok(body) => body,
-        Err(Unread::TooLarge) => return refuse(),
-        Err(other) => return other.into_response(site.idle),
+    // A page in a browser cannot send JSON without the browser asking first (CORS): requiring it
+    // keeps pages from spamming logins to lock an account out.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return invalid(
+            "a login is JSON: send it with `content-type: application/json` (`veil::connect(url)?.login(..)` does)".into(),
+        );
+    }
+    // Guessing passwords is slowed per address too, across accounts.
+    let address = address_key(peer.ip());
+    // In flight before anything is hashed, so parallel guesses cannot all pass the check.
+    let started = tokio::time::Instant::now();
+    loop {
+        match site.logins.begin(&address) {
+            Gate::Go => break,
+            Gate::Wait(wait) => {
+                return Failure(veil::Error::TooManyAttempts {
+                    who: address,
+                    retry_secs: wait.as_secs().max(1),
+                })
+                .into_response();
+            }
+            Gate::Crowded if started.elapsed() >= QUEUE_WAIT => {
+                return busy(format!(
+                    "logins from your address are under way; retry after {} s",
+                    QUEUE_WAIT.as_secs()
+                ));
+            }
+            Gate::Crowded => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    // Ends the attempt however this handler ends; the work records the verdict itself, so a
+    // client that hangs up mid-hash still has its guess counted.
+    let attempt = Attempt {
+        served: site.clone(),
+        address: address.clone(),
+        outcome: Outcome::Void,
     };
+    let body =
+        match net::read_body(body, MAX_LOGIN_BYTES, announced_length(&headers), site.idle).await {
+            Ok(body) => body,
+            Err(Unread::TooLarge) => return refuse(),
+            Err(other) => return other.into_response(site.idle),
+        };
     let login: Login = match serde_json::from_slice(&body) {
         Ok(l) => l,
         Err(e) => {
@@ -330,25 +390,43 @@ async fn login(
         }
     };
     let work = site.clone();
-    match blocking(&site, move || {
-        work.site.open_session(&login.email, &login.password.0)
+    match blocking(&site.auth, move || {
+        // The whole attempt moves here (not just its field), so it ends with the work.
+        let mut attempt = attempt;
+        let session = work.site.open_session(&login.email, &login.password.0);
+        attempt.outcome = match &session {
+            // Others' failures from the address stand.
+            Ok(_) => Outcome::Succeeded,
+            Err(e) if e.kind() == ErrorKind::AuthenticationFailed => Outcome::Failed,
+            Err(_) => Outcome::Void,
+        };
+        session
     })
     .await
     {
         Ok(session) => {
             tracing::info!(user = session.user.email, peer = address, "login");
-            // Gives back this attempt only: others' failures from the address stand.
-            site.logins.refund(&address);
             axum::Json(session).into_response()
         }
         Err(e) => {
             if e.0.kind() == ErrorKind::AuthenticationFailed {
                 tracing::warn!(peer = address, "login failed");
-            } else {
-                site.logins.refund(&address);
             }
             e.into_response()
         }
+    }
+}
+
+/// A login attempt from an address, in flight until dropped with its outcome.
+struct Attempt {
+    served: Arc<Served>,
+    address: String,
+    outcome: Outcome,
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        self.served.logins.end(&self.address, self.outcome);
     }
 }
 
@@ -364,9 +442,16 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
     // Nothing of the body is read before its sender is known, and then no more than their role's
     // limit: a caller without a session cannot make the server hold a gigabyte.
     let (work, checked) = (site.clone(), token.clone());
-    let user = match blocking(&site, move || work.site.session_user(&checked)).await {
+    let user = match blocking(&site.auth, move || work.site.session_user(&checked)).await {
         Ok(user) => user,
         Err(e) => return e.into_response(),
+    };
+    let Some(_in_flight) = InFlight::take(&site, &user.email) else {
+        return busy(format!(
+            "you have {} calls in flight, as many as one user may; wait for one to finish, or retry after {} s",
+            site.per_user,
+            QUEUE_WAIT.as_secs()
+        ));
     };
     let limit = wire::max_call_bytes(user.role);
     let too_large = |size: u64| {
@@ -376,16 +461,25 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
         };
         (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response()
     };
-    if let Some(size) = announced_length(&headers).filter(|&n| n > limit) {
+    let announced = announced_length(&headers);
+    if let Some(size) = announced.filter(|&n| n > limit) {
         return too_large(size);
     }
-    let body = match net::read_body(body, limit as usize, site.idle).await {
+    // The body is held against the budget from before its first byte until the reply.
+    let kib = announced.unwrap_or(limit).min(limit).div_ceil(1024).max(1);
+    let Ok(_held) = site.budget.clone().try_acquire_many_owned(kib as u32) else {
+        return busy(format!(
+            "the datasite holds as many request bodies as it may; retry after {} s",
+            QUEUE_WAIT.as_secs()
+        ));
+    };
+    let body = match net::read_body(body, limit as usize, announced, site.idle).await {
         Ok(body) => body,
         Err(Unread::TooLarge) => return too_large(limit + 1),
         Err(other) => return other.into_response(site.idle),
     };
     let work = site.clone();
-    match blocking(&site, move || answer(&work.site, &token, &body)).await {
+    match blocking(&site.workers, move || answer(&work.site, &token, &body)).await {
         Ok(body) => ([(header::CONTENT_TYPE, wire::CONTENT_TYPE)], body).into_response(),
         Err(e) => e.into_response(),
     }
@@ -464,19 +558,15 @@ fn answer(site: &Datasite, token: &str, body: &[u8]) -> veil::Result<Vec<u8>> {
 /// datasite's workers: a call that finds none free within [`QUEUE_WAIT`] is turned away as busy,
 /// rather than queued without bound.
 async fn blocking<T: Send + 'static>(
-    served: &Served,
+    pool: &Arc<Semaphore>,
     work: impl FnOnce() -> veil::Result<T> + Send + 'static,
 ) -> Result<T, Failure> {
-    let Ok(Ok(worker)) =
-        tokio::time::timeout(QUEUE_WAIT, served.workers.clone().acquire_owned()).await
+    let Ok(Ok(worker)) = tokio::time::timeout(QUEUE_WAIT, pool.clone().acquire_owned()).await
     else {
-        return Err(Failure(veil::Error::Remote {
-            kind: ErrorKind::Unavailable,
-            message: format!(
-                "the datasite is busy: every worker is answering a call; retry after {} s",
-                QUEUE_WAIT.as_secs()
-            ),
-        }));
+        return Err(Failure(unavailable(format!(
+            "the datasite is busy: every worker is answering a call; retry after {} s",
+            QUEUE_WAIT.as_secs()
+        ))));
     };
     let work = move || {
         let _worker = worker;
@@ -489,6 +579,56 @@ async fn blocking<T: Send + 'static>(
             message: format!("the server failed while answering ({e}); try again"),
         })),
     }
+}
+
+/// One of a user's calls in flight, counted while it lives.
+struct InFlight<'a> {
+    served: &'a Served,
+    user: String,
+}
+
+impl<'a> InFlight<'a> {
+    /// A place for a call of `user`'s, if they have fewer than the limit in flight.
+    fn take(served: &'a Served, user: &str) -> Option<InFlight<'a>> {
+        let mut map = served.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let held = map.entry(user.to_string()).or_insert(0);
+        if *held >= served.per_user {
+            return None;
+        }
+        *held += 1;
+        Some(InFlight {
+            served,
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut map = self
+            .served
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(held) = map.get_mut(&self.user) {
+            *held -= 1;
+            if *held == 0 {
+                map.remove(&self.user);
+            }
+        }
+    }
+}
+
+fn unavailable(message: String) -> veil::Error {
+    veil::Error::Remote {
+        kind: ErrorKind::Unavailable,
+        message,
+    }
+}
+
+/// "Busy, retry after N s", with a `Retry-After`.
+fn busy(message: String) -> Response {
+    Failure(unavailable(message)).into_response()
 }
 
 fn invalid(message: String) -> Response {

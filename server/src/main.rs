@@ -47,13 +47,20 @@ struct Serve {
     /// Start empty, erasing what the datasite held.
     #[arg(long, env = "VEIL_RESET")]
     reset: bool,
-    /// How many calls the datasite works on at once (queries, replays, code runs); a call that finds
-    /// none free for two seconds is answered "busy, retry after 2 s".
+    /// How many calls the datasite works on at once (queries, replays, code runs), one user at most
+    /// half of them; a call that finds none free for two seconds is answered "busy, retry after 2 s".
     #[arg(long, env = "VEIL_WORKERS", default_value_t = Limits::default().workers)]
     workers: usize,
     /// How many connections may be open at once; past it, new ones are closed as they arrive.
     #[arg(long, env = "VEIL_CONNECTIONS", default_value_t = Limits::default().connections)]
     connections: usize,
+    /// How many of them one address (an IPv4 address, an IPv6 /64) may hold.
+    #[arg(long, env = "VEIL_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().connections_per_address)]
+    connections_per_address: usize,
+    /// How many MiB of request bodies the server holds at once, across all calls; a call that would
+    /// go over it is answered "busy, retry after 2 s".
+    #[arg(long, env = "VEIL_BODY_BUDGET_MIB", default_value_t = Limits::default().body_budget >> 20)]
+    body_budget_mib: usize,
     /// How long, in seconds, a client may stay silent (a TLS handshake, a request's headers, a
     /// pause in a body, a kept-alive connection between requests) before its connection is closed.
     #[arg(long, env = "VEIL_IDLE_SECS", default_value_t = Limits::default().idle.as_secs())]
@@ -118,6 +125,8 @@ fn run(serve: Serve) -> Result<()> {
     let limits = Limits {
         workers: serve.workers,
         connections: serve.connections,
+        connections_per_address: serve.connections_per_address,
+        body_budget: serve.body_budget_mib.saturating_mul(1 << 20),
         idle: std::time::Duration::from_secs(serve.idle_secs.max(1)),
         drain: std::time::Duration::from_secs(serve.drain_secs),
     };

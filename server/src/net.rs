@@ -6,11 +6,15 @@
 //! deadline for a client that opens a connection and says nothing (which also held its graceful
 //! shutdown open forever), and no TLS.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -35,6 +39,12 @@ pub struct Limits {
     pub workers: usize,
     /// Connections open at once; past it, new ones are closed as they arrive.
     pub connections: usize,
+    /// Connections open at once from one address (an IPv4 address, an IPv6 /64), so one client
+    /// cannot take every connection.
+    pub connections_per_address: usize,
+    /// Bytes of request bodies held at once, across all calls; a call that would go over it is
+    /// told the datasite is busy.
+    pub body_budget: usize,
     /// How long a client may stay silent: for a TLS handshake, a request's headers (and between
     /// requests on a kept-alive connection), and each piece of a body.
     pub idle: Duration,
@@ -47,6 +57,8 @@ impl Default for Limits {
         Limits {
             workers: 8,
             connections: 512,
+            connections_per_address: 64,
+            body_budget: 2 << 30,
             idle: Duration::from_secs(10),
             drain: Duration::from_secs(30),
         }
@@ -107,6 +119,7 @@ pub(crate) async fn serve(
     let local = listener.local_addr()?;
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(Semaphore::new(limits.connections.max(1)));
+    let per_address = Arc::new(std::sync::Mutex::new(HashMap::<String, usize>::new()));
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
     loop {
@@ -127,11 +140,21 @@ pub(crate) async fn serve(
             tracing::warn!(peer = %peer.ip(), limit = limits.connections, "connection refused: too many open");
             continue;
         };
+        let Some(from) = Share::take(&per_address, peer.ip(), limits.connections_per_address)
+        else {
+            tracing::warn!(
+                peer = %peer.ip(),
+                limit = limits.connections_per_address,
+                "connection refused: too many open from one address"
+            );
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        let stream = Deadline::new(stream, limits.idle);
         let watcher = graceful.watcher();
         let (app, acceptor) = (app.clone(), acceptor.clone());
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slot = (slot, from);
             match acceptor {
                 None => connection(stream, app, peer, local, limits, watcher).await,
                 Some(acceptor) => {
@@ -173,33 +196,52 @@ async fn connection(
         request.extensions_mut().insert(ConnectInfo(peer));
         let app = app.clone();
         async move {
-            if let Some(refused) = misaddressed(request.headers(), local) {
+            if let Some(refused) = refused(request.headers(), local) {
                 return Ok::<_, Infallible>(refused);
             }
             app.oneshot(request.map(Body::new)).await
         }
     });
     let mut http = hyper::server::conn::http1::Builder::new();
+    // A request's head is small: 64 KiB of read buffer and 32 headers, not hyper's 400 KB and 100.
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.idle);
+        .header_read_timeout(limits.idle)
+        .max_buf_size(64 << 10)
+        .max_headers(32);
     let served = watcher.watch(http.serve_connection(TokioIo::new(io), service));
     if let Err(e) = served.await {
         tracing::debug!(peer = %peer.ip(), error = %e, "connection ended");
     }
 }
 
-/// The refusal of a request to a loopback server whose `Host` names anything but loopback: what a
-/// web page does through DNS rebinding (its own name resolving to 127.0.0.1) to reach a datasite
-/// on its visitor's machine.
-fn misaddressed(headers: &HeaderMap, local: SocketAddr) -> Option<Response> {
+/// The refusal of a request from a web page, or to a loopback server addressed by another name.
+///
+/// Browsers mark a page's requests with `Origin` (and `Sec-Fetch-Site`); the datasite's clients
+/// never send them, and a page has no business calling it: without this, any page its owner
+/// visited could spam logins to lock them out. And a page can reach a loopback server by DNS
+/// rebinding (its own name resolving to 127.0.0.1), so a loopback server answers only requests
+/// whose `Host` is loopback.
+fn refused(headers: &HeaderMap, local: SocketAddr) -> Option<Response> {
+    let from_page = headers.contains_key(header::ORIGIN)
+        || headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v != "none" && v != "same-origin");
+    if from_page {
+        return Some(refusal(
+            StatusCode::FORBIDDEN,
+            "the datasite answers its clients (`veil::connect`), not web pages: this request came from one".into(),
+        ));
+    }
     if !local.ip().is_loopback() {
         return None;
     }
-    let host = headers.get(header::HOST)?;
-    let name = host.to_str().ok().map(|h| match h.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => h.rsplit_once(':').map_or(h, |(name, _)| name),
-    });
+    let host = headers.get(header::HOST);
+    let name = host
+        .and_then(|h| h.to_str().ok())
+        .map(|h| match h.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => h.rsplit_once(':').map_or(h, |(name, _)| name),
+        });
     let loopback = name.is_some_and(|n| {
         n.eq_ignore_ascii_case("localhost")
             || n.to_ascii_lowercase().ends_with(".localhost")
@@ -209,26 +251,49 @@ fn misaddressed(headers: &HeaderMap, local: SocketAddr) -> Option<Response> {
     if loopback {
         return None;
     }
-    let error = ApiError {
-        kind: ErrorKind::PermissionDenied,
-        message: format!(
-            "this datasite listens on {local} and answers only requests addressed to loopback, not to `{}`; connect with the address `veil serve` printed",
-            String::from_utf8_lossy(host.as_bytes())
-                .chars()
-                .take(100)
-                .collect::<String>()
+    let named = host.map_or("named no Host".into(), |h| {
+        let h: String = String::from_utf8_lossy(h.as_bytes())
+            .chars()
+            .take(100)
+            .collect();
+        format!("was addressed to `{h}`")
+    });
+    Some(refusal(
+        StatusCode::MISDIRECTED_REQUEST,
+        format!(
+            "this datasite listens on {local} and answers only requests addressed to loopback (this one {named}); connect with the address `veil serve` printed"
         ),
-    };
-    Some((StatusCode::MISDIRECTED_REQUEST, axum::Json(error)).into_response())
+    ))
 }
 
-/// Reads `body` to its end, at most `limit` bytes, each piece within `idle` of the last.
-pub(crate) async fn read_body(body: Body, limit: usize, idle: Duration) -> Result<Vec<u8>, Unread> {
+fn refusal(status: StatusCode, message: String) -> Response {
+    let error = ApiError {
+        kind: ErrorKind::PermissionDenied,
+        message,
+    };
+    (status, axum::Json(error)).into_response()
+}
+
+/// The slowest a body may arrive, on average, after its first idle period: 64 KiB/s.
+const MIN_BODY_RATE: u64 = 64 << 10;
+
+/// Reads `body` to its end, at most `limit` bytes (of which `expected` are announced), each piece
+/// within `idle` of the last and the whole within `idle` plus its length at [`MIN_BODY_RATE`]: a
+/// body trickled a byte at a time does not hold its connection for a week.
+pub(crate) async fn read_body(
+    body: Body,
+    limit: usize,
+    expected: Option<u64>,
+    idle: Duration,
+) -> Result<Vec<u8>, Unread> {
     use http_body_util::BodyExt;
+    let length = expected.unwrap_or(limit as u64).min(limit as u64);
+    let deadline = tokio::time::Instant::now() + idle + Duration::from_secs(length / MIN_BODY_RATE);
     let mut body = body;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(expected.map_or(0, |n| n.min(limit as u64) as usize));
     loop {
-        match tokio::time::timeout(idle, body.frame()).await {
+        let wait = deadline.min(tokio::time::Instant::now() + idle);
+        match tokio::time::timeout_at(wait, body.frame()).await {
             Err(_) => return Err(Unread::Stalled),
             Ok(None) => return Ok(out),
             Ok(Some(Err(_))) => return Err(Unread::Broken),
@@ -262,8 +327,9 @@ impl Unread {
             Unread::Stalled => (
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
-                    "the request's body stopped arriving for {} s; send it again",
-                    idle.as_secs()
+                    "the request's body stopped arriving for {} s, or came slower than {} KiB/s; send it again",
+                    idle.as_secs(),
+                    MIN_BODY_RATE >> 10
                 ),
             ),
             _ => (
@@ -276,5 +342,127 @@ impl Unread {
             message,
         };
         (status, axum::Json(error)).into_response()
+    }
+}
+
+/// One address's share of the connections: counted while it lives.
+struct Share {
+    counts: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    key: String,
+}
+
+impl Share {
+    /// A share for `ip` if it holds fewer than `limit` connections.
+    fn take(
+        counts: &Arc<std::sync::Mutex<HashMap<String, usize>>>,
+        ip: std::net::IpAddr,
+        limit: usize,
+    ) -> Option<Share> {
+        let key = crate::address_key(ip);
+        let mut map = counts.lock().unwrap_or_else(|p| p.into_inner());
+        let held = map.entry(key.clone()).or_insert(0);
+        if *held >= limit.max(1) {
+            return None;
+        }
+        *held += 1;
+        Some(Share {
+            counts: counts.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(held) = map.get_mut(&self.key) {
+            *held -= 1;
+            if *held == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// A connection whose writes fail once they have made no progress for `idle`: a client that stops
+/// reading its replies (pipelining requests into a full socket) would otherwise hold its connection,
+/// and the replies queued for it, forever.
+struct Deadline<I> {
+    io: I,
+    idle: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<I> Deadline<I> {
+    fn new(io: I, idle: Duration) -> Self {
+        Deadline {
+            io,
+            idle,
+            stalled: None,
+        }
+    }
+
+    /// `poll` as the write's outcome: progress clears the clock, a stall starts it, and a stall
+    /// past `idle` is an error.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let idle = self.idle;
+        let clock = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        match clock.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing of its reply",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Deadline<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Deadline<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.watch(cx, poll)
     }
 }

@@ -242,9 +242,16 @@ fn the_server_stays_on_loopback_while_the_default_password_stands() {
 #[test]
 fn a_busy_datasite_says_when_to_retry() {
     let tmp = tempfile::tempdir().unwrap();
-    let served = serve(tmp.path(), &["--reset", "--workers", "1"]);
+    let served = serve(
+        tmp.path(),
+        &["--reset", "--workers", "2", "--body-budget-mib", "1"],
+    );
     let site = veil::connect(&served.url).unwrap();
     let owner = site.login(ADMIN, "changethis").unwrap();
+    owner
+        .register(NewUser::new("Jane", "jane@caltech.edu", "abc123def"))
+        .unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123def").unwrap();
     owner
         .upload_dataset(
             Dataset::new("d").asset(
@@ -261,10 +268,21 @@ fn a_busy_datasite_says_when_to_retry() {
     .input_policy(ExactMatch::new().asset("x", &asset));
     let busy = std::thread::spawn(move || nap.run_on_mocks());
     std::thread::sleep(std::time::Duration::from_secs(1));
+    // One user holds at most half the workers: the owner's next call waits, Jane's does not.
     let err = owner.whoami().unwrap_err();
     assert!(
-        matches!(&err, Error::Remote { kind, message } if *kind == veil::api::call::ErrorKind::Unavailable && message.contains("retry after")),
+        matches!(&err, Error::Remote { kind, message } if *kind == veil::api::call::ErrorKind::Unavailable
+            && message.contains("as many as one user may") && message.contains("retry after")),
         "{err:?}"
+    );
+    assert_eq!(jane.whoami().unwrap().email, "jane@caltech.edu");
+    // Bodies held at once are bounded across calls: past the budget, busy rather than memory.
+    let token = raw_login(&served.url, "jane@caltech.edu", "abc123def");
+    let answer = announce(&served.url, Some(&token), 2 << 20);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains("holds as many request bodies as it may"),
+        "{answer}"
     );
     busy.join().unwrap().unwrap();
     owner.whoami().unwrap();
@@ -1051,6 +1069,15 @@ fn silent_and_surplus_connections_are_closed() {
     };
     assert_eq!(health().unwrap(), 200);
 
+    // A body that stops arriving is answered 408 after the idle limit.
+    let mut stalled = TcpStream::connect(&at).unwrap();
+    stalled
+        .write_all(b"POST /v1/login HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"email\"")
+        .unwrap();
+    let answer = read_answer(&mut stalled, 5);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("stopped arriving"), "{answer}");
+
     // A connection held open does not hold the server: SIGTERM stops it.
     let mut held = TcpStream::connect(&at).unwrap();
     held.write_all(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1")
@@ -1063,6 +1090,68 @@ fn silent_and_surplus_connections_are_closed() {
         "stopping took {:?}",
         started.elapsed()
     );
+}
+
+/// What the server wrote on `stream` before closing it or going silent for `secs`.
+fn read_answer(stream: &mut std::net::TcpStream, secs: u64) -> String {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(secs)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// One address could take every connection, and a client that pipelines requests without reading
+/// the replies held its connection (and the replies queued for it) forever. One address holds at
+/// most its share, and a write that makes no progress for the idle limit ends its connection.
+#[test]
+fn one_address_cannot_hold_every_connection_nor_one_that_never_reads() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(
+        tmp.path(),
+        &[
+            "--reset",
+            "--idle-secs",
+            "1",
+            "--connections-per-address",
+            "1",
+        ],
+    );
+    let at = address(&served.url).to_string();
+    // Thousands of pipelined requests, their replies never read: the socket buffers fill.
+    let mut greedy = TcpStream::connect(&at).unwrap();
+    greedy
+        .set_write_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let request = b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n";
+    for _ in 0..100_000 {
+        if greedy.write_all(request).is_err() {
+            break;
+        }
+    }
+    // Meanwhile the address's one connection is taken: another is closed as it arrives.
+    let mut second = TcpStream::connect(&at).unwrap();
+    assert!(
+        closed_within(&mut second, 1),
+        "a second connection stayed open"
+    );
+    // Past the idle limit the stalled writes end the greedy connection, and its place is free.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let status = agent
+        .get(format!("{}/health", served.url))
+        .call()
+        .map(|r| r.status().as_u16());
+    assert_eq!(
+        status.ok(),
+        Some(200),
+        "the greedy connection still holds its place"
+    );
+    drop(greedy);
 }
 
 /// A loopback server is reachable by a web page through DNS rebinding (the page's own name
@@ -1106,6 +1195,51 @@ fn a_loopback_server_answers_only_requests_addressed_to_loopback() {
         let answer = ask(&host);
         assert!(answer.starts_with("HTTP/1.1 200"), "{host}: {answer}");
     }
+    // No Host at all is no loopback name either.
+    let mut stream = std::net::TcpStream::connect(&at).unwrap();
+    write!(stream, "GET /v1/version HTTP/1.0\r\n\r\n").unwrap();
+    let answer = read_answer(&mut stream, 5);
+    assert!(answer.starts_with("HTTP/1.0 421"), "{answer}");
+    assert!(answer.contains("this one named no Host"), "{answer}");
+
+    // A web page the owner visits could spam logins to lock the owner out: requests marked by a
+    // browser are refused, and a login must be JSON (which a page cannot send without asking).
+    let post = |extra: &str, content_type: &str| {
+        let body = serde_json::json!({"email": ADMIN, "password": "guess"}).to_string();
+        let mut stream = std::net::TcpStream::connect(&at).unwrap();
+        write!(
+            stream,
+            "POST /v1/login HTTP/1.1\r\nhost: {at}\r\n{extra}content-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        read_answer(&mut stream, 5)
+    };
+    for extra in [
+        "origin: https://evil.example\r\n",
+        "sec-fetch-site: cross-site\r\n",
+    ] {
+        let answer = post(extra, "application/json");
+        assert!(answer.starts_with("HTTP/1.1 403"), "{extra}: {answer}");
+        assert!(answer.contains("not web pages"), "{answer}");
+    }
+    for _ in 0..=veil::backoff::FREE_FAILURES {
+        let answer = post("", "text/plain");
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(
+            answer.contains("content-type: application/json"),
+            "{answer}"
+        );
+    }
+    // None of them counted as a guess: a wrong password is still checked, not slowed.
+    let err = veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "guess")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Remote { kind, .. } if *kind == veil::api::call::ErrorKind::AuthenticationFailed),
+        "{err:?}"
+    );
 }
 
 /// A self-signed authority and a certificate it signed for 127.0.0.1, made with `openssl`:
