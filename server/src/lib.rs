@@ -93,10 +93,11 @@ struct Served {
     /// do not lock everyone out.
     auth: Arc<Semaphore>,
     /// Calls in flight per user (email), at most `per_user` each.
-    in_flight: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    in_flight: net::Tally,
     per_user: usize,
-    /// Request bodies held at once, in KiB.
+    /// Request bodies held at once, in KiB, of `budget_kib` in all.
     budget: Arc<Semaphore>,
+    budget_kib: usize,
     /// Login attempts per client address (the datasite counts them per account).
     logins: Backoff,
     /// How long a body may stall.
@@ -108,6 +109,7 @@ const AUTH_WORKERS: usize = 2;
 
 /// The routes of the served datasite `site`, within `limits`.
 pub fn router(site: Datasite, limits: Limits) -> Router {
+    let budget_kib = (limits.body_budget >> 10).clamp(1, Semaphore::MAX_PERMITS);
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
@@ -123,9 +125,8 @@ pub fn router(site: Datasite, limits: Limits) -> Router {
             auth: Arc::new(Semaphore::new(AUTH_WORKERS)),
             in_flight: Default::default(),
             per_user: (limits.workers / 2).max(1),
-            budget: Arc::new(Semaphore::new(
-                (limits.body_budget >> 10).clamp(1, Semaphore::MAX_PERMITS),
-            )),
+            budget: Arc::new(Semaphore::new(budget_kib)),
+            budget_kib,
             logins: Backoff::default(),
             idle: limits.idle,
         }))
@@ -446,7 +447,7 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
         Ok(user) => user,
         Err(e) => return e.into_response(),
     };
-    let Some(_in_flight) = InFlight::take(&site, &user.email) else {
+    let Some(_in_flight) = site.in_flight.take(&user.email, site.per_user) else {
         return busy(format!(
             "you have {} calls in flight, as many as one user may; wait for one to finish, or retry after {} s",
             site.per_user,
@@ -467,6 +468,16 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
     }
     // The body is held against the budget from before its first byte until the reply.
     let kib = announced.unwrap_or(limit).min(limit).div_ceil(1024).max(1);
+    if kib as usize > site.budget_kib {
+        let error = ApiError {
+            kind: ErrorKind::InvalidInput,
+            message: format!(
+                "this call's body ({} KiB) is over all the server may hold at once ({} KiB); send less, or have the server started with a larger --body-budget-mib",
+                kib, site.budget_kib
+            ),
+        };
+        return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response();
+    }
     let Ok(_held) = site.budget.clone().try_acquire_many_owned(kib as u32) else {
         return busy(format!(
             "the datasite holds as many request bodies as it may; retry after {} s",
@@ -578,44 +589,6 @@ async fn blocking<T: Send + 'static>(
             kind: ErrorKind::Runner,
             message: format!("the server failed while answering ({e}); try again"),
         })),
-    }
-}
-
-/// One of a user's calls in flight, counted while it lives.
-struct InFlight<'a> {
-    served: &'a Served,
-    user: String,
-}
-
-impl<'a> InFlight<'a> {
-    /// A place for a call of `user`'s, if they have fewer than the limit in flight.
-    fn take(served: &'a Served, user: &str) -> Option<InFlight<'a>> {
-        let mut map = served.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        let held = map.entry(user.to_string()).or_insert(0);
-        if *held >= served.per_user {
-            return None;
-        }
-        *held += 1;
-        Some(InFlight {
-            served,
-            user: user.to_string(),
-        })
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        let mut map = self
-            .served
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(held) = map.get_mut(&self.user) {
-            *held -= 1;
-            if *held == 0 {
-                map.remove(&self.user);
-            }
-        }
     }
 }
 

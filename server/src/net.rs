@@ -119,7 +119,7 @@ pub(crate) async fn serve(
     let local = listener.local_addr()?;
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(Semaphore::new(limits.connections.max(1)));
-    let per_address = Arc::new(std::sync::Mutex::new(HashMap::<String, usize>::new()));
+    let per_address = Tally::default();
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
     loop {
@@ -140,8 +140,10 @@ pub(crate) async fn serve(
             tracing::warn!(peer = %peer.ip(), limit = limits.connections, "connection refused: too many open");
             continue;
         };
-        let Some(from) = Share::take(&per_address, peer.ip(), limits.connections_per_address)
-        else {
+        let Some(from) = per_address.take(
+            &crate::address_key(peer.ip()),
+            limits.connections_per_address,
+        ) else {
             tracing::warn!(
                 peer = %peer.ip(),
                 limit = limits.connections_per_address,
@@ -345,40 +347,41 @@ impl Unread {
     }
 }
 
-/// One address's share of the connections: counted while it lives.
-struct Share {
-    counts: Arc<std::sync::Mutex<HashMap<String, usize>>>,
-    key: String,
+/// Things held per key (connections per address, calls per user), each at most a limit.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tally {
+    held: Arc<std::sync::Mutex<HashMap<String, usize>>>,
 }
 
-impl Share {
-    /// A share for `ip` if it holds fewer than `limit` connections.
-    fn take(
-        counts: &Arc<std::sync::Mutex<HashMap<String, usize>>>,
-        ip: std::net::IpAddr,
-        limit: usize,
-    ) -> Option<Share> {
-        let key = crate::address_key(ip);
-        let mut map = counts.lock().unwrap_or_else(|p| p.into_inner());
-        let held = map.entry(key.clone()).or_insert(0);
-        if *held >= limit.max(1) {
+impl Tally {
+    /// One more for `key`, held until the returned guard drops, if it holds fewer than `limit`.
+    pub(crate) fn take(&self, key: &str, limit: usize) -> Option<Held> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let count = held.entry(key.to_string()).or_insert(0);
+        if *count >= limit.max(1) {
             return None;
         }
-        *held += 1;
-        Some(Share {
-            counts: counts.clone(),
-            key,
+        *count += 1;
+        Some(Held {
+            tally: self.clone(),
+            key: key.to_string(),
         })
     }
 }
 
-impl Drop for Share {
+/// One of a key's share of a [`Tally`].
+pub(crate) struct Held {
+    tally: Tally,
+    key: String,
+}
+
+impl Drop for Held {
     fn drop(&mut self) {
-        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(held) = map.get_mut(&self.key) {
-            *held -= 1;
-            if *held == 0 {
-                map.remove(&self.key);
+        let mut held = self.tally.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = held.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.key);
             }
         }
     }

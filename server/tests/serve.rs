@@ -244,7 +244,7 @@ fn a_busy_datasite_says_when_to_retry() {
     let tmp = tempfile::tempdir().unwrap();
     let served = serve(
         tmp.path(),
-        &["--reset", "--workers", "2", "--body-budget-mib", "1"],
+        &["--reset", "--workers", "2", "--body-budget-mib", "4"],
     );
     let site = veil::connect(&served.url).unwrap();
     let owner = site.login(ADMIN, "changethis").unwrap();
@@ -252,6 +252,9 @@ fn a_busy_datasite_says_when_to_retry() {
         .register(NewUser::new("Jane", "jane@caltech.edu", "abc123def"))
         .unwrap();
     let jane = site.login("jane@caltech.edu", "abc123def").unwrap();
+    owner
+        .register(NewUser::new("Guy", "guy@example.org", "guy-pw-123"))
+        .unwrap();
     owner
         .upload_dataset(
             Dataset::new("d").asset(
@@ -278,12 +281,32 @@ fn a_busy_datasite_says_when_to_retry() {
     assert_eq!(jane.whoami().unwrap().email, "jane@caltech.edu");
     // Bodies held at once are bounded across calls: past the budget, busy rather than memory.
     let token = raw_login(&served.url, "jane@caltech.edu", "abc123def");
+    let guy = raw_login(&served.url, "guy@example.org", "guy-pw-123");
+    // Guy's call of 3 MiB is under way (its body not yet sent): 1 MiB of the 4 is left.
+    let holding = {
+        use std::io::Write;
+        let at = served.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(at).unwrap();
+        write!(
+            stream,
+            "POST /v1/call HTTP/1.1\r\nhost: {at}\r\nauthorization: Bearer {guy}\r\ncontent-length: {}\r\n\r\n",
+            3 << 20
+        )
+        .unwrap();
+        stream
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let answer = announce(&served.url, Some(&token), 2 << 20);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(
         answer.contains("holds as many request bodies as it may"),
         "{answer}"
     );
+    // A body larger than the whole budget is named as such, not "busy" forever.
+    let answer = announce(&served.url, Some(&token), 5 << 20);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("larger --body-budget-mib"), "{answer}");
+    drop(holding);
     busy.join().unwrap().unwrap();
     owner.whoami().unwrap();
 }
