@@ -58,11 +58,12 @@ struct Serve {
     #[arg(long, env = "VEIL_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().connections_per_address)]
     connections_per_address: usize,
     /// How many MiB of request bodies the server holds at once, across all calls; a call that would
-    /// go over it is answered "busy, retry after 2 s".
+    /// go over it is answered "busy, retry after 2 s" (one larger than all of it, "too large").
     #[arg(long, env = "VEIL_BODY_BUDGET_MIB", default_value_t = Limits::default().body_budget >> 20)]
     body_budget_mib: usize,
     /// How long, in seconds, a client may stay silent (a TLS handshake, a request's headers, a
-    /// pause in a body, a kept-alive connection between requests) before its connection is closed.
+    /// pause in a body, a kept-alive connection between requests) or leave its replies unread before
+    /// its connection is closed. A body must also arrive at 64 KiB/s on average.
     #[arg(long, env = "VEIL_IDLE_SECS", default_value_t = Limits::default().idle.as_secs())]
     idle_secs: u64,
     /// How long, in seconds, calls in flight may finish after SIGTERM before their connections are
