@@ -323,16 +323,17 @@ async fn login(
     body: Body,
 ) -> Response {
     let refuse = || {
-        let error = ApiError {
-            kind: ErrorKind::InvalidInput,
-            message: format!(
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::InvalidInput,
+            format!(
                 "a login is an email and a password, at most {} KiB of JSON",
                 MAX_LOGIN_BYTES >> 10
             ),
-        };
-        (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response()
+        )
     };
-    if announced_length(&headers).is_some_and(|n| n > MAX_LOGIN_BYTES as u64) {
+    let announced = announced_length(&headers);
+    if announced.is_some_and(|n| n > MAX_LOGIN_BYTES as u64) {
         return refuse();
     }
     // A page in a browser cannot send JSON without the browser asking first (CORS): requiring it
@@ -376,12 +377,11 @@ async fn login(
         address: address.clone(),
         outcome: Outcome::Void,
     };
-    let body =
-        match net::read_body(body, MAX_LOGIN_BYTES, announced_length(&headers), site.idle).await {
-            Ok(body) => body,
-            Err(Unread::TooLarge) => return refuse(),
-            Err(other) => return other.into_response(site.idle),
-        };
+    let body = match net::read_body(body, MAX_LOGIN_BYTES, announced, site.idle).await {
+        Ok(body) => body,
+        Err(Unread::TooLarge) => return refuse(),
+        Err(other) => return other.into_response(site.idle),
+    };
     let login: Login = match serde_json::from_slice(&body) {
         Ok(l) => l,
         Err(e) => {
@@ -456,11 +456,11 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
     };
     let limit = wire::max_call_bytes(user.role);
     let too_large = |size: u64| {
-        let error = ApiError {
-            kind: ErrorKind::InvalidInput,
-            message: wire::too_large(size, user.role),
-        };
-        (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response()
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::InvalidInput,
+            wire::too_large(size, user.role),
+        )
     };
     let announced = announced_length(&headers);
     if let Some(size) = announced.filter(|&n| n > limit) {
@@ -469,14 +469,14 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
     // The body is held against the budget from before its first byte until the reply.
     let kib = announced.unwrap_or(limit).min(limit).div_ceil(1024).max(1);
     if kib as usize > site.budget_kib {
-        let error = ApiError {
-            kind: ErrorKind::InvalidInput,
-            message: format!(
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::InvalidInput,
+            format!(
                 "this call's body ({} KiB) is over all the server may hold at once ({} KiB); send less, or have the server started with a larger --body-budget-mib",
                 kib, site.budget_kib
             ),
-        };
-        return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response();
+        );
     }
     let Ok(_held) = site.budget.clone().try_acquire_many_owned(kib as u32) else {
         return busy(format!(
@@ -612,6 +612,11 @@ fn invalid(message: String) -> Response {
     .into_response()
 }
 
+/// An error of `kind` saying `message`, as the vocabulary writes it, with `status`.
+pub(crate) fn error_response(status: StatusCode, kind: ErrorKind, message: String) -> Response {
+    (status, axum::Json(ApiError { kind, message })).into_response()
+}
+
 /// A datasite error as an HTTP response: a status for its kind, and the vocabulary's error.
 struct Failure(veil::Error);
 
@@ -631,16 +636,12 @@ impl IntoResponse for Failure {
             ErrorKind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let error = ApiError {
-            kind,
-            message: self.0.to_string(),
-        };
         let retry = match &self.0 {
             veil::Error::TooManyAttempts { retry_secs, .. } => Some(*retry_secs),
             _ if kind == ErrorKind::Unavailable => Some(QUEUE_WAIT.as_secs()),
             _ => None,
         };
-        let mut response = (status, axum::Json(error)).into_response();
+        let mut response = error_response(status, kind, self.0.to_string());
         if let Some(secs) = retry {
             response
                 .headers_mut()

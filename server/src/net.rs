@@ -21,7 +21,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -29,7 +29,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use veil_api::call::ErrorKind;
-use veil_api::wire::ApiError;
 
 /// How a served datasite bounds its clients.
 #[derive(Debug, Clone, Copy)]
@@ -269,11 +268,7 @@ fn refused(headers: &HeaderMap, local: SocketAddr) -> Option<Response> {
 }
 
 fn refusal(status: StatusCode, message: String) -> Response {
-    let error = ApiError {
-        kind: ErrorKind::PermissionDenied,
-        message,
-    };
-    (status, axum::Json(error)).into_response()
+    crate::error_response(status, ErrorKind::PermissionDenied, message)
 }
 
 /// The slowest a body may arrive, on average, after its first idle period: 64 KiB/s.
@@ -339,11 +334,7 @@ impl Unread {
                 "the request's body was cut off; send it again".to_string(),
             ),
         };
-        let error = ApiError {
-            kind: ErrorKind::InvalidInput,
-            message,
-        };
-        (status, axum::Json(error)).into_response()
+        crate::error_response(status, ErrorKind::InvalidInput, message)
     }
 }
 
