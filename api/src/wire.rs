@@ -4,7 +4,10 @@
 //! reply carrying frames and arrays sends them beside its JSON as binary parts (Parquet for frames,
 //! `.npy` for arrays, as the datasite stores them), in one body of [`CONTENT_TYPE`]:
 //! `[u32 parts][u64 length, JSON][u64 length, part]...`, lengths little-endian. In that JSON each
-//! value is a [`Blob`] naming its part.
+//! value is a [`Blob`] naming its part. Both sides stream such bodies ([`pieces`], [`read`]): the
+//! JSON comes first, so a server decides whether the sender may send parts with that call before
+//! it reads a byte of them, and then writes each part to disk as it arrives rather than holding the
+//! body in memory.
 //!
 //! - `GET /health`: the process is up. `GET /ready`: it answers calls.
 //! - `GET /v1/version`: [`Version`].
@@ -108,46 +111,108 @@ pub struct ApiError {
     pub message: String,
 }
 
-/// One body of JSON and binary parts.
-pub fn encode(json: &[u8], parts: &[Vec<u8>]) -> Vec<u8> {
-    let total: usize = parts.iter().map(|p| p.len() + 8).sum::<usize>() + json.len() + 12;
-    let mut body = Vec::with_capacity(total);
-    body.extend((parts.len() as u32).to_le_bytes());
-    for chunk in std::iter::once(json).chain(parts.iter().map(Vec::as_slice)) {
-        body.extend((chunk.len() as u64).to_le_bytes());
-        body.extend_from_slice(chunk);
+/// Bytes of a body's head: its part count (`u32`) and its JSON's length (`u64`).
+pub const HEAD_BYTES: usize = 12;
+
+/// Bytes of the length (`u64`) before each part.
+pub const LENGTH_BYTES: usize = 8;
+
+/// A body of JSON and binary parts as the pieces it is sent in, in order: the head with the JSON,
+/// then each part's length and the part itself. Sent piece by piece (the server streams its
+/// replies, the client its uploads), no part is copied into one buffer with the others.
+pub fn pieces(json: Vec<u8>, parts: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEAD_BYTES + json.len());
+    head.extend((parts.len() as u32).to_le_bytes());
+    head.extend((json.len() as u64).to_le_bytes());
+    head.extend(json);
+    let mut pieces = Vec::with_capacity(1 + 2 * parts.len());
+    pieces.push(head);
+    for part in parts {
+        pieces.push((part.len() as u64).to_le_bytes().to_vec());
+        pieces.push(part);
     }
-    body
+    pieces
 }
 
-/// The JSON and parts of a body [`encode`] made; what is wrong with it otherwise.
-pub fn decode(body: &[u8]) -> Result<(&[u8], Vec<&[u8]>), String> {
-    let bad = |what: &str| format!("the body is not of {CONTENT_TYPE}: {what}");
-    let (count, mut rest) = body
-        .split_first_chunk::<4>()
-        .ok_or_else(|| bad("it is shorter than its header"))?;
-    let count = u32::from_le_bytes(*count) as usize;
+/// One body of JSON and binary parts, whole.
+pub fn encode(json: &[u8], parts: &[Vec<u8>]) -> Vec<u8> {
+    pieces(json.to_vec(), parts.to_vec()).concat()
+}
+
+/// The sentence for a body that is not of [`CONTENT_TYPE`] because of `what`.
+pub fn malformed(what: &str) -> String {
+    format!("the body is not of {CONTENT_TYPE}: {what}")
+}
+
+/// The part count and the JSON's length a body's head declares, the count at most [`MAX_PARTS`].
+pub fn read_head(head: [u8; HEAD_BYTES]) -> Result<(usize, u64), String> {
+    let (count, json) = head.split_at(4);
+    let count = u32::from_le_bytes(count.try_into().expect("4 bytes")) as usize;
     if count > MAX_PARTS {
-        return Err(bad(&format!("{count} parts, more than {MAX_PARTS}")));
+        return Err(malformed(&format!("{count} parts, more than {MAX_PARTS}")));
     }
-    let mut chunks = Vec::with_capacity(count + 1);
-    for _ in 0..=count {
-        let (len, tail) = rest
-            .split_first_chunk::<8>()
-            .ok_or_else(|| bad("a part's length is cut off"))?;
-        let len = usize::try_from(u64::from_le_bytes(*len))
-            .ok()
-            .filter(|&l| l <= tail.len())
-            .ok_or_else(|| bad("a part is longer than the body"))?;
-        let (chunk, tail) = tail.split_at(len);
-        chunks.push(chunk);
-        rest = tail;
+    Ok((count, u64::from_le_bytes(json.try_into().expect("8 bytes"))))
+}
+
+/// Reads a body of JSON and parts from `reader`, at most `limit` bytes of it, and no further than
+/// its last part. Memory follows the bytes that arrive, never a length the body declares, so a
+/// forged head cannot make the reader allocate more than the body holds.
+pub fn read(reader: impl std::io::Read, limit: u64) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
+    let mut body = Reader {
+        inner: reader,
+        left: limit,
+    };
+    let mut head = [0; HEAD_BYTES];
+    body.fill(&mut head, "it is shorter than its header")?;
+    let (count, json_len) = read_head(head)?;
+    let json = body.chunk(json_len)?;
+    let mut parts = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut len = [0; LENGTH_BYTES];
+        body.fill(&mut len, "a part's length is cut off")?;
+        parts.push(body.chunk(u64::from_le_bytes(len))?);
     }
-    if !rest.is_empty() {
-        return Err(bad("bytes follow its last part"));
+    let mut more = [0; 1];
+    match body.inner.read(&mut more) {
+        Ok(0) => Ok((json, parts)),
+        Ok(_) => Err(malformed("bytes follow its last part")),
+        Err(e) => Err(malformed(&format!("it could not be read ({e})"))),
     }
-    let json = chunks.remove(0);
-    Ok((json, chunks))
+}
+
+/// A body being read, with the bytes it may still hold.
+struct Reader<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> Reader<R> {
+    fn fill(&mut self, buf: &mut [u8], cut: &str) -> Result<(), String> {
+        self.inner.read_exact(buf).map_err(|_| malformed(cut))?;
+        self.take(buf.len() as u64)
+    }
+
+    fn chunk(&mut self, len: u64) -> Result<Vec<u8>, String> {
+        use std::io::Read;
+        self.take(len)?;
+        let mut out = Vec::new();
+        (&mut self.inner)
+            .take(len)
+            .read_to_end(&mut out)
+            .map_err(|e| malformed(&format!("it could not be read ({e})")))?;
+        if (out.len() as u64) < len {
+            return Err(malformed("a part is longer than the body"));
+        }
+        Ok(out)
+    }
+
+    fn take(&mut self, len: u64) -> Result<(), String> {
+        self.left = self
+            .left
+            .checked_sub(len)
+            .ok_or_else(|| malformed("it is longer than the limit it is read within"))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -158,16 +223,32 @@ mod tests {
     fn bodies_round_trip_and_bad_ones_are_named() {
         let parts = vec![vec![1, 2, 3], vec![], vec![9; 1000]];
         let body = encode(b"{\"a\":1}", &parts);
+        let decode = |body: &[u8]| read(body, body.len() as u64);
         let (json, got) = decode(&body).unwrap();
         assert_eq!(json, b"{\"a\":1}");
-        assert_eq!(got, parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        assert_eq!(got, parts);
         assert!(decode(&body[..body.len() - 1]).is_err());
         let mut extra = body.clone();
         extra.push(0);
         assert!(decode(&extra).unwrap_err().contains("bytes follow"));
+        // Within a generous limit, a forged length is met by the bytes that arrive.
         let mut huge = body.clone();
-        huge[4..12].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(decode(&huge).unwrap_err().contains("longer than the body"));
-        assert!(decode(&[0xff; 4]).unwrap_err().contains("parts, more than"));
+        huge[4..12].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(
+            read(&huge[..], u64::MAX)
+                .unwrap_err()
+                .contains("longer than the body")
+        );
+        assert!(decode(&huge).unwrap_err().contains("longer than the limit"));
+        assert!(
+            decode(&[0xff; 12])
+                .unwrap_err()
+                .contains("parts, more than")
+        );
+        assert!(
+            decode(&[0; 4])
+                .unwrap_err()
+                .contains("shorter than its header")
+        );
     }
 }

@@ -5,10 +5,11 @@
 //! can be checked and opened by other tools during an audit.
 
 use std::fmt;
-use std::io::Cursor;
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 
 use ndarray::{ArrayD, Axis, Dimension};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+use polars::io::mmap::MmapBytesReader;
 use polars::prelude::{DataFrame, ParquetReader, ParquetWriter, SerReader};
 
 use crate::display::{self, Render, Table};
@@ -187,7 +188,13 @@ impl Data {
         Ok(buf)
     }
 
-    /// A value from the bytes [`Data::encode`] made for one of `kind`.
+    /// A value from the bytes [`Data::encode`] made for one of `kind`; see [`Data::read`].
+    pub fn decode(kind: DataKind, bytes: &[u8]) -> Result<Data> {
+        Data::read(kind, Cursor::new(bytes))
+    }
+
+    /// A value of `kind` read from `source`: bytes in memory, or a file (a served datasite writes
+    /// each part of an upload to one as it arrives, and Parquet is read from it in place).
     ///
     /// The bytes may come from anyone (an owner's upload, a code run's output): what they declare
     /// is checked before anything is allocated for it. An array's shape must account for exactly
@@ -196,10 +203,10 @@ impl Data {
     /// small forged header cannot make the datasite allocate terabytes. Not bounded: Parquet page
     /// headers, which may still claim large pages within a small file (a code run's forged
     /// `out.parquet` is decoded in the datasite process; see the crate's `# Security model`).
-    pub fn decode(kind: DataKind, bytes: &[u8]) -> Result<Data> {
+    pub fn read(kind: DataKind, mut source: impl MmapBytesReader) -> Result<Data> {
         Ok(match kind {
             DataKind::Frame => {
-                let mut reader = ParquetReader::new(Cursor::new(bytes));
+                let mut reader = ParquetReader::new(source);
                 let declared: usize = reader
                     .get_metadata()
                     .map_err(Error::data("decoding a Parquet frame"))?
@@ -221,16 +228,23 @@ impl Data {
                 )
             }
             DataKind::ArrayF64 => {
-                check_npy(bytes)?;
-                Data::F64(ArrayD::<f64>::read_npy(bytes).map_err(npy_error("decoding an array"))?)
+                check_npy(&mut source)?;
+                Data::F64(
+                    ArrayD::<f64>::read_npy(BufReader::new(source))
+                        .map_err(npy_error("decoding an array"))?,
+                )
             }
             DataKind::ArrayI64 => {
-                check_npy(bytes)?;
-                Data::I64(ArrayD::<i64>::read_npy(bytes).map_err(npy_error("decoding an array"))?)
+                check_npy(&mut source)?;
+                Data::I64(
+                    ArrayD::<i64>::read_npy(BufReader::new(source))
+                        .map_err(npy_error("decoding an array"))?,
+                )
             }
-            DataKind::Json => {
-                Data::Json(serde_json::from_slice(bytes).map_err(npy_error("decoding JSON"))?)
-            }
+            DataKind::Json => Data::Json(
+                serde_json::from_reader(BufReader::new(source))
+                    .map_err(npy_error("decoding JSON"))?,
+            ),
         })
     }
 
@@ -429,12 +443,20 @@ fn too_big(what: &str, declared: usize) -> Error {
     }
 }
 
-/// Ok if the `.npy` header in `bytes` declares a shape of 8-byte elements that the bytes after it
-/// hold exactly: checked before the reader allocates for the shape.
-fn check_npy(bytes: &[u8]) -> Result<()> {
-    let mut reader = bytes;
-    let header = ndarray_npy::npy::header::Header::from_reader(&mut reader)
-        .map_err(npy_error("decoding an array"))?;
+/// Ok if the `.npy` header at the start of `source` declares a shape of 8-byte elements that the
+/// bytes after it hold exactly: checked before the reader allocates for the shape. Leaves `source`
+/// at its start.
+fn check_npy(source: &mut (impl Read + Seek)) -> Result<()> {
+    let context = "decoding an array";
+    let header =
+        ndarray_npy::npy::header::Header::from_reader(&mut *source).map_err(npy_error(context))?;
+    let io = |e: std::io::Error| Error::Data {
+        context: context.into(),
+        message: e.to_string(),
+    };
+    let start = source.stream_position().map_err(io)?;
+    let follow = source.seek(SeekFrom::End(0)).map_err(io)? - start;
+    source.rewind().map_err(io)?;
     let declared = header
         .shape
         .iter()
@@ -443,13 +465,12 @@ fn check_npy(bytes: &[u8]) -> Result<()> {
     if declared > MAX_DECODED_BYTES {
         return Err(too_big("an array", declared));
     }
-    if declared != reader.len() {
+    if declared as u64 != follow {
         return Err(Error::Data {
-            context: "decoding an array".into(),
+            context: context.into(),
             message: format!(
-                "its header declares shape {:?} ({declared} bytes) but {} bytes follow it",
+                "its header declares shape {:?} ({declared} bytes) but {follow} bytes follow it",
                 header.shape,
-                reader.len()
             ),
         });
     }

@@ -19,6 +19,9 @@ use crate::users::LoginOutcome;
 /// Largest reply accepted: the largest result a code request may return, and then some.
 const MAX_REPLY_BYTES: u64 = 1 << 30;
 
+/// How long a call waits for its answer to start, and then for the rest of it.
+const REPLY_WAIT: Duration = Duration::from_secs(20 * 60);
+
 /// A served datasite, before anyone logs in.
 #[derive(Clone)]
 pub struct RemoteSite {
@@ -52,6 +55,11 @@ pub fn connect(url: &str) -> Result<RemoteSite> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(10)))
+        // A stalled server does not hang the notebook for good, but a call may take a code
+        // request's compile and run (five minutes each at most, after a cold code runner's
+        // warm-up) before its answer starts.
+        .timeout_recv_response(Some(REPLY_WAIT))
+        .timeout_recv_body(Some(REPLY_WAIT))
         // Under the server's idle limit (10 s by default), so a kept-alive connection is not
         // reused just as the server closes it.
         .max_idle_age(Duration::from_secs(5))
@@ -214,26 +222,35 @@ impl Remote {
     ) -> Result<Reply<Data>> {
         let kinds = parts.iter().map(Data::kind).collect();
         let encoded = parts.iter().map(Data::encode).collect::<Result<Vec<_>>>()?;
+        drop(parts);
         let json = serde_json::to_vec(&CallBody { call, parts: kinds })
             .map_err(|e| Error::invalid("call", e.to_string(), "check its arguments"))?;
-        let body = wire::encode(&json, &encoded);
+        let pieces = wire::pieces(json, encoded);
+        let size: u64 = pieces.iter().map(|p| p.len() as u64).sum();
         // The server would read no further than this; say so rather than have it cut the upload off.
-        if body.len() as u64 > wire::max_call_bytes(role) {
+        if size > wire::max_call_bytes(role) {
             return Err(Error::Remote {
                 kind: ErrorKind::InvalidInput,
-                message: wire::too_large(body.len() as u64, role),
+                message: wire::too_large(size, role),
             });
         }
+        // Sent piece by piece: the parts are not copied into one buffer.
+        let body = pieces.into_iter().map(std::io::Cursor::new).fold(
+            Box::new(std::io::empty()) as Box<dyn Read + Send>,
+            |body, piece| Box::new(body.chain(piece)),
+        );
         let response = self
             .agent
             .post(&self.url("/v1/call"))
             .header("content-type", wire::CONTENT_TYPE)
+            .header("content-length", size)
             .header("authorization", &format!("Bearer {token}"))
-            .send(&body[..]);
-        let body = self.body(response)?;
-        let (json, parts) = wire::decode(&body).map_err(unreadable)?;
+            .send(ureq::SendBody::from_owned_reader(body));
+        let (json, parts) = self.read(response, |body| {
+            wire::read(body, MAX_REPLY_BYTES).map_err(unreadable)
+        })?;
         let reply: Reply<Blob> =
-            serde_json::from_slice(json).map_err(|e| unreadable(e.to_string()))?;
+            serde_json::from_slice(&json).map_err(|e| unreadable(e.to_string()))?;
         reply.try_map(|blob| {
             let bytes = parts
                 .get(blob.part)
@@ -242,11 +259,12 @@ impl Remote {
         })
     }
 
-    /// The body of a successful response, or the error the server gave.
-    fn body(
+    /// What `success` reads of a successful response's body, or the error the server gave.
+    fn read<T>(
         &self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Vec<u8>> {
+        success: impl FnOnce(&mut dyn Read) -> Result<T>,
+    ) -> Result<T> {
         let mut response = response.map_err(|e| Error::Remote {
             kind: ErrorKind::Unavailable,
             message: format!(
@@ -255,18 +273,18 @@ impl Remote {
             ),
         })?;
         let status = response.status();
-        let mut body = Vec::new();
-        response
+        let mut body = response
             .body_mut()
             .with_config()
             .limit(MAX_REPLY_BYTES)
-            .reader()
-            .read_to_end(&mut body)
-            .map_err(|e| unreadable(e.to_string()))?;
+            .reader();
         if status.is_success() {
-            return Ok(body);
+            return success(&mut body);
         }
-        match serde_json::from_slice::<ApiError>(&body) {
+        let mut text = Vec::new();
+        body.read_to_end(&mut text)
+            .map_err(|e| unreadable(e.to_string()))?;
+        match serde_json::from_slice::<ApiError>(&text) {
             Ok(e) => Err(Error::Remote {
                 kind: e.kind,
                 message: e.message,
@@ -279,8 +297,9 @@ impl Remote {
         &self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T> {
-        let body = self.body(response)?;
-        serde_json::from_slice(&body).map_err(|e| unreadable(e.to_string()))
+        self.read(response, |body| {
+            serde_json::from_reader(body).map_err(|e| unreadable(e.to_string()))
+        })
     }
 }
 

@@ -27,9 +27,13 @@
 //! the sender, and then no further than the sender's role allows
 //! ([`veil_api::wire::max_call_bytes`]: 1 GiB for owners' uploads, 64 MiB for a scientist, 1 MiB for a
 //! guest; a login at most [`MAX_LOGIN_BYTES`]), so a caller without a session cannot make the server
-//! hold a large body, and no value in it is decoded unless the sender may send values with that call
-//! (an owner's upload, [`veil::Datasite::admit`]); a value's header must account for its bytes before
-//! anything is allocated for it. No secret of the server (its files, other users' tokens, password hashes) is
+//! hold a large body. Bodies stream: a call's JSON comes first, and whether its sender may send
+//! values with it (an owner's upload, [`veil::Datasite::admit`]) is decided before a byte of them
+//! is read; a refused call's values are read and dropped as they arrive (so its client hears why),
+//! and an upload's are written as they arrive to unnamed files in the datasite's directory, which
+//! vanish when closed, even by a `kill -9`. A body's size costs the server disk for the length of
+//! the call, not memory; replies go out piece by piece. A value's header must account for its
+//! bytes before anything is allocated for it. No secret of the server (its files, other users' tokens, password hashes) is
 //! in any reply, and none in its log: replies are the vocabulary's views, and the log names the user
 //! and the call, never a header or a body. A server refuses to listen beyond loopback while an
 //! owner still has the default password. Sessions expire (24 h by default) and end at logout or a
@@ -56,16 +60,17 @@
 //! build lock up to its deadline (300 s), so a scientist's slow builds delay others' code runs.
 
 use std::future::Future;
+use std::io::Seek;
 use std::net::{IpAddr, SocketAddr};
 
 mod net;
-use net::Unread;
+use net::{Incoming, Unread};
 pub use net::{Limits, tls_config};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -74,7 +79,7 @@ use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 use veil::backoff::{Backoff, Gate, Outcome};
 use veil::{Data, Datasite};
-use veil_api::call::{ErrorKind, Reply};
+use veil_api::call::{Call, ErrorKind, Reply};
 use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Version};
 
 /// Largest body of a login (an email and a password), read before anyone is known.
@@ -95,7 +100,7 @@ struct Served {
     /// Calls in flight per user (email), at most `per_user` each.
     in_flight: net::Tally,
     per_user: usize,
-    /// Request bodies held at once, in KiB, of `budget_kib` in all.
+    /// Request bodies in flight at once, in KiB, of `budget_kib` in all.
     budget: Arc<Semaphore>,
     budget_kib: usize,
     /// Login attempts per client address (the datasite counts them per account).
@@ -377,7 +382,8 @@ async fn login(
         address: address.clone(),
         outcome: Outcome::Void,
     };
-    let body = match net::read_body(body, MAX_LOGIN_BYTES, announced, site.idle).await {
+    let mut body = Incoming::new(body, MAX_LOGIN_BYTES as u64, announced, site.idle);
+    let body = match body.rest().await {
         Ok(body) => body,
         Err(Unread::TooLarge) => return refuse(),
         Err(other) => return other.into_response(site.idle),
@@ -484,15 +490,150 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
             QUEUE_WAIT.as_secs()
         ));
     };
-    let body = match net::read_body(body, limit as usize, announced, site.idle).await {
-        Ok(body) => body,
-        Err(Unread::TooLarge) => return too_large(limit + 1),
-        Err(other) => return other.into_response(site.idle),
+    let mut body = Incoming::new(body, limit, announced, site.idle);
+    let unread = |e: Unread| match e {
+        Unread::TooLarge => too_large(limit + 1),
+        other => other.into_response(site.idle),
     };
+    // The call's JSON comes first: whether its sender may send parts with it is decided before
+    // a byte of them is read.
+    let head = match body.exact(wire::HEAD_BYTES as u64).await {
+        Ok(head) => head,
+        Err(e) => return unread(e),
+    };
+    let (count, json_len) = match wire::read_head(head.try_into().expect("a whole head")) {
+        Ok(head) => head,
+        Err(e) => return Failure(malformed(e)).into_response(),
+    };
+    let json = match body.exact(json_len).await {
+        Ok(json) => json,
+        Err(e) => return unread(e),
+    };
+    if count == 0 {
+        match body.ended().await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Failure(malformed(wire::malformed("bytes follow its last part")))
+                    .into_response();
+            }
+            Err(e) => return unread(e),
+        }
+        let work = site.clone();
+        return reply(
+            blocking(&site.workers, move || {
+                let (call, user) = admit(&work.site, &token, &json, 0)?;
+                answer(&work.site, &token, call.call, &user, Vec::new())
+            })
+            .await,
+        );
+    }
+    // An upload: its parts go to disk as they arrive, in files that vanish when closed.
+    let (work, admitted) = (site.clone(), token.clone());
+    let (call, user) = match blocking(&site.workers, move || {
+        admit(&work.site, &admitted, &json, count)
+    })
+    .await
+    {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            body.discard().await;
+            return refused.into_response();
+        }
+    };
+    let mut files = Vec::with_capacity(count);
+    for _ in 0..count {
+        let length = match body.exact(wire::LENGTH_BYTES as u64).await {
+            Ok(length) => u64::from_le_bytes(length.try_into().expect("a whole length")),
+            Err(e) => return unread(e),
+        };
+        let file = match tempfile::tempfile_in(site.site.dir()) {
+            Ok(file) => file,
+            Err(e) => return unread(Unread::Spool(e.to_string())),
+        };
+        let mut file = tokio::fs::File::from_std(file);
+        if let Err(e) = body.copy_to(length, &mut file).await {
+            return unread(e);
+        }
+        files.push(file.into_std().await);
+    }
+    match body.ended().await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Failure(malformed(wire::malformed("bytes follow its last part")))
+                .into_response();
+        }
+        Err(e) => return unread(e),
+    }
     let work = site.clone();
-    match blocking(&site.workers, move || answer(&work.site, &token, &body)).await {
-        Ok(body) => ([(header::CONTENT_TYPE, wire::CONTENT_TYPE)], body).into_response(),
+    reply(
+        blocking(&site.workers, move || {
+            let values = files
+                .into_iter()
+                .zip(call.parts)
+                .map(|(mut file, kind)| {
+                    file.rewind().map_err(|e| veil::Error::Remote {
+                        kind: ErrorKind::Unavailable,
+                        message: format!("the upload's spooled part could not be read ({e})"),
+                    })?;
+                    Data::read(kind, file)
+                })
+                .collect::<veil::Result<Vec<_>>>()?;
+            answer(&work.site, &token, call.call, &user, values)
+        })
+        .await,
+    )
+}
+
+/// The response of a call: its reply sent piece by piece, or its error.
+fn reply(answered: Result<Vec<Vec<u8>>, Failure>) -> Response {
+    match answered {
+        Ok(pieces) => (
+            [(header::CONTENT_TYPE, wire::CONTENT_TYPE)],
+            Body::new(Pieces::new(pieces)),
+        )
+            .into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// A reply body sent piece by piece (the head and JSON, then each part's length and bytes), so no
+/// part is copied into one buffer with the others; its length is known, so it goes out with a
+/// `Content-Length`.
+struct Pieces {
+    pieces: std::collections::VecDeque<Bytes>,
+    left: u64,
+}
+
+impl Pieces {
+    fn new(pieces: Vec<Vec<u8>>) -> Pieces {
+        Pieces {
+            left: pieces.iter().map(|p| p.len() as u64).sum(),
+            pieces: pieces.into_iter().map(Bytes::from).collect(),
+        }
+    }
+}
+
+impl hyper::body::Body for Pieces {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        let piece = self.pieces.pop_front();
+        if let Some(piece) = &piece {
+            self.left -= piece.len() as u64;
+        }
+        std::task::Poll::Ready(piece.map(|p| Ok(hyper::body::Frame::data(p))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.left)
     }
 }
 
@@ -520,38 +661,51 @@ fn announced_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Decodes a call, lets the datasite decide it, and encodes the reply.
-fn answer(site: &Datasite, token: &str, body: &[u8]) -> veil::Result<Vec<u8>> {
-    let bad = |what: String| veil::Error::Remote {
+/// A call's error for a body that is not one the vocabulary writes.
+fn malformed(what: String) -> veil::Error {
+    veil::Error::Remote {
         kind: ErrorKind::InvalidInput,
         message: format!("{what}; send calls with `veil::connect(url)`, which writes them"),
-    };
-    let (json, parts) = wire::decode(body).map_err(bad)?;
-    let CallBody { call, parts: kinds } = serde_json::from_slice(json)
-        .map_err(|e| bad(format!("the call is not one of the vocabulary's ({e})")))?;
-    // No value is decoded unless the sender may send values with this call.
-    let user = site.admit(token, &call, parts.len())?;
-    if kinds.len() != parts.len() {
-        return Err(bad(format!(
+    }
+}
+
+/// The call in `json` and its sender, if they may send `parts` values with it: checked before a
+/// byte of those values is read.
+fn admit(
+    site: &Datasite,
+    token: &str,
+    json: &[u8],
+    parts: usize,
+) -> veil::Result<(CallBody, veil::User)> {
+    let body: CallBody = serde_json::from_slice(json)
+        .map_err(|e| malformed(format!("the call is not one of the vocabulary's ({e})")))?;
+    let user = site.admit(token, &body.call, parts)?;
+    if body.parts.len() != parts {
+        return Err(malformed(format!(
             "{} kinds for {} parts",
-            kinds.len(),
-            parts.len()
+            body.parts.len(),
+            parts
         )));
     }
-    let values = kinds
-        .into_iter()
-        .zip(parts)
-        .map(|(kind, bytes)| Data::decode(kind, bytes))
-        .collect::<veil::Result<Vec<_>>>()?;
+    Ok((body, user))
+}
+
+/// Lets the datasite decide `call` with its `values`, and encodes the reply as the pieces of a body.
+fn answer(
+    site: &Datasite,
+    token: &str,
+    call: Call,
+    user: &veil::User,
+    values: Vec<Data>,
+) -> veil::Result<Vec<Vec<u8>>> {
     let name = call.name();
     let reply = site.handle(token, call, values);
     match &reply {
         Ok(reply) => tracing::info!(user = user.email, call = name, reply = reply.name(), "call"),
         Err(e) => tracing::info!(user = user.email, call = name, error = ?e.kind(), "call refused"),
     }
-    let reply = reply?;
     let mut out: Vec<Vec<u8>> = Vec::new();
-    let reply: Reply<Blob> = reply.try_map(|data| {
+    let reply: Reply<Blob> = reply?.try_map(|data| {
         out.push(data.encode()?);
         Ok::<_, veil::Error>(Blob {
             kind: data.kind(),
@@ -562,7 +716,7 @@ fn answer(site: &Datasite, token: &str, body: &[u8]) -> veil::Result<Vec<u8>> {
         kind: ErrorKind::Data,
         message: format!("the reply could not be written ({e})"),
     })?;
-    Ok(wire::encode(&json, &out))
+    Ok(wire::pieces(json, out))
 }
 
 /// Runs datasite work (SQLite, replays, code runs) off the async runtime, on one of the served

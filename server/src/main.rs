@@ -57,8 +57,9 @@ struct Serve {
     /// How many of them one address (an IPv4 address, an IPv6 /64) may hold.
     #[arg(long, env = "VEIL_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().connections_per_address)]
     connections_per_address: usize,
-    /// How many MiB of request bodies the server holds at once, across all calls; a call that would
-    /// go over it is answered "busy, retry after 2 s" (one larger than all of it, "too large").
+    /// How many MiB of request bodies the server takes in at once, across all calls (their JSON in
+    /// memory, an upload's frames and arrays on disk beside the datasite); a call that would go over
+    /// it is answered "busy, retry after 2 s" (one larger than all of it, "too large").
     #[arg(long, env = "VEIL_BODY_BUDGET_MIB", default_value_t = Limits::default().body_budget >> 20)]
     body_budget_mib: usize,
     /// How long, in seconds, a client may stay silent (a TLS handshake, a request's headers, a

@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::Response;
@@ -41,8 +41,8 @@ pub struct Limits {
     /// Connections open at once from one address (an IPv4 address, an IPv6 /64), so one client
     /// cannot take every connection.
     pub connections_per_address: usize,
-    /// Bytes of request bodies held at once, across all calls; a call that would go over it is
-    /// told the datasite is busy.
+    /// Bytes of request bodies in flight at once, across all calls (their JSON in memory, an
+    /// upload's values on disk); a call that would go over it is told the datasite is busy.
     pub body_budget: usize,
     /// How long a client may stay silent: for a TLS handshake, a request's headers (and between
     /// requests on a kept-alive connection), and each piece of a body.
@@ -274,40 +274,126 @@ fn refusal(status: StatusCode, message: String) -> Response {
 /// The slowest a body may arrive, on average, after its first idle period: 64 KiB/s.
 const MIN_BODY_RATE: u64 = 64 << 10;
 
-/// Reads `body` to its end, at most `limit` bytes (of which `expected` are announced), each piece
-/// within `idle` of the last and the whole within `idle` plus its length at [`MIN_BODY_RATE`]: a
-/// body trickled a byte at a time does not hold its connection for a week.
-pub(crate) async fn read_body(
+/// A request's body, read piece by piece as the caller needs it: at most `limit` bytes, each piece
+/// within `idle` of the last and the whole within `idle` plus its length at [`MIN_BODY_RATE`], so
+/// a body trickled a byte at a time does not hold its connection for a week. Memory follows the
+/// bytes that arrive, never a length the body declares.
+pub(crate) struct Incoming {
     body: Body,
-    limit: usize,
-    expected: Option<u64>,
+    /// Bytes received and not yet taken.
+    held: Bytes,
+    /// Bytes the client may still send.
+    left: u64,
+    /// Whether `left` is what the client announced (`Content-Length`) rather than the limit.
+    announced: bool,
+    deadline: tokio::time::Instant,
     idle: Duration,
-) -> Result<Vec<u8>, Unread> {
-    use http_body_util::BodyExt;
-    let length = expected.unwrap_or(limit as u64).min(limit as u64);
-    let deadline = tokio::time::Instant::now() + idle + Duration::from_secs(length / MIN_BODY_RATE);
-    let mut body = body;
-    let mut out = Vec::with_capacity(expected.map_or(0, |n| n.min(limit as u64) as usize));
-    loop {
-        let wait = deadline.min(tokio::time::Instant::now() + idle);
-        match tokio::time::timeout_at(wait, body.frame()).await {
-            Err(_) => return Err(Unread::Stalled),
-            Ok(None) => return Ok(out),
-            Ok(Some(Err(_))) => return Err(Unread::Broken),
-            Ok(Some(Ok(frame))) => {
-                if let Ok(data) = frame.into_data() {
-                    if out.len() + data.len() > limit {
-                        return Err(Unread::TooLarge);
+}
+
+impl Incoming {
+    /// `body`, of which `expected` bytes are announced, read within `limit` and `idle`.
+    pub(crate) fn new(body: Body, limit: u64, expected: Option<u64>, idle: Duration) -> Incoming {
+        let left = expected.unwrap_or(limit).min(limit);
+        Incoming {
+            body,
+            held: Bytes::new(),
+            left,
+            announced: expected.is_some_and(|n| n <= limit),
+            deadline: tokio::time::Instant::now()
+                + idle
+                + Duration::from_secs(left / MIN_BODY_RATE),
+            idle,
+        }
+    }
+
+    /// The next bytes, at most `most`; `None` at the body's end.
+    async fn next(&mut self, most: usize) -> Result<Option<Bytes>, Unread> {
+        use http_body_util::BodyExt;
+        while self.held.is_empty() {
+            let wait = self.deadline.min(tokio::time::Instant::now() + self.idle);
+            match tokio::time::timeout_at(wait, self.body.frame()).await {
+                Err(_) => return Err(Unread::Stalled),
+                Ok(None) => return Ok(None),
+                Ok(Some(Err(_))) => return Err(Unread::Broken),
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.left = self
+                            .left
+                            .checked_sub(data.len() as u64)
+                            .ok_or(Unread::TooLarge)?;
+                        self.held = data;
                     }
-                    out.extend_from_slice(&data);
                 }
             }
         }
+        let n = most.min(self.held.len());
+        Ok(Some(self.held.split_to(n)))
+    }
+
+    /// Whether `n` more bytes may follow; why not otherwise.
+    fn may_hold(&self, n: u64) -> Result<(), Unread> {
+        if n <= self.left + self.held.len() as u64 {
+            Ok(())
+        } else if self.announced {
+            Err(Unread::CutOff)
+        } else {
+            Err(Unread::TooLarge)
+        }
+    }
+
+    /// Exactly `n` more bytes.
+    pub(crate) async fn exact(&mut self, n: u64) -> Result<Vec<u8>, Unread> {
+        self.may_hold(n)?;
+        let mut out = Vec::new();
+        while (out.len() as u64) < n {
+            let want = usize::try_from(n - out.len() as u64).unwrap_or(usize::MAX);
+            let piece = self.next(want).await?.ok_or(Unread::CutOff)?;
+            out.extend_from_slice(&piece);
+        }
+        Ok(out)
+    }
+
+    /// Exactly `n` more bytes, written to `file` as they arrive.
+    pub(crate) async fn copy_to(
+        &mut self,
+        n: u64,
+        file: &mut tokio::fs::File,
+    ) -> Result<(), Unread> {
+        use tokio::io::AsyncWriteExt;
+        self.may_hold(n)?;
+        let mut copied = 0u64;
+        while copied < n {
+            let want = usize::try_from(n - copied).unwrap_or(usize::MAX);
+            let piece = self.next(want).await?.ok_or(Unread::CutOff)?;
+            file.write_all(&piece).await.map_err(Unread::spool)?;
+            copied += piece.len() as u64;
+        }
+        file.flush().await.map_err(Unread::spool)
+    }
+
+    /// The rest of the body.
+    pub(crate) async fn rest(&mut self) -> Result<Vec<u8>, Unread> {
+        let mut out = Vec::new();
+        while let Some(piece) = self.next(usize::MAX).await? {
+            out.extend_from_slice(&piece);
+        }
+        Ok(out)
+    }
+
+    /// Whether the body ends here.
+    pub(crate) async fn ended(&mut self) -> Result<bool, Unread> {
+        Ok(self.next(1).await?.is_none())
+    }
+
+    /// Reads the rest of the body and drops it, within the same limits: a client refused before
+    /// its body was read hears why, rather than a connection closed under its upload.
+    pub(crate) async fn discard(&mut self) {
+        while let Ok(Some(_)) = self.next(usize::MAX).await {}
     }
 }
 
 /// Why a body was not read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Unread {
     /// Over the limit.
     TooLarge,
@@ -315,10 +401,19 @@ pub(crate) enum Unread {
     Stalled,
     /// The connection broke.
     Broken,
+    /// It ended before what it declared.
+    CutOff,
+    /// Its part could not be written to the server's disk.
+    Spool(String),
 }
 
 impl Unread {
-    /// The answer for a body that stalled or broke (a large one has its own, naming the limit).
+    fn spool(e: io::Error) -> Unread {
+        Unread::Spool(e.to_string())
+    }
+
+    /// The answer for a body that stalled, broke, ended early or could not be kept (a large one
+    /// has its own, naming the limit).
     pub(crate) fn into_response(self, idle: Duration) -> Response {
         let (status, message) = match self {
             Unread::Stalled => (
@@ -329,7 +424,20 @@ impl Unread {
                     MIN_BODY_RATE >> 10
                 ),
             ),
-            _ => (
+            Unread::CutOff => (
+                StatusCode::BAD_REQUEST,
+                veil_api::wire::malformed("it ends before what it declares"),
+            ),
+            Unread::Spool(e) => {
+                return crate::error_response(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    ErrorKind::Unavailable,
+                    format!(
+                        "the datasite could not keep the upload on its disk ({e}); ask its owner to free space, then send it again"
+                    ),
+                );
+            }
+            Unread::TooLarge | Unread::Broken => (
                 StatusCode::BAD_REQUEST,
                 "the request's body was cut off; send it again".to_string(),
             ),

@@ -818,6 +818,18 @@ fn escalation_malformed_and_oversized_bodies_change_nothing() {
             "truncated",
             veil::api::wire::encode(b"{}", &[])[..5].to_vec(),
         ),
+        (
+            "JSON longer than the body",
+            veil::api::wire::encode(br#"{"call":{"call":"whoami"}}"#, &[])[..20].to_vec(),
+        ),
+        (
+            "bytes after the last part",
+            [
+                veil::api::wire::encode(br#"{"call":{"call":"whoami"}}"#, &[]),
+                b"trailing".to_vec(),
+            ]
+            .concat(),
+        ),
     ] {
         let (status, error) = raw_call(&served.url, Some(&token), &body);
         let error = error.unwrap_or_else(|| panic!("{what}: no named error ({status})"));
@@ -973,6 +985,88 @@ fn a_forged_value_header_allocates_nothing() {
     }
     // The server is alive and nothing was uploaded.
     assert!(owner.datasets().unwrap().is_empty());
+}
+
+/// The most memory `pid` has held (its peak resident set), in bytes.
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib << 10
+}
+
+/// Bodies were read whole into memory before anything was decided: four scientists' calls of
+/// 48 MiB each (within their role's limit) made the server hold 192 MiB for calls it then refused.
+/// A call's JSON comes first and is decided before its parts are read; a refused call's parts are
+/// read and dropped as they arrive, and an owner's upload is written to disk as it arrives and
+/// answered piece by piece.
+#[test]
+fn bodies_stream_through_the_server_rather_than_sit_in_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset"]);
+    let site = veil::connect(&served.url).unwrap();
+    let owner = site.login(ADMIN, "changethis").unwrap();
+    owner
+        .register(NewUser::new("Jane", "jane@caltech.edu", "abc123def"))
+        .unwrap();
+    let jane = raw_login(&served.url, "jane@caltech.edu", "abc123def");
+    let pid = served.child.id();
+    let before = peak_memory(pid);
+    let json = serde_json::to_vec(&veil::api::wire::CallBody {
+        call: veil::api::call::Call::Whoami,
+        parts: vec![veil::DataKind::ArrayF64],
+    })
+    .unwrap();
+    let body = veil::api::wire::encode(&json, &[vec![0; 48 << 20]]);
+    std::thread::scope(|s| {
+        let calls: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| raw_call(&served.url, Some(&jane), &body)))
+            .collect();
+        for call in calls {
+            let (status, error) = call.join().unwrap();
+            let error = error.unwrap_or_else(|| panic!("no named error ({status})"));
+            assert_eq!(status, 400, "{error:?}");
+            assert!(error.message.contains("takes none"), "{}", error.message);
+        }
+    });
+    let grew = peak_memory(pid).saturating_sub(before);
+    assert!(
+        grew < 64 << 20,
+        "the server's peak memory grew by {} MiB for 192 MiB of refused bodies",
+        grew >> 20
+    );
+
+    // An owner's upload of 16 MiB arrives through a file and comes back whole.
+    let data = ndarray::Array1::from_iter((0..2_000_000).map(f64::from));
+    owner
+        .upload_dataset(
+            Dataset::new("Large").asset(
+                Asset::new("values")
+                    .data(data.clone())
+                    .mock(ndarray::Array1::<f64>::zeros(2_000_000)),
+            ),
+        )
+        .unwrap();
+    let back = owner.dataset("Large").unwrap().asset("values").unwrap();
+    assert_eq!(
+        back.data().unwrap().as_f64().unwrap(),
+        &data.into_dyn(),
+        "the upload round-trips"
+    );
+    // The spooled parts are gone: only the datasite's own files remain beside its database.
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("veil.db") || n == "blobs"),
+        "{names:?}"
+    );
 }
 
 /// Twelve wrong passwords sent at once all passed the backoff's check before any failure was
