@@ -518,22 +518,24 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
             }
             Err(e) => return unread(e),
         }
+        // No values: the dispatch checks the sender as it answers.
         let work = site.clone();
         return reply(
             blocking(&site.workers, move || {
-                let (call, user) = admit(&work.site, &token, &json, 0)?;
-                answer(&work.site, &token, call.call, &user, Vec::new())
+                let call = parse(&json, 0)?.call;
+                answer(&work.site, &token, call, &user, Vec::new())
             })
             .await,
         );
     }
     // An upload: its parts go to disk as they arrive, in files that vanish when closed.
     let (work, admitted) = (site.clone(), token.clone());
-    let (call, user) = match blocking(&site.workers, move || {
-        admit(&work.site, &admitted, &json, count)
-    })
-    .await
-    {
+    let admit = move || {
+        let call = parse(&json, count)?;
+        let user = work.site.admit(&admitted, &call.call, count)?;
+        Ok((call, user))
+    };
+    let (call, user) = match blocking(&site.workers, admit).await {
         Ok(admitted) => admitted,
         Err(refused) => {
             body.discard().await;
@@ -669,17 +671,10 @@ fn malformed(what: String) -> veil::Error {
     }
 }
 
-/// The call in `json` and its sender, if they may send `parts` values with it: checked before a
-/// byte of those values is read.
-fn admit(
-    site: &Datasite,
-    token: &str,
-    json: &[u8],
-    parts: usize,
-) -> veil::Result<(CallBody, veil::User)> {
+/// The call in `json`, naming the kinds of `parts` values.
+fn parse(json: &[u8], parts: usize) -> veil::Result<CallBody> {
     let body: CallBody = serde_json::from_slice(json)
         .map_err(|e| malformed(format!("the call is not one of the vocabulary's ({e})")))?;
-    let user = site.admit(token, &body.call, parts)?;
     if body.parts.len() != parts {
         return Err(malformed(format!(
             "{} kinds for {} parts",
@@ -687,7 +682,7 @@ fn admit(
             parts
         )));
     }
-    Ok((body, user))
+    Ok(body)
 }
 
 /// Lets the datasite decide `call` with its `values`, and encodes the reply as the pieces of a body.
