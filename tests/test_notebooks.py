@@ -156,3 +156,22 @@ def test_05_working_with_private_datasets_on_a_served_datasite(tmp_path, monkeyp
     assert "released to jane@caltech.edu" in texts(by_start["%approve #1"])
     assert "real result: [5.0, 7.0, 9.0]" in texts(by_start["let real = pointer3.get()?.values()?;"])
     assert "landed" in texts(by_start["%land"])
+
+
+def test_06_releasing_results(tmp_path, monkeypatch):
+    by_start = tutorial("06-releasing-results.ipynb", tmp_path, monkeypatch)
+    assert "ε left after" in texts(by_start["let jane = site.login(\"jane@caltech.edu\", \"abc123\")?;"])
+    released = texts(by_start["let release = mean_radius.get_dp(1.0)?;"])
+    assert "Differentially private release" in released and "discrete Laplace" in released
+    # The released mean is the real one (14.127) with noise, not the mock's.
+    value = float(released.split("value")[1].split()[0].strip("│|"))
+    assert 10.0 < value < 18.0, released
+    cell = lambda start: next(c for line, c in by_start.items() if line.startswith(start))
+    counts = texts(cell("let diagnoses ="))
+    assert "B:" in counts and "M:" in counts, counts
+    budgets = texts(by_start["jane.budgets()?"])
+    assert "Privacy budgets (1)" in budgets and "jane@caltech.edu" in budgets
+    assert "BudgetExceeded" in texts(by_start["// asking for ε = 1.5 with 1 left"])
+    assert "step `head` mixes rows" in texts(cell("let largest ="))
+    ledger = texts(by_start["%budget"])
+    assert "jane@caltech.edu" in ledger and "Breast Cancer Biomarker" in ledger

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::code::{CodeSpec, SubmittedCode};
+use crate::dp::{Budget, Domain, DpPlan, DpQuery, DpRelease};
 use crate::ops::Op;
 use crate::spec::Dataset;
 use crate::view::{
@@ -187,6 +188,44 @@ pub enum Call {
         /// Why.
         reason: String,
     },
+    /// Sets a data scientist's privacy budget on a dataset, the ε allowed in all (owners):
+    /// [`Reply::Budget`].
+    SetBudget {
+        /// Whose.
+        email: String,
+        /// The dataset's name.
+        dataset: String,
+        /// The ε allowed in all; what was spent stays spent.
+        epsilon: f64,
+    },
+    /// Privacy budgets and what was spent of them (an owner: everyone's): [`Reply::Budgets`].
+    Budgets,
+    /// Declares the range or categories of an asset's column, or of a 1-d array asset's values
+    /// (owners): [`Reply::Done`].
+    SetDomain {
+        /// The asset's id.
+        asset: String,
+        /// The column; `None` for a 1-d array asset's values.
+        column: Option<String>,
+        /// What it holds.
+        domain: Domain,
+    },
+    /// What a differentially private release of an aggregate pointer would compute and cost,
+    /// decided without reading anything real: [`Reply::DpPlan`].
+    PreviewDp {
+        /// The pointer's id.
+        pointer: String,
+        /// The ε and, where needed, bounds or categories.
+        query: DpQuery,
+    },
+    /// A differentially private release of an aggregate pointer, spending its ε from the
+    /// caller's budget on the dataset: [`Reply::DpRelease`].
+    ReleaseDp {
+        /// The pointer's id.
+        pointer: String,
+        /// The ε and, where needed, bounds or categories.
+        query: DpQuery,
+    },
 }
 
 impl Call {
@@ -225,6 +264,11 @@ impl Call {
             Call::RunPrivately { .. } => "run_privately",
             Call::Approve { .. } => "approve",
             Call::Deny { .. } => "deny",
+            Call::SetBudget { .. } => "set_budget",
+            Call::Budgets => "budgets",
+            Call::SetDomain { .. } => "set_domain",
+            Call::PreviewDp { .. } => "preview_dp",
+            Call::ReleaseDp { .. } => "release_dp",
         }
     }
 }
@@ -252,6 +296,8 @@ pub enum ErrorKind {
     RequestDenied,
     /// The output policy allows no more runs.
     PolicyExhausted,
+    /// A differentially private release would spend more ε than the budget has left.
+    BudgetExceeded,
     /// The datasite's code runner failed (not the submitted code).
     Runner,
     /// The datasite's files could not be read or written.
@@ -268,7 +314,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 15] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::AuthenticationFailed,
         ErrorKind::PermissionDenied,
         ErrorKind::SessionExpired,
@@ -278,6 +324,7 @@ impl ErrorKind {
         ErrorKind::ApprovalPending,
         ErrorKind::RequestDenied,
         ErrorKind::PolicyExhausted,
+        ErrorKind::BudgetExceeded,
         ErrorKind::Runner,
         ErrorKind::Storage,
         ErrorKind::Data,
@@ -298,6 +345,7 @@ impl ErrorKind {
             ErrorKind::ApprovalPending => "ApprovalPending",
             ErrorKind::RequestDenied => "RequestDenied",
             ErrorKind::PolicyExhausted => "PolicyExhausted",
+            ErrorKind::BudgetExceeded => "BudgetExceeded",
             ErrorKind::Runner => "Runner",
             ErrorKind::Storage => "Storage",
             ErrorKind::Data => "Data",
@@ -398,6 +446,14 @@ pub enum Reply<D> {
     Code(SubmittedCode<D>),
     /// A private run's result, or why it failed on the real data.
     PrivateRun(Result<D, String>),
+    /// A privacy budget.
+    Budget(Budget),
+    /// Privacy budgets.
+    Budgets(Vec<Budget>),
+    /// What a differentially private release would do.
+    DpPlan(DpPlan),
+    /// A differentially private release.
+    DpRelease(DpRelease),
 }
 
 impl<D> Reply<D> {
@@ -432,6 +488,7 @@ impl<D> Reply<D> {
                     },
                     code: r.code.map(|c| c.try_map_mock(&mut f)).transpose()?,
                     isolated: r.isolated,
+                    budgets: r.budgets,
                 }))
             }
             Reply::Data(d) => Reply::Data(f(d)?),
@@ -440,6 +497,10 @@ impl<D> Reply<D> {
                 Ok(d) => Ok(f(d)?),
                 Err(e) => Err(e),
             }),
+            Reply::Budget(b) => Reply::Budget(b),
+            Reply::Budgets(b) => Reply::Budgets(b),
+            Reply::DpPlan(p) => Reply::DpPlan(p),
+            Reply::DpRelease(r) => Reply::DpRelease(r),
         })
     }
 
@@ -460,6 +521,10 @@ impl<D> Reply<D> {
             Reply::Data(_) => "data",
             Reply::Code(_) => "code",
             Reply::PrivateRun(_) => "private_run",
+            Reply::Budget(_) => "budget",
+            Reply::Budgets(_) => "budgets",
+            Reply::DpPlan(_) => "dp_plan",
+            Reply::DpRelease(_) => "dp_release",
         }
     }
 }

@@ -23,6 +23,8 @@
 //! - [`code`]: code requests as a client builds them ([`code::Code`], [`code::ExactMatch`], generic
 //!   over the asset handle they bind), sends them ([`code::CodeSpec`]) and as the datasite records
 //!   them (signatures, bound inputs, [`code::SubmittedCode`]).
+//! - [`dp`]: differentially private releases: the query a scientist states, its plan and release,
+//!   budgets, and the ranges and categories owners declare for columns.
 //! - [`spec`]: datasets and assets as an owner builds them to upload ([`spec::Dataset`],
 //!   [`spec::Asset`]), generic over how their data travels.
 //! - [`wire`]: how calls travel over HTTP to a served datasite (`veil serve`): the routes, the
@@ -34,6 +36,7 @@
 
 pub mod call;
 pub mod code;
+pub mod dp;
 pub mod kernel;
 mod methods;
 pub mod ops;

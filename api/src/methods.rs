@@ -70,6 +70,10 @@ macro_rules! op_methods {
             pub fn mean(&self) -> Result<Self> {
                 self.apply($crate::ops::Op::Reduce { kind: $crate::ops::Reduce::Mean, axis: None }, &[])
             }
+            /// The `q` quantile (0 to 1) of every value: `quantile(0.5)` is the median.
+            pub fn quantile(&self, q: f64) -> Result<Self> {
+                self.apply($crate::ops::Op::Quantile { q }, &[])
+            }
             /// Smallest value.
             pub fn min(&self) -> Result<Self> {
                 self.apply($crate::ops::Op::Reduce { kind: $crate::ops::Reduce::Min, axis: None }, &[])

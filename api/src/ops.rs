@@ -131,6 +131,12 @@ pub enum Op {
         /// Along this axis, or over everything.
         axis: Option<usize>,
     },
+    /// The `q` quantile (0 to 1) of every value: the least value with at least a share `q` of
+    /// the values at or below it.
+    Quantile {
+        /// Which quantile: 0.5 is the median.
+        q: f64,
+    },
     /// Dot product, matrix-vector or matrix-matrix product of two inputs.
     Dot,
     /// Reverses the axes.
@@ -327,6 +333,7 @@ pub fn describe(op: &Op, inputs: &[String]) -> String {
         } => format!("{}({}, axis {a})", op_name(*kind), input(0)),
         Op::Reduce { kind, .. } => format!("{}({})", op_name(*kind), input(0)),
         Op::Unary { kind } => format!("{}({})", format!("{kind:?}").to_lowercase(), input(0)),
+        Op::Quantile { q } => format!("quantile({}, {q})", input(0)),
         Op::Dot => format!("dot({}, {})", input(0), input(1)),
         Op::Transpose => format!("transpose({})", input(0)),
         Op::Reshape { shape } => format!("reshape({}, {shape:?})", input(0)),

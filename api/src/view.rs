@@ -267,6 +267,9 @@ pub struct ReviewView<D> {
     pub code: Option<crate::code::SubmittedCode<D>>,
     /// Whether the datasite's code runs are jailed.
     pub isolated: bool,
+    /// The requester's privacy budgets on the datasets the request reads, with what was spent.
+    #[serde(default)]
+    pub budgets: Vec<crate::dp::Budget>,
 }
 
 /// Where a pointer's result stands, for the user holding it.

@@ -45,12 +45,14 @@ use std::io::Write;
 mod bridge;
 mod code;
 mod data;
+mod dp;
 mod pointer;
 mod site;
 
 pub use bridge::{Error, Rendered, Result, use_bridge};
 pub use code::{Code, ExactMatch, OutputPolicy};
 pub use data::{Asset, Contributor, Data, Dataset, array, mock, read_csv, read_parquet};
+pub use dp::{Budget, BudgetList, Domain, DpPlan, DpQuery, DpRelease, DpValue};
 pub use pointer::{Pointer, Request, RequestList, Review, SubmittedCode};
 pub use serde_json as json;
 pub use site::{
@@ -75,8 +77,8 @@ pub mod prelude {
     pub use crate::DisplayFallback as _;
     pub use crate::OutputPolicy::{ExecuteCount, SingleExecution};
     pub use crate::{
-        Asset, Client, Code, Contributor, Data, Dataset, Datasite, Error, ExactMatch, Html,
-        LaunchOptions, NewUser, OutputPolicy, Pointer, RequestStatus, Rich, Role, array,
+        Asset, Client, Code, Contributor, Data, Dataset, Datasite, DpQuery, Error, ExactMatch,
+        Html, LaunchOptions, NewUser, OutputPolicy, Pointer, RequestStatus, Rich, Role, array,
         clear_output, client, display, function, html, mock, read_csv, read_parquet, site,
     };
 }

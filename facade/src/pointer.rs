@@ -74,6 +74,11 @@ impl Pointer {
         live(&self.handle)
     }
 
+    /// The client that made it.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The object's id on the datasite.
     pub fn id(&self) -> &str {
         &self.view.id

@@ -775,6 +775,13 @@ impl Cells {
             ))),
             Reply::Review(view) => typed(&rendered(&veil::Review::from_view(*view, client))),
             Reply::Code(code) => typed(&code.map_mock(|m| self.hold_data(m))),
+            Reply::Budget(budget) => typed(&shown(budget.clone(), &budget)),
+            Reply::Budgets(budgets) => {
+                let list = veil::BudgetList(budgets);
+                typed(&shown_list(&list, &list, |b| shown(b.clone(), b)))
+            }
+            Reply::DpPlan(plan) => typed(&shown(plan.clone(), &plan)),
+            Reply::DpRelease(release) => typed(&shown(release.clone(), &release)),
         })
     }
 }

@@ -22,7 +22,7 @@ pub enum Output {
 }
 
 /// A parsed magic command. Field names follow the usage lines in [`MAGICS`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub enum Magic {
     /// `%datasite launch NAME [--reset] [--dir D] [--port P [--host H]]`
@@ -62,6 +62,14 @@ pub enum Magic {
     Deny { id: String, reason: String },
     /// `%audit`
     Audit,
+    /// `%budget`: the privacy budgets (an owner: everyone's).
+    Budgets,
+    /// `%budget set EMAIL EPSILON DATASET`
+    SetBudget {
+        email: String,
+        epsilon: f64,
+        dataset: String,
+    },
     /// `%land`
     Land,
     /// `%help`
@@ -109,6 +117,11 @@ pub const MAGICS: &[(&str, &str, &str)] = &[
         "deny a request with a reason the requester sees",
     ),
     ("%audit", "%audit", "show the audit log (owners)"),
+    (
+        "%budget",
+        "%budget | %budget set EMAIL EPSILON DATASET",
+        "show privacy budgets and what was spent (owners: everyone's); set a scientist's ε on a dataset (owners)",
+    ),
     (
         "%land",
         "%land",
@@ -278,6 +291,32 @@ pub fn parse(line: &str) -> Result<Magic, KernelError> {
         "%datasets" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Datasets)?,
         "%users" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Users)?,
         "%audit" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Audit)?,
+        "%budget" => match args.first().map(String::as_str) {
+            None => Magic::Budgets,
+            Some("set") => {
+                no_unknown_options(&name, &args)?;
+                if args.len() < 4 {
+                    return Err(usage_error(
+                        &name,
+                        "`set` takes a scientist's email, an ε and a dataset's name",
+                    ));
+                }
+                let epsilon = args[2].parse::<f64>().map_err(|_| {
+                    usage_error(&name, &format!("`{}` is not a number (the ε)", args[2]))
+                })?;
+                Magic::SetBudget {
+                    email: args[1].clone(),
+                    epsilon,
+                    dataset: args[3..].join(" "),
+                }
+            }
+            Some(other) => {
+                return Err(usage_error(
+                    &name,
+                    &format!("`{other}` is not `set`; `%budget` alone lists the budgets"),
+                ));
+            }
+        },
         "%land" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Land)?,
         "%help" => Magic::Help,
         "%register" => {
@@ -418,6 +457,15 @@ impl Magic {
             Magic::Datasets => vec![Output::Display(render(&session.client()?.datasets()?))],
             Magic::Users => vec![Output::Display(render(&session.client()?.users()?))],
             Magic::Audit => vec![Output::Display(render(&session.client()?.audit_log()?))],
+            Magic::Budgets => vec![Output::Display(render(&session.client()?.budgets()?))],
+            Magic::SetBudget {
+                email,
+                epsilon,
+                dataset,
+            } => {
+                let budget = session.client()?.set_budget(&email, &dataset, epsilon)?;
+                vec![Output::Display(render(&budget))]
+            }
             Magic::Register {
                 name,
                 email,

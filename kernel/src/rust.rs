@@ -45,6 +45,7 @@ const FACADE_FILES: &[(&str, &str)] = &[
         "facade/src/data.rs",
         include_str!("../../facade/src/data.rs"),
     ),
+    ("facade/src/dp.rs", include_str!("../../facade/src/dp.rs")),
     (
         "facade/src/pointer.rs",
         include_str!("../../facade/src/pointer.rs"),
@@ -57,6 +58,7 @@ const FACADE_FILES: &[(&str, &str)] = &[
     ("api/src/lib.rs", include_str!("../../api/src/lib.rs")),
     ("api/src/call.rs", include_str!("../../api/src/call.rs")),
     ("api/src/code.rs", include_str!("../../api/src/code.rs")),
+    ("api/src/dp.rs", include_str!("../../api/src/dp.rs")),
     ("api/src/kernel.rs", include_str!("../../api/src/kernel.rs")),
     (
         "api/src/methods.rs",

@@ -74,6 +74,12 @@ pub(crate) fn record(
     Ok(())
 }
 
+/// The sequence number of the log's last entry (0 when empty), inside the caller's transaction.
+pub(crate) fn last_seq(conn: &Connection) -> Result<i64> {
+    conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))
+        .map_err(Error::sqlite("reading the audit log"))
+}
+
 /// Reads the whole log, oldest first.
 pub(crate) fn entries(conn: &Connection) -> Result<Vec<AuditEntry>> {
     let mut stmt = conn

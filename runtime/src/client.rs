@@ -213,6 +213,28 @@ impl Client {
         reply!(self.call(Call::Logout), Done)
     }
 
+    /// Sets a data scientist's privacy budget on a dataset: the ε their differentially private
+    /// releases ([`Pointer::get_dp`](crate::Pointer::get_dp)) may spend in all (owners). What was
+    /// spent stays spent; 0 stops further releases.
+    pub fn set_budget(
+        &self,
+        email: &str,
+        dataset: &str,
+        epsilon: f64,
+    ) -> Result<crate::dp::Budget> {
+        let call = Call::SetBudget {
+            email: email.into(),
+            dataset: dataset.into(),
+            epsilon,
+        };
+        reply!(self.call(call), Budget)
+    }
+
+    /// Privacy budgets and what was spent of them: an owner sees everyone's, a scientist hers.
+    pub fn budgets(&self) -> Result<crate::dp::BudgetList> {
+        reply!(self.call(Call::Budgets), Budgets).map(crate::dp::BudgetList)
+    }
+
     fn table(&self) -> Table {
         let mut t = Table::fields(
             format!("Client {} on {}", self.user.email, self.site_name()),

@@ -105,6 +105,26 @@ impl SiteCore {
             Call::Deny { request, reason } => {
                 Reply::Request(self.decide(c, &request, false, &reason)?)
             }
+            Call::SetBudget {
+                email,
+                dataset,
+                epsilon,
+            } => Reply::Budget(self.set_budget(c, &email, &dataset, epsilon)?),
+            Call::Budgets => Reply::Budgets(self.budgets(c)?),
+            Call::SetDomain {
+                asset,
+                column,
+                domain,
+            } => {
+                self.set_domain(c, &asset, column.as_deref(), &domain)?;
+                Reply::Done
+            }
+            Call::PreviewDp { pointer, query } => {
+                Reply::DpPlan(self.preview_dp(c, &pointer, &query)?)
+            }
+            Call::ReleaseDp { pointer, query } => {
+                Reply::DpRelease(self.release_dp(c, &pointer, &query)?)
+            }
         })
     }
 }

@@ -110,6 +110,20 @@ pub enum Error {
     #[error("policy exhausted: {0}")]
     PolicyExhausted(String),
 
+    /// A differentially private release would spend more ε than the scientist has left on the
+    /// dataset, from [`Pointer::get_dp`](crate::Pointer::get_dp).
+    #[error(
+        "privacy budget exceeded on `{dataset}`: this release would spend ε = {asked}, and ε = {left} is left; ask for less, or ask the datasite's owner for more"
+    )]
+    BudgetExceeded {
+        /// The dataset whose budget it is.
+        dataset: String,
+        /// The ε the release asked for.
+        asked: f64,
+        /// The ε left.
+        left: f64,
+    },
+
     /// The code runner itself failed (no Rust toolchain, its dependencies would not build), as opposed
     /// to the submitted code failing, which a [`RunFailure`](crate::runner::RunFailure) reports.
     #[error("code runner: {0}")]
@@ -295,6 +309,7 @@ impl Error {
             Error::ApprovalPending { .. } => K::ApprovalPending,
             Error::RequestDenied { .. } => K::RequestDenied,
             Error::PolicyExhausted(_) => K::PolicyExhausted,
+            Error::BudgetExceeded { .. } => K::BudgetExceeded,
             Error::Runner(_) => K::Runner,
             Error::Storage { .. } => K::Storage,
             Error::Data { .. } => K::Data,

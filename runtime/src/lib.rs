@@ -67,6 +67,8 @@
 //!   datasite's [`Data`]), uploaded [`SiteDataset`] / [`SiteAsset`] views.
 //! - [`data`]: [`Data`] — a polars frame or an ndarray array, encoded as Parquet or `.npy`.
 //! - [`mock`]: recipes for mock data; [`load`]: CSV and Parquet loaders.
+//! - [`dp`]: differentially private releases of aggregate pointers under per-scientist budgets
+//!   ([`Pointer::get_dp`]), with exact discrete Laplace noise and a ledger in the database.
 //! - [`audit`]: the append-only, hash-chained audit log; [`backoff`]: slowing repeated failed logins.
 //! - [`display`]: the [`Render`] trait (text/plain and self-contained text/html).
 //! - `store` (private): SQLite (WAL, migrations) plus content-addressed blob files, written atomically.
@@ -89,6 +91,13 @@
 //! worked, nor its errors, nor its result. After approval she gets that request's released result,
 //! and for code one result per run her output policy allows (each run counted before it starts, a
 //! failed run too, so runs cannot be retried until one passes on the real data).
+//!
+//! What differentially private releases add ([`dp`]): without an owner's approval, a scientist
+//! with a budget on a dataset receives noisy aggregates whose recorded steps the datasite checked
+//! read one value per row of one asset; all her releases on the dataset together are
+//! ε-differentially private, ε being what she spent (never more than her budget), with respect to
+//! one row added or removed. Not covered: how long a release took, which depends on the real
+//! computation as an approved result's does; and people with several rows (the unit is a row).
 //!
 //! What an owner sees: everything on the datasite, including every request's real result or real-side
 //! error before deciding, code runs on the real data for their eyes only
@@ -140,6 +149,7 @@ pub mod data;
 pub mod datasets;
 mod dispatch;
 pub mod display;
+pub mod dp;
 pub mod error;
 pub mod load;
 pub mod mock;
@@ -159,6 +169,7 @@ pub use code::{Code, ExactMatch, OutputPolicy, SubmittedCode};
 pub use data::{Data, DataKind, Schema};
 pub use datasets::{Asset, Contributor, Dataset, DatasetList, SiteAsset, SiteDataset};
 pub use display::Render;
+pub use dp::{Budget, BudgetList, Domain, DpPlan, DpQuery, DpRelease, DpValue};
 pub use error::{Error, Result};
 pub use load::{read_csv, read_parquet};
 pub use pointers::{DEFAULT_CACHE_BYTES, Pointer, Status};
@@ -176,9 +187,9 @@ pub use veil_macros::source_text as __source_text;
 pub mod prelude {
     pub use crate::code::OutputPolicy::{ExecuteCount, SingleExecution};
     pub use crate::{
-        Asset, Client, Code, Contributor, Data, DataKind, Dataset, Datasite, Error, ExactMatch,
-        LaunchOptions, NewUser, OutputPolicy, Pointer, Render, Request, RequestKind, RequestStatus,
-        Role, SiteAsset, SiteDataset, Status, function, read_csv, read_parquet,
+        Asset, Client, Code, Contributor, Data, DataKind, Dataset, Datasite, DpQuery, Error,
+        ExactMatch, LaunchOptions, NewUser, OutputPolicy, Pointer, Render, Request, RequestKind,
+        RequestStatus, Role, SiteAsset, SiteDataset, Status, function, read_csv, read_parquet,
     };
     pub use polars::prelude::DataFrame;
 }

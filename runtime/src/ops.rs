@@ -492,6 +492,27 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
             Data::F64(with_compare!(kind, |g| zip_with(op, &a, &b, g))?)
         }
         Op::Reduce { kind, axis } => Data::F64(reduce(op, *kind, *axis, &*f(0)?)?),
+        Op::Quantile { q } => {
+            if !(0.0..=1.0).contains(q) {
+                return Err(bad(
+                    op,
+                    format!("quantile {q}"),
+                    "give a quantile between 0 and 1 (0.5 is the median)",
+                ));
+            }
+            let mut values: Vec<f64> = f(0)?.iter().copied().filter(|v| !v.is_nan()).collect();
+            if values.is_empty() {
+                return Err(bad(
+                    op,
+                    "there are no values",
+                    "take the quantile of a non-empty array",
+                ));
+            }
+            values.sort_by(f64::total_cmp);
+            // The least value with at least a share `q` of the values at or below it.
+            let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+            Data::F64(scalar(values[rank - 1]))
+        }
         Op::Dot => Data::F64(dot(op, &*f(0)?, &*f(1)?)?),
         Op::Transpose => Data::F64(f(0)?.into_owned().reversed_axes()),
         Op::Reshape { shape } => {

@@ -31,6 +31,7 @@ use crate::site::SiteCore;
 use crate::users::User;
 use crate::validate;
 use veil_api::call::Call;
+use veil_api::dp::{DpPlan, DpQuery, DpRelease};
 use veil_api::view::PointerView;
 
 pub use crate::replay::{DEFAULT_CACHE_BYTES, MAX_LITERAL_VALUES};
@@ -295,6 +296,29 @@ impl Pointer {
             pointer: self.id.clone(),
         };
         reply!(self.client.call(call), Data)
+    }
+
+    /// Releases this aggregate (a count, sum, mean, quantile or value counts over one value per
+    /// row of an asset) with differential privacy, without waiting for an owner: noise scaled to
+    /// the query's sensitivity over ε is added, and ε is spent from your budget on the dataset, for
+    /// good. `pointer.get_dp(0.5)`, or `pointer.get_dp(DpQuery::new(0.5).bounds(0.0, 40.0))` where
+    /// the owner declared no range for the values. [`Pointer::preview_dp`] shows the cost first.
+    pub fn get_dp(&self, query: impl Into<DpQuery>) -> Result<DpRelease> {
+        let call = Call::ReleaseDp {
+            pointer: self.id.clone(),
+            query: query.into(),
+        };
+        reply!(self.client.call(call), DpRelease)
+    }
+
+    /// What [`Pointer::get_dp`] would compute, how much noise it would add and what it would cost,
+    /// and the budget left before and after; nothing is spent and nothing real is read.
+    pub fn preview_dp(&self, query: impl Into<DpQuery>) -> Result<DpPlan> {
+        let call = Call::PreviewDp {
+            pointer: self.id.clone(),
+            query: query.into(),
+        };
+        reply!(self.client.call(call), DpPlan)
     }
 
     fn table(&self) -> Table {

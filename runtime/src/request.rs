@@ -117,6 +117,8 @@ pub struct Review {
     pub code: Option<SubmittedCode>,
     /// Whether the datasite's code runs are jailed (the display warns when not).
     isolated: bool,
+    /// The requester's privacy budgets on the datasets the request reads, with what was spent.
+    pub budgets: Vec<crate::dp::Budget>,
 }
 
 impl SiteCore {
@@ -131,6 +133,7 @@ impl SiteCore {
         let record = self.owners_record(caller, "reviewing requests", id)?;
         let request = self.request_view(caller, &record.id)?;
         let isolated = self.runner.isolated();
+        let budgets = self.budgets_of(&record.requester_id, &request.lineage)?;
         let review = match (&record.object_id, &record.code_id) {
             (_, Some(code_id)) => {
                 let code = self.submitted_code(code_id)?;
@@ -141,6 +144,7 @@ impl SiteCore {
                     real: None,
                     code: Some(code),
                     isolated,
+                    budgets,
                 }
             }
             (Some(object_id), None) => ReviewView {
@@ -154,6 +158,7 @@ impl SiteCore {
                 ),
                 code: None,
                 isolated,
+                budgets,
             },
             (None, None) => {
                 return Err(Error::corrupt(
@@ -323,14 +328,7 @@ impl Request {
             self.client.call(Call::Review { request: self.id() }),
             Review
         )?;
-        Ok(Review {
-            request: Request::from_view(v.request, self.client.clone()),
-            steps: v.steps,
-            mock: v.mock,
-            real: v.real,
-            code: v.code,
-            isolated: v.isolated,
-        })
+        Ok(Review::from_view(*v, &self.client))
     }
 
     /// The released result, for its requester: a pointer's stored real result, or the latest result of
@@ -417,6 +415,7 @@ impl Review {
             real: v.real,
             code: v.code,
             isolated: v.isolated,
+            budgets: v.budgets,
         }
     }
 
@@ -444,6 +443,13 @@ impl Review {
             None => t.notes.push(
                 "not run on the real data yet: `request.run_privately()` (or `%review ID --run`) runs it for you alone".into(),
             ),
+        }
+        if !self.budgets.is_empty() {
+            t.sub_table(
+                "The requester's privacy budgets".into(),
+                crate::dp::BUDGET_HEADERS.map(String::from).to_vec(),
+                self.budgets.iter().map(crate::dp::budget_row).collect(),
+            );
         }
         if let Some(code) = &self.code {
             crate::code::add_code_to(code, &mut t);

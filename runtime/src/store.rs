@@ -192,6 +192,34 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX requests_by_object ON requests(object_id, requester_id, created_at);
     CREATE INDEX requests_by_code ON requests(code_id);
     "#,
+    // Differential privacy: budgets per scientist and dataset, every spend, declared domains.
+    // ε is kept in whole units of 2^-20 (`dp::EPSILON_UNIT`), so sums are exact.
+    r#"
+    CREATE TABLE dp_budgets (
+        user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        dataset_id     TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        epsilon_units  INTEGER NOT NULL CHECK (epsilon_units >= 0),
+        set_by         TEXT NOT NULL,
+        set_at         INTEGER NOT NULL,
+        PRIMARY KEY (user_id, dataset_id)
+    );
+    CREATE TABLE dp_spends (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        dataset_id     TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        object_id      TEXT NOT NULL,
+        query          TEXT NOT NULL,
+        epsilon_units  INTEGER NOT NULL CHECK (epsilon_units > 0),
+        at             INTEGER NOT NULL
+    );
+    CREATE INDEX dp_spends_by_budget ON dp_spends(user_id, dataset_id);
+    CREATE TABLE column_domains (
+        asset_id     TEXT NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+        column_name  TEXT NOT NULL,
+        domain       TEXT NOT NULL,
+        PRIMARY KEY (asset_id, column_name)
+    );
+    "#,
 ];
 
 /// Metadata database plus blob files of one datasite directory.

@@ -162,7 +162,7 @@ fn find_user(conn: &rusqlite::Connection, email: &str) -> Result<Option<User>> {
     .map_err(Error::sqlite("looking up a user"))
 }
 
-fn require_user(conn: &rusqlite::Connection, email: &str) -> Result<User> {
+pub(crate) fn require_user(conn: &rusqlite::Connection, email: &str) -> Result<User> {
     find_user(conn, email.trim())?.ok_or_else(|| {
         Error::not_found(
             "user",

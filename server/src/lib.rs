@@ -779,7 +779,8 @@ impl IntoResponse for Failure {
             ErrorKind::AlreadyExists
             | ErrorKind::ApprovalPending
             | ErrorKind::RequestDenied
-            | ErrorKind::PolicyExhausted => StatusCode::CONFLICT,
+            | ErrorKind::PolicyExhausted
+            | ErrorKind::BudgetExceeded => StatusCode::CONFLICT,
             ErrorKind::InvalidInput | ErrorKind::Data => StatusCode::BAD_REQUEST,
             ErrorKind::Landed | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,

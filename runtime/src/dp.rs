@@ -1,0 +1,1087 @@
+//! Differentially private releases under a budget kept by the datasite.
+//!
+//! An owner gives a scientist a budget of ε on a dataset ([`Client::set_budget`](crate::Client::set_budget));
+//! the scientist may then release aggregate pointers without waiting for approval
+//! ([`Pointer::get_dp`](crate::Pointer::get_dp)), each release spending its ε for good, until the
+//! budget is used up. The datasite decides everything from its own records:
+//!
+//! - **What may be released.** The pointer's recorded steps must end in a count, sum, mean,
+//!   quantile or value counts over *one value per row of one asset*: the asset itself, a column of
+//!   it, element-wise functions of those, filters by row-wise masks, column selections, sorting. A
+//!   step that mixes rows (a head, a join, a group-by, a literal array lined up by position) is
+//!   refused, naming it: one person's row could then move the answer by more than the noise
+//!   covers.
+//! - **Sensitivity.** Neighbouring datasets differ by one row added or removed (the filtered row
+//!   count is not public). A count moves by 1; a sum of values clamped to `[lower, upper]` by
+//!   `max(|lower|, |upper|)`; value counts of declared categories by 1 in one category. Bounds and
+//!   categories come from the query or from what the owner declared for the column
+//!   ([`SiteAsset::set_bounds`](crate::SiteAsset::set_bounds), [`SiteAsset::set_categories`](crate::SiteAsset::set_categories));
+//!   categories never come from the data.
+//! - **Noise.** Exact discrete Laplace samples (see `noise`) added to integer answers: counts, and
+//!   sums of values rounded to a power-of-two grid (about 2^20 steps across the bounds) before they
+//!   are added, so no floating-point arithmetic on real data reaches the output unnoised. A mean is
+//!   a noisy sum over a noisy count (half the ε each); a quantile a noisy binary search over 1024
+//!   grid points (ten noisy counts, and one for the total, each an eleventh of the ε).
+//! - **Accounting.** Pure ε-differential privacy, added up by sequential composition per scientist
+//!   and dataset, in whole units of 2^-20 so the ledger is exact. The spend is checked and written
+//!   in one SQLite transaction before anything real is read, so concurrent releases never exceed a
+//!   budget and a refusal's timing says nothing about the data; a release that then fails keeps its
+//!   spend. Every budget, spend and release is in the audit log.
+//! - **Failures.** The steps a release accepts cannot fail on the values they meet (element-wise
+//!   arithmetic makes infinities and NaNs, which clamp; columns and shapes are the mock's, which
+//!   computed), so whether a release failed says nothing of the data: a failure is the datasite's
+//!   own (its storage), and the scientist is told only that it failed.
+
+mod noise;
+
+use rusqlite::{OptionalExtension, params};
+pub use veil_api::dp::{Budget, Domain, DpPlan, DpQuery, DpRelease, DpValue};
+use veil_api::ops::{Op, Reduce};
+
+pub use noise::EPSILON_UNIT;
+
+use crate::audit;
+use crate::data::Data;
+use crate::display::{self, Table};
+use crate::error::{Error, Result};
+use crate::replay::Side;
+use crate::site::SiteCore;
+use crate::store::now_ms;
+use crate::users::{Role, User, require_owner};
+
+/// Most steps a released pointer's record may have.
+const MAX_STEPS: usize = 256;
+
+/// Largest ε one release or budget may name.
+const MAX_EPSILON: f64 = 1000.0;
+
+/// Grid steps a sum's values are rounded to, across the larger of the bounds' magnitudes.
+const GRID_STEPS: f64 = (1u64 << 20) as f64;
+
+/// Grid points a quantile's binary search chooses among (2^10: ten noisy comparisons).
+const QUANTILE_DEPTH: u32 = 10;
+
+/// What a released pointer's rows come from, as its recorded steps say.
+#[derive(Debug, Clone)]
+struct Rows {
+    /// The asset whose rows (people) these are.
+    asset_id: String,
+    /// Which rows, in which order: the object that last chose them (the asset's root, a filter,
+    /// a sort). Two inputs of an element-wise step must share it to line up row by row.
+    set: String,
+    /// A frame (else one value per row).
+    frame: bool,
+    /// The asset's own column these values are, untransformed (`""` for a 1-d array asset).
+    column: Option<String>,
+    /// Whether a frame's columns are the asset's own (no computed column added).
+    untransformed: bool,
+    /// How it reads: `Features.radius1 where ...`.
+    text: String,
+}
+
+/// The aggregate a release computes.
+#[derive(Debug, Clone, PartialEq)]
+enum Aggregate {
+    Count,
+    Sum,
+    Mean,
+    Quantile(f64),
+    ValueCounts(String),
+}
+
+/// A release, planned from the records alone.
+struct Planned {
+    aggregate: Aggregate,
+    /// The object whose real value the aggregate reads.
+    input: String,
+    bounds: Option<(f64, f64)>,
+    categories: Vec<String>,
+    units: u64,
+    dataset_id: String,
+    plan: DpPlan,
+}
+
+fn not_releasable(why: impl Into<String>, fix: &str) -> Error {
+    Error::invalid("differentially private release", why, fix)
+}
+
+const SHAPES: &str = "release a count, sum, mean, quantile or value counts over one value per row of an asset (its column, element-wise steps, row filters)";
+
+/// ε as whole units of [`EPSILON_UNIT`], never more than asked.
+fn epsilon_units(epsilon: f64, what: &str) -> Result<u64> {
+    if !epsilon.is_finite() || epsilon <= 0.0 || epsilon > MAX_EPSILON {
+        return Err(Error::invalid(
+            what,
+            format!("ε = {epsilon}"),
+            format!("give an ε above 0 and at most {MAX_EPSILON}"),
+        ));
+    }
+    let units = (epsilon * EPSILON_UNIT as f64).floor() as u64;
+    if units == 0 {
+        return Err(Error::invalid(
+            what,
+            format!("ε = {epsilon} is below the smallest ε used, 2^-20"),
+            "give a larger ε",
+        ));
+    }
+    Ok(units)
+}
+
+fn epsilon_of(units: u64) -> f64 {
+    units as f64 / EPSILON_UNIT as f64
+}
+
+/// The power-of-two grid values in `[lower, upper]` are rounded to: about [`GRID_STEPS`] steps up
+/// to the larger magnitude.
+fn granularity(lower: f64, upper: f64) -> f64 {
+    let m = lower.abs().max(upper.abs()).max(f64::MIN_POSITIVE);
+    2f64.powi((m / GRID_STEPS).log2().ceil() as i32)
+}
+
+/// `x` clamped to the bounds and rounded to the grid, as a whole number of grid steps. A value
+/// that is not a number counts as 0 clamped: the same for every row, it says nothing of one.
+fn on_grid(x: f64, (lower, upper): (f64, f64), g: f64) -> i64 {
+    let x = if x.is_nan() { 0.0 } else { x };
+    (x.clamp(lower, upper) / g).round() as i64
+}
+
+fn check_bounds((lower, upper): (f64, f64)) -> Result<(f64, f64)> {
+    let limit = 1e15;
+    if !(lower.is_finite() && upper.is_finite() && lower < upper)
+        || lower.abs() > limit
+        || upper.abs() > limit
+    {
+        return Err(Error::invalid(
+            "bounds",
+            format!("[{lower}, {upper}]"),
+            format!("give finite bounds, lower below upper, within ±{limit:e}"),
+        ));
+    }
+    Ok((lower, upper))
+}
+
+impl SiteCore {
+    /// What `input` of a released pointer reads row by row, from the datasite's records.
+    fn rows(&self, id: &str, depth: usize) -> Result<Rows> {
+        if depth > MAX_STEPS {
+            return Err(not_releasable(
+                format!("its record has more than {MAX_STEPS} steps"),
+                "release a shorter computation",
+            ));
+        }
+        let row = self.object(id)?.ok_or_else(|| {
+            Error::corrupt("planning a release", format!("object {id} is missing"))
+        })?;
+        let input = |i: usize| self.rows(&row.inputs[i], depth + 1);
+        let values = |r: Rows| -> Result<Rows> {
+            if r.frame {
+                return Err(not_releasable(
+                    format!("`{}` is a frame where one value per row is needed", r.text),
+                    "take one column of it first (`.column(name)`)",
+                ));
+            }
+            Ok(r)
+        };
+        let aligned = |a: &Rows, b: &Rows| -> Result<()> {
+            if a.set != b.set {
+                return Err(not_releasable(
+                    format!(
+                        "`{}` and `{}` are not the same rows in the same order",
+                        a.text, b.text
+                    ),
+                    "combine values derived from the same rows of one asset",
+                ));
+            }
+            Ok(())
+        };
+        let describe = |inputs: &[&Rows]| {
+            veil_api::ops::describe(
+                &row.op,
+                &inputs.iter().map(|r| r.text.clone()).collect::<Vec<_>>(),
+            )
+        };
+        let elementwise = |r: Rows, text: String| Rows {
+            column: None,
+            text,
+            ..r
+        };
+        Ok(match &row.op {
+            Op::Asset { asset_id } => {
+                let (name, kind, shape): (String, String, String) = self.store.read(|conn| {
+                    conn.query_row(
+                        "SELECT name, kind, shape FROM assets WHERE id = ?1",
+                        [asset_id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .map_err(Error::sqlite("reading an asset"))
+                })?;
+                let shape = crate::data::shape_from_json(&shape);
+                let frame = kind == "frame";
+                if !frame && shape.len() != 1 {
+                    return Err(not_releasable(
+                        format!("asset `{name}` is an array of shape {shape:?}"),
+                        "release aggregates of frames and 1-d arrays, one row per person",
+                    ));
+                }
+                Rows {
+                    asset_id: asset_id.clone(),
+                    set: id.to_string(),
+                    frame,
+                    column: (!frame).then(String::new),
+                    untransformed: true,
+                    text: name,
+                }
+            }
+            Op::Column { name } => {
+                let r = input(0)?;
+                if !r.frame {
+                    return Err(not_releasable(
+                        format!("`{}` has no columns", r.text),
+                        "take columns of frames",
+                    ));
+                }
+                Rows {
+                    frame: false,
+                    column: r.untransformed.then(|| name.clone()),
+                    text: format!("{}.{name}", r.text),
+                    ..r
+                }
+            }
+            Op::Select { .. } => {
+                let r = input(0)?;
+                Rows {
+                    text: describe(&[&r]),
+                    ..r
+                }
+            }
+            Op::Sort { .. } => {
+                let r = input(0)?;
+                Rows {
+                    set: id.to_string(),
+                    text: describe(&[&r]),
+                    ..r
+                }
+            }
+            Op::Arith {
+                scalar: Some(_), ..
+            }
+            | Op::Compare {
+                scalar: Some(_), ..
+            }
+            | Op::Unary { .. } => {
+                let r = values(input(0)?)?;
+                let text = describe(&[&r]);
+                elementwise(r, text)
+            }
+            Op::Arith { .. } | Op::Compare { .. } => {
+                let (a, b) = (values(input(0)?)?, values(input(1)?)?);
+                aligned(&a, &b)?;
+                let text = describe(&[&a, &b]);
+                elementwise(a, text)
+            }
+            Op::TextEquals { .. } => {
+                let r = input(0)?;
+                let text = describe(&[&r]);
+                Rows {
+                    frame: false,
+                    column: None,
+                    text,
+                    ..r
+                }
+            }
+            Op::Filter => {
+                let (r, mask) = (input(0)?, values(input(1)?)?);
+                aligned(&r, &mask)?;
+                Rows {
+                    set: id.to_string(),
+                    text: describe(&[&r, &mask]),
+                    ..r
+                }
+            }
+            Op::WithColumn { .. } => {
+                let (r, added) = (input(0)?, values(input(1)?)?);
+                aligned(&r, &added)?;
+                Rows {
+                    untransformed: false,
+                    text: describe(&[&r, &added]),
+                    ..r
+                }
+            }
+            Op::Literal { .. } => {
+                return Err(not_releasable(
+                    "an array from the notebook lines up with an asset's rows only by position, which one row added or removed shifts",
+                    "compute on the asset's values with scalars instead",
+                ));
+            }
+            other => {
+                return Err(not_releasable(
+                    format!(
+                        "step `{}` mixes rows, so one person's row could move the answer by more than the noise covers",
+                        other.name()
+                    ),
+                    SHAPES,
+                ));
+            }
+        })
+    }
+
+    /// Plans the release of `caller`'s pointer `pointer` under `query`, from the records alone.
+    fn plan_release(&self, caller: &User, pointer: &str, query: &DpQuery) -> Result<Planned> {
+        if caller.role != Role::DataScientist {
+            return Err(crate::users::denied(
+                caller,
+                "differentially private releases",
+                "a data scientist",
+                if caller.role.is_owner() {
+                    "owners read results directly (`pointer.get()`)"
+                } else {
+                    "ask the owner to make you a data scientist"
+                },
+            ));
+        }
+        let units = epsilon_units(query.epsilon, "ε of the release")?;
+        let top = self.own_object(caller, pointer)?;
+        let first = || {
+            top.inputs.first().cloned().ok_or_else(|| {
+                Error::corrupt("planning a release", "an aggregate without its input")
+            })
+        };
+        let aggregate = match &top.op {
+            Op::RowCount => Aggregate::Count,
+            Op::Reduce {
+                kind: Reduce::Sum,
+                axis: None,
+            } => Aggregate::Sum,
+            Op::Reduce {
+                kind: Reduce::Mean,
+                axis: None,
+            } => Aggregate::Mean,
+            Op::Quantile { q } => Aggregate::Quantile(*q),
+            Op::ValueCounts { column } => Aggregate::ValueCounts(column.clone()),
+            other => {
+                return Err(not_releasable(
+                    format!("its last step is `{}`", other.name()),
+                    SHAPES,
+                ));
+            }
+        };
+        // A mean spends half its ε on each of two answers, a quantile an eleventh on each of
+        // eleven: each part must be a whole unit.
+        let parts = match aggregate {
+            Aggregate::Mean => 2,
+            Aggregate::Quantile(_) => u64::from(QUANTILE_DEPTH) + 1,
+            _ => 1,
+        };
+        if units < parts {
+            return Err(Error::invalid(
+                "ε of the release",
+                format!(
+                    "ε = {} is split {parts} ways, below the smallest ε used, 2^-20",
+                    query.epsilon
+                ),
+                "give a larger ε",
+            ));
+        }
+        let input = first()?;
+        let rows = self.rows(&input, 0)?;
+        let takes_values = matches!(
+            aggregate,
+            Aggregate::Sum | Aggregate::Mean | Aggregate::Quantile(_)
+        );
+        if takes_values && rows.frame {
+            return Err(not_releasable(
+                format!("`{}` is a frame", rows.text),
+                "take one column of it first (`.column(name)`)",
+            ));
+        }
+        let declared = |column: &str| self.domain(&rows.asset_id, column);
+        let (mut bounds, mut categories) = (None, Vec::new());
+        let column_name = |c: &str| {
+            if c.is_empty() {
+                rows.text.clone()
+            } else {
+                format!("column `{c}`")
+            }
+        };
+        if takes_values {
+            bounds = Some(match (query.bounds, &rows.column) {
+                (Some(b), _) => check_bounds(b)?,
+                (None, Some(column)) => match declared(column)? {
+                    Some(Domain::Range { lower, upper }) => (lower, upper),
+                    _ => {
+                        return Err(not_releasable(
+                            format!(
+                                "the owner declared no range for {} and the query states none",
+                                column_name(column)
+                            ),
+                            "state the range values are clamped to: `DpQuery::new(ε).bounds(lower, upper)`",
+                        ));
+                    }
+                },
+                (None, None) => {
+                    return Err(not_releasable(
+                        format!(
+                            "`{}` is computed, so no declared range applies to it",
+                            rows.text
+                        ),
+                        "state the range its values are clamped to: `DpQuery::new(ε).bounds(lower, upper)`",
+                    ));
+                }
+            });
+        }
+        if let Aggregate::ValueCounts(column) = &aggregate {
+            if !rows.frame {
+                return Err(not_releasable(
+                    format!("`{}` has no columns", rows.text),
+                    "count the values of a frame's column",
+                ));
+            }
+            categories = match (&query.categories, rows.untransformed) {
+                (Some(c), _) => c.clone(),
+                (None, true) => match declared(column)? {
+                    Some(Domain::Categories(c)) => c,
+                    _ => {
+                        return Err(not_releasable(
+                            format!(
+                                "the owner declared no categories for column `{column}` and the query states none"
+                            ),
+                            "state the values to count: `DpQuery::new(ε).categories([..])` (which values exist must not come from the data)",
+                        ));
+                    }
+                },
+                (None, false) => {
+                    return Err(not_releasable(
+                        format!("`{}` has computed columns", rows.text),
+                        "state the values to count: `DpQuery::new(ε).categories([..])`",
+                    ));
+                }
+            };
+            if categories.is_empty() || categories.len() > 10_000 {
+                return Err(Error::invalid(
+                    "categories",
+                    format!("{} of them", categories.len()),
+                    "count between 1 and 10,000 values",
+                ));
+            }
+        }
+        if let Aggregate::Quantile(q) = aggregate
+            && !(0.0..=1.0).contains(&q)
+        {
+            return Err(Error::invalid(
+                "quantile",
+                format!("{q}"),
+                "give a quantile between 0 and 1",
+            ));
+        }
+        let (dataset_id, dataset): (String, String) = self.store.read(|conn| {
+            conn.query_row(
+                "SELECT d.id, d.name FROM assets a JOIN datasets d ON d.id = a.dataset_id WHERE a.id = ?1",
+                [&rows.asset_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(Error::sqlite("reading a dataset"))
+        })?;
+        let epsilon = epsilon_of(units);
+        let clamped = |b: (f64, f64)| format!("{} clamped to [{}, {}]", rows.text, b.0, b.1);
+        let (query_text, sensitivity, scale) = match (&aggregate, bounds) {
+            (Aggregate::Count, _) => (
+                format!("count({})", rows.text),
+                "1 (a row added or removed)".to_string(),
+                1.0 / epsilon,
+            ),
+            (Aggregate::Sum, Some(b)) => (
+                format!("sum({})", clamped(b)),
+                format!(
+                    "{} (the larger bound's magnitude)",
+                    b.0.abs().max(b.1.abs())
+                ),
+                b.0.abs().max(b.1.abs()) / epsilon,
+            ),
+            (Aggregate::Mean, Some(b)) => (
+                format!("mean({})", clamped(b)),
+                format!(
+                    "{} for the sum and 1 for the count, each with half the ε",
+                    b.0.abs().max(b.1.abs())
+                ),
+                2.0 * b.0.abs().max(b.1.abs()) / epsilon,
+            ),
+            (Aggregate::Quantile(q), Some(b)) => (
+                format!("quantile {q} of {}", clamped(b)),
+                format!(
+                    "1 for each of {} counts, each with 1/{} of the ε",
+                    QUANTILE_DEPTH + 1,
+                    QUANTILE_DEPTH + 1
+                ),
+                (b.1 - b.0) / f64::from(1u32 << QUANTILE_DEPTH),
+            ),
+            (Aggregate::ValueCounts(column), _) => (
+                format!(
+                    "value_counts({}.{column}) over {} declared values",
+                    rows.text,
+                    categories.len()
+                ),
+                "1 (a row added or removed changes one count)".to_string(),
+                1.0 / epsilon,
+            ),
+            _ => unreachable!("values' aggregates have bounds"),
+        };
+        let remaining = self.remaining(caller, &dataset_id, &dataset)?;
+        let plan = DpPlan {
+            query: query_text,
+            dataset,
+            mechanism: "discrete Laplace on integers (exact sampling, OS randomness)".into(),
+            sensitivity,
+            noise_scale: scale,
+            epsilon,
+            remaining_before: epsilon_of(remaining),
+            remaining_after: epsilon_of(remaining.saturating_sub(units)),
+        };
+        Ok(Planned {
+            aggregate,
+            input,
+            bounds,
+            categories,
+            units,
+            dataset_id,
+            plan,
+        })
+    }
+
+    /// What the owner declared for `column` of `asset_id` (`""`: the asset itself).
+    fn domain(&self, asset_id: &str, column: &str) -> Result<Option<Domain>> {
+        let json: Option<String> = self.store.read(|conn| {
+            conn.query_row(
+                "SELECT domain FROM column_domains WHERE asset_id = ?1 AND column_name = ?2",
+                params![asset_id, column],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(Error::sqlite("reading a column's domain"))
+        })?;
+        json.map(|j| {
+            serde_json::from_str(&j)
+                .map_err(|e| Error::corrupt("reading a column's domain", e.to_string()))
+        })
+        .transpose()
+    }
+
+    /// ε units `caller` has left on a dataset.
+    fn remaining(&self, caller: &User, dataset_id: &str, dataset: &str) -> Result<u64> {
+        self.store
+            .read(|conn| ledger(conn, &caller.id, dataset_id))?
+            .map(|(total, spent)| total.saturating_sub(spent))
+            .ok_or_else(|| no_budget(dataset))
+    }
+
+    /// What releasing `pointer` under `query` would do and cost; nothing real is read.
+    pub(crate) fn preview_dp(
+        &self,
+        caller: &User,
+        pointer: &str,
+        query: &DpQuery,
+    ) -> Result<DpPlan> {
+        Ok(self.plan_release(caller, pointer, query)?.plan)
+    }
+
+    /// Releases `pointer` under `query`, spending its ε first.
+    pub(crate) fn release_dp(
+        &self,
+        caller: &User,
+        pointer: &str,
+        query: &DpQuery,
+    ) -> Result<DpRelease> {
+        let planned = self.plan_release(caller, pointer, query)?;
+        let dataset = planned.plan.dataset.clone();
+        // Spent before anything real is read: a refusal says nothing of the data, and racing
+        // releases are serialised by the write lock, so none overdraws.
+        self.store.write("spending privacy budget", |tx| {
+            let (total, spent) =
+                ledger(tx, &caller.id, &planned.dataset_id)?.ok_or_else(|| no_budget(&dataset))?;
+            let left = total.saturating_sub(spent);
+            if planned.units > left {
+                return Err(Error::BudgetExceeded {
+                    dataset: dataset.clone(),
+                    asked: epsilon_of(planned.units),
+                    left: epsilon_of(left),
+                });
+            }
+            tx.execute(
+                "INSERT INTO dp_spends (user_id, dataset_id, object_id, query, epsilon_units, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    caller.id,
+                    planned.dataset_id,
+                    pointer,
+                    planned.plan.query,
+                    planned.units as i64,
+                    now_ms()
+                ],
+            )
+            .map_err(Error::sqlite("spending privacy budget"))?;
+            audit::record(
+                tx,
+                &caller.email,
+                "dp_spend",
+                pointer,
+                &format!(
+                    "ε {} on {dataset}: {}",
+                    planned.plan.epsilon, planned.plan.query
+                ),
+            )
+        })?;
+        let answered = self.answer(&planned);
+        let (action, detail) = match &answered {
+            Ok(value) => ("dp_release", format!("{}: {value}", planned.plan.query)),
+            Err(e) => ("dp_release_failed", format!("{}: {e}", planned.plan.query)),
+        };
+        let audit_seq = self.store.write("recording a release", |tx| {
+            audit::record(tx, &caller.email, action, pointer, &detail)?;
+            audit::last_seq(tx)
+        })?;
+        match answered {
+            Ok(value) => Ok(DpRelease {
+                value,
+                plan: planned.plan,
+                audit_seq,
+            }),
+            // The owner's log holds why; the scientist learns only that it failed.
+            Err(_) => Err(Error::invalid(
+                "differentially private release",
+                "it failed on the real data, and its ε stays spent",
+                "ask the datasite's owner, whose audit log says why",
+            )),
+        }
+    }
+
+    /// The noisy answer of a planned release, from the real data.
+    fn answer(&self, planned: &Planned) -> Result<DpValue> {
+        let mut rng = noise::os_rng();
+        let value = self.value(Side::Real, &planned.input)?;
+        let units = planned.units;
+        let counted = |n: usize, units: u64, rng: &mut _| n as i128 + noise::noise(rng, 1, units);
+        Ok(match &planned.aggregate {
+            Aggregate::Count => {
+                DpValue::Number(counted(rows_in(&value), units, &mut rng).max(0) as f64)
+            }
+            Aggregate::Sum | Aggregate::Mean => {
+                let bounds = planned.bounds.expect("planned with bounds");
+                let g = granularity(bounds.0, bounds.1);
+                let xs = numbers(&value)?;
+                let exact: i128 = xs.iter().map(|&x| i128::from(on_grid(x, bounds, g))).sum();
+                let sensitivity = on_grid(bounds.0, bounds, g)
+                    .unsigned_abs()
+                    .max(on_grid(bounds.1, bounds, g).unsigned_abs())
+                    .max(1);
+                let sum_units = if planned.aggregate == Aggregate::Mean {
+                    units / 2
+                } else {
+                    units
+                };
+                let sum = (exact + noise::noise(&mut rng, sensitivity, sum_units)) as f64 * g;
+                if planned.aggregate == Aggregate::Sum {
+                    DpValue::Number(sum)
+                } else {
+                    let n = counted(xs.len(), units - sum_units, &mut rng).max(1) as f64;
+                    DpValue::Number((sum / n).clamp(bounds.0, bounds.1))
+                }
+            }
+            Aggregate::Quantile(q) => {
+                let (lower, upper) = planned.bounds.expect("planned with bounds");
+                let xs = numbers(&value)?;
+                let part = units / u64::from(QUANTILE_DEPTH + 1);
+                let n = counted(xs.len(), part, &mut rng).max(0) as f64;
+                let target = q * n;
+                let points = 1u32 << QUANTILE_DEPTH;
+                let step = (upper - lower) / f64::from(points);
+                let (mut low, mut high) = (0u32, points);
+                while high - low > 1 {
+                    let mid = (low + high) / 2;
+                    let edge = lower + f64::from(mid) * step;
+                    let below = xs
+                        .iter()
+                        .filter(|&&x| x.clamp(lower, upper) <= edge)
+                        .count();
+                    if (counted(below, part, &mut rng) as f64) < target {
+                        low = mid;
+                    } else {
+                        high = mid;
+                    }
+                }
+                DpValue::Number(lower + f64::from(high) * step)
+            }
+            Aggregate::ValueCounts(column) => {
+                let Data::Frame(df) = value.as_ref() else {
+                    return Err(Error::corrupt("releasing value counts", "not a frame"));
+                };
+                let col = df
+                    .column(column)
+                    .map_err(Error::data("reading a column"))?
+                    .cast(&polars::prelude::DataType::String)
+                    .map_err(Error::data("reading a column as text"))?;
+                let text = col.str().map_err(Error::data("reading a column as text"))?;
+                let mut counts = vec![0usize; planned.categories.len()];
+                for v in text.iter().flatten() {
+                    if let Some(i) = planned.categories.iter().position(|c| c == v) {
+                        counts[i] += 1;
+                    }
+                }
+                DpValue::Counts(
+                    planned
+                        .categories
+                        .iter()
+                        .zip(counts)
+                        .map(|(c, n)| (c.clone(), counted(n, units, &mut rng).max(0) as f64))
+                        .collect(),
+                )
+            }
+        })
+    }
+
+    /// Sets `email`'s budget on `dataset` to `epsilon` in all (owners; scientists only).
+    pub(crate) fn set_budget(
+        &self,
+        caller: &User,
+        email: &str,
+        dataset: &str,
+        epsilon: f64,
+    ) -> Result<Budget> {
+        require_owner(
+            caller,
+            "setting privacy budgets",
+            "ask the datasite's owner",
+        )?;
+        let units = if epsilon == 0.0 {
+            0
+        } else {
+            epsilon_units(epsilon, "ε of the budget")?
+        };
+        let dataset = self.dataset_by("name", dataset.trim())?;
+        self.store.write("setting a privacy budget", |tx| {
+            let user = crate::users::require_user(tx, email)?;
+            if user.role != Role::DataScientist {
+                return Err(Error::invalid(
+                    "privacy budget",
+                    format!("{} is {}, not a data scientist", user.email, user.role),
+                    "give budgets to data scientists; owners read results directly",
+                ));
+            }
+            tx.execute(
+                "INSERT INTO dp_budgets (user_id, dataset_id, epsilon_units, set_by, set_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (user_id, dataset_id) DO UPDATE
+                 SET epsilon_units = excluded.epsilon_units, set_by = excluded.set_by, set_at = excluded.set_at",
+                params![user.id, dataset.id, units as i64, caller.email, now_ms()],
+            )
+            .map_err(Error::sqlite("setting a privacy budget"))?;
+            audit::record(
+                tx,
+                &caller.email,
+                "set_budget",
+                &user.email,
+                &format!("ε {} on {}", epsilon_of(units), dataset.name),
+            )?;
+            budgets(tx, Some(&user.id))?
+                .into_iter()
+                .find(|b| b.dataset == dataset.name)
+                .ok_or_else(|| Error::corrupt("setting a privacy budget", "the budget vanished"))
+        })
+    }
+
+    /// Budgets: an owner sees everyone's, a scientist their own.
+    pub(crate) fn budgets(&self, caller: &User) -> Result<Vec<Budget>> {
+        let only = (!caller.role.is_owner()).then_some(caller.id.as_str());
+        self.store.read(|conn| budgets(conn, only))
+    }
+
+    /// Declares the range or categories of `column` of `asset_id` (`None`: a 1-d array asset
+    /// itself), for releases that need them (owners).
+    pub(crate) fn set_domain(
+        &self,
+        caller: &User,
+        asset_id: &str,
+        column: Option<&str>,
+        domain: &Domain,
+    ) -> Result<()> {
+        require_owner(
+            caller,
+            "declaring column domains",
+            "ask the datasite's owner",
+        )?;
+        let label = self.asset_label(asset_id)?;
+        let schema: String = self.store.read(|conn| {
+            conn.query_row("SELECT schema FROM assets WHERE id = ?1", [asset_id], |r| {
+                r.get(0)
+            })
+            .map_err(Error::sqlite("reading an asset"))
+        })?;
+        let column = column.unwrap_or("").trim();
+        if !column.is_empty() && !schema.contains(&format!("\"{column}\"")) {
+            return Err(Error::not_found(
+                "column",
+                column,
+                format!("asset `{label}`'s columns are in its schema (`asset.schema()`)"),
+            ));
+        }
+        match domain {
+            Domain::Range { lower, upper } => {
+                check_bounds((*lower, *upper))?;
+            }
+            Domain::Categories(values) => {
+                if values.is_empty() || values.len() > 10_000 {
+                    return Err(Error::invalid(
+                        "categories",
+                        format!("{} of them", values.len()),
+                        "declare between 1 and 10,000 values",
+                    ));
+                }
+                for v in values {
+                    crate::validate::text("category", v)?;
+                }
+            }
+        }
+        let json = serde_json::to_string(domain).expect("domains serialise");
+        self.store.write("declaring a column's domain", |tx| {
+            tx.execute(
+                "INSERT INTO column_domains (asset_id, column_name, domain) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (asset_id, column_name) DO UPDATE SET domain = excluded.domain",
+                params![asset_id, column, json],
+            )
+            .map_err(Error::sqlite("declaring a column's domain"))?;
+            audit::record(
+                tx,
+                &caller.email,
+                "set_domain",
+                &label,
+                &format!(
+                    "{}: {json}",
+                    if column.is_empty() {
+                        "(values)"
+                    } else {
+                        column
+                    }
+                ),
+            )
+        })
+    }
+}
+
+impl SiteCore {
+    /// The budgets of the user `user_id` on the datasets named in `lineage` (`dataset / asset`):
+    /// what an owner's review of their request shows.
+    pub(crate) fn budgets_of(&self, user_id: &str, lineage: &[String]) -> Result<Vec<Budget>> {
+        let all = self.store.read(|conn| budgets(conn, Some(user_id)))?;
+        Ok(all
+            .into_iter()
+            .filter(|b| {
+                let prefix = format!("{} / ", b.dataset);
+                lineage.iter().any(|l| l.starts_with(&prefix))
+            })
+            .collect())
+    }
+}
+
+/// The columns of a budgets table.
+pub(crate) const BUDGET_HEADERS: [&str; 6] = [
+    "scientist",
+    "dataset",
+    "ε allowed",
+    "ε spent",
+    "ε left",
+    "releases",
+];
+
+/// A budget as a row of [`BUDGET_HEADERS`].
+pub(crate) fn budget_row(b: &Budget) -> Vec<String> {
+    vec![
+        b.user.clone(),
+        b.dataset.clone(),
+        round(b.epsilon),
+        round(b.spent),
+        round(b.remaining()),
+        b.releases.to_string(),
+    ]
+}
+
+/// ε as shown: six decimals at most, trailing zeros dropped.
+fn round(epsilon: f64) -> String {
+    let text = format!("{epsilon:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Privacy budgets, as [`Client::budgets`](crate::Client::budgets) lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetList(pub Vec<Budget>);
+
+impl std::ops::Deref for BudgetList {
+    type Target = [Budget];
+    fn deref(&self) -> &[Budget] {
+        &self.0
+    }
+}
+
+impl BudgetList {
+    fn table(&self) -> Table {
+        let mut t =
+            Table::new(format!("Privacy budgets ({})", self.0.len())).headers(BUDGET_HEADERS);
+        if self.0.is_empty() {
+            t.notes.push(
+                "no budgets: an owner sets one with `client.set_budget(email, dataset, ε)` or `%budget set EMAIL ε DATASET`".into(),
+            );
+        }
+        for b in &self.0 {
+            t.row(budget_row(b));
+        }
+        t
+    }
+}
+
+display::render_via_table!(BudgetList);
+
+fn budget_table(b: &Budget) -> Table {
+    Table::fields(
+        format!("Privacy budget of {} on {}", b.user, b.dataset),
+        BUDGET_HEADERS.into_iter().zip(budget_row(b)),
+    )
+}
+
+display::render_via_table!(Budget => budget_table);
+
+fn plan_fields(p: &DpPlan) -> Vec<(&'static str, String)> {
+    vec![
+        ("query", p.query.clone()),
+        ("dataset", p.dataset.clone()),
+        ("mechanism", p.mechanism.clone()),
+        ("sensitivity", p.sensitivity.clone()),
+        ("noise scale", format!("{:.6}", p.noise_scale)),
+        ("ε spent", round(p.epsilon)),
+        ("ε left before", round(p.remaining_before)),
+        ("ε left after", round(p.remaining_after)),
+    ]
+}
+
+fn plan_table(p: &DpPlan) -> Table {
+    let mut t = Table::fields("Differentially private release (preview)", plan_fields(p));
+    t.notes
+        .push("nothing spent yet: `pointer.get_dp(..)` with the same query releases it".into());
+    t
+}
+
+display::render_via_table!(DpPlan => plan_table);
+
+fn release_table(r: &DpRelease) -> Table {
+    let mut fields = vec![("value", r.value.to_string())];
+    fields.extend(plan_fields(&r.plan));
+    fields.push(("audit entry", format!("#{}", r.audit_seq)));
+    Table::fields("Differentially private release", fields)
+}
+
+display::render_via_table!(DpRelease => release_table);
+
+/// The total and spent ε units of a user's budget on a dataset, if it has one.
+fn ledger(
+    conn: &rusqlite::Connection,
+    user_id: &str,
+    dataset_id: &str,
+) -> Result<Option<(u64, u64)>> {
+    let total: Option<i64> = conn
+        .query_row(
+            "SELECT epsilon_units FROM dp_budgets WHERE user_id = ?1 AND dataset_id = ?2",
+            params![user_id, dataset_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(Error::sqlite("reading a privacy budget"))?;
+    let Some(total) = total else { return Ok(None) };
+    let spent: i64 = conn
+        .query_row(
+            "SELECT COALESCE(SUM(epsilon_units), 0) FROM dp_spends WHERE user_id = ?1 AND dataset_id = ?2",
+            params![user_id, dataset_id],
+            |r| r.get(0),
+        )
+        .map_err(Error::sqlite("reading a privacy budget"))?;
+    Ok(Some((total as u64, spent as u64)))
+}
+
+/// Budgets with what was spent of them, of one user or everyone's.
+fn budgets(conn: &rusqlite::Connection, user_id: Option<&str>) -> Result<Vec<Budget>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT u.email, d.name, b.epsilon_units,
+                    (SELECT COALESCE(SUM(s.epsilon_units), 0) FROM dp_spends s
+                      WHERE s.user_id = b.user_id AND s.dataset_id = b.dataset_id),
+                    (SELECT COUNT(*) FROM dp_spends s
+                      WHERE s.user_id = b.user_id AND s.dataset_id = b.dataset_id)
+             FROM dp_budgets b JOIN users u ON u.id = b.user_id JOIN datasets d ON d.id = b.dataset_id
+             WHERE ?1 IS NULL OR b.user_id = ?1
+             ORDER BY u.email, d.name",
+        )
+        .map_err(Error::sqlite("reading privacy budgets"))?;
+    stmt.query_map([user_id], |r| {
+        Ok(Budget {
+            user: r.get(0)?,
+            dataset: r.get(1)?,
+            epsilon: epsilon_of(r.get::<_, i64>(2)? as u64),
+            spent: epsilon_of(r.get::<_, i64>(3)? as u64),
+            releases: r.get::<_, i64>(4)? as u64,
+        })
+    })
+    .and_then(|rows| rows.collect())
+    .map_err(Error::sqlite("reading privacy budgets"))
+}
+
+fn no_budget(dataset: &str) -> Error {
+    Error::not_found(
+        "privacy budget on dataset",
+        dataset,
+        "ask the datasite's owner for one (`client.set_budget(email, dataset, ε)`)",
+    )
+}
+
+/// How many rows a value has: a frame's height, an array's length along its first axis.
+fn rows_in(value: &Data) -> usize {
+    match value {
+        Data::Frame(df) => df.height(),
+        other => other.shape().first().copied().unwrap_or(1),
+    }
+}
+
+/// One number per row.
+fn numbers(value: &Data) -> Result<Vec<f64>> {
+    match value {
+        Data::F64(a) => Ok(a.iter().copied().collect()),
+        Data::I64(a) => Ok(a.iter().map(|&x| x as f64).collect()),
+        other => Err(Error::corrupt(
+            "releasing an aggregate",
+            format!("a {} where numbers were planned", other.kind()),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epsilon_is_used_in_whole_units_never_more_than_asked() {
+        assert_eq!(epsilon_units(1.0, "ε").unwrap(), EPSILON_UNIT);
+        let units = epsilon_units(0.1, "ε").unwrap();
+        assert!(epsilon_of(units) <= 0.1 && epsilon_of(units) > 0.1 - 1e-6);
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-9, 1e6] {
+            assert!(epsilon_units(bad, "ε").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_go_on_a_power_of_two_grid_within_their_bounds() {
+        let g = granularity(0.0, 30.0);
+        assert_eq!(g.log2().fract(), 0.0);
+        assert!(30.0 / g <= GRID_STEPS && 30.0 / g > GRID_STEPS / 2.0);
+        assert_eq!(on_grid(100.0, (0.0, 30.0), g), (30.0 / g).round() as i64);
+        assert_eq!(on_grid(-5.0, (0.0, 30.0), g), 0);
+        assert_eq!(on_grid(f64::NAN, (-1.0, 1.0), granularity(-1.0, 1.0)), 0);
+        assert_eq!(
+            on_grid(f64::NAN, (2.0, 3.0), granularity(2.0, 3.0)),
+            (2.0 / granularity(2.0, 3.0)) as i64
+        );
+    }
+}
