@@ -73,6 +73,11 @@ printf '%s\n' "$out"
 grep -q 'released accuracy: 0\.9[0-9]*, computed directly: 0\.9' <<<"$out"
 echo "code flow: ok"
 
+step "benchmark: the seeds' whole flow, step by step, once (README: the release-profile figures)"
+out=$(target/debug/examples/flow_bench --runs 1 2>/dev/null)
+printf '%s\n' "$out"
+grep -q '"execute_and_get":' <<<"$out"
+
 step "load: 8 scientists x 20 pointer ops on a served datasite, every result checked (README: the full run)"
 out=$(target/debug/examples/load --scientists 8 --ops 20 2>&1)
 printf '%s\n' "$out"
