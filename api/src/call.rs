@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::code::{CodeSpec, SubmittedCode};
+use crate::disclosure::Rules;
 use crate::dp::{Budget, Domain, DpPlan, DpQuery, DpRelease};
 use crate::ops::Op;
 use crate::spec::Dataset;
@@ -176,10 +177,15 @@ pub enum Call {
         /// The request's id.
         request: String,
     },
-    /// An owner's approval: [`Reply::Request`].
+    /// An owner's approval: [`Reply::Request`]. A result that fails a disclosure check is
+    /// approved only with `overriding`, the owner's reason, which the audit log keeps (on an
+    /// approved code request, it releases runs whose output a check withheld).
     Approve {
         /// The request's id.
         request: String,
+        /// Why the owner releases it although a disclosure check fails.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        overriding: Option<String>,
     },
     /// An owner's denial, with a reason the requester sees: [`Reply::Request`].
     Deny {
@@ -200,6 +206,19 @@ pub enum Call {
     },
     /// Privacy budgets and what was spent of them (an owner: everyone's): [`Reply::Budgets`].
     Budgets,
+    /// Sets a dataset's disclosure rules, the thresholds its releases are checked against
+    /// (owners): [`Reply::Rules`].
+    SetDisclosureRules {
+        /// The dataset's name.
+        dataset: String,
+        /// The thresholds.
+        rules: Rules,
+    },
+    /// A dataset's disclosure rules (anyone logged in): [`Reply::Rules`].
+    DisclosureRules {
+        /// The dataset's name.
+        dataset: String,
+    },
     /// Declares the range or categories of an asset's column, or of a 1-d array asset's values
     /// (owners): [`Reply::Done`].
     SetDomain {
@@ -266,6 +285,8 @@ impl Call {
             Call::Deny { .. } => "deny",
             Call::SetBudget { .. } => "set_budget",
             Call::Budgets => "budgets",
+            Call::SetDisclosureRules { .. } => "set_disclosure_rules",
+            Call::DisclosureRules { .. } => "disclosure_rules",
             Call::SetDomain { .. } => "set_domain",
             Call::PreviewDp { .. } => "preview_dp",
             Call::ReleaseDp { .. } => "release_dp",
@@ -454,6 +475,8 @@ pub enum Reply<D> {
     DpPlan(DpPlan),
     /// A differentially private release.
     DpRelease(DpRelease),
+    /// A dataset's disclosure rules.
+    Rules(Rules),
 }
 
 impl<D> Reply<D> {
@@ -489,6 +512,7 @@ impl<D> Reply<D> {
                     code: r.code.map(|c| c.try_map_mock(&mut f)).transpose()?,
                     isolated: r.isolated,
                     budgets: r.budgets,
+                    checks: r.checks,
                 }))
             }
             Reply::Data(d) => Reply::Data(f(d)?),
@@ -501,6 +525,7 @@ impl<D> Reply<D> {
             Reply::Budgets(b) => Reply::Budgets(b),
             Reply::DpPlan(p) => Reply::DpPlan(p),
             Reply::DpRelease(r) => Reply::DpRelease(r),
+            Reply::Rules(r) => Reply::Rules(r),
         })
     }
 
@@ -525,6 +550,7 @@ impl<D> Reply<D> {
             Reply::Budgets(_) => "budgets",
             Reply::DpPlan(_) => "dp_plan",
             Reply::DpRelease(_) => "dp_release",
+            Reply::Rules(_) => "rules",
         }
     }
 }

@@ -23,6 +23,8 @@
 //! - [`code`]: code requests as a client builds them ([`code::Code`], [`code::ExactMatch`], generic
 //!   over the asset handle they bind), sends them ([`code::CodeSpec`]) and as the datasite records
 //!   them (signatures, bound inputs, [`code::SubmittedCode`]).
+//! - [`disclosure`]: the automatic output checks on every approved release (statistical disclosure
+//!   control, ACRO's rules) and the thresholds owners set per dataset.
 //! - [`dp`]: differentially private releases: the query a scientist states, its plan and release,
 //!   budgets, and the ranges and categories owners declare for columns.
 //! - [`spec`]: datasets and assets as an owner builds them to upload ([`spec::Dataset`],
@@ -36,6 +38,7 @@
 
 pub mod call;
 pub mod code;
+pub mod disclosure;
 pub mod dp;
 pub mod kernel;
 mod methods;

@@ -270,6 +270,9 @@ pub struct ReviewView<D> {
     /// The requester's privacy budgets on the datasets the request reads, with what was spent.
     #[serde(default)]
     pub budgets: Vec<crate::dp::Budget>,
+    /// The disclosure checks of what it would release.
+    #[serde(default)]
+    pub checks: Vec<crate::disclosure::Check>,
 }
 
 /// Where a pointer's result stands, for the user holding it.

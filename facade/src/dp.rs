@@ -1,10 +1,13 @@
-//! Differentially private releases and privacy budgets, as cells see them: the datasite plans,
-//! spends and adds the noise (see the `veil` crate's `dp` module); these are its views, each with
-//! its display, read through `Deref` (`release.value`, `plan.remaining_after`, `budget.spent`).
+//! Release rules as cells see them: differentially private releases and privacy budgets (the
+//! datasite plans, spends and adds the noise: see the `veil` crate's `dp` module), and the
+//! disclosure rules every approved release is checked against. These are the datasite's views,
+//! each with its display, read through `Deref` (`release.value`, `plan.remaining_after`,
+//! `budget.spent`).
 
 use std::fmt;
 
 use veil_api::call::Call;
+pub use veil_api::disclosure::{Check, Rules, Verdict};
 pub use veil_api::dp::{Domain, DpQuery, DpValue};
 
 use crate::bridge::{Rendered, Result, Shown, rich_via_rendered};
@@ -54,6 +57,8 @@ shown_view!(
     DpRelease => veil_api::dp::DpRelease,
     /// A scientist's privacy budget on a dataset.
     Budget => veil_api::dp::Budget,
+    /// A dataset's disclosure rules.
+    DisclosureRules => Rules,
 );
 
 /// Privacy budgets.
@@ -115,6 +120,24 @@ impl Client {
             epsilon,
         };
         self.send::<Shown<_>>(call).map(Budget::from)
+    }
+
+    /// Sets a dataset's disclosure rules (owners): the thresholds every release an owner approves
+    /// is checked against (ACRO's defaults until set).
+    pub fn set_disclosure_rules(&self, dataset: &str, rules: Rules) -> Result<DisclosureRules> {
+        let call = Call::SetDisclosureRules {
+            dataset: dataset.into(),
+            rules,
+        };
+        self.send::<Shown<_>>(call).map(DisclosureRules::from)
+    }
+
+    /// A dataset's disclosure rules.
+    pub fn disclosure_rules(&self, dataset: &str) -> Result<DisclosureRules> {
+        let call = Call::DisclosureRules {
+            dataset: dataset.into(),
+        };
+        self.send::<Shown<_>>(call).map(DisclosureRules::from)
     }
 
     /// Privacy budgets and what was spent of them: an owner sees everyone's, a scientist hers.

@@ -52,7 +52,10 @@ mod site;
 pub use bridge::{Error, Rendered, Result, use_bridge};
 pub use code::{Code, ExactMatch, OutputPolicy};
 pub use data::{Asset, Contributor, Data, Dataset, array, mock, read_csv, read_parquet};
-pub use dp::{Budget, BudgetList, Domain, DpPlan, DpQuery, DpRelease, DpValue};
+pub use dp::{
+    Budget, BudgetList, Check, DisclosureRules, Domain, DpPlan, DpQuery, DpRelease, DpValue, Rules,
+    Verdict,
+};
 pub use pointer::{Pointer, Request, RequestList, Review, SubmittedCode};
 pub use serde_json as json;
 pub use site::{

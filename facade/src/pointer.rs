@@ -215,10 +215,23 @@ impl Request {
         Ok(Review { rendered })
     }
 
-    /// Approves: the real result is released to the requester.
+    /// Approves: the real result is released to the requester. A result a disclosure check fails
+    /// (see the review) needs [`Request::approve_overriding`].
     pub fn approve(&self) -> Result<Request> {
         let call = Call::Approve {
             request: self.id.clone(),
+            overriding: None,
+        };
+        Request::ask(&self.client, call)
+    }
+
+    /// Approves although a disclosure check fails, saying why the result may be released; the
+    /// audit log keeps the reason. On an approved code request, releases runs whose output a check
+    /// withheld.
+    pub fn approve_overriding(&self, reason: &str) -> Result<Request> {
+        let call = Call::Approve {
+            request: self.id.clone(),
+            overriding: Some(reason.into()),
         };
         Request::ask(&self.client, call)
     }

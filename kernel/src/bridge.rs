@@ -782,6 +782,7 @@ impl Cells {
             }
             Reply::DpPlan(plan) => typed(&shown(plan.clone(), &plan)),
             Reply::DpRelease(release) => typed(&shown(release.clone(), &release)),
+            Reply::Rules(rules) => typed(&shown(rules.clone(), &rules)),
         })
     }
 }

@@ -56,8 +56,11 @@ pub enum Magic {
     Requests { all: bool },
     /// `%review ID [--run]`
     Review { id: String, run: bool },
-    /// `%approve ID`
-    Approve { id: String },
+    /// `%approve ID [--override REASON]`
+    Approve {
+        id: String,
+        overriding: Option<String>,
+    },
     /// `%deny ID REASON`
     Deny { id: String, reason: String },
     /// `%audit`
@@ -108,7 +111,7 @@ pub const MAGICS: &[(&str, &str, &str)] = &[
     ),
     (
         "%approve",
-        "%approve ID",
+        "%approve ID [--override REASON]",
         "approve a request: ID is its number (#3) or id (a unique prefix will do)",
     ),
     (
@@ -354,8 +357,21 @@ pub fn parse(line: &str) -> Result<Magic, KernelError> {
             Magic::Review { id, run }
         }
         "%approve" => {
-            let [id] = exactly(&name, args, "a request id")?;
-            Magic::Approve { id }
+            let overriding = match args.iter().position(|a| a == "--override") {
+                None => None,
+                Some(at) => {
+                    let reason = args.split_off(at).split_off(1).join(" ");
+                    if reason.trim().is_empty() {
+                        return Err(usage_error(
+                            &name,
+                            "--override needs a reason: why the result may be released although a check fails",
+                        ));
+                    }
+                    Some(reason)
+                }
+            };
+            let [id] = exactly(&name, args, "a request id (and --override REASON)")?;
+            Magic::Approve { id, overriding }
         }
         "%deny" => {
             no_unknown_options(&name, &args)?;
@@ -498,8 +514,12 @@ impl Magic {
                 }
                 vec![Output::Display(render(&review))]
             }
-            Magic::Approve { id } => {
-                let request = session.client()?.request(&id)?.approve()?;
+            Magic::Approve { id, overriding } => {
+                let request = session.client()?.request(&id)?;
+                let request = match overriding {
+                    None => request.approve()?,
+                    Some(reason) => request.approve_overriding(&reason)?,
+                };
                 vec![
                     Output::Text(if request.kind == veil::RequestKind::Code {
                         format!(
@@ -755,7 +775,14 @@ mod tests {
             .run(&mut session, None)
             .unwrap();
         assert!(text(&out).contains("sum(asset"), "{}", text(&out));
-        parse(&format!("%approve {}", first.id))
+        // Three numbers are under the minimum cell count: a plain approval names the check, and
+        // one with an override releases it.
+        let refused = parse(&format!("%approve {}", first.id))
+            .unwrap()
+            .run(&mut session, None)
+            .unwrap_err();
+        assert!(refused.evalue.contains("minimum cell count"), "{refused:?}");
+        parse(&format!("%approve {} --override test data", first.id))
             .unwrap()
             .run(&mut session, None)
             .unwrap();

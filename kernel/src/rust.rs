@@ -58,6 +58,10 @@ const FACADE_FILES: &[(&str, &str)] = &[
     ("api/src/lib.rs", include_str!("../../api/src/lib.rs")),
     ("api/src/call.rs", include_str!("../../api/src/call.rs")),
     ("api/src/code.rs", include_str!("../../api/src/code.rs")),
+    (
+        "api/src/disclosure.rs",
+        include_str!("../../api/src/disclosure.rs"),
+    ),
     ("api/src/dp.rs", include_str!("../../api/src/dp.rs")),
     ("api/src/kernel.rs", include_str!("../../api/src/kernel.rs")),
     (

@@ -397,7 +397,18 @@ fn pointers_requests_and_reviews_from_cells() {
     assert_eq!(owner.requests().unwrap().len(), 1);
     let pending = owner.request(&request.id[..6]).unwrap();
     assert!(html(&pending.review().unwrap()).contains("sum(#2)"));
-    assert_eq!(pending.approve().unwrap().status, RequestStatus::Approved);
+    // Three rows are under the minimum cell count: the review says so, and the owner releases it
+    // on purpose.
+    let review = html(&pending.review().unwrap());
+    assert!(review.contains("minimum cell count"), "{review}");
+    assert_eq!(pending.approve().unwrap_err().name(), "InvalidInput");
+    assert_eq!(
+        pending
+            .approve_overriding("the seed's toy data")
+            .unwrap()
+            .status,
+        RequestStatus::Approved
+    );
     assert_eq!(total.get().unwrap().values().unwrap(), [21.0]);
 
     // The analysis ops travel the same way (their JSON is the runtime's serde form).
@@ -568,7 +579,7 @@ fn a_cells_request_acts_as_its_requester_not_the_sessions_first_login() {
     // Still pending for the owner, who approves it; Jane then gets the real total.
     let seen = owner.request(&request.id).unwrap();
     assert_eq!(seen.status, RequestStatus::Pending);
-    seen.approve().unwrap();
+    seen.approve_overriding("test data").unwrap();
     assert_eq!(request.get().unwrap().values().unwrap(), [6.0]);
     site.land().unwrap();
 }
@@ -725,7 +736,13 @@ fn a_datasite_served_from_the_kernel_is_worked_over_http() {
     // The owner reviews and approves with magics, on the datasite the kernel serves.
     let owner_run = |line: &str| run(&mut owner_session.lock().unwrap(), line, None).unwrap();
     assert!(owner_run("%requests").contains("Requests (1)"));
-    assert!(owner_run(&format!("%approve {}", request.id)).contains("released to"));
+    assert!(
+        owner_run(&format!(
+            "%approve {} --override toy data from the seed",
+            request.id
+        ))
+        .contains("released to")
+    );
     assert_eq!(added.get().unwrap().values().unwrap(), [5.0, 7.0, 9.0]);
 
     // A scientist's own session: connect, log in (the password comes over stdin), work with magics.

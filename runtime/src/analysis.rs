@@ -50,7 +50,7 @@ fn column<'a>(what: &str, df: &'a DataFrame, name: &str) -> Result<&'a Column> {
 }
 
 /// A column's values as text keys (nulls as `null`).
-fn keys(df: &DataFrame, name: &str, what: &str) -> Result<Vec<String>> {
+pub(crate) fn keys(df: &DataFrame, name: &str, what: &str) -> Result<Vec<String>> {
     let text = column(what, df, name)?
         .cast(&DataType::String)
         .map_err(Error::data("reading a key column"))?;
@@ -87,7 +87,7 @@ pub(crate) fn numbers_or(df: &DataFrame, name: &str, what: &str, fix: &str) -> R
     Ok(floats.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
-fn numbers(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>> {
+pub(crate) fn numbers(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>> {
     numbers_or(
         df,
         name,

@@ -230,6 +230,28 @@ impl Client {
         reply!(self.call(call), Budget)
     }
 
+    /// Sets a dataset's disclosure rules (owners): the thresholds every release an owner approves
+    /// is checked against (see [`crate::disclosure`]; ACRO's defaults until set).
+    pub fn set_disclosure_rules(
+        &self,
+        dataset: &str,
+        rules: crate::disclosure::Rules,
+    ) -> Result<crate::disclosure::Rules> {
+        let call = Call::SetDisclosureRules {
+            dataset: dataset.into(),
+            rules,
+        };
+        reply!(self.call(call), Rules)
+    }
+
+    /// A dataset's disclosure rules.
+    pub fn disclosure_rules(&self, dataset: &str) -> Result<crate::disclosure::Rules> {
+        let call = Call::DisclosureRules {
+            dataset: dataset.into(),
+        };
+        reply!(self.call(call), Rules)
+    }
+
     /// Privacy budgets and what was spent of them: an owner sees everyone's, a scientist hers.
     pub fn budgets(&self) -> Result<crate::dp::BudgetList> {
         reply!(self.call(Call::Budgets), Budgets).map(crate::dp::BudgetList)

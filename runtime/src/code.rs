@@ -386,19 +386,56 @@ impl SiteCore {
         let e = self.execution(code_id, seq)?;
         match (e.status.as_str(), e.blob, e.kind) {
             ("ready", Some(blob), Some(kind)) => {
+                let output = Data::decode(
+                    crate::data::parse_kind(&kind)?,
+                    &self.store.get_blob(&blob)?,
+                )?;
+                // The output is checked as it is released: rows of the real data are withheld
+                // unless the owner overrode.
+                let code = self.submitted_code(code_id)?;
+                let assets: Vec<String> = code
+                    .inputs
+                    .iter()
+                    .filter_map(|i| match i {
+                        veil_api::code::Input::Asset { asset_id, .. } => Some(asset_id.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let checks = self.check_output(&assets, &output)?;
+                let overriding: Option<String> = self.store.read(|conn| {
+                    conn.query_row(
+                        "SELECT overriding FROM requests WHERE id = ?1",
+                        [request_id],
+                        |r| r.get(0),
+                    )
+                    .map_err(Error::sqlite("reading a request"))
+                })?;
+                let withheld = veil_api::disclosure::fails(&checks) && overriding.is_none();
                 self.store.write("auditing a release", |tx| {
                     audit::record(
                         tx,
                         &caller.email,
-                        "get_result",
+                        if withheld { "withheld" } else { "get_result" },
                         request_id,
                         &format!("run {seq}"),
                     )
                 })?;
-                Data::decode(
-                    crate::data::parse_kind(&kind)?,
-                    &self.store.get_blob(&blob)?,
-                )
+                if withheld {
+                    return Err(Error::invalid(
+                        format!("result of request {request_id}"),
+                        format!(
+                            "run {seq}'s output fails the datasite's disclosure checks ({}), so it is withheld",
+                            checks
+                                .iter()
+                                .filter(|c| c.verdict == veil_api::disclosure::Verdict::Fail)
+                                .map(|c| c.rule.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        "return aggregates rather than rows, or ask the owner to release it with an override",
+                    ));
+                }
+                Ok(output)
             }
             _ => Err(Error::invalid(
                 format!("request {request_id}"),

@@ -101,9 +101,12 @@ impl SiteCore {
             Call::RunPrivately { request } => {
                 Reply::PrivateRun(self.run_request_privately(c, &request)?)
             }
-            Call::Approve { request } => Reply::Request(self.decide(c, &request, true, "")?),
+            Call::Approve {
+                request,
+                overriding,
+            } => Reply::Request(self.approve(c, &request, overriding.as_deref())?),
             Call::Deny { request, reason } => {
-                Reply::Request(self.decide(c, &request, false, &reason)?)
+                Reply::Request(self.decide(c, &request, false, &reason, None)?)
             }
             Call::SetBudget {
                 email,
@@ -111,6 +114,10 @@ impl SiteCore {
                 epsilon,
             } => Reply::Budget(self.set_budget(c, &email, &dataset, epsilon)?),
             Call::Budgets => Reply::Budgets(self.budgets(c)?),
+            Call::SetDisclosureRules { dataset, rules } => {
+                Reply::Rules(self.set_disclosure_rules(c, &dataset, &rules)?)
+            }
+            Call::DisclosureRules { dataset } => Reply::Rules(self.disclosure_rules(&dataset)?),
             Call::SetDomain {
                 asset,
                 column,

@@ -36,7 +36,9 @@
 //! let total = asset.pointer()?.sum()?;
 //! assert_eq!(total.mock().as_f64().unwrap().sum(), 3.0);
 //! let request = total.request("the total")?;
-//! owner.request(&request.id)?.approve()?;
+//! // Three people are under the minimum cell count of the disclosure checks: the owner releases
+//! // it on purpose, saying why (a plain `approve()` is refused, naming the check).
+//! owner.request(&request.id)?.approve_overriding("three numbers for an example")?;
 //! assert_eq!(total.get()?.as_f64().unwrap().sum(), 6.0);
 //! site.land()?;
 //! # Ok::<(), veil::Error>(())
@@ -67,6 +69,8 @@
 //!   datasite's [`Data`]), uploaded [`SiteDataset`] / [`SiteAsset`] views.
 //! - [`data`]: [`Data`] — a polars frame or an ndarray array, encoded as Parquet or `.npy`.
 //! - [`mock`]: recipes for mock data; [`load`]: CSV and Parquet loaders.
+//! - [`disclosure`]: automatic output checks (minimum cell count, dominance, p-percent, zeros,
+//!   degrees of freedom, individual records) on every approved release, per-dataset rules.
 //! - [`dp`]: differentially private releases of aggregate pointers under per-scientist budgets
 //!   ([`Pointer::get_dp`]), with exact discrete Laplace noise and a ledger in the database.
 //! - [`audit`]: the append-only, hash-chained audit log; [`backoff`]: slowing repeated failed logins.
@@ -91,6 +95,13 @@
 //! worked, nor its errors, nor its result. After approval she gets that request's released result,
 //! and for code one result per run her output policy allows (each run counted before it starts, a
 //! failed run too, so runs cannot be retried until one passes on the real data).
+//!
+//! What an owner's approval releases is checked first ([`disclosure`]): a result a disclosure
+//! check fails (small cells, dominated statistics, individual records, ...) is released only with
+//! an override whose reason the audit log keeps, and a code run's output holding rows of the real
+//! data is withheld until the owner overrides. The checks inform the owner; they do not prove a
+//! release safe (a scientist can combine releases, which differential privacy bounds and these
+//! checks do not).
 //!
 //! What differentially private releases add ([`dp`]): without an owner's approval, a scientist
 //! with a budget on a dataset receives noisy aggregates whose recorded steps the datasite checked
@@ -147,6 +158,7 @@ pub mod client;
 pub mod code;
 pub mod data;
 pub mod datasets;
+pub mod disclosure;
 mod dispatch;
 pub mod display;
 pub mod dp;

@@ -34,8 +34,8 @@ pub use veil_api::view::{RequestKind, RequestStatus, RequestView, ReviewView};
 
 mod records;
 
-use records::Record;
 pub(crate) use records::insert;
+use records::{Record, parse_status};
 
 /// A request, as a handle: see the [module docs](self).
 ///
@@ -119,6 +119,9 @@ pub struct Review {
     isolated: bool,
     /// The requester's privacy budgets on the datasets the request reads, with what was spent.
     pub budgets: Vec<crate::dp::Budget>,
+    /// The disclosure checks of what it would release: approving a result one fails needs
+    /// [`Request::approve_overriding`].
+    pub checks: Vec<crate::disclosure::Check>,
 }
 
 impl SiteCore {
@@ -134,9 +137,15 @@ impl SiteCore {
         let request = self.request_view(caller, &record.id)?;
         let isolated = self.runner.isolated();
         let budgets = self.budgets_of(&record.requester_id, &request.lineage)?;
+        let mut checks = Vec::new();
         let review = match (&record.object_id, &record.code_id) {
             (_, Some(code_id)) => {
                 let code = self.submitted_code(code_id)?;
+                checks.push(veil_api::disclosure::Check {
+                    rule: "individual records".into(),
+                    verdict: veil_api::disclosure::Verdict::Review,
+                    reason: "code's output is checked as each run releases it: one with rows of the real data is withheld unless you override".into(),
+                });
                 ReviewView {
                     request,
                     steps: vec![code.call()],
@@ -145,21 +154,25 @@ impl SiteCore {
                     code: Some(code),
                     isolated,
                     budgets,
+                    checks,
                 }
             }
-            (Some(object_id), None) => ReviewView {
-                request,
-                steps: self.steps(object_id)?,
-                mock: self.value(Side::Mock, object_id).ok().map(|v| (*v).clone()),
-                real: Some(
-                    self.value(Side::Real, object_id)
-                        .map(|v| (*v).clone())
-                        .map_err(|e| e.to_string()),
-                ),
-                code: None,
-                isolated,
-                budgets,
-            },
+            (Some(object_id), None) => {
+                let real = self.value(Side::Real, object_id);
+                if let Ok(real) = &real {
+                    checks = self.check_result(object_id, real)?;
+                }
+                ReviewView {
+                    request,
+                    steps: self.steps(object_id)?,
+                    mock: self.value(Side::Mock, object_id).ok().map(|v| (*v).clone()),
+                    real: Some(real.map(|v| (*v).clone()).map_err(|e| e.to_string())),
+                    code: None,
+                    isolated,
+                    budgets,
+                    checks,
+                }
+            }
             (None, None) => {
                 return Err(Error::corrupt(
                     "reading a request",
@@ -209,12 +222,37 @@ impl SiteCore {
 
     /// An owner's decision on request `id`: an approval stores a pointer's real result (computed now
     /// if it is not yet) for its requester alone; a denial needs a reason.
+    /// An owner's approval of request `id`, `overriding` the disclosure checks with a reason.
+    pub(crate) fn approve(
+        &self,
+        caller: &User,
+        id: &str,
+        overriding: Option<&str>,
+    ) -> Result<RequestView> {
+        let overriding = match overriding {
+            None => None,
+            Some(reason) => {
+                let reason = validate::text("override reason", reason)?;
+                if reason.trim().is_empty() {
+                    return Err(Error::invalid(
+                        "override reason",
+                        "it is empty",
+                        "say why this result may be released although a check fails",
+                    ));
+                }
+                Some(reason)
+            }
+        };
+        self.decide(caller, id, true, "", overriding.as_deref())
+    }
+
     pub(crate) fn decide(
         &self,
         caller: &User,
         id: &str,
         approve: bool,
         reason: &str,
+        overriding: Option<&str>,
     ) -> Result<RequestView> {
         let action = if approve {
             "approving requests"
@@ -230,6 +268,17 @@ impl SiteCore {
                 "tell the scientist why, so they can ask for something you can release",
             ));
         }
+        // What may not be decided is refused before anything is computed (and again in the
+        // transaction, for two owners deciding at once).
+        decidable(&record, record.status, approve, overriding)?;
+        if record.requester_id == caller.id {
+            return Err(denied(
+                caller,
+                "deciding your own request",
+                "another owner",
+                "ask another owner or admin to review it",
+            ));
+        }
         let result = match (&record.object_id, record.kind(), approve) {
             (Some(object_id), RequestKind::Result, true) => {
                 let real = self.value(Side::Real, object_id).map_err(|e| {
@@ -239,6 +288,10 @@ impl SiteCore {
                         "deny it with a reason so the scientist can fix the computation",
                     )
                 })?;
+                let checks = self.check_result(object_id, &real)?;
+                if veil_api::disclosure::fails(&checks) && overriding.is_none() {
+                    return Err(failing(&record.id, &checks));
+                }
                 Some((self.store.put_blob(&real.encode()?)?, real.kind()))
             }
             // Code runs when its requester asks for the result, under its output policy.
@@ -246,32 +299,31 @@ impl SiteCore {
         };
         self.store.write("deciding a request", |tx| {
             // Read again inside the write transaction: two owners deciding at once get one decision.
-            let (status, requester): (String, String) = tx
+            let status: String = tx
                 .query_row(
-                    "SELECT status, requester_id FROM requests WHERE id = ?1",
+                    "SELECT status FROM requests WHERE id = ?1",
                     [&record.id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| r.get(0),
                 )
                 .map_err(Error::sqlite("reading a request"))?;
-            if requester == caller.id {
-                return Err(denied(
-                    caller,
-                    "deciding your own request",
-                    "another owner",
-                    "ask another owner or admin to review it",
-                ));
-            }
-            if status != RequestStatus::Pending.as_str() {
-                return Err(Error::invalid(
-                    format!("request {}", record.id),
-                    format!("it is already {status}"),
-                    "a decision is final; the scientist can submit a new request",
-                ));
-            }
+            let status = parse_status(&status)?;
+            decidable(&record, status, approve, overriding)?;
+            let overriding_only = status == RequestStatus::Approved;
             let (blob, kind) = match &result {
                 Some((b, k)) => (Some(b.clone()), Some(k.as_str())),
                 None => (None, None),
             };
+            if let Some(why) = overriding {
+                tx.execute(
+                    "UPDATE requests SET overriding = ?2 WHERE id = ?1",
+                    params![record.id, why],
+                )
+                .map_err(Error::sqlite("recording an override"))?;
+                audit::record(tx, &caller.email, "override", &record.id, why)?;
+                if overriding_only {
+                    return Ok(());
+                }
+            }
             let decided = if approve {
                 RequestStatus::Approved
             } else {
@@ -301,6 +353,42 @@ impl SiteCore {
         })?;
         self.request_view(caller, &record.id)
     }
+}
+
+/// Ok if `record`, standing at `status`, may be decided: a pending request, or an approved code
+/// request given an override (an owner may release runs whose output a check withheld).
+fn decidable(
+    record: &Record,
+    status: RequestStatus,
+    approve: bool,
+    overriding: Option<&str>,
+) -> Result<()> {
+    let overriding_only = approve
+        && overriding.is_some()
+        && record.code_id.is_some()
+        && status == RequestStatus::Approved;
+    if status != RequestStatus::Pending && !overriding_only {
+        return Err(Error::invalid(
+            format!("request {}", record.id),
+            format!("it is already {status}"),
+            "a decision is final; the scientist can submit a new request",
+        ));
+    }
+    Ok(())
+}
+
+/// The refusal of an approval a disclosure check fails, naming each failure.
+fn failing(id: &str, checks: &[veil_api::disclosure::Check]) -> Error {
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| c.verdict == veil_api::disclosure::Verdict::Fail)
+        .map(|c| format!("{} ({})", c.rule, c.reason))
+        .collect();
+    Error::invalid(
+        format!("approval of request {id}"),
+        format!("its result fails disclosure checks: {}", failed.join("; ")),
+        "deny it with a reason, or approve it with an override saying why it may be released (`request.approve_overriding(reason)`, `%approve ID --override REASON`)",
+    )
 }
 
 impl Request {
@@ -361,7 +449,20 @@ impl Request {
     /// Approves: a pointer's real result is computed (if it is not yet), stored once and released to
     /// the requester only; code may then run under its output policy. Returns the request as decided.
     pub fn approve(&self) -> Result<Request> {
-        self.decided(Call::Approve { request: self.id() })
+        self.decided(Call::Approve {
+            request: self.id(),
+            overriding: None,
+        })
+    }
+
+    /// Approves although a disclosure check fails (see [`Review::checks`]), saying why the result
+    /// may be released; the audit log keeps the reason. On an approved code request, releases runs
+    /// whose output a check withheld.
+    pub fn approve_overriding(&self, reason: &str) -> Result<Request> {
+        self.decided(Call::Approve {
+            request: self.id(),
+            overriding: Some(reason.to_string()),
+        })
     }
 
     /// Denies, with a reason the requester sees. Returns the request as decided.
@@ -416,6 +517,7 @@ impl Review {
             code: v.code,
             isolated: v.isolated,
             budgets: v.budgets,
+            checks: v.checks,
         }
     }
 
@@ -443,6 +545,18 @@ impl Review {
             None => t.notes.push(
                 "not run on the real data yet: `request.run_privately()` (or `%review ID --run`) runs it for you alone".into(),
             ),
+        }
+        if !self.checks.is_empty() {
+            if veil_api::disclosure::fails(&self.checks) {
+                t.warnings.push(
+                    "a disclosure check fails: deny it, or approve with an override and a reason (`request.approve_overriding(reason)`, `%approve ID --override REASON`)".into(),
+                );
+            }
+            t.sub_table(
+                "Disclosure checks".into(),
+                vec!["rule".into(), "verdict".into(), "why".into()],
+                crate::disclosure::check_rows(&self.checks),
+            );
         }
         if !self.budgets.is_empty() {
             t.sub_table(

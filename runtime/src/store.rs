@@ -220,6 +220,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (asset_id, column_name)
     );
     "#,
+    // Disclosure checks: a dataset's thresholds (JSON, ACRO's defaults when NULL), and the
+    // reason an owner gave for approving a result a check failed.
+    r#"
+    ALTER TABLE datasets ADD COLUMN disclosure_rules TEXT;
+    ALTER TABLE requests ADD COLUMN overriding TEXT;
+    "#,
 ];
 
 /// Metadata database plus blob files of one datasite directory.

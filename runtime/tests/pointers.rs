@@ -122,7 +122,10 @@ fn the_seeds_pointer_flow() {
         [5.0, 7.0, 9.0]
     );
     assert!(review.html().contains("Real result (owners only)"));
-    pending.approve().unwrap();
+    // Three values, one per row of the asset: individual records, released only on purpose.
+    let refused = pending.approve().unwrap_err().to_string();
+    assert!(refused.contains("individual records"), "{refused}");
+    pending.approve_overriding("the seed's toy data").unwrap();
 
     assert_eq!(added.status().unwrap(), Status::Approved);
     assert_eq!(floats(&added.get().unwrap()), [5.0, 7.0, 9.0]);
@@ -480,7 +483,11 @@ fn scientists_cannot_reach_what_is_not_theirs() {
         self_approval.to_string().contains("your own request"),
         "{self_approval}"
     );
-    owner.request(&request.id).unwrap().approve().unwrap();
+    owner
+        .request(&request.id)
+        .unwrap()
+        .approve_overriding("test data")
+        .unwrap();
     assert_eq!(floats(&total.get().unwrap()), [6.0]);
     // Bob's equal-looking computation is his own object, still private.
     let bobs_total = bobs.sum().unwrap();
@@ -561,7 +568,11 @@ fn requests_and_results_survive_a_relaunch() {
         let pending = mean.request("mean y").unwrap();
         let max = p.column("x").unwrap().max().unwrap();
         let approved = max.request("max x").unwrap();
-        owner.request(&approved.id).unwrap().approve().unwrap();
+        owner
+            .request(&approved.id)
+            .unwrap()
+            .approve_overriding("test data")
+            .unwrap();
         site.land().unwrap();
         (pending.id.clone(), approved.id.clone())
     };
@@ -574,7 +585,11 @@ fn requests_and_results_survive_a_relaunch() {
         floats(review.real.as_ref().unwrap().as_ref().unwrap()),
         [29.0]
     );
-    owner.request(&request_id).unwrap().approve().unwrap();
+    owner
+        .request(&request_id)
+        .unwrap()
+        .approve_overriding("test data")
+        .unwrap();
     let mine = jane.requests().unwrap();
     assert_eq!(mine.len(), 2);
     assert!(mine.iter().all(|r| r.status == RequestStatus::Approved));
@@ -608,7 +623,12 @@ fn a_tiny_cache_evicts_values_and_replays_them_on_demand() {
     }
     let total = (&left + &right).unwrap().sum().unwrap();
     let request = total.request("sum").unwrap();
-    owner.request(&request.id).unwrap().approve().unwrap();
+    // Five rows: under the minimum cell count, released on purpose.
+    owner
+        .request(&request.id)
+        .unwrap()
+        .approve_overriding("five rows of test data")
+        .unwrap();
     let real_x = [3.0, 1.0, 4.0, 1.0, 5.0];
     let expect: f64 = real_x
         .iter()
@@ -618,7 +638,11 @@ fn a_tiny_cache_evicts_values_and_replays_them_on_demand() {
     // A step in the middle of a chain the replay ran in one pass is replayed when asked for.
     let middle = middle.unwrap();
     let request = middle.request("a middle step").unwrap();
-    owner.request(&request.id).unwrap().approve().unwrap();
+    owner
+        .request(&request.id)
+        .unwrap()
+        .approve_overriding("test data")
+        .unwrap();
     let expect: Vec<f64> = real_x.iter().map(|v| (v * 2.0 + 10.0).sqrt()).collect();
     assert_eq!(floats(&middle.get().unwrap()), expect);
     // The mocks never went through the datasite's cache.
@@ -690,9 +714,14 @@ fn a_breast_cancer_classifier_through_pointers() {
     // On the mock the targets were shuffled, so the model learns nothing real there.
     assert_eq!(accuracy.mock().shape(), Vec::<usize>::new());
 
+    // `describe` shows each column's min and max: released on purpose.
     for p in [&counts, &summary, &by_diagnosis, &accuracy, &confusion] {
         let r = p.request("model evaluation").unwrap();
-        owner.request(&r.id).unwrap().approve().unwrap();
+        owner
+            .request(&r.id)
+            .unwrap()
+            .approve_overriding("published benchmark data")
+            .unwrap();
     }
     // The same steps done directly on the real data.
     let real_x = Data::from(features.clone());

@@ -400,7 +400,11 @@ fn a_user_made_a_guest_reaches_no_real_result() {
     let (owner, jane, _) = setup(&site);
     let sum = asset(&jane, "numbers").pointer().unwrap().sum().unwrap();
     let result = sum.request("the total").unwrap();
-    owner.request(&result.id).unwrap().approve().unwrap();
+    owner
+        .request(&result.id)
+        .unwrap()
+        .approve_overriding("three numbers of test data")
+        .unwrap();
     let code = jane
         .request_code_execution(&total(&jane, 3.0).output_policy(ExecuteCount(2)), "twice")
         .unwrap();

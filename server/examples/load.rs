@@ -127,7 +127,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect()
     });
     for (_, _, id, _) in &requests {
-        if let Err(e) = owner.request(id).and_then(|r| r.approve()) {
+        // Three numbers are under the minimum cell count: released on purpose.
+        let approved = owner
+            .request(id)
+            .and_then(|r| r.approve_overriding("load test data"));
+        if let Err(e) = approved {
             fail(format!("approving {id}: {e}"));
         }
     }

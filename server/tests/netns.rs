@@ -177,7 +177,11 @@ fn scientist(url: &str) {
     let added = (&pointer + &mine).unwrap();
     let request = added.request("over the link").unwrap();
     let owner = site.login("info@openmined.org", OWNER_PW).unwrap();
-    owner.request(&request.id).unwrap().approve().unwrap();
+    owner
+        .request(&request.id)
+        .unwrap()
+        .approve_overriding("the seed's toy data")
+        .unwrap();
     let real: Vec<f64> = added
         .get()
         .unwrap()

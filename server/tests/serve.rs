@@ -129,8 +129,13 @@ fn seed_003s_flow_runs_against_a_served_datasite() {
         matches!(added.get(), Err(Error::Remote { kind, .. }) if kind == veil::api::call::ErrorKind::ApprovalPending)
     );
 
-    // The owner approves; Jane gets the real result.
-    owner.request(&request.id).unwrap().approve().unwrap();
+    // The owner approves (three values, one per row: on purpose, with a reason); Jane gets the
+    // real result.
+    owner
+        .request(&request.id)
+        .unwrap()
+        .approve_overriding("the seed's toy data")
+        .unwrap();
     let result = added.get().unwrap();
     assert_eq!(
         result.as_f64().unwrap().iter().copied().collect::<Vec<_>>(),
@@ -346,7 +351,11 @@ fn a_killed_server_loses_nothing_it_acknowledged() {
         .unwrap();
     let total = pointer.sum().unwrap();
     let request = total.request("the total").unwrap();
-    owner.request(&request.id).unwrap().approve().unwrap();
+    owner
+        .request(&request.id)
+        .unwrap()
+        .approve_overriding("test data")
+        .unwrap();
     // A large upload, killed while it is under way.
     let big = ndarray::Array1::from_elem(4_000_000, 0.5);
     let uploader = {
@@ -442,7 +451,9 @@ fn crash_workload(url: &str, run: usize, acked: &std::sync::Mutex<Acknowledged>)
             let pointer = jane.dataset(&name)?.asset("a")?.pointer()?;
             let total = (&pointer + 1.0)?.sum()?;
             let request = total.request("crash test")?;
-            owner.request(&request.id)?.approve()?;
+            owner
+                .request(&request.id)?
+                .approve_overriding("crash test data")?;
             Ok::<_, Error>(request.id.clone())
         })();
         match approved {
@@ -619,6 +630,7 @@ fn one_users_token_reaches_nothing_of_anothers() {
     for call in [
         Call::Approve {
             request: request.id.clone(),
+            overriding: Some("bob's say-so".into()),
         },
         Call::Result {
             request: request.id.clone(),
@@ -644,7 +656,8 @@ fn one_users_token_reaches_nothing_of_anothers() {
     assert_eq!(
         kind(
             jane.call(Call::Approve {
-                request: request.id.clone()
+                request: request.id.clone(),
+                overriding: None,
             })
             .unwrap_err()
         ),

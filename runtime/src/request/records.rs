@@ -34,7 +34,7 @@ impl Record {
     }
 }
 
-fn parse_status(s: &str) -> Result<RequestStatus> {
+pub(super) fn parse_status(s: &str) -> Result<RequestStatus> {
     RequestStatus::parse(s)
         .ok_or_else(|| Error::corrupt("reading a request", format!("unknown status `{s}`")))
 }

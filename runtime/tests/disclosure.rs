@@ -1,0 +1,285 @@
+//! Disclosure checks on real datasites: every rule on crafted and real results, each shown in the
+//! owner's review, approvals refused until an override gives a reason the audit log keeps, code
+//! output withheld, and per-dataset thresholds.
+
+use std::path::Path;
+
+use polars::prelude::{Column, DataFrame};
+use veil::disclosure::{Rules, Verdict};
+use veil::ops::Agg;
+use veil::prelude::*;
+
+const ADMIN: &str = "info@openmined.org";
+const ADMIN_PW: &str = "changethis";
+const DATASET: &str = "Breast Cancer Biomarker";
+
+fn launch(dir: &Path) -> Datasite {
+    LaunchOptions::new("checks-site")
+        .dir(dir)
+        .reset(true)
+        .launch()
+        .expect("launch")
+}
+
+fn cancer() -> DataFrame {
+    read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../notebooks/data/breast_cancer_wisconsin_diagnostic.csv"
+    ))
+    .unwrap()
+}
+
+/// The tutorial data as `Patients`, a crafted `Incomes` asset (ten of 1 and two of 1000), and Jane.
+fn setup(site: &Datasite) -> (Client, Client) {
+    let owner = site.login(ADMIN, ADMIN_PW).unwrap();
+    let real = cancer();
+    let mut incomes = vec![1.0; 10];
+    incomes.extend([1000.0, 1000.0]);
+    let incomes = DataFrame::new_infer_height(vec![Column::new("income".into(), incomes)]).unwrap();
+    owner
+        .upload_dataset(
+            Dataset::new(DATASET)
+                .asset(
+                    Asset::new("Patients")
+                        .data(real.clone())
+                        .mock(veil::mock::shuffle_rows(&real, 3).unwrap()),
+                )
+                .asset(
+                    Asset::new("Incomes")
+                        .data(incomes.clone())
+                        .mock(veil::mock::shuffle_rows(&incomes, 3).unwrap()),
+                ),
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+        .unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+    (owner, jane)
+}
+
+fn pointer(client: &Client, asset: &str) -> Pointer {
+    client
+        .dataset(DATASET)
+        .unwrap()
+        .asset(asset)
+        .unwrap()
+        .pointer()
+        .unwrap()
+}
+
+/// Jane requests `p`; the owner's review of it, and its handle on the owner's side.
+fn reviewed(owner: &Client, p: &Pointer, why: &str) -> (veil::Review, Request) {
+    let request = p.request(why).unwrap();
+    let held = owner.request(&request.id).unwrap();
+    (held.review().unwrap(), held)
+}
+
+fn verdict(review: &veil::Review, rule: &str) -> Verdict {
+    review
+        .checks
+        .iter()
+        .find(|c| c.rule == rule)
+        .unwrap_or_else(|| panic!("no `{rule}` check in {:?}", review.checks))
+        .verdict
+}
+
+/// The attack from the issue: `sort(radius1 desc).head(1)`, one patient's whole record, reached the
+/// owner's review with no warning. Now the review shows it failing, approval is refused naming the
+/// rule, and only an override with a reason releases it, the reason in the audit log.
+#[test]
+fn one_patients_record_is_flagged_and_released_only_with_an_override() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane) = setup(&site);
+    let largest = pointer(&jane, "Patients")
+        .sort("radius1", true)
+        .unwrap()
+        .head(1)
+        .unwrap();
+    let (review, held) = reviewed(&owner, &largest, "the largest tumour");
+    assert_eq!(verdict(&review, "individual records"), Verdict::Fail);
+    assert!(
+        review.text().contains("Disclosure checks"),
+        "{}",
+        review.text()
+    );
+    let err = held.approve().unwrap_err().to_string();
+    assert!(
+        err.contains("fails disclosure checks: individual records (1 rows"),
+        "{err}"
+    );
+    assert!(matches!(largest.get(), Err(Error::ApprovalPending { .. })));
+    assert!(held.approve_overriding("  ").is_err());
+    held.approve_overriding("the patient consented to publication")
+        .unwrap();
+    assert_eq!(largest.get().unwrap().shape(), vec![1, 31]);
+    let log = owner.audit_log().unwrap();
+    let entry = log.0.iter().find(|e| e.action == "override").unwrap();
+    assert_eq!(entry.detail, "the patient consented to publication");
+    veil::audit::verify(&log.0).unwrap();
+    site.land().unwrap();
+}
+
+/// Each rule on a result it must catch, and an aggregate that passes them all.
+#[test]
+fn each_rule_catches_its_result_and_a_fair_aggregate_passes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane) = setup(&site);
+    let patients = pointer(&jane, "Patients");
+    let radius = patients.column("radius1").unwrap();
+
+    // Means by diagnosis: 357 and 212 people, even contributions.
+    let by = patients
+        .group_by(
+            "Diagnosis",
+            &[("radius1", Agg::Mean), ("radius1", Agg::Count)],
+        )
+        .unwrap();
+    let (review, held) = reviewed(&owner, &by, "means by diagnosis");
+    for rule in ["minimum cell count", "zeros", "dominance", "p-percent"] {
+        assert_eq!(
+            verdict(&review, rule),
+            Verdict::Pass,
+            "{rule}: {:?}",
+            review.checks
+        );
+    }
+    held.approve().unwrap();
+
+    // The few largest tumours: a count under 10.
+    let few = radius
+        .filter(&radius.gt(25.0).unwrap())
+        .unwrap()
+        .row_count()
+        .unwrap();
+    let (review, held) = reviewed(&owner, &few, "how many are huge");
+    assert_eq!(verdict(&review, "minimum cell count"), Verdict::Fail);
+    assert!(held.approve().is_err());
+    // None at all: a zero says nobody has it.
+    let none = radius
+        .filter(&radius.gt(100.0).unwrap())
+        .unwrap()
+        .row_count()
+        .unwrap();
+    let (review, _) = reviewed(&owner, &none, "any giants?");
+    assert_eq!(verdict(&review, "zeros"), Verdict::Fail);
+
+    // Two incomes of 1000 among ten of 1: the sum is theirs.
+    let total = pointer(&jane, "Incomes")
+        .column("income")
+        .unwrap()
+        .sum()
+        .unwrap();
+    let (review, held) = reviewed(&owner, &total, "total income");
+    assert_eq!(verdict(&review, "minimum cell count"), Verdict::Pass);
+    assert_eq!(verdict(&review, "dominance"), Verdict::Fail);
+    let err = held.approve().unwrap_err().to_string();
+    assert!(
+        err.contains("dominance (`sum` (the largest 2 make 99.5%)"),
+        "{err}"
+    );
+
+    // A maximum is one person's value.
+    let (review, _) = reviewed(&owner, &radius.max().unwrap(), "the largest");
+    assert_eq!(verdict(&review, "individual records"), Verdict::Fail);
+
+    // A model of 31 parameters on 25 rows restates them; on all 569 it does not.
+    let numeric: Vec<String> = cancer()
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| n != "Diagnosis")
+        .collect();
+    let features = patients.select(&numeric).unwrap();
+    let targets = patients.text_equals("Diagnosis", "M").unwrap();
+    let small = features.head(25).unwrap().to_array().unwrap();
+    let fit = small
+        .logistic_fit(&targets.head(25).unwrap(), 10, 0.1)
+        .unwrap();
+    let (review, _) = reviewed(&owner, &fit, "a tiny model");
+    assert_eq!(verdict(&review, "degrees of freedom"), Verdict::Fail);
+    let fit = features
+        .to_array()
+        .unwrap()
+        .logistic_fit(&targets, 10, 0.1)
+        .unwrap();
+    let (review, _) = reviewed(&owner, &fit, "a model");
+    assert_eq!(verdict(&review, "degrees of freedom"), Verdict::Pass);
+    site.land().unwrap();
+}
+
+/// Thresholds are the dataset's: raising the minimum count above the malignant group's 212
+/// fails the same table that passed.
+#[test]
+fn thresholds_are_per_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane) = setup(&site);
+    assert_eq!(owner.disclosure_rules(DATASET).unwrap(), Rules::default());
+    let strict = Rules {
+        min_count: 250,
+        ..Rules::default()
+    };
+    owner.set_disclosure_rules(DATASET, strict.clone()).unwrap();
+    assert_eq!(jane.disclosure_rules(DATASET).unwrap(), strict);
+    assert!(
+        jane.set_disclosure_rules(DATASET, Rules::default())
+            .is_err()
+    );
+    let bad = Rules {
+        dominance_k: 1.5,
+        ..Rules::default()
+    };
+    assert!(owner.set_disclosure_rules(DATASET, bad).is_err());
+    let by = pointer(&jane, "Patients")
+        .group_by("Diagnosis", &[("radius1", Agg::Count)])
+        .unwrap();
+    let (review, _) = reviewed(&owner, &by, "counts");
+    assert_eq!(verdict(&review, "minimum cell count"), Verdict::Fail);
+    let check = review
+        .checks
+        .iter()
+        .find(|c| c.rule == "minimum cell count")
+        .unwrap();
+    assert!(
+        check
+            .reason
+            .contains("fewer than 250 people in Diagnosis = M"),
+        "{check:?}"
+    );
+    site.land().unwrap();
+}
+
+/// Code that returns rows of the frame it was given is approved (the owner approves code, not an
+/// output), but its output is withheld when it runs, until the owner overrides.
+#[test]
+fn code_returning_real_rows_is_withheld_until_the_owner_overrides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane) = setup(&site);
+    let patients = jane.dataset(DATASET).unwrap().asset("Patients").unwrap();
+    let code = veil::function! {
+        fn first_rows(patients: DataFrame) -> DataFrame {
+            patients.head(Some(3))
+        }
+    }
+    .input_policy(ExactMatch::new().asset("patients", &patients))
+    .output_policy(ExecuteCount(2));
+    let request = jane.request_code_execution(&code, "a peek").unwrap();
+    let held = owner.request(&request.id).unwrap();
+    let review = held.review().unwrap();
+    assert_eq!(review.checks[0].verdict, Verdict::Review);
+    held.approve().unwrap();
+    let err = request.get().unwrap_err().to_string();
+    assert!(
+        err.contains("fails the datasite's disclosure checks (individual records)"),
+        "{err}"
+    );
+    let log = owner.audit_log().unwrap();
+    assert!(log.0.iter().any(|e| e.action == "withheld"));
+    held.approve_overriding("synthetic-looking enough").unwrap();
+    assert_eq!(request.get().unwrap().shape(), vec![3, 31]);
+    site.land().unwrap();
+}
