@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 # One evcxr work area for every kernel this run starts (cargo tests, install's warm-up, Jupyter's
 # kernels), so the cell-side facade is compiled once per run. Outside the repository: evcxr's crate
@@ -91,3 +91,5 @@ step "Jupyter clients: conformance suite and notebooks"
 
 step "browser: JupyterLab in chromium runs tutorial 01 (screenshot in target/browser/)"
 VEIL_HOME="$home" bash tests/browser/run.sh
+
+printf '\n==> all checks passed in %dm%02ds\n' $((SECONDS / 60)) $((SECONDS % 60))
