@@ -17,6 +17,7 @@ use crate::code::{CodeSpec, SubmittedCode};
 use crate::disclosure::Rules;
 use crate::dp::{Budget, Domain, DpPlan, DpQuery, DpRelease};
 use crate::ops::Op;
+use crate::receipt::{Receipt, Verification};
 use crate::spec::Dataset;
 use crate::view::{
     AuditEntry, DatasetView, NewUser, PointerStatus, PointerView, RequestView, ReviewView, Role,
@@ -219,6 +220,18 @@ pub enum Call {
         /// The dataset's name.
         dataset: String,
     },
+    /// The receipt of a request's latest release, for its requester and owners:
+    /// [`Reply::Receipt`].
+    Receipt {
+        /// The request's id.
+        request: String,
+    },
+    /// A receipt checked against the datasite's audit log (anyone logged in):
+    /// [`Reply::Verification`].
+    VerifyReceipt {
+        /// The receipt.
+        receipt: Receipt,
+    },
     /// Declares the range or categories of an asset's column, or of a 1-d array asset's values
     /// (owners): [`Reply::Done`].
     SetDomain {
@@ -287,6 +300,8 @@ impl Call {
             Call::Budgets => "budgets",
             Call::SetDisclosureRules { .. } => "set_disclosure_rules",
             Call::DisclosureRules { .. } => "disclosure_rules",
+            Call::Receipt { .. } => "receipt",
+            Call::VerifyReceipt { .. } => "verify_receipt",
             Call::SetDomain { .. } => "set_domain",
             Call::PreviewDp { .. } => "preview_dp",
             Call::ReleaseDp { .. } => "release_dp",
@@ -477,6 +492,10 @@ pub enum Reply<D> {
     DpRelease(DpRelease),
     /// A dataset's disclosure rules.
     Rules(Rules),
+    /// A release's receipt.
+    Receipt(Receipt),
+    /// A receipt found in the audit log.
+    Verification(Verification),
 }
 
 impl<D> Reply<D> {
@@ -526,6 +545,8 @@ impl<D> Reply<D> {
             Reply::DpPlan(p) => Reply::DpPlan(p),
             Reply::DpRelease(r) => Reply::DpRelease(r),
             Reply::Rules(r) => Reply::Rules(r),
+            Reply::Receipt(r) => Reply::Receipt(r),
+            Reply::Verification(v) => Reply::Verification(v),
         })
     }
 
@@ -551,6 +572,8 @@ impl<D> Reply<D> {
             Reply::DpPlan(_) => "dp_plan",
             Reply::DpRelease(_) => "dp_release",
             Reply::Rules(_) => "rules",
+            Reply::Receipt(_) => "receipt",
+            Reply::Verification(_) => "verification",
         }
     }
 }

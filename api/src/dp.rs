@@ -106,8 +106,8 @@ pub struct DpRelease {
     pub value: DpValue,
     /// What was computed and spent.
     pub plan: DpPlan,
-    /// The audit log entry that records the release.
-    pub audit_seq: i64,
+    /// The release's receipt, tied to the audit entry that recorded it.
+    pub receipt: crate::receipt::Receipt,
 }
 
 /// A scientist's privacy budget on a dataset.

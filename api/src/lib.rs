@@ -27,6 +27,7 @@
 //!   control, ACRO's rules) and the thresholds owners set per dataset.
 //! - [`dp`]: differentially private releases: the query a scientist states, its plan and release,
 //!   budgets, and the ranges and categories owners declare for columns.
+//! - [`receipt`]: release receipts, tied to the audit entry that recorded each release.
 //! - [`spec`]: datasets and assets as an owner builds them to upload ([`spec::Dataset`],
 //!   [`spec::Asset`]), generic over how their data travels.
 //! - [`wire`]: how calls travel over HTTP to a served datasite (`veil serve`): the routes, the
@@ -43,6 +44,7 @@ pub mod dp;
 pub mod kernel;
 mod methods;
 pub mod ops;
+pub mod receipt;
 pub mod spec;
 pub mod view;
 pub mod wire;

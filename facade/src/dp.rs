@@ -1,6 +1,7 @@
 //! Release rules as cells see them: differentially private releases and privacy budgets (the
-//! datasite plans, spends and adds the noise: see the `veil` crate's `dp` module), and the
-//! disclosure rules every approved release is checked against. These are the datasite's views,
+//! datasite plans, spends and adds the noise: see the `veil` crate's `dp` module), the
+//! disclosure rules every approved release is checked against, and the receipts releases carry
+//! (see the `veil` crate's `receipt` module). These are the datasite's views,
 //! each with its display, read through `Deref` (`release.value`, `plan.remaining_after`,
 //! `budget.spent`).
 
@@ -59,6 +60,13 @@ shown_view!(
     Budget => veil_api::dp::Budget,
     /// A dataset's disclosure rules.
     DisclosureRules => Rules,
+    /// A released result's receipt ([`Request::receipt`](crate::Request::receipt); a DP
+    /// release carries its own): what produced it, who released it, and the audit entry that
+    /// records it.
+    Receipt => veil_api::receipt::Receipt,
+    /// A receipt found, unaltered, in the datasite's hash-chained audit log
+    /// ([`Client::verify_receipt`]).
+    Verification => veil_api::receipt::Verification,
 );
 
 /// Privacy budgets.
@@ -138,6 +146,15 @@ impl Client {
             dataset: dataset.into(),
         };
         self.send::<Shown<_>>(call).map(DisclosureRules::from)
+    }
+
+    /// Checks a receipt against the datasite's hash-chained audit log: the entry it names records
+    /// it, unaltered, and so is every entry before. Anyone logged in may check any receipt.
+    pub fn verify_receipt(&self, receipt: &veil_api::receipt::Receipt) -> Result<Verification> {
+        let call = Call::VerifyReceipt {
+            receipt: receipt.clone(),
+        };
+        self.send::<Shown<_>>(call).map(Verification::from)
     }
 
     /// Privacy budgets and what was spent of them: an owner sees everyone's, a scientist hers.

@@ -53,8 +53,8 @@ pub use bridge::{Error, Rendered, Result, use_bridge};
 pub use code::{Code, ExactMatch, OutputPolicy};
 pub use data::{Asset, Contributor, Data, Dataset, array, mock, read_csv, read_parquet};
 pub use dp::{
-    Budget, BudgetList, Check, DisclosureRules, Domain, DpPlan, DpQuery, DpRelease, DpValue, Rules,
-    Verdict,
+    Budget, BudgetList, Check, DisclosureRules, Domain, DpPlan, DpQuery, DpRelease, DpValue,
+    Receipt, Rules, Verdict, Verification,
 };
 pub use pointer::{Pointer, Request, RequestList, Review, SubmittedCode};
 pub use serde_json as json;
@@ -81,8 +81,8 @@ pub mod prelude {
     pub use crate::OutputPolicy::{ExecuteCount, SingleExecution};
     pub use crate::{
         Asset, Client, Code, Contributor, Data, Dataset, Datasite, DpQuery, Error, ExactMatch,
-        Html, LaunchOptions, NewUser, OutputPolicy, Pointer, RequestStatus, Rich, Role, array,
-        clear_output, client, display, function, html, mock, read_csv, read_parquet, site,
+        Html, LaunchOptions, NewUser, OutputPolicy, Pointer, RequestStatus, Rich, Role, Rules,
+        array, clear_output, client, display, function, html, mock, read_csv, read_parquet, site,
     };
 }
 

@@ -253,6 +253,17 @@ impl Request {
         })
     }
 
+    /// The receipt of this request's latest release (its requester and owners): the datasets'
+    /// versions, the computation, the policy, the checks, who released it and the audit entry that
+    /// records it. `client.verify_receipt(&receipt)` checks it against the log.
+    pub fn receipt(&self) -> Result<crate::Receipt> {
+        self.client
+            .send::<crate::bridge::Shown<_>>(Call::Receipt {
+                request: self.id.clone(),
+            })
+            .map(crate::Receipt::from)
+    }
+
     /// Approved code: runs it again, if its output policy has a run left.
     pub fn run(&self) -> Result<Data> {
         self.client.data(Call::Run {

@@ -783,6 +783,8 @@ impl Cells {
             Reply::DpPlan(plan) => typed(&shown(plan.clone(), &plan)),
             Reply::DpRelease(release) => typed(&shown(release.clone(), &release)),
             Reply::Rules(rules) => typed(&shown(rules.clone(), &rules)),
+            Reply::Receipt(receipt) => typed(&shown(receipt.clone(), &receipt)),
+            Reply::Verification(v) => typed(&shown(v.clone(), &v)),
         })
     }
 }

@@ -63,8 +63,10 @@ pub enum Magic {
     },
     /// `%deny ID REASON`
     Deny { id: String, reason: String },
-    /// `%audit`
-    Audit,
+    /// `%audit [verify]`: the log, or only its hash chain's check.
+    Audit { verify: bool },
+    /// `%receipt ID`: a released request's receipt, checked against the audit log.
+    Receipt { id: String },
     /// `%budget`: the privacy budgets (an owner: everyone's).
     Budgets,
     /// `%budget set EMAIL EPSILON DATASET`
@@ -119,7 +121,16 @@ pub const MAGICS: &[(&str, &str, &str)] = &[
         "%deny ID REASON",
         "deny a request with a reason the requester sees",
     ),
-    ("%audit", "%audit", "show the audit log (owners)"),
+    (
+        "%audit",
+        "%audit [verify]",
+        "show the audit log and check its hash chain (owners); verify: only check the chain",
+    ),
+    (
+        "%receipt",
+        "%receipt ID",
+        "show a released request's receipt (what produced it, who released it) and check it against the audit log",
+    ),
     (
         "%budget",
         "%budget | %budget set EMAIL EPSILON DATASET",
@@ -293,7 +304,20 @@ pub fn parse(line: &str) -> Result<Magic, KernelError> {
         "%whoami" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Whoami)?,
         "%datasets" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Datasets)?,
         "%users" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Users)?,
-        "%audit" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Audit)?,
+        "%audit" => match args.first().map(String::as_str) {
+            None => Magic::Audit { verify: false },
+            Some("verify") if args.len() == 1 => Magic::Audit { verify: true },
+            Some(_) => {
+                return Err(usage_error(
+                    &name,
+                    "expected nothing (the log) or `verify` (only check its hash chain)",
+                ));
+            }
+        },
+        "%receipt" => {
+            let [id] = exactly(&name, args, "a request's number or id")?;
+            Magic::Receipt { id }
+        }
         "%budget" => match args.first().map(String::as_str) {
             None => Magic::Budgets,
             Some("set") => {
@@ -472,7 +496,26 @@ impl Magic {
             Magic::Whoami => vec![Output::Display(render(&session.client()?.whoami()?))],
             Magic::Datasets => vec![Output::Display(render(&session.client()?.datasets()?))],
             Magic::Users => vec![Output::Display(render(&session.client()?.users()?))],
-            Magic::Audit => vec![Output::Display(render(&session.client()?.audit_log()?))],
+            Magic::Audit { verify: false } => {
+                vec![Output::Display(render(&session.client()?.audit_log()?))]
+            }
+            Magic::Audit { verify: true } => {
+                let log = session.client()?.audit_log()?;
+                veil::audit::verify(&log.0)?;
+                vec![Output::Text(format!(
+                    "audit log: {} entries, hash chain verified from the first to the last\n",
+                    log.0.len()
+                ))]
+            }
+            Magic::Receipt { id } => {
+                let client = session.client()?;
+                let receipt = client.request(&id)?.receipt()?;
+                let verified = client.verify_receipt(&receipt)?;
+                vec![
+                    Output::Display(render(&receipt)),
+                    Output::Display(render(&verified)),
+                ]
+            }
             Magic::Budgets => vec![Output::Display(render(&session.client()?.budgets()?))],
             Magic::SetBudget {
                 email,
@@ -647,6 +690,15 @@ mod tests {
             Magic::Requests { all: true }
         );
         assert_eq!(parse("%help").unwrap(), Magic::Help);
+        assert_eq!(
+            parse("%receipt #2").unwrap(),
+            Magic::Receipt { id: "#2".into() }
+        );
+        assert_eq!(
+            parse("%audit verify").unwrap(),
+            Magic::Audit { verify: true }
+        );
+        assert_eq!(parse("%audit").unwrap(), Magic::Audit { verify: false });
     }
 
     #[test]
@@ -668,6 +720,8 @@ mod tests {
             ("%register Jane", "a name and an email"),
             ("%register Jane j@x.org --role king", "not a role"),
             ("%whoami extra", "no arguments"),
+            ("%receipt", "a request's number or id"),
+            ("%audit all", "`verify`"),
             ("%login 'unclosed", "unclosed"),
             ("%frobnicate", "unknown magic"),
         ] {

@@ -69,6 +69,10 @@ const FACADE_FILES: &[(&str, &str)] = &[
         include_str!("../../api/src/methods.rs"),
     ),
     ("api/src/ops.rs", include_str!("../../api/src/ops.rs")),
+    (
+        "api/src/receipt.rs",
+        include_str!("../../api/src/receipt.rs"),
+    ),
     ("api/src/spec.rs", include_str!("../../api/src/spec.rs")),
     ("api/src/view.rs", include_str!("../../api/src/view.rs")),
     ("api/src/wire.rs", include_str!("../../api/src/wire.rs")),

@@ -52,6 +52,17 @@ pub(crate) fn record(
     subject: &str,
     detail: &str,
 ) -> Result<()> {
+    record_entry(tx, actor, action, subject, detail).map(|_| ())
+}
+
+/// [`record`], returning the new entry's sequence number and hash.
+pub(crate) fn record_entry(
+    tx: &Transaction<'_>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<(i64, String)> {
     let last: Option<(i64, String)> = tx
         .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         .and_then(|mut stmt| {
@@ -71,13 +82,7 @@ pub(crate) fn record(
     )
     .and_then(|mut stmt| stmt.execute(params![seq, at, actor, action, subject, detail, prev, hash]))
     .map_err(Error::sqlite("writing the audit log"))?;
-    Ok(())
-}
-
-/// The sequence number of the log's last entry (0 when empty), inside the caller's transaction.
-pub(crate) fn last_seq(conn: &Connection) -> Result<i64> {
-    conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))
-        .map_err(Error::sqlite("reading the audit log"))
+    Ok((seq, hash))
 }
 
 /// Reads the whole log, oldest first.

@@ -30,6 +30,7 @@ use crate::datasets::SiteAsset;
 use crate::dispatch::reply;
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
+use crate::receipt::{self, Receipt};
 use crate::replay::Side;
 use crate::request::{Request, RequestView};
 use crate::runner::{self, RunFailure, RunInput, Signature};
@@ -411,15 +412,41 @@ impl SiteCore {
                     .map_err(Error::sqlite("reading a request"))
                 })?;
                 let withheld = veil_api::disclosure::fails(&checks) && overriding.is_none();
-                self.store.write("auditing a release", |tx| {
-                    audit::record(
-                        tx,
-                        &caller.email,
-                        if withheld { "withheld" } else { "get_result" },
-                        request_id,
-                        &format!("run {seq}"),
-                    )
-                })?;
+                let detail = format!("run {seq}");
+                if withheld {
+                    self.store.write("auditing a release", |tx| {
+                        audit::record(tx, &caller.email, "withheld", request_id, &detail)
+                    })?;
+                } else {
+                    let approver: Option<String> = self.store.read(|conn| {
+                        conn.query_row(
+                            "SELECT reviewer FROM requests WHERE id = ?1",
+                            [request_id],
+                            |r| r.get(0),
+                        )
+                        .map_err(Error::sqlite("reading a request"))
+                    })?;
+                    let body = Receipt {
+                        kind: format!("code run {seq}"),
+                        request: Some(request_id.to_string()),
+                        requester: caller.email.clone(),
+                        approver: approver.unwrap_or_default(),
+                        computation: format!("code:{}", receipt::sha256(code.source.as_bytes())),
+                        inputs: code.lineage(),
+                        policy: code.policy.to_string(),
+                        checks: receipt::checks_summary(&checks, overriding.as_deref()),
+                        result: blob.clone(),
+                        ..self.receipt_body(&assets)?
+                    };
+                    self.store.write("auditing a release", |tx| {
+                        receipt::issue(
+                            tx,
+                            body.clone(),
+                            &caller.id,
+                            (&caller.email, "get_result", request_id, &detail),
+                        )
+                    })?;
+                }
                 if withheld {
                     return Err(Error::invalid(
                         format!("result of request {request_id}"),

@@ -306,7 +306,7 @@ impl SiteCore {
     }
 
     /// The assets object `id` derives from, by id.
-    fn assets_under(&self, id: &str) -> Result<Vec<String>> {
+    pub(crate) fn assets_under(&self, id: &str) -> Result<Vec<String>> {
         let (mut out, mut seen, mut stack) = (Vec::new(), HashSet::new(), vec![id.to_string()]);
         while let Some(oid) = stack.pop() {
             if !seen.insert(oid.clone()) {

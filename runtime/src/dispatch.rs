@@ -118,6 +118,8 @@ impl SiteCore {
                 Reply::Rules(self.set_disclosure_rules(c, &dataset, &rules)?)
             }
             Call::DisclosureRules { dataset } => Reply::Rules(self.disclosure_rules(&dataset)?),
+            Call::Receipt { request } => Reply::Receipt(self.receipt_of(c, &request)?),
+            Call::VerifyReceipt { receipt } => Reply::Verification(self.verify_receipt(&receipt)?),
             Call::SetDomain {
                 asset,
                 column,

@@ -44,6 +44,7 @@ use crate::audit;
 use crate::data::Data;
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
+use crate::receipt::{self, Receipt};
 use crate::replay::Side;
 use crate::site::SiteCore;
 use crate::store::now_ms;
@@ -630,22 +631,48 @@ impl SiteCore {
             )
         })?;
         let answered = self.answer(&planned);
-        let (action, detail) = match &answered {
-            Ok(value) => ("dp_release", format!("{}: {value}", planned.plan.query)),
-            Err(e) => ("dp_release_failed", format!("{}: {e}", planned.plan.query)),
+        let receipt = match &answered {
+            Ok(value) => {
+                let body = Receipt {
+                    kind: "dp release".into(),
+                    requester: caller.email.clone(),
+                    approver: "the privacy budget (no approval needed)".into(),
+                    computation: self.computation(pointer)?,
+                    inputs: vec![pointer.to_string()],
+                    policy: format!(
+                        "ε {} of {}'s budget on {dataset}",
+                        planned.plan.epsilon, caller.email
+                    ),
+                    checks: "differential privacy: noise calibrated to the declared bounds".into(),
+                    result: receipt::sha256(&serde_json::to_vec(value).expect("values serialise")),
+                    ..self.receipt_body(&self.assets_under(pointer)?)?
+                };
+                let detail = format!("{}: {value}", planned.plan.query);
+                Some(self.store.write("recording a release", |tx| {
+                    receipt::issue(
+                        tx,
+                        body.clone(),
+                        &caller.id,
+                        (&caller.email, "dp_release", pointer, &detail),
+                    )
+                })?)
+            }
+            Err(e) => {
+                let detail = format!("{}: {e}", planned.plan.query);
+                self.store.write("recording a release", |tx| {
+                    audit::record(tx, &caller.email, "dp_release_failed", pointer, &detail)
+                })?;
+                None
+            }
         };
-        let audit_seq = self.store.write("recording a release", |tx| {
-            audit::record(tx, &caller.email, action, pointer, &detail)?;
-            audit::last_seq(tx)
-        })?;
-        match answered {
-            Ok(value) => Ok(DpRelease {
+        match (answered, receipt) {
+            (Ok(value), Some(receipt)) => Ok(DpRelease {
                 value,
                 plan: planned.plan,
-                audit_seq,
+                receipt,
             }),
             // The owner's log holds why; the scientist learns only that it failed.
-            Err(_) => Err(Error::invalid(
+            _ => Err(Error::invalid(
                 "differentially private release",
                 "it failed on the real data, and its ε stays spent",
                 "ask the datasite's owner, whose audit log says why",
@@ -971,7 +998,13 @@ display::render_via_table!(DpPlan => plan_table);
 fn release_table(r: &DpRelease) -> Table {
     let mut fields = vec![("value", r.value.to_string())];
     fields.extend(plan_fields(&r.plan));
-    fields.push(("audit entry", format!("#{}", r.audit_seq)));
+    fields.push((
+        "receipt",
+        format!(
+            "audit entry #{} (`client.verify_receipt(&release.receipt)` checks it)",
+            r.receipt.audit_seq
+        ),
+    ));
     Table::fields("Differentially private release", fields)
 }
 

@@ -73,6 +73,8 @@
 //!   degrees of freedom, individual records) on every approved release, per-dataset rules.
 //! - [`dp`]: differentially private releases of aggregate pointers under per-scientist budgets
 //!   ([`Pointer::get_dp`]), with exact discrete Laplace noise and a ledger in the database.
+//! - [`receipt`]: release receipts, each recorded in the audit entry of its release, and their
+//!   verification against the log.
 //! - [`audit`]: the append-only, hash-chained audit log; [`backoff`]: slowing repeated failed logins.
 //! - [`display`]: the [`Render`] trait (text/plain and self-contained text/html).
 //! - `store` (private): SQLite (WAL, migrations) plus content-addressed blob files, written atomically.
@@ -167,6 +169,7 @@ pub mod load;
 pub mod mock;
 pub mod ops;
 pub mod pointers;
+pub mod receipt;
 pub mod remote;
 mod replay;
 pub mod request;
@@ -185,6 +188,7 @@ pub use dp::{Budget, BudgetList, Domain, DpPlan, DpQuery, DpRelease, DpValue};
 pub use error::{Error, Result};
 pub use load::{read_csv, read_parquet};
 pub use pointers::{DEFAULT_CACHE_BYTES, Pointer, Status};
+pub use receipt::{Receipt, Verification, verify as verify_receipt};
 pub use remote::{CA_ENV, RemoteSite, connect};
 pub use request::{Request, RequestKind, RequestList, RequestStatus, Review};
 pub use site::{DEFAULT_SESSION_TTL, Datasite, LaunchOptions};

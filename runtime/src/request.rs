@@ -23,6 +23,7 @@ use crate::datasets::add_preview;
 use crate::dispatch::reply;
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
+use crate::receipt::{self, Receipt};
 use crate::replay::Side;
 use crate::site::SiteCore;
 use crate::store::now_ms;
@@ -292,7 +293,21 @@ impl SiteCore {
                 if veil_api::disclosure::fails(&checks) && overriding.is_none() {
                     return Err(failing(&record.id, &checks));
                 }
-                Some((self.store.put_blob(&real.encode()?)?, real.kind()))
+                let blob = self.store.put_blob(&real.encode()?)?;
+                let view = self.request_view(caller, &record.id)?;
+                let receipt = Receipt {
+                    kind: "result".into(),
+                    request: Some(record.id.clone()),
+                    requester: view.requester,
+                    approver: caller.email.clone(),
+                    computation: self.computation(object_id)?,
+                    inputs: view.lineage,
+                    policy: "the approved result, to its requester only".into(),
+                    checks: receipt::checks_summary(&checks, overriding),
+                    result: blob.clone(),
+                    ..self.receipt_body(&self.assets_under(object_id)?)?
+                };
+                Some((blob, real.kind(), receipt))
             }
             // Code runs when its requester asks for the result, under its output policy.
             _ => None,
@@ -310,7 +325,7 @@ impl SiteCore {
             decidable(&record, status, approve, overriding)?;
             let overriding_only = status == RequestStatus::Approved;
             let (blob, kind) = match &result {
-                Some((b, k)) => (Some(b.clone()), Some(k.as_str())),
+                Some((b, k, _)) => (Some(b.clone()), Some(k.as_str())),
                 None => (None, None),
             };
             if let Some(why) = overriding {
@@ -343,13 +358,19 @@ impl SiteCore {
                 ],
             )
             .map_err(Error::sqlite("deciding a request"))?;
-            audit::record(
-                tx,
-                &caller.email,
+            let entry = (
+                caller.email.as_str(),
                 if approve { "approve" } else { "deny" },
-                &record.id,
-                &reason,
-            )
+                record.id.as_str(),
+                reason.as_str(),
+            );
+            match &result {
+                // The release's receipt is recorded by the entry that approves it.
+                Some((_, _, body)) => {
+                    receipt::issue(tx, body.clone(), &record.requester_id, entry).map(drop)
+                }
+                None => audit::record(tx, entry.0, entry.1, entry.2, entry.3),
+            }
         })?;
         self.request_view(caller, &record.id)
     }
@@ -424,6 +445,16 @@ impl Request {
     /// Pending or denied requests give [`Error::ApprovalPending`] or [`Error::RequestDenied`].
     pub fn get(&self) -> Result<Data> {
         reply!(self.client.call(Call::Result { request: self.id() }), Data)
+    }
+
+    /// The receipt of this request's latest release (for its requester and owners): the
+    /// datasets' versions, the computation, the policy, the checks, who released it and the audit
+    /// entry that records it. [`Client::verify_receipt`] checks it against the log.
+    pub fn receipt(&self) -> Result<Receipt> {
+        reply!(
+            self.client.call(Call::Receipt { request: self.id() }),
+            Receipt
+        )
     }
 
     /// Runs approved code on the real data again, if the output policy has a run left, and returns the

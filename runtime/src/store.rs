@@ -226,6 +226,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE datasets ADD COLUMN disclosure_rules TEXT;
     ALTER TABLE requests ADD COLUMN overriding TEXT;
     "#,
+    // Release receipts, by their digest (which the audit entry of the release records).
+    r#"
+    CREATE TABLE receipts (
+        digest      TEXT PRIMARY KEY,
+        request_id  TEXT,
+        user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        receipt     TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX receipts_by_request ON receipts(request_id, created_at);
+    "#,
 ];
 
 /// Metadata database plus blob files of one datasite directory.

@@ -283,3 +283,159 @@ fn code_returning_real_rows_is_withheld_until_the_owner_overrides() {
     assert_eq!(request.get().unwrap().shape(), vec![3, 31]);
     site.land().unwrap();
 }
+
+/// Every release carries a receipt that the audit entry of the release records: an approved
+/// pointer's result, a code run released over a check, a differentially private release. Each
+/// verifies against the log; a receipt with any field changed does not, nor does any receipt once
+/// an entry of the log is edited in the database file, and the failure names that entry.
+#[test]
+fn receipts_tie_each_release_to_the_audit_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane) = setup(&site);
+
+    // An approved pointer's result.
+    let mean = pointer(&jane, "Patients")
+        .column("radius1")
+        .unwrap()
+        .mean()
+        .unwrap();
+    let (_, held) = reviewed(&owner, &mean, "the mean radius");
+    let request = jane.request(&held.id).unwrap();
+    assert!(
+        request
+            .receipt()
+            .unwrap_err()
+            .to_string()
+            .contains("once its result is released"),
+        "a pending request has no receipt"
+    );
+    held.approve().unwrap();
+    let value = request.get().unwrap();
+    let receipt = request.receipt().unwrap();
+    assert_eq!(receipt.kind, "result");
+    assert_eq!(receipt.requester, "jane@caltech.edu");
+    assert_eq!(receipt.approver, ADMIN);
+    assert_eq!(receipt.site, "checks-site");
+    assert!(receipt.datasets[0].starts_with("Breast Cancer Biomarker@"));
+    assert!(receipt.computation.starts_with("ops:"));
+    assert!(
+        receipt.checks.contains("minimum cell count: pass"),
+        "{}",
+        receipt.checks
+    );
+    assert_eq!(
+        receipt.result,
+        veil::receipt::sha256(&value.encode().unwrap()),
+        "the receipt names the released value"
+    );
+    // The same steps from the same data name the same computation and versions.
+    let again = pointer(&jane, "Patients")
+        .column("radius1")
+        .unwrap()
+        .mean()
+        .unwrap();
+    let (_, held_again) = reviewed(&owner, &again, "the mean radius, again");
+    held_again.approve().unwrap();
+    let second = jane.request(&held_again.id).unwrap().receipt().unwrap();
+    assert_eq!(second.computation, receipt.computation);
+    assert_eq!(second.datasets, receipt.datasets);
+    assert_ne!(second.audit_seq, receipt.audit_seq);
+    let checked = jane.verify_receipt(&receipt).unwrap();
+    assert_eq!(checked.audit_seq, receipt.audit_seq);
+    assert!(checked.entries > receipt.audit_seq);
+    // The owner sees the same receipt; her log records it.
+    assert_eq!(owner.request(&held.id).unwrap().receipt().unwrap(), receipt);
+    let log = owner.audit_log().unwrap();
+    let entry = log.0.iter().find(|e| e.seq == receipt.audit_seq).unwrap();
+    assert_eq!(entry.action, "approve");
+    assert!(entry.detail.contains(&veil::receipt::digest(&receipt)));
+    // Anyone holding the exported log checks it without the datasite.
+    veil::receipt::verify(&receipt, &log.0).unwrap();
+
+    // Any field changed: refused, saying so.
+    let mut forged = receipt.clone();
+    forged.approver = "someone else".into();
+    let err = jane.verify_receipt(&forged).unwrap_err().to_string();
+    assert!(err.contains("a field of the receipt was changed"), "{err}");
+    let mut moved = receipt.clone();
+    moved.audit_seq = second.audit_seq;
+    assert!(jane.verify_receipt(&moved).is_err());
+
+    // A code run released over a check names the code, its policy and the override.
+    let patients = jane.dataset(DATASET).unwrap().asset("Patients").unwrap();
+    let code = veil::function! {
+        fn tail_rows(patients: DataFrame) -> DataFrame {
+            patients.tail(Some(2))
+        }
+    }
+    .input_policy(ExactMatch::new().asset("patients", &patients));
+    let run = jane.request_code_execution(&code, "two rows").unwrap();
+    owner
+        .request(&run.id)
+        .unwrap()
+        .approve_overriding("the owner published these two rows")
+        .unwrap();
+    let output = run.get().unwrap();
+    let code_receipt = run.receipt().unwrap();
+    assert_eq!(code_receipt.kind, "code run 1");
+    assert_eq!(
+        code_receipt.computation,
+        format!("code:{}", veil::receipt::sha256(code.source().as_bytes()))
+    );
+    assert!(
+        code_receipt
+            .checks
+            .contains("the owner published these two rows"),
+        "{}",
+        code_receipt.checks
+    );
+    assert_eq!(
+        code_receipt.result,
+        veil::receipt::sha256(&output.encode().unwrap())
+    );
+    jane.verify_receipt(&code_receipt).unwrap();
+
+    // A DP release carries its own.
+    let asset = owner.dataset(DATASET).unwrap().asset("Patients").unwrap();
+    asset.set_bounds("radius1", 0.0, 40.0).unwrap();
+    owner.set_budget("jane@caltech.edu", DATASET, 1.0).unwrap();
+    let released = pointer(&jane, "Patients")
+        .column("radius1")
+        .unwrap()
+        .row_count()
+        .unwrap()
+        .get_dp(0.5)
+        .unwrap();
+    assert_eq!(released.receipt.kind, "dp release");
+    assert!(
+        released.receipt.policy.contains("ε 0.5"),
+        "{}",
+        released.receipt.policy
+    );
+    jane.verify_receipt(&released.receipt).unwrap();
+
+    // An entry edited in the file, past the triggers that stop the datasite's own connection:
+    // every receipt from there on fails, naming the entry.
+    let db = rusqlite::Connection::open(site.dir().join("veil.db")).unwrap();
+    db.execute_batch("DROP TRIGGER audit_no_update").unwrap();
+    db.execute(
+        "UPDATE audit SET detail = 'nothing happened' WHERE seq = ?1",
+        [code_receipt.audit_seq],
+    )
+    .unwrap();
+    drop(db);
+    for later in [&code_receipt, &released.receipt] {
+        let err = jane.verify_receipt(later).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "entry {} does not match the chain",
+                code_receipt.audit_seq
+            )),
+            "{err}"
+        );
+    }
+    // An earlier receipt fails too: the chain is checked to the log's end.
+    assert!(jane.verify_receipt(&receipt).is_err());
+    site.land().unwrap();
+}
