@@ -95,6 +95,13 @@ def test_01_datasets_and_assets(tmp_path, monkeypatch):
     assert "features: [569, 30], targets: [569, 1]" in texts(by_start["let frame = read_csv(\"data/breast_cancer_wisconsin_diagnostic.csv\")?;"])
     uploaded = outputs(by_start["client.upload_dataset("], "execute_result")
     assert uploaded and "Breast Cancer Data: Features" in uploaded[0]["data"]["text/html"]
+    # The mock report tells Owen what the tutorial's recipes give away.
+    report = uploaded[0]["data"]["text/plain"]
+    assert "Mock report (owners only)" in report, report
+    assert "real values are recovered from the mock's rows by an affine fit: radius1" in report, report
+    assert "(exact marginals): Diagnosis" in report, report
+    synthetic = texts(by_start["let synthetic_targets = mock::synthesize("])
+    assert "B" in synthetic and "M" in synthetic, synthetic
     listed = texts(by_start["%datasets"])
     assert "Breast Cancer Biomarker" in listed and "Datasets (1)" in listed
     mock = outputs(by_start["let uploaded = client.dataset(\"Breast Cancer Biomarker\")?;"], "execute_result")

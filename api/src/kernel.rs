@@ -19,7 +19,7 @@ use crate::view::{DataKind, NewUser, Role};
 pub type Handle = u64;
 
 /// A mock recipe applied to a frame a cell holds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "recipe", rename_all = "snake_case")]
 pub enum Recipe {
     /// Each numeric column shifted and jittered (keeps row order: see the mock report).
@@ -38,6 +38,11 @@ pub enum Recipe {
         seed: u64,
         /// The noise's scale.
         scale: f64,
+    },
+    /// A synthesized mock (schema only, or DP marginals).
+    Synthesize {
+        /// How.
+        spec: crate::mock::Synthesis,
     },
 }
 

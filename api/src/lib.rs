@@ -43,6 +43,7 @@ pub mod disclosure;
 pub mod dp;
 pub mod kernel;
 mod methods;
+pub mod mock;
 pub mod ops;
 pub mod receipt;
 pub mod spec;

@@ -22,6 +22,9 @@ pub enum Mock<D> {
     Given(D),
     /// No mock: scientists see the schema and shape only ([`Asset::no_mock`]).
     Declined,
+    /// A mock the datasite makes from the real data as the spec says, and records how
+    /// ([`Asset::mock_synthesized`]).
+    Synthesized(crate::mock::Synthesis),
 }
 
 /// One piece of a dataset: the real data and a mock that scientists may see.
@@ -73,6 +76,14 @@ impl<D> Asset<D> {
         self
     }
 
+    /// Has the datasite make the mock from the real data as `spec` says (schema only, or DP
+    /// marginals), so scientists see a mock with a stated guarantee and the asset records how it
+    /// was made.
+    pub fn mock_synthesized(mut self, spec: crate::mock::Synthesis) -> Self {
+        self.mock = Mock::Synthesized(spec);
+        self
+    }
+
     /// Declares that this asset has no mock: scientists see its schema and shape only.
     pub fn no_mock(mut self) -> Self {
         self.mock = Mock::Declined;
@@ -107,6 +118,7 @@ impl<D> Asset<D> {
                 Mock::Unset => Mock::Unset,
                 Mock::Given(m) => Mock::Given(f(m)?),
                 Mock::Declined => Mock::Declined,
+                Mock::Synthesized(spec) => Mock::Synthesized(spec),
             },
         })
     }

@@ -504,6 +504,13 @@ pub struct AssetView {
     /// Size of the real data as its number of values × 8 bytes. Not the stored size: how well the
     /// data compresses tells how repetitive its values are, which the shape does not.
     pub data_bytes: u64,
+    /// How the mock was made, as the datasite recorded it.
+    #[serde(default)]
+    pub mock_made: String,
+    /// What the mock gives away of the real data, measured at upload: for owners only (empty for
+    /// anyone else).
+    #[serde(default)]
+    pub mock_report: Option<crate::mock::MockReport>,
 }
 
 /// An uploaded dataset as the datasite reports it; `A` is how its assets are held (their views on

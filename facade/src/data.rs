@@ -176,6 +176,16 @@ pub mod mock {
     pub fn laplace_noise(data: &Data, scale: f64, seed: u64) -> Result<Data> {
         made(data, Recipe::LaplaceNoise { seed, scale })
     }
+
+    /// A mock synthesized as `spec` says, to look at before upload: schema only
+    /// (`Synthesis::schema_only().range(..).categories(..)`) or DP marginals
+    /// (`Synthesis::dp_marginals(epsilon)..`). `Asset::mock_synthesized(spec)` has the datasite
+    /// make it, and record how, instead.
+    pub fn synthesize(data: &Data, spec: &Synthesis) -> Result<Data> {
+        made(data, Recipe::Synthesize { spec: spec.clone() })
+    }
+
+    pub use veil_api::mock::Synthesis;
 }
 
 pub use veil_api::view::Contributor;

@@ -692,6 +692,7 @@ impl Cells {
                     Recipe::LaplaceNoise { seed, scale } => {
                         veil::mock::laplace_noise(&frame, scale, seed)?
                     }
+                    Recipe::Synthesize { spec } => veil::mock::synthesize(&frame, &spec)?,
                 };
                 self.data_handle(mock.into())
             }

@@ -68,6 +68,7 @@ const FACADE_FILES: &[(&str, &str)] = &[
         "api/src/methods.rs",
         include_str!("../../api/src/methods.rs"),
     ),
+    ("api/src/mock.rs", include_str!("../../api/src/mock.rs")),
     ("api/src/ops.rs", include_str!("../../api/src/ops.rs")),
     (
         "api/src/receipt.rs",

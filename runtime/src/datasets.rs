@@ -10,6 +10,7 @@ use crate::client::Client;
 use crate::data::{self, Data, DataKind};
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
+use crate::mock::MockReport;
 use crate::site::SiteCore;
 use crate::store::now_ms;
 use crate::users::{User, require_owner};
@@ -60,7 +61,7 @@ pub(crate) fn validate_asset(asset: &Asset) -> Result<(String, String)> {
             ));
         }
         Mock::Given(mock) => data.check_mock(&name, mock)?,
-        Mock::Declined => {}
+        Mock::Declined | Mock::Synthesized(_) => {}
     }
     Ok((name, description))
 }
@@ -80,6 +81,7 @@ fn asset_table(asset: &Asset) -> Table {
                     Mock::Unset => "not set".into(),
                     Mock::Declined => "none (declared with no_mock)".into(),
                     Mock::Given(m) => m.describe(),
+                    Mock::Synthesized(spec) => format!("to be {spec} by the datasite"),
                 },
             ),
         ],
@@ -278,10 +280,17 @@ impl SiteAsset {
                         .map_or("no mock".into(), data::shape_text),
                 ),
                 ("schema", self.schema.to_string()),
+                ("mock made", self.mock_made.clone()),
                 ("size", display::human_bytes(self.data_bytes)),
                 ("id", self.id.clone()),
             ],
         );
+        if let Some(report) = &self.mock_report {
+            add_mock_report(
+                &mut t,
+                std::slice::from_ref(&(self.name.clone(), report.clone())),
+            );
+        }
         if self.mock_shape.is_some() {
             match self.mock() {
                 Ok(mock) => add_preview(&mut t, &mock, "Mock"),
@@ -370,11 +379,79 @@ impl SiteDataset {
             })
             .collect();
         t.sub_table(format!("Assets ({})", rows.len()), headers, rows);
+        let reports: Vec<(String, MockReport)> = self
+            .assets
+            .iter()
+            .filter_map(|a| Some((a.name.clone(), a.mock_report.clone()?)))
+            .collect();
+        add_mock_report(&mut t, &reports);
         t
     }
 }
 
 crate::display::render_via_table!(SiteDataset);
+
+/// The mock reports of `(asset, report)` pairs, for an owner: a table of the measures, and a
+/// warning per finding.
+fn add_mock_report(t: &mut Table, reports: &[(String, MockReport)]) {
+    if reports.is_empty() {
+        return;
+    }
+    let headers = [
+        "asset",
+        "mock made",
+        "real rows in the mock",
+        "affine error (0: values recovered, 1: nothing)",
+        "exact marginals",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = reports
+        .iter()
+        .map(|(asset, r)| {
+            let errors: Vec<(&str, f64)> = r
+                .columns
+                .iter()
+                .filter_map(|c| Some((c.column.as_str(), c.affine_error?)))
+                .collect();
+            let lowest = errors.iter().min_by(|a, b| a.1.total_cmp(&b.1));
+            let revealing = errors
+                .iter()
+                .filter(|(_, e)| *e < veil_api::mock::REVEALING_AFFINE_ERROR)
+                .count();
+            let exact: Vec<&str> = r
+                .columns
+                .iter()
+                .filter(|c| c.exact_marginal)
+                .map(|c| c.column.as_str())
+                .collect();
+            vec![
+                asset.clone(),
+                r.made.clone(),
+                format!("{} of {}", r.exact_rows, r.mock_rows),
+                match lowest {
+                    None => "-".into(),
+                    Some((column, e)) => format!(
+                        "lowest {e:.3} ({column}); {revealing} of {} columns under {}",
+                        errors.len(),
+                        veil_api::mock::REVEALING_AFFINE_ERROR
+                    ),
+                },
+                if exact.is_empty() {
+                    "none".into()
+                } else {
+                    exact.join(", ")
+                },
+            ]
+        })
+        .collect();
+    t.sub_table("Mock report (owners only)".into(), headers, rows);
+    for (asset, r) in reports {
+        for finding in r.findings() {
+            t.warnings.push(format!("mock of {asset}: {finding}"));
+        }
+    }
+}
 
 /// The datasets of a datasite, as listed by [`Client::datasets`](crate::Client::datasets).
 #[derive(Debug, Clone)]

@@ -10,10 +10,12 @@
 
 use veil_api::call::{Call, Reply};
 use veil_api::ops::Op;
+use veil_api::view::DatasetView;
 
 use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::site::SiteCore;
+use crate::users::User;
 
 /// Ok if `caller` may send `count` values with `call`: only an owner's upload carries any. A
 /// transport checks it before it decodes them, so nobody else can make the datasite parse a value.
@@ -68,8 +70,15 @@ impl SiteCore {
                 Reply::Done
             }
             Call::AuditLog => Reply::Audit(self.audit_log(c)?),
-            Call::Datasets => Reply::Datasets(self.datasets()?),
-            Call::Dataset { name } => Reply::Dataset(self.dataset_by("name", name.trim())?),
+            Call::Datasets => Reply::Datasets(
+                self.datasets()?
+                    .into_iter()
+                    .map(|d| seen_by(c, d))
+                    .collect(),
+            ),
+            Call::Dataset { name } => {
+                Reply::Dataset(seen_by(c, self.dataset_by("name", name.trim())?))
+            }
             Call::UploadDataset { dataset } => {
                 Reply::Dataset(self.upload_dataset(c, dataset, parts)?)
             }
@@ -170,3 +179,14 @@ macro_rules! reply {
     };
 }
 pub(crate) use reply;
+
+/// A dataset as `caller` may see it: its mocks' reports are the owners' (a report names the
+/// columns a mock gives away, and how well).
+fn seen_by(caller: &User, mut dataset: DatasetView) -> DatasetView {
+    if !caller.role.is_owner() {
+        for asset in &mut dataset.assets {
+            asset.mock_report = None;
+        }
+    }
+    dataset
+}

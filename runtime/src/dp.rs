@@ -32,7 +32,7 @@
 //!   computed), so whether a release failed says nothing of the data: a failure is the datasite's
 //!   own (its storage), and the scientist is told only that it failed.
 
-mod noise;
+pub(crate) mod noise;
 
 use rusqlite::{OptionalExtension, params};
 pub use veil_api::dp::{Budget, Domain, DpPlan, DpQuery, DpRelease, DpValue};

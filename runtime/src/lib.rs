@@ -68,7 +68,8 @@
 //! - [`datasets`]: [`Dataset`] and [`Asset`] builders (the vocabulary's `spec` types over the
 //!   datasite's [`Data`]), uploaded [`SiteDataset`] / [`SiteAsset`] views.
 //! - [`data`]: [`Data`] — a polars frame or an ndarray array, encoded as Parquet or `.npy`.
-//! - [`mock`]: recipes for mock data; [`load`]: CSV and Parquet loaders.
+//! - [`mock`]: recipes for mock data, synthesized mocks (schema only, DP marginals), and the
+//!   report of what a mock gives away that every upload gets; [`load`]: CSV and Parquet loaders.
 //! - [`disclosure`]: automatic output checks (minimum cell count, dominance, p-percent, zeros,
 //!   degrees of freedom, individual records) on every approved release, per-dataset rules.
 //! - [`dp`]: differentially private releases of aggregate pointers under per-scientist budgets

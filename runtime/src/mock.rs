@@ -1,7 +1,13 @@
-//! Ways to build mock data from real data, so owners can publish something safe to look at.
+//! Ways to build mock data from real data, so owners can publish something safe to look at, and
+//! the measure of what a mock gives away.
 //!
-//! All helpers are deterministic for a given seed (ChaCha8, whose output is fixed across `rand`
-//! releases), so a tutorial produces the same mock every run.
+//! The recipes ([`shift_and_jitter`], [`laplace_noise`], [`shuffle_rows`]) are deterministic for a
+//! given seed (ChaCha8, whose output is fixed across `rand` releases), so a tutorial produces the
+//! same mock every run. [`synthesize`] makes a mock with a stated guarantee: from the declared
+//! schema only, or from differentially private marginals. [`report`] is what the datasite
+//! measures of every mock at upload (exact real rows, affine reconstruction per column, exact
+//! marginals): the tutorials' `shift_and_jitter` gives every value away by its row, which the
+//! report says.
 
 use polars::prelude::{Column, DataFrame, DataType, IdxCa, IdxSize};
 use rand::rngs::ChaCha8Rng;
@@ -9,6 +15,13 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
 use crate::error::{Error, Result};
+
+mod report;
+mod synth;
+
+pub use report::report;
+pub use synth::synthesize;
+pub use veil_api::mock::{ColumnReport, Method, MockReport, Synthesis};
 
 /// The tutorials' recipe (PySyft's `X.apply(lambda s: s + np.mean(s) + np.random.uniform(size=len(s)))`):
 /// every numeric column is shifted by its own mean and jittered by uniform noise in `[0, 1)`. Values

@@ -237,6 +237,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX receipts_by_request ON receipts(request_id, created_at);
     "#,
+    // How each asset's mock was made, and what it gives away (measured at upload).
+    r#"
+    ALTER TABLE assets ADD COLUMN mock_made TEXT;
+    ALTER TABLE assets ADD COLUMN mock_report TEXT;
+    "#,
 ];
 
 /// Metadata database plus blob files of one datasite directory.

@@ -737,3 +737,200 @@ fn breast_cancer_owner_flow() {
         .unwrap();
     assert_eq!(real.data().unwrap(), Data::from(x));
 }
+
+fn cancer() -> DataFrame {
+    read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../notebooks/data/breast_cancer_wisconsin_diagnostic.csv"
+    ))
+    .unwrap()
+}
+
+/// A domain for every column of `frame`, as an owner would declare it: each range widened past
+/// the data, the diagnosis's two labels.
+fn declared(mut spec: mock::Synthesis, frame: &DataFrame) -> mock::Synthesis {
+    for column in frame.columns() {
+        let name = column.name().as_str();
+        if name == "Diagnosis" {
+            spec = spec.categories(name, ["B", "M"]);
+        } else {
+            let values = column.f64().unwrap().into_no_null_iter();
+            let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            spec = spec.range(name, (lo * 0.9).floor(), (hi * 1.1).ceil());
+        }
+    }
+    spec
+}
+
+/// The tutorials' mocks, measured at upload: `shift_and_jitter` keeps each value in its row, so an
+/// affine fit gives every real value back; the targets' mock is the real column shuffled, so its
+/// class counts are exact. A DP-marginals mock made by the datasite gives neither, and says how it
+/// was made. Scientists see how a mock was made, not its report.
+#[test]
+fn the_mock_report_names_what_each_mock_gives_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path(), true);
+    let (owner, jane) = owner_and_scientist(&site);
+    let real = cancer();
+    let features = real.drop("Diagnosis").unwrap();
+    let targets = real.select(["Diagnosis"]).unwrap();
+    let uploaded =
+        owner
+            .upload_dataset(
+                Dataset::new("Breast Cancer Biomarker")
+                    .asset(
+                        Asset::new("Features")
+                            .data(features.clone())
+                            .mock(mock::shift_and_jitter(&features, 12345).unwrap()),
+                    )
+                    .asset(
+                        Asset::new("Targets")
+                            .data(targets.clone())
+                            .mock(mock::shuffle_rows(&targets, 12345).unwrap()),
+                    )
+                    .asset(Asset::new("Synthetic").data(real.clone()).mock_synthesized(
+                        declared(mock::Synthesis::dp_marginals(10.0), &real).seed(3),
+                    ))
+                    .asset(
+                        Asset::new("Schema").data(real.clone()).mock_synthesized(
+                            declared(mock::Synthesis::schema_only(), &real).seed(4),
+                        ),
+                    ),
+            )
+            .unwrap();
+    let report = |asset: &str| {
+        uploaded
+            .assets
+            .iter()
+            .find(|a| a.name == asset)
+            .unwrap()
+            .mock_report
+            .clone()
+            .expect("the owner reads every mock's report")
+    };
+
+    let jittered = report("Features");
+    assert_eq!(jittered.made, "given by the owner");
+    let radius = jittered
+        .columns
+        .iter()
+        .find(|c| c.column == "radius1")
+        .unwrap();
+    // Uniform jitter of width 1 against a spread of 3.5: about 0.29 / 3.5.
+    let error = radius.affine_error.unwrap();
+    assert!(error < 0.1, "radius1's affine error {error}");
+    // Every column whose spread dwarfs the jitter is given away.
+    let given_away: Vec<&str> = jittered
+        .columns
+        .iter()
+        .filter(|c| c.affine_error.unwrap() < 0.5)
+        .map(|c| c.column.as_str())
+        .collect();
+    for column in [
+        "radius1",
+        "texture1",
+        "perimeter1",
+        "area1",
+        "area2",
+        "area3",
+    ] {
+        assert!(given_away.contains(&column), "{column}: {given_away:?}");
+    }
+    assert!(
+        jittered
+            .findings()
+            .iter()
+            .any(|f| f.contains("recovered from the mock's rows")),
+        "{:?}",
+        jittered.findings()
+    );
+    let shuffled = report("Targets");
+    assert!(shuffled.columns[0].exact_marginal);
+    assert!(
+        shuffled
+            .findings()
+            .iter()
+            .any(|f| f.contains("(exact marginals): Diagnosis")),
+        "{:?}",
+        shuffled.findings()
+    );
+
+    let synthetic = report("Synthetic");
+    assert!(synthetic.made.contains("ε = 10"), "{}", synthetic.made);
+    assert_eq!(synthetic.exact_rows, 0);
+    for c in &synthetic.columns {
+        assert!(!c.exact_marginal, "{}", c.column);
+        if let Some(e) = c.affine_error {
+            assert!(e > 0.8, "{}: {e}", c.column);
+        }
+    }
+    assert!(
+        synthetic.findings().is_empty(),
+        "{:?}",
+        synthetic.findings()
+    );
+    // The noisy histograms keep the real proportions roughly: about 37% malignant.
+    let mock_frame = jane
+        .dataset("Breast Cancer Biomarker")
+        .unwrap()
+        .asset("Synthetic")
+        .unwrap()
+        .mock()
+        .unwrap();
+    let mock_frame = mock_frame.as_frame().unwrap();
+    assert_eq!(mock_frame.schema(), real.schema());
+    let malignant = mock_frame
+        .column("Diagnosis")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .filter(|d| *d == Some("M"))
+        .count() as f64
+        / mock_frame.height() as f64;
+    assert!((malignant - 0.373).abs() < 0.1, "{malignant}");
+
+    let schema_only = report("Schema");
+    assert!(
+        schema_only.made.contains("schema only"),
+        "{}",
+        schema_only.made
+    );
+    assert_eq!(schema_only.exact_rows, 0);
+
+    // The owner's view shows the report; Jane's shows how each mock was made, and no report.
+    let shown = owner.dataset("Breast Cancer Biomarker").unwrap().text();
+    assert!(shown.contains("Mock report (owners only)"), "{shown}");
+    assert!(
+        shown.contains("mock of Features: real values are recovered"),
+        "{shown}"
+    );
+    let hers = jane.dataset("Breast Cancer Biomarker").unwrap();
+    assert!(hers.assets.iter().all(|a| a.mock_report.is_none()));
+    assert!(!hers.text().contains("Mock report"));
+    let synthetic_asset = hers.asset("Synthetic").unwrap();
+    assert!(synthetic_asset.mock_made.contains("discrete Laplace"));
+    assert!(synthetic_asset.text().contains("mock made"));
+
+    // A column without a declared domain is refused, naming it and the fix; nothing is uploaded.
+    let err = owner
+        .upload_dataset(
+            Dataset::new("Half declared").asset(
+                Asset::new("Patients")
+                    .data(real.clone())
+                    .mock_synthesized(mock::Synthesis::schema_only().range("radius1", 0.0, 40.0)),
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column `texture1` has no declared domain")
+            && err.contains(".range(\"texture1\""),
+        "{err}"
+    );
+    assert_eq!(
+        names(&owner.datasets().unwrap()),
+        ["Breast Cancer Biomarker"]
+    );
+    site.land().unwrap();
+}

@@ -16,6 +16,10 @@ struct EncodedAsset {
     /// The size everyone sees: from the shape alone (see [`AssetView::data_bytes`]).
     nominal_bytes: u64,
     mock: Option<(Vec<u8>, String)>,
+    /// How the mock was made.
+    made: String,
+    /// What the mock gives away (JSON of a [`MockReport`](crate::mock::MockReport)).
+    report: Option<String>,
 }
 
 #[cfg(test)]
@@ -25,7 +29,8 @@ thread_local! {
 }
 
 const DATASET_COLUMNS: &str = "id, name, description, summary, citation, url, uploader, created_at";
-const ASSET_COLUMNS: &str = "id, name, description, kind, schema, shape, mock_shape, data_bytes";
+const ASSET_COLUMNS: &str =
+    "id, name, description, kind, schema, shape, mock_shape, data_bytes, mock_made, mock_report";
 
 impl SiteCore {
     /// Uploads `named` for `caller`, with its data and mocks the values `parts` (named by index).
@@ -103,7 +108,21 @@ impl SiteCore {
                 ));
             }
             let data = asset.data.as_ref().expect("validated");
-            let mock = match asset.mock_data() {
+            let synthesized;
+            let (mock, made) = match &asset.mock {
+                Mock::Given(m) => (Some(m), "given by the owner".to_string()),
+                Mock::Synthesized(spec) => {
+                    synthesized = synthesize(&aname, data, spec)?;
+                    (Some(&synthesized), spec.to_string())
+                }
+                Mock::Declined | Mock::Unset => (None, "none: the owner declined one".to_string()),
+            };
+            // Measured here, on the datasite's own copy of both: the owner reads it at upload.
+            let report = match mock {
+                Some(m) => Some(json(&crate::mock::report(data, m, &made)?)),
+                None => None,
+            };
+            let mock = match mock {
                 Some(m) => Some((m.encode()?, json(&m.shape()))),
                 None => None,
             };
@@ -116,6 +135,8 @@ impl SiteCore {
                 data: data.encode()?,
                 nominal_bytes: data.shape().iter().map(|&n| n as u64).product::<u64>() * 8,
                 mock,
+                made,
+                report,
             });
         }
         let id = self.store.write("uploading a dataset", |tx| {
@@ -152,8 +173,8 @@ impl SiteCore {
                 };
                 tx.execute(
                     "INSERT INTO assets (id, dataset_id, position, name, description, kind, schema, shape,
-                                         data_blob, data_bytes, mock_blob, mock_shape)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                         data_blob, data_bytes, mock_blob, mock_shape, mock_made, mock_report)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                     params![
                         uuid::Uuid::new_v4().to_string(),
                         id,
@@ -166,7 +187,9 @@ impl SiteCore {
                         data_blob,
                         a.nominal_bytes as i64,
                         mock_blob,
-                        mock_shape
+                        mock_shape,
+                        a.made,
+                        a.report
                     ],
                 )
                 .map_err(Error::sqlite("writing an asset"))?;
@@ -367,6 +390,8 @@ struct AssetRow {
     shape: String,
     mock_shape: Option<String>,
     data_bytes: i64,
+    mock_made: Option<String>,
+    mock_report: Option<String>,
 }
 
 impl AssetRow {
@@ -380,6 +405,8 @@ impl AssetRow {
             shape: r.get(5)?,
             mock_shape: r.get(6)?,
             data_bytes: r.get(7)?,
+            mock_made: r.get(8)?,
+            mock_report: r.get(9)?,
         })
     }
 
@@ -395,6 +422,31 @@ impl AssetRow {
             shape: data::shape_from_json(&self.shape),
             mock_shape: self.mock_shape.as_deref().map(data::shape_from_json),
             data_bytes: self.data_bytes as u64,
+            mock_made: self
+                .mock_made
+                .unwrap_or_else(|| "not recorded (uploaded before Veil kept it)".into()),
+            mock_report: self
+                .mock_report
+                .map(|r| serde_json::from_str(&r))
+                .transpose()
+                .map_err(|e| Error::corrupt("reading a mock report", e.to_string()))?,
         })
     }
+}
+
+/// The mock `spec` makes of asset `asset`'s data (a frame), checked as a given mock would be.
+fn synthesize(asset: &str, data: &Data, spec: &crate::mock::Synthesis) -> Result<Data> {
+    let Data::Frame(frame) = data else {
+        return Err(Error::invalid(
+            format!("mock of asset `{asset}`"),
+            format!(
+                "synthesis makes frames, and this asset is a {}",
+                data.kind()
+            ),
+            "give an array's mock with `Asset::mock(..)`",
+        ));
+    };
+    let mock = Data::Frame(crate::mock::synthesize(frame, spec)?);
+    data.check_mock(asset, &mock)?;
+    Ok(mock)
 }
