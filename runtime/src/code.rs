@@ -403,14 +403,15 @@ impl SiteCore {
                     })
                     .collect();
                 let checks = self.check_output(&assets, &output)?;
-                let overriding: Option<String> = self.store.read(|conn| {
-                    conn.query_row(
-                        "SELECT overriding FROM requests WHERE id = ?1",
-                        [request_id],
-                        |r| r.get(0),
-                    )
-                    .map_err(Error::sqlite("reading a request"))
-                })?;
+                let (overriding, approver): (Option<String>, Option<String>) =
+                    self.store.read(|conn| {
+                        conn.query_row(
+                            "SELECT overriding, reviewer FROM requests WHERE id = ?1",
+                            [request_id],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .map_err(Error::sqlite("reading a request"))
+                    })?;
                 let withheld = veil_api::disclosure::fails(&checks) && overriding.is_none();
                 let detail = format!("run {seq}");
                 if withheld {
@@ -418,14 +419,6 @@ impl SiteCore {
                         audit::record(tx, &caller.email, "withheld", request_id, &detail)
                     })?;
                 } else {
-                    let approver: Option<String> = self.store.read(|conn| {
-                        conn.query_row(
-                            "SELECT reviewer FROM requests WHERE id = ?1",
-                            [request_id],
-                            |r| r.get(0),
-                        )
-                        .map_err(Error::sqlite("reading a request"))
-                    })?;
                     let body = Receipt {
                         kind: format!("code run {seq}"),
                         request: Some(request_id.to_string()),
