@@ -48,7 +48,8 @@ bash scripts/setup-venv.sh
 export VIRTUAL_ENV="$root/.venv"
 export JUPYTER_PATH="$root/.venv/share/jupyter"
 export PATH="$root/.venv/bin:$PATH"
-target/debug/veil-kernel install --sys-prefix
+target/debug/veil-kernel install --sys-prefix | tee target/install.log
+grep -Eq "^code runner: [0-9]+/[0-9]+ crates built" target/install.log  # progress, not silence
 jupyter kernelspec list | grep -q "^ *veil "
 
 step "tests"
@@ -77,6 +78,11 @@ step "benchmark: the seeds' whole flow, step by step, once (README: the release-
 out=$(target/debug/examples/flow_bench --runs 1 2>/dev/null)
 printf '%s\n' "$out"
 grep -q '"execute_and_get":' <<<"$out"
+
+step "benchmark: 20 code requests' disk and first compile (fails over 5 MB a request, or binaries left after denial)"
+out=$(target/debug/examples/request_cost --requests 20 2>/dev/null)
+printf '%s\n' "$out"
+grep -q '"compiled_bytes_after_denials":0' <<<"$out"
 
 step "load: 8 scientists x 20 pointer ops on a served datasite, every result checked (README: the full run)"
 out=$(target/debug/examples/load --scientists 8 --ops 20 2>&1)

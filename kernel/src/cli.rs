@@ -79,11 +79,45 @@ fn run(cli: Cli) -> Result<()> {
                 install::KERNEL_NAME,
                 dir.display()
             );
-            let warmed = crate::rust::warm(&crate::rust::Options::from_env())?;
-            println!("{warmed}");
+            let spinner = indicatif::ProgressBar::new_spinner().with_message(
+                "warming the Rust cells: evcxr compiles the cells' facade (about 20 s the first time)",
+            );
+            spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+            if spinner.is_hidden() {
+                println!("{}", spinner.message());
+            }
+            let warmed = crate::rust::warm(&crate::rust::Options::from_env());
+            spinner.finish_and_clear();
+            println!("{}", warmed?);
             let runner = veil::runner::Runner::new(veil::runner::default_dir());
+            println!(
+                "building the code runner's dependency set (polars, ndarray, serde) as one shared library in {} (minutes the first time)",
+                runner.dir().display()
+            );
             let started = std::time::Instant::now();
-            runner.warm().with_context(|| {
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed}] {bar:30} {pos}/{len} crates, last: {msg}",
+                )
+                .expect("a valid template"),
+            );
+            let mut shown = 0;
+            let warmed = runner.warm_with(&mut |p| {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+                bar.set_message(p.name.clone());
+                // Without a terminal (a log), a line at each tenth.
+                let tenth = p.done * 10 / p.total.max(1);
+                if bar.is_hidden() && tenth > shown {
+                    shown = tenth;
+                    println!(
+                        "code runner: {}/{} crates built ({})",
+                        p.done, p.total, p.name
+                    );
+                }
+            });
+            bar.finish_and_clear();
+            warmed.with_context(|| {
                 format!("warming the code runner in {}", runner.dir().display())
             })?;
             println!(

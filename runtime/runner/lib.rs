@@ -1,7 +1,8 @@
 //! `veil_jobs`: the support library every code request is compiled with.
 //!
-//! The datasite writes each submitted function into `src/bin/job_<hash>.rs` of this package, after
-//! `use veil_jobs::prelude::*;` and before a generated `main` that loads the function's inputs from
+//! Built once as a shared library (a Rust `dylib`) holding the whole dependency set. The datasite
+//! compiles each submitted function against it, after `use veil_jobs::prelude::*;` and before a
+//! generated `main` that loads the function's inputs from
 //! the working directory (`in/<n>.parquet`, `in/<n>.f64.npy`, `in/<n>.i64.npy`, `in/<n>.json`), calls
 //! it and writes what it returned (`out.parquet`, `out.f64.npy`, `out.i64.npy` or `out.json`).
 //!
@@ -42,10 +43,16 @@ pub enum Failure {
 
 /// Runs a job: the generated `main` calls this with the code that loads inputs, calls the function and
 /// writes its output.
+///
+/// Generic code is compiled into every job, so each generic function here is a thin shell around
+/// one that is compiled once, in the library.
 pub fn main(job: impl FnOnce(&Job) -> Result<(), Failure>) {
-    let outcome = job(&Job {
+    finish(job(&Job {
         dir: PathBuf::from("."),
-    });
+    }))
+}
+
+fn finish(outcome: Result<(), Failure>) {
     let (code, message) = match outcome {
         Ok(()) => return,
         Err(Failure::Returned(m)) => (3, format!("the function returned an error: {m}")),
@@ -64,6 +71,12 @@ pub struct Job {
 impl Job {
     /// Input `index` (parameter `param`), loaded as the parameter's type.
     pub fn input<T: Input>(&self, index: usize, param: &str) -> Result<T, Failure> {
+        let (path, kind) = self.locate(index, param)?;
+        T::load(&path, kind).map_err(|wanted| mismatch(param, wanted, kind))
+    }
+
+    /// Input `index`'s file and how it was stored.
+    fn locate(&self, index: usize, param: &str) -> Result<(PathBuf, InputKind), Failure> {
         let dir = self.dir.join("in");
         let prefix = format!("{index}.");
         let file = std::fs::read_dir(&dir)
@@ -72,13 +85,7 @@ impl Job {
             .find(|e| e.file_name().to_string_lossy().starts_with(&prefix))
             .ok_or_else(|| Failure::Input(format!("input {index} (`{param}`) is missing")))?;
         let name = file.file_name().to_string_lossy().into_owned();
-        let kind = InputKind::from_file_name(&name);
-        T::load(&file.path(), kind).map_err(|wanted| {
-            Failure::Input(format!(
-                "parameter `{param}` takes {wanted}, but its input is {}; change the parameter's type or bind another input",
-                kind.describe()
-            ))
-        })
+        Ok((file.path(), InputKind::from_file_name(&name)))
     }
 
     /// Writes the function's output.
@@ -107,6 +114,13 @@ impl Job {
         }
         Ok(())
     }
+}
+
+fn mismatch(param: &str, wanted: &str, kind: InputKind) -> Failure {
+    Failure::Input(format!(
+        "parameter `{param}` takes {wanted}, but its input is {}; change the parameter's type or bind another input",
+        kind.describe()
+    ))
 }
 
 /// How an input was stored.

@@ -355,6 +355,9 @@ impl SiteCore {
             let _ = self.runner.build(&code.source, &code.signature)?;
             if let Some(seq) = self.claim_run(caller, request_id, code_id, !fresh)? {
                 self.execute(&code, seq)?;
+                if seq >= code.policy.max_runs() {
+                    self.prune_compiled();
+                }
                 return self.release_run(caller, request_id, code_id, seq);
             }
             if fresh {
@@ -635,6 +638,45 @@ impl SiteCore {
             ));
         }
         Ok(label)
+    }
+
+    /// Removes the compiled jobs no request can run again: denied, its policy used up, its
+    /// requester deleted, and runs on mocks no request asked for. Called when a request stops
+    /// being runnable; a failure is logged, since the call that caused it succeeded.
+    pub(crate) fn prune_compiled(&self) {
+        let keep = self.store.read(|conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT c.source, c.runs, c.policy, r.status FROM code c
+                     JOIN requests r ON r.code_id = c.id WHERE r.status != 'denied'",
+                )
+                .map_err(Error::sqlite("listing runnable code"))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(Error::sqlite("listing runnable code"))?;
+            let mut keep = Vec::new();
+            for row in rows {
+                let (source, runs, policy, status) =
+                    row.map_err(Error::sqlite("listing runnable code"))?;
+                let max_runs = serde_json::from_str::<OutputPolicy>(&policy)
+                    .map_or(u32::MAX, |p| p.max_runs());
+                if status == "pending" || runs < max_runs {
+                    keep.push(source);
+                }
+            }
+            Ok(keep)
+        });
+        let pruned = keep.and_then(|keep| self.runner.prune(keep.iter().map(String::as_str)));
+        if let Err(e) = pruned {
+            eprintln!("veil: could not remove compiled code no request can run: {e}");
+        }
     }
 
     /// Runs `code` on the real data for an owner's eyes: nothing is stored or released.

@@ -59,6 +59,7 @@ impl SiteCore {
             Call::SetRole { email, role } => Reply::User(self.set_role(c, &email, role)?),
             Call::DeleteUser { email } => {
                 self.delete_user(c, &email)?;
+                self.prune_compiled();
                 Reply::Done
             }
             Call::SetSignup { enabled } => {
@@ -115,7 +116,9 @@ impl SiteCore {
                 overriding,
             } => Reply::Request(self.approve(c, &request, overriding.as_deref())?),
             Call::Deny { request, reason } => {
-                Reply::Request(self.decide(c, &request, false, &reason, None)?)
+                let denied = self.decide(c, &request, false, &reason, None)?;
+                self.prune_compiled();
+                Reply::Request(denied)
             }
             Call::SetBudget {
                 email,

@@ -217,7 +217,10 @@ impl Datasite {
             store,
             dummy_hash,
             exec: Executor::new(options.cache_bytes),
-            runner: Runner::new(options.runner_dir.unwrap_or_else(runner::default_dir)),
+            // Its compiled jobs apart from other datasites' sharing the runner, so it prunes only
+            // its own.
+            runner: Runner::new(options.runner_dir.unwrap_or_else(runner::default_dir))
+                .scoped(&runner::scope_of(&dir)),
             code_limits: options.code_limits,
             allow_unjailed_code: options.allow_unjailed_code,
             session_ttl: options.session_ttl,

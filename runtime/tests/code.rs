@@ -456,3 +456,59 @@ fn code_requests_survive_a_relaunch_and_share_numbers_with_result_requests() {
     assert_eq!(floats(&request.get().unwrap()), [16.0, 25.0, 36.0]);
     assert_eq!(jane.requests().unwrap().len(), 2);
 }
+
+/// Issue 15: every distinct request once left a 94 MB binary behind for good. A compiled request now
+/// links the runner's shared library (a few KB of its own), and its binary goes as soon as no
+/// request can run it again: its policy used up, or denied.
+#[test]
+fn code_no_request_can_run_again_leaves_no_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane) = setup(&site);
+    let runner = veil::runner::Runner::new(veil::runner::default_dir())
+        .scoped(&veil::runner::scope_of(tmp.path()));
+    let bound = |code: Code| code.input_policy(ExactMatch::new().asset("inp", &asset(&jane)));
+    let once = add_pow(&jane, SingleExecution);
+    let twice = bound(veil::function! {
+        fn plus_two(inp: ArrayD<f64>) -> f64 { inp.sum() + 2.0 }
+    })
+    .output_policy(ExecuteCount(2));
+    let refused = bound(veil::function! {
+        fn plus_three(inp: ArrayD<f64>) -> f64 { inp.sum() + 3.0 }
+    });
+    let mut requests = Vec::new();
+    for code in [&once, &twice, &refused] {
+        requests.push(jane.request_code_execution(code, "sums").unwrap());
+        // Submitting ran it on the mocks: compiled, and small.
+        let binary = runner
+            .compiled(code.source())
+            .expect("compiled at submission");
+        let bytes = std::fs::metadata(&binary).unwrap().len();
+        assert!(bytes <= 5 << 20, "{} takes {bytes} bytes", binary.display());
+    }
+    let [once_req, twice_req, refused_req] = &requests[..] else {
+        unreachable!()
+    };
+    for r in [once_req, twice_req] {
+        owner.request(&r.id).unwrap().approve().unwrap();
+    }
+    owner.request(&refused_req.id).unwrap().deny("no").unwrap();
+    assert!(runner.compiled(refused.source()).is_none(), "denied");
+
+    assert_eq!(floats(&once_req.get().unwrap()), [16.0, 25.0, 36.0]);
+    assert!(
+        runner.compiled(once.source()).is_none(),
+        "its one run is used"
+    );
+
+    assert_eq!(twice_req.get().unwrap(), Data::Json(serde_json::json!(8.0)));
+    assert!(runner.compiled(twice.source()).is_some(), "a run is left");
+    twice_req.run().unwrap();
+    assert!(
+        runner.compiled(twice.source()).is_none(),
+        "both runs are used"
+    );
+    assert_eq!(runner.compiled_bytes(), 0);
+    // The stored results stay.
+    assert_eq!(twice_req.get().unwrap(), Data::Json(serde_json::json!(8.0)));
+}

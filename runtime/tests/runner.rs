@@ -1,6 +1,7 @@
-//! The code runner on its own: real cargo builds, real child processes, real limits. What goes in and
-//! out (frames, arrays, constants, any serde value), compile errors, panics, returned errors, and each
-//! limit tripping cleanly: wall time, CPU time, memory, output size, the network and the environment.
+//! The code runner on its own: real builds (cargo for its shared library, rustc for each function),
+//! real child processes, real limits. What goes in and out (frames, arrays, constants, any serde
+//! value), compile errors, panics, returned errors, and each limit tripping cleanly: wall time, CPU
+//! time, memory, output size, the network and the environment.
 //!
 //! The runner's directory is `$VEIL_RUNNER_DIR` when set (CI warms it once), else the user cache.
 
@@ -250,7 +251,7 @@ fn runs_see_their_inputs_and_the_system_but_no_other_file() {
     std::fs::write(secret.path(), "private rows").unwrap();
     let runner_dir = runner::default_dir();
     let seen = run(
-        "fn look(paths: Vec<String>) -> Vec<String> {\n    let mut seen: Vec<String> = paths.iter().map(|p| format!(\"{p}: {}\", std::fs::read(p).is_ok() || std::fs::read_dir(p).is_ok())).collect();\n    seen.push(format!(\"write /usr: {}\", std::fs::write(\"/usr/veil-probe\", b\"x\").is_ok()));\n    seen\n}",
+        "fn look(paths: Vec<String>) -> Vec<String> {\n    let mut seen: Vec<String> = paths.iter().map(|p| format!(\"{p}: {}\", std::fs::read(p).is_ok() || std::fs::read_dir(p).is_ok())).collect();\n    seen.push(format!(\"write /usr: {}\", std::fs::write(\"/usr/veil-probe\", b\"x\").is_ok()));\n    seen.push(format!(\"write /veil-lib: {}\", std::fs::write(\"/veil-lib/libveil_jobs.so\", b\"x\").is_ok()));\n    seen\n}",
         vec![RunInput::Constant(serde_json::json!([
             secret.path(),
             runner_dir,
@@ -279,6 +280,8 @@ fn runs_see_their_inputs_and_the_system_but_no_other_file() {
         assert_eq!(seen[0], format!("{}: false", s(secret.path())));
         assert_eq!(seen[1], format!("{}: false", s(&runner_dir)));
         assert_eq!(seen[4], "write /usr: false");
+        // The shared library every run loads is read only.
+        assert_eq!(seen[5], "write /veil-lib: false");
     }
 }
 

@@ -14,17 +14,21 @@ pub(super) struct Finished {
 /// The last `TAIL` bytes of what a child printed are kept.
 const TAIL: usize = 64 * 1024;
 
-pub(super) fn execute(binary: &Path, dir: &Path, limits: &Limits) -> Result<Finished> {
+/// Runs `binary` in `dir`, loading its shared libraries from `lib` only.
+pub(super) fn execute(binary: &Path, dir: &Path, lib: &Path, limits: &Limits) -> Result<Finished> {
     guard_datasite_memory();
-    let jail = jail_works().then(|| Jail::new(binary, dir)).transpose()?;
-    let mut cmd = Command::new(if jail.is_some() {
-        Path::new(JOB_INSIDE)
-    } else {
-        binary
-    });
+    let jail = jail_works()
+        .then(|| Jail::new(binary, dir, Some(lib)))
+        .transpose()?;
+    let (program, lib) = match jail {
+        Some(_) => (Path::new(JOB_INSIDE), Path::new(LIB_INSIDE)),
+        None => (binary, lib),
+    };
+    let mut cmd = Command::new(program);
     cmd.current_dir(dir)
         .env_clear()
         .env("RUST_BACKTRACE", "0")
+        .env("LD_LIBRARY_PATH", lib)
         .stdin(Stdio::null());
     // The jail's directory lives until the run ends.
     let (mounts, _root) = jail.map(|j| (j.mounts, j._root)).unzip();

@@ -12,7 +12,7 @@ pub(super) fn jail_works() -> bool {
         let Ok(work) = TempDir::new() else {
             return false;
         };
-        let Ok(jail) = Jail::new(Path::new("/usr/bin/true"), &work.0) else {
+        let Ok(jail) = Jail::new(Path::new("/usr/bin/true"), &work.0, None) else {
             return false;
         };
         let mut cmd = Command::new(JOB_INSIDE);
@@ -30,6 +30,8 @@ const MAX_OPEN_FILES: u64 = 256;
 
 /// Where a jailed run's binary and work directory are, inside its jail.
 pub(super) const JOB_INSIDE: &str = "/job";
+/// Where the runner's shared libraries are, inside a jail.
+pub(super) const LIB_INSIDE: &str = "/veil-lib";
 const WORK_INSIDE: &str = "/work";
 
 /// A run's root directory, made before the fork: the mounts [`sandbox`] makes in it, and the
@@ -49,7 +51,8 @@ pub(super) struct Mounts {
 }
 
 impl Jail {
-    pub(super) fn new(binary: &Path, work: &Path) -> Result<Jail> {
+    /// A jail for `binary` working in `work`, with the directory `lib` (read only) if given.
+    pub(super) fn new(binary: &Path, work: &Path, lib: Option<&Path>) -> Result<Jail> {
         let cstr = |p: &Path| {
             std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
                 .map_err(|_| Error::Runner(format!("a path with a NUL byte: {}", p.display())))
@@ -77,6 +80,11 @@ impl Jail {
         let work_inside = root.0.join(&WORK_INSIDE[1..]);
         std::fs::create_dir(&work_inside).map_err(io)?;
         binds.push((cstr(work)?, cstr(&work_inside)?, fs_flags(work)?, false));
+        if let Some(lib) = lib {
+            let lib_inside = root.0.join(&LIB_INSIDE[1..]);
+            std::fs::create_dir(&lib_inside).map_err(io)?;
+            binds.push((cstr(lib)?, cstr(&lib_inside)?, fs_flags(lib)?, true));
+        }
         let job_inside = root.0.join(&JOB_INSIDE[1..]);
         std::fs::write(&job_inside, b"").map_err(io)?;
         binds.push((cstr(binary)?, cstr(&job_inside)?, fs_flags(binary)?, true));
@@ -215,7 +223,17 @@ pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
     pub(super) fn new() -> Result<TempDir> {
-        let dir = std::env::temp_dir().join(format!("veil-run-{}", uuid::Uuid::new_v4().simple()));
+        TempDir::new_in(&std::env::temp_dir())
+    }
+
+    /// One in `parent`, which is made if missing.
+    pub(super) fn new_in(parent: &Path) -> Result<TempDir> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(Error::io("creating a run's directory"))?;
+        let dir = parent.join(format!("veil-run-{}", uuid::Uuid::new_v4().simple()));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
