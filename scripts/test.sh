@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check the project has: formatting, clippy, docs, the Rust test suites (the kernel's drive
+# Runs every check the project has: formatting, clippy, docs, the dependencies' licences and sources
+# (cargo-deny, deny.toml), the Rust test suites (the kernel's drive
 # the real binary over ZeroMQ; code requests compile and run real child processes), the tutorial
 # examples (owner, pointer and code-request flows), each benchmark once, the Jupyter clients' tests (the
 # jupyter_kernel_test conformance suite and nbclient) against the installed kernel, and tutorial 01 in
@@ -39,6 +40,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "supply chain: cargo-deny checks licences, bans and sources against deny.toml (advisories where reachable)"
+bash scripts/deny.sh
 
 step "build: every crate, test and example, once (the test profile; examples run from target/debug)"
 cargo test --workspace --locked --no-run
@@ -89,8 +93,8 @@ out=$(target/debug/examples/load --scientists 8 --ops 20 2>&1)
 printf '%s\n' "$out"
 grep -q '"errors":0' <<<"$out"
 
-step "benchmarks: each runs once (criterion's --test mode), so they keep working; measure with cargo bench"
-cargo bench -p veil --bench pointers --profile dev --locked -- --test
+step "benchmarks: each runs once (criterion's --test mode, built with the tests), so they keep working; measure with cargo bench"
+cargo test -p veil --bench hot_paths --locked -- --test
 
 step "Jupyter clients: conformance suite and notebooks"
 (cd tests && VEIL_HOME="$home" python -m pytest -q -p no:cacheprovider test_conformance.py test_notebooks.py)

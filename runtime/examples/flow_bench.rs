@@ -20,6 +20,9 @@ use serde_json::json;
 use veil::mock;
 use veil::prelude::*;
 
+mod common;
+use common::peak_rss_mib;
+
 const FUNCTION: &str = r#"fn mean_radius(features: DataFrame) -> f64 {
     features.column("radius1").unwrap().f64().unwrap().mean().unwrap()
 }"#;
@@ -138,20 +141,6 @@ fn summary(runs: &[Steps]) -> (serde_json::Value, serde_json::Value) {
         med.insert(name.into(), json!(round(median(values))));
     }
     (med.into(), max.into())
-}
-
-/// The peak resident memory of this process, in MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some((kib / 1024.0).round())
 }
 
 fn main() -> Result<(), Failed> {

@@ -7,7 +7,7 @@
 //! first compile and run timed); then the owner denies them all. It prints one JSON line: the
 //! requests, the first compile-and-run time (median, p90, slowest), the compiled jobs' disk while
 //! all are pending (total and per request) and after the denials (nothing should be left), and the
-//! datasite's own files. It exits 1 if a compiled request takes over 5 MB, if a denied request's
+//! datasite's own files and its process's peak memory. It exits 1 if a compiled request takes over 5 MB, if a denied request's
 //! binary stays, or if the median first compile and run is over `--max-first-ms` (default 1000).
 
 use std::path::{Path, PathBuf};
@@ -17,6 +17,9 @@ use serde_json::json;
 use veil::mock;
 use veil::prelude::*;
 use veil::runner::{Runner, default_dir, scope_of};
+
+mod common;
+use common::peak_rss_mib;
 
 /// The most disk one compiled request may take.
 const MAX_BYTES_PER_REQUEST: u64 = 5 << 20;
@@ -123,6 +126,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "compiled_bytes_after_denials": left_bytes,
             "datasite_bytes": site_bytes,
             "shared_library_bytes": bytes_under(&default_dir().join("lib")),
+            // The datasite's process, holding the breast cancer data and the requests.
+            "peak_rss_mib": peak_rss_mib(),
         })
     );
     site.land()?;

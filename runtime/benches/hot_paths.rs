@@ -1,4 +1,10 @@
-//! Pointer costs against the bare libraries, measured in one run and reported as ratios at the end:
+//! The datasite's hot paths against bare baselines, measured in one run and reported as ratios at
+//! the end:
+//! - `login/*`: a scientist's login (argon2id check, session made and stored, audited) against the
+//!   bare argon2id check of the same password with the same parameters.
+//! - `list_datasets/*`: the owner listing 1,000 datasets against the same rows read with a bare SQLite
+//!   query from the datasite's own file.
+//! - `list_requests/*`: the owner listing 10,000 requests, against the same with bare SQLite.
 //! - `pointer_op/*`: one pointer op (mock computed, action recorded durably and audited, worker
 //!   notified) against the same op done directly with ndarray or polars on the same mock. Target: the
 //!   difference is under 1 ms per op for small data.
@@ -7,7 +13,9 @@
 //!   checks the session and writes the read to the audit log), against the same chain in polars on
 //!   the same frame. Target: within 1.25x.
 //!
-//! Run with `cargo bench -p veil --bench pointers`; the last lines it prints compare each pair.
+//! Run with `cargo bench -p veil --bench hot_paths`; the last lines it prints compare each pair.
+//! Under criterion's `--test` (each bench once, as `scripts/test.sh` runs it) the listings hold 50
+//! datasets and 100 requests, so the setup stays short.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
@@ -16,6 +24,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use criterion::{Criterion, criterion_group};
 use ndarray::{Array1, array};
 use polars::prelude::{ChunkAgg, Column, DataFrame, DataType};
@@ -29,6 +39,129 @@ fn site(dir: &std::path::Path) -> (Datasite, Client) {
         .unwrap();
     let owner = site.login("info@openmined.org", "changethis").unwrap();
     (site, owner)
+}
+
+/// Whether criterion runs each bench once (`--test`): small setups.
+fn quick() -> bool {
+    std::env::args().any(|a| a == "--test")
+}
+
+const JANE: &str = "jane@example.org";
+const JANE_PW: &str = "a long passphrase";
+
+fn login(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (site, owner) = site(dir.path());
+    owner.register(NewUser::new("Jane", JANE, JANE_PW)).unwrap();
+    let salt = SaltString::encode_b64(b"sixteen byte sal").unwrap();
+    let hash = Argon2::default()
+        .hash_password(JANE_PW.as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+    let mut group = c.benchmark_group("login");
+    group.sample_size(20);
+    group.bench_function("bare_argon2_verify", |b| {
+        b.iter(|| {
+            let parsed = PasswordHash::new(&hash).unwrap();
+            Argon2::default()
+                .verify_password(black_box(JANE_PW).as_bytes(), &parsed)
+                .unwrap()
+        })
+    });
+    group.bench_function("datasite_login", |b| {
+        b.iter(|| site.login(JANE, black_box(JANE_PW)).unwrap())
+    });
+    group.finish();
+}
+
+/// Rows of `sql` read from the datasite's database file in `dir`, each row's columns as text.
+fn bare_rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<rusqlite::types::Value>> {
+    let mut stmt = conn.prepare_cached(sql).unwrap();
+    let columns = stmt.column_count();
+    stmt.query_map([], |row| {
+        (0..columns)
+            .map(|i| row.get::<_, rusqlite::types::Value>(i))
+            .collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+fn bare_db(dir: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(
+        dir.join("veil.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap()
+}
+
+fn list_datasets(c: &mut Criterion) {
+    let n = if quick() { 50 } else { 1_000 };
+    let dir = tempfile::tempdir().unwrap();
+    let (_site, owner) = site(dir.path());
+    for i in 0..n {
+        owner
+            .upload_dataset(
+                Dataset::new(format!("dataset {i}"))
+                    .summary("one of many")
+                    .asset(
+                        Asset::new("a")
+                            .data(array![1.0, 2.0])
+                            .mock(array![0.0, 0.0]),
+                    ),
+            )
+            .unwrap();
+    }
+    assert_eq!(owner.datasets().unwrap().len(), n);
+    let conn = bare_db(dir.path());
+    let sql = "SELECT d.id, d.name, d.description, d.summary, d.citation, d.url, d.uploader,
+               d.created_at, a.id, a.name, a.description, a.kind, a.schema, a.shape, a.mock_shape
+               FROM datasets d JOIN assets a ON a.dataset_id = d.id ORDER BY d.created_at, a.position";
+    assert_eq!(bare_rows(&conn, sql).len(), n);
+    let mut group = c.benchmark_group("list_datasets");
+    group.bench_function("bare_sqlite", |b| b.iter(|| bare_rows(&conn, sql)));
+    group.bench_function("datasite", |b| b.iter(|| owner.datasets().unwrap()));
+    group.finish();
+}
+
+fn list_requests(c: &mut Criterion) {
+    let n = if quick() { 100 } else { 10_000 };
+    let dir = tempfile::tempdir().unwrap();
+    let (site, owner) = site(dir.path());
+    owner
+        .upload_dataset(
+            Dataset::new("numbers").asset(
+                Asset::new("a")
+                    .data(array![1.0, 2.0])
+                    .mock(array![0.0, 0.0]),
+            ),
+        )
+        .unwrap();
+    owner.register(NewUser::new("Jane", JANE, JANE_PW)).unwrap();
+    let jane = site.login(JANE, JANE_PW).unwrap();
+    let pointer = jane
+        .dataset("numbers")
+        .unwrap()
+        .asset("a")
+        .unwrap()
+        .pointer()
+        .unwrap();
+    for i in 0..n {
+        (&pointer + i as f64)
+            .unwrap()
+            .request("a shifted copy")
+            .unwrap();
+    }
+    assert_eq!(owner.requests().unwrap().len(), n);
+    let conn = bare_db(dir.path());
+    let sql = "SELECT * FROM requests ORDER BY number";
+    assert_eq!(bare_rows(&conn, sql).len(), n);
+    let mut group = c.benchmark_group("list_requests");
+    group.sample_size(20);
+    group.bench_function("bare_sqlite", |b| b.iter(|| bare_rows(&conn, sql)));
+    group.bench_function("datasite", |b| b.iter(|| owner.requests().unwrap()));
+    group.finish();
 }
 
 fn pointer_op(c: &mut Criterion) {
@@ -151,7 +284,14 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pointer_op, replay);
+criterion_group!(
+    benches,
+    login,
+    list_datasets,
+    list_requests,
+    pointer_op,
+    replay
+);
 
 fn main() {
     let started = SystemTime::now();
@@ -208,6 +348,23 @@ fn report(since: SystemTime) {
             ));
         }
     }
+    for (group, bare, what) in [
+        ("login", "bare_argon2_verify", "a login"),
+        ("list_datasets", "bare_sqlite", "listing 1,000 datasets"),
+        ("list_requests", "bare_sqlite", "listing 10,000 requests"),
+    ] {
+        if let (Some(b), Some(d)) = (
+            median_ns(group, bare, since),
+            median_ns(group, "datasite", since).or(median_ns(group, "datasite_login", since)),
+        ) {
+            lines.push(format!(
+                "  {what:<24} {:>9.2} ms vs {bare} {:.2} ms: {:.2}x",
+                d / 1e6,
+                b / 1e6,
+                d / b
+            ));
+        }
+    }
     if let (Some(b), Some(r)) = (
         median_ns("replay_1e6", "bare_polars", since),
         median_ns("replay_1e6", "datasite_replay", since),
@@ -226,10 +383,10 @@ fn report(since: SystemTime) {
     }
     if lines.is_empty() {
         println!(
-            "\nveil pointers: no pair was measured in this run (criterion's --test, or a filter)"
+            "\nveil hot paths: no pair was measured in this run (criterion's --test, or a filter)"
         );
     } else {
-        println!("\nveil pointers against the bare libraries (medians of this run):");
+        println!("\nveil hot paths against bare baselines (medians of this run):");
         for line in lines {
             println!("{line}");
         }
