@@ -506,7 +506,7 @@ fn worker(
                     (Ok(_), Some(message)) => Err(KernelError::new("Panic", message)),
                     (Ok(_), None) if returned.is_some() => Err(returned.expect("checked")),
                     (Ok(outputs), None) => Ok(bundle(outputs.content_by_mime_type)),
-                    (Err(e), _) => Err(evcxr_error(e, &before)),
+                    (Err(e), _) => Err(evcxr_error(e, &code, &before)),
                 };
                 let _ = reply.send(outcome);
             }
@@ -547,21 +547,14 @@ fn interrupted_error(before: &[String]) -> KernelError {
     KernelError::new("Interrupted", format!("the cell was interrupted; {lost}"))
 }
 
-fn evcxr_error(error: evcxr::Error, before: &[String]) -> KernelError {
+fn evcxr_error(error: evcxr::Error, cell: &str, before: &[String]) -> KernelError {
     match error {
         evcxr::Error::CompilationErrors(errors) => {
-            let mut traceback = Vec::new();
-            let mut first = String::new();
-            for e in &errors {
-                if first.is_empty() {
-                    first = e.message();
-                }
-                traceback.push(e.rendered());
-            }
+            let first = errors.first().map(|e| e.message()).unwrap_or_default();
             KernelError {
                 ename: "CompileError".into(),
                 evalue: first,
-                traceback,
+                traceback: errors.iter().map(|e| compile_error(e, cell)).collect(),
             }
         }
         evcxr::Error::TypeRedefinedVariablesLost(vars) => KernelError::new(
@@ -581,6 +574,61 @@ fn evcxr_error(error: evcxr::Error, before: &[String]) -> KernelError {
         }
         other => KernelError::new("EvcxrError", other.to_string()),
     }
+}
+
+/// A compile error as rustc shows it, but pointing into the cell (`cell:LINE:COLUMN` under the
+/// cell's own lines) instead of evcxr's generated `src/lib.rs`. Spans in code evcxr generated are
+/// left out; an error with none in the cell keeps rustc's own rendering.
+fn compile_error(error: &evcxr::CompilationError, cell: &str) -> String {
+    let spans: Vec<_> = error
+        .spanned_messages()
+        .iter()
+        .filter_map(|m| m.span.map(|span| (span, m.label.as_str(), m.is_primary)))
+        .collect();
+    if spans.is_empty() {
+        return error.rendered();
+    }
+    let lines: Vec<&str> = cell.lines().collect();
+    let width = spans
+        .iter()
+        .map(|(span, _, _)| span.end_line.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let pad = " ".repeat(width);
+    let mut out = match error.code() {
+        Some(code) => format!("{}[{code}]: {}\n", error.level(), error.message()),
+        None => format!("{}: {}\n", error.level(), error.message()),
+    };
+    let (first, _, _) = spans
+        .iter()
+        .find(|(_, _, primary)| *primary)
+        .unwrap_or(&spans[0]);
+    out.push_str(&format!(
+        "{pad}--> cell:{}:{}\n{pad} |\n",
+        first.start_line, first.start_column
+    ));
+    for (span, label, primary) in &spans {
+        let Some(text) = lines.get(span.start_line.saturating_sub(1)) else {
+            continue;
+        };
+        let start = span.start_column.max(1);
+        let end = if span.end_line == span.start_line {
+            span.end_column.max(start + 1)
+        } else {
+            text.chars().count() + 1
+        };
+        let mark = if *primary { "^" } else { "-" };
+        out.push_str(&format!(
+            "{:>width$} | {text}\n{pad} | {}{} {label}\n",
+            span.start_line,
+            " ".repeat(start - 1),
+            mark.repeat(end - start),
+        ));
+    }
+    for help in error.help() {
+        out.push_str(&format!("{pad} = help: {help}\n"));
+    }
+    out.trim_end().to_string()
 }
 
 /// The cell's value as a bundle: evcxr gives `text/plain` (Debug) or whatever `evcxr_display` printed.

@@ -461,8 +461,11 @@ async fn rust_cells_run_with_the_facade_in_scope() {
         "{outputs:?}"
     );
 
-    // A compile error points into the cell; the session survives.
-    let (reply, _) = k.execute("let broken: i32 = \"text\";").await;
+    // A compile error points into the cell, at the cell's own line and column (not evcxr's
+    // `src/lib.rs`); the session survives.
+    let (reply, _) = k
+        .execute("let fine = 1;\nlet broken: i32 = \"text\";")
+        .await;
     let JupyterMessageContent::ExecuteReply(r) = reply else {
         panic!()
     };
@@ -473,6 +476,14 @@ async fn rust_cells_run_with_the_facade_in_scope() {
         "{}",
         error.evalue
     );
+    let traceback = error.traceback.join("\n");
+    assert!(traceback.contains("--> cell:2:19"), "{traceback}");
+    assert!(
+        traceback.contains("2 | let broken: i32 = \"text\";"),
+        "{traceback}"
+    );
+    assert!(traceback.contains("^^^^^^"), "{traceback}");
+    assert!(!traceback.contains("lib.rs"), "{traceback}");
 
     // A panic is an error, and earlier variables are still there.
     let (reply, _) = k.execute("panic!(\"boom\");").await;
