@@ -20,6 +20,18 @@ class VeilKernelTests(jkt.KernelTests):
         # Run one cell with room to spare so the samples measure the kernel, not its start-up.
         reply = cls.kc.execute_interactive("let warm_up = 1;", timeout=600)
         assert reply["content"]["status"] == "ok", reply["content"]
+        # Handles for the completion and inspect samples on Veil's own methods.
+        reply = cls.kc.execute_interactive(
+            'let site = Datasite::launch("conformance", true)?;\n'
+            'let client = site.login("info@openmined.org", "changethis")?;\n'
+            'client.upload_dataset(Dataset::new("d").asset(Asset::new("a")'
+            ".data(&array(vec![1.0, 2.0], &[2])?).mock(&array(vec![0.0, 0.0], &[2])?)))?;\n"
+            'let dataset = client.dataset("d")?;\n'
+            'let asset = dataset.asset("a")?;\n'
+            "let pointer = asset.pointer()?;",
+            timeout=600,
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
 
     code_hello_world = 'println!("hello, world");'
     code_stderr = 'eprintln!("something on stderr");'
@@ -27,13 +39,36 @@ class VeilKernelTests(jkt.KernelTests):
     completion_samples = [
         {"text": "%dat", "matches": {"%datasite", "%datasets"}},
         {"text": "%he", "matches": {"%help"}},
+        # After `pointer.`, `client.`, `dataset.`: that type's methods (rust-analyzer, through evcxr).
+        {"text": "pointer.ma", "matches": {"max()"}},
+        {"text": "client.datas", "matches": {"datasets()", "dataset(name)"}},
+        {"text": "dataset.asse", "matches": {"asset(name)", "assets"}},
+        {"text": "asset.poi", "matches": {"pointer()"}},
     ]
 
     complete_code_samples = ["let x = 1;", "fn f() -> i32 { 1 }", "%datasets", 'let s = "{";']
     incomplete_code_samples = ["fn f() {", "let v = vec![1,", 'let s = "open']
     invalid_code_samples = ["let x = 1; }", "(]"]
 
-    code_inspect_sample = "%datasite"
+    # In or after a call's parentheses: its signature and docs, from the facade's doc comments.
+    code_inspect_sample = "pointer.max("
+
+    def test_inspect_veil_names(self):
+        for code, wanted in [
+            ("%datasite", "usage: %datasite"),
+            ("pointer.max(", "Pointer::max"),
+            ("let n = client.datasets(", "Client::datasets"),
+            ("asset.pointer(", "SiteAsset::pointer"),
+            ('Dataset::new("x"', "Dataset::new"),
+            ("Vec::new(", "no docs for `Vec::new`"),
+        ]:
+            with self.subTest(code=code):
+                self.flush_channels()
+                self.kc.inspect(code, len(code))
+                reply = self.get_non_kernel_info_reply(timeout=30)
+                self.assertEqual(reply["content"]["status"], "ok")
+                self.assertTrue(reply["content"]["found"])
+                self.assertIn(wanted, reply["content"]["data"]["text/plain"])
 
     code_generate_error = 'panic!("this cell fails");'
 

@@ -14,6 +14,7 @@
 //!   interrupt, shutdown.
 //! - [`iopub`], [`heartbeat`]: the publishing and heartbeat channels, each on its own task.
 //! - [`magics`]: parsing and running `%` commands against the [`session`].
+//! - [`docs`]: inspect answers for Veil's API, parsed from the facade's own doc comments.
 //! - [`rust`]: Rust cells through evcxr on a dedicated thread, started in the background.
 //! - [`message`]: building replies, MIME bundles and errors.
 //! - [`history`], [`syntax`]: input history and `is_complete` judgement.
@@ -22,6 +23,7 @@
 pub mod bridge;
 pub mod cli;
 pub mod connection;
+pub mod docs;
 pub mod guard;
 pub mod heartbeat;
 pub mod history;

@@ -30,7 +30,7 @@ use crate::message::KernelError;
 /// The facade crate's files and those of the crates it uses (the call vocabulary and the macros),
 /// embedded so an installed binary needs no source checkout. Paths mirror the repository's layout, so
 /// the facade's `../api` and `../macros` dependencies resolve in both places.
-const FACADE_FILES: &[(&str, &str)] = &[
+pub const FACADE_FILES: &[(&str, &str)] = &[
     ("facade/Cargo.toml", include_str!("../../facade/Cargo.toml")),
     ("facade/src/lib.rs", include_str!("../../facade/src/lib.rs")),
     (
@@ -88,70 +88,6 @@ pub const DISPLAY_MARKER: &str = "\u{1e}VEIL_DISPLAY ";
 pub const CLEAR_MARKER: &str = "\u{1e}VEIL_CLEAR_OUTPUT";
 /// See [`DISPLAY_MARKER`]; printed by the facade's panic hook.
 pub const PANIC_MARKER: &str = "\u{1e}VEIL_PANIC ";
-
-/// One-line docs of the names cells use, for `inspect_request`.
-pub const API_DOCS: &[(&str, &str)] = &[
-    (
-        "display",
-        "veil::display(&value): show a value now, as display_data (rich when it has an HTML form)",
-    ),
-    (
-        "html",
-        "veil::html(s): an HTML fragment that displays as text/html",
-    ),
-    (
-        "clear_output",
-        "veil::clear_output(wait): clear this cell's output",
-    ),
-    (
-        "site",
-        "veil::site()? -> Datasite: the session's datasite (from %datasite launch or Datasite::launch)",
-    ),
-    (
-        "client",
-        "veil::client()? -> Client: the session's login (%login's, or the first login on its datasite)",
-    ),
-    (
-        "Datasite",
-        "Datasite::launch(name, reset)? opens an embedded datasite for this session; site.login(email, password)? -> Client; site.land()?",
-    ),
-    (
-        "Client",
-        "client.upload_dataset(ds)?, .datasets()?, .dataset(name)?, .register(NewUser::new(name, email, pw))?, .users()?, .audit_log()?",
-    ),
-    (
-        "read_csv",
-        "veil::read_csv(path)? -> Data: a frame the kernel holds; .select([..]), .drop(col), .head(n), .shape()",
-    ),
-    (
-        "Dataset",
-        "Dataset::new(name).summary(..).description(..).citation(..).url(..).contributor((name, email, role)).asset(Asset)",
-    ),
-    (
-        "Asset",
-        "Asset::new(name).description(..).data(&real).mock(&mock) (or .no_mock())",
-    ),
-    (
-        "Pointer",
-        "asset.pointer()? -> Pointer: ops run on the mock now and replay on the real data at the datasite: (&p + 1.0)?, p.sum()?, p.column(name)?, p.filter(&mask)?; p.request(reason)?, p.get()?",
-    ),
-    (
-        "mock",
-        "mock::shift_and_jitter(&frame, seed)?, mock::shuffle_rows(&frame, seed)?, mock::laplace_noise(&frame, scale, seed)?",
-    ),
-    (
-        "function",
-        "function! { fn f(x: DataFrame) -> f64 { .. } } -> Code: a code request's function, its exact source kept; compiled at the datasite with polars, ndarray and serde",
-    ),
-    (
-        "Code",
-        "code.input_policy(ExactMatch::new().asset(\"x\", &asset).constant(\"k\", 2.0)).output_policy(SingleExecution | ExecuteCount(n)); code.run_on_mocks()?; client.request_code_execution(&code, reason)? -> Request; request.get()?",
-    ),
-    (
-        "ExactMatch",
-        "ExactMatch::new().asset(param, &asset).constant(param, value): the inputs a code request runs on, and no others",
-    ),
-];
 
 /// Run when a session starts. evcxr wraps cells for `?` only after a cell fails to compile without it,
 /// and that failure also makes it give up on the cell's rich display; one `?` up front sets the

@@ -483,29 +483,92 @@ fn complete_magic(code: &str, cursor: usize) -> Option<(Vec<String>, usize, usiz
     Some((matches, start, cursor))
 }
 
-/// Help for the magic or Veil name under the cursor.
+/// Help for the magic or Veil name under the cursor, or, with the cursor in a call's parentheses,
+/// for the function called (`pointer.max(|`, `Dataset::new("x", |`). Veil's names are answered from
+/// the facade's own docs ([`crate::docs`]); other names get a note saying where their docs are.
 fn inspect(code: &str, cursor: usize) -> Option<Media> {
     let chars: Vec<char> = code.chars().collect();
     let cursor = cursor.min(chars.len());
-    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '%' || c == ':';
-    let start = (0..cursor)
-        .rev()
-        .take_while(|&i| is_word(chars[i]))
-        .last()
-        .unwrap_or(cursor);
-    let end = (cursor..chars.len())
-        .take_while(|&i| is_word(chars[i]))
-        .last()
-        .map_or(cursor, |i| i + 1);
+    let (start, end) = word_at(&chars, cursor, |c| {
+        c.is_alphanumeric() || c == '_' || c == '%'
+    });
     let word: String = chars[start..end].iter().collect();
-    let word = word.trim_start_matches("veil::");
     if let Some((name, usage, what)) = magics::MAGICS.iter().find(|(n, _, _)| *n == word) {
         return Some(bundle(format!("{name}\n  usage: {usage}\n  {what}"), None));
     }
-    crate::rust::API_DOCS
-        .iter()
-        .find(|(name, _)| *name == word)
-        .map(|(name, doc)| bundle(format!("{name}\n  {doc}"), None))
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let (start, end) = match word_at(&chars, cursor, is_ident) {
+        (s, e) if s < e => (s, e),
+        // Just after a call's `)`: that call.
+        _ if cursor > 0 && chars[cursor - 1] == ')' => {
+            word_at(&chars, open_call(&chars, cursor - 1)?, is_ident)
+        }
+        _ => word_at(&chars, open_call(&chars, cursor)?, is_ident),
+    };
+    if start == end || chars[start].is_ascii_digit() {
+        return None;
+    }
+    let name: String = chars[start..end].iter().collect();
+    let before: String = chars[..start].iter().collect();
+    let before = before.trim_end();
+    let mut shown = name.clone();
+    let entries: Vec<&crate::docs::Entry> = if before.ends_with('.') {
+        crate::docs::methods(&name)
+    } else if let Some(path) = before.strip_suffix("::") {
+        let owner: String = path
+            .chars()
+            .rev()
+            .take_while(|&c| is_ident(c))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        shown = format!("{owner}::{name}");
+        crate::docs::associated(&owner, &name)
+            .or_else(|| crate::docs::item(&name))
+            .into_iter()
+            .collect()
+    } else {
+        crate::docs::item(&name).into_iter().collect()
+    };
+    let text = if entries.is_empty() {
+        format!(
+            "no docs for `{shown}` here: the kernel answers from Veil's own API docs, and evcxr \
+             gives no others; for Rust's standard library see https://doc.rust-lang.org/std/?search={name}"
+        )
+    } else {
+        crate::docs::answer(&entries)
+    };
+    Some(bundle(text, None))
+}
+
+/// The word of `chars` (made of `part`) that the cursor is in or just after.
+fn word_at(chars: &[char], cursor: usize, part: impl Fn(char) -> bool) -> (usize, usize) {
+    let start = (0..cursor)
+        .rev()
+        .take_while(|&i| part(chars[i]))
+        .last()
+        .unwrap_or(cursor);
+    let end = (cursor..chars.len())
+        .take_while(|&i| part(chars[i]))
+        .last()
+        .map_or(cursor, |i| i + 1);
+    (start, end)
+}
+
+/// Where the name of the call whose parentheses hold the cursor ends: the position of its `(`.
+fn open_call(chars: &[char], cursor: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for i in (0..cursor).rev() {
+        match chars[i] {
+            ')' | ']' | '}' => depth += 1,
+            '(' | '[' | '{' if depth > 0 => depth -= 1,
+            '(' => return Some(i),
+            '[' | '{' | ';' => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The `kernel_info_reply`, the same on shell and control.
@@ -618,8 +681,23 @@ mod tests {
                 .unwrap()
                 .contains("usage: %approve ID")
         );
-        assert!(inspect("veil::display(&x)", 8).is_some());
-        assert!(inspect("nothing_here", 3).is_none());
+        let text = |media: Option<Media>| serde_json::to_string(&media.unwrap()).unwrap();
+        assert!(text(inspect("veil::display(&x)", 8)).contains("pub fn display"));
+        // In or after a call's parentheses: the function called, from the facade's docs.
+        for (code, wanted) in [
+            ("pointer.max(", "Pointer::max"),
+            ("let n = client.datasets(", "Client::datasets"),
+            ("asset.pointer(", "SiteAsset::pointer"),
+            ("let p = asset.pointer()", "SiteAsset::pointer"),
+            ("p.filter(&mask.gt(", "Pointer::gt"),
+            ("Dataset::new(\"x\", ", "Dataset::new"),
+        ] {
+            let found = text(inspect(code, code.chars().count()));
+            assert!(found.contains(wanted), "{code}: {found}");
+        }
+        assert!(text(inspect("Vec::new()", 1)).contains("no docs for `Vec`"));
+        assert!(text(inspect("Vec::new(", 9)).contains("no docs for `Vec::new`"));
+        assert!(inspect("  ", 1).is_none());
     }
 
     #[test]

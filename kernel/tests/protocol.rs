@@ -1,13 +1,13 @@
 //! The real `veil-kernel` binary over real ZeroMQ sockets: start it on a connection file, talk to it as
 //! a Jupyter client would, and check it survives bad input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use jupyter_protocol::{
-    ConnectionInfo, ExecuteRequest, InputReply, JupyterMessage, JupyterMessageContent,
-    KernelInfoRequest, ReplyStatus, ShutdownRequest, Transport,
+    ConnectionInfo, ExecuteRequest, InputReply, InspectRequest, JupyterMessage,
+    JupyterMessageContent, KernelInfoRequest, ReplyStatus, ShutdownRequest, Transport,
 };
 use jupyter_zmq_client::{
     ClientControlConnection, ClientIoPubConnection, ClientShellConnection, ClientStdinConnection,
@@ -17,6 +17,8 @@ use jupyter_zmq_client::{
 };
 use tokio::time::timeout;
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
+
+mod common;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -156,6 +158,56 @@ impl Kernel {
         let outputs = self.outputs(&id).await;
         (reply.content, outputs)
     }
+}
+
+/// Issue 16: inspect (shift-tab) answered only free functions and magics. Every public method of the
+/// facade's types (read here from the facade's sources), asked about in or after its call's
+/// parentheses, gets its signature and docs from the real kernel; so do the op methods and the
+/// builders' associated functions.
+#[tokio::test]
+async fn every_public_facade_method_has_an_inspect_answer() {
+    let mut k = start().await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut asked = Vec::new();
+    for (ty, names) in common::methods(&root.join("facade/src")) {
+        for name in names {
+            asked.push((format!("let v = x.{name}("), format!("{ty}::{name}")));
+        }
+    }
+    assert!(
+        asked.len() > 50,
+        "only {} facade methods found",
+        asked.len()
+    );
+    for (code, wanted) in [
+        ("pointer.max(", "Pointer::max"),
+        ("client.datasets(", "Client::datasets"),
+        ("asset.pointer(", "SiteAsset::pointer"),
+        ("Dataset::new(", "Dataset::new"),
+    ] {
+        asked.push((code.to_string(), wanted.to_string()));
+    }
+    let mut missing = Vec::new();
+    for (code, wanted) in &asked {
+        let request = InspectRequest {
+            code: code.clone(),
+            cursor_pos: code.chars().count(),
+            detail_level: Some(0),
+        };
+        let reply = k.request(request.into()).await;
+        let JupyterMessageContent::InspectReply(r) = reply.content else {
+            panic!("{:?}", reply.content)
+        };
+        let text = serde_json::to_string(&r.data).unwrap();
+        if !r.found || !text.contains(wanted.as_str()) || text.contains("(no docs)") {
+            missing.push(format!("{wanted}: {text}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no inspect answer with docs for:\n{}",
+        missing.join("\n")
+    );
 }
 
 fn text_of(outputs: &[JupyterMessageContent]) -> String {
