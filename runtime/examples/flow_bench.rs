@@ -8,9 +8,10 @@
 //!
 //! Each run is a fresh datasite in a temporary directory. It prints one JSON line: the median
 //! milliseconds of each step over the runs, the slowest run's too, a function the code runner has
-//! never compiled (compile and run), and the process's peak memory. The function of the flow is
-//! the same every run, so after the first it runs from the runner's cache, as a datasite's second
-//! request for the same code would; `cold_function_ms` is the first compile.
+//! never compiled (compile and run), and the process's peak memory. The flow's function is the same
+//! every run, but each run uses up its single execution, which removes its binary, so every run's
+//! `request` compiles it again, as a new request does; `cold_function_ms` is another function's
+//! first compile and mock run.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -12,7 +12,10 @@
 //!   `use veil_jobs::prelude::*;` and before a generated `main`, and linked dynamically: about 100 KB
 //!   of disk and well under a second to build, where a static link of polars took 94 MB and seconds.
 //!   The hash covers the source and the support library, so a binary is compiled once and reused by
-//!   every run of the same code; [`Runner::prune`] removes those no request can run again.
+//!   every run of the same code. A datasite's runner keeps its jobs in `bin/<scope>/` (see
+//!   [`Runner::scoped`]) as hard links to `bin/job_<hash>`, which other datasites link too;
+//!   [`Runner::prune`] removes those no request can run again, and a job's shared name goes with the
+//!   last link.
 //! - `target/` is the package's target directory. Cargo's lock on it serialises concurrent warms.
 //!
 //! Each run is a child process in a fresh private temporary directory holding only its inputs, with an
@@ -26,7 +29,7 @@
 //! failure, because a message from code that ran on real data may contain real values.
 
 use std::io::Read;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -238,6 +241,12 @@ impl Runner {
 
     fn bins(&self) -> PathBuf {
         self.bins.clone()
+    }
+
+    /// Where every scope's compiled jobs are also linked, so a datasite reuses another's build of
+    /// the same source.
+    fn shared(&self) -> PathBuf {
+        self.dir.join("bin")
     }
 
     /// Writes the job package, builds it as a shared library with its dependencies, and installs
@@ -571,7 +580,7 @@ impl Runner {
     ) -> Result<std::result::Result<PathBuf, RunFailure>> {
         let bin = job_name(source);
         let binary = self.bins().join(&bin);
-        if binary.exists() {
+        if binary.exists() || self.adopt(&bin)? {
             return Ok(Ok(binary));
         }
         let rustc = match self.warm_rustc() {
@@ -629,6 +638,10 @@ impl Runner {
             std::fs::create_dir_all(self.bins()).map_err(Error::io("creating the runner"))?;
             std::fs::rename(build.0.join("job"), &binary)
                 .map_err(Error::io("storing a compiled job"))?;
+            if self.bins() != self.shared() {
+                // Shared for other datasites; if that fails they compile it themselves.
+                let _ = std::fs::hard_link(&binary, self.shared().join(&bin));
+            }
             return Ok(Ok(binary));
         }
         let stderr = &out.stderr;
@@ -646,8 +659,23 @@ impl Runner {
         }))
     }
 
+    /// Takes another scope's build of job `bin` from the shared directory, as a hard link: whether
+    /// there was one.
+    fn adopt(&self, bin: &str) -> Result<bool> {
+        if self.bins() == self.shared() {
+            return Ok(false);
+        }
+        std::fs::create_dir_all(self.bins()).map_err(Error::io("creating the runner"))?;
+        match std::fs::hard_link(self.shared().join(bin), self.bins().join(bin)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(true),
+            Err(_) => Ok(false),
+        }
+    }
+
     /// Removes every compiled job but those of `keep` (sources): what no request can run again
-    /// costs no disk. A run whose binary goes meanwhile compiles it again.
+    /// costs no disk. A job other scopes still link stays for them; the last scope to let go of it
+    /// removes its shared name too. A run whose binary goes meanwhile compiles it again.
     pub fn prune<'a>(&self, keep: impl IntoIterator<Item = &'a str>) -> Result<usize> {
         let keep: std::collections::HashSet<String> = keep.into_iter().map(job_name).collect();
         let entries = match std::fs::read_dir(self.bins()) {
@@ -663,6 +691,12 @@ impl Runner {
                     Ok(()) => removed += 1,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(Error::io("removing a compiled job")(e)),
+                }
+                let shared = self.shared().join(&name);
+                if self.bins() != self.shared()
+                    && std::fs::metadata(&shared).is_ok_and(|m| m.nlink() == 1)
+                {
+                    let _ = std::fs::remove_file(&shared);
                 }
             }
         }

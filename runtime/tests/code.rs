@@ -494,6 +494,9 @@ fn code_no_request_can_run_again_leaves_no_binary() {
     }
     owner.request(&refused_req.id).unwrap().deny("no").unwrap();
     assert!(runner.compiled(refused.source()).is_none(), "denied");
+    // No other datasite asked for it: its shared copy is gone too.
+    let shared = veil::runner::Runner::new(veil::runner::default_dir());
+    assert!(shared.compiled(refused.source()).is_none(), "shared copy");
 
     assert_eq!(floats(&once_req.get().unwrap()), [16.0, 25.0, 36.0]);
     assert!(
