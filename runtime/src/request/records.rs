@@ -173,17 +173,19 @@ pub(crate) fn insert(
 impl SiteCore {
     /// The requests `caller` may see (an owner: everyone's), newest first.
     pub(crate) fn requests(&self, caller: &User) -> Result<Vec<RequestView>> {
-        let ids: Vec<String> = self.store.read(|conn| {
+        // One query for every request (a query per request made listing 10,000 take 0.6 s).
+        let owner = caller.role.is_owner();
+        let rows: Vec<ViewRow> = self.store.read(|conn| {
             let mut stmt = conn
-                .prepare(
-                    "SELECT id FROM requests WHERE ?1 OR requester_id = ?2 ORDER BY created_at DESC, id",
-                )
+                .prepare(&format!(
+                    "{VIEW_QUERY} WHERE ?1 OR r.requester_id = ?2 ORDER BY r.created_at DESC, r.id"
+                ))
                 .map_err(Error::sqlite("listing requests"))?;
-            stmt.query_map(params![caller.role.is_owner(), caller.id], |r| r.get(0))
+            stmt.query_map(params![owner, caller.id], |r| view_row(r, owner))
                 .and_then(|rows| rows.collect())
                 .map_err(Error::sqlite("listing requests"))
         })?;
-        ids.iter().map(|id| self.request_view(caller, id)).collect()
+        rows.into_iter().map(|row| self.finish_view(row)).collect()
     }
 
     /// A request by number (`#3`) or by id (a unique prefix is enough), if `caller` may see it.
@@ -251,50 +253,18 @@ impl SiteCore {
         let owner = caller.role.is_owner();
         let row = self.store.read(|conn| {
             conn.query_row(
-                "SELECT r.id, r.code_id IS NOT NULL, u.email, r.reason, r.status, r.reviewer,
-                        r.decision, r.created_at, r.decided_at, o.status, o.lineage, r.number, r.code_id
-                 FROM requests r JOIN users u ON u.id = r.requester_id
-                 LEFT JOIN objects o ON o.id = r.object_id
-                 WHERE r.id = ?1 AND (?2 OR r.requester_id = ?3)",
+                &format!("{VIEW_QUERY} WHERE r.id = ?1 AND (?2 OR r.requester_id = ?3)"),
                 params![id, owner, caller.id],
-                |r| {
-                    let lineage: Option<String> = r.get(10)?;
-                    Ok((
-                        RequestView {
-                            id: r.get(0)?,
-                            kind: if r.get(1)? {
-                                RequestKind::Code
-                            } else {
-                                RequestKind::Result
-                            },
-                            requester: r.get(2)?,
-                            reason: r.get(3)?,
-                            status: RequestStatus::Pending,
-                            reviewer: r.get(5)?,
-                            decision: r.get(6)?,
-                            created_at: r.get(7)?,
-                            decided_at: r.get(8)?,
-                            // The real side's outcome is the owner's to see: for the requester it
-                            // would be an oracle on the real data.
-                            computation: if owner {
-                                r.get::<_, Option<String>>(9)?.unwrap_or_default()
-                            } else {
-                                String::new()
-                            },
-                            lineage: lineage
-                                .and_then(|l| serde_json::from_str(&l).ok())
-                                .unwrap_or_default(),
-                            number: r.get(11)?,
-                        },
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<String>>(12)?,
-                    ))
-                },
+                |r| view_row(r, owner),
             )
             .optional()
             .map_err(Error::sqlite("reading a request"))
         })?;
-        let (mut request, status, code_id) = row.ok_or_else(|| unknown(id))?;
+        self.finish_view(row.ok_or_else(|| unknown(id))?)
+    }
+
+    /// A request's view from its row: its status checked, and a code request's lineage and runs.
+    fn finish_view(&self, (mut request, status, code_id): ViewRow) -> Result<RequestView> {
         request.status = parse_status(&status)?;
         if let Some(code_id) = code_id {
             let code = self.submitted_code(&code_id)?;
@@ -308,4 +278,49 @@ impl SiteCore {
         }
         Ok(request)
     }
+}
+
+/// What a request's view is read from: the request, its requester, and a pointer request's object.
+const VIEW_QUERY: &str =
+    "SELECT r.id, r.code_id IS NOT NULL, u.email, r.reason, r.status, r.reviewer,
+        r.decision, r.created_at, r.decided_at, o.status, o.lineage, r.number, r.code_id
+     FROM requests r JOIN users u ON u.id = r.requester_id
+     LEFT JOIN objects o ON o.id = r.object_id";
+
+/// A request's view as read (its status still text), with its status and code id.
+type ViewRow = (RequestView, String, Option<String>);
+
+/// A row of [`VIEW_QUERY`], as `owner` or not may see it.
+fn view_row(r: &rusqlite::Row<'_>, owner: bool) -> rusqlite::Result<ViewRow> {
+    let lineage: Option<String> = r.get(10)?;
+    Ok((
+        RequestView {
+            id: r.get(0)?,
+            kind: if r.get(1)? {
+                RequestKind::Code
+            } else {
+                RequestKind::Result
+            },
+            requester: r.get(2)?,
+            reason: r.get(3)?,
+            status: RequestStatus::Pending,
+            reviewer: r.get(5)?,
+            decision: r.get(6)?,
+            created_at: r.get(7)?,
+            decided_at: r.get(8)?,
+            // The real side's outcome is the owner's to see: for the requester it
+            // would be an oracle on the real data.
+            computation: if owner {
+                r.get::<_, Option<String>>(9)?.unwrap_or_default()
+            } else {
+                String::new()
+            },
+            lineage: lineage
+                .and_then(|l| serde_json::from_str(&l).ok())
+                .unwrap_or_default(),
+            number: r.get(11)?,
+        },
+        r.get::<_, String>(4)?,
+        r.get::<_, Option<String>>(12)?,
+    ))
 }
