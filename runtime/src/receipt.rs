@@ -158,6 +158,7 @@ impl SiteCore {
     pub(crate) fn dataset_versions(&self, asset_ids: &[String]) -> Result<Vec<String>> {
         self.store.read(|conn| {
             let mut out: Vec<String> = Vec::new();
+            let mut seen: Vec<String> = Vec::new();
             for asset in asset_ids {
                 let (id, name): (String, String) = conn
                     .query_row(
@@ -166,6 +167,10 @@ impl SiteCore {
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .map_err(Error::sqlite("reading a dataset"))?;
+                // Two assets of one dataset: it is versioned once.
+                if seen.contains(&id) {
+                    continue;
+                }
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT name, data_blob FROM assets WHERE dataset_id = ?1 ORDER BY position",
@@ -182,10 +187,8 @@ impl SiteCore {
                         h.update(part.as_bytes());
                     }
                 }
-                let version = format!("{name}@{}", hex(&h.finalize()));
-                if !out.contains(&version) {
-                    out.push(version);
-                }
+                out.push(format!("{name}@{}", hex(&h.finalize())));
+                seen.push(id);
             }
             Ok(out)
         })

@@ -7,15 +7,11 @@ use polars::prelude::{Column, DataFrame};
 use veil::prelude::*;
 use veil::{DatasetList, mock};
 
-const ADMIN: &str = "info@openmined.org";
-const ADMIN_PW: &str = "changethis";
+mod common;
+use common::{ADMIN, ADMIN_PW, cancer};
 
 fn launch(dir: &Path, reset: bool) -> Datasite {
-    LaunchOptions::new("test-site")
-        .dir(dir)
-        .reset(reset)
-        .launch()
-        .expect("launch")
+    common::launch("test-site", dir, reset)
 }
 
 fn frame(values: [f64; 3]) -> DataFrame {
@@ -736,14 +732,6 @@ fn breast_cancer_owner_flow() {
         .asset("Breast Cancer Data: Features")
         .unwrap();
     assert_eq!(real.data().unwrap(), Data::from(x));
-}
-
-fn cancer() -> DataFrame {
-    read_csv(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../notebooks/data/breast_cancer_wisconsin_diagnostic.csv"
-    ))
-    .unwrap()
 }
 
 /// A domain for every column of `frame`, as an owner would declare it: each range widened past

@@ -9,24 +9,13 @@ use veil::disclosure::{Rules, Verdict};
 use veil::ops::Agg;
 use veil::prelude::*;
 
-const ADMIN: &str = "info@openmined.org";
-const ADMIN_PW: &str = "changethis";
+mod common;
+use common::{ADMIN, ADMIN_PW, cancer};
+
 const DATASET: &str = "Breast Cancer Biomarker";
 
 fn launch(dir: &Path) -> Datasite {
-    LaunchOptions::new("checks-site")
-        .dir(dir)
-        .reset(true)
-        .launch()
-        .expect("launch")
-}
-
-fn cancer() -> DataFrame {
-    read_csv(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../notebooks/data/breast_cancer_wisconsin_diagnostic.csv"
-    ))
-    .unwrap()
+    common::launch("checks-site", dir, true)
 }
 
 /// The tutorial data as `Patients`, a crafted `Incomes` asset (ten of 1 and two of 1000), and Jane.

@@ -9,25 +9,14 @@ use veil::api::call::ErrorKind;
 use veil::prelude::*;
 use veil::{DpValue, mock};
 
-const ADMIN: &str = "info@openmined.org";
-const ADMIN_PW: &str = "changethis";
+mod common;
+use common::{ADMIN, ADMIN_PW, cancer};
+
 const JANE: &str = "jane@caltech.edu";
 const DATASET: &str = "Breast Cancer Biomarker";
 
 fn launch(dir: &Path, reset: bool) -> Datasite {
-    LaunchOptions::new("dp-site")
-        .dir(dir)
-        .reset(reset)
-        .launch()
-        .expect("launch")
-}
-
-fn cancer() -> DataFrame {
-    read_csv(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../notebooks/data/breast_cancer_wisconsin_diagnostic.csv"
-    ))
-    .unwrap()
+    common::launch("dp-site", dir, reset)
 }
 
 /// The tutorial's dataset (one frame asset, `Patients`), Jane with a budget of `epsilon` on it, and
