@@ -334,6 +334,7 @@ impl Runner {
                     toolchain.libdir.display()
                 ))
             })?;
+        self.remove_static_jobs();
         let lib = self.lib();
         std::fs::create_dir_all(&lib).map_err(Error::io("creating the runner's libraries"))?;
         for from in [self.target().join("debug").join(DYLIB), std_lib] {
@@ -344,6 +345,22 @@ impl Runner {
             &self.warmed_marker(),
             &format!("{}\n{}", job_name(""), toolchain.rustc.display()),
         )
+    }
+
+    /// Removes what runners before the shared library left: each job a cargo binary of its own
+    /// (`target/debug/job_*`, about 94 MB each, with its copy in `deps/`) and its source in
+    /// `jobs/src/bin/`. None of them runs again: jobs are named by the support library they link.
+    fn remove_static_jobs(&self) {
+        let debug = self.target().join("debug");
+        for dir in [debug.join("deps"), debug] {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let is_job = entry.file_name().to_string_lossy().starts_with("job_");
+                if is_job && entry.file_type().is_ok_and(|t| t.is_file()) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(self.jobs().join("src/bin"));
     }
 
     /// How many crates (libraries and build scripts) building the package compiles, for progress:
@@ -943,6 +960,31 @@ mod tests {
         let stderr = "error[E0308]: mismatched types\n --> job_ab.rs:4:9\n  |\nerror: aborting due to 1 previous error";
         let text = compile_errors(stderr, "job_ab", "f");
         assert_eq!(text, "error[E0308]: mismatched types\n --> f:2:9\n  |");
+    }
+
+    #[test]
+    fn the_static_jobs_of_earlier_runners_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Runner::new(dir.path());
+        let debug = dir.path().join("target/debug");
+        std::fs::create_dir_all(debug.join("deps")).unwrap();
+        std::fs::create_dir_all(dir.path().join("jobs/src/bin")).unwrap();
+        for file in [
+            "job_ab",
+            "deps/job_ab-1234",
+            "libveil_jobs.so",
+            "deps/libpolars-1.rlib",
+        ] {
+            std::fs::write(debug.join(file), b"x").unwrap();
+        }
+        std::fs::write(dir.path().join("jobs/src/bin/job_ab.rs"), b"fn main() {}").unwrap();
+        runner.remove_static_jobs();
+        assert!(!debug.join("job_ab").exists());
+        assert!(!debug.join("deps/job_ab-1234").exists());
+        assert!(!dir.path().join("jobs/src/bin").exists());
+        // The shared library and the dependencies stay.
+        assert!(debug.join("libveil_jobs.so").exists());
+        assert!(debug.join("deps/libpolars-1.rlib").exists());
     }
 
     #[test]
