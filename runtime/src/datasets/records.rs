@@ -208,19 +208,19 @@ impl SiteCore {
 
     /// Every dataset, oldest first (anyone logged in).
     pub(crate) fn datasets(&self) -> Result<Vec<DatasetView>> {
-        let ids: Vec<String> = self.store.read(|conn| {
-            let mut stmt = conn
-                .prepare("SELECT id FROM datasets ORDER BY created_at, name")
+        // One read for the whole list, its statements prepared once (a read and three statements
+        // parsed per dataset made 1,000 datasets 11x a bare read).
+        self.store.read(|conn| {
+            let ids: Vec<String> = conn
+                .prepare_cached("SELECT id FROM datasets ORDER BY created_at, name")
+                .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
                 .map_err(Error::sqlite("listing datasets"))?;
-            stmt.query_map([], |r| r.get(0))
-                .and_then(|rows| rows.collect())
-                .map_err(Error::sqlite("listing datasets"))
-        })?;
-        let mut list = Vec::with_capacity(ids.len());
-        for id in ids {
-            list.push(self.dataset_by("id", &id)?);
-        }
-        Ok(list)
+            let mut list = Vec::with_capacity(ids.len());
+            for id in ids {
+                list.extend(load_dataset(conn, "id", &id)?);
+            }
+            Ok(list)
+        })
     }
 
     /// The dataset whose `column` (`id` or `name`, case-insensitively) is `key`.
@@ -327,31 +327,31 @@ fn json<T: Serialize>(value: &T) -> String {
 
 fn load_dataset(conn: &Connection, column: &'static str, key: &str) -> Result<Option<DatasetView>> {
     let found = conn
-        .query_row(
-            &format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE {column} = ?1"),
-            [key],
-            |r| {
-                Ok(DatasetView {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    description: r.get(2)?,
-                    summary: r.get(3)?,
-                    citation: r.get(4)?,
-                    url: r.get(5)?,
-                    uploader: r.get(6)?,
-                    created_at: r.get(7)?,
-                    contributors: Vec::new(),
-                    assets: Vec::new(),
-                })
-            },
-        )
+        .prepare_cached(&format!(
+            "SELECT {DATASET_COLUMNS} FROM datasets WHERE {column} = ?1"
+        ))
+        .map_err(Error::sqlite("reading a dataset"))?
+        .query_row([key], |r| {
+            Ok(DatasetView {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                description: r.get(2)?,
+                summary: r.get(3)?,
+                citation: r.get(4)?,
+                url: r.get(5)?,
+                uploader: r.get(6)?,
+                created_at: r.get(7)?,
+                contributors: Vec::new(),
+                assets: Vec::new(),
+            })
+        })
         .optional()
         .map_err(Error::sqlite("reading a dataset"))?;
     let Some(mut dataset) = found else {
         return Ok(None);
     };
     let mut stmt = conn
-        .prepare(
+        .prepare_cached(
             "SELECT name, email, role FROM contributors WHERE dataset_id = ?1 ORDER BY position",
         )
         .map_err(Error::sqlite("reading contributors"))?;
@@ -366,7 +366,7 @@ fn load_dataset(conn: &Connection, column: &'static str, key: &str) -> Result<Op
         .and_then(|rows| rows.collect())
         .map_err(Error::sqlite("reading contributors"))?;
     let mut stmt = conn
-        .prepare(&format!(
+        .prepare_cached(&format!(
             "SELECT {ASSET_COLUMNS} FROM assets WHERE dataset_id = ?1 ORDER BY position"
         ))
         .map_err(Error::sqlite("reading assets"))?;
