@@ -94,7 +94,7 @@ printf '%s\n' "$out"
 grep -q '"errors":0' <<<"$out"
 
 step "benchmarks: each runs once (criterion's --test mode, built with the tests), so they keep working; measure with cargo bench"
-cargo test -p veil --bench hot_paths --locked -- --test
+cargo test --workspace --locked --bench hot_paths -- --test
 
 step "Jupyter clients: conformance suite and notebooks"
 (cd tests && VEIL_HOME="$home" python -m pytest -q -p no:cacheprovider test_conformance.py test_notebooks.py)
