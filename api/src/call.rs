@@ -263,49 +263,7 @@ pub enum Call {
 impl Call {
     /// The call's name, e.g. `approve`, for messages.
     pub fn name(&self) -> &'static str {
-        match self {
-            Call::Whoami => "whoami",
-            Call::Register { .. } => "register",
-            Call::Users => "users",
-            Call::ChangePassword { .. } => "change_password",
-            Call::ResetPassword { .. } => "reset_password",
-            Call::SetRole { .. } => "set_role",
-            Call::DeleteUser { .. } => "delete_user",
-            Call::SetSignup { .. } => "set_signup",
-            Call::Logout => "logout",
-            Call::AuditLog => "audit_log",
-            Call::Datasets => "datasets",
-            Call::Dataset { .. } => "dataset",
-            Call::UploadDataset { .. } => "upload_dataset",
-            Call::DeleteDataset { .. } => "delete_dataset",
-            Call::AssetData { .. } => "asset_data",
-            Call::AssetPointer { .. } => "asset_pointer",
-            Call::Array { .. } => "array",
-            Call::Apply { .. } => "apply",
-            Call::PointerStatus { .. } => "pointer_status",
-            Call::RequestResult { .. } => "request_result",
-            Call::PointerResult { .. } => "pointer_result",
-            Call::RunOnMocks { .. } => "run_on_mocks",
-            Call::RequestCode { .. } => "request_code",
-            Call::Requests => "requests",
-            Call::FindRequest { .. } => "find_request",
-            Call::Review { .. } => "review",
-            Call::Result { .. } => "result",
-            Call::Run { .. } => "run",
-            Call::Code { .. } => "code",
-            Call::RunPrivately { .. } => "run_privately",
-            Call::Approve { .. } => "approve",
-            Call::Deny { .. } => "deny",
-            Call::SetBudget { .. } => "set_budget",
-            Call::Budgets => "budgets",
-            Call::SetDisclosureRules { .. } => "set_disclosure_rules",
-            Call::DisclosureRules { .. } => "disclosure_rules",
-            Call::Receipt { .. } => "receipt",
-            Call::VerifyReceipt { .. } => "verify_receipt",
-            Call::SetDomain { .. } => "set_domain",
-            Call::PreviewDp { .. } => "preview_dp",
-            Call::ReleaseDp { .. } => "release_dp",
-        }
+        self.info().name
     }
 }
 

@@ -15,6 +15,8 @@
 //! - [`call`]: the calls a client makes ([`call::Call`]), the datasite's replies ([`call::Reply`]),
 //!   the kinds of error a call ends in ([`call::ErrorKind`]), and [`call::Part`], how an upload
 //!   names the frames and arrays sent beside it.
+//! - [`access`]: who may make each call ([`access::CALLS`], [`call::Call::info`]): the table the
+//!   datasite's dispatch checks first and listings of what a role may do are drawn from.
 //! - [`ops`]: [`ops::Op`] and its kinds (arithmetic, comparisons, reductions, aggregates), with
 //!   [`ops::describe`], the readable form an owner reviews.
 //! - [`view`]: the view types clients read (users, datasets and assets, requests and reviews,
@@ -37,6 +39,7 @@
 //! - [`op_methods!`]: the op methods (`sum`, `pow`, `column`, ...) and arithmetic operators, written
 //!   once for every type that takes ops.
 
+pub mod access;
 pub mod call;
 pub mod code;
 pub mod disclosure;

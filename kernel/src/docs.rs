@@ -302,6 +302,20 @@ fn first_paragraph(attrs: &[Attribute]) -> String {
 mod tests {
     use super::*;
 
+    /// The call table names the facade methods a cell makes each call with (`%help api` and a
+    /// client's display show them): each must exist, documented, in the sources cells link.
+    #[test]
+    fn every_method_the_call_table_names_is_the_facades() {
+        for call in veil::api::access::CALLS {
+            for method in call.methods {
+                let (owner, name) = method.split_once("::").unwrap();
+                let entry = associated(owner, name)
+                    .unwrap_or_else(|| panic!("`{}` names {method}, not found", call.name));
+                assert!(!entry.doc.is_empty(), "{method} has no docs");
+            }
+        }
+    }
+
     #[test]
     fn methods_types_and_op_methods_are_documented_from_the_sources() {
         let max = methods("max");

@@ -56,6 +56,7 @@ pub const FACADE_FILES: &[(&str, &str)] = &[
     ),
     ("api/Cargo.toml", include_str!("../../api/Cargo.toml")),
     ("api/src/lib.rs", include_str!("../../api/src/lib.rs")),
+    ("api/src/access.rs", include_str!("../../api/src/access.rs")),
     ("api/src/call.rs", include_str!("../../api/src/call.rs")),
     ("api/src/code.rs", include_str!("../../api/src/code.rs")),
     (

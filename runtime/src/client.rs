@@ -268,8 +268,54 @@ impl Client {
             ],
         );
         t.warnings = self.notices.clone();
+        Calls(Some(self.user.role)).sections(&mut t, "what you may call: ");
         t
     }
 }
 
 crate::display::render_via_table!(Client);
+
+/// The calls a role may make, grouped by area, each with how a cell makes it and what it does
+/// (every call, with who may make it, for `None`): drawn from the table the datasite's dispatch
+/// enforces ([`veil_api::access`]), so it offers nothing the datasite refuses. A client's display
+/// ends with its role's; the kernel's `%help api` shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Calls(pub Option<Role>);
+
+impl Calls {
+    fn table(&self) -> Table {
+        let mut t = Table::new(match self.0 {
+            Some(role) => format!(
+                "What {} {} may call",
+                if role == Role::Admin { "an" } else { "a" },
+                role.as_str().replace('_', " ")
+            ),
+            None => "Every call, and who may make it".to_string(),
+        });
+        self.sections(&mut t, "");
+        t
+    }
+
+    /// Appends one table per area to `table`, each titled `prefix` and the area's name.
+    fn sections(&self, table: &mut Table, prefix: &str) {
+        for (area, calls) in veil_api::access::listing(self.0) {
+            let rows = calls
+                .iter()
+                .map(|c| {
+                    let mut row = vec![c.usage.to_string(), c.doc.to_string()];
+                    if self.0.is_none() {
+                        row.insert(1, c.who.describe().to_string());
+                    }
+                    row
+                })
+                .collect();
+            let headers = match self.0 {
+                Some(_) => vec!["call".into(), "what it does".into()],
+                None => vec!["call".into(), "who".into(), "what it does".into()],
+            };
+            table.sub_table(format!("{prefix}{}", area.as_str()), headers, rows);
+        }
+    }
+}
+
+crate::display::render_via_table!(Calls);

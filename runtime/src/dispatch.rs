@@ -6,7 +6,8 @@
 //! upload's parts). The session token is resolved to the user and role the datasite holds now; each arm
 //! then calls one service function of (caller, ids, arguments), which reads the records those ids
 //! name and checks the caller against them. No service builds a handle, and no handle checks a
-//! permission.
+//! permission. Before any of that, [`admit`] checks the caller's role against the call table
+//! (`veil_api::access`), which is also what listings of a role's calls are drawn from.
 
 use veil_api::call::{Call, Reply};
 use veil_api::ops::Op;
@@ -17,24 +18,29 @@ use crate::error::{Error, Result};
 use crate::site::SiteCore;
 use crate::users::User;
 
-/// Ok if `caller` may send `count` values with `call`: only an owner's upload carries any. A
-/// transport checks it before it decodes them, so nobody else can make the datasite parse a value.
-pub(crate) fn admit_parts(caller: &crate::User, call: &Call, count: usize) -> Result<()> {
-    if count == 0 {
-        return Ok(());
+/// Ok if `caller` may make `call` with `count` values beside it, before any record is read or any
+/// value decoded (a transport checks it first, so nobody else can make the datasite parse a value):
+/// the call table ([`veil_api::access`]) must open the call to the caller's current role, and only an
+/// upload carries values. The services then check the caller against the records the call names
+/// (whose request, whose pointer, which dataset).
+pub(crate) fn admit(caller: &User, call: &Call, count: usize) -> Result<()> {
+    let info = call.info();
+    if !info.who.admits(caller.role) {
+        return Err(crate::users::denied(
+            caller,
+            &format!("`{}`", info.usage),
+            info.who.describe(),
+            info.who.instead(caller.role),
+        ));
     }
-    if !matches!(call, Call::UploadDataset { .. }) {
+    if count > 0 && !matches!(call, Call::UploadDataset { .. }) {
         return Err(Error::invalid(
             format!("call `{}`", call.name()),
             format!("{count} values came with it, and it takes none"),
             "send values only with an upload",
         ));
     }
-    crate::users::require_owner(
-        caller,
-        "uploading datasets",
-        "ask the datasite's owner to upload it",
-    )
+    Ok(())
 }
 
 impl SiteCore {
@@ -42,7 +48,7 @@ impl SiteCore {
     /// [`Part`](veil_api::call::Part) (an upload's data and mocks), none for every other call.
     pub(crate) fn handle(&self, token: &str, call: Call, parts: Vec<Data>) -> Result<Reply<Data>> {
         let caller = self.authorize(token)?;
-        admit_parts(&caller, &call, parts.len())?;
+        admit(&caller, &call, parts.len())?;
         let c = &caller;
         Ok(match call {
             Call::Whoami => Reply::User(caller.clone()),

@@ -89,7 +89,10 @@
 //! reads each id's record, and checks the caller against that record: a request acts on what its
 //! record asks for, a pointer op on objects the caller made, a review shows the dataset and asset
 //! names the datasite holds for the ids behind it. An id the caller may not use looks exactly like
-//! one that does not exist.
+//! one that does not exist. Before any record is read, one gate checks the caller's current role
+//! against the call table (`veil_api::access`: each call's area and the roles it is open to); the
+//! listings of what a role may call (a [`Client`]'s display, [`Calls`], the kernel's `%help api`)
+//! are drawn from the same table, and a test sends every call as every role to hold the two equal.
 //!
 //! What a scientist learns before an owner approves: the mocks (and any op's result on them), the
 //! metadata the owner published (names, descriptions, schemas, shapes and sizes of assets), her own
@@ -180,7 +183,7 @@ mod store;
 pub mod users;
 mod validate;
 
-pub use client::Client;
+pub use client::{Calls, Client};
 pub use code::{Code, ExactMatch, OutputPolicy, SubmittedCode};
 pub use data::{Data, DataKind, Schema};
 pub use datasets::{Asset, Contributor, Dataset, DatasetList, SiteAsset, SiteDataset};

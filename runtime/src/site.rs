@@ -285,7 +285,7 @@ impl Datasite {
         parts: usize,
     ) -> Result<crate::User> {
         let caller = self.core.authorize(token)?;
-        crate::dispatch::admit_parts(&caller, call, parts)?;
+        crate::dispatch::admit(&caller, call, parts)?;
         Ok(caller)
     }
 

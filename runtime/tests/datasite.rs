@@ -258,22 +258,25 @@ fn scientists_cannot_do_owner_things_or_read_real_data() {
     };
     denied(
         jane.upload_dataset(small_dataset("Mine")).map(drop),
-        "uploading datasets",
+        "`client.upload_dataset(dataset)`",
     );
     denied(
         jane.register(NewUser::new("Eve", "eve@x.org", "abc123"))
             .map(drop),
-        "registering users",
+        "`client.register(user)`",
     );
-    denied(jane.users().map(drop), "listing users");
-    denied(jane.delete_dataset("Private"), "deleting datasets");
-    denied(jane.delete_user(ADMIN), "deleting users");
+    denied(jane.users().map(drop), "`client.users()`");
+    denied(
+        jane.delete_dataset("Private"),
+        "`client.delete_dataset(name)`",
+    );
+    denied(jane.delete_user(ADMIN), "`client.delete_user(email)`");
     denied(
         jane.set_role("jane@caltech.edu", Role::Admin).map(drop),
-        "changing roles",
+        "`client.set_role(email, role)`",
     );
-    denied(jane.audit_log().map(drop), "reading the audit log");
-    denied(jane.set_signup(true), "changing sign-up");
+    denied(jane.audit_log().map(drop), "`client.audit_log()`");
+    denied(jane.set_signup(true), "`client.set_signup(enabled)`");
 
     let asset = jane.dataset("Private").unwrap().asset("table").unwrap();
     assert_eq!(asset.mock().unwrap(), Data::from(frame([0.0, 0.0, 0.0])));
@@ -921,4 +924,27 @@ fn the_mock_report_names_what_each_mock_gives_away() {
         ["Breast Cancer Biomarker"]
     );
     site.land().unwrap();
+}
+
+/// A client's display ends with what its role may call, by area (seed 003's `client.api.services`),
+/// in both forms; the listing is the dispatch's own table (see trust_boundary.rs).
+#[test]
+fn a_clients_display_lists_what_its_role_may_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path(), true);
+    let (owner, jane) = owner_and_scientist(&site);
+    let hers = jane.text();
+    assert!(hers.contains("what you may call: pointers"), "{hers}");
+    assert!(hers.contains("asset.pointer()") && hers.contains("pointer.get_dp(query)"));
+    assert!(!hers.contains("request.approve()") && !hers.contains("client.users()"));
+    assert!(jane.html().contains("<td>pointer.request(reason)</td>"));
+    let theirs = owner.text();
+    assert!(theirs.contains("request.approve()") && theirs.contains("client.set_role("));
+    assert!(
+        !theirs.contains("pointer.get_dp("),
+        "owners read results directly"
+    );
+    let every = veil::Calls(None).text();
+    assert!(every.starts_with("Every call, and who may make it"));
+    assert!(every.contains("a data scientist, data owner or admin"));
 }

@@ -642,3 +642,233 @@ fn a_session_ends_when_its_time_is_up() {
     site.login(ADMIN, ADMIN_PW).unwrap().whoami().unwrap();
     site.land().unwrap();
 }
+
+/// The call table (`veil_api::access`) is what the dispatch enforces: every call, sent raw by each
+/// role with ids of real records (a scientist's pointer and requests, a released receipt), is refused
+/// for its role exactly when the table does not open it to that role. So a listing of what
+/// a role may do (a client's display, `%help api`) offers nothing the datasite then refuses, and
+/// refuses nothing it offers.
+#[test]
+fn every_call_is_open_to_exactly_the_roles_its_table_names() {
+    use veil::api::access::Who;
+    use veil::api::call::{Call, Part, Secret};
+    use veil::api::dp::Domain;
+    use veil::api::ops::{Arith, Op};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (admin, jane, _bob) = setup(&site);
+    for (name, email, role) in [
+        ("Gus", "gus@example.org", Role::Guest),
+        ("Olga", "olga@example.org", Role::DataOwner),
+    ] {
+        admin
+            .register(NewUser::new(name, email, "pw-123456").role(role))
+            .unwrap();
+    }
+    let numbers = asset(&admin, "numbers");
+    admin
+        .call(Call::SetDomain {
+            asset: numbers.id().into(),
+            column: None,
+            domain: Domain::Range {
+                lower: 0.0,
+                upper: 10.0,
+            },
+        })
+        .unwrap();
+    admin
+        .set_budget("jane@caltech.edu", "cancer", 100.0)
+        .unwrap();
+    let pointer = asset(&jane, "numbers").pointer().unwrap().sum().unwrap();
+    let released = pointer.request("a total").unwrap();
+    admin
+        .request(&released.id)
+        .unwrap()
+        .approve_overriding("a test")
+        .unwrap();
+    let receipt = jane.request(&released.id).unwrap().receipt().unwrap();
+    let code = total(&jane, 1.0).spec().unwrap();
+    let pending = jane
+        .request_code_execution(&total(&jane, 2.0), "ok")
+        .unwrap();
+
+    let roles = [
+        Who::Anyone,
+        Who::Computing,
+        Who::Scientists,
+        Who::Owners,
+        Who::Admins,
+    ]
+    .map(Who::describe);
+    let sessions = [
+        ("gus@example.org", "pw-123456"),
+        ("jane@caltech.edu", "pw-123456"),
+        ("olga@example.org", "pw-123456"),
+        (ADMIN, ADMIN_PW),
+    ];
+    for (n, (email, password)) in sessions.into_iter().enumerate() {
+        let client = site.login(email, password).unwrap();
+        let role = client.role();
+        let throwaway = format!("throwaway{n}@example.org");
+        admin
+            .register(NewUser::new("T", &throwaway, "pw-123456"))
+            .unwrap();
+        let calls = vec![
+            Call::Datasets,
+            Call::Dataset {
+                name: "cancer".into(),
+            },
+            Call::AssetData {
+                asset: numbers.id().into(),
+                real: false,
+            },
+            Call::AssetPointer {
+                asset: numbers.id().into(),
+            },
+            Call::Array {
+                values: vec![1.0],
+                shape: vec![1],
+            },
+            Call::Apply {
+                op: Op::Arith {
+                    kind: Arith::Add,
+                    scalar: Some(1.0),
+                    scalar_left: false,
+                },
+                inputs: vec![pointer.id().into()],
+            },
+            Call::PointerStatus {
+                pointer: pointer.id().into(),
+            },
+            Call::RequestResult {
+                pointer: pointer.id().into(),
+                reason: "again".into(),
+            },
+            Call::PointerResult {
+                pointer: pointer.id().into(),
+            },
+            Call::RunOnMocks { code: code.clone() },
+            Call::RequestCode {
+                code: total(&jane, 10.0 + n as f64).spec().unwrap(),
+                reason: "mine".into(),
+            },
+            Call::Requests,
+            Call::FindRequest {
+                key: pending.id.clone(),
+            },
+            Call::Review {
+                request: pending.id.clone(),
+            },
+            Call::Result {
+                request: released.id.clone(),
+            },
+            Call::Run {
+                request: pending.id.clone(),
+            },
+            Call::Code {
+                request: pending.id.clone(),
+            },
+            Call::RunPrivately {
+                request: pending.id.clone(),
+            },
+            Call::Receipt {
+                request: released.id.clone(),
+            },
+            Call::VerifyReceipt {
+                receipt: receipt.clone(),
+            },
+            Call::Budgets,
+            Call::DisclosureRules {
+                dataset: "cancer".into(),
+            },
+            Call::SetDisclosureRules {
+                dataset: "cancer".into(),
+                rules: Default::default(),
+            },
+            Call::SetDomain {
+                asset: numbers.id().into(),
+                column: None,
+                domain: Domain::Range {
+                    lower: 0.0,
+                    upper: 10.0,
+                },
+            },
+            Call::SetBudget {
+                email: "jane@caltech.edu".into(),
+                dataset: "cancer".into(),
+                epsilon: 100.0,
+            },
+            Call::PreviewDp {
+                pointer: pointer.id().into(),
+                query: 0.5.into(),
+            },
+            Call::ReleaseDp {
+                pointer: pointer.id().into(),
+                query: 0.5.into(),
+            },
+            Call::Whoami,
+            Call::Users,
+            Call::AuditLog,
+            Call::Register {
+                user: NewUser::new("N", format!("new{n}@example.org"), "pw-123456"),
+            },
+            Call::SetSignup { enabled: false },
+            Call::ChangePassword {
+                old: Secret("not my password".into()),
+                new: Secret("pw-654321".into()),
+            },
+            Call::ResetPassword {
+                email: throwaway.clone(),
+                new: Secret("pw-654321".into()),
+            },
+            Call::SetRole {
+                email: throwaway.clone(),
+                role: Role::Guest,
+            },
+            Call::DeleteUser {
+                email: throwaway.clone(),
+            },
+            Call::UploadDataset {
+                dataset: veil::api::spec::Dataset::<Part>::new(""),
+            },
+            Call::DeleteDataset {
+                name: "no-such-dataset".into(),
+            },
+            Call::Deny {
+                request: pending.id.clone(),
+                reason: "no".into(),
+            },
+            Call::Approve {
+                request: pending.id.clone(),
+                overriding: None,
+            },
+            Call::Logout,
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        let mut wrong = Vec::new();
+        for call in calls {
+            let info = call.info();
+            seen.insert(info.name);
+            // Refused for the caller's role, not for a record (another's result, one's own request).
+            let denied = matches!(
+                client.call(call),
+                Err(Error::PermissionDenied { needed, .. }) if roles.contains(&needed.as_str())
+            );
+            if denied == info.who.admits(role) {
+                wrong.push(format!(
+                    "{} as {role}: {} (the table opens it to {})",
+                    info.name,
+                    if denied { "refused" } else { "not refused" },
+                    info.who.describe()
+                ));
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            veil::api::access::CALLS.len(),
+            "a call is untested"
+        );
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+}

@@ -979,7 +979,7 @@ fn a_forged_value_header_allocates_nothing() {
             2,
             403,
             ErrorKind::PermissionDenied,
-            "uploading datasets",
+            "`client.upload_dataset(dataset)`",
         ),
         (
             "the owner's upload",
