@@ -57,7 +57,9 @@ impl History {
                 let mut found: Vec<HistoryEntry> = Vec::new();
                 let mut seen = std::collections::HashSet::new();
                 for e in self.entries.iter().rev() {
-                    if glob_match(pattern, &e.1) && (!unique || seen.insert(e.1.clone())) {
+                    if veil_kernel_input::glob::matches(pattern, &e.1)
+                        && (!unique || seen.insert(e.1.clone()))
+                    {
                         found.push(entry(e));
                     }
                 }
@@ -69,40 +71,6 @@ impl History {
             }
         }
     }
-}
-
-/// IPython's history search uses glob patterns (`*`, `?`). Matched without recursion or unbounded
-/// backtracking: on a mismatch only the last `*` is retried, one character further on, so a search
-/// takes at most pattern × text steps (a recursive matcher overflowed its stack on a 200,000-character
-/// cell and took exponential time on `*a*a*a*…b`).
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    // The last `*` seen, and where in the text it now stands.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                // The `*` takes one more character, and the rest of the pattern starts after it.
-                Some((sp, st)) => {
-                    star = Some((sp, st + 1));
-                    pi = sp + 1;
-                    ti = st + 1;
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -158,26 +126,6 @@ mod tests {
             raw: true,
         });
         assert_eq!(inputs(search), [(3, "let a = 1;".into())]);
-        assert!(glob_match("a?+*", "a + 1"));
-        for (pattern, text, matches) in [
-            ("*", "", true),
-            ("", "", true),
-            ("", "a", false),
-            ("a*b", "ab", true),
-            ("a*b", "axxb", true),
-            ("a*b", "axxbc", false),
-            ("*b*", "abc", true),
-            ("?", "", false),
-            ("a**", "a", true),
-            ("*a?c", "xxabcac", false),
-            ("*a?c", "xxabc", true),
-        ] {
-            assert_eq!(
-                glob_match(pattern, text),
-                matches,
-                "{pattern:?} on {text:?}"
-            );
-        }
         let mut h = history();
         h.set_output(2, "2");
         let with_output = h.query(&HistoryRequest::Tail {

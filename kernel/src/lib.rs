@@ -13,7 +13,11 @@
 //! - [`shell`]: shell and control requests: execute, complete, inspect, is_complete, history, kernel_info,
 //!   interrupt, shutdown.
 //! - [`iopub`], [`heartbeat`]: the publishing and heartbeat channels, each on its own task.
-//! - [`magics`]: parsing and running `%` commands against the [`session`].
+//! - [`magics`]: running `%` commands against the [`session`].
+//!
+//! What anyone may send the kernel is decoded in the `veil-kernel-input` crate (kept apart so it can
+//! be fuzzed without building polars and evcxr): the ZMTP framing the [`guard`] follows, the signed
+//! messages the [`shell`] decodes, magic lines and history search patterns.
 //! - [`docs`]: inspect answers for Veil's API, parsed from the facade's own doc comments.
 //! - [`rust`]: Rust cells through evcxr on a dedicated thread, started in the background.
 //! - [`message`]: building replies, MIME bundles and errors.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use veil_facade::{self as veil, prelude::*};
 use veil_kernel::bridge::{Bridge, Cells, Failures};
-use veil_kernel::magics;
+use veil_kernel::magics::{self, Run};
 use veil_kernel::session::Session;
 
 struct Fixture {
@@ -753,6 +753,10 @@ fn a_datasite_served_from_the_kernel_is_worked_over_http() {
         run(&mut scientist, "%datasets", None).unwrap_err().ename,
         "NotLoggedIn"
     );
+    // Before logging in, `%help api` lists every call with who may make it.
+    let every = run(&mut scientist, "%help api", None).unwrap();
+    assert!(every.contains("Every call, and who may make it"), "{every}");
+    assert!(every.contains("an admin or data owner") && every.contains("%login"));
     assert_eq!(
         run(&mut scientist, "%login jane@caltech.edu", Some("nope"))
             .unwrap_err()
@@ -775,6 +779,15 @@ fn a_datasite_served_from_the_kernel_is_worked_over_http() {
         mine.contains("Requests (1)") && mine.to_lowercase().contains("approved"),
         "{mine}"
     );
+    // `%help api` lists what her role may call, from the table the server's dispatch enforces.
+    let api = run(&mut scientist, "%help api", None).unwrap();
+    assert!(api.contains("What a data scientist may call"), "{api}");
+    assert!(api.contains("pointer.request(reason)") && api.contains("pointers"));
+    assert!(!api.contains("request.approve()") && !api.contains("client.users()"));
+    let owners = owner_run("%help api");
+    assert!(owners.contains("What an admin may call"), "{owners}");
+    assert!(owners.contains("request.approve()") && owners.contains("client.set_role("));
+    assert!(!owners.contains("pointer.get_dp("), "{owners}");
     // Her role is the server's to decide: owners' magics are refused.
     for line in ["%users", "%audit", &format!("%approve {}", request.id)] {
         let err = run(&mut scientist, line, None).unwrap_err();
