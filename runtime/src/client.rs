@@ -85,9 +85,20 @@ impl Client {
         call: veil_api::call::Call,
         parts: Vec<crate::Data>,
     ) -> Result<veil_api::call::Reply<crate::Data>> {
+        self.call_reporting(call, parts, &crate::progress::silent)
+    }
+
+    /// [`Client::call_with_parts`], telling `report` how far sending and storing the values has got
+    /// (see [`progress`](crate::progress)): what a notebook's upload shows as it goes.
+    pub fn call_reporting(
+        &self,
+        call: veil_api::call::Call,
+        parts: Vec<crate::Data>,
+        report: crate::progress::Report<'_>,
+    ) -> Result<veil_api::call::Reply<crate::Data>> {
         match &self.link {
-            Link::Local(core) => core.handle(&self.token, call, parts),
-            Link::Remote(remote) => remote.call(&self.token, self.user.role, call, parts),
+            Link::Local(core) => core.handle(&self.token, call, parts, report),
+            Link::Remote(remote) => remote.call(&self.token, self.user.role, call, parts, report),
         }
     }
 
@@ -169,11 +180,23 @@ impl Client {
         reply!(self.call(Call::SetSignup { enabled }), Done)
     }
 
-    /// Uploads a dataset and its assets in one transaction (owners and admins).
+    /// Uploads a dataset and its assets in one transaction (owners and admins). An upload of
+    /// [`SHOWN_FROM_BYTES`](crate::progress::SHOWN_FROM_BYTES) or more draws a progress bar on stderr
+    /// when that is a terminal.
     pub fn upload_dataset(&self, dataset: Dataset) -> Result<SiteDataset> {
+        let bar = crate::progress::TerminalBar::new();
+        self.upload_dataset_reporting(dataset, &|p| bar.report(p))
+    }
+
+    /// [`Client::upload_dataset`], telling `report` how far it has got instead of drawing a bar.
+    pub fn upload_dataset_reporting(
+        &self,
+        dataset: Dataset,
+        report: crate::progress::Report<'_>,
+    ) -> Result<SiteDataset> {
         let (dataset, parts) = veil_api::call::into_parts(dataset);
         let call = Call::UploadDataset { dataset };
-        let view = reply!(self.call_with_parts(call, parts), Dataset)?;
+        let view = reply!(self.call_reporting(call, parts, report), Dataset)?;
         Ok(SiteDataset::from_view(view, self))
     }
 

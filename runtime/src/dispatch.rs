@@ -45,8 +45,15 @@ pub(crate) fn admit(caller: &User, call: &Call, count: usize) -> Result<()> {
 
 impl SiteCore {
     /// Answers `call` for the session `token`; `parts` are the values it names by
-    /// [`Part`](veil_api::call::Part) (an upload's data and mocks), none for every other call.
-    pub(crate) fn handle(&self, token: &str, call: Call, parts: Vec<Data>) -> Result<Reply<Data>> {
+    /// [`Part`](veil_api::call::Part) (an upload's data and mocks), none for every other call. An
+    /// upload tells `report` how far storing them has got.
+    pub(crate) fn handle(
+        &self,
+        token: &str,
+        call: Call,
+        parts: Vec<Data>,
+        report: crate::progress::Report<'_>,
+    ) -> Result<Reply<Data>> {
         let caller = self.authorize(token)?;
         admit(&caller, &call, parts.len())?;
         let c = &caller;
@@ -87,7 +94,7 @@ impl SiteCore {
                 Reply::Dataset(seen_by(c, self.dataset_by("name", name.trim())?))
             }
             Call::UploadDataset { dataset } => {
-                Reply::Dataset(self.upload_dataset(c, dataset, parts)?)
+                Reply::Dataset(self.upload_dataset(c, dataset, parts, report)?)
             }
             Call::DeleteDataset { name } => {
                 self.delete_dataset(c, &name)?;

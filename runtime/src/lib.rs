@@ -173,6 +173,7 @@ pub mod load;
 pub mod mock;
 pub mod ops;
 pub mod pointers;
+pub mod progress;
 pub mod receipt;
 pub mod remote;
 mod replay;

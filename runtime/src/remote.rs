@@ -14,6 +14,7 @@ use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Session, Version};
 use crate::client::Client;
 use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::progress::{Counted, Report, Stage, Throttle};
 use crate::users::LoginOutcome;
 
 /// Largest reply accepted: the largest result a code request may return, and then some.
@@ -212,16 +213,29 @@ impl Remote {
         &self.site
     }
 
-    /// Sends `call` with `parts` as the session `token` of a `role` and reads the reply.
+    /// Sends `call` with `parts` as the session `token` of a `role` and reads the reply, telling
+    /// `report` how far encoding and sending the parts has got.
     pub(crate) fn call(
         &self,
         token: &str,
         role: Role,
         call: Call,
         parts: Vec<Data>,
+        report: Report<'_>,
     ) -> Result<Reply<Data>> {
         let kinds = parts.iter().map(Data::kind).collect();
-        let encoded = parts.iter().map(Data::encode).collect::<Result<Vec<_>>>()?;
+        let uploading = !parts.is_empty();
+        let mut encoded = Vec::with_capacity(parts.len());
+        if !parts.is_empty() {
+            let total = parts.iter().map(|p| p.approx_bytes() as u64).sum();
+            let mut progress = Throttle::start(report, Stage::Encoding, total);
+            let mut done = 0;
+            for part in &parts {
+                encoded.push(part.encode()?);
+                done += part.approx_bytes() as u64;
+                progress.at(done);
+            }
+        }
         drop(parts);
         let json = serde_json::to_vec(&CallBody { call, parts: kinds })
             .map_err(|e| Error::invalid("call", e.to_string(), "check its arguments"))?;
@@ -236,16 +250,26 @@ impl Remote {
         }
         // Sent piece by piece: the parts are not copied into one buffer.
         let body = pieces.into_iter().map(std::io::Cursor::new).fold(
-            Box::new(std::io::empty()) as Box<dyn Read + Send>,
+            Box::new(std::io::empty()) as Box<dyn Read>,
             |body, piece| Box::new(body.chain(piece)),
         );
+        // Only an upload's progress is worth counting; every other call is a few hundred bytes.
+        let mut body: Box<dyn Read + '_> = if uploading {
+            Box::new(Counted {
+                inner: body,
+                read: 0,
+                throttle: Throttle::start(report, Stage::Sending, size),
+            })
+        } else {
+            body
+        };
         let response = self
             .agent
             .post(&self.url("/v1/call"))
             .header("content-type", wire::CONTENT_TYPE)
             .header("content-length", size)
             .header("authorization", &format!("Bearer {token}"))
-            .send(ureq::SendBody::from_owned_reader(body));
+            .send(ureq::SendBody::from_reader(&mut body));
         let (json, parts) = self.read(response, |body| {
             wire::read(body, MAX_REPLY_BYTES).map_err(unreadable)
         })?;

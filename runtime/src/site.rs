@@ -297,7 +297,8 @@ impl Datasite {
         call: veil_api::call::Call,
         parts: Vec<crate::Data>,
     ) -> Result<veil_api::call::Reply<crate::Data>> {
-        self.core.handle(token, call, parts)
+        self.core
+            .handle(token, call, parts, &crate::progress::silent)
     }
 
     /// Registers yourself as a data scientist, when the owner has enabled self sign-up.

@@ -948,3 +948,42 @@ fn a_clients_display_lists_what_its_role_may_call() {
     assert!(every.starts_with("Every call, and who may make it"));
     assert!(every.contains("a data scientist, data owner or admin"));
 }
+
+/// Checks an upload's reports: in `stages`' order, each from 0 to its total, never falling.
+fn check_progress(seen: &[veil::progress::Progress], stages: &[veil::progress::Stage]) {
+    let mut order: Vec<veil::progress::Stage> = seen.iter().map(|p| p.stage).collect();
+    order.dedup();
+    assert_eq!(order, stages, "{seen:?}");
+    for stage in stages {
+        let reports: Vec<_> = seen.iter().filter(|p| p.stage == *stage).collect();
+        assert_eq!(reports[0].done, 0, "{stage:?} starts at 0: {reports:?}");
+        let last = reports.last().unwrap();
+        assert_eq!(last.done, last.total, "{stage:?} ends done: {reports:?}");
+        assert!(
+            reports
+                .windows(2)
+                .all(|w| w[0].done <= w[1].done && w[0].total == w[1].total)
+        );
+    }
+}
+
+#[test]
+fn an_upload_reports_its_progress_from_nothing_to_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path(), true);
+    let owner = site.login(ADMIN, ADMIN_PW).unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let values = ndarray::Array1::from_iter((0..1_000_000).map(f64::from));
+    let mock = ndarray::Array1::<f64>::zeros(1_000_000);
+    let dataset = Dataset::new("Large")
+        .asset(Asset::new("a").data(values.clone()).mock(mock.clone()))
+        .asset(Asset::new("b").data(values).mock(mock));
+    owner
+        .upload_dataset_reporting(dataset, &|p| seen.lock().unwrap().push(p))
+        .unwrap();
+    let seen = seen.into_inner().unwrap();
+    check_progress(&seen, &[veil::progress::Stage::Storing]);
+    // Both assets' data and mocks, 8 MB each, are counted.
+    assert_eq!(seen.last().unwrap().total, 32_000_000, "{seen:?}");
+    assert!(seen.len() >= 2, "{seen:?}");
+}

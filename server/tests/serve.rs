@@ -1052,17 +1052,37 @@ fn bodies_stream_through_the_server_rather_than_sit_in_memory() {
         grew >> 20
     );
 
-    // An owner's upload of 16 MiB arrives through a file and comes back whole.
+    // An owner's upload of 16 MiB arrives through a file and comes back whole, and the client
+    // tells how far encoding and sending it has got, from nothing to every byte of the body.
     let data = ndarray::Array1::from_iter((0..2_000_000).map(f64::from));
+    let seen = std::sync::Mutex::new(Vec::new());
     owner
-        .upload_dataset(
+        .upload_dataset_reporting(
             Dataset::new("Large").asset(
                 Asset::new("values")
                     .data(data.clone())
                     .mock(ndarray::Array1::<f64>::zeros(2_000_000)),
             ),
+            &|p| seen.lock().unwrap().push(p),
         )
         .unwrap();
+    let seen = seen.into_inner().unwrap();
+    let mut stages: Vec<_> = seen.iter().map(|p| p.stage).collect();
+    stages.dedup();
+    use veil::progress::Stage;
+    assert_eq!(stages, [Stage::Encoding, Stage::Sending], "{seen:?}");
+    for stage in stages {
+        let reports: Vec<_> = seen.iter().filter(|p| p.stage == stage).collect();
+        assert_eq!(reports[0].done, 0, "{reports:?}");
+        let last = reports.last().unwrap();
+        assert_eq!(last.done, last.total, "{reports:?}");
+        assert!(reports.windows(2).all(|w| w[0].done <= w[1].done));
+    }
+    let sent = seen.last().unwrap().total;
+    assert!(
+        sent > 32_000_000,
+        "the body holds both 16 MB values: {sent}"
+    );
     let back = owner.dataset("Large").unwrap().asset("values").unwrap();
     assert_eq!(
         back.data().unwrap().as_f64().unwrap(),

@@ -2,6 +2,7 @@
 //! an asset's mock or (owners only, audited) real data.
 
 use super::*;
+use crate::progress::{Stage, Throttle};
 use veil_api::call::{Part, from_parts};
 use veil_api::view::{AssetView, DatasetView};
 
@@ -39,6 +40,7 @@ impl SiteCore {
         caller: &User,
         named: veil_api::spec::Dataset<Part>,
         parts: Vec<Data>,
+        report: crate::progress::Report<'_>,
     ) -> Result<DatasetView> {
         require_owner(
             caller,
@@ -98,7 +100,10 @@ impl SiteCore {
         // Validate and encode everything before taking the write lock: this is the slow part, and a
         // mistake in the last asset should not cost a transaction.
         let mut encoded: Vec<EncodedAsset> = Vec::with_capacity(ds.assets.len());
-        for asset in &ds.assets {
+        let sizes: Vec<u64> = ds.assets.iter().map(asset_bytes).collect();
+        let mut progress = Throttle::start(report, Stage::Storing, sizes.iter().sum());
+        let mut done = 0;
+        for (asset, size) in ds.assets.iter().zip(&sizes) {
             let (aname, adesc) = super::validate_asset(asset)?;
             if encoded.iter().any(|e| e.name.eq_ignore_ascii_case(&aname)) {
                 return Err(Error::exists(
@@ -138,6 +143,8 @@ impl SiteCore {
                 made,
                 report,
             });
+            done += size;
+            progress.at(done);
         }
         let id = self.store.write("uploading a dataset", |tx| {
             let exists: Option<String> = tx
@@ -319,6 +326,16 @@ impl SiteCore {
             &self.store.get_blob(&blob)?,
         )
     }
+}
+
+/// An asset's data and given mock, in bytes of memory: what the progress of its upload counts.
+fn asset_bytes(asset: &veil_api::spec::Asset<Data>) -> u64 {
+    let data = asset.data.as_ref().map_or(0, Data::approx_bytes);
+    let mock = match &asset.mock {
+        Mock::Given(m) => m.approx_bytes(),
+        _ => 0,
+    };
+    (data + mock) as u64
 }
 
 fn json<T: Serialize>(value: &T) -> String {
