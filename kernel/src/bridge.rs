@@ -31,12 +31,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use veil::api::call::Reply;
+use veil::api::call::{Call, Reply};
 use veil::api::kernel::{self as k, KernelCall, Recipe};
 use veil::api::view::{AssetView, DatasetView};
 use veil::error::clip;
 use veil::{Client, Data, Datasite, LaunchOptions, Pointer, Render};
 
+use crate::iopub::{Iopub, ProgressDisplay};
 use crate::message::KernelError;
 use crate::session::{Session, Site};
 
@@ -263,6 +264,8 @@ pub struct Cells {
     session: Arc<Mutex<Session>>,
     failures: Failures,
     handles: Mutex<Handles>,
+    /// Where the progress of long calls is shown, if anywhere.
+    iopub: Option<Iopub>,
 }
 
 #[derive(Default)]
@@ -382,7 +385,14 @@ impl Cells {
             session,
             failures,
             handles: Mutex::default(),
+            iopub: None,
         }
+    }
+
+    /// Shows the progress of long calls (an upload's) in the running cell's output on `iopub`.
+    pub fn reporting_to(mut self, iopub: Iopub) -> Cells {
+        self.iopub = Some(iopub);
+        self
     }
 
     fn session(&self) -> MutexGuard<'_, Session> {
@@ -716,8 +726,20 @@ impl Cells {
                     .into_iter()
                     .map(|handle| self.data(handle))
                     .collect::<Result<_, _>>()?;
-                let reply = client.call_with_parts(call, parts)?;
-                self.reply(&client, reply)?
+                let display = match (&call, &self.iopub) {
+                    (Call::UploadDataset { dataset }, Some(iopub)) => {
+                        ProgressDisplay::new(iopub, format!("uploading `{}`", dataset.name))
+                    }
+                    _ => None,
+                };
+                let reply = match &display {
+                    Some(d) => client.call_reporting(call, parts, &|p| d.report(p)),
+                    None => client.call_with_parts(call, parts),
+                };
+                if let Some(d) = &display {
+                    d.finish(if reply.is_ok() { "done" } else { "failed" });
+                }
+                self.reply(&client, reply?)?
             }
             KernelCall::Release { handles } => {
                 let mut h = self.handles();

@@ -16,6 +16,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub connection_file: Option<PathBuf>,
 
+    /// Prepare a kernel ahead of time and wait for the next launched kernel to adopt it (what
+    /// kernels start by themselves; see the README's "Kernel latency").
+    #[arg(long, hide = true)]
+    pub spare: bool,
+
     /// What to do instead of running a kernel.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -59,6 +64,7 @@ impl LocationArgs {
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
+    crate::spare::record_start();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -138,10 +144,18 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        (None, Some(_)) if cli.spare => {
+            anyhow::bail!("--spare takes no connection file: it waits for a kernel to adopt it")
+        }
+        (None, None) if cli.spare => crate::spare::run(&crate::rust::Options::from_env()),
         (None, Some(file)) => {
             let info = crate::connection::read_connection_file(&file)?;
+            let options = crate::rust::Options::from_env();
+            if crate::spare::adopt(&options.cache_dir, &info)? {
+                return Ok(());
+            }
             // Before any thread starts: this sets evcxr's environment (see `Workdir::acquire`).
-            let workdir = crate::rust::Workdir::acquire(&crate::rust::Options::from_env())?;
+            let workdir = crate::rust::Workdir::acquire(&options)?;
             let bridge = crate::bridge::Bridge::bind(&std::env::temp_dir())?;
             bridge.export_env();
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -149,7 +163,12 @@ fn run(cli: Cli) -> Result<()> {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            runtime.block_on(crate::connection::run(info, workdir, bridge, async {
+            // Once this kernel's context is ready, the next kernel's starts warming.
+            let cache_dir = options.cache_dir;
+            let prepared = crate::connection::Prepared::new(workdir, bridge, move || {
+                crate::spare::start(&cache_dir)
+            })?;
+            runtime.block_on(prepared.serve(info, async {
                 let _ = tokio::signal::ctrl_c().await;
             }))
         }

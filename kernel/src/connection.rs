@@ -14,7 +14,7 @@ use jupyter_zmq_client::{
 
 use crate::bridge::{Bridge, Cells, Failures};
 use crate::history::History;
-use crate::iopub::Iopub;
+use crate::iopub::{Iopub, Pending};
 use crate::rust::RustCells;
 use crate::session::Session;
 use crate::shell::{Shell, run_control, run_shell};
@@ -36,82 +36,138 @@ pub fn read_connection_file(path: &Path) -> Result<ConnectionInfo> {
     Ok(info)
 }
 
-/// Runs the kernel on `info` until a `shutdown_request` arrives or `stop` resolves.
-pub async fn run(
-    info: ConnectionInfo,
-    workdir: rust::Workdir,
+/// Everything a kernel has before its sockets: the session, the cell bridge serving it, and evcxr's
+/// context starting in the background. A kernel makes one and serves at once; a warm spare
+/// (`crate::spare`) makes one, waits to be adopted, then serves.
+pub struct Prepared {
     bridge: Bridge,
-    stop: impl std::future::Future<Output = ()>,
-) -> Result<()> {
-    let session_id = uuid::Uuid::new_v4().to_string();
-    // Over TCP the ZeroMQ sockets listen on Unix sockets behind the guard, which checks each peer's
-    // framing before the `zeromq` crate allocates anything for it.
-    let inner = crate::guard::inner(&info, bridge.dir());
-    let sockets = inner.as_ref().unwrap_or(&info);
-    let heartbeat = create_kernel_heartbeat_connection(sockets)
-        .await
-        .context("binding the heartbeat socket")?;
-    let iopub = create_kernel_iopub_xpub_connection(sockets, &session_id)
-        .await
-        .context("binding the iopub socket")?;
-    let shell = create_kernel_shell_connection(sockets, &session_id)
-        .await
-        .context("binding the shell socket")?;
-    let control = create_kernel_control_connection(sockets, &session_id)
-        .await
-        .context("binding the control socket")?;
-    let stdin = create_kernel_stdin_connection(sockets, &session_id)
-        .await
-        .context("binding the stdin socket")?;
-    if let Some(inner) = &inner {
-        crate::guard::serve(&info, inner).await?;
+    session: Arc<Mutex<Session>>,
+    iopub: Iopub,
+    pending: Pending,
+    rust: RustCells,
+}
+
+impl Prepared {
+    /// Starts the bridge and evcxr; `on_ready` runs once evcxr's context is ready for cells.
+    pub fn new(
+        workdir: rust::Workdir,
+        bridge: Bridge,
+        on_ready: impl FnOnce() + Send + 'static,
+    ) -> Result<Prepared> {
+        let (iopub, pending) = Iopub::pending();
+        let session = Arc::new(Mutex::new(Session::default()));
+        let failures = Failures::default();
+        bridge.serve(Arc::new(
+            Cells::new(session.clone(), failures.clone()).reporting_to(iopub.clone()),
+        ))?;
+        // evcxr starts in the background: kernel_info and magics are answered at once, and the first
+        // Rust cell waits only for whatever start-up is left.
+        let rust = RustCells::start(workdir, iopub.clone(), failures, Box::new(on_ready));
+        Ok(Prepared {
+            bridge,
+            session,
+            iopub,
+            pending,
+            rust,
+        })
     }
 
-    let iopub = Iopub::spawn(iopub);
-    let session = Arc::new(Mutex::new(Session::default()));
-    let failures = Failures::default();
-    bridge.serve(Arc::new(Cells::new(session.clone(), failures.clone())))?;
-    // evcxr starts in the background: kernel_info and magics are answered at once, and the first Rust
-    // cell waits only for whatever start-up is left.
-    let rust = RustCells::start(workdir, iopub.clone(), failures);
-    let (replies, requests) = shell.split();
-    let shell = Shell {
-        iopub,
-        replies,
-        stdin,
-        session: session.clone(),
-        rust: rust.clone(),
-        history: History::default(),
-        execution_count: 0,
-    };
-    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
-    let heartbeat = tokio::spawn(heartbeat::run(heartbeat));
-    let mut shell = tokio::spawn(run_shell(shell, requests));
-    let control = tokio::spawn(run_control(control, rust.clone(), shutdown_tx));
-    // A shell that stopped (a panic in a handler) would leave a kernel that answers nothing: exit
-    // instead, after landing, so the front end reports it dead and can restart it.
-    let died = tokio::select! {
-        _ = shutdown_rx => None,
-        _ = stop => None,
-        ended = &mut shell => Some(ended),
-    };
-    // Let the sockets' writer tasks flush the shutdown reply and last outputs before they are torn down.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    heartbeat.abort();
-    shell.abort();
-    control.abort();
-    rust.shutdown();
-    // Land the datasite so its WAL is checkpointed before the process exits.
-    session.lock().unwrap_or_else(|p| p.into_inner()).land();
-    drop(bridge);
-    match died {
-        Some(ended) => Err(anyhow::anyhow!(
-            "the shell stopped ({}); the kernel exits so that the front end can restart it",
-            match ended {
-                Err(e) => e.to_string(),
-                Ok(()) => "its socket closed".into(),
-            }
-        )),
-        None => Ok(()),
+    /// Has rust-analyzer type a variable, as a first `let` would (the few seconds it spends loading
+    /// the standard library's types the first time), without running anything or defining it: a
+    /// completion request. A warm spare does this before it is adopted.
+    pub async fn warm_up(&self) {
+        const CODE: &str = "let veil_warm_up = String::new(); veil_warm_up.";
+        self.rust.complete(CODE, CODE.chars().count()).await;
+    }
+
+    /// The pid of evcxr's process, which runs the cells, once it has started.
+    pub fn child_pid(&self) -> Option<u32> {
+        self.rust.child_pid()
+    }
+
+    /// Queues a cell of the kernel's own before any of the user's (see [`RustCells::prelude`]).
+    pub fn prelude(&self, code: String) {
+        self.rust.prelude(code);
+    }
+
+    /// Binds the sockets of `info` and serves until a `shutdown_request` arrives or `stop`
+    /// resolves.
+    pub async fn serve(
+        self,
+        info: ConnectionInfo,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        let Prepared {
+            bridge,
+            session,
+            iopub,
+            pending,
+            rust,
+        } = self;
+        let session_id = uuid::Uuid::new_v4().to_string();
+        // Over TCP the ZeroMQ sockets listen on Unix sockets behind the guard, which checks each
+        // peer's framing before the `zeromq` crate allocates anything for it.
+        let inner = crate::guard::inner(&info, bridge.dir());
+        let sockets = inner.as_ref().unwrap_or(&info);
+        let heartbeat = create_kernel_heartbeat_connection(sockets)
+            .await
+            .context("binding the heartbeat socket")?;
+        let iopub_socket = create_kernel_iopub_xpub_connection(sockets, &session_id)
+            .await
+            .context("binding the iopub socket")?;
+        let shell = create_kernel_shell_connection(sockets, &session_id)
+            .await
+            .context("binding the shell socket")?;
+        let control = create_kernel_control_connection(sockets, &session_id)
+            .await
+            .context("binding the control socket")?;
+        let stdin = create_kernel_stdin_connection(sockets, &session_id)
+            .await
+            .context("binding the stdin socket")?;
+        if let Some(inner) = &inner {
+            crate::guard::serve(&info, inner).await?;
+        }
+        pending.attach(iopub_socket);
+
+        let (replies, requests) = shell.split();
+        let shell = Shell {
+            iopub,
+            replies,
+            stdin,
+            session: session.clone(),
+            rust: rust.clone(),
+            history: History::default(),
+            execution_count: 0,
+        };
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+        let heartbeat = tokio::spawn(heartbeat::run(heartbeat));
+        let mut shell = tokio::spawn(run_shell(shell, requests));
+        let control = tokio::spawn(run_control(control, rust.clone(), shutdown_tx));
+        // A shell that stopped (a panic in a handler) would leave a kernel that answers nothing: exit
+        // instead, after landing, so the front end reports it dead and can restart it.
+        let died = tokio::select! {
+            _ = shutdown_rx => None,
+            _ = stop => None,
+            ended = &mut shell => Some(ended),
+        };
+        // Let the sockets' writer tasks flush the shutdown reply and last outputs before they are torn down.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        heartbeat.abort();
+        shell.abort();
+        control.abort();
+        rust.shutdown();
+        // Land the datasite so its WAL is checkpointed before the process exits.
+        session.lock().unwrap_or_else(|p| p.into_inner()).land();
+        drop(bridge);
+        match died {
+            Some(ended) => Err(anyhow::anyhow!(
+                "the shell stopped ({}); the kernel exits so that the front end can restart it",
+                match ended {
+                    Err(e) => e.to_string(),
+                    Ok(()) => "its socket closed".into(),
+                }
+            )),
+            None => Ok(()),
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! # Layout
 //! - [`bridge`]: the socket Rust cells reach the session's datasite through (handles, not data).
 //! - [`cli`]: the command line (`--connection-file`, `install`, `uninstall`); `main.rs` only calls it.
-//! - [`connection`]: reads the connection file, binds the sockets, runs the channel tasks until shutdown.
+//! - [`connection`]: reads the connection file, prepares the session and evcxr, binds the sockets, runs
+//!   the channel tasks until shutdown.
 //! - [`guard`]: the TCP ports, passing each peer through to the ZeroMQ sockets once its framing checks
 //!   (no frame over [`guard::MAX_FRAME_BYTES`] reaches the `zeromq` crate, which would allocate it).
 //! - [`shell`]: shell and control requests: execute, complete, inspect, is_complete, history, kernel_info,
@@ -20,6 +21,8 @@
 //! messages the [`shell`] decodes, magic lines and history search patterns.
 //! - [`docs`]: inspect answers for Veil's API, parsed from the facade's own doc comments.
 //! - [`rust`]: Rust cells through evcxr on a dedicated thread, started in the background.
+//! - [`spare`]: the warm spare, the next kernel's Rust context made ready ahead of time, which a
+//!   launched kernel adopts instead of starting cold.
 //! - [`message`]: building replies, MIME bundles and errors.
 //! - [`history`], [`syntax`]: input history and `is_complete` judgement.
 //! - [`install`]: the kernelspec.
@@ -38,4 +41,5 @@ pub mod message;
 pub mod rust;
 pub mod session;
 pub mod shell;
+pub mod spare;
 pub mod syntax;

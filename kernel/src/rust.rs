@@ -131,6 +131,8 @@ enum Job {
         cursor: usize,
         reply: oneshot::Sender<(Vec<String>, usize, usize)>,
     },
+    /// A cell of the kernel's own, run before the user's, whose output nobody sees.
+    Prelude { code: String },
 }
 
 /// What the output-forwarding threads need to know about the running cell.
@@ -155,8 +157,14 @@ pub struct RustCells {
 }
 
 impl RustCells {
-    /// Starts evcxr on its own thread; jobs sent before it is ready wait in the queue.
-    pub fn start(workdir: Workdir, iopub: Iopub, failures: Failures) -> RustCells {
+    /// Starts evcxr on its own thread; jobs sent before it is ready wait in the queue. `on_ready`
+    /// runs once the context is ready for cells (a kernel then starts a warm spare: `crate::spare`).
+    pub fn start(
+        workdir: Workdir,
+        iopub: Iopub,
+        failures: Failures,
+        on_ready: Box<dyn FnOnce() + Send>,
+    ) -> RustCells {
         let (jobs, rx) = std_mpsc::channel();
         let cells = RustCells {
             jobs,
@@ -168,7 +176,7 @@ impl RustCells {
         let handle = cells.clone();
         std::thread::Builder::new()
             .name("evcxr".into())
-            .spawn(move || worker(workdir, iopub, failures, rx, handle))
+            .spawn(move || worker(workdir, iopub, failures, rx, handle, on_ready))
             .expect("spawning the evcxr thread");
         cells
     }
@@ -216,6 +224,23 @@ impl RustCells {
             return (Vec::new(), cursor, cursor);
         }
         rx.await.unwrap_or((Vec::new(), cursor, cursor))
+    }
+
+    /// The pid of evcxr's process, which runs the cells, once it has started.
+    pub fn child_pid(&self) -> Option<u32> {
+        let child = self
+            .child
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        let id = child.lock().unwrap_or_else(|p| p.into_inner()).id();
+        Some(id)
+    }
+
+    /// Queues `code` to run before any cell sent later, its output unseen (a warm spare's adoption
+    /// sets the kernel's environment and directory in evcxr's process this way).
+    pub fn prelude(&self, code: String) {
+        let _ = self.jobs.send(Job::Prelude { code });
     }
 
     /// Stops the running cell by killing evcxr's child process (evcxr restarts it; variables are lost
@@ -362,6 +387,7 @@ fn worker(
     failures: Failures,
     jobs: std_mpsc::Receiver<Job>,
     handle: RustCells,
+    on_ready: Box<dyn FnOnce() + Send>,
 ) {
     let running = Arc::new(Mutex::new(Running::default()));
     let (mut ctx, outputs) = match workdir.start() {
@@ -380,12 +406,14 @@ fn worker(
                     Job::Complete { reply, cursor, .. } => {
                         let _ = reply.send((Vec::new(), cursor, cursor));
                     }
+                    Job::Prelude { .. } => {}
                 }
             }
             return;
         }
     };
     *handle.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(ctx.process_handle());
+    on_ready();
     forward(
         outputs.stdout,
         Stdio::Stdout,
@@ -467,6 +495,13 @@ fn worker(
                     Err(_) => (Vec::new(), cursor, cursor),
                 };
                 let _ = reply.send(result);
+            }
+            Job::Prelude { code } => {
+                // No parent: the forwarding threads drop what it prints.
+                running.lock().unwrap_or_else(|p| p.into_inner()).parent = None;
+                if let Err(e) = ctx.execute(&code) {
+                    eprintln!("veil-kernel: the kernel's own cell failed: {e}");
+                }
             }
         }
     }

@@ -240,11 +240,13 @@ impl Shell {
         if store {
             self.history.push(self.execution_count, &req.code);
         }
+        self.iopub.set_current(Some(parent));
         let outcome = if is_magic_cell(&req.code) {
             self.run_magics(&req.code, req.allow_stdin, parent).await
         } else {
             self.rust.execute(&req.code, parent).await
         };
+        self.iopub.set_current(None);
         match outcome {
             Ok(result) => {
                 if let (Some(data), true) = (&result, store) {

@@ -68,6 +68,16 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
         "the dispatch's entry for transports of calls with values beside them (the facade's upload)",
     ),
     (
+        "Client",
+        "call_reporting",
+        "the bridge's entry for an upload whose progress the kernel shows in the cell's output",
+    ),
+    (
+        "Client",
+        "upload_dataset_reporting",
+        "a cell's upload already shows its progress (the kernel reports it as an updating display)",
+    ),
+    (
         "Pointer",
         "from_view",
         "a transport wraps replies in handles; cells get handles from the kernel",

@@ -30,7 +30,7 @@ struct Kernel {
     iopub: ClientIoPubConnection,
     control: ClientControlConnection,
     _dir: tempfile::TempDir,
-    _guard: tokio::sync::MutexGuard<'static, ()>,
+    guard: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
 
 impl Drop for Kernel {
@@ -45,7 +45,11 @@ impl Drop for Kernel {
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn start() -> Kernel {
-    let guard = ONE_AT_A_TIME.lock().await;
+    start_holding(ONE_AT_A_TIME.lock().await).await
+}
+
+/// [`start`] with the turn already taken.
+async fn start_holding(guard: tokio::sync::MutexGuard<'static, ()>) -> Kernel {
     let dir = tempfile::tempdir().unwrap();
     let ports = peek_ports("127.0.0.1".parse().unwrap(), 5).await.unwrap();
     let info = ConnectionInfo {
@@ -94,7 +98,7 @@ async fn start() -> Kernel {
         iopub,
         control,
         _dir: dir,
-        _guard: guard,
+        guard: Some(guard),
     };
     // The kernel is ready once it answers kernel_info.
     let reply = kernel.request(KernelInfoRequest {}.into()).await;
@@ -115,6 +119,13 @@ fn cache_dir() -> PathBuf {
 }
 
 impl Kernel {
+    /// Kills the kernel and hands back its turn, for the next kernel of the same test.
+    fn stop(mut self) -> tokio::sync::MutexGuard<'static, ()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.guard.take().expect("a kernel holds its turn")
+    }
+
     async fn request(&mut self, message: JupyterMessage) -> JupyterMessage {
         let id = message.header.msg_id.clone();
         self.shell.send(message).await.unwrap();
@@ -513,6 +524,46 @@ async fn rust_cells_run_with_the_facade_in_scope() {
         "{outputs:?}"
     );
 
+    // An upload of 8 MB or more shows its progress as one display, updated in place, that ends
+    // saying it is done.
+    let site_dir = tempfile::tempdir().unwrap();
+    let (reply, outputs) = k
+        .execute(&format!(
+            "let big = array((0..1_100_000).map(|i| i as f64).collect::<Vec<_>>(), &[1_100_000])?;\n\
+             let zeros = array(vec![0.0; 1_100_000], &[1_100_000])?;\n\
+             let owner = LaunchOptions::new(\"progress\").dir({:?}).reset(true).launch()?\n\
+                 .login(\"info@openmined.org\", \"changethis\")?;\n\
+             owner.upload_dataset(Dataset::new(\"Large\").asset(Asset::new(\"v\").data(&big).mock(&zeros)))?;",
+            site_dir.path()
+        ))
+        .await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
+    let shown: Vec<&String> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            JupyterMessageContent::DisplayData(d) => d.transient.as_ref()?.display_id.as_ref(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shown.len(), 1, "{outputs:?}");
+    assert!(shown[0].starts_with("veil-progress-"), "{shown:?}");
+    let updates: Vec<String> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            JupyterMessageContent::UpdateDisplayData(u)
+                if u.transient.display_id.as_ref() == Some(shown[0]) =>
+            {
+                serde_json::to_string(&u.data).ok()
+            }
+            _ => None,
+        })
+        .collect();
+    let last = updates.last().expect("the display is updated");
+    assert!(last.contains("uploading `Large`: done in"), "{updates:?}");
+
     // A compile error points into the cell, at the cell's own line and column (not evcxr's
     // `src/lib.rs`); the session survives.
     let (reply, _) = k
@@ -784,4 +835,65 @@ async fn an_oversized_frame_from_a_raw_peer_is_dropped_on_every_port() {
     ));
     let (reply, _) = k.execute("%help").await;
     assert!(matches!(reply, JupyterMessageContent::ExecuteReply(_)));
+}
+
+/// Issue 16: a fresh session's first Rust cell waited ten seconds for evcxr's context. A kernel whose
+/// context is ready starts a warm spare, and the next kernel adopts it: the cells run in the spare's
+/// process, with the new kernel's environment and directory, and killing the kernel Jupyter launched
+/// stops the spare serving it.
+#[tokio::test]
+async fn the_next_kernel_adopts_the_warm_spare_with_its_own_environment() {
+    let mut first = start().await;
+    let (_, outputs) = first.execute("1 + 1").await;
+    assert!(text_of(&outputs).contains("2"), "{}", text_of(&outputs));
+    let socket = cache_dir().join("spare.sock");
+    let waited = std::time::Instant::now();
+    while !socket.exists() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(300),
+            "no spare became ready in {}",
+            cache_dir().display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut second = start_holding(first.stop()).await;
+    let (_, outputs) = second
+        .execute("format!(\"{} {}\", std::os::unix::process::parent_id(), std::env::var(\"VEIL_HOME\").unwrap())")
+        .await;
+    let text = text_of(&outputs);
+    let home = second._dir.path().join("home");
+    assert!(
+        text.contains(&home.display().to_string()),
+        "the cell sees the new kernel's VEIL_HOME ({}): {text}",
+        home.display()
+    );
+    let serving: u32 = text
+        .split(r#""text/plain":"\""#)
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {text}"));
+    assert_ne!(
+        serving,
+        second.child.id(),
+        "the cells run under the spare, not a cold kernel"
+    );
+    // The kernel process takes the environment too: a datasite lands under the new VEIL_HOME.
+    let (_, outputs) = second.execute("%datasite launch adopted").await;
+    assert!(home.join("adopted").exists(), "{}", text_of(&outputs));
+    // Killing what Jupyter launched stops the spare that served it.
+    drop(second.stop());
+    let waited = std::time::Instant::now();
+    let alive = |pid: u32| {
+        // A zombie has exited; whoever adopted it reaps it when it will.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+    };
+    while alive(serving) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "the adopted spare {serving} outlived its kernel"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

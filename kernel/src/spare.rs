@@ -1,0 +1,509 @@
+//! The warm spare: the next kernel's Rust context, made ready before anyone asks for it.
+//!
+//! A fresh evcxr context spends most of ten seconds in rust-analyzer, loading the standard library's
+//! sources and inferring the facade's types, and every new notebook paid it on its first cell. So a
+//! kernel whose context is ready starts a spare: a detached `veil-kernel --spare` process, with the
+//! kernel's environment and working directory, that prepares everything a kernel has before its
+//! sockets (evcxr's context with the facade loaded, the cell bridge) and then listens on
+//! `spare.sock` in the kernel cache directory.
+//!
+//! The next kernel Jupyter launches hands the spare its connection file's contents, working
+//! directory and environment. The spare takes that directory and those variables, in its own
+//! process and (by a cell of its own, run before the user's) in evcxr's, so a cell sees what a cold
+//! kernel's would. Variables read as a kernel starts (the toolchain's `PATH`, `RUST*`, `CARGO*`,
+//! `LD_*`, `HOME`, the cache's) cannot change that late: if they differ, the spare refuses and
+//! exits, and the kernel starts cold.
+//! The launched process stays as the spare's stand-in, which is what Jupyter watches and kills:
+//! when it dies the spare stops (landing its datasite), and when the spare exits the stand-in does.
+//! One spare at a time per cache directory (`spare.lock`); it warms at idle priority (`SCHED_IDLE`,
+//! so it only takes CPU the running kernels leave), a kernel launched while a spare that can serve
+//! it is still warming waits for it (20 s at most) rather than start cold, and a spare
+//! exits after [`IDLE_ENV`] seconds unadopted (default 1800) or when its socket is removed.
+//! `VEIL_KERNEL_SPARE=off` turns spares off.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use jupyter_protocol::ConnectionInfo;
+use serde::{Deserialize, Serialize};
+
+use crate::connection::Prepared;
+use crate::rust::{Options, Workdir};
+
+/// `off` turns spares off: a kernel neither adopts one nor starts one.
+pub const SPARE_ENV: &str = "VEIL_KERNEL_SPARE";
+/// Seconds an unadopted spare waits before it exits.
+pub const IDLE_ENV: &str = "VEIL_KERNEL_SPARE_SECS";
+/// The socket a ready spare listens on, in the kernel cache directory.
+pub const SOCKET: &str = "spare.sock";
+const LOCK: &str = "spare.lock";
+const DEFAULT_IDLE: Duration = Duration::from_secs(1800);
+/// Longest a kernel waits for a spare still warming, rather than start cold.
+const WAIT_FOR_WARMING: Duration = Duration::from_secs(20);
+
+/// What a launched kernel sends the spare, as one line of JSON.
+#[derive(Serialize, Deserialize)]
+struct Handoff {
+    connection: ConnectionInfo,
+    cwd: PathBuf,
+    env: BTreeMap<String, String>,
+}
+
+/// The environment this process started with, before it set evcxr's variables: what a spare is
+/// started with and compared against.
+static STARTED_WITH: OnceLock<(BTreeMap<String, String>, PathBuf)> = OnceLock::new();
+
+/// Records the environment and working directory; call first thing in `main`.
+pub fn record_start() {
+    STARTED_WITH.get_or_init(|| {
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        (env, std::env::current_dir().unwrap_or_default())
+    });
+}
+
+fn started_with() -> &'static (BTreeMap<String, String>, PathBuf) {
+    record_start();
+    STARTED_WITH.get().expect("recorded")
+}
+
+/// Whether spares are on for this process.
+pub fn enabled() -> bool {
+    started_with()
+        .0
+        .get(SPARE_ENV)
+        .is_none_or(|v| !v.eq_ignore_ascii_case("off"))
+}
+
+/// Variables read as a kernel starts (by evcxr's toolchain, or to find the cache and bridge): a
+/// spare started with other values cannot serve.
+fn fixed_at_start(name: &str) -> bool {
+    [
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "XDG_CACHE_HOME",
+        "VEIL_KERNEL_CACHE",
+    ]
+    .contains(&name)
+        || ["RUST", "CARGO", "EVCXR", "LD_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+}
+
+/// The variables fixed at start, as one line: two processes with the same one can share a spare.
+fn toolchain_fingerprint() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    for (name, value) in &started_with().0 {
+        if fixed_at_start(name) {
+            (name, value).hash(&mut hasher);
+        }
+    }
+    format!("{:016x}", hasher.finish())
+}
+
+/// Whether a spare that can serve this process is warming in `cache_dir` (it holds the lock and
+/// wrote this process's toolchain fingerprint in it).
+fn warming_for_us(cache_dir: &Path) -> bool {
+    let path = cache_dir.join(LOCK);
+    let Ok(file) = File::open(&path) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => false, // nobody holds it: no spare
+        Err(_) => std::fs::read_to_string(&path).is_ok_and(|f| f == toolchain_fingerprint()),
+    }
+}
+
+/// What a spare started with `ours` changes to serve a kernel started with `theirs`: the
+/// variables to set and unset, and the working directory, in its own process and in evcxr's.
+#[derive(Debug, Default, PartialEq)]
+struct Changes {
+    set: Vec<(String, String)>,
+    unset: Vec<String>,
+    cwd: Option<PathBuf>,
+}
+
+impl Changes {
+    /// The changes, or why there can be none (a variable fixed at start differs).
+    fn between(
+        ours: &(BTreeMap<String, String>, PathBuf),
+        theirs: (&BTreeMap<String, String>, &Path),
+    ) -> Result<Changes, String> {
+        let mut changes = Changes {
+            cwd: (ours.1 != theirs.1).then(|| theirs.1.to_path_buf()),
+            ..Changes::default()
+        };
+        let names: std::collections::BTreeSet<&String> =
+            ours.0.keys().chain(theirs.0.keys()).collect();
+        let mut fixed = Vec::new();
+        for name in names {
+            match (ours.0.get(name), theirs.0.get(name)) {
+                (a, b) if a == b => continue,
+                _ if fixed_at_start(name) => fixed.push(name.as_str()),
+                (_, Some(value)) => changes.set.push((name.clone(), value.clone())),
+                (_, None) => changes.unset.push(name.clone()),
+            }
+        }
+        if fixed.is_empty() {
+            Ok(changes)
+        } else {
+            Err(format!(
+                "the kernel's {} differ from the spare's, and are read as a kernel starts",
+                fixed.join(", ")
+            ))
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+
+    /// A cell making the changes in evcxr's process.
+    fn cell(&self) -> String {
+        // `unsafe` for edition 2024's `set_var`; evcxr's cells may be older, where it only warns.
+        let mut cell = String::from("unsafe {\n");
+        for (name, value) in &self.set {
+            cell.push_str(&format!("    std::env::set_var({name:?}, {value:?});\n"));
+        }
+        for name in &self.unset {
+            cell.push_str(&format!("    std::env::remove_var({name:?});\n"));
+        }
+        cell.push_str("}\n");
+        if let Some(cwd) = &self.cwd {
+            cell.push_str(&format!(
+                "let _ = std::env::set_current_dir({:?});\n",
+                cwd.to_string_lossy()
+            ));
+        }
+        cell
+    }
+
+    /// Makes the changes in this process.
+    fn apply(&self) -> std::io::Result<()> {
+        #[allow(unsafe_code)]
+        // SAFETY: the spare is idle while it is adopted: its threads wait on channels and sockets,
+        // and none reads the environment until the kernel serves.
+        unsafe {
+            for (name, value) in &self.set {
+                std::env::set_var(name, value);
+            }
+            for name in &self.unset {
+                std::env::remove_var(name);
+            }
+        }
+        match &self.cwd {
+            Some(cwd) => std::env::set_current_dir(cwd),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Hands `connection` to the ready spare in `cache_dir`, if one takes it: then this process is its
+/// stand-in, and this returns once the spare has exited. `Ok(false)` when there is none or it
+/// refused (the caller starts cold).
+pub fn adopt(cache_dir: &Path, connection: &ConnectionInfo) -> Result<bool> {
+    if !enabled() {
+        return Ok(false);
+    }
+    let socket = cache_dir.join(SOCKET);
+    let mut connected = UnixStream::connect(&socket);
+    // A spare still warming for this toolchain finishes sooner than a cold start would, the more so
+    // as this kernel leaves it the CPU while it waits.
+    let waiting = Instant::now();
+    while connected.is_err() && warming_for_us(cache_dir) && waiting.elapsed() < WAIT_FOR_WARMING {
+        std::thread::sleep(Duration::from_millis(100));
+        connected = UnixStream::connect(&socket);
+    }
+    let Ok(mut stream) = connected else {
+        return Ok(false);
+    };
+    let (env, cwd) = started_with();
+    let handoff = Handoff {
+        connection: connection.clone(),
+        cwd: cwd.clone(),
+        env: env.clone(),
+    };
+    let mut line = serde_json::to_vec(&handoff)?;
+    line.push(b'\n');
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    if stream.write_all(&line).is_err() {
+        return Ok(false);
+    }
+    let mut reader = BufReader::new(stream);
+    let mut answer = String::new();
+    reader.read_line(&mut answer).ok();
+    if answer.trim() != "ok" {
+        eprintln!(
+            "veil-kernel: the warm spare declined ({}); starting cold",
+            answer.trim()
+        );
+        return Ok(false);
+    }
+    eprintln!("veil-kernel: serving through a warm spare");
+    start(cache_dir);
+    // The spare serves until it exits, which closes the stream.
+    let stream = reader.into_inner();
+    stream.set_read_timeout(None)?;
+    let _ = std::io::copy(&mut &stream, &mut std::io::sink());
+    Ok(true)
+}
+
+/// Starts a spare for the next kernel, detached, unless spares are off. Its output goes to
+/// `spare.log` in the cache directory.
+pub fn start(cache_dir: &Path) {
+    if !enabled() {
+        return;
+    }
+    let (env, cwd) = started_with();
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(cache_dir.join("spare.log"));
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("--spare")
+        .env_clear()
+        .envs(env)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        // Its own process group: a signal to the kernel's group does not reach it.
+        .process_group(0);
+    if let Ok(log) = log {
+        command.stderr(log);
+    }
+    match command.spawn() {
+        // Reaped in the background, so an exited spare leaves no zombie while this kernel lives.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => eprintln!("veil-kernel: could not start a warm spare: {e}"),
+    }
+}
+
+/// Sets the scheduling policy of thread `tid` (0: the calling thread). Any user may move a thread
+/// between `SCHED_IDLE` and `SCHED_OTHER` at its nice value, so a spare's priority comes back whole.
+fn schedule(tid: i32, policy: libc::c_int) {
+    let param = libc::sched_param { sched_priority: 0 };
+    #[allow(unsafe_code)]
+    // SAFETY: `param` is a valid sched_param for the call's duration.
+    let failed = unsafe { libc::sched_setscheduler(tid, policy, &param) } != 0;
+    if failed {
+        eprintln!(
+            "veil-kernel: could not set thread {tid}'s scheduling policy: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// [`schedule`] for every thread of process `pid` (Linux schedules threads, not processes).
+fn schedule_all(pid: u32, policy: libc::c_int) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    for task in tasks.flatten() {
+        if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
+            schedule(tid, policy);
+        }
+    }
+}
+
+/// The handoff a connection sends, if it sends one within a few seconds.
+fn read_handoff(stream: &UnixStream) -> Option<Handoff> {
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    serde_json::from_str(&line).ok()
+}
+
+/// `veil-kernel --spare`: prepares a kernel, waits to be adopted, then serves as it.
+pub fn run(options: &Options) -> Result<()> {
+    std::fs::create_dir_all(&options.cache_dir)?;
+    // Not truncated until it is ours: it holds the fingerprint of the spare that has it.
+    let mut lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(options.cache_dir.join(LOCK))?;
+    if lock.try_lock().is_err() {
+        return Ok(()); // another spare is warming or waiting
+    }
+    // Says which kernels this spare can serve, to a kernel deciding whether to wait for it.
+    lock.set_len(0)?;
+    lock.write_all(toolchain_fingerprint().as_bytes())?;
+    // Warming competes with the kernel that started it: it runs only on CPU nobody else wants.
+    // Set before any thread or child exists, so all of them inherit it.
+    schedule(0, libc::SCHED_IDLE);
+    let workdir = Workdir::acquire(options)?;
+    let bridge = crate::bridge::Bridge::bind(&std::env::temp_dir())?;
+    bridge.export_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let prepared = {
+        let _entered = runtime.enter();
+        Prepared::new(workdir, bridge, move || {
+            let _ = ready_tx.send(());
+        })?
+    };
+    if ready_rx.recv().is_err() {
+        anyhow::bail!("evcxr did not start");
+    }
+    runtime.block_on(prepared.warm_up());
+    let socket = options.cache_dir.join(SOCKET);
+    let _ = std::fs::remove_file(&socket); // a dead spare's; the lock says none is alive
+    let listener = UnixListener::bind(&socket)
+        .with_context(|| format!("listening on {}", socket.display()))?;
+    listener.set_nonblocking(true)?;
+    let idle = std::env::var(IDLE_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(DEFAULT_IDLE, Duration::from_secs);
+    let since = Instant::now();
+    let inode = |path: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| m.ino())
+    };
+    let bound = inode(&socket);
+    let (stream, handoff) = loop {
+        match listener.accept() {
+            // A connection that sends no handoff (a probe, a kernel that died) is not a kernel.
+            Ok((stream, _)) => match read_handoff(&stream) {
+                Some(handoff) => break (stream, handoff),
+                None => continue,
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                let _ = std::fs::remove_file(&socket);
+                return Err(e).context("waiting for a kernel");
+            }
+        }
+        if inode(&socket) != bound {
+            return Ok(()); // the cache was removed, or another spare took the name
+        }
+        if since.elapsed() > idle {
+            let _ = std::fs::remove_file(&socket);
+            return Ok(()); // nobody came
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Taken: the next kernel must not find this spare.
+    let _ = std::fs::remove_file(&socket);
+    drop(listener);
+    let changes = match Changes::between(started_with(), (&handoff.env, &handoff.cwd)) {
+        Ok(changes) => changes,
+        Err(why) => {
+            let _ = (&stream).write_all(format!("{why}\n").as_bytes());
+            return Ok(()); // exits, so the kernel's own spare can start with its environment
+        }
+    };
+    if !changes.is_empty() {
+        changes
+            .apply()
+            .context("taking the kernel's working directory")?;
+        // Queued before any request can be: the first cell already sees them.
+        prepared.prelude(changes.cell());
+    }
+    drop(lock); // the next spare may start
+    // A kernel serves at normal priority: every thread of this process and of evcxr's.
+    schedule_all(std::process::id(), libc::SCHED_OTHER);
+    if let Some(child) = prepared.child_pid() {
+        schedule_all(child, libc::SCHED_OTHER);
+    }
+    (&stream).write_all(b"ok\n")?;
+    stream.set_read_timeout(None)?;
+    // The stand-in's end closing (it was killed, or exited) stops this kernel.
+    let (gone_tx, gone_rx) = tokio::sync::oneshot::channel();
+    let watched = stream.try_clone()?;
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut &watched, &mut std::io::sink());
+        let _ = gone_tx.send(());
+    });
+    let served = runtime.block_on(prepared.serve(handoff.connection, async {
+        let _ = gone_rx.await;
+    }));
+    drop(stream);
+    served
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_spare_takes_a_kernels_variables_and_directory_but_not_its_toolchain() {
+        let ours = (
+            env(&[("HOME", "/h"), ("VEIL_HOME", "/a"), ("OLD", "1")]),
+            PathBuf::from("/n"),
+        );
+        let theirs = env(&[
+            ("HOME", "/h"),
+            ("VEIL_HOME", "/b"),
+            ("JPY_SESSION_NAME", "x"),
+        ]);
+        let changes = Changes::between(&ours, (&theirs, Path::new("/n"))).unwrap();
+        assert_eq!(
+            changes.set,
+            [
+                ("JPY_SESSION_NAME".to_string(), "x".to_string()),
+                ("VEIL_HOME".to_string(), "/b".to_string())
+            ]
+        );
+        assert_eq!(changes.unset, ["OLD"]);
+        assert_eq!(changes.cwd, None);
+        let cell = changes.cell();
+        assert!(
+            cell.contains(r#"std::env::set_var("VEIL_HOME", "/b");"#),
+            "{cell}"
+        );
+        assert!(cell.contains(r#"std::env::remove_var("OLD");"#), "{cell}");
+
+        let elsewhere = Changes::between(&ours, (&ours.0, Path::new("/m \"q\""))).unwrap();
+        assert!(elsewhere.set.is_empty() && elsewhere.unset.is_empty());
+        assert!(
+            elsewhere
+                .cell()
+                .contains(r#"std::env::set_current_dir("/m \"q\"")"#),
+            "{}",
+            elsewhere.cell()
+        );
+        assert!(
+            Changes::between(&ours, (&ours.0, Path::new("/n")))
+                .unwrap()
+                .is_empty()
+        );
+
+        let toolchain = env(&[
+            ("HOME", "/h"),
+            ("VEIL_HOME", "/a"),
+            ("OLD", "1"),
+            ("RUSTFLAGS", "-O"),
+        ]);
+        let why = Changes::between(&ours, (&toolchain, Path::new("/n"))).unwrap_err();
+        assert!(why.contains("RUSTFLAGS"), "{why}");
+    }
+}
