@@ -268,10 +268,12 @@ pub fn start(cache_dir: &Path) {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
+    // Never the kernel's own stderr: a spare outlives it and must not hold its reader's pipe open.
     let log = File::options()
         .create(true)
         .append(true)
-        .open(cache_dir.join("spare.log"));
+        .open(cache_dir.join("spare.log"))
+        .map_or_else(|_| std::process::Stdio::null(), std::process::Stdio::from);
     let mut command = std::process::Command::new(exe);
     command
         .arg("--spare")
@@ -280,11 +282,9 @@ pub fn start(cache_dir: &Path) {
         .current_dir(cwd)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
+        .stderr(log)
         // Its own process group: a signal to the kernel's group does not reach it.
         .process_group(0);
-    if let Ok(log) = log {
-        command.stderr(log);
-    }
     match command.spawn() {
         // Reaped in the background, so an exited spare leaves no zombie while this kernel lives.
         Ok(mut child) => {
