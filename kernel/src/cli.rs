@@ -154,20 +154,10 @@ fn run(cli: Cli) -> Result<()> {
             if crate::spare::adopt(&options.cache_dir, &info)? {
                 return Ok(());
             }
-            // Before any thread starts: this sets evcxr's environment (see `Workdir::acquire`).
-            let workdir = crate::rust::Workdir::acquire(&options)?;
-            let bridge = crate::bridge::Bridge::bind(&std::env::temp_dir())?;
-            bridge.export_env();
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
             // Once this kernel's context is ready, the next kernel's starts warming.
-            let cache_dir = options.cache_dir;
-            let prepared = crate::connection::Prepared::new(workdir, bridge, move || {
-                crate::spare::start(&cache_dir)
-            })?;
+            let cache_dir = options.cache_dir.clone();
+            let (runtime, prepared) =
+                crate::connection::prepare(&options, move || crate::spare::start(&cache_dir))?;
             runtime.block_on(prepared.serve(info, async {
                 let _ = tokio::signal::ctrl_c().await;
             }))

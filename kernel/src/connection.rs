@@ -36,6 +36,29 @@ pub fn read_connection_file(path: &Path) -> Result<ConnectionInfo> {
     Ok(info)
 }
 
+/// What a kernel and a warm spare both start with: evcxr's work slot, the cell bridge, the async
+/// runtime, and the [`Prepared`] session, whose evcxr context starts in the background (`on_ready`
+/// runs once it is ready). Call before any thread exists: the work slot sets evcxr's environment
+/// (see [`rust::Workdir::acquire`]).
+pub fn prepare(
+    options: &rust::Options,
+    on_ready: impl FnOnce() + Send + 'static,
+) -> Result<(tokio::runtime::Runtime, Prepared)> {
+    let workdir = rust::Workdir::acquire(options)?;
+    let bridge = Bridge::bind(&std::env::temp_dir())?;
+    bridge.export_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let prepared = {
+        let _entered = runtime.enter();
+        Prepared::new(workdir, bridge, on_ready)?
+    };
+    Ok((runtime, prepared))
+}
+
 /// Everything a kernel has before its sockets: the session, the cell bridge serving it, and evcxr's
 /// context starting in the background. A kernel makes one and serves at once; a warm spare
 /// (`crate::spare`) makes one, waits to be adopted, then serves.

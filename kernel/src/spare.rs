@@ -34,8 +34,7 @@ use anyhow::{Context, Result};
 use jupyter_protocol::ConnectionInfo;
 use serde::{Deserialize, Serialize};
 
-use crate::connection::Prepared;
-use crate::rust::{Options, Workdir};
+use crate::rust::Options;
 
 /// `off` turns spares off: a kernel neither adopts one nor starts one.
 pub const SPARE_ENV: &str = "VEIL_KERNEL_SPARE";
@@ -348,21 +347,10 @@ pub fn run(options: &Options) -> Result<()> {
     // Warming competes with the kernel that started it: it runs only on CPU nobody else wants.
     // Set before any thread or child exists, so all of them inherit it.
     schedule(0, libc::SCHED_IDLE);
-    let workdir = Workdir::acquire(options)?;
-    let bridge = crate::bridge::Bridge::bind(&std::env::temp_dir())?;
-    bridge.export_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let prepared = {
-        let _entered = runtime.enter();
-        Prepared::new(workdir, bridge, move || {
-            let _ = ready_tx.send(());
-        })?
-    };
+    let (runtime, prepared) = crate::connection::prepare(options, move || {
+        let _ = ready_tx.send(());
+    })?;
     if ready_rx.recv().is_err() {
         anyhow::bail!("evcxr did not start");
     }
