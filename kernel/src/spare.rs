@@ -20,6 +20,10 @@
 //! it is still warming waits for it (20 s at most) rather than start cold, and a spare
 //! exits after [`IDLE_ENV`] seconds unadopted (default 1800) or when its socket is removed.
 //! `VEIL_KERNEL_SPARE=off` turns spares off.
+//!
+//! A handoff carries the kernel's connection key, and the spare runs cells as its user: the socket is
+//! this user's alone (mode 0600), and each side checks the other's user (`SO_PEERCRED`) before it
+//! sends or takes a handoff, so no other user can hand a spare a kernel or pose as one.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -226,6 +230,13 @@ pub fn adopt(cache_dir: &Path, connection: &ConnectionInfo) -> Result<bool> {
     let Ok(mut stream) = connected else {
         return Ok(false);
     };
+    if !peer_is_us(&stream) {
+        eprintln!(
+            "veil-kernel: {} is served by another user; starting cold",
+            socket.display()
+        );
+        return Ok(false);
+    }
     let (env, cwd) = started_with();
     let handoff = Handoff {
         connection: connection.clone(),
@@ -320,6 +331,33 @@ fn schedule_all(pid: u32, policy: libc::c_int) {
     }
 }
 
+/// Whether the process at the other end of `stream` runs as this process's user. A handoff carries
+/// a kernel's connection key, and adopting one runs cells as this user: neither crosses users.
+fn peer_is_us(stream: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: u32::MAX,
+        gid: u32::MAX,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    #[allow(unsafe_code)]
+    // SAFETY: `cred` and `len` are valid for writes of a `ucred`, which SO_PEERCRED fills.
+    let read = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    } == 0;
+    #[allow(unsafe_code)]
+    // SAFETY: geteuid cannot fail.
+    let us = unsafe { libc::geteuid() };
+    read && cred.uid == us
+}
+
 /// The handoff a connection sends, if it sends one within a few seconds.
 fn read_handoff(stream: &UnixStream) -> Option<Handoff> {
     stream.set_nonblocking(false).ok()?;
@@ -359,6 +397,8 @@ pub fn run(options: &Options) -> Result<()> {
     let _ = std::fs::remove_file(&socket); // a dead spare's; the lock says none is alive
     let listener = UnixListener::bind(&socket)
         .with_context(|| format!("listening on {}", socket.display()))?;
+    // Only this user may connect (and a connection from anyone else is dropped all the same).
+    std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     listener.set_nonblocking(true)?;
     let idle = std::env::var(IDLE_ENV)
         .ok()
@@ -374,8 +414,8 @@ pub fn run(options: &Options) -> Result<()> {
         match listener.accept() {
             // A connection that sends no handoff (a probe, a kernel that died) is not a kernel.
             Ok((stream, _)) => match read_handoff(&stream) {
-                Some(handoff) => break (stream, handoff),
-                None => continue,
+                Some(handoff) if peer_is_us(&stream) => break (stream, handoff),
+                _ => continue,
             },
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => {
@@ -440,6 +480,39 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// A handoff from another user would run cells as this one: the check tells users apart.
+    #[test]
+    fn only_this_users_processes_pass_the_peer_check() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        assert!(peer_is_us(&a));
+        #[allow(unsafe_code)]
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("not root: cannot start a process as another user to check the refusal");
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::Builder::new().tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("open.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut other = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.recv(1)",
+            ])
+            .arg(&path)
+            .uid(65534)
+            .spawn()
+            .unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        assert!(!peer_is_us(&stream), "a process of user 65534 passed");
+        drop(stream);
+        other.wait().unwrap();
     }
 
     #[test]
