@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Checks the dependencies against deny.toml with cargo-deny: licences, bans (duplicates, wildcards)
 # and sources always; RustSec advisories where github.com (which holds their database) is reachable.
-# Installs cargo-deny into target/tools the first time; `--install-only` stops there (scripts/test.sh
-# builds it at low priority in the background while its other steps run, then checks).
+# Installs cargo-deny into target/tools the first time. scripts/test.sh calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +15,6 @@ if ! "$deny" --version 2>/dev/null | grep -qF "$version"; then
     # instead of 8m17, measured).
     CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
         cargo install cargo-deny --version "$version" --locked --root "$tools" --quiet
-fi
-if [ "${1:-}" = "--install-only" ]; then
-    exit 0
 fi
 
 "$deny" --log-level error check --hide-inclusion-graph licenses bans sources

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs every check the project has: formatting, clippy, docs, the Rust test suites (the kernel's drive
+# Runs every check the project has: formatting, clippy, docs, the dependencies' licences and sources
+# (cargo-deny, deny.toml), the Rust test suites (the kernel's drive
 # the real binary over ZeroMQ; code requests compile and run real child processes), the tutorial
 # examples (owner, pointer and code-request flows), each benchmark once, the Jupyter clients' tests (the
 # jupyter_kernel_test conformance suite and nbclient) against the installed kernel, and tutorial 01 in
-# JupyterLab driven through a real browser (tests/browser), and the dependencies' licences and sources
-# (cargo-deny, deny.toml; built in the background while the rest runs).
+# JupyterLab driven through a real browser (tests/browser).
 # This is the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +21,7 @@ export VEIL_KERNEL_CACHE
 # clean checkout rebuilds anyway, so a second run of this script reuses them.
 export VEIL_RUNNER_DIR="$root/target/veil-runner"
 home=$(mktemp -d -t veil-home.XXXXXX)
-deny_install=
-# A run that stops early also stops the background build of cargo-deny (its own process group).
-trap '[ -n "$deny_install" ] && kill -- -"$deny_install" 2>/dev/null; rm -rf "$VEIL_KERNEL_CACHE" "$home"' EXIT
+trap 'rm -rf "$VEIL_KERNEL_CACHE" "$home"' EXIT
 
 step "toolchain: evcxr needs the standard library's sources (rust-src) to infer cell types"
 rustup component add rust-src
@@ -34,11 +32,6 @@ if ! command -v openssl >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl
 fi
 
-step "supply chain, in the background: cargo-deny is built at the lowest priority, from the CPU the other steps leave idle (target/deny-install.log)"
-mkdir -p target
-setsid nice -n 19 bash scripts/deny.sh --install-only > target/deny-install.log 2>&1 &
-deny_install=$!
-
 step "rustfmt"
 cargo fmt --all -- --check
 
@@ -47,6 +40,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "supply chain: cargo-deny checks licences, bans and sources against deny.toml (advisories where reachable)"
+bash scripts/deny.sh
 
 step "build: every crate, test and example, once (the test profile; examples run from target/debug)"
 cargo test --workspace --locked --no-run
@@ -105,14 +101,5 @@ step "Jupyter clients: conformance suite and notebooks"
 
 step "browser: JupyterLab in chromium runs tutorial 01 (screenshot in target/browser/)"
 VEIL_HOME="$home" bash tests/browser/run.sh
-
-step "supply chain: cargo-deny checks licences, bans and sources against deny.toml (advisories where reachable)"
-if ! wait "$deny_install"; then
-    cat target/deny-install.log
-    echo "building cargo-deny failed (above)" >&2
-    exit 1
-fi
-deny_install=
-bash scripts/deny.sh
 
 printf '\n==> all checks passed in %dm%02ds\n' $((SECONDS / 60)) $((SECONDS % 60))

@@ -17,7 +17,8 @@
 //! when it dies the spare stops (landing its datasite), and when the spare exits the stand-in does.
 //! One spare at a time per cache directory (`spare.lock`); it warms at idle priority (`SCHED_IDLE`,
 //! so it only takes CPU the running kernels leave), a kernel launched while a spare that can serve
-//! it is still warming waits for it (20 s at most) rather than start cold, and a spare
+//! it is still warming raises it to normal priority and waits for it (20 s at most) rather than
+//! start cold, and a spare
 //! exits after [`IDLE_ENV`] seconds unadopted (default 1800) or when its socket is removed.
 //! `VEIL_KERNEL_SPARE=off` turns spares off.
 //!
@@ -114,17 +115,19 @@ fn toolchain_fingerprint() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// Whether a spare that can serve this process is warming in `cache_dir` (it holds the lock and
-/// wrote this process's toolchain fingerprint in it).
-fn warming_for_us(cache_dir: &Path) -> bool {
+/// The pid of a spare that can serve this process and is warming in `cache_dir` (it holds the lock
+/// and wrote its pid and this process's toolchain fingerprint in it), if there is one.
+fn warming_for_us(cache_dir: &Path) -> Option<u32> {
     let path = cache_dir.join(LOCK);
-    let Ok(file) = File::open(&path) else {
-        return false;
-    };
-    match file.try_lock_shared() {
-        Ok(()) => false, // nobody holds it: no spare
-        Err(_) => std::fs::read_to_string(&path).is_ok_and(|f| f == toolchain_fingerprint()),
+    let file = File::open(&path).ok()?;
+    if file.try_lock_shared().is_ok() {
+        return None; // nobody holds it: no spare
     }
+    let text = std::fs::read_to_string(&path).ok()?;
+    let (pid, fingerprint) = text.split_once(' ')?;
+    (fingerprint == toolchain_fingerprint())
+        .then(|| pid.parse().ok())
+        .flatten()
 }
 
 /// What a spare started with `ours` changes to serve a kernel started with `theirs`: the
@@ -222,10 +225,20 @@ pub fn adopt(cache_dir: &Path, connection: &ConnectionInfo) -> Result<bool> {
     let mut connected = UnixStream::connect(&socket);
     // A spare still warming for this toolchain finishes sooner than a cold start would, the more so
     // as this kernel leaves it the CPU while it waits.
-    let waiting = Instant::now();
-    while connected.is_err() && warming_for_us(cache_dir) && waiting.elapsed() < WAIT_FOR_WARMING {
-        std::thread::sleep(Duration::from_millis(100));
-        connected = UnixStream::connect(&socket);
+    if connected.is_err()
+        && let Some(pid) = warming_for_us(cache_dir)
+    {
+        // Warming at idle priority, it would wait for any other work there is: now a kernel waits
+        // for it, so it runs at this kernel's priority.
+        schedule_all(pid, libc::SCHED_OTHER);
+        let waiting = Instant::now();
+        while connected.is_err()
+            && warming_for_us(cache_dir).is_some()
+            && waiting.elapsed() < WAIT_FOR_WARMING
+        {
+            std::thread::sleep(Duration::from_millis(100));
+            connected = UnixStream::connect(&socket);
+        }
     }
     let Ok(mut stream) = connected else {
         return Ok(false);
@@ -379,9 +392,9 @@ pub fn run(options: &Options) -> Result<()> {
     if lock.try_lock().is_err() {
         return Ok(()); // another spare is warming or waiting
     }
-    // Says which kernels this spare can serve, to a kernel deciding whether to wait for it.
+    // Says which kernels this spare can serve, and its pid, to a kernel deciding whether to wait.
     lock.set_len(0)?;
-    lock.write_all(toolchain_fingerprint().as_bytes())?;
+    lock.write_all(format!("{} {}", std::process::id(), toolchain_fingerprint()).as_bytes())?;
     // Warming competes with the kernel that started it: it runs only on CPU nobody else wants.
     // Set before any thread or child exists, so all of them inherit it.
     schedule(0, libc::SCHED_IDLE);
