@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - [`bridge`]: the socket Rust cells reach the session's datasite through (handles, not data).
-//! - [`cli`]: the command line (`--connection-file`, `install`, `uninstall`); `main.rs` only calls it.
+//! - [`cli`]: the command line (`--connection-file`, `install`, `uninstall`, the hidden `--spare`);
+//!   `main.rs` only calls it.
 //! - [`connection`]: reads the connection file, prepares the session and evcxr, binds the sockets, runs
 //!   the channel tasks until shutdown.
 //! - [`guard`]: the TCP ports, passing each peer through to the ZeroMQ sockets once its framing checks

@@ -395,6 +395,8 @@ fn worker(
         Err(e) => {
             let message = format!("{e:#}");
             eprintln!("veil-kernel: {message}");
+            // Never ready: whoever waits for it (a warm spare) hears so now, not never.
+            drop(on_ready);
             for job in jobs {
                 match job {
                     Job::Execute { reply, .. } => {
