@@ -78,10 +78,10 @@ def main():
         os.environ["VEIL_KERNEL_SPARE"] = "off"
         cold = [one_kernel() for _ in range(runs)]
         os.environ["VEIL_KERNEL_SPARE"] = "on"
-        km, kc = start_new_kernel(kernel_name="veil")  # starts the first spare once it is ready
+        km, kc = start_new_kernel(kernel_name="veil")
         run_cell(kc, "1")
         kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        km.shutdown_kernel()  # as Jupyter closes a notebook: the kernel starts the first spare
         warm = []
         for _ in range(runs):
             wait_for_spare()

@@ -16,6 +16,9 @@ target/debug/veil-kernel install --sys-prefix
 out="$root/target/tutorials"
 mkdir -p "$out"
 export VEIL_HOME="$out/home"
+# Notebooks run one after another leave their kernels no quiet moment: each starts the next one's
+# warm spare as soon as its own context is ready (see kernel/src/spare.rs).
+export VEIL_KERNEL_SPARE="${VEIL_KERNEL_SPARE:-eager}"
 if [ $# -eq 0 ]; then
     set -- notebooks/[0-9][0-9]-*.ipynb
 fi

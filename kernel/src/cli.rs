@@ -154,13 +154,13 @@ fn run(cli: Cli) -> Result<()> {
             if crate::spare::adopt(&options.cache_dir, &info)? {
                 return Ok(());
             }
-            // Once this kernel's context is ready, the next kernel's starts warming.
-            let cache_dir = options.cache_dir.clone();
-            let (runtime, prepared) =
-                crate::connection::prepare(&options, move || crate::spare::start(&cache_dir))?;
-            runtime.block_on(prepared.serve(info, async {
+            let (runtime, prepared) = crate::connection::prepare(&options, || {})?;
+            let stop = async {
                 let _ = tokio::signal::ctrl_c().await;
-            }))
+            };
+            // Once this kernel is quiet (or stops), the next kernel's context starts warming.
+            let next = crate::spare::next(&options.cache_dir);
+            runtime.block_on(prepared.serve(info, stop, next))
         }
         (None, None) => {
             anyhow::bail!(

@@ -2,7 +2,9 @@
 //! and run until shutdown.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use jupyter_protocol::ConnectionInfo;
@@ -17,7 +19,8 @@ use crate::history::History;
 use crate::iopub::{Iopub, Pending};
 use crate::rust::RustCells;
 use crate::session::Session;
-use crate::shell::{Shell, run_control, run_shell};
+use crate::shell::{Activity, Shell, run_control, run_shell};
+use crate::spare::NextSpare;
 use crate::{heartbeat, rust};
 
 /// Reads and checks a connection file.
@@ -63,6 +66,8 @@ pub fn prepare(
 /// context starting in the background. A kernel makes one and serves at once; a warm spare
 /// (`crate::spare`) makes one, waits to be adopted, then serves.
 pub struct Prepared {
+    /// Set once evcxr's context is ready for cells.
+    ready: Arc<AtomicBool>,
     bridge: Bridge,
     session: Arc<Mutex<Session>>,
     iopub: Iopub,
@@ -85,8 +90,15 @@ impl Prepared {
         ))?;
         // evcxr starts in the background: kernel_info and magics are answered at once, and the first
         // Rust cell waits only for whatever start-up is left.
-        let rust = RustCells::start(workdir, iopub.clone(), failures, Box::new(on_ready));
+        let ready = Arc::new(AtomicBool::new(false));
+        let set = ready.clone();
+        let on_ready = Box::new(move || {
+            set.store(true, Ordering::SeqCst);
+            on_ready();
+        });
+        let rust = RustCells::start(workdir, iopub.clone(), failures, on_ready);
         Ok(Prepared {
+            ready,
             bridge,
             session,
             iopub,
@@ -114,13 +126,16 @@ impl Prepared {
     }
 
     /// Binds the sockets of `info` and serves until a `shutdown_request` arrives or `stop`
-    /// resolves.
+    /// resolves. The next kernel's warm spare starts once the context is ready and no request has
+    /// run for `next_spare.quiet`, or as this kernel stops.
     pub async fn serve(
         self,
         info: ConnectionInfo,
         stop: impl std::future::Future<Output = ()>,
+        mut next_spare: Option<NextSpare>,
     ) -> Result<()> {
         let Prepared {
+            ready,
             bridge,
             session,
             iopub,
@@ -153,6 +168,7 @@ impl Prepared {
         pending.attach(iopub_socket);
 
         let (replies, requests) = shell.split();
+        let activity = Activity::default();
         let shell = Shell {
             iopub,
             replies,
@@ -161,6 +177,7 @@ impl Prepared {
             rust: rust.clone(),
             history: History::default(),
             execution_count: 0,
+            activity: activity.clone(),
         };
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
         let heartbeat = tokio::spawn(heartbeat::run(heartbeat));
@@ -168,10 +185,20 @@ impl Prepared {
         let control = tokio::spawn(run_control(control, rust.clone(), shutdown_tx));
         // A shell that stopped (a panic in a handler) would leave a kernel that answers nothing: exit
         // instead, after landing, so the front end reports it dead and can restart it.
-        let died = tokio::select! {
-            _ = shutdown_rx => None,
-            _ = stop => None,
-            ended = &mut shell => Some(ended),
+        let quiet = next_spare.as_ref().map_or(Duration::MAX, |next| next.quiet);
+        let quiet = quiet_and_ready(activity, ready.clone(), quiet);
+        tokio::pin!(stop, quiet, shutdown_rx);
+        let died = loop {
+            tokio::select! {
+                _ = &mut quiet, if next_spare.is_some() => {
+                    if let Some(next) = next_spare.take() {
+                        (next.start)();
+                    }
+                }
+                _ = &mut shutdown_rx => break None,
+                _ = &mut stop => break None,
+                ended = &mut shell => break Some(ended),
+            }
         };
         // Let the sockets' writer tasks flush the shutdown reply and last outputs before they are torn down.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -182,6 +209,13 @@ impl Prepared {
         // Land the datasite so its WAL is checkpointed before the process exits.
         session.lock().unwrap_or_else(|p| p.into_inner()).land();
         drop(bridge);
+        // A kernel that never went quiet (a notebook run top to bottom) leaves the next one a
+        // spare all the same, warming on the CPU it no longer needs.
+        if ready.load(Ordering::SeqCst)
+            && let Some(next) = next_spare
+        {
+            (next.start)();
+        }
         match died {
             Some(ended) => Err(anyhow::anyhow!(
                 "the shell stopped ({}); the kernel exits so that the front end can restart it",
@@ -192,5 +226,43 @@ impl Prepared {
             )),
             None => Ok(()),
         }
+    }
+}
+
+/// Resolves once evcxr's context is `ready` and the shell has been quiet for `quiet`.
+async fn quiet_and_ready(activity: Activity, ready: Arc<AtomicBool>, quiet: Duration) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if ready.load(Ordering::SeqCst) && activity.quiet_for() >= quiet {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spare::QUIET_BEFORE_SPARE;
+
+    /// The next kernel's spare waits for a ready context and a quiet shell: it would slow the
+    /// cells it ran beside.
+    #[tokio::test]
+    async fn the_spare_waits_for_a_ready_context_and_a_quiet_shell() {
+        let ready = Arc::new(AtomicBool::new(false));
+        let activity = Activity::default();
+        let quiet = quiet_and_ready(activity.clone(), ready.clone(), QUIET_BEFORE_SPARE);
+        tokio::pin!(quiet);
+        let longer = QUIET_BEFORE_SPARE + Duration::from_secs(1);
+        let waited = tokio::time::timeout(longer, &mut quiet).await;
+        assert!(waited.is_err(), "not while evcxr starts");
+        ready.store(true, Ordering::SeqCst);
+        activity.set(None);
+        let waited = tokio::time::timeout(longer, &mut quiet).await;
+        assert!(waited.is_err(), "not while a cell runs");
+        activity.set(Some(tokio::time::Instant::now()));
+        let started = tokio::time::Instant::now();
+        let waited = tokio::time::timeout(longer, &mut quiet).await;
+        assert!(waited.is_ok(), "once the shell is quiet");
+        assert!(started.elapsed() >= QUIET_BEFORE_SPARE);
     }
 }

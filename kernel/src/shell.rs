@@ -35,6 +35,33 @@ pub struct Shell {
     pub(crate) rust: RustCells,
     pub(crate) history: History,
     pub(crate) execution_count: usize,
+    pub(crate) activity: Activity,
+}
+
+/// Whether the shell is handling a request, and since when it has not been: work that would slow
+/// the user's requests (warming the next kernel's spare) waits until they stop.
+#[derive(Debug, Clone)]
+pub struct Activity(Arc<Mutex<Option<tokio::time::Instant>>>);
+
+/// Quiet from now on.
+impl Default for Activity {
+    fn default() -> Activity {
+        Activity(Arc::new(Mutex::new(Some(tokio::time::Instant::now()))))
+    }
+}
+
+impl Activity {
+    pub(crate) fn set(&self, quiet_since: Option<tokio::time::Instant>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = quiet_since;
+    }
+
+    /// How long no request has been running: zero while one is.
+    pub fn quiet_for(&self) -> std::time::Duration {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map_or(std::time::Duration::ZERO, |since| since.elapsed())
+    }
 }
 
 /// Where batch runs without stdin put the password for `%login` and `%register`.
@@ -118,6 +145,7 @@ fn error_reply(unknown: &UnknownMessage, channel: &str) -> JupyterMessageContent
 pub async fn run_shell(mut shell: Shell, mut requests: RouterRecvConnection) {
     let mut dropped = 0;
     while let Some(message) = next_message(&mut requests, "shell", &mut dropped).await {
+        shell.activity.set(None);
         shell.iopub.busy(&message);
         if let Err(e) = shell.handle(&message).await {
             eprintln!(
@@ -126,6 +154,7 @@ pub async fn run_shell(mut shell: Shell, mut requests: RouterRecvConnection) {
             );
         }
         shell.iopub.idle(&message);
+        shell.activity.set(Some(tokio::time::Instant::now()));
     }
 }
 

@@ -2,10 +2,11 @@
 //!
 //! A fresh evcxr context spends most of ten seconds in rust-analyzer, loading the standard library's
 //! sources and inferring the facade's types, and every new notebook paid it on its first cell. So a
-//! kernel whose context is ready starts a spare: a detached `veil-kernel --spare` process, with the
-//! kernel's environment and working directory, that prepares everything a kernel has before its
-//! sockets (evcxr's context with the facade loaded, the cell bridge) and then listens on
-//! `spare.sock` in the kernel cache directory.
+//! kernel whose context is ready starts a spare once its shell has been quiet for
+//! [`QUIET_BEFORE_SPARE`] (warming beside a running cell slows it), or as it stops: a detached
+//! `veil-kernel --spare` process, with the kernel's environment and working directory, that
+//! prepares everything a kernel has before its sockets (evcxr's context with the facade loaded, the
+//! cell bridge) and then listens on `spare.sock` in the kernel cache directory.
 //!
 //! The next kernel Jupyter launches hands the spare its connection file's contents, working
 //! directory and environment. The spare takes that directory and those variables, in its own
@@ -20,7 +21,8 @@
 //! it is still warming raises it to normal priority and waits for it (20 s at most) rather than
 //! start cold, and a spare
 //! exits after [`IDLE_ENV`] seconds unadopted (default 1800) or when its socket is removed.
-//! `VEIL_KERNEL_SPARE=off` turns spares off.
+//! `VEIL_KERNEL_SPARE=off` turns spares off; `VEIL_KERNEL_SPARE=eager` starts the next one as soon as
+//! a kernel's context is ready (notebooks run one after another, as `scripts/tutorials.sh` does).
 //!
 //! A handoff carries the kernel's connection key, and the spare runs cells as its user: the socket is
 //! this user's alone (mode 0600), and each side checks the other's user (`SO_PEERCRED`) before it
@@ -81,10 +83,53 @@ fn started_with() -> &'static (BTreeMap<String, String>, PathBuf) {
 
 /// Whether spares are on for this process.
 pub fn enabled() -> bool {
-    started_with()
-        .0
+    quiet_before(&started_with().0).is_some()
+}
+
+/// How long a kernel whose context is ready waits for its shell to be quiet before it starts the
+/// next kernel's spare. A spare warming beside a running cell slows it, idle priority or not (they
+/// share memory, caches and the machine's cores: a trivial cell took 326 ms against 282 ms beside a
+/// busy loop at `SCHED_IDLE`), while a user between cells leaves the machine idle for seconds.
+pub const QUIET_BEFORE_SPARE: Duration = Duration::from_secs(2);
+
+/// When a kernel with environment `env` starts the next kernel's spare ([`SPARE_ENV`]): `None`
+/// with `off` (and it adopts none); at once with `eager`, for notebooks run top to bottom one after
+/// another, whose cells leave no quiet moment; otherwise after [`QUIET_BEFORE_SPARE`] of quiet (a
+/// kernel that stops first starts it as it stops).
+fn quiet_before(env: &BTreeMap<String, String>) -> Option<Duration> {
+    match env
         .get(SPARE_ENV)
-        .is_none_or(|v| !v.eq_ignore_ascii_case("off"))
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("off") => None,
+        Some("eager") => Some(Duration::ZERO),
+        _ => Some(QUIET_BEFORE_SPARE),
+    }
+}
+
+/// The next kernel's spare, as a kernel starts it (see [`crate::connection::Prepared::serve`]).
+pub struct NextSpare {
+    /// How long the kernel's shell must be quiet first.
+    pub quiet: Duration,
+    /// Starts it, detached.
+    pub start: Box<dyn FnOnce() + Send>,
+}
+
+/// The spare this process starts for the next kernel: with the environment and directory it
+/// started with. `None` when spares are off.
+pub fn next(cache_dir: &Path) -> Option<NextSpare> {
+    let (env, cwd) = started_with();
+    next_with(cache_dir, env, cwd)
+}
+
+/// The spare a kernel with environment `env` and directory `cwd` starts for the next kernel.
+fn next_with(cache_dir: &Path, env: &BTreeMap<String, String>, cwd: &Path) -> Option<NextSpare> {
+    let (cache_dir, env, cwd) = (cache_dir.to_path_buf(), env.clone(), cwd.to_path_buf());
+    Some(NextSpare {
+        quiet: quiet_before(&env)?,
+        start: Box::new(move || start(&cache_dir, &env, &cwd)),
+    })
 }
 
 /// Variables read as a kernel starts (by evcxr's toolchain, or to find the cache and bridge): a
@@ -273,7 +318,6 @@ pub fn adopt(cache_dir: &Path, connection: &ConnectionInfo) -> Result<bool> {
         return Ok(false);
     }
     eprintln!("veil-kernel: serving through a warm spare");
-    start(cache_dir);
     // The spare serves until it exits, which closes the stream.
     let stream = reader.into_inner();
     stream.set_read_timeout(None)?;
@@ -281,13 +325,9 @@ pub fn adopt(cache_dir: &Path, connection: &ConnectionInfo) -> Result<bool> {
     Ok(true)
 }
 
-/// Starts a spare for the next kernel, detached, unless spares are off. Its output goes to
-/// `spare.log` in the cache directory.
-pub fn start(cache_dir: &Path) {
-    if !enabled() {
-        return;
-    }
-    let (env, cwd) = started_with();
+/// Starts a spare for the next kernel, detached, with environment `env` and directory `cwd`. Its
+/// output goes to `spare.log` in the cache directory.
+fn start(cache_dir: &Path, env: &BTreeMap<String, String>, cwd: &Path) {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
@@ -477,9 +517,12 @@ pub fn run(options: &Options) -> Result<()> {
         let _ = std::io::copy(&mut &watched, &mut std::io::sink());
         let _ = gone_tx.send(());
     });
-    let served = runtime.block_on(prepared.serve(handoff.connection, async {
+    let stop = async {
         let _ = gone_rx.await;
-    }));
+    };
+    // The next spare starts as the launched kernel's would: with its environment.
+    let next = next_with(&options.cache_dir, &handoff.env, &handoff.cwd);
+    let served = runtime.block_on(prepared.serve(handoff.connection, stop, next));
     drop(stream);
     served
 }
@@ -493,6 +536,22 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// Spares are off, eager, or wait for a quiet shell, as `VEIL_KERNEL_SPARE` says.
+    #[test]
+    fn the_spare_setting_says_when_the_next_spare_starts() {
+        let when = |value: Option<&str>| {
+            let env = env(&value
+                .map(|v| (SPARE_ENV, v))
+                .into_iter()
+                .collect::<Vec<_>>());
+            next_with(Path::new("/nonexistent"), &env, Path::new("/")).map(|next| next.quiet)
+        };
+        assert_eq!(when(Some("OFF")), None);
+        assert_eq!(when(Some("eager")), Some(Duration::ZERO));
+        assert_eq!(when(None), Some(QUIET_BEFORE_SPARE));
+        assert_eq!(when(Some("on")), Some(QUIET_BEFORE_SPARE));
     }
 
     /// A handoff from another user would run cells as this one: the check tells users apart.
