@@ -124,7 +124,7 @@ impl ProgressDisplay {
 
     /// Shows `p`.
     pub fn report(&self, p: veil::progress::Progress) {
-        if p.total < veil::progress::SHOWN_FROM_BYTES {
+        if !p.shown() {
             return;
         }
         let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);

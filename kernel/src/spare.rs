@@ -68,17 +68,16 @@ static STARTED_WITH: OnceLock<(BTreeMap<String, String>, PathBuf)> = OnceLock::n
 
 /// Records the environment and working directory; call first thing in `main`.
 pub fn record_start() {
+    started_with();
+}
+
+fn started_with() -> &'static (BTreeMap<String, String>, PathBuf) {
     STARTED_WITH.get_or_init(|| {
         let env = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
         (env, std::env::current_dir().unwrap_or_default())
-    });
-}
-
-fn started_with() -> &'static (BTreeMap<String, String>, PathBuf) {
-    record_start();
-    STARTED_WITH.get().expect("recorded")
+    })
 }
 
 /// Whether spares are on for this process.

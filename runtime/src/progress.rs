@@ -46,6 +46,13 @@ pub struct Progress {
     pub total: u64,
 }
 
+impl Progress {
+    /// Whether the upload is large enough to show ([`SHOWN_FROM_BYTES`]).
+    pub fn shown(&self) -> bool {
+        self.total >= SHOWN_FROM_BYTES
+    }
+}
+
 impl std::fmt::Display for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -113,6 +120,31 @@ impl<'a> Throttle<'a> {
     }
 }
 
+/// A stage made of pieces of known sizes (values to encode, assets to store), reported as each
+/// piece is done.
+pub(crate) struct Pieces<'a> {
+    throttle: Throttle<'a>,
+    sizes: std::vec::IntoIter<u64>,
+    done: u64,
+}
+
+impl<'a> Pieces<'a> {
+    /// Starts `stage` over pieces of `sizes` bytes, reporting 0 done.
+    pub(crate) fn start(report: Report<'a>, stage: Stage, sizes: Vec<u64>) -> Pieces<'a> {
+        Pieces {
+            throttle: Throttle::start(report, stage, sizes.iter().sum()),
+            sizes: sizes.into_iter(),
+            done: 0,
+        }
+    }
+
+    /// The next piece is done.
+    pub(crate) fn next_done(&mut self) {
+        self.done += self.sizes.next().unwrap_or(0);
+        self.throttle.at(self.done);
+    }
+}
+
 /// A reader that reports how much of it has been read.
 pub(crate) struct Counted<'a, R> {
     pub(crate) inner: R,
@@ -144,7 +176,7 @@ impl TerminalBar {
     }
 
     pub(crate) fn report(&self, p: Progress) {
-        if p.total < SHOWN_FROM_BYTES {
+        if !p.shown() {
             return;
         }
         let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());

@@ -14,7 +14,7 @@ use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Session, Version};
 use crate::client::Client;
 use crate::data::Data;
 use crate::error::{Error, Result};
-use crate::progress::{Counted, Report, Stage, Throttle};
+use crate::progress::{Counted, Pieces, Report, Stage, Throttle};
 use crate::users::LoginOutcome;
 
 /// Largest reply accepted: the largest result a code request may return, and then some.
@@ -227,13 +227,11 @@ impl Remote {
         let uploading = !parts.is_empty();
         let mut encoded = Vec::with_capacity(parts.len());
         if !parts.is_empty() {
-            let total = parts.iter().map(|p| p.approx_bytes() as u64).sum();
-            let mut progress = Throttle::start(report, Stage::Encoding, total);
-            let mut done = 0;
+            let sizes = parts.iter().map(|p| p.approx_bytes() as u64).collect();
+            let mut progress = Pieces::start(report, Stage::Encoding, sizes);
             for part in &parts {
                 encoded.push(part.encode()?);
-                done += part.approx_bytes() as u64;
-                progress.at(done);
+                progress.next_done();
             }
         }
         drop(parts);

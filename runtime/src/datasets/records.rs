@@ -2,7 +2,7 @@
 //! an asset's mock or (owners only, audited) real data.
 
 use super::*;
-use crate::progress::{Stage, Throttle};
+use crate::progress::{Pieces, Stage};
 use veil_api::call::{Part, from_parts};
 use veil_api::view::{AssetView, DatasetView};
 
@@ -100,10 +100,9 @@ impl SiteCore {
         // Validate and encode everything before taking the write lock: this is the slow part, and a
         // mistake in the last asset should not cost a transaction.
         let mut encoded: Vec<EncodedAsset> = Vec::with_capacity(ds.assets.len());
-        let sizes: Vec<u64> = ds.assets.iter().map(asset_bytes).collect();
-        let mut progress = Throttle::start(report, Stage::Storing, sizes.iter().sum());
-        let mut done = 0;
-        for (asset, size) in ds.assets.iter().zip(&sizes) {
+        let sizes = ds.assets.iter().map(asset_bytes).collect();
+        let mut progress = Pieces::start(report, Stage::Storing, sizes);
+        for asset in &ds.assets {
             let (aname, adesc) = super::validate_asset(asset)?;
             if encoded.iter().any(|e| e.name.eq_ignore_ascii_case(&aname)) {
                 return Err(Error::exists(
@@ -143,8 +142,7 @@ impl SiteCore {
                 made,
                 report,
             });
-            done += size;
-            progress.at(done);
+            progress.next_done();
         }
         let id = self.store.write("uploading a dataset", |tx| {
             let exists: Option<String> = tx
