@@ -421,7 +421,11 @@ fn read_handoff(stream: &UnixStream) -> Option<Handoff> {
 
 /// `veil-kernel --spare`: prepares a kernel, waits to be adopted, then serves as it.
 pub fn run(options: &Options) -> Result<()> {
-    std::fs::create_dir_all(&options.cache_dir)?;
+    // Its kernel made the cache: if it is gone (removed as that kernel stopped, as scripts/test.sh
+    // removes its own), there is no kernel to warm for, and making it again would leave it behind.
+    if !options.cache_dir.is_dir() {
+        return Ok(());
+    }
     // Not truncated until it is ours: it holds the fingerprint of the spare that has it.
     let mut lock = File::options()
         .create(true)
