@@ -2,7 +2,6 @@
 //! and run until shutdown.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,8 +65,6 @@ pub fn prepare(
 /// context starting in the background. A kernel makes one and serves at once; a warm spare
 /// (`crate::spare`) makes one, waits to be adopted, then serves.
 pub struct Prepared {
-    /// Set once evcxr's context is ready for cells.
-    ready: Arc<AtomicBool>,
     bridge: Bridge,
     session: Arc<Mutex<Session>>,
     iopub: Iopub,
@@ -90,15 +87,8 @@ impl Prepared {
         ))?;
         // evcxr starts in the background: kernel_info and magics are answered at once, and the first
         // Rust cell waits only for whatever start-up is left.
-        let ready = Arc::new(AtomicBool::new(false));
-        let set = ready.clone();
-        let on_ready = Box::new(move || {
-            set.store(true, Ordering::SeqCst);
-            on_ready();
-        });
-        let rust = RustCells::start(workdir, iopub.clone(), failures, on_ready);
+        let rust = RustCells::start(workdir, iopub.clone(), failures, Box::new(on_ready));
         Ok(Prepared {
-            ready,
             bridge,
             session,
             iopub,
@@ -135,7 +125,6 @@ impl Prepared {
         mut next_spare: Option<NextSpare>,
     ) -> Result<()> {
         let Prepared {
-            ready,
             bridge,
             session,
             iopub,
@@ -186,7 +175,8 @@ impl Prepared {
         // A shell that stopped (a panic in a handler) would leave a kernel that answers nothing: exit
         // instead, after landing, so the front end reports it dead and can restart it.
         let quiet = next_spare.as_ref().map_or(Duration::MAX, |next| next.quiet);
-        let quiet = quiet_and_ready(activity, ready.clone(), quiet);
+        let cells = rust.clone();
+        let quiet = quiet_and_ready(activity, move || cells.ready(), quiet);
         tokio::pin!(stop, quiet, shutdown_rx);
         let died = loop {
             tokio::select! {
@@ -211,7 +201,7 @@ impl Prepared {
         drop(bridge);
         // A kernel that never went quiet (a notebook run top to bottom) leaves the next one a
         // spare all the same, warming on the CPU it no longer needs.
-        if ready.load(Ordering::SeqCst)
+        if rust.ready()
             && let Some(next) = next_spare
         {
             (next.start)();
@@ -230,10 +220,10 @@ impl Prepared {
 }
 
 /// Resolves once evcxr's context is `ready` and the shell has been quiet for `quiet`.
-async fn quiet_and_ready(activity: Activity, ready: Arc<AtomicBool>, quiet: Duration) {
+async fn quiet_and_ready(activity: Activity, ready: impl Fn() -> bool, quiet: Duration) {
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        if ready.load(Ordering::SeqCst) && activity.quiet_for() >= quiet {
+        if ready() && activity.quiet_for() >= quiet {
             return;
         }
     }
@@ -243,6 +233,7 @@ async fn quiet_and_ready(activity: Activity, ready: Arc<AtomicBool>, quiet: Dura
 mod tests {
     use super::*;
     use crate::spare::QUIET_BEFORE_SPARE;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     /// The next kernel's spare waits for a ready context and a quiet shell: it would slow the
     /// cells it ran beside.
@@ -250,7 +241,9 @@ mod tests {
     async fn the_spare_waits_for_a_ready_context_and_a_quiet_shell() {
         let ready = Arc::new(AtomicBool::new(false));
         let activity = Activity::default();
-        let quiet = quiet_and_ready(activity.clone(), ready.clone(), QUIET_BEFORE_SPARE);
+        let flag = ready.clone();
+        let is_ready = move || flag.load(Ordering::SeqCst);
+        let quiet = quiet_and_ready(activity.clone(), is_ready, QUIET_BEFORE_SPARE);
         tokio::pin!(quiet);
         let longer = QUIET_BEFORE_SPARE + Duration::from_secs(1);
         let waited = tokio::time::timeout(longer, &mut quiet).await;

@@ -226,6 +226,14 @@ impl RustCells {
         rx.await.unwrap_or((Vec::new(), cursor, cursor))
     }
 
+    /// Whether evcxr's context is ready for cells (its process has started).
+    pub fn ready(&self) -> bool {
+        self.child
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     /// The pid of evcxr's process, which runs the cells, once it has started.
     pub fn child_pid(&self) -> Option<u32> {
         let child = self

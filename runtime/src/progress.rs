@@ -147,9 +147,20 @@ impl<'a> Pieces<'a> {
 
 /// A reader that reports how much of it has been read.
 pub(crate) struct Counted<'a, R> {
-    pub(crate) inner: R,
-    pub(crate) read: u64,
-    pub(crate) throttle: Throttle<'a>,
+    inner: R,
+    read: u64,
+    throttle: Throttle<'a>,
+}
+
+impl<'a, R> Counted<'a, R> {
+    /// `inner`, reporting its reads to `throttle` (whose stage starts at 0).
+    pub(crate) fn new(inner: R, throttle: Throttle<'a>) -> Counted<'a, R> {
+        Counted {
+            inner,
+            read: 0,
+            throttle,
+        }
+    }
 }
 
 impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
@@ -219,11 +230,8 @@ mod tests {
         let seen = Mutex::new(Vec::new());
         let report = |p: Progress| seen.lock().unwrap().push(p);
         let data = vec![7u8; 300_000];
-        let mut reader = Counted {
-            inner: data.as_slice(),
-            read: 0,
-            throttle: Throttle::start(&report, Stage::Sending, data.len() as u64),
-        };
+        let throttle = Throttle::start(&report, Stage::Sending, data.len() as u64);
+        let mut reader = Counted::new(data.as_slice(), throttle);
         let mut out = Vec::new();
         reader.read_to_end(&mut out).unwrap();
         assert_eq!(out.len(), data.len());

@@ -226,7 +226,7 @@ impl Remote {
         let kinds = parts.iter().map(Data::kind).collect();
         let uploading = !parts.is_empty();
         let mut encoded = Vec::with_capacity(parts.len());
-        if !parts.is_empty() {
+        if uploading {
             let sizes = parts.iter().map(|p| p.approx_bytes() as u64).collect();
             let mut progress = Pieces::start(report, Stage::Encoding, sizes);
             for part in &parts {
@@ -253,11 +253,10 @@ impl Remote {
         );
         // Only an upload's progress is worth counting; every other call is a few hundred bytes.
         let mut body: Box<dyn Read + '_> = if uploading {
-            Box::new(Counted {
-                inner: body,
-                read: 0,
-                throttle: Throttle::start(report, Stage::Sending, size),
-            })
+            Box::new(Counted::new(
+                body,
+                Throttle::start(report, Stage::Sending, size),
+            ))
         } else {
             body
         };
