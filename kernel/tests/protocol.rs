@@ -838,7 +838,7 @@ async fn an_oversized_frame_from_a_raw_peer_is_dropped_on_every_port() {
 }
 
 /// Issue 16: a fresh session's first Rust cell waited ten seconds for evcxr's context. A kernel whose
-/// context is ready starts a warm spare, and the next kernel adopts it: the cells run in the spare's
+/// context is ready and whose shell has gone quiet starts a warm spare, and the next kernel adopts it: the cells run in the spare's
 /// process, with the new kernel's environment and directory, and killing the kernel Jupyter launched
 /// stops the spare serving it.
 #[tokio::test]
