@@ -97,7 +97,7 @@ step "benchmarks: each runs once (criterion's --test mode, built with the tests)
 cargo test --workspace --locked --bench hot_paths -- --test
 
 step "Jupyter clients: conformance suite and notebooks"
-# Kernels launched back to back: each starts the next one's spare at once (kernel/src/spare.rs).
+# Kernels launched back to back: a warm spare serves one after another (kernel/src/spare.rs).
 (cd tests && VEIL_HOME="$home" VEIL_KERNEL_SPARE=eager python -m pytest -q -p no:cacheprovider test_conformance.py test_notebooks.py)
 
 step "browser: JupyterLab in chromium runs tutorial 01 (screenshot in target/browser/)"

@@ -395,6 +395,12 @@ impl Cells {
         self
     }
 
+    /// Drops every value cells hold handles to, as a new kernel starts with none (a warm spare
+    /// that served one kernel serves the next: `crate::spare`).
+    pub fn forget_all(&self) {
+        self.handles().held.clear();
+    }
+
     fn session(&self) -> MutexGuard<'_, Session> {
         self.session.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -154,13 +154,21 @@ fn run(cli: Cli) -> Result<()> {
             if crate::spare::adopt(&options.cache_dir, &info)? {
                 return Ok(());
             }
-            let (runtime, prepared) = crate::connection::prepare(&options, || {})?;
+            let (runtime, mut prepared) = crate::connection::prepare(&options, || {})?;
             let stop = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            // Once this kernel is quiet (or stops), the next kernel's context starts warming.
-            let next = crate::spare::next(&options.cache_dir);
-            runtime.block_on(prepared.serve(info, stop, next))
+            // Once this kernel is quiet, the next kernel's context starts warming; a kernel that
+            // never went quiet (a notebook run top to bottom) starts it as it stops, on the CPU it
+            // no longer needs.
+            let mut next = crate::spare::next(&options.cache_dir);
+            let served = runtime.block_on(prepared.serve(info, stop, &mut next));
+            if prepared.ready()
+                && let Some(next) = next
+            {
+                (next.start)();
+            }
+            served
         }
         (None, None) => {
             anyhow::bail!(

@@ -63,9 +63,11 @@ pub fn prepare(
 
 /// Everything a kernel has before its sockets: the session, the cell bridge serving it, and evcxr's
 /// context starting in the background. A kernel makes one and serves at once; a warm spare
-/// (`crate::spare`) makes one, waits to be adopted, then serves.
+/// (`crate::spare`) makes one, waits to be adopted, serves, and may then [`recycle`](Self::recycle)
+/// it for the next kernel.
 pub struct Prepared {
     bridge: Bridge,
+    cells: Arc<Cells>,
     session: Arc<Mutex<Session>>,
     iopub: Iopub,
     pending: Pending,
@@ -82,14 +84,15 @@ impl Prepared {
         let (iopub, pending) = Iopub::pending();
         let session = Arc::new(Mutex::new(Session::default()));
         let failures = Failures::default();
-        bridge.serve(Arc::new(
-            Cells::new(session.clone(), failures.clone()).reporting_to(iopub.clone()),
-        ))?;
+        let cells =
+            Arc::new(Cells::new(session.clone(), failures.clone()).reporting_to(iopub.clone()));
+        bridge.serve(cells.clone())?;
         // evcxr starts in the background: kernel_info and magics are answered at once, and the first
         // Rust cell waits only for whatever start-up is left.
         let rust = RustCells::start(workdir, iopub.clone(), failures, Box::new(on_ready));
         Ok(Prepared {
             bridge,
+            cells,
             session,
             iopub,
             pending,
@@ -105,6 +108,11 @@ impl Prepared {
         self.rust.complete(CODE, CODE.chars().count()).await;
     }
 
+    /// Whether evcxr's context is ready for cells.
+    pub fn ready(&self) -> bool {
+        self.rust.ready()
+    }
+
     /// The pid of evcxr's process, which runs the cells, once it has started.
     pub fn child_pid(&self) -> Option<u32> {
         self.rust.child_pid()
@@ -115,17 +123,30 @@ impl Prepared {
         self.rust.prelude(code);
     }
 
+    /// Makes this what a fresh one is, for the next kernel, once [`serve`](Self::serve) has
+    /// returned: evcxr's context cleared and its facade loaded again ([`RustCells::recycle`], well
+    /// under a second where a fresh context takes ten), nothing left of the last kernel's output.
+    /// The session and the values cells held handles to went as that kernel stopped.
+    pub async fn recycle(&mut self) -> Result<()> {
+        self.rust.recycle().await?;
+        self.iopub.set_current(None);
+        self.pending.discard();
+        Ok(())
+    }
+
     /// Binds the sockets of `info` and serves until a `shutdown_request` arrives or `stop`
-    /// resolves. The next kernel's warm spare starts once the context is ready and no request has
-    /// run for `next_spare.quiet`, or as this kernel stops.
+    /// resolves, then closes them and lands the session. The next kernel's warm spare starts once
+    /// the context is ready and no request has run for `next_spare.quiet`; if it has not started
+    /// when this returns, `next_spare` still holds it.
     pub async fn serve(
-        self,
+        &mut self,
         info: ConnectionInfo,
         stop: impl std::future::Future<Output = ()>,
-        mut next_spare: Option<NextSpare>,
+        next_spare: &mut Option<NextSpare>,
     ) -> Result<()> {
         let Prepared {
             bridge,
+            cells,
             session,
             iopub,
             pending,
@@ -151,15 +172,15 @@ impl Prepared {
         let stdin = create_kernel_stdin_connection(sockets, &session_id)
             .await
             .context("binding the stdin socket")?;
-        if let Some(inner) = &inner {
-            crate::guard::serve(&info, inner).await?;
-        }
-        pending.attach(iopub_socket);
+        let guard = match &inner {
+            Some(inner) => Some(crate::guard::serve(&info, inner).await?),
+            None => None,
+        };
 
         let (replies, requests) = shell.split();
         let activity = Activity::default();
         let shell = Shell {
-            iopub,
+            iopub: iopub.clone(),
             replies,
             stdin,
             session: session.clone(),
@@ -172,41 +193,56 @@ impl Prepared {
         let heartbeat = tokio::spawn(heartbeat::run(heartbeat));
         let mut shell = tokio::spawn(run_shell(shell, requests));
         let control = tokio::spawn(run_control(control, rust.clone(), shutdown_tx));
-        // A shell that stopped (a panic in a handler) would leave a kernel that answers nothing: exit
-        // instead, after landing, so the front end reports it dead and can restart it.
         let quiet = next_spare.as_ref().map_or(Duration::MAX, |next| next.quiet);
-        let cells = rust.clone();
-        let quiet = quiet_and_ready(activity, move || cells.ready(), quiet);
-        tokio::pin!(stop, quiet, shutdown_rx);
-        let died = loop {
-            tokio::select! {
-                _ = &mut quiet, if next_spare.is_some() => {
-                    if let Some(next) = next_spare.take() {
-                        (next.start)();
+        let ready = rust.clone();
+        let quiet = quiet_and_ready(activity, move || ready.ready(), quiet);
+        let (published_tx, published_rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = async {
+            tokio::pin!(stop, quiet, shutdown_rx);
+            let died = loop {
+                tokio::select! {
+                    _ = &mut quiet, if next_spare.is_some() => {
+                        if let Some(next) = next_spare.take() {
+                            (next.start)();
+                        }
                     }
+                    _ = &mut shutdown_rx => break None,
+                    _ = &mut stop => break None,
+                    ended = &mut shell => break Some(ended),
                 }
-                _ = &mut shutdown_rx => break None,
-                _ = &mut stop => break None,
-                ended = &mut shell => break Some(ended),
-            }
+            };
+            // Let the shutdown reply and last outputs out before the sockets are torn down.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            heartbeat.abort();
+            shell.abort();
+            control.abort();
+            let _ = published_tx.send(());
+            died
         };
-        // Let the sockets' writer tasks flush the shutdown reply and last outputs before they are torn down.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        heartbeat.abort();
-        shell.abort();
-        control.abort();
+        let publishing = pending.publish(iopub_socket, async {
+            let _ = published_rx.await;
+        });
+        let (died, ()) = tokio::join!(serving, publishing);
+        drop(guard);
+        if let Some(inner) = &inner {
+            for port in [
+                inner.shell_port,
+                inner.iopub_port,
+                inner.stdin_port,
+                inner.control_port,
+                inner.hb_port,
+            ] {
+                let _ = std::fs::remove_file(format!("{}-{port}", inner.ip));
+            }
+        }
         rust.shutdown();
+        cells.forget_all();
         // Land the datasite so its WAL is checkpointed before the process exits.
         session.lock().unwrap_or_else(|p| p.into_inner()).land();
-        drop(bridge);
-        // A kernel that never went quiet (a notebook run top to bottom) leaves the next one a
-        // spare all the same, warming on the CPU it no longer needs.
-        if rust.ready()
-            && let Some(next) = next_spare
-        {
-            (next.start)();
-        }
         match died {
+            // A shell that stopped (a panic in a handler) would leave a kernel that answers
+            // nothing: it exits instead, after landing, so the front end reports it dead and can
+            // restart it.
             Some(ended) => Err(anyhow::anyhow!(
                 "the shell stopped ({}); the kernel exits so that the front end can restart it",
                 match ended {

@@ -31,9 +31,14 @@ pub fn inner(info: &ConnectionInfo, dir: &Path) -> Option<ConnectionInfo> {
     })
 }
 
+/// The five TCP listeners and the connections they pass through; dropping it closes them all.
+pub struct Guard {
+    _listening: tokio::task::JoinSet<()>,
+}
+
 /// Binds the five TCP ports of `info` and passes every connection through to the Unix socket of
-/// the same port under `inner` (see [`inner`]). Runs until the kernel stops.
-pub async fn serve(info: &ConnectionInfo, inner: &ConnectionInfo) -> Result<()> {
+/// the same port under `inner` (see [`inner`]), until the returned [`Guard`] is dropped.
+pub async fn serve(info: &ConnectionInfo, inner: &ConnectionInfo) -> Result<Guard> {
     let ports = [
         info.shell_port,
         info.iopub_port,
@@ -41,6 +46,7 @@ pub async fn serve(info: &ConnectionInfo, inner: &ConnectionInfo) -> Result<()> 
         info.control_port,
         info.hb_port,
     ];
+    let mut listening = tokio::task::JoinSet::new();
     for port in ports {
         // Jupyter writes `*` for every interface, as ZeroMQ does.
         let ip = if info.ip == "*" {
@@ -52,21 +58,41 @@ pub async fn serve(info: &ConnectionInfo, inner: &ConnectionInfo) -> Result<()> 
             .await
             .with_context(|| format!("binding {}:{port}", info.ip))?;
         let target = PathBuf::from(format!("{}-{port}", inner.ip));
-        tokio::spawn(async move {
+        listening.spawn(async move {
+            // Dropped with the listener's task, which aborts every connection's.
+            let mut peers = tokio::task::JoinSet::new();
             loop {
                 let Ok((peer, _)) = listener.accept().await else {
                     continue;
                 };
+                // Reap the finished, so a long-lived kernel does not keep one entry per peer.
+                while peers.try_join_next().is_some() {}
                 let target = target.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = pass(peer, &target).await {
+                peers.spawn(async move {
+                    if let Err(e) = pass(peer, &target).await
+                        && !hung_up(&e)
+                    {
                         eprintln!("veil-kernel: dropped a peer on port {port}: {e}");
                     }
                 });
             }
         });
     }
-    Ok(())
+    Ok(Guard {
+        _listening: listening,
+    })
+}
+
+/// Whether `e` is only the peer hanging up: a front end closing its sockets as its kernel stops.
+fn hung_up(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>().is_some_and(|e| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+        )
+    })
 }
 
 /// Passes one connection through, checking the peer's framing.

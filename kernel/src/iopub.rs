@@ -17,7 +17,7 @@ pub struct Iopub {
 }
 
 impl Iopub {
-    /// A handle whose messages wait until [`Pending::attach`] gives them a socket: a warm spare
+    /// A handle whose messages wait until [`Pending::publish`] gives them a socket: a warm spare
     /// starts its cells before it knows which ports it will serve.
     pub fn pending() -> (Iopub, Pending) {
         let (tx, rx) = mpsc::unbounded_channel::<JupyterMessage>();
@@ -65,34 +65,43 @@ impl Iopub {
     }
 }
 
-/// The messages of an [`Iopub`] that has no socket yet.
+/// The messages of an [`Iopub`], waiting for a socket to go out on: a warm spare starts its cells
+/// before it knows which ports it will serve, and serves one kernel's ports after another's.
 pub struct Pending {
     rx: mpsc::UnboundedReceiver<JupyterMessage>,
 }
 
 impl Pending {
-    /// Starts the publishing task on `connection`, which sends what waited and all that follows.
-    pub fn attach(self, mut connection: KernelIoPubXPubConnection) {
-        let mut rx = self.rx;
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    message = rx.recv() => {
-                        let Some(message) = message else { break };
-                        if let Err(e) = connection.send(message).await {
-                            eprintln!("veil-kernel: iopub send failed: {e}");
-                        }
-                    }
-                    // JEP 65: greet each new subscriber so clients know their subscription is live
-                    // before they send requests (no lost `busy` or output messages).
-                    event = connection.recv_subscription() => {
-                        if let Ok(SubscriptionEvent::Subscribe(topic)) = event {
-                            let _ = connection.send(IoPubWelcome::new(topic).into()).await;
-                        }
+    /// Publishes on `connection` what waited and all that follows, until `until` resolves.
+    pub async fn publish(
+        &mut self,
+        mut connection: KernelIoPubXPubConnection,
+        until: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                message = self.rx.recv() => {
+                    let Some(message) = message else { break };
+                    if let Err(e) = connection.send(message).await {
+                        eprintln!("veil-kernel: iopub send failed: {e}");
                     }
                 }
+                // JEP 65: greet each new subscriber so clients know their subscription is live
+                // before they send requests (no lost `busy` or output messages).
+                event = connection.recv_subscription() => {
+                    if let Ok(SubscriptionEvent::Subscribe(topic)) = event {
+                        let _ = connection.send(IoPubWelcome::new(topic).into()).await;
+                    }
+                }
+                _ = &mut until => break,
             }
-        });
+        }
+    }
+
+    /// Drops what waits unpublished: a kernel's late output is no other kernel's.
+    pub fn discard(&mut self) {
+        while self.rx.try_recv().is_ok() {}
     }
 }
 

@@ -23,7 +23,7 @@
 //! - [`docs`]: inspect answers for Veil's API, parsed from the facade's own doc comments.
 //! - [`rust`]: Rust cells through evcxr on a dedicated thread, started in the background.
 //! - [`spare`]: the warm spare, the next kernel's Rust context made ready ahead of time, which a
-//!   launched kernel adopts instead of starting cold.
+//!   launched kernel adopts instead of starting cold, and which, cleared, serves the kernel after.
 //! - [`message`]: building replies, MIME bundles and errors.
 //! - [`history`], [`syntax`]: input history and `is_complete` judgement.
 //! - [`install`]: the kernelspec.

@@ -133,6 +133,10 @@ enum Job {
     },
     /// A cell of the kernel's own, run before the user's, whose output nobody sees.
     Prelude { code: String },
+    /// Makes the context what a fresh one is (see [`RustCells::recycle`]).
+    Recycle {
+        reply: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// What the output-forwarding threads need to know about the running cell.
@@ -276,6 +280,67 @@ impl RustCells {
     pub fn shutdown(&self) {
         self.interrupt();
     }
+
+    /// Makes the context what a fresh one is, for the next kernel (a warm spare that served one
+    /// serves the next: `crate::spare`): evcxr's `:clear` (every variable, item and dependency gone,
+    /// its process restarted; its compiled crates and rust-analyzer's loaded standard library kept,
+    /// which is what takes a fresh context ten seconds), its settings back to how it started, and
+    /// the facade loaded again. Refused when a cell changed what this cannot undo (see
+    /// [`lasting_command`]) or the context never started.
+    pub async fn recycle(&self) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Recycle { reply })
+            .map_err(|_| anyhow::anyhow!("the Rust evaluator has stopped"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the Rust evaluator stopped"))?
+            .map_err(anyhow::Error::msg)
+    }
+}
+
+/// The first of `cell`'s evcxr commands (lines starting `:`, as evcxr reads them) whose effect would
+/// outlive [`RustCells::recycle`]: `:env` sets a variable in this process, `:timing` a flag evcxr
+/// keeps outside its settings, `:load_config` runs the user's evcxr start-up file (which may hold
+/// either), and a name evcxr 0.22 does not have is not known to be harmless.
+/// Every other command changes the session's state or settings, which recycling resets.
+fn lasting_command(cell: &str) -> Option<&str> {
+    const UNDONE_BY_RECYCLING: &[&str] = &[
+        ":allow_static_linking",
+        ":build_env",
+        ":cache",
+        ":clear",
+        ":clear_cache",
+        ":codegen_backend",
+        ":dep",
+        ":doc",
+        ":efmt",
+        ":explain",
+        ":fmt",
+        ":help",
+        ":internal_debug",
+        ":last_compile_dir",
+        ":last_error_json",
+        ":linker",
+        ":offline",
+        ":opt",
+        ":preserve_vars_on_panic",
+        ":quit",
+        ":restart",
+        ":sccache",
+        ":show_deps",
+        ":t",
+        ":time_passes",
+        ":toolchain",
+        ":type",
+        ":types",
+        ":vars",
+        ":version",
+    ];
+    cell.lines()
+        .map(|line| line.trim_start_matches(' '))
+        .filter(|line| line.starts_with(':'))
+        .map(|line| line.split(' ').next().unwrap_or(line))
+        .find(|command| !UNDONE_BY_RECYCLING.contains(command))
 }
 
 /// Writes the facade's sources under `dir` (only files whose contents changed, so cargo's fingerprints
@@ -362,8 +427,13 @@ impl Workdir {
     fn start(&self) -> Result<(CommandContext, EvalContextOutputs)> {
         let (mut ctx, outputs) =
             CommandContext::new().map_err(|e| anyhow::anyhow!("starting evcxr: {e}"))?;
-        // Cells are small: compile them fast rather than optimise them; the data work happens in the
-        // kernel process.
+        self.load_facade(&mut ctx)?;
+        Ok((ctx, outputs))
+    }
+
+    /// Sets a fresh or cleared context up: cells compiled fast rather than optimised (the data work
+    /// happens in the kernel process), the facade loaded, its prelude in scope.
+    fn load_facade(&self, ctx: &mut CommandContext) -> Result<()> {
         ctx.set_opt_level("0").map_err(|e| anyhow::anyhow!("{e}"))?;
         let init = format!(
             ":dep veil = {{ package = \"veil-facade\", path = \"{}\" }}\nuse veil::prelude::*;\nveil::kernel_init();\n{QUESTION_MARK}",
@@ -371,7 +441,15 @@ impl Workdir {
         );
         ctx.execute(&init)
             .map_err(|e| anyhow::anyhow!("loading the veil facade: {e}"))?;
-        Ok((ctx, outputs))
+        Ok(())
+    }
+
+    /// [`RustCells::recycle`] on the worker's thread.
+    fn recycle(&self, ctx: &mut CommandContext) -> Result<()> {
+        ctx.execute(":clear")
+            .map_err(|e| anyhow::anyhow!("clearing evcxr: {e}"))?;
+        ctx.reset_config();
+        self.load_facade(ctx)
     }
 }
 
@@ -417,6 +495,9 @@ fn worker(
                         let _ = reply.send((Vec::new(), cursor, cursor));
                     }
                     Job::Prelude { .. } => {}
+                    Job::Recycle { reply } => {
+                        let _ = reply.send(Err(format!("it never started: {message}")));
+                    }
                 }
             }
             return;
@@ -439,6 +520,8 @@ fn worker(
         Some(failures.clone()),
     );
 
+    // A command run in this context whose effect recycling would not undo.
+    let mut lasting: Option<String> = None;
     for job in jobs {
         match job {
             Job::Execute {
@@ -446,6 +529,9 @@ fn worker(
                 parent,
                 reply,
             } => {
+                if lasting.is_none() {
+                    lasting = lasting_command(&code).map(str::to_string);
+                }
                 {
                     let mut r = running.lock().unwrap_or_else(|p| p.into_inner());
                     r.parent = Some(*parent);
@@ -512,6 +598,18 @@ fn worker(
                 if let Err(e) = ctx.execute(&code) {
                     eprintln!("veil-kernel: the kernel's own cell failed: {e}");
                 }
+            }
+            Job::Recycle { reply } => {
+                let result = match &lasting {
+                    Some(command) => Err(format!(
+                        "a cell ran `{command}`, whose effect clearing the context would not undo"
+                    )),
+                    None => workdir.recycle(&mut ctx).map_err(|e| format!("{e:#}")),
+                };
+                // The cleared context runs its cells in a new process.
+                *handle.child.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(ctx.process_handle());
+                let _ = reply.send(result);
             }
         }
     }
@@ -713,6 +811,23 @@ pub fn rustc_version() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A context is recycled for the next kernel only when no cell ran a command whose effect
+    /// outlives evcxr's `:clear` and a reset of its settings.
+    #[test]
+    fn commands_that_outlive_clearing_stop_recycling() {
+        assert_eq!(lasting_command("let x = 1;\nx + 1"), None);
+        assert_eq!(lasting_command(":dep rand = \"0.8\"\n:opt 2\n:vars"), None);
+        assert_eq!(lasting_command("let a = 1;\n  :env FOO=bar"), Some(":env"));
+        assert_eq!(lasting_command(":timing"), Some(":timing"));
+        assert_eq!(
+            lasting_command(":not_an_evcxr_command x"),
+            Some(":not_an_evcxr_command")
+        );
+        // Not a command to evcxr: a `:` inside an expression, or after a tab.
+        assert_eq!(lasting_command("let t = (1, 2);\nlet s = \":env\";"), None);
+        assert_eq!(lasting_command("\t:env X=1"), None);
+    }
 
     /// Every source file of the crates cells compile is embedded: a file left out compiles here (the
     /// workspace has it) and breaks every installed kernel's first cell.

@@ -12,21 +12,34 @@
 //! directory and environment. The spare takes that directory and those variables, in its own
 //! process and (by a cell of its own, run before the user's) in evcxr's, so a cell sees what a cold
 //! kernel's would. Variables read as a kernel starts (the toolchain's `PATH`, `RUST*`, `CARGO*`,
-//! `LD_*`, `HOME`, the cache's) cannot change that late: if they differ, the spare refuses and
-//! exits, and the kernel starts cold.
+//! `LD_*`, `HOME`, the cache's) cannot change that late, nor can the `veil-kernel` build the
+//! spare runs: if they differ, the spare refuses and exits, and the kernel starts cold.
 //! The launched process stays as the spare's stand-in, which is what Jupyter watches and kills:
-//! when it dies the spare stops (landing its datasite), and when the spare exits the stand-in does.
+//! when it dies the kernel the spare serves stops (landing its datasite), and when that kernel
+//! stops the stand-in exits.
+//!
+//! A spare that served a kernel then serves the next one: it lands the session, drops every value
+//! cells held, clears evcxr's context (`:clear`: variables, items and dependencies gone, the
+//! process that runs cells restarted) and loads the facade again, in well under a second, since
+//! rust-analyzer keeps the standard library it loaded. Notebooks run one after another so cost a
+//! fresh context once, not once each. Not after a cell ran an evcxr command whose effect clearing
+//! cannot undo (`:env` sets a variable in the serving process), nor after [`MAX_KERNELS`]
+//! kernels (what a long-lived process gathers stays bounded): a fresh spare takes over then.
+//!
 //! One spare at a time per cache directory (`spare.lock`); it warms at idle priority (`SCHED_IDLE`,
 //! so it only takes CPU the running kernels leave), a kernel launched while a spare that can serve
-//! it is still warming raises it to normal priority and waits for it (20 s at most) rather than
-//! start cold, and a spare
-//! exits after [`IDLE_ENV`] seconds unadopted (default 1800) or when its socket is removed.
-//! `VEIL_KERNEL_SPARE=off` turns spares off; `VEIL_KERNEL_SPARE=eager` starts the next one as soon as
-//! a kernel's context is ready (notebooks run one after another, as `scripts/tutorials.sh` does).
+//! it is still warming (or being cleared) raises it to normal priority and waits for it (20 s at
+//! most) rather than start cold, and a spare exits after [`IDLE_ENV`] seconds unadopted (default
+//! 1800) or when its socket is removed.
+//! `VEIL_KERNEL_SPARE=off` turns spares off; `VEIL_KERNEL_SPARE=eager` is for notebooks run one
+//! after another (as `scripts/tutorials.sh` does): a cold kernel starts the next one's spare as soon
+//! as its context is ready, and an adopted one starts none, as it becomes the next spare itself.
 //!
 //! A handoff carries the kernel's connection key, and the spare runs cells as its user: the socket is
 //! this user's alone (mode 0600), and each side checks the other's user (`SO_PEERCRED`) before it
-//! sends or takes a handoff, so no other user can hand a spare a kernel or pose as one.
+//! sends or takes a handoff, so no other user can hand a spare a kernel or pose as one. A spare
+//! serves kernels of that one user only, one after another, so clearing its state between them
+//! keeps one notebook from the next as separate processes would (no two users share a spare).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -51,6 +64,12 @@ pub const IDLE_ENV: &str = "VEIL_KERNEL_SPARE_SECS";
 pub const SOCKET: &str = "spare.sock";
 const LOCK: &str = "spare.lock";
 const DEFAULT_IDLE: Duration = Duration::from_secs(1800);
+/// Kernels one spare process serves, one after another, before it leaves the next to a fresh one:
+/// a bound on what a long-lived process gathers (rust-analyzer's caches grow with the cells it
+/// sees: 550 MB resident fresh, 870 MB after 32 short notebooks). The last kernel starts the fresh
+/// spare as soon as its context is ready, so the one after waits only for what is left of its
+/// warming.
+const MAX_KERNELS: usize = 32;
 /// Longest a kernel waits for a spare still warming, rather than start cold.
 const WAIT_FOR_WARMING: Duration = Duration::from_secs(20);
 
@@ -60,6 +79,9 @@ struct Handoff {
     connection: ConnectionInfo,
     cwd: PathBuf,
     env: BTreeMap<String, String>,
+    /// The kernel's executable (see [`binary`]): a spare of another build does not serve it.
+    #[serde(default)]
+    binary: String,
 }
 
 /// The environment this process started with, before it set evcxr's variables: what a spare is
@@ -151,12 +173,22 @@ fn fixed_at_start(name: &str) -> bool {
 fn toolchain_fingerprint() -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
+    binary().hash(&mut hasher);
     for (name, value) in &started_with().0 {
         if fixed_at_start(name) {
             (name, value).hash(&mut hasher);
         }
     }
     format!("{:016x}", hasher.finish())
+}
+
+/// Which file this process runs (device, inode, modification time): a rebuilt or reinstalled
+/// `veil-kernel` is another file, while a spare started before keeps running the one it was.
+fn binary() -> String {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/exe")
+        .map(|m| format!("{}:{}:{}.{}", m.dev(), m.ino(), m.mtime(), m.mtime_nsec()))
+        .unwrap_or_default()
 }
 
 /// The pid of a spare that can serve this process and is warming in `cache_dir` (it holds the lock
@@ -259,7 +291,7 @@ impl Changes {
 }
 
 /// Hands `connection` to the ready spare in `cache_dir`, if one takes it: then this process is its
-/// stand-in, and this returns once the spare has exited. `Ok(false)` when there is none or it
+/// stand-in, and this returns once the kernel it serves has stopped. `Ok(false)` when there is none or it
 /// refused (the caller starts cold).
 pub fn adopt(cache_dir: &Path, connection: &ConnectionInfo) -> Result<bool> {
     if !enabled() {
@@ -299,6 +331,7 @@ pub fn adopt(cache_dir: &Path, connection: &ConnectionInfo) -> Result<bool> {
         connection: connection.clone(),
         cwd: cwd.clone(),
         env: env.clone(),
+        binary: binary(),
     };
     let mut line = serde_json::to_vec(&handoff)?;
     line.push(b'\n');
@@ -317,7 +350,7 @@ pub fn adopt(cache_dir: &Path, connection: &ConnectionInfo) -> Result<bool> {
         return Ok(false);
     }
     eprintln!("veil-kernel: serving through a warm spare");
-    // The spare serves until it exits, which closes the stream.
+    // The spare serves until its kernel stops, and then closes the stream.
     let stream = reader.into_inner();
     stream.set_read_timeout(None)?;
     let _ = std::io::copy(&mut &stream, &mut std::io::sink());
@@ -419,37 +452,136 @@ fn read_handoff(stream: &UnixStream) -> Option<Handoff> {
     serde_json::from_str(&line).ok()
 }
 
-/// `veil-kernel --spare`: prepares a kernel, waits to be adopted, then serves as it.
+/// `veil-kernel --spare`: prepares a kernel, waits to be adopted, serves as it, then (its context
+/// recycled) waits for the next one.
 pub fn run(options: &Options) -> Result<()> {
     // Its kernel made the cache: if it is gone (removed as that kernel stopped, as scripts/test.sh
     // removes its own), there is no kernel to warm for, and making it again would leave it behind.
-    if !options.cache_dir.is_dir() {
-        return Ok(());
-    }
-    // Not truncated until it is ours: it holds the fingerprint of the spare that has it.
-    let mut lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(options.cache_dir.join(LOCK))?;
-    if lock.try_lock().is_err() {
-        return Ok(()); // another spare is warming or waiting
-    }
-    // Says which kernels this spare can serve, and its pid, to a kernel deciding whether to wait.
-    lock.set_len(0)?;
-    lock.write_all(format!("{} {}", std::process::id(), toolchain_fingerprint()).as_bytes())?;
+    let Some(mut lock) = take_lock(&options.cache_dir)? else {
+        return Ok(()); // another spare is warming or waiting, or the cache is gone
+    };
     // Warming competes with the kernel that started it: it runs only on CPU nobody else wants.
     // Set before any thread or child exists, so all of them inherit it.
     schedule(0, libc::SCHED_IDLE);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (runtime, prepared) = crate::connection::prepare(options, move || {
+    let (runtime, mut prepared) = crate::connection::prepare(options, move || {
         let _ = ready_tx.send(());
     })?;
     if ready_rx.recv().is_err() {
         anyhow::bail!("evcxr did not start");
     }
     runtime.block_on(prepared.warm_up());
-    let socket = options.cache_dir.join(SOCKET);
+    // The environment and directory this process has: its own, then those of each kernel it served.
+    let mut current = started_with().clone();
+    let mut kernels = 0;
+    loop {
+        kernels += 1;
+        let Some((stream, handoff)) = wait_for_kernel(&options.cache_dir)? else {
+            return Ok(()); // nobody came, or the cache is gone
+        };
+        let changes = if handoff.binary != binary() {
+            Err("the kernel runs another veil-kernel build (rebuilt or reinstalled since this spare started)".to_string())
+        } else {
+            Changes::between(&current, (&handoff.env, &handoff.cwd))
+        };
+        let changes = match changes {
+            Ok(changes) => changes,
+            Err(why) => {
+                let _ = (&stream).write_all(format!("{why}\n").as_bytes());
+                return Ok(()); // exits, so the kernel's own spare can start with its environment
+            }
+        };
+        if !changes.is_empty() {
+            changes
+                .apply()
+                .context("taking the kernel's working directory")?;
+            // Queued before any request can be: the first cell already sees them.
+            prepared.prelude(changes.cell());
+        }
+        drop(lock); // the next spare may start
+        // A kernel serves at normal priority: every thread of this process and of evcxr's.
+        schedule_all(std::process::id(), libc::SCHED_OTHER);
+        if let Some(child) = prepared.child_pid() {
+            schedule_all(child, libc::SCHED_OTHER);
+        }
+        (&stream).write_all(b"ok\n")?;
+        stream.set_read_timeout(None)?;
+        // The stand-in's end closing (it was killed, or exited) stops this kernel.
+        let (gone_tx, gone_rx) = tokio::sync::oneshot::channel();
+        let watched = stream.try_clone()?;
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut &watched, &mut std::io::sink());
+            let _ = gone_tx.send(());
+        });
+        let stop = async {
+            let _ = gone_rx.await;
+        };
+        // The next spare starts as the launched kernel's would: with its environment. Run back to
+        // back (eager), this process becomes it as this kernel stops, sooner than a fresh one
+        // would warm beside the cells; a fresh one starts then only if it cannot (and at once for
+        // the last kernel this process serves).
+        let mut next = next_with(&options.cache_dir, &handoff.env, &handoff.cwd);
+        if let Some(next) = &mut next
+            && next.quiet.is_zero()
+            && kernels < MAX_KERNELS
+        {
+            next.quiet = Duration::MAX;
+        }
+        let served = runtime.block_on(prepared.serve(handoff.connection, stop, &mut next));
+        current = (handoff.env, handoff.cwd);
+        // Taken before the stand-in exits: the kernel launched next waits for this spare.
+        let again = match served {
+            Ok(()) if kernels < MAX_KERNELS => take_lock(&options.cache_dir)?,
+            _ => None,
+        };
+        // The stand-in (and the watching thread) read the end of the stream and exit.
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        drop(stream);
+        if let Some(taken) = again {
+            lock = taken;
+            match runtime.block_on(prepared.recycle()) {
+                Ok(()) => continue,
+                Err(e) => {
+                    eprintln!("veil-kernel: not serving another kernel: {e:#}");
+                    drop(lock);
+                }
+            }
+        }
+        if prepared.ready()
+            && let Some(next) = next
+        {
+            (next.start)();
+        }
+        return served;
+    }
+}
+
+/// Takes the spare lock in `cache_dir` and writes this process's pid and toolchain fingerprint in
+/// it (what a kernel deciding whether to wait for it reads); `None` if another spare has it or the
+/// cache is gone.
+fn take_lock(cache_dir: &Path) -> Result<Option<File>> {
+    if !cache_dir.is_dir() {
+        return Ok(None);
+    }
+    // Not truncated until it is ours: it holds the fingerprint of the spare that has it.
+    let mut lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(cache_dir.join(LOCK))?;
+    if lock.try_lock().is_err() {
+        return Ok(None);
+    }
+    lock.set_len(0)?;
+    lock.write_all(format!("{} {}", std::process::id(), toolchain_fingerprint()).as_bytes())?;
+    Ok(Some(lock))
+}
+
+/// Listens on [`SOCKET`] in `cache_dir` until a kernel of this user hands itself over; `None` once
+/// nobody came for [`IDLE_ENV`] seconds, or the socket was removed (with the cache, or by another
+/// spare taking the name).
+fn wait_for_kernel(cache_dir: &Path) -> Result<Option<(UnixStream, Handoff)>> {
+    let socket = cache_dir.join(SOCKET);
     let _ = std::fs::remove_file(&socket); // a dead spare's; the lock says none is alive
     let listener = UnixListener::bind(&socket)
         .with_context(|| format!("listening on {}", socket.display()))?;
@@ -466,11 +598,15 @@ pub fn run(options: &Options) -> Result<()> {
         std::fs::metadata(path).ok().map(|m| m.ino())
     };
     let bound = inode(&socket);
-    let (stream, handoff) = loop {
+    loop {
         match listener.accept() {
             // A connection that sends no handoff (a probe, a kernel that died) is not a kernel.
             Ok((stream, _)) => match read_handoff(&stream) {
-                Some(handoff) if peer_is_us(&stream) => break (stream, handoff),
+                Some(handoff) if peer_is_us(&stream) => {
+                    // Taken: the next kernel must not find this spare.
+                    let _ = std::fs::remove_file(&socket);
+                    return Ok(Some((stream, handoff)));
+                }
                 _ => continue,
             },
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -480,54 +616,14 @@ pub fn run(options: &Options) -> Result<()> {
             }
         }
         if inode(&socket) != bound {
-            return Ok(()); // the cache was removed, or another spare took the name
+            return Ok(None);
         }
         if since.elapsed() > idle {
             let _ = std::fs::remove_file(&socket);
-            return Ok(()); // nobody came
+            return Ok(None);
         }
         std::thread::sleep(Duration::from_millis(50));
-    };
-    // Taken: the next kernel must not find this spare.
-    let _ = std::fs::remove_file(&socket);
-    drop(listener);
-    let changes = match Changes::between(started_with(), (&handoff.env, &handoff.cwd)) {
-        Ok(changes) => changes,
-        Err(why) => {
-            let _ = (&stream).write_all(format!("{why}\n").as_bytes());
-            return Ok(()); // exits, so the kernel's own spare can start with its environment
-        }
-    };
-    if !changes.is_empty() {
-        changes
-            .apply()
-            .context("taking the kernel's working directory")?;
-        // Queued before any request can be: the first cell already sees them.
-        prepared.prelude(changes.cell());
     }
-    drop(lock); // the next spare may start
-    // A kernel serves at normal priority: every thread of this process and of evcxr's.
-    schedule_all(std::process::id(), libc::SCHED_OTHER);
-    if let Some(child) = prepared.child_pid() {
-        schedule_all(child, libc::SCHED_OTHER);
-    }
-    (&stream).write_all(b"ok\n")?;
-    stream.set_read_timeout(None)?;
-    // The stand-in's end closing (it was killed, or exited) stops this kernel.
-    let (gone_tx, gone_rx) = tokio::sync::oneshot::channel();
-    let watched = stream.try_clone()?;
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut &watched, &mut std::io::sink());
-        let _ = gone_tx.send(());
-    });
-    let stop = async {
-        let _ = gone_rx.await;
-    };
-    // The next spare starts as the launched kernel's would: with its environment.
-    let next = next_with(&options.cache_dir, &handoff.env, &handoff.cwd);
-    let served = runtime.block_on(prepared.serve(handoff.connection, stop, next));
-    drop(stream);
-    served
 }
 
 #[cfg(test)]

@@ -50,6 +50,11 @@ async fn start() -> Kernel {
 
 /// [`start`] with the turn already taken.
 async fn start_holding(guard: tokio::sync::MutexGuard<'static, ()>) -> Kernel {
+    start_with(guard, &[]).await
+}
+
+/// [`start_holding`], with `env` added to the kernel's environment.
+async fn start_with(guard: tokio::sync::MutexGuard<'static, ()>, env: &[(&str, &str)]) -> Kernel {
     let dir = tempfile::tempdir().unwrap();
     let ports = peek_ports("127.0.0.1".parse().unwrap(), 5).await.unwrap();
     let info = ConnectionInfo {
@@ -71,6 +76,7 @@ async fn start_holding(guard: tokio::sync::MutexGuard<'static, ()>) -> Kernel {
         .arg(&file)
         .env("VEIL_HOME", dir.path().join("home"))
         .env("VEIL_KERNEL_CACHE", cache_dir())
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -839,41 +845,28 @@ async fn an_oversized_frame_from_a_raw_peer_is_dropped_on_every_port() {
 
 /// Issue 16: a fresh session's first Rust cell waited ten seconds for evcxr's context. A kernel whose
 /// context is ready and whose shell has gone quiet starts a warm spare, and the next kernel adopts it: the cells run in the spare's
-/// process, with the new kernel's environment and directory, and killing the kernel Jupyter launched
-/// stops the spare serving it.
+/// process, with the new kernel's environment and directory. Killing the kernel Jupyter launched
+/// stops the spare serving it, which clears its context and serves the kernel after as a fresh
+/// one would; a context whose cells changed what clearing cannot undo is not served again.
 #[tokio::test]
 async fn the_next_kernel_adopts_the_warm_spare_with_its_own_environment() {
-    let mut first = start().await;
+    let turn = ONE_AT_A_TIME.lock().await;
+    // From a cold kernel: a spare left by the tests before may have served its share of kernels.
+    stop_the_waiting_spare();
+    let mut first = start_holding(turn).await;
     let (_, outputs) = first.execute("1 + 1").await;
     assert!(text_of(&outputs).contains("2"), "{}", text_of(&outputs));
-    let socket = cache_dir().join("spare.sock");
-    let waited = std::time::Instant::now();
-    // A live spare, not the socket file a killed one left.
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(
-            waited.elapsed() < Duration::from_secs(300),
-            "no spare became ready in {}",
-            cache_dir().display()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let mut second = start_holding(first.stop()).await;
-    let (_, outputs) = second
-        .execute("format!(\"{} {}\", std::os::unix::process::parent_id(), std::env::var(\"VEIL_HOME\").unwrap())")
-        .await;
-    let text = text_of(&outputs);
-    let home = second._dir.path().join("home");
-    assert!(
-        text.contains(&home.display().to_string()),
-        "the cell sees the new kernel's VEIL_HOME ({}): {text}",
-        home.display()
+    wait_for_a_spare().await;
+    // Run back to back (eager), an adopted kernel starts no fresh spare: it becomes the next one.
+    let eager = [("VEIL_KERNEL_SPARE", "eager")];
+    let mut second = start_with(first.stop(), &eager).await;
+    let (serving, home) = spare_and_home(&mut second).await;
+    let expected = second._dir.path().join("home");
+    assert_eq!(
+        home,
+        expected.display().to_string(),
+        "the cell sees the new kernel's VEIL_HOME"
     );
-    let serving: u32 = text
-        .split(r#""text/plain":"\""#)
-        .nth(1)
-        .and_then(|t| t.split(' ').next())
-        .and_then(|pid| pid.parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {text}"));
     assert_ne!(
         serving,
         second.child.id(),
@@ -881,9 +874,42 @@ async fn the_next_kernel_adopts_the_warm_spare_with_its_own_environment() {
     );
     // The kernel process takes the environment too: a datasite lands under the new VEIL_HOME.
     let (_, outputs) = second.execute("%datasite launch adopted").await;
-    assert!(home.join("adopted").exists(), "{}", text_of(&outputs));
-    // Killing what Jupyter launched stops the spare that served it.
-    drop(second.stop());
+    assert!(expected.join("adopted").exists(), "{}", text_of(&outputs));
+    let (_, outputs) = second.execute("let leftover = 7;").await;
+    assert!(
+        !text_of(&outputs).contains("error"),
+        "{}",
+        text_of(&outputs)
+    );
+
+    // Killing what Jupyter launched ends that kernel; its spare serves the next, cleared.
+    // The turn is kept, so no other test's kernel takes the spare in between.
+    let turn = second.stop();
+    wait_for_a_spare().await;
+    let mut third = start_with(turn, &eager).await;
+    let (again, home) = spare_and_home(&mut third).await;
+    assert_eq!(again, serving, "the same process serves the next kernel");
+    assert_eq!(home, third._dir.path().join("home").display().to_string());
+    let (_, outputs) = third.execute("leftover").await;
+    assert!(
+        text_of(&outputs).contains("cannot find value `leftover`"),
+        "the last kernel's variable survived: {}",
+        text_of(&outputs)
+    );
+    let (_, outputs) = third.execute("%datasets").await;
+    assert!(
+        text_of(&outputs).contains("NoDatasite"),
+        "the last kernel's datasite survived: {}",
+        text_of(&outputs)
+    );
+    // `:env` sets a variable in the serving process itself, which clearing would not undo.
+    let (_, outputs) = third.execute(":env VEIL_LEFT_BEHIND=1").await;
+    assert!(
+        text_of(&outputs).contains("VEIL_LEFT_BEHIND"),
+        "{}",
+        text_of(&outputs)
+    );
+    drop(third.stop());
     let waited = std::time::Instant::now();
     let alive = |pid: u32| {
         // A zombie has exited; whoever adopted it reaps it when it will.
@@ -893,8 +919,59 @@ async fn the_next_kernel_adopts_the_warm_spare_with_its_own_environment() {
     while alive(serving) {
         assert!(
             waited.elapsed() < Duration::from_secs(30),
-            "the adopted spare {serving} outlived its kernel"
+            "the spare {serving} served on after `:env`"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Kills the spare warming or waiting in the tests' cache directory, if there is one (it holds
+/// the spare lock, with its pid written in it).
+fn stop_the_waiting_spare() {
+    let path = cache_dir().join("spare.lock");
+    let held = || std::fs::File::open(&path).is_ok_and(|lock| lock.try_lock_shared().is_err());
+    if !held() {
+        return;
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let pid = text.split(' ').next().unwrap();
+    Command::new("kill").args(["-9", pid]).status().unwrap();
+    let waited = std::time::Instant::now();
+    while held() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "spare {pid} outlived a kill"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until a spare listens in the tests' cache directory (a live one, not the socket file a
+/// killed one left).
+async fn wait_for_a_spare() {
+    let socket = cache_dir().join("spare.sock");
+    let waited = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(300),
+            "no spare became ready in {}",
+            cache_dir().display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The pid of the process serving `kernel`'s cells (evcxr's child's parent) and the `VEIL_HOME`
+/// its cells see.
+async fn spare_and_home(kernel: &mut Kernel) -> (u32, String) {
+    let (_, outputs) = kernel
+        .execute("format!(\"{} {}\", std::os::unix::process::parent_id(), std::env::var(\"VEIL_HOME\").unwrap())")
+        .await;
+    let text = text_of(&outputs);
+    text.split(r#""text/plain":"\""#)
+        .nth(1)
+        .and_then(|t| t.split_once("\\\"").map(|(value, _)| value))
+        .and_then(|value| value.split_once(' '))
+        .and_then(|(pid, home)| Some((pid.parse().ok()?, home.to_string())))
+        .unwrap_or_else(|| panic!("no pid and home in {text}"))
 }
