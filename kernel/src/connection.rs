@@ -125,10 +125,19 @@ impl Prepared {
 
     /// Makes this what a fresh one is, for the next kernel, once [`serve`](Self::serve) has
     /// returned: evcxr's context cleared and its facade loaded again ([`RustCells::recycle`], well
-    /// under a second where a fresh context takes ten), nothing left of the last kernel's output.
-    /// The session and the values cells held handles to went as that kernel stopped.
+    /// under a second where a fresh context takes ten), no session, no values cells held handles
+    /// to, nothing left of the last kernel's output.
+    ///
+    /// `serve` landed the session as it stopped, but a cell the last kernel sent just before may
+    /// still have been queued for evcxr: it runs before the clearing, and whatever it made through
+    /// the bridge (a datasite `site()` opened, say) goes here with the rest.
     pub async fn recycle(&mut self) -> Result<()> {
         self.rust.recycle().await?;
+        self.cells.forget_all();
+        self.session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .land();
         self.iopub.set_current(None);
         self.pending.discard();
         Ok(())
