@@ -52,7 +52,9 @@ bash scripts/setup-venv.sh
 export VIRTUAL_ENV="$root/.venv"
 export JUPYTER_PATH="$root/.venv/share/jupyter"
 export PATH="$root/.venv/bin:$PATH"
-target/debug/veil-kernel install --sys-prefix | tee target/install.log
+# No spare from install here: the cargo tests' kernels run with other variables (CARGO_*), so it
+# could serve none of them and would only hold the spare lock and the first work slot.
+VEIL_KERNEL_SPARE=off target/debug/veil-kernel install --sys-prefix | tee target/install.log
 grep -Eq "^code runner: [0-9]+/[0-9]+ crates built" target/install.log  # progress, not silence
 jupyter kernelspec list | grep -q "^ *veil "
 

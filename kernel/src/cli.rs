@@ -30,8 +30,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write the kernelspec so Jupyter lists "Rust (Veil)", and warm what Rust cells compile against
-    /// and the datasite's code runner (the dependencies code requests compile against, in
-    /// `$VEIL_RUNNER_DIR` or the user cache).
+    /// (leaving a warm spare, unless VEIL_KERNEL_SPARE=off, that the first kernel launched within 30
+    /// minutes adopts) and the datasite's code runner (the dependencies code requests compile
+    /// against, in `$VEIL_RUNNER_DIR` or the user cache).
     Install(LocationArgs),
     /// Remove the kernelspec.
     Uninstall(LocationArgs),
@@ -92,7 +93,12 @@ fn run(cli: Cli) -> Result<()> {
             if spinner.is_hidden() {
                 println!("{}", spinner.message());
             }
-            let warmed = crate::rust::warm(&crate::rust::Options::from_env());
+            // The first spare compiles the facade as it starts, and stays for the first kernel.
+            let options = crate::rust::Options::from_env();
+            let warmed = match crate::spare::warm(&options) {
+                Ok(Some(warmed)) => Ok(warmed),
+                _ => crate::rust::warm(&options),
+            };
             spinner.finish_and_clear();
             println!("{}", warmed?);
             let runner = veil::runner::Runner::new(veil::runner::default_dir());

@@ -286,7 +286,7 @@ impl RustCells {
     /// its process restarted; its compiled crates and rust-analyzer's loaded standard library kept,
     /// which is what takes a fresh context ten seconds), its settings back to how it started, and
     /// the facade loaded again. Refused when a cell changed what this cannot undo (see
-    /// [`lasting_command`]) or the context never started.
+    /// `lasting_command`) or the context never started.
     pub async fn recycle(&self) -> Result<()> {
         let (reply, rx) = oneshot::channel();
         self.jobs

@@ -23,14 +23,15 @@
 //! process that runs cells restarted) and loads the facade again, in well under a second, since
 //! rust-analyzer keeps the standard library it loaded. Notebooks run one after another so cost a
 //! fresh context once, not once each. Not after a cell ran an evcxr command whose effect clearing
-//! cannot undo (`:env` sets a variable in the serving process), nor after [`MAX_KERNELS`]
+//! cannot undo (`:env` sets a variable in the serving process), nor after `MAX_KERNELS` (32)
 //! kernels (what a long-lived process gathers stays bounded): a fresh spare takes over then.
 //!
 //! One spare at a time per cache directory (`spare.lock`); it warms at idle priority (`SCHED_IDLE`,
 //! so it only takes CPU the running kernels leave), a kernel launched while a spare that can serve
 //! it is still warming (or being cleared) raises it to normal priority and waits for it (20 s at
 //! most) rather than start cold, and a spare exits after [`IDLE_ENV`] seconds unadopted (default
-//! 1800) or when its socket is removed.
+//! 1800), when its socket is removed, or when its `veil-kernel` is rebuilt or reinstalled.
+//! `veil-kernel install` warms the Rust cells by starting the first spare ([`warm`]).
 //! `VEIL_KERNEL_SPARE=off` turns spares off; `VEIL_KERNEL_SPARE=eager` is for notebooks run one
 //! after another (as `scripts/tutorials.sh` does): a cold kernel starts the next one's spare as soon
 //! as its context is ready, and an adopted one starts none, as it becomes the next spare itself.
@@ -189,6 +190,13 @@ fn binary() -> String {
     std::fs::metadata("/proc/self/exe")
         .map(|m| format!("{}:{}:{}.{}", m.dev(), m.ino(), m.mtime(), m.mtime_nsec()))
         .unwrap_or_default()
+}
+
+/// Whether the file this process was started from is gone: replaced by a rebuild or a reinstall
+/// (the old one lives on, unlinked, while something runs it).
+fn binary_replaced() -> bool {
+    std::fs::read_link("/proc/self/exe")
+        .is_ok_and(|path| path.to_string_lossy().ends_with(" (deleted)"))
 }
 
 /// The pid of a spare that can serve this process and is warming in `cache_dir` (it holds the lock
@@ -360,17 +368,29 @@ pub fn adopt(cache_dir: &Path, connection: &ConnectionInfo) -> Result<bool> {
 /// Starts a spare for the next kernel, detached, with environment `env` and directory `cwd`. Its
 /// output goes to `spare.log` in the cache directory.
 fn start(cache_dir: &Path, env: &BTreeMap<String, String>, cwd: &Path) {
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
+    match spawn(cache_dir, env, cwd) {
+        // Reaped in the background, so an exited spare leaves no zombie while this kernel lives.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => eprintln!("veil-kernel: could not start a warm spare: {e}"),
+    }
+}
+
+/// [`start`], returning the spare's process.
+fn spawn(
+    cache_dir: &Path,
+    env: &BTreeMap<String, String>,
+    cwd: &Path,
+) -> std::io::Result<std::process::Child> {
+    let exe = std::env::current_exe()?;
     // Never the kernel's own stderr: a spare outlives it and must not hold its reader's pipe open.
     let log = File::options()
         .create(true)
         .append(true)
         .open(cache_dir.join("spare.log"))
         .map_or_else(|_| std::process::Stdio::null(), std::process::Stdio::from);
-    let mut command = std::process::Command::new(exe);
-    command
+    std::process::Command::new(exe)
         .arg("--spare")
         .env_clear()
         .envs(env)
@@ -379,14 +399,52 @@ fn start(cache_dir: &Path, env: &BTreeMap<String, String>, cwd: &Path) {
         .stdout(std::process::Stdio::null())
         .stderr(log)
         // Its own process group: a signal to the kernel's group does not reach it.
-        .process_group(0);
-    match command.spawn() {
-        // Reaped in the background, so an exited spare leaves no zombie while this kernel lives.
-        Ok(mut child) => {
-            std::thread::spawn(move || child.wait());
-        }
-        Err(e) => eprintln!("veil-kernel: could not start a warm spare: {e}"),
+        .process_group(0)
+        .spawn()
+}
+
+/// `veil-kernel install`'s warm-up when spares are on: starts the first spare, with this
+/// process's environment and directory, and waits until it is ready. Its start-up compiles the
+/// facade (the warm-up a kernel would otherwise pay) and leaves a ready context that the first
+/// kernel Jupyter launches within [`IDLE_ENV`] seconds adopts, if it runs with the same
+/// toolchain variables. `Ok(None)` when spares are off, or when no spare of this build became
+/// ready (the caller then warms in its own process, which reports any error).
+pub fn warm(options: &Options) -> Result<Option<String>> {
+    if !enabled() {
+        return Ok(None);
     }
+    let started = Instant::now();
+    std::fs::create_dir_all(&options.cache_dir)
+        .with_context(|| format!("creating {}", options.cache_dir.display()))?;
+    let (env, cwd) = started_with();
+    let mut spare = spawn(&options.cache_dir, env, cwd).context("starting a warm spare")?;
+    let socket = options.cache_dir.join(SOCKET);
+    let ready = |pid: u32| {
+        // This build's, ready: it holds the lock with its pid and listens.
+        warming_for_us(&options.cache_dir) == Some(pid) && UnixStream::connect(&socket).is_ok()
+    };
+    loop {
+        if ready(spare.id()) {
+            break;
+        }
+        if spare.try_wait()?.is_some() {
+            // Another spare has the lock: enough if it is this build's and ready.
+            match warming_for_us(&options.cache_dir) {
+                Some(other) if ready(other) => break,
+                _ => return Ok(None),
+            }
+        }
+        // Somebody waits for it now: it runs at normal priority, not on leftover CPU.
+        schedule_all(spare.id(), libc::SCHED_OTHER);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Reaped in the background, as `start` does.
+    std::thread::spawn(move || spare.wait());
+    Ok(Some(format!(
+        "warmed the Rust cell toolchain in {:.1} s and left a warm spare for the next kernel (cache: {})",
+        started.elapsed().as_secs_f64(),
+        options.cache_dir.display()
+    )))
 }
 
 /// Sets the scheduling policy of thread `tid` (0: the calling thread). Any user may move a thread
@@ -578,8 +636,8 @@ fn take_lock(cache_dir: &Path) -> Result<Option<File>> {
 }
 
 /// Listens on [`SOCKET`] in `cache_dir` until a kernel of this user hands itself over; `None` once
-/// nobody came for [`IDLE_ENV`] seconds, or the socket was removed (with the cache, or by another
-/// spare taking the name).
+/// nobody came for [`IDLE_ENV`] seconds, the socket was removed (with the cache, or by another
+/// spare taking the name), or this spare's `veil-kernel` was rebuilt or reinstalled.
 fn wait_for_kernel(cache_dir: &Path) -> Result<Option<(UnixStream, Handoff)>> {
     let socket = cache_dir.join(SOCKET);
     let _ = std::fs::remove_file(&socket); // a dead spare's; the lock says none is alive
@@ -617,6 +675,10 @@ fn wait_for_kernel(cache_dir: &Path) -> Result<Option<(UnixStream, Handoff)>> {
         }
         if inode(&socket) != bound {
             return Ok(None);
+        }
+        if binary_replaced() {
+            let _ = std::fs::remove_file(&socket);
+            return Ok(None); // no kernel launched from now on could use it
         }
         if since.elapsed() > idle {
             let _ = std::fs::remove_file(&socket);

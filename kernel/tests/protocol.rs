@@ -925,6 +925,37 @@ async fn the_next_kernel_adopts_the_warm_spare_with_its_own_environment() {
     }
 }
 
+/// `veil-kernel install` warms the Rust cells by starting the first spare and waiting for it, so
+/// the first kernel launched after it adopts a ready context instead of starting cold.
+#[tokio::test]
+async fn install_leaves_a_warm_spare_that_the_first_kernel_adopts() {
+    let turn = ONE_AT_A_TIME.lock().await;
+    stop_the_waiting_spare();
+    let prefix = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veil-kernel"))
+        .arg("install")
+        .arg("--prefix")
+        .arg(prefix.path())
+        .env("VEIL_KERNEL_CACHE", cache_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("left a warm spare"), "{stdout}");
+    let lock = std::fs::read_to_string(cache_dir().join("spare.lock")).unwrap();
+    let waiting: u32 = lock.split(' ').next().unwrap().parse().unwrap();
+    let mut first = start_holding(turn).await;
+    let (serving, _) = spare_and_home(&mut first).await;
+    assert_eq!(
+        serving, waiting,
+        "the first kernel runs its cells in install's spare"
+    );
+}
+
 /// Kills the spare warming or waiting in the tests' cache directory, if there is one (it holds
 /// the spare lock, with its pid written in it).
 fn stop_the_waiting_spare() {
