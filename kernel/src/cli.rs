@@ -16,8 +16,9 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub connection_file: Option<PathBuf>,
 
-    /// Prepare a kernel ahead of time and wait for the next launched kernel to adopt it (what
-    /// kernels start by themselves; see the README's "Kernel latency").
+    /// Prepare a kernel ahead of time and wait for the next launched kernel to adopt it, then serve
+    /// the one after too (what kernels and `install` start by themselves; see the README's
+    /// "Kernel latency").
     #[arg(long, hide = true)]
     pub spare: bool,
 
