@@ -16,9 +16,9 @@ target/debug/veil-kernel install --sys-prefix
 out="$root/target/tutorials"
 mkdir -p "$out"
 export VEIL_HOME="$out/home"
-# Notebooks run one after another leave their kernels no quiet moment: the first starts a warm spare
-# as soon as its context is ready, and each kernel that spare serves clears it for the next as it
-# stops (see kernel/src/spare.rs). The last leaves it waiting, so a run within 30 minutes starts warm.
+# Notebooks run one after another leave their kernels no quiet moment: the first adopts the warm spare
+# install left, and each kernel that spare serves clears it for the next as it stops, rather than
+# start a fresh one beside its cells (see kernel/src/spare.rs). The last leaves it waiting.
 export VEIL_KERNEL_SPARE="${VEIL_KERNEL_SPARE:-eager}"
 if [ $# -eq 0 ]; then
     set -- notebooks/[0-9][0-9]-*.ipynb

@@ -165,16 +165,11 @@ fn run(cli: Cli) -> Result<()> {
             let stop = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            // Once this kernel is quiet, the next kernel's context starts warming; a kernel that
-            // never went quiet (a notebook run top to bottom) starts it as it stops, on the CPU it
-            // no longer needs.
+            // Once this kernel is quiet, or else as it stops, the next kernel's context starts
+            // warming.
             let mut next = crate::spare::next(&options.cache_dir);
             let served = runtime.block_on(prepared.serve(info, stop, &mut next));
-            if prepared.ready()
-                && let Some(next) = next
-            {
-                (next.start)();
-            }
+            prepared.start_next_spare(next);
             served
         }
         (None, None) => {

@@ -113,6 +113,17 @@ impl Prepared {
         self.rust.ready()
     }
 
+    /// Starts the next kernel's spare if [`serve`](Self::serve) left it unstarted (a kernel that
+    /// never went quiet: a notebook run top to bottom) and this context is ready, on the CPU this
+    /// kernel no longer needs.
+    pub fn start_next_spare(&self, next: Option<NextSpare>) {
+        if self.ready()
+            && let Some(next) = next
+        {
+            (next.start)();
+        }
+    }
+
     /// The pid of evcxr's process, which runs the cells, once it has started.
     pub fn child_pid(&self) -> Option<u32> {
         self.rust.child_pid()
@@ -233,17 +244,6 @@ impl Prepared {
         });
         let (died, ()) = tokio::join!(serving, publishing);
         drop(guard);
-        if let Some(inner) = &inner {
-            for port in [
-                inner.shell_port,
-                inner.iopub_port,
-                inner.stdin_port,
-                inner.control_port,
-                inner.hb_port,
-            ] {
-                let _ = std::fs::remove_file(format!("{}-{port}", inner.ip));
-            }
-        }
         rust.shutdown();
         cells.forget_all();
         // Land the datasite so its WAL is checkpointed before the process exits.

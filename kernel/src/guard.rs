@@ -31,9 +31,19 @@ pub fn inner(info: &ConnectionInfo, dir: &Path) -> Option<ConnectionInfo> {
     })
 }
 
-/// The five TCP listeners and the connections they pass through; dropping it closes them all.
+/// The five TCP listeners and the connections they pass through; dropping it closes them all and
+/// removes the Unix socket files they passed to (the next kernel a spare serves has other ports).
 pub struct Guard {
     _listening: tokio::task::JoinSet<()>,
+    targets: Vec<PathBuf>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for target in &self.targets {
+            let _ = std::fs::remove_file(target);
+        }
+    }
 }
 
 /// Binds the five TCP ports of `info` and passes every connection through to the Unix socket of
@@ -47,6 +57,7 @@ pub async fn serve(info: &ConnectionInfo, inner: &ConnectionInfo) -> Result<Guar
         info.hb_port,
     ];
     let mut listening = tokio::task::JoinSet::new();
+    let mut targets = Vec::new();
     for port in ports {
         // Jupyter writes `*` for every interface, as ZeroMQ does.
         let ip = if info.ip == "*" {
@@ -58,6 +69,7 @@ pub async fn serve(info: &ConnectionInfo, inner: &ConnectionInfo) -> Result<Guar
             .await
             .with_context(|| format!("binding {}:{port}", info.ip))?;
         let target = PathBuf::from(format!("{}-{port}", inner.ip));
+        targets.push(target.clone());
         listening.spawn(async move {
             // Dropped with the listener's task, which aborts every connection's.
             let mut peers = tokio::task::JoinSet::new();
@@ -80,6 +92,7 @@ pub async fn serve(info: &ConnectionInfo, inner: &ConnectionInfo) -> Result<Guar
     }
     Ok(Guard {
         _listening: listening,
+        targets,
     })
 }
 

@@ -438,8 +438,8 @@ pub fn warm(options: &Options) -> Result<Option<String>> {
         schedule_all(spare.id(), libc::SCHED_OTHER);
         std::thread::sleep(Duration::from_millis(200));
     }
-    // Reaped in the background, as `start` does.
-    std::thread::spawn(move || spare.wait());
+    // Install exits next: the spare lives on, reparented, for the first kernel.
+    drop(spare);
     Ok(Some(format!(
         "warmed the Rust cell toolchain in {:.1} s and left a warm spare for the next kernel (cache: {})",
         started.elapsed().as_secs_f64(),
@@ -605,11 +605,7 @@ pub fn run(options: &Options) -> Result<()> {
                 }
             }
         }
-        if prepared.ready()
-            && let Some(next) = next
-        {
-            (next.start)();
-        }
+        prepared.start_next_spare(next);
         return served;
     }
 }
