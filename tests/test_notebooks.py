@@ -198,4 +198,13 @@ def test_06_releasing_results(tmp_path, monkeypatch):
     assert "Receipt of a result release" in receipt and "Receipt verified" in receipt, receipt
     assert "jane@caltech.edu" in receipt and "info@openmined.org" in receipt
     assert "minimum cell count: pass" in receipt, receipt
+    # The mean of all but the largest tumour collides with #2's release: refused as differencing,
+    # sent back with the change it needs, and the changed request approved.
+    review = texts(by_start["%review #3"])
+    assert "differencing" in review and "request #2" in review, review
+    assert "sent request" in texts(cell("%changes #3"))
+    resubmitted = texts(cell("let sent_back ="))
+    assert "#3 changes_requested: with #2 this gives" in resubmitted, resubmitted
+    assert "released to jane@caltech.edu" in texts(by_start["%approve #4"])
+    assert "mean radius under 15: 12." in texts(cell("println!(\"mean radius under 15")), texts(cell("println!(\"mean radius under 15"))
     assert "hash chain verified" in texts(by_start["%audit verify"])

@@ -210,6 +210,9 @@ call_table! {
         "Approves a request, releasing its result to the requester.";
     Deny => "deny", Requests, Owners, "request.deny(reason)", ["Request::deny"],
         "Denies a request with a reason the requester sees.";
+    RequestChanges => "request_changes", Requests, Owners, "request.request_changes(message)",
+        ["Request::request_changes"],
+        "Sends a request back with the changes it needs.";
     PreviewDp => "preview_dp", Privacy, Scientists, "pointer.preview_dp(query)",
         ["Pointer::preview_dp"],
         "What a private release would compute and cost.";

@@ -195,6 +195,15 @@ pub enum Call {
         /// Why.
         reason: String,
     },
+    /// An owner's third outcome (neither approval nor denial): the request goes back to its
+    /// requester with `message`, the changes it needs; they may submit a new request.
+    /// [`Reply::Request`].
+    RequestChanges {
+        /// The request's id.
+        request: String,
+        /// What to change, which the requester sees.
+        message: String,
+    },
     /// Sets a data scientist's privacy budget on a dataset, the ε allowed in all (owners):
     /// [`Reply::Budget`].
     SetBudget {

@@ -27,6 +27,14 @@ pub struct Rules {
     pub zeros_disclosive: bool,
     /// Least residual degrees of freedom of a released model (rows less parameters).
     pub min_degrees_of_freedom: u64,
+    /// Released counts rounded to a multiple of this base (ACRO's optional mitigation, 5 when
+    /// on); 0 releases counts exactly.
+    pub rounding: u64,
+    /// Whether releases to other scientists count when a release is checked for differencing
+    /// (scientists may collude and pool what they got).
+    pub assume_collusion: bool,
+    /// How many different owners must approve a release: 1, or 2 for the two-person rule.
+    pub approvals: u64,
 }
 
 impl Default for Rules {
@@ -38,11 +46,15 @@ impl Default for Rules {
             p_percent: 0.1,
             zeros_disclosive: true,
             min_degrees_of_freedom: 10,
+            rounding: 0,
+            assume_collusion: true,
+            approvals: 1,
         }
     }
 }
 
-/// A check's outcome.
+/// A check's outcome. Only [`Verdict::Pass`] lets a plain approval release a result: the checks
+/// fail closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -50,7 +62,8 @@ pub enum Verdict {
     Pass,
     /// Disclosive: approving needs an override with a reason.
     Fail,
-    /// Not decidable automatically: the owner should look.
+    /// Decided later: a code request's output is checked as each run releases it (a run whose
+    /// output fails is withheld). Counts as failing wherever a release is decided.
     Review,
 }
 
@@ -67,8 +80,8 @@ impl fmt::Display for Verdict {
 /// One rule's outcome on a result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
-    /// The rule: `minimum cell count`, `dominance`, `p-percent`, `zeros`, `degrees of freedom`,
-    /// `individual records`.
+    /// The rule: `individual records`, `zeros`, `minimum cell count`, `dominance`, `p-percent`,
+    /// `subset`, `differencing`, `degrees of freedom`, `aggregate`.
     pub rule: String,
     /// Its outcome.
     pub verdict: Verdict,
@@ -76,7 +89,8 @@ pub struct Check {
     pub reason: String,
 }
 
-/// Whether any of `checks` fails.
+/// Whether any of `checks` does not pass: the checks fail closed, so what they could not
+/// positively clear needs an override.
 pub fn fails(checks: &[Check]) -> bool {
-    checks.iter().any(|c| c.verdict == Verdict::Fail)
+    checks.iter().any(|c| c.verdict != Verdict::Pass)
 }

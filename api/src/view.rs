@@ -17,15 +17,19 @@ pub enum RequestStatus {
     Approved,
     /// Denied, with a reason the requester sees.
     Denied,
+    /// Sent back with the changes it needs (the owner's message, which the requester sees); the
+    /// requester may submit a new request. Nothing is released.
+    ChangesRequested,
 }
 
 impl RequestStatus {
-    /// `pending`, `approved` or `denied`.
+    /// `pending`, `approved`, `denied` or `changes_requested`.
     pub fn as_str(self) -> &'static str {
         match self {
             RequestStatus::Pending => "pending",
             RequestStatus::Approved => "approved",
             RequestStatus::Denied => "denied",
+            RequestStatus::ChangesRequested => "changes_requested",
         }
     }
 
@@ -35,6 +39,7 @@ impl RequestStatus {
             RequestStatus::Pending,
             RequestStatus::Approved,
             RequestStatus::Denied,
+            RequestStatus::ChangesRequested,
         ]
         .into_iter()
         .find(|status| status.as_str() == s)
@@ -287,6 +292,8 @@ pub enum PointerStatus {
     Approved,
     /// The owner denied, with this reason.
     Denied(String),
+    /// The owner sent the request back with the changes it needs: this message.
+    ChangesRequested(String),
 }
 
 impl fmt::Display for PointerStatus {
@@ -296,6 +303,7 @@ impl fmt::Display for PointerStatus {
             PointerStatus::Requested => f.write_str("requested"),
             PointerStatus::Approved => f.write_str("approved"),
             PointerStatus::Denied(reason) => write!(f, "denied: {reason}"),
+            PointerStatus::ChangesRequested(message) => write!(f, "changes requested: {message}"),
         }
     }
 }
@@ -567,6 +575,7 @@ mod tests {
             RequestStatus::Pending,
             RequestStatus::Approved,
             RequestStatus::Denied,
+            RequestStatus::ChangesRequested,
         ] {
             assert_eq!(RequestStatus::parse(status.as_str()), Some(status));
             let wire = serde_json::to_string(&status).unwrap();

@@ -245,6 +245,16 @@ impl Request {
         Request::ask(&self.client, call)
     }
 
+    /// Sends it back to its requester with the changes it needs (`message`, which they see); they
+    /// may submit a new request.
+    pub fn request_changes(&self, message: &str) -> Result<Request> {
+        let call = Call::RequestChanges {
+            request: self.id.clone(),
+            message: message.into(),
+        };
+        Request::ask(&self.client, call)
+    }
+
     /// The released result, for the requester once approved: a pointer's real result, or the latest
     /// result of approved code (run now if it has not run yet).
     pub fn get(&self) -> Result<Data> {

@@ -170,7 +170,13 @@ impl Run for Magic {
                     Some(reason) => request.approve_overriding(&reason)?,
                 };
                 vec![
-                    Output::Text(if request.kind == veil::RequestKind::Code {
+                    Output::Text(if request.status == veil::RequestStatus::Pending {
+                        format!(
+                            "approved request {}: {}; another owner must approve it too before anything is released\n",
+                            request.id,
+                            request.decision.clone().unwrap_or_default()
+                        )
+                    } else if request.kind == veil::RequestKind::Code {
                         format!(
                             "approved request {}: {} may now run it on the real data and get the result\n",
                             request.id, request.requester
@@ -189,6 +195,16 @@ impl Run for Magic {
                 vec![
                     Output::Text(format!(
                         "denied request {}; {} sees your reason\n",
+                        request.id, request.requester
+                    )),
+                    Output::Display(render(&request)),
+                ]
+            }
+            Magic::Changes { id, message } => {
+                let request = session.client()?.request(&id)?.request_changes(&message)?;
+                vec![
+                    Output::Text(format!(
+                        "sent request {} back for changes; {} sees your message and may submit again\n",
                         request.id, request.requester
                     )),
                     Output::Display(render(&request)),
@@ -320,6 +336,7 @@ mod tests {
         let sum = pointer.sum().unwrap();
         let first = sum.request("the total").unwrap();
         let second = pointer.max().unwrap().request("the largest").unwrap();
+        let third = pointer.mean().unwrap().request("the mean").unwrap();
         let text = |out: &[Output]| {
             serde_json::to_string(
                 &out.iter()
@@ -332,7 +349,21 @@ mod tests {
             .unwrap()
         };
         let out = parse("%requests").unwrap().run(&mut session, None).unwrap();
-        assert!(text(&out).contains("Requests (2)"), "{}", text(&out));
+        assert!(text(&out).contains("Requests (3)"), "{}", text(&out));
+        // The third outcome: sent back with a message the requester sees.
+        let out = parse("%changes #3 ask for the total instead")
+            .unwrap()
+            .run(&mut session, None)
+            .unwrap();
+        assert!(text(&out).contains("sent request"), "{}", text(&out));
+        assert_eq!(
+            third.status,
+            veil::RequestStatus::Pending,
+            "the handle keeps what it read"
+        );
+        let seen = session.client().unwrap().request(&third.id).unwrap();
+        assert_eq!(seen.status, veil::RequestStatus::ChangesRequested);
+        assert_eq!(seen.decision.as_deref(), Some("ask for the total instead"));
         let out = parse("%review #1")
             .unwrap()
             .run(&mut session, None)

@@ -104,6 +104,11 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
     ),
     (
         "LaunchOptions",
+        "real_answer_floor",
+        "how long real answers stall is set by whoever runs the datasite (`veil serve --real-answer-floor-ms`)",
+    ),
+    (
+        "LaunchOptions",
         "cache_bytes",
         "the datasite process's memory budget: set by whoever runs the datasite",
     ),

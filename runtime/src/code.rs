@@ -405,7 +405,7 @@ impl SiteCore {
                         _ => None,
                     })
                     .collect();
-                let checks = self.check_output(&assets, &output)?;
+                let checks = self.check_output(&assets, &output, code.mock.as_ref())?;
                 let (overriding, approver): (Option<String>, Option<String>) =
                     self.store.read(|conn| {
                         conn.query_row(

@@ -1,31 +1,163 @@
 //! Automatic output checks on every release an owner approves (statistical disclosure control,
-//! with ACRO's rules and defaults): minimum cell count, dominance (N, K), p-percent, zeros,
-//! degrees of freedom of models, and results that are individual records.
+//! with ACRO's rules and defaults), which fail closed: individual records, zeros, minimum cell
+//! count, dominance (N, K), p-percent, DataSHIELD's subset rule, differencing against earlier
+//! releases, and degrees of freedom of models.
 //!
-//! A pointer's result is checked from its recorded steps and the real data behind them: the last
-//! step says what the result is (a statistic over some rows, a table of counts, a model, or rows
-//! themselves), and the datasite computes each cell's people and contributions from the real
-//! values its inputs hold. A code request's output is opaque, so it is checked for what can be seen
-//! in it: rows equal to rows of the frames it was given. Thresholds are per dataset
+//! A pointer's result is checked from the people behind each of its values: the provenance pass
+//! (`provenance`, private) follows every real row through the recorded steps, so a value of one
+//! patient fails however it was computed, and a statistic is weighed on each person's
+//! contribution. Each approved result's row sets are kept (the `releases` table); a later value
+//! whose people differ from a released one's by fewer than the minimum count fails as
+//! differencing, naming that release. A code request's output is opaque, so it is read for what
+//! it holds whatever its type (`read_output`). Thresholds are per dataset
 //! ([`Client::set_disclosure_rules`](crate::Client::set_disclosure_rules)); a result drawing on
-//! several datasets meets the strictest of each. Every review shows each check; approving a
-//! result a check fails needs an override with a reason, which the audit log keeps, and a code
-//! run's output that fails is withheld from its requester unless the approval overrode.
+//! several datasets meets the strictest of each. Every review shows each check with the values it
+//! counted; approving a result a check does not pass needs an override with a reason, which the
+//! audit log keeps, and a code run's output that fails is withheld from its requester unless the
+//! approval overrode.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use polars::prelude::{DataFrame, DataType};
+use polars::prelude::{AnyValue, DataFrame};
 use rusqlite::{OptionalExtension, params};
 pub use veil_api::disclosure::{Check, Rules, Verdict};
-use veil_api::ops::{Agg, Op, Reduce};
+use veil_api::ops::Op;
 
 use crate::audit;
 use crate::data::Data;
 use crate::display::Table;
 use crate::error::{Error, Result};
-use crate::replay::Side;
+use crate::provenance::{self, Finding, Row, Step};
+use crate::replay::{ObjectRow, Side};
 use crate::site::SiteCore;
 use crate::users::{User, require_owner};
+
+/// What a release would disclose: its checks, and what the datasite keeps of it once released
+/// (the rows behind its values, for later differencing; which values are counts, for rounding).
+#[derive(Debug, Default)]
+pub(crate) struct Assessed {
+    pub checks: Vec<Check>,
+    /// The distinct row sets behind the values.
+    pub sets: Vec<Arc<[Row]>>,
+    /// The assets it draws on.
+    pub assets: Vec<String>,
+    /// For each value (row-major; a frame's column by column), whether it counts rows.
+    pub counts: Vec<bool>,
+    /// The rules' rounding base of counts (0: none).
+    pub rounding: u64,
+}
+
+impl Assessed {
+    /// `real` as released: counts rounded to the rules' base where the owner asked for it.
+    pub fn released(&self, real: &Data) -> Result<Data> {
+        let base = self.rounding as f64;
+        if self.rounding == 0 || !self.counts.iter().any(|c| *c) {
+            return Ok(real.clone());
+        }
+        let round = |v: f64| (v / base).round() * base;
+        Ok(match real {
+            Data::F64(a) => {
+                let mut a = a.clone();
+                for (v, count) in a.iter_mut().zip(&self.counts) {
+                    if *count {
+                        *v = round(*v);
+                    }
+                }
+                Data::F64(a)
+            }
+            Data::Frame(df) => {
+                let mut columns = df.columns().to_vec();
+                let height = df.height();
+                for (j, col) in columns.iter_mut().enumerate() {
+                    let flags = &self.counts[(j * height).min(self.counts.len())..];
+                    if !flags.iter().take(height).any(|c| *c) || !col.dtype().is_primitive_numeric()
+                    {
+                        continue;
+                    }
+                    let values = col
+                        .cast(&polars::prelude::DataType::Float64)
+                        .map_err(Error::data("rounding counts"))?;
+                    let values = values.f64().map_err(Error::data("rounding counts"))?;
+                    let rounded: Vec<Option<f64>> = values
+                        .iter()
+                        .zip(flags)
+                        .map(|(v, count)| v.map(|v| if *count { round(v) } else { v }))
+                        .collect();
+                    *col = polars::prelude::Column::new(col.name().clone(), rounded);
+                }
+                Data::Frame(
+                    DataFrame::new(height, columns).map_err(Error::data("rounding counts"))?,
+                )
+            }
+            other => other.clone(),
+        })
+    }
+}
+
+/// A result released earlier: whose, and the rows behind its values.
+struct Release {
+    /// `#3 (ab12cd34)`: its number and id.
+    request: String,
+    object_id: String,
+    requester: String,
+    sets: Vec<Arc<[Row]>>,
+}
+
+/// Records, in the deciding transaction, what request `request_id` (of `requester`, object
+/// `object_id`) released: the rows behind each of its values.
+pub(crate) fn record_release(
+    tx: &rusqlite::Transaction<'_>,
+    request_id: &str,
+    object_id: &str,
+    (requester_id, requester): (&str, &str),
+    assessed: &Assessed,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO releases (request_id, object_id, user_id, email, assets, sets, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            request_id,
+            object_id,
+            requester_id,
+            requester,
+            serde_json::to_string(&assessed.assets).expect("ids serialise"),
+            encode_sets(&assessed.sets),
+            crate::store::now_ms()
+        ],
+    )
+    .map_err(Error::sqlite("recording a release"))?;
+    Ok(())
+}
+
+/// Row sets as stored: for each, its length (u32) then its rows (u64), little-endian.
+pub(crate) fn encode_sets(sets: &[Arc<[Row]>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for set in sets {
+        out.extend_from_slice(&(set.len() as u32).to_le_bytes());
+        for row in set.iter() {
+            out.extend_from_slice(&row.to_le_bytes());
+        }
+    }
+    out
+}
+
+fn decode_sets(mut bytes: &[u8]) -> Result<Vec<Arc<[Row]>>> {
+    let bad = || Error::corrupt("reading releases", "a release's rows are cut short");
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (len, rest) = bytes.split_at_checked(4).ok_or_else(bad)?;
+        let n = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+        let (rows, rest) = rest.split_at_checked(n * 8).ok_or_else(bad)?;
+        out.push(
+            rows.chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+        );
+        bytes = rest;
+    }
+    Ok(out)
+}
 
 /// A released cell: how many people are behind it, and what each contributed to a statistic
 /// (empty for a count).
@@ -33,20 +165,6 @@ struct Cell {
     label: String,
     people: usize,
     contributions: Vec<f64>,
-}
-
-/// What a result is, as its last recorded step says.
-enum Shape {
-    /// Counts and statistics over groups of people.
-    Cells(Vec<Cell>),
-    /// A fitted model: rows it was fitted on, and parameters.
-    Model { rows: usize, parameters: usize },
-    /// One person's value (a minimum, a maximum, the position of the largest).
-    Extreme(String),
-    /// Values or rows of people, one each: `what` says how many.
-    Records(String),
-    /// Nothing the checks can decide.
-    Opaque(String),
 }
 
 fn check(rule: &str, verdict: Verdict, reason: impl Into<String>) -> Check {
@@ -70,6 +188,29 @@ fn some(items: &[String], n: usize) -> String {
 /// The checks of cells against `rules`.
 fn check_cells(cells: &[Cell], rules: &Rules) -> Vec<Check> {
     let mut out = Vec::new();
+    let single: Vec<String> = cells
+        .iter()
+        .filter(|c| c.people == 1)
+        .map(|c| c.label.clone())
+        .collect();
+    out.push(if single.is_empty() {
+        check(
+            "individual records",
+            Verdict::Pass,
+            format!("none of its {} values is one person's", cells.len()),
+        )
+    } else {
+        check(
+            "individual records",
+            Verdict::Fail,
+            format!(
+                "{} of its {} values are each one person's: {}",
+                single.len(),
+                cells.len(),
+                some(&single, 5)
+            ),
+        )
+    });
     let zeros: Vec<String> = cells
         .iter()
         .filter(|c| c.people == 0)
@@ -98,13 +239,18 @@ fn check_cells(cells: &[Cell], rules: &Rules) -> Vec<Check> {
         .collect();
     let least = cells.iter().map(|c| c.people).filter(|&n| n > 0).min();
     out.push(if small.is_empty() {
+        let counted: Vec<String> = cells
+            .iter()
+            .map(|c| format!("{} ({} people)", c.label, c.people))
+            .collect();
         check(
             "minimum cell count",
             Verdict::Pass,
             format!(
-                "every cell has at least {} people{}",
+                "every cell has at least {} people{}: {}",
                 rules.min_count,
-                least.map_or(String::new(), |n| format!(" (the fewest: {n})"))
+                least.map_or(String::new(), |n| format!(" (the fewest: {n})")),
+                some(&counted, 3)
             ),
         )
     } else {
@@ -185,48 +331,88 @@ fn check_cells(cells: &[Cell], rules: &Rules) -> Vec<Check> {
     out
 }
 
-/// The checks a result of `shape` gets.
-fn check_shape(shape: Shape, rules: &Rules) -> Vec<Check> {
-    match shape {
-        Shape::Cells(cells) => check_cells(&cells, rules),
-        Shape::Model { rows, parameters } => {
-            let df = rows.saturating_sub(parameters) as u64;
-            vec![if df >= rules.min_degrees_of_freedom {
-                check(
-                    "degrees of freedom",
-                    Verdict::Pass,
-                    format!("{df} ({rows} rows, {parameters} parameters)"),
-                )
-            } else {
-                check(
-                    "degrees of freedom",
-                    Verdict::Fail,
-                    format!(
-                        "{df}, fewer than {} ({rows} rows, {parameters} parameters): the model nearly restates its rows",
-                        rules.min_degrees_of_freedom
-                    ),
-                )
-            }]
-        }
-        Shape::Extreme(what) => vec![check(
-            "individual records",
+/// The subset rule: every row selection keeps, and removes, at least the minimum count of people
+/// (or removes none).
+fn subsets(findings: &[Finding], rules: &Rules) -> Check {
+    let small: Vec<String> = findings
+        .iter()
+        .filter_map(|f| match f {
+            Finding::Subset {
+                step,
+                kept,
+                removed,
+            } => Some(format!("{step} keeps {kept} people and removes {removed}")),
+            _ => None,
+        })
+        .collect();
+    if small.is_empty() {
+        check(
+            "subset",
+            Verdict::Pass,
+            format!(
+                "every row selection keeps at least {} people and removes none or at least as many",
+                rules.min_count
+            ),
+        )
+    } else {
+        check(
+            "subset",
             Verdict::Fail,
-            format!("{what} is one person's value"),
-        )],
-        Shape::Records(what) => vec![check(
-            "individual records",
-            Verdict::Fail,
-            format!("{what}, one per person: not an aggregate"),
-        )],
-        Shape::Opaque(what) => vec![check("aggregate", Verdict::Review, what)],
+            format!(
+                "{}: a selection must keep and remove at least {} people, or the rows it leaves out are a release by difference",
+                some(&small, 3),
+                rules.min_count
+            ),
+        )
     }
 }
 
-fn values(data: &Data) -> Vec<f64> {
-    match data {
-        Data::F64(a) => a.iter().copied().collect(),
-        Data::I64(a) => a.iter().map(|&v| v as f64).collect(),
-        _ => Vec::new(),
+/// Per-person weights of the scientist's own: a literal that is not the same for every person,
+/// combined with each person's values, can single one out of an aggregate by difference with
+/// another release over the same people.
+fn weighted(findings: &[Finding]) -> Check {
+    let steps: Vec<String> = findings
+        .iter()
+        .filter_map(|f| match f {
+            Finding::Weighted { step } => Some(format!("`{step}`")),
+            _ => None,
+        })
+        .collect();
+    if steps.is_empty() {
+        check(
+            "row weights",
+            Verdict::Pass,
+            "no step weighs people with values of the scientist's own that differ between them",
+        )
+    } else {
+        check(
+            "row weights",
+            Verdict::Fail,
+            format!(
+                "{} weighs each person with a value of the scientist's own, not the same for all: such weights can single a person out of an aggregate",
+                some(&steps, 3)
+            ),
+        )
+    }
+}
+
+fn degrees_of_freedom(rows: usize, parameters: usize, rules: &Rules) -> Check {
+    let df = rows.saturating_sub(parameters) as u64;
+    if df >= rules.min_degrees_of_freedom {
+        check(
+            "degrees of freedom",
+            Verdict::Pass,
+            format!("{df} ({rows} rows, {parameters} parameters)"),
+        )
+    } else {
+        check(
+            "degrees of freedom",
+            Verdict::Fail,
+            format!(
+                "{df}, fewer than {} ({rows} rows, {parameters} parameters): the model nearly restates its rows",
+                rules.min_degrees_of_freedom
+            ),
+        )
     }
 }
 
@@ -237,45 +423,161 @@ fn rows(data: &Data) -> usize {
     }
 }
 
-/// Rows of `result` equal, on every one of its columns, to a row of `source` (when all its
-/// columns are `source`'s): the labels of the first few.
-fn matching_rows(result: &DataFrame, source: &DataFrame) -> Result<Vec<String>> {
-    let names: Vec<String> = result
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    if names.is_empty() || names.iter().any(|n| source.column(n).is_err()) {
-        return Ok(Vec::new());
-    }
-    let keys = |df: &DataFrame| -> Result<Vec<String>> {
-        let mut out = vec![String::new(); df.height()];
-        for name in &names {
-            let col = df
-                .column(name)
-                .map_err(Error::data("reading a column"))?
-                .cast(&DataType::String)
-                .map_err(Error::data("reading a column as text"))?;
-            let text = col.str().map_err(Error::data("reading a column as text"))?;
-            for (key, v) in out.iter_mut().zip(text.iter()) {
-                key.push_str(v.unwrap_or("\u{0}null"));
-                key.push('\u{1f}');
+/// A number as compared with the real data's: six significant digits, so a value printed in a
+/// string or passed through `f32` still meets its source.
+fn number_key(v: f64) -> String {
+    format!("{v:.5e}")
+}
+
+/// Whether `v` is a small integer (counts, flags, indices): everywhere, so no one's value.
+fn small_integer(v: f64) -> bool {
+    v.fract() == 0.0 && v.abs() < 1000.0
+}
+
+/// The atoms of a value: its numbers and texts, wherever they sit (frame cells under any name,
+/// array elements, JSON leaves, numbers written inside strings).
+fn atoms(data: &Data, out: &mut Vec<String>) {
+    fn text(s: &str, out: &mut Vec<String>) {
+        out.push(format!("t:{s}"));
+        for token in
+            s.split(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | 'e' | 'E' | '+')))
+        {
+            if let Ok(v) = token.parse::<f64>()
+                && token.chars().any(|c| c.is_ascii_digit())
+            {
+                number(v, out);
             }
         }
-        Ok(out)
-    };
-    let real: HashSet<String> = keys(source)?.into_iter().collect();
-    Ok(keys(result)?
+    }
+    fn number(v: f64, out: &mut Vec<String>) {
+        if v.is_finite() && !small_integer(v) {
+            out.push(number_key(v));
+        }
+    }
+    fn json(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Number(n) => number(n.as_f64().unwrap_or(f64::NAN), out),
+            serde_json::Value::String(s) => text(s, out),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| json(v, out)),
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| {
+                text(k, out);
+                json(v, out)
+            }),
+            _ => {}
+        }
+    }
+    match data {
+        Data::F64(a) => a.iter().for_each(|v| number(*v, out)),
+        Data::I64(a) => a.iter().for_each(|v| number(*v as f64, out)),
+        Data::Json(v) => json(v, out),
+        Data::Frame(df) => {
+            for col in df.columns() {
+                let s = col.as_materialized_series();
+                for v in s.iter() {
+                    match v {
+                        AnyValue::String(t) => text(t, out),
+                        AnyValue::StringOwned(t) => text(&t, out),
+                        AnyValue::Null => {}
+                        other => {
+                            if let Some(x) = other.extract::<f64>() {
+                                number(x, out)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How many values of an output there are, as a reader counts them.
+fn size(data: &Data) -> usize {
+    match data {
+        Data::Frame(df) => df.height() * df.width(),
+        Data::Json(_) => {
+            let mut out = Vec::new();
+            atoms(data, &mut out);
+            out.len()
+        }
+        other => other.shape().iter().product(),
+    }
+}
+
+/// The checks of a code run's output, read for what it holds whatever its type: values equal to
+/// values of the `real` inputs that fewer than the minimum count of rows share (beyond small
+/// integers) are records, and so is an output whose size follows its input's rows (compared with
+/// `mock`, its output on the mocks and their rows, where there is one).
+pub(crate) fn read_output(
+    output: &Data,
+    real: &[&Data],
+    mock: Option<(&Data, usize)>,
+    rules: &Rules,
+) -> Vec<Check> {
+    let mut held: HashMap<String, usize> = HashMap::new();
+    let mut input_rows = 0;
+    for data in real {
+        input_rows = input_rows.max(rows(data));
+        let mut found = Vec::new();
+        atoms(data, &mut found);
+        for a in found {
+            *held.entry(a).or_default() += 1;
+        }
+    }
+    let mut found = Vec::new();
+    atoms(output, &mut found);
+    let min = rules.min_count as usize;
+    let records = found
         .iter()
-        .enumerate()
-        .filter(|(_, k)| real.contains(*k))
-        .map(|(i, _)| format!("row {i}"))
-        .collect())
+        .filter(|a| held.get(*a).is_some_and(|n| *n < min))
+        .count();
+    let n = size(output);
+    let mut out = vec![if records == 0 {
+        check(
+            "individual records",
+            Verdict::Pass,
+            format!(
+                "none of its {} values is a value fewer than {min} rows of the real data hold",
+                found.len()
+            ),
+        )
+    } else {
+        check(
+            "individual records",
+            Verdict::Fail,
+            format!(
+                "{records} of its {} values equal values of the real data that fewer than {min} rows hold: records, not an aggregate",
+                found.len()
+            ),
+        )
+    }];
+    let grows = match mock {
+        Some((mock, mock_rows)) if mock_rows != input_rows && size(mock) != n => Some(format!(
+            "its size follows its input's rows ({} values from the mocks' {mock_rows} rows, {n} from the real {input_rows})",
+            size(mock)
+        )),
+        _ if input_rows > 0 && n >= input_rows => Some(format!(
+            "{n} values from {input_rows} rows: as many as one per row"
+        )),
+        _ => None,
+    };
+    out.push(match grows {
+        Some(why) => check(
+            "aggregate",
+            Verdict::Fail,
+            format!("not shown to be an aggregate: {why}"),
+        ),
+        None => check(
+            "aggregate",
+            Verdict::Pass,
+            format!("{n} values, whatever the number of rows it reads"),
+        ),
+    });
+    out
 }
 
 impl SiteCore {
     /// The strictest of the rules of the datasets behind `asset_ids`.
-    fn rules_for(&self, asset_ids: &[String]) -> Result<Rules> {
+    pub(crate) fn rules_for(&self, asset_ids: &[String]) -> Result<Rules> {
         let mut strictest: Option<Rules> = None;
         for id in asset_ids {
             let json: Option<Option<String>> = self.store.read(|conn| {
@@ -299,6 +601,9 @@ impl SiteCore {
                     min_degrees_of_freedom: s
                         .min_degrees_of_freedom
                         .max(rules.min_degrees_of_freedom),
+                    rounding: s.rounding.max(rules.rounding),
+                    assume_collusion: s.assume_collusion || rules.assume_collusion,
+                    approvals: s.approvals.max(rules.approvals),
                 },
             });
         }
@@ -325,217 +630,290 @@ impl SiteCore {
         Ok(out)
     }
 
-    /// What the result of object `id` is, from its last step and the real values of its inputs.
-    fn shape_of(&self, id: &str, real: &Data) -> Result<Shape> {
-        let row = self.object(id)?.ok_or_else(|| {
-            Error::corrupt("checking a result", format!("object {id} is missing"))
+    /// The recorded steps behind object `id`, inputs before the steps that read them.
+    fn graph(&self, id: &str) -> Result<Vec<(String, ObjectRow)>> {
+        let mut order: Vec<(String, ObjectRow)> = Vec::new();
+        let mut placed: HashMap<String, usize> = HashMap::new();
+        let mut rows: HashMap<String, ObjectRow> = HashMap::new();
+        let mut stack = vec![(id.to_string(), false)];
+        while let Some((oid, expanded)) = stack.pop() {
+            if placed.contains_key(&oid) {
+                continue;
+            }
+            let row = match rows.remove(&oid) {
+                Some(r) => r,
+                None => self.object(&oid)?.ok_or_else(|| {
+                    Error::corrupt("checking a result", format!("object {oid} is missing"))
+                })?,
+            };
+            if expanded || row.inputs.is_empty() {
+                placed.insert(oid.clone(), order.len());
+                order.push((oid, row));
+                continue;
+            }
+            let inputs = row.inputs.clone();
+            rows.insert(oid.clone(), row);
+            stack.push((oid, true));
+            stack.extend(inputs.into_iter().rev().map(|i| (i, false)));
+        }
+        Ok(order)
+    }
+
+    /// The stable number of asset `id` (its row in the assets table): row keys of releases
+    /// compare across requests by it.
+    fn asset_number(&self, id: &str) -> Result<u32> {
+        let n: i64 = self.store.read(|conn| {
+            conn.query_row("SELECT rowid FROM assets WHERE id = ?1", [id], |r| r.get(0))
+                .map_err(Error::sqlite("numbering an asset"))
         })?;
-        let input = |i: usize| -> Result<std::sync::Arc<Data>> {
-            let id = row
-                .inputs
-                .get(i)
-                .ok_or_else(|| Error::corrupt("checking a result", "a step without its input"))?;
-            self.value(Side::Real, id)
+        u32::try_from(n).map_err(|_| Error::corrupt("numbering an asset", format!("row {n}")))
+    }
+
+    /// What a release of object `id` (real value `real`) to `requester` would disclose: each
+    /// check, from the rows behind each of its values (see [`crate::provenance`]).
+    pub(crate) fn assess(&self, id: &str, requester: &str) -> Result<Assessed> {
+        let assets = self.assets_under(id)?;
+        if assets.is_empty() {
+            return Ok(Assessed {
+                checks: vec![check(
+                    "individual records",
+                    Verdict::Pass,
+                    "it derives from no asset",
+                )],
+                ..Assessed::default()
+            });
+        }
+        let rules = self.rules_for(&assets)?;
+        let graph = self.graph(id)?;
+        let position: HashMap<&str, usize> = graph
+            .iter()
+            .enumerate()
+            .map(|(i, (oid, _))| (oid.as_str(), i))
+            .collect();
+        let mut values = Vec::with_capacity(graph.len());
+        let mut numbers = Vec::with_capacity(graph.len());
+        for (oid, row) in &graph {
+            values.push(self.value(Side::Real, oid)?);
+            numbers.push(match &row.op {
+                Op::Asset { asset_id } => Some(self.asset_number(asset_id)?),
+                _ => None,
+            });
+        }
+        let steps: Vec<Step<'_>> = graph
+            .iter()
+            .zip(&values)
+            .zip(&numbers)
+            .map(|(((_, row), value), number)| Step {
+                op: &row.op,
+                inputs: row.inputs.iter().map(|i| position[i.as_str()]).collect(),
+                value: value.as_ref(),
+                asset: *number,
+            })
+            .collect();
+        let last = graph.last().map(|(_, r)| &r.op);
+        let what = format!("`{}`", last.map(Op::name).unwrap_or_default());
+        let (traced, findings) = match provenance::trace(&steps, rules.min_count as usize) {
+            Ok(t) => t,
+            Err(why) => {
+                return Ok(Assessed {
+                    checks: vec![check(
+                        "aggregate",
+                        Verdict::Fail,
+                        format!(
+                            "not shown to be an aggregate: the checks cannot follow its rows ({why})"
+                        ),
+                    )],
+                    ..Assessed::default()
+                });
+            }
         };
-        let name = row.op.name();
-        Ok(match &row.op {
-            Op::Literal { .. } => Shape::Cells(Vec::new()),
-            Op::Reduce {
-                kind: Reduce::Min | Reduce::Max | Reduce::Argmax,
-                ..
-            } => Shape::Extreme(format!("`{name}`")),
-            Op::Quantile { .. } => Shape::Opaque(
-                "a quantile is the value of one row: check that it cannot identify anyone".into(),
-            ),
-            Op::Reduce { axis: None, .. } => {
-                let xs = values(&*input(0)?);
-                Shape::Cells(vec![Cell {
-                    label: format!("`{name}`"),
-                    people: xs.len(),
-                    contributions: xs,
-                }])
-            }
-            Op::Reduce {
-                axis: Some(axis), ..
-            } => {
-                let data = input(0)?;
-                let Data::F64(a) = data.as_ref() else {
-                    return Ok(Shape::Opaque(format!("`{name}` along an axis of a frame")));
-                };
-                let axis = ndarray::Axis(*axis);
-                if axis.index() >= a.ndim() {
-                    return Ok(Shape::Opaque(format!("`{name}` along a missing axis")));
-                }
-                Shape::Cells(
-                    a.lanes(axis)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, lane)| Cell {
-                            label: format!("`{name}` {i}"),
-                            people: lane.len(),
-                            contributions: lane.to_vec(),
-                        })
-                        .collect(),
-                )
-            }
-            Op::RowCount => Shape::Cells(vec![Cell {
-                label: "the count".into(),
-                people: values(real).first().copied().unwrap_or(0.0) as usize,
-                contributions: Vec::new(),
-            }]),
-            Op::ValueCounts { column } => {
-                let Data::Frame(df) = real else {
-                    return Ok(Shape::Opaque("value counts that are not a frame".into()));
-                };
-                let keys = crate::analysis::keys(df, column, "checking value counts")?;
-                let counts = crate::analysis::numbers(df, "count", "checking value counts")?;
-                Shape::Cells(
-                    keys.into_iter()
-                        .zip(counts)
-                        .map(|(k, n)| Cell {
-                            label: format!("{column} = {k}"),
-                            people: n as usize,
-                            contributions: Vec::new(),
-                        })
-                        .collect(),
-                )
-            }
-            Op::GroupBy { by, aggs } => {
-                let data = input(0)?;
-                let Data::Frame(df) = data.as_ref() else {
-                    return Ok(Shape::Opaque("a group-by of something not a frame".into()));
-                };
-                if let Some((column, agg)) =
-                    aggs.iter().find(|(_, a)| matches!(a, Agg::Min | Agg::Max))
-                {
-                    return Ok(Shape::Extreme(format!(
-                        "the {} of `{column}` in each group",
-                        agg.name()
-                    )));
-                }
-                let keys = crate::analysis::keys(df, by, "checking a group-by")?;
-                let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-                for (row, key) in keys.iter().enumerate() {
-                    groups.entry(key).or_default().push(row);
-                }
-                let mut cells = Vec::new();
-                for (column, agg) in aggs {
-                    let column_values = if *agg == Agg::Count {
-                        None
-                    } else {
-                        Some(crate::analysis::numbers(df, column, "checking a group-by")?)
-                    };
-                    for (key, members) in &groups {
-                        cells.push(Cell {
-                            label: format!("{by} = {key} ({} {column})", agg.name()),
-                            people: members.len(),
-                            contributions: column_values
-                                .as_ref()
-                                .map(|v| members.iter().map(|&r| v[r]).collect())
-                                .unwrap_or_default(),
-                        });
-                    }
-                }
-                Shape::Cells(cells)
-            }
-            Op::Describe => Shape::Extreme("`describe`'s min and max of each column".into()),
-            Op::LogisticFit { .. } => {
-                let features = input(0)?;
-                let shape = features.shape();
-                Shape::Model {
-                    rows: shape.first().copied().unwrap_or(0),
-                    parameters: shape.get(1).copied().unwrap_or(1) + 1,
-                }
-            }
-            Op::Accuracy => Shape::Cells(vec![Cell {
-                label: "the rows scored".into(),
-                people: rows(&*input(0)?),
-                contributions: Vec::new(),
-            }]),
-            Op::ConfusionMatrix => Shape::Cells(
-                [
-                    "true negatives",
-                    "false positives",
-                    "false negatives",
-                    "true positives",
-                ]
-                .iter()
-                .zip(values(real))
-                .map(|(label, n)| Cell {
-                    label: label.to_string(),
-                    people: n as usize,
-                    contributions: Vec::new(),
+        let labelled = traced.labelled(&what);
+        let cells: Vec<Cell> = labelled
+            .iter()
+            .filter_map(|(label, c)| {
+                let rows = c.rows.as_ref()?;
+                Some(Cell {
+                    label: label.clone(),
+                    people: rows.len(),
+                    contributions: c
+                        .weights
+                        .as_deref()
+                        .map(<[f64]>::to_vec)
+                        .unwrap_or_default(),
                 })
-                .collect(),
-            ),
-            Op::Dot | Op::Transpose | Op::Reshape { .. } | Op::Standardize => Shape::Opaque(
-                format!("`{name}` keeps one value per row or mixes them: check what it reveals"),
-            ),
-            _ => Shape::Records(format!(
-                "{} {}",
-                rows(real),
-                if matches!(real, Data::Frame(_)) {
-                    "rows"
-                } else {
-                    "values"
+            })
+            .collect();
+        let mut checks = check_cells(&cells, &rules);
+        checks.push(subsets(&findings, &rules));
+        checks.push(weighted(&findings));
+        let mut sets: Vec<Arc<[Row]>> = Vec::new();
+        for (_, c) in &labelled {
+            if let Some(rows) = &c.rows
+                && !rows.is_empty()
+                && !sets.iter().any(|s| Arc::ptr_eq(s, rows) || **s == **rows)
+            {
+                sets.push(rows.clone());
+            }
+        }
+        checks.push(self.differencing(id, requester, &assets, &labelled, &findings, &rules)?);
+        if matches!(last, Some(Op::LogisticFit { .. })) {
+            for f in &findings {
+                if let Finding::Model { rows, parameters } = f {
+                    checks.push(degrees_of_freedom(*rows, *parameters, &rules));
                 }
-            )),
+            }
+        }
+        let counts = traced.cells().iter().map(|c| c.count).collect();
+        Ok(Assessed {
+            checks,
+            sets,
+            assets,
+            counts,
+            rounding: rules.rounding,
         })
     }
 
-    /// The checks of what request object `id` would release: its real value `real`.
-    pub(crate) fn check_result(&self, id: &str, real: &Data) -> Result<Vec<Check>> {
-        let assets = self.assets_under(id)?;
-        if assets.is_empty() {
-            return Ok(vec![check(
-                "individual records",
-                Verdict::Pass,
-                "it derives from no asset",
-            )]);
-        }
-        let rules = self.rules_for(&assets)?;
-        Ok(check_shape(self.shape_of(id, real)?, &rules))
-    }
-
-    /// The checks of a code run's `output`, given frames of `asset_ids`: rows of the real data.
-    pub(crate) fn check_output(&self, asset_ids: &[String], output: &Data) -> Result<Vec<Check>> {
-        let Data::Frame(result) = output else {
-            return Ok(vec![check(
-                "individual records",
-                Verdict::Review,
-                format!("a {} from code: check what it reveals", output.kind()),
-            )]);
-        };
-        let rules = self.rules_for(asset_ids)?;
-        let mut found = Vec::new();
-        for id in asset_ids {
-            if let Data::Frame(source) = self.asset_value(Side::Real, id)?.as_ref() {
-                found.extend(matching_rows(result, source)?);
+    /// The differencing check: values whose rows differ by a few people from another value of
+    /// the same request, or from a value released earlier from the same assets (to `requester`,
+    /// or to anyone where the rules assume scientists collude).
+    fn differencing(
+        &self,
+        id: &str,
+        requester: &str,
+        assets: &[String],
+        labelled: &[(String, &provenance::Cell)],
+        findings: &[Finding],
+        rules: &Rules,
+    ) -> Result<Check> {
+        let min = rules.min_count as usize;
+        let mut found: Vec<String> = findings
+            .iter()
+            .filter_map(|f| match f {
+                Finding::Differencing {
+                    step,
+                    left,
+                    right,
+                    differ,
+                } => Some(format!(
+                    "`{step}` combines values of {left} and {right} people that differ by {differ}"
+                )),
+                _ => None,
+            })
+            .collect();
+        let earlier = self.releases_from(assets, requester, rules.assume_collusion)?;
+        'cells: for (label, cell) in labelled {
+            let Some(rows) = &cell.rows else { continue };
+            if rows.len() < min {
+                continue;
+            }
+            for release in &earlier {
+                if release.object_id == id {
+                    continue;
+                }
+                for set in &release.sets {
+                    if let Some(d) = provenance::differs_by_few(rows, set, min) {
+                        found.push(format!(
+                            "{label} ({} people) and request {}'s release to {} ({} people) differ by {d}",
+                            rows.len(),
+                            release.request,
+                            release.requester,
+                            set.len(),
+                        ));
+                        continue 'cells;
+                    }
+                }
             }
         }
-        found.dedup();
-        Ok(vec![if found.is_empty() {
+        Ok(if found.is_empty() {
             check(
-                "individual records",
+                "differencing",
                 Verdict::Pass,
                 format!(
-                    "no row of its {} is a row of the data it was given",
-                    result.height()
+                    "no value's people differ from those of another value, here or released earlier ({} releases compared), by fewer than {}",
+                    earlier.len(),
+                    rules.min_count
                 ),
             )
         } else {
             check(
-                "individual records",
+                "differencing",
                 Verdict::Fail,
                 format!(
-                    "{} equal rows of the real data (at least {} people's records)",
-                    some(&found, 5),
-                    found.len().min(rules.min_count as usize)
+                    "{}: fewer than {} people apart, so the difference is theirs",
+                    some(&found, 3),
+                    rules.min_count
                 ),
             )
-        }])
+        })
     }
 
+    /// The releases of results drawn from any of `assets`: to `requester` only, or to anyone.
+    fn releases_from(
+        &self,
+        assets: &[String],
+        requester: &str,
+        anyone: bool,
+    ) -> Result<Vec<Release>> {
+        type Raw = (String, String, String, String, Vec<u8>, Option<i64>);
+        let rows: Vec<Raw> = self.store.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT r.request_id, r.object_id, r.email, r.assets, r.sets, q.number
+                     FROM releases r LEFT JOIN requests q ON q.id = r.request_id
+                     WHERE ?2 OR r.user_id = ?1 ORDER BY r.seq",
+                )
+                .map_err(Error::sqlite("reading releases"))?;
+            stmt.query_map(params![requester, anyone], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(Error::sqlite("reading releases"))
+        })?;
+        let mut out = Vec::new();
+        for (request_id, object_id, email, json, blob, number) in rows {
+            let theirs: Vec<String> = serde_json::from_str(&json)
+                .map_err(|e| Error::corrupt("reading releases", e.to_string()))?;
+            if theirs.iter().any(|a| assets.contains(a)) {
+                out.push(Release {
+                    request: match number {
+                        Some(n) => format!("#{n} ({})", &request_id[..request_id.len().min(8)]),
+                        None => format!("{request_id} (deleted since)"),
+                    },
+                    object_id,
+                    requester: email,
+                    sets: decode_sets(&blob)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The checks of a code run's `output`, given the assets `asset_ids` (see [`read_output`]);
+    /// `mock` is the run's output on the mocks, if it has one.
+    pub(crate) fn check_output(
+        &self,
+        asset_ids: &[String],
+        output: &Data,
+        mock: Option<&Data>,
+    ) -> Result<Vec<Check>> {
+        let rules = self.rules_for(asset_ids)?;
+        let mut real = Vec::new();
+        let mut mocks = Vec::new();
+        for id in asset_ids {
+            real.push(self.asset_value(Side::Real, id)?);
+            mocks.push(self.asset_value(Side::Mock, id).ok());
+        }
+        let real: Vec<&Data> = real.iter().map(|d| d.as_ref()).collect();
+        let mock_rows: Option<usize> = mocks.iter().map(|m| m.as_ref().map(|d| rows(d))).sum();
+        Ok(read_output(output, &real, mock.zip(mock_rows), &rules))
+    }
     /// Sets `dataset`'s disclosure rules (owners).
     pub(crate) fn set_disclosure_rules(
         &self,
@@ -553,11 +931,13 @@ impl SiteCore {
             || rules.dominance_n == 0
             || !share(rules.dominance_k)
             || !share(rules.p_percent)
+            || rules.rounding > 1000
+            || !(1..=2).contains(&rules.approvals)
         {
             return Err(Error::invalid(
                 "disclosure rules",
                 format!("{rules:?}"),
-                "give a minimum count and a dominance N of at least 1, and K and p as shares between 0 and 1",
+                "give a minimum count and a dominance N of at least 1, K and p as shares between 0 and 1, a rounding base of at most 1000 (0: off), and 1 or 2 approvals (2: the two-person rule)",
             ));
         }
         let dataset = self.dataset_by("name", dataset.trim())?;
@@ -619,6 +999,28 @@ pub(crate) fn rules_table(rules: &Rules) -> Table {
                 "degrees of freedom of models",
                 rules.min_degrees_of_freedom.to_string(),
             ),
+            (
+                "rounding of released counts",
+                match rules.rounding {
+                    0 => "off".to_string(),
+                    base => format!("to a multiple of {base}"),
+                },
+            ),
+            (
+                "approvals a release needs",
+                match rules.approvals {
+                    1 => "one owner's".to_string(),
+                    n => format!("{n} different owners' (two-person rule)"),
+                },
+            ),
+            (
+                "releases compared for differencing",
+                if rules.assume_collusion {
+                    "every scientist's (they may collude)".to_string()
+                } else {
+                    "the requester's own".to_string()
+                },
+            ),
         ],
     )
 }
@@ -656,7 +1058,7 @@ mod tests {
         assert_eq!(verdict(&ok, "zeros"), Verdict::Pass);
         let small = check_cells(&counts(&[("B", 357), ("M", 9)]), &rules);
         assert_eq!(verdict(&small, "minimum cell count"), Verdict::Fail);
-        assert!(small[1].reason.contains("M (9 people)"), "{small:?}");
+        assert!(small[2].reason.contains("M (9 people)"), "{small:?}");
         let zero = check_cells(&counts(&[("B", 357), ("M", 0)]), &rules);
         assert_eq!(verdict(&zero, "zeros"), Verdict::Fail);
         let lenient = Rules {
@@ -711,25 +1113,92 @@ mod tests {
     }
 
     #[test]
-    fn models_need_degrees_of_freedom_and_records_fail() {
+    fn models_need_degrees_of_freedom() {
         let rules = Rules::default();
-        let fine = check_shape(
-            Shape::Model {
-                rows: 569,
-                parameters: 31,
-            },
-            &rules,
+        assert_eq!(degrees_of_freedom(569, 31, &rules).verdict, Verdict::Pass);
+        let overfit = degrees_of_freedom(40, 31, &rules);
+        assert_eq!(overfit.verdict, Verdict::Fail);
+        assert!(
+            overfit.reason.starts_with("9, fewer than 10"),
+            "{overfit:?}"
         );
-        assert_eq!(verdict(&fine, "degrees of freedom"), Verdict::Pass);
-        let overfit = check_shape(
-            Shape::Model {
-                rows: 40,
-                parameters: 31,
-            },
-            &rules,
+    }
+
+    fn frame(columns: Vec<(&str, Vec<f64>)>) -> Data {
+        Data::Frame(
+            DataFrame::new_infer_height(
+                columns
+                    .into_iter()
+                    .map(|(n, v)| polars::prelude::Column::new(n.into(), v))
+                    .collect(),
+            )
+            .unwrap(),
+        )
+    }
+
+    /// Code output is read for what it holds: a real value under another name, in a string, in
+    /// JSON or in an array is a record; small integers and values many rows share are not; an
+    /// output as long as the input's rows, or whose size follows them, is not an aggregate.
+    #[test]
+    fn code_output_is_read_whatever_its_type() {
+        let rules = Rules::default();
+        let xs: Vec<f64> = (0..50).map(|i| 10.0 + f64::from(i) * 0.37).collect();
+        let mut common = vec![0.5; 40];
+        common.extend((0..10).map(|i| f64::from(i) * 0.011 + 3.3));
+        let real = frame(vec![("x", xs.clone()), ("y", common)]);
+        let fails = |out: &Data, mock: Option<(&Data, usize)>| {
+            read_output(out, &[&real], mock, &rules)
+                .iter()
+                .filter(|c| c.verdict != Verdict::Pass)
+                .map(|c| c.rule.clone())
+                .collect::<Vec<_>>()
+        };
+        let one = |v: f64| Data::F64(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), v));
+        assert_eq!(
+            fails(&frame(vec![("renamed", vec![xs[3]])]), None),
+            ["individual records"]
         );
-        assert_eq!(verdict(&overfit, "degrees of freedom"), Verdict::Fail);
-        let records = check_shape(Shape::Records("1 rows".into()), &rules);
-        assert_eq!(verdict(&records, "individual records"), Verdict::Fail);
+        assert_eq!(
+            fails(
+                &Data::Json(serde_json::json!(format!("row: {:.2}", xs[7]))),
+                None
+            ),
+            ["individual records"]
+        );
+        assert_eq!(
+            fails(&Data::Json(serde_json::json!({"a": [xs[9]]})), None),
+            ["individual records"]
+        );
+        assert!(fails(&one(xs.iter().sum::<f64>() / 50.0), None).is_empty());
+        // A value forty rows share, and a count, say nothing of anyone.
+        assert!(fails(&one(0.5), None).is_empty());
+        assert!(fails(&one(42.0), None).is_empty());
+        // As many values as rows; and a size that follows the rows (10 from the mocks' 10).
+        let long = Data::F64(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[50]), 1.0));
+        assert_eq!(fails(&long, None), ["aggregate"]);
+        let short = Data::F64(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[25]), 1.0));
+        let mock = Data::F64(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[5]), 1.0));
+        assert_eq!(fails(&short, Some((&mock, 10))), ["aggregate"]);
+        assert!(fails(&short, Some((&short, 10))).is_empty());
+    }
+
+    #[test]
+    fn release_row_sets_round_trip_and_counts_round() {
+        let sets: Vec<Arc<[Row]>> = vec![vec![1, 2, 3].into(), vec![(7 << 32) | 5].into()];
+        let back = decode_sets(&encode_sets(&sets)).unwrap();
+        assert_eq!(back, sets);
+        assert!(decode_sets(&[1, 0, 0, 0, 9]).is_err());
+        let assessed = Assessed {
+            counts: vec![true, false],
+            rounding: 5,
+            ..Assessed::default()
+        };
+        let real = Data::F64(
+            ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2]), vec![212.0, 14.13]).unwrap(),
+        );
+        let Data::F64(out) = assessed.released(&real).unwrap() else {
+            panic!("not an array")
+        };
+        assert_eq!(out.iter().copied().collect::<Vec<_>>(), [210.0, 14.13]);
     }
 }

@@ -110,7 +110,9 @@ impl SiteCore {
             Call::RequestResult { pointer, reason } => {
                 Reply::Request(self.request_result(c, &pointer, &reason)?)
             }
-            Call::PointerResult { pointer } => Reply::Data(self.pointer_result(c, &pointer)?),
+            Call::PointerResult { pointer } => {
+                Reply::Data(self.floored(|| self.pointer_result(c, &pointer))?)
+            }
             Call::RunOnMocks { code } => Reply::Data(self.run_on_mocks(c, &code)?),
             Call::RequestCode { code, reason } => {
                 Reply::Request(self.submit_code(c, &code, &reason)?)
@@ -118,8 +120,8 @@ impl SiteCore {
             Call::Requests => Reply::Requests(self.requests(c)?),
             Call::FindRequest { key } => Reply::Request(self.find_request(c, &key)?),
             Call::Review { request } => Reply::Review(Box::new(self.review(c, &request)?)),
-            Call::Result { request } => Reply::Data(self.result(c, &request)?),
-            Call::Run { request } => Reply::Data(self.run_again(c, &request)?),
+            Call::Result { request } => Reply::Data(self.floored(|| self.result(c, &request))?),
+            Call::Run { request } => Reply::Data(self.floored(|| self.run_again(c, &request))?),
             Call::Code { request } => Reply::Code(self.request_code(c, &request)?),
             Call::RunPrivately { request } => {
                 Reply::PrivateRun(self.run_request_privately(c, &request)?)
@@ -132,6 +134,11 @@ impl SiteCore {
                 let denied = self.decide(c, &request, false, &reason, None)?;
                 self.prune_compiled();
                 Reply::Request(denied)
+            }
+            Call::RequestChanges { request, message } => {
+                let sent_back = self.request_changes(c, &request, &message)?;
+                self.prune_compiled();
+                Reply::Request(sent_back)
             }
             Call::SetBudget {
                 email,
@@ -157,9 +164,20 @@ impl SiteCore {
                 Reply::DpPlan(self.preview_dp(c, &pointer, &query)?)
             }
             Call::ReleaseDp { pointer, query } => {
-                Reply::DpRelease(self.release_dp(c, &pointer, &query)?)
+                Reply::DpRelease(self.floored(|| self.release_dp(c, &pointer, &query))?)
             }
         })
+    }
+
+    /// `answer()`, held until [`SiteCore::real_answer_floor`] has passed since it began, whether
+    /// it succeeded or not: what depends on real computation answers no sooner.
+    fn floored<T>(&self, answer: impl FnOnce() -> Result<T>) -> Result<T> {
+        let began = std::time::Instant::now();
+        let out = answer();
+        if let Some(rest) = self.real_answer_floor.checked_sub(began.elapsed()) {
+            std::thread::sleep(rest);
+        }
+        out
     }
 }
 

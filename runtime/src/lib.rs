@@ -70,8 +70,10 @@
 //! - [`data`]: [`Data`] — a polars frame or an ndarray array, encoded as Parquet or `.npy`.
 //! - [`mock`]: recipes for mock data, synthesized mocks (schema only, DP marginals), and the
 //!   report of what a mock gives away that every upload gets; [`load`]: CSV and Parquet loaders.
-//! - [`disclosure`]: automatic output checks (minimum cell count, dominance, p-percent, zeros,
-//!   degrees of freedom, individual records) on every approved release, per-dataset rules.
+//! - [`disclosure`]: automatic output checks (individual records, zeros, minimum cell count,
+//!   dominance, p-percent, subsets, differencing against earlier releases, degrees of freedom) on
+//!   every approved release, per-dataset rules; `provenance` (private): the real rows behind each
+//!   value of a result, the one pass the checks count people from.
 //! - [`dp`]: differentially private releases of aggregate pointers under per-scientist budgets
 //!   ([`Pointer::get_dp`]), with exact discrete Laplace noise and a ledger in the database.
 //! - [`receipt`]: release receipts, each recorded in the audit entry of its release, and their
@@ -102,12 +104,21 @@
 //! and for code one result per run her output policy allows (each run counted before it starts, a
 //! failed run too, so runs cannot be retried until one passes on the real data).
 //!
-//! What an owner's approval releases is checked first ([`disclosure`]): a result a disclosure
-//! check fails (small cells, dominated statistics, individual records, ...) is released only with
-//! an override whose reason the audit log keeps, and a code run's output holding rows of the real
-//! data is withheld until the owner overrides. The checks inform the owner; they do not prove a
-//! release safe (a scientist can combine releases, which differential privacy bounds and these
-//! checks do not).
+//! What an owner's approval releases is checked first ([`disclosure`]), and the checks fail
+//! closed: only what they positively clear is released by a plain approval. One pass over the
+//! recorded steps (`provenance`, private) follows every real row into every
+//! value of the result, through every op of the vocabulary, so the checks count people, not values:
+//! a value of one person (a record, an extreme, a reduction along a row), a small cell, a dominated
+//! statistic, a row selection keeping or removing too few people, or a value whose people differ
+//! by a few from those of a value released earlier from the same asset (differencing, against any
+//! scientist's releases unless the owner says they do not collude) each fail, and failing needs an
+//! override whose reason the audit log keeps. A code run's output is read for what it holds
+//! whatever its type (values the real data's rare rows hold, a size following the input's rows)
+//! and withheld until the owner overrides. An owner may also send a request back with the changes
+//! it needs, and a dataset may need two owners' approvals. Answers that depend on real computation
+//! (a released result or run, a DP release) are held to a time floor. The checks inform the owner;
+//! they do not prove a release safe (the provenance is exact for the vocabulary's ops, a code
+//! run's output is read only for copies of real values).
 //!
 //! What differentially private releases add ([`dp`]): without an owner's approval, a scientist
 //! with a budget on a dataset receives noisy aggregates whose recorded steps the datasite checked
@@ -174,6 +185,7 @@ pub mod mock;
 pub mod ops;
 pub mod pointers;
 pub mod progress;
+mod provenance;
 pub mod receipt;
 pub mod remote;
 mod replay;
@@ -196,7 +208,7 @@ pub use pointers::{DEFAULT_CACHE_BYTES, Pointer, Status};
 pub use receipt::{Receipt, Verification, verify as verify_receipt};
 pub use remote::{CA_ENV, RemoteSite, connect};
 pub use request::{Request, RequestKind, RequestList, RequestStatus, Review};
-pub use site::{DEFAULT_SESSION_TTL, Datasite, LaunchOptions};
+pub use site::{DEFAULT_REAL_ANSWER_FLOOR, DEFAULT_SESSION_TTL, Datasite, LaunchOptions};
 pub use users::{NewUser, Role, User, UserList};
 pub use validate::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
 /// The call vocabulary the datasite answers (`veil-api`): calls, replies, views and the op set.

@@ -155,6 +155,9 @@ impl SiteCore {
             RequestStatus::Pending => Status::Requested,
             RequestStatus::Approved => Status::Approved,
             RequestStatus::Denied => Status::Denied(record.decision.unwrap_or_default()),
+            RequestStatus::ChangesRequested => {
+                Status::ChangesRequested(record.decision.unwrap_or_default())
+            }
         })
     }
 

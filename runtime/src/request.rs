@@ -160,8 +160,8 @@ impl SiteCore {
             }
             (Some(object_id), None) => {
                 let real = self.value(Side::Real, object_id);
-                if let Ok(real) = &real {
-                    checks = self.check_result(object_id, real)?;
+                if real.is_ok() {
+                    checks = self.assess(object_id, &record.requester_id)?.checks;
                 }
                 ReviewView {
                     request,
@@ -280,6 +280,24 @@ impl SiteCore {
                 "ask another owner or admin to review it",
             ));
         }
+        let needed = if approve {
+            self.approvals_needed(&record)?
+        } else {
+            1
+        };
+        if needed > 1 {
+            let earlier = self.approvals_of(&record.id)?;
+            if earlier.iter().any(|(owner, _)| *owner == caller.id) {
+                return Err(Error::invalid(
+                    format!("approval of request {}", record.id),
+                    "you approved it already, and its dataset needs approvals from two different owners",
+                    "ask another owner to review and approve it",
+                ));
+            }
+            if earlier.len() + 1 < needed as usize {
+                return self.approve_in_part(caller, &record, overriding, needed, earlier);
+            }
+        }
         let result = match (&record.object_id, record.kind(), approve) {
             (Some(object_id), RequestKind::Result, true) => {
                 let real = self.value(Side::Real, object_id).map_err(|e| {
@@ -289,10 +307,12 @@ impl SiteCore {
                         "deny it with a reason so the scientist can fix the computation",
                     )
                 })?;
-                let checks = self.check_result(object_id, &real)?;
-                if veil_api::disclosure::fails(&checks) && overriding.is_none() {
-                    return Err(failing(&record.id, &checks));
+                let assessed = self.assess(object_id, &record.requester_id)?;
+                let checks = &assessed.checks;
+                if veil_api::disclosure::fails(checks) && overriding.is_none() {
+                    return Err(failing(&record.id, checks));
                 }
+                let real = assessed.released(&real)?;
                 let blob = self.store.put_blob(&real.encode()?)?;
                 let view = self.request_view(caller, &record.id)?;
                 let receipt = Receipt {
@@ -303,11 +323,11 @@ impl SiteCore {
                     computation: self.computation(object_id)?,
                     inputs: view.lineage,
                     policy: "the approved result, to its requester only".into(),
-                    checks: receipt::checks_summary(&checks, overriding),
+                    checks: receipt::checks_summary(checks, overriding),
                     result: blob.clone(),
-                    ..self.receipt_body(&self.assets_under(object_id)?)?
+                    ..self.receipt_body(&assessed.assets)?
                 };
-                Some((blob, real.kind(), receipt))
+                Some((blob, real.kind(), receipt, object_id.clone(), assessed))
             }
             // Code runs when its requester asks for the result, under its output policy.
             _ => None,
@@ -325,9 +345,12 @@ impl SiteCore {
             decidable(&record, status, approve, overriding)?;
             let overriding_only = status == RequestStatus::Approved;
             let (blob, kind) = match &result {
-                Some((b, k, _)) => (Some(b.clone()), Some(k.as_str())),
+                Some((b, k, ..)) => (Some(b.clone()), Some(k.as_str())),
                 None => (None, None),
             };
+            if needed > 1 {
+                record_approval(tx, &record.id, caller, overriding)?;
+            }
             if let Some(why) = overriding {
                 tx.execute(
                     "UPDATE requests SET overriding = ?2 WHERE id = ?1",
@@ -366,7 +389,15 @@ impl SiteCore {
             );
             match &result {
                 // The release's receipt is recorded by the entry that approves it.
-                Some((_, _, body)) => {
+                Some((_, _, body, object_id, assessed)) => {
+                    let requester = body.requester.as_str();
+                    crate::disclosure::record_release(
+                        tx,
+                        &record.id,
+                        object_id,
+                        (&record.requester_id, requester),
+                        assessed,
+                    )?;
                     receipt::issue(tx, body.clone(), &record.requester_id, entry).map(drop)
                 }
                 None => audit::record(tx, entry.0, entry.1, entry.2, entry.3),
@@ -374,6 +405,162 @@ impl SiteCore {
         })?;
         self.request_view(caller, &record.id)
     }
+}
+
+impl SiteCore {
+    /// How many different owners must approve request `record` (its datasets' rules: 2 under the
+    /// two-person rule).
+    fn approvals_needed(&self, record: &Record) -> Result<u64> {
+        let assets = match (&record.object_id, &record.code_id) {
+            (Some(object_id), _) => self.assets_under(object_id)?,
+            (None, Some(code_id)) => self
+                .submitted_code(code_id)?
+                .inputs
+                .iter()
+                .filter_map(|i| match i {
+                    veil_api::code::Input::Asset { asset_id, .. } => Some(asset_id.clone()),
+                    _ => None,
+                })
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        if assets.is_empty() {
+            return Ok(1);
+        }
+        Ok(self.rules_for(&assets)?.approvals.max(1))
+    }
+
+    /// The owners (id, email) who approved request `id` so far, under the two-person rule.
+    fn approvals_of(&self, id: &str) -> Result<Vec<(String, String)>> {
+        self.store.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT owner_id, email FROM approvals WHERE request_id = ?1 ORDER BY created_at",
+                )
+                .map_err(Error::sqlite("reading approvals"))?;
+            stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect())
+                .map_err(Error::sqlite("reading approvals"))
+        })
+    }
+
+    /// An approval that is not yet enough (the two-person rule): recorded, the request left
+    /// pending with who approved in its decision, nothing released. A result's checks must pass
+    /// (or be overridden) for it as for the last.
+    fn approve_in_part(
+        &self,
+        caller: &User,
+        record: &Record,
+        overriding: Option<&str>,
+        needed: u64,
+        earlier: Vec<(String, String)>,
+    ) -> Result<RequestView> {
+        if let Some(object_id) = &record.object_id {
+            self.value(Side::Real, object_id).map_err(|e| {
+                Error::invalid(
+                    format!("request {}", record.id),
+                    format!("its result failed on the real data: {e}"),
+                    "deny it with a reason so the scientist can fix the computation",
+                )
+            })?;
+            let assessed = self.assess(object_id, &record.requester_id)?;
+            if veil_api::disclosure::fails(&assessed.checks) && overriding.is_none() {
+                return Err(failing(&record.id, &assessed.checks));
+            }
+        }
+        let mut by: Vec<String> = earlier.into_iter().map(|(_, email)| email).collect();
+        by.push(caller.email.clone());
+        let note = format!(
+            "approved by {} ({} of {needed} approvals)",
+            by.join(", "),
+            by.len()
+        );
+        self.store.write("approving a request in part", |tx| {
+            let status: String = tx
+                .query_row(
+                    "SELECT status FROM requests WHERE id = ?1",
+                    [&record.id],
+                    |r| r.get(0),
+                )
+                .map_err(Error::sqlite("reading a request"))?;
+            decidable(record, parse_status(&status)?, true, overriding)?;
+            record_approval(tx, &record.id, caller, overriding)?;
+            tx.execute(
+                "UPDATE requests SET decision = ?2 WHERE id = ?1",
+                params![record.id, note],
+            )
+            .map_err(Error::sqlite("approving a request in part"))?;
+            audit::record(tx, &caller.email, "approve_in_part", &record.id, &note)
+        })?;
+        self.request_view(caller, &record.id)
+    }
+
+    /// An owner's third outcome: request `id` goes back to its requester with `message`, the
+    /// changes it needs. Final for this request; nothing is released.
+    pub(crate) fn request_changes(
+        &self,
+        caller: &User,
+        id: &str,
+        message: &str,
+    ) -> Result<RequestView> {
+        let record = self.owners_record(caller, "requesting changes", id)?;
+        let message = validate::text("message", message)?;
+        if message.trim().is_empty() {
+            return Err(Error::invalid(
+                "message",
+                "it is empty",
+                "say what the scientist should change, so they can submit a request you can approve",
+            ));
+        }
+        if record.requester_id == caller.id {
+            return Err(denied(
+                caller,
+                "reviewing your own request",
+                "another owner",
+                "ask another owner or admin to review it",
+            ));
+        }
+        self.store.write("requesting changes", |tx| {
+            let status: String = tx
+                .query_row(
+                    "SELECT status FROM requests WHERE id = ?1",
+                    [&record.id],
+                    |r| r.get(0),
+                )
+                .map_err(Error::sqlite("reading a request"))?;
+            decidable(&record, parse_status(&status)?, false, None)?;
+            tx.execute(
+                "UPDATE requests SET status = ?2, reviewer = ?3, decision = ?4, decided_at = ?5
+                 WHERE id = ?1",
+                params![
+                    record.id,
+                    RequestStatus::ChangesRequested.as_str(),
+                    caller.email,
+                    message,
+                    now_ms()
+                ],
+            )
+            .map_err(Error::sqlite("requesting changes"))?;
+            audit::record(tx, &caller.email, "request_changes", &record.id, &message)
+        })?;
+        self.request_view(caller, &record.id)
+    }
+}
+
+/// Records `owner`'s approval of request `id` (the two-person rule counts them).
+fn record_approval(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    owner: &User,
+    overriding: Option<&str>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO approvals (request_id, owner_id, email, overriding, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, owner.id, owner.email, overriding, now_ms()],
+    )
+    .map_err(Error::sqlite("recording an approval"))?;
+    Ok(())
 }
 
 /// Ok if `record`, standing at `status`, may be decided: a pending request, or an approved code
@@ -496,6 +683,15 @@ impl Request {
         })
     }
 
+    /// Sends it back to its requester with `message`, the changes it needs (owners): neither an
+    /// approval nor a denial. The requester sees the message and may submit a new request.
+    pub fn request_changes(&self, message: &str) -> Result<Request> {
+        self.decided(Call::RequestChanges {
+            request: self.id.clone(),
+            message: message.into(),
+        })
+    }
+
     /// Denies, with a reason the requester sees. Returns the request as decided.
     pub fn deny(&self, reason: &str) -> Result<Request> {
         self.decided(Call::Deny {
@@ -578,7 +774,11 @@ impl Review {
             ),
         }
         if !self.checks.is_empty() {
-            if veil_api::disclosure::fails(&self.checks) {
+            if self
+                .checks
+                .iter()
+                .any(|c| c.verdict == crate::disclosure::Verdict::Fail)
+            {
                 t.warnings.push(
                     "a disclosure check fails: deny it, or approve with an override and a reason (`request.approve_overriding(reason)`, `%approve ID --override REASON`)".into(),
                 );

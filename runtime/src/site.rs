@@ -49,6 +49,9 @@ pub(crate) struct SiteCore {
     pub session_ttl: std::time::Duration,
     /// Failed logins per account.
     pub login_backoff: crate::backoff::Backoff,
+    /// Least time an answer that depends on real computation takes (see
+    /// [`LaunchOptions::real_answer_floor`]).
+    pub real_answer_floor: std::time::Duration,
 }
 
 impl SiteCore {
@@ -75,6 +78,11 @@ impl SiteCore {
     }
 }
 
+/// Least time an answer depending on real computation takes unless
+/// [`LaunchOptions::real_answer_floor`] says otherwise: above a typical replay of a tutorial-sized
+/// asset, so its timing says nothing of the data.
+pub const DEFAULT_REAL_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// How long a session lasts unless [`LaunchOptions::session_ttl`] says otherwise: a working day and
 /// night, so a notebook left open overnight logs in again.
 pub const DEFAULT_SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
@@ -82,6 +90,7 @@ pub const DEFAULT_SESSION_TTL: std::time::Duration = std::time::Duration::from_s
 /// Options for [`Datasite::launch_with`].
 #[derive(Debug, Clone)]
 pub struct LaunchOptions {
+    real_answer_floor: std::time::Duration,
     name: String,
     reset: bool,
     dir: Option<PathBuf>,
@@ -96,6 +105,7 @@ impl LaunchOptions {
     /// Options for the datasite `name`: reopen it if it exists, in the default home.
     pub fn new(name: impl Into<String>) -> Self {
         LaunchOptions {
+            real_answer_floor: DEFAULT_REAL_ANSWER_FLOOR,
             name: name.into(),
             reset: false,
             dir: None,
@@ -130,6 +140,15 @@ impl LaunchOptions {
     /// [`DEFAULT_SESSION_TTL`]).
     pub fn session_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.session_ttl = ttl;
+        self
+    }
+
+    /// Least time an answer that depends on real computation takes (default
+    /// [`DEFAULT_REAL_ANSWER_FLOOR`]): a released result or code run, a differential-privacy
+    /// release, and their errors. A stall up to the floor, not random jitter (which averages out
+    /// over repeats), so how long a real computation took says little unless it takes longer.
+    pub fn real_answer_floor(mut self, floor: std::time::Duration) -> Self {
+        self.real_answer_floor = floor;
         self
     }
 
@@ -225,6 +244,7 @@ impl Datasite {
             allow_unjailed_code: options.allow_unjailed_code,
             session_ttl: options.session_ttl,
             login_backoff: Default::default(),
+            real_answer_floor: options.real_answer_floor,
         });
         Executor::start(&core);
         core.resume_replays()?;

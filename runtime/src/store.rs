@@ -242,6 +242,59 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE assets ADD COLUMN mock_made TEXT;
     ALTER TABLE assets ADD COLUMN mock_report TEXT;
     "#,
+    // What each approved result released: the real rows behind its values (row sets, see
+    // disclosure::encode_sets), so later releases are checked for differencing against it. No
+    // foreign keys: what was released stays released when its request or requester is deleted.
+    r#"
+    CREATE TABLE releases (
+        seq         INTEGER PRIMARY KEY,
+        request_id  TEXT NOT NULL,
+        object_id   TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        email       TEXT NOT NULL,
+        assets      TEXT NOT NULL,
+        sets        BLOB NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    "#,
+    // A third outcome of review, `changes_requested` (the CHECK is the table's, so the table is
+    // made anew), and each owner's approval where a dataset needs two (the two-person rule).
+    r#"
+    CREATE TABLE requests_v4 (
+        id            TEXT PRIMARY KEY,
+        number        INTEGER NOT NULL UNIQUE,
+        object_id     TEXT REFERENCES objects(id) ON DELETE CASCADE,
+        code_id       TEXT REFERENCES code(id) ON DELETE CASCADE,
+        requester_id  TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        reason        TEXT NOT NULL,
+        status        TEXT NOT NULL
+                      CHECK (status IN ('pending', 'approved', 'denied', 'changes_requested')),
+        reviewer      TEXT,
+        decision      TEXT,
+        result_blob   TEXT,
+        result_kind   TEXT,
+        created_at    INTEGER NOT NULL,
+        decided_at    INTEGER,
+        overriding    TEXT,
+        CHECK ((object_id IS NULL) <> (code_id IS NULL))
+    );
+    INSERT INTO requests_v4 (id, number, object_id, code_id, requester_id, reason, status, reviewer,
+                             decision, result_blob, result_kind, created_at, decided_at, overriding)
+        SELECT id, number, object_id, code_id, requester_id, reason, status, reviewer, decision,
+               result_blob, result_kind, created_at, decided_at, overriding FROM requests;
+    DROP TABLE requests;
+    ALTER TABLE requests_v4 RENAME TO requests;
+    CREATE INDEX requests_by_object ON requests(object_id, requester_id, created_at);
+    CREATE INDEX requests_by_code ON requests(code_id);
+    CREATE TABLE approvals (
+        request_id  TEXT NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
+        owner_id    TEXT NOT NULL,
+        email       TEXT NOT NULL,
+        overriding  TEXT,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (request_id, owner_id)
+    );
+    "#,
 ];
 
 /// Metadata database plus blob files of one datasite directory.

@@ -23,6 +23,10 @@ fn launch(dir: &Path) -> Datasite {
 }
 
 /// Owner and Jane (a scientist), with the seed's dataset: real `[1, 2, 3]`, mock `[1, 1, 1]`.
+/// The override these tests' approvals give: the toy asset's three values are the scientist's own
+/// numbers, and code returning one value per row releases them.
+const TOY: &str = "toy data: three made-up numbers";
+
 fn setup(site: &Datasite) -> (Client, Client) {
     let owner = site.login(ADMIN, ADMIN_PW).unwrap();
     owner
@@ -141,7 +145,7 @@ fn the_seed_flow_mock_review_approve_get() {
         jane.request(&request.id).unwrap().approve(),
         Err(Error::PermissionDenied { .. })
     ));
-    seen.approve().unwrap();
+    seen.approve_overriding(TOY).unwrap();
     let released = request.get().unwrap();
     assert_eq!(floats(&released), [16.0, 25.0, 36.0]);
     // Single execution: the second get returns the stored result without running again, and an
@@ -225,7 +229,11 @@ fn execute_count_allows_n_runs_then_returns_the_last_result() {
     let request = jane
         .request_code_execution(&add_pow(&jane, ExecuteCount(2)), "twice")
         .unwrap();
-    owner.request(&request.id).unwrap().approve().unwrap();
+    owner
+        .request(&request.id)
+        .unwrap()
+        .approve_overriding(TOY)
+        .unwrap();
     assert_eq!(floats(&request.run().unwrap()), [16.0, 25.0, 36.0]);
     assert_eq!(floats(&request.run().unwrap()), [16.0, 25.0, 36.0]);
     let err = request.run().unwrap_err();
@@ -257,7 +265,11 @@ fn constants_are_bound_and_shown_to_the_owner() {
         review.code.unwrap().call(),
         "scaled(inp = asset `my dataset / my asset`, factor = constant 2.5)"
     );
-    owner.request(&request.id).unwrap().approve().unwrap();
+    owner
+        .request(&request.id)
+        .unwrap()
+        .approve_overriding(TOY)
+        .unwrap();
     assert_eq!(
         request.get().unwrap(),
         Data::F64(ArrayD::from_shape_vec(IxDyn(&[3]), vec![2.5, 5.0, 7.5]).unwrap())
@@ -443,7 +455,11 @@ fn code_requests_survive_a_relaunch_and_share_numbers_with_result_requests() {
     // Running a pointer's request as code is refused, not a panic.
     let err = jane.request("#1").unwrap().run().unwrap_err().to_string();
     assert!(err.contains("not for running code"), "{err}");
-    owner.request("#2").unwrap().approve().unwrap();
+    owner
+        .request("#2")
+        .unwrap()
+        .approve_overriding(TOY)
+        .unwrap();
     site.land().unwrap();
 
     let site = LaunchOptions::new("code-site")
@@ -490,7 +506,11 @@ fn code_no_request_can_run_again_leaves_no_binary() {
         unreachable!()
     };
     for r in [once_req, twice_req] {
-        owner.request(&r.id).unwrap().approve().unwrap();
+        owner
+            .request(&r.id)
+            .unwrap()
+            .approve_overriding(TOY)
+            .unwrap();
     }
     owner.request(&refused_req.id).unwrap().deny("no").unwrap();
     assert!(runner.compiled(refused.source()).is_none(), "denied");

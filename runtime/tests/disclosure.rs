@@ -95,7 +95,9 @@ fn one_patients_record_is_flagged_and_released_only_with_an_override() {
     );
     let err = held.approve().unwrap_err().to_string();
     assert!(
-        err.contains("fails disclosure checks: individual records (1 rows"),
+        err.contains(
+            "fails disclosure checks: individual records (31 of its 31 values are each one person's"
+        ),
         "{err}"
     );
     assert!(matches!(largest.get(), Err(Error::ApprovalPending { .. })));
@@ -426,5 +428,218 @@ fn receipts_tie_each_release_to_the_audit_log() {
     }
     // An earlier receipt fails too: the chain is checked to the log's end.
     assert!(jane.verify_receipt(&receipt).is_err());
+    site.land().unwrap();
+}
+
+#[path = "disclosure/attacks.rs"]
+mod attacks;
+
+/// Review's third outcome: the owner sends a request back with the changes it needs. Jane sees
+/// the message (the request, the pointer's status, the error of `get`), nothing is released, the
+/// audit log keeps it, and her new request is approved. An empty message is refused, and a
+/// request sent back cannot then be approved.
+#[test]
+fn request_changes_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane) = setup(&site);
+    let radius = pointer(&jane, "Patients").column("radius1").unwrap();
+    let few = radius
+        .filter(&radius.gt(25.0).unwrap())
+        .unwrap()
+        .mean()
+        .unwrap();
+    let (_, held) = reviewed(&owner, &few, "the mean of the largest");
+    assert!(held.request_changes("  ").is_err());
+    let message = "ask for the mean of radii over 20 instead: over 25 there are too few";
+    let sent = held.request_changes(message).unwrap();
+    assert_eq!(sent.status, RequestStatus::ChangesRequested);
+    let mine = jane.request(&held.id).unwrap();
+    assert_eq!(mine.status, RequestStatus::ChangesRequested);
+    assert_eq!(mine.decision.as_deref(), Some(message));
+    assert_eq!(
+        few.status().unwrap().to_string(),
+        format!("changes requested: {message}")
+    );
+    let err = few.get().unwrap_err().to_string();
+    assert!(err.contains(message), "{err}");
+    assert!(
+        held.approve().is_err(),
+        "sent back is final for this request"
+    );
+    assert!(
+        jane.request(&held.id)
+            .unwrap()
+            .request_changes("mine")
+            .is_err()
+    );
+    let log = owner.audit_log().unwrap();
+    assert!(
+        log.0
+            .iter()
+            .any(|e| e.action == "request_changes" && e.detail == message)
+    );
+    let fixed = radius
+        .filter(&radius.gt(20.0).unwrap())
+        .unwrap()
+        .mean()
+        .unwrap();
+    let (_, held) = reviewed(&owner, &fixed, "the mean of radii over 20");
+    held.approve().unwrap();
+    assert!(fixed.get().is_ok());
+    site.land().unwrap();
+}
+
+/// The two-person rule: on a dataset that asks for it, one owner's approval leaves the request
+/// pending (saying who approved), the same owner cannot approve twice, and a second owner's
+/// approval releases it.
+#[test]
+fn the_two_person_rule_needs_two_different_owners() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane) = setup(&site);
+    owner
+        .set_disclosure_rules(
+            DATASET,
+            Rules {
+                approvals: 2,
+                ..Rules::default()
+            },
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Owen", "owen@lab.org", "owen-pw").role(Role::DataOwner))
+        .unwrap();
+    let owen = site.login("owen@lab.org", "owen-pw").unwrap();
+    let mean = pointer(&jane, "Patients")
+        .column("radius1")
+        .unwrap()
+        .mean()
+        .unwrap();
+    let (_, held) = reviewed(&owner, &mean, "the mean radius");
+    let first = held.approve().unwrap();
+    assert_eq!(first.status, RequestStatus::Pending);
+    assert!(
+        first
+            .decision
+            .as_deref()
+            .unwrap_or("")
+            .contains("1 of 2 approvals"),
+        "{:?}",
+        first.decision
+    );
+    assert!(matches!(mean.get(), Err(Error::ApprovalPending { .. })));
+    let again = held.approve().unwrap_err().to_string();
+    assert!(again.contains("another owner"), "{again}");
+    let second = owen.request(&held.id).unwrap().approve().unwrap();
+    assert_eq!(second.status, RequestStatus::Approved);
+    assert!(mean.get().is_ok());
+    let log = owner.audit_log().unwrap();
+    assert!(log.0.iter().any(|e| e.action == "approve_in_part"));
+    site.land().unwrap();
+}
+
+/// Counts rounded to a base where the owner switches it on (ACRO's mitigation); statistics are
+/// left as they are. Scientists colluding is assumed unless the owner says otherwise: then
+/// another scientist's release does not count for differencing.
+#[test]
+fn rounding_and_collusion_are_the_owners_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path());
+    let (owner, jane) = setup(&site);
+    let shown = owner.disclosure_rules(DATASET).unwrap().text();
+    assert!(shown.contains("rounding of released counts"), "{shown}");
+    assert!(shown.contains("every scientist's"), "{shown}");
+    owner
+        .set_disclosure_rules(
+            DATASET,
+            Rules {
+                rounding: 5,
+                assume_collusion: false,
+                ..Rules::default()
+            },
+        )
+        .unwrap();
+    let by = pointer(&jane, "Patients")
+        .group_by(
+            "Diagnosis",
+            &[("radius1", Agg::Count), ("radius1", Agg::Mean)],
+        )
+        .unwrap();
+    let (_, held) = reviewed(&owner, &by, "counts by diagnosis");
+    held.approve().unwrap();
+    let Data::Frame(df) = by.get().unwrap() else {
+        panic!("not a frame")
+    };
+    let counts: Vec<f64> = df
+        .column("count")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(counts, [355.0, 210.0], "357 and 212, rounded to fives");
+    let means: Vec<f64> = df
+        .column("radius1_mean")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert!(means.iter().all(|m| m.fract() != 0.0), "{means:?}");
+    // Jane's total, then Joe's total but one: with collusion not assumed, they are not compared.
+    let radius = pointer(&jane, "Patients").column("radius1").unwrap();
+    let (_, held) = reviewed(&owner, &radius.sum().unwrap(), "the total");
+    held.approve().unwrap();
+    owner
+        .register(NewUser::new("Joe", "joe@caltech.edu", "abc123"))
+        .unwrap();
+    let joe = site.login("joe@caltech.edu", "abc123").unwrap();
+    let r = pointer(&joe, "Patients").column("radius1").unwrap();
+    let but_one = r.filter(&r.lt(28.0).unwrap()).unwrap().sum().unwrap();
+    let (review, _) = reviewed(&owner, &but_one, "Joe's total");
+    assert_eq!(verdict(&review, "differencing"), Verdict::Pass);
+    site.land().unwrap();
+}
+
+/// A time floor on answers that depend on real computation: a released result and a DP release
+/// take at least the floor, however quick the computation (a stall, so timing says little).
+#[test]
+fn real_answers_wait_for_the_floor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let floor = std::time::Duration::from_millis(700);
+    let site = LaunchOptions::new("floor-site")
+        .dir(tmp.path())
+        .reset(true)
+        .real_answer_floor(floor)
+        .launch()
+        .unwrap();
+    let (owner, jane) = setup(&site);
+    let mean = pointer(&jane, "Patients")
+        .column("radius1")
+        .unwrap()
+        .mean()
+        .unwrap();
+    let (_, held) = reviewed(&owner, &mean, "the mean");
+    held.approve().unwrap();
+    let request = jane.request(&held.id).unwrap();
+    for get in [
+        &(|| request.get().map(drop)) as &dyn Fn() -> veil::Result<()>,
+        &|| mean.get().map(drop),
+    ] {
+        let began = std::time::Instant::now();
+        get().unwrap();
+        assert!(began.elapsed() >= floor, "{:?}", began.elapsed());
+    }
+    let asset = owner.dataset(DATASET).unwrap().asset("Patients").unwrap();
+    asset.set_bounds("radius1", 0.0, 40.0).unwrap();
+    owner.set_budget("jane@caltech.edu", DATASET, 1.0).unwrap();
+    let began = std::time::Instant::now();
+    mean.get_dp(0.5).unwrap();
+    assert!(began.elapsed() >= floor, "{:?}", began.elapsed());
+    // A refusal waits too: whether it failed says nothing sooner.
+    let began = std::time::Instant::now();
+    assert!(mean.get_dp(5.0).is_err());
+    assert!(began.elapsed() >= floor, "{:?}", began.elapsed());
     site.land().unwrap();
 }

@@ -839,6 +839,10 @@ fn every_call_is_open_to_exactly_the_roles_its_table_names() {
                 request: pending.id.clone(),
                 reason: "no".into(),
             },
+            Call::RequestChanges {
+                request: pending.id.clone(),
+                message: "no".into(),
+            },
             Call::Approve {
                 request: pending.id.clone(),
                 overriding: None,

@@ -81,6 +81,10 @@ struct Serve {
     /// How long a login's session lasts, in seconds; then its client logs in again.
     #[arg(long, env = "VEIL_SESSION_SECS", default_value_t = veil::DEFAULT_SESSION_TTL.as_secs())]
     session_secs: u64,
+    /// Least time, in milliseconds, an answer that depends on real computation takes (a released
+    /// result, a code run, a differential-privacy release): a stall, so timing says little.
+    #[arg(long, env = "VEIL_REAL_ANSWER_FLOOR_MS", default_value_t = veil::DEFAULT_REAL_ANSWER_FLOOR.as_millis() as u64)]
+    real_answer_floor_ms: u64,
     /// How the log on stderr is written: `human` lines, or `json`, one object per line (for a log
     /// collector). One event per request and per call, naming the user and the call, never a token
     /// or a password.
@@ -134,7 +138,8 @@ fn run(serve: Serve) -> Result<()> {
     };
     let mut options = LaunchOptions::new(&serve.name)
         .reset(serve.reset)
-        .session_ttl(std::time::Duration::from_secs(serve.session_secs));
+        .session_ttl(std::time::Duration::from_secs(serve.session_secs))
+        .real_answer_floor(std::time::Duration::from_millis(serve.real_answer_floor_ms));
     if let Some(dir) = &serve.dir {
         options = options.dir(dir);
     }

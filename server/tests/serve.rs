@@ -153,6 +153,69 @@ fn seed_003s_flow_runs_against_a_served_datasite() {
     assert_eq!(owner.requests().unwrap().len(), 1);
 }
 
+/// Issue 28 over HTTP: the release checks remember an approved total, refuse the total but one
+/// (differencing, naming the first), the owner sends it back with the changes it needs, and a
+/// released result takes at least `--real-answer-floor-ms`.
+#[test]
+fn served_releases_are_remembered_and_sent_back_with_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(tmp.path(), &["--reset", "--real-answer-floor-ms", "600"]);
+    let owner = veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap();
+    let values: Vec<f64> = (0..60).map(|i| 10.0 + f64::from(i) * 0.25).collect();
+    let real = ndarray::Array1::from(values.clone());
+    owner
+        .upload_dataset(
+            Dataset::new("sizes").asset(
+                Asset::new("sizes")
+                    .data(real.clone())
+                    .mock(real.mapv(|v| v + 0.5)),
+            ),
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123def"))
+        .unwrap();
+    let jane = veil::connect(&served.url)
+        .unwrap()
+        .login("jane@caltech.edu", "abc123def")
+        .unwrap();
+    let sizes = jane
+        .dataset("sizes")
+        .unwrap()
+        .asset("sizes")
+        .unwrap()
+        .pointer()
+        .unwrap();
+    let total = sizes.sum().unwrap();
+    let first = total.request("the total").unwrap();
+    owner.request(&first.id).unwrap().approve().unwrap();
+    let began = std::time::Instant::now();
+    total.get().unwrap();
+    assert!(began.elapsed() >= std::time::Duration::from_millis(600));
+    let but_one = sizes
+        .filter(&sizes.lt(values[59]).unwrap())
+        .unwrap()
+        .sum()
+        .unwrap();
+    let second = but_one.request("the total but the largest").unwrap();
+    let held = owner.request(&second.id).unwrap();
+    let err = held.approve().unwrap_err().to_string();
+    assert!(
+        err.contains("differencing") && err.contains(&first.id[..8]),
+        "{err}"
+    );
+    held.request_changes("ask for the total of the first half instead")
+        .unwrap();
+    assert_eq!(
+        but_one.status().unwrap().to_string(),
+        "changes requested: ask for the total of the first half instead"
+    );
+    assert!(but_one.get().is_err());
+}
+
 #[test]
 fn only_a_valid_session_reaches_the_datasite() {
     let tmp = tempfile::tempdir().unwrap();

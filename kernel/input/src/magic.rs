@@ -66,6 +66,8 @@ pub enum Magic {
     },
     /// `%deny ID REASON`
     Deny { id: String, reason: String },
+    /// `%changes ID MESSAGE`: sends a request back with the changes it needs.
+    Changes { id: String, message: String },
     /// `%audit [verify]`: the log, or only its hash chain's check.
     Audit { verify: bool },
     /// `%receipt ID`: a released request's receipt, checked against the audit log.
@@ -126,6 +128,11 @@ pub const MAGICS: &[(&str, &str, &str)] = &[
         "%deny",
         "%deny ID REASON",
         "deny a request with a reason the requester sees",
+    ),
+    (
+        "%changes",
+        "%changes ID MESSAGE",
+        "send a request back with the changes it needs; the requester sees your message and may submit again",
     ),
     (
         "%audit",
@@ -427,6 +434,20 @@ pub fn parse(line: &str) -> Result<Magic, UsageError> {
                 reason: args.join(" "),
             }
         }
+        "%changes" => {
+            no_unknown_options(&name, &args)?;
+            if args.len() < 2 {
+                return Err(usage_error(
+                    &name,
+                    "expected a request id and a message saying what to change",
+                ));
+            }
+            let id = args.remove(0);
+            Magic::Changes {
+                id,
+                message: args.join(" "),
+            }
+        }
         other => {
             let names: Vec<&str> = MAGICS.iter().map(|(n, _, _)| *n).collect();
             return Err(UsageError::new(format!(
@@ -511,6 +532,15 @@ mod tests {
                 reason: "not enough privacy".into()
             }
         );
+        assert_eq!(
+            parse("%changes #3 group by diagnosis instead").unwrap(),
+            Magic::Changes {
+                id: "#3".into(),
+                message: "group by diagnosis instead".into()
+            }
+        );
+        let e = parse("%changes #3").unwrap_err();
+        assert!(e.0.contains("a message saying what to change"), "{e}");
         assert_eq!(
             parse("%requests --all").unwrap(),
             Magic::Requests { all: true }

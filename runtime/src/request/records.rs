@@ -145,6 +145,13 @@ impl SiteCore {
                 id: record.id.clone(),
                 reason: record.decision.clone().unwrap_or_default(),
             }),
+            RequestStatus::ChangesRequested => Err(Error::RequestDenied {
+                id: record.id.clone(),
+                reason: format!(
+                    "the owner asks for changes: {}; submit a new request with them",
+                    record.decision.clone().unwrap_or_default()
+                ),
+            }),
             RequestStatus::Approved => Ok(()),
         }
     }
