@@ -85,7 +85,7 @@ out=$(target/debug/examples/flow_bench --runs 1 2>/dev/null)
 printf '%s\n' "$out"
 grep -q '"execute_and_get":' <<<"$out"
 
-step "benchmark: 20 code requests' disk and first compile (fails over 5 MB a request, binaries left after denial, or a median first compile and run over 0.5 s)"
+step "benchmark: 20 code requests' disk and first compile (fails over 5 MB a request or binaries left after denial; the time is reported, not gated)"
 out=$(target/debug/examples/request_cost --requests 20 2>/dev/null)
 printf '%s\n' "$out"
 grep -q '"compiled_bytes_after_denials":0' <<<"$out"
