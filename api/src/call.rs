@@ -4,7 +4,8 @@
 //! caller chose; the datasite resolves the caller from its session, reads each record, checks the
 //! caller against it, and answers with a [`Reply`]. The in-process client sends calls to the
 //! datasite's one dispatch (`SiteCore::handle` in `veil`); the kernel's cell bridge is a further
-//! transport of the same calls, and the served datasite's HTTP API (still to come) will be another.
+//! transport of the same calls, and the served datasite's HTTP API (`veil serve`, the `veil-server`
+//! crate) is another.
 //!
 //! A call is small JSON-able data. The one call that carries frames and arrays, a dataset's upload,
 //! names them by [`Part`]: the index of a value sent beside the call (in process, the values

@@ -1,9 +1,38 @@
 //! Code requests as the datasite records them: a submitted function's signature, its bound inputs,
 //! and the record a review shows.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
-use crate::view::OutputPolicy;
+/// How many times approved code may run on the real data, and so how many results it may release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutputPolicy {
+    /// Runs once; later `request.get()`s return the stored result (PySyft's
+    /// `SingleExecutionExactOutput`).
+    SingleExecution,
+    /// Runs at most this many times (`request.run()` for each further run).
+    ExecuteCount(u32),
+}
+
+impl OutputPolicy {
+    /// How many runs it allows.
+    pub fn max_runs(self) -> u32 {
+        match self {
+            OutputPolicy::SingleExecution => 1,
+            OutputPolicy::ExecuteCount(n) => n,
+        }
+    }
+}
+
+impl fmt::Display for OutputPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputPolicy::SingleExecution => f.write_str("SingleExecution"),
+            OutputPolicy::ExecuteCount(n) => write!(f, "ExecuteCount({n})"),
+        }
+    }
+}
 
 /// Parsed signature of a submitted function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! mock (PySyft's `sy.Dataset` and `sy.Asset`).
 //!
 //! `D` is how the data travels: the datasite's own frames and arrays in process, a cell's handles to
-//! data its kernel holds, or (for the served datasite still to come) the parts of a request body.
+//! data its kernel holds, or (for a served datasite) the parts of a request body.
 //! The builders are written once here for all of them; the datasite validates what arrives (names,
 //! sizes, that each mock matches its data and is not the data itself) and trusts nothing a builder
 //! checked.

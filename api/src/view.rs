@@ -62,35 +62,6 @@ pub enum RequestKind {
     Code,
 }
 
-/// How many times approved code may run on the real data, and so how many results it may release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OutputPolicy {
-    /// Runs once; later `request.get()`s return the stored result (PySyft's
-    /// `SingleExecutionExactOutput`).
-    SingleExecution,
-    /// Runs at most this many times (`request.run()` for each further run).
-    ExecuteCount(u32),
-}
-
-impl OutputPolicy {
-    /// How many runs it allows.
-    pub fn max_runs(self) -> u32 {
-        match self {
-            OutputPolicy::SingleExecution => 1,
-            OutputPolicy::ExecuteCount(n) => n,
-        }
-    }
-}
-
-impl fmt::Display for OutputPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OutputPolicy::SingleExecution => f.write_str("SingleExecution"),
-            OutputPolicy::ExecuteCount(n) => write!(f, "ExecuteCount({n})"),
-        }
-    }
-}
-
 /// What a user may do on a datasite.
 // Not `#[non_exhaustive]`: the datasite decides on every role, so a new one cannot be added without
 // its checks (the vocabulary is versioned by `API_VERSION` instead).

@@ -11,7 +11,7 @@ use crate::bridge::Result;
 use crate::pointer::Request;
 use crate::site::{Client, SiteAsset};
 
-pub use veil_api::view::OutputPolicy;
+pub use veil_api::code::OutputPolicy;
 
 /// Binds each parameter of a cell's [`Code`] to an asset it fetched, or to a constant.
 pub type ExactMatch = veil_api::code::ExactMatch<SiteAsset>;

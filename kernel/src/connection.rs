@@ -19,8 +19,16 @@ use crate::iopub::{Iopub, Pending};
 use crate::rust::RustCells;
 use crate::session::Session;
 use crate::shell::{Activity, Shell, run_control, run_shell};
-use crate::spare::NextSpare;
 use crate::{heartbeat, rust};
+
+/// The next kernel's spare, as a kernel starts it (see [`Prepared::serve`]; `spare::next` makes
+/// one). Declared here, where it is started, so that serving needs nothing of `spare`.
+pub struct NextSpare {
+    /// How long the kernel's shell must be quiet first.
+    pub quiet: Duration,
+    /// Starts it, detached.
+    pub start: Box<dyn FnOnce() + Send>,
+}
 
 /// Reads and checks a connection file.
 pub fn read_connection_file(path: &Path) -> Result<ConnectionInfo> {
@@ -277,8 +285,10 @@ async fn quiet_and_ready(activity: Activity, ready: impl Fn() -> bool, quiet: Du
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spare::QUIET_BEFORE_SPARE;
     use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// How long the shell must be quiet in this test (the kernel's is `spare::QUIET_BEFORE_SPARE`).
+    const QUIET_BEFORE_SPARE: Duration = Duration::from_secs(2);
 
     /// The next kernel's spare waits for a ready context and a quiet shell: it would slow the
     /// cells it ran beside.

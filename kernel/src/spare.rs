@@ -55,6 +55,7 @@ use anyhow::{Context, Result};
 use jupyter_protocol::ConnectionInfo;
 use serde::{Deserialize, Serialize};
 
+use crate::connection::NextSpare;
 use crate::rust::Options;
 
 /// `off` turns spares off: a kernel neither adopts one nor starts one.
@@ -128,14 +129,6 @@ fn quiet_before(env: &BTreeMap<String, String>) -> Option<Duration> {
         Some("eager") => Some(Duration::ZERO),
         _ => Some(QUIET_BEFORE_SPARE),
     }
-}
-
-/// The next kernel's spare, as a kernel starts it (see [`crate::connection::Prepared::serve`]).
-pub struct NextSpare {
-    /// How long the kernel's shell must be quiet first.
-    pub quiet: Duration,
-    /// Starts it, detached.
-    pub start: Box<dyn FnOnce() + Send>,
 }
 
 /// The spare this process starts for the next kernel: with the environment and directory it

@@ -155,14 +155,6 @@ impl AuditLog {
 
 crate::display::render_via_table!(AuditLog);
 
-impl crate::site::SiteCore {
-    /// The audit log, oldest entry first, for an owner.
-    pub(crate) fn audit_log(&self, caller: &crate::users::User) -> Result<Vec<AuditEntry>> {
-        crate::users::require_owner(caller, "reading the audit log", "ask the datasite's owner")?;
-        self.store.read(entries)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -911,9 +911,15 @@ impl SiteCore {
             mocks.push(self.asset_value(Side::Mock, id).ok());
         }
         let real: Vec<&Data> = real.iter().map(|d| d.as_ref()).collect();
-        let mock_rows: Option<usize> = mocks.iter().map(|m| m.as_ref().map(|d| rows(d))).sum();
+        // Rows counted as `read_output` counts the real ones: the longest input's.
+        let mock_rows: Option<usize> = mocks
+            .iter()
+            .map(|m| m.as_ref().map(|d| rows(d)))
+            .collect::<Option<Vec<usize>>>()
+            .and_then(|r| r.into_iter().max());
         Ok(read_output(output, &real, mock.zip(mock_rows), &rules))
     }
+
     /// Sets `dataset`'s disclosure rules (owners).
     pub(crate) fn set_disclosure_rules(
         &self,

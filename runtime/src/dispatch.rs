@@ -1,8 +1,8 @@
 //! The one dispatch: a caller's session and a [`Call`] in, a [`Reply`] out.
 //!
 //! Every client of the datasite reaches it here: the in-process [`Client`](crate::Client) (whose
-//! handles are thin wrappers over calls), and, over the same calls, the kernel's cell bridge (and the
-//! served datasite's HTTP API, still to come, which must authorise a session before it reads an
+//! handles are thin wrappers over calls), and, over the same calls, the kernel's cell bridge and the
+//! served datasite's HTTP API (`veil-server`, which authorises a session before it reads an
 //! upload's parts). The session token is resolved to the user and role the datasite holds now; each arm
 //! then calls one service function of (caller, ids, arguments), which reads the records those ids
 //! name and checks the caller against them. No service builds a handle, and no handle checks a

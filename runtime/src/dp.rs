@@ -32,13 +32,12 @@
 //!   computed), so whether a release failed says nothing of the data: a failure is the datasite's
 //!   own (its storage), and the scientist is told only that it failed.
 
-pub(crate) mod noise;
-
 use rusqlite::{OptionalExtension, params};
 pub use veil_api::dp::{Budget, Domain, DpPlan, DpQuery, DpRelease, DpValue};
 use veil_api::ops::{Op, Reduce};
 
-pub use noise::EPSILON_UNIT;
+use crate::engine::noise;
+pub use crate::engine::noise::EPSILON_UNIT;
 
 use crate::audit;
 use crate::data::Data;

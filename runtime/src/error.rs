@@ -33,7 +33,7 @@ pub enum Error {
         /// Who tried it.
         user: String,
         /// The caller's role.
-        role: crate::Role,
+        role: veil_api::view::Role,
         /// Which roles may do it.
         needed: String,
         /// What the caller can do instead.

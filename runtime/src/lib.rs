@@ -45,43 +45,58 @@
 //! ```
 //!
 //! # Layout
-//! - [`site`]: [`Datasite`] — launch (`Datasite::launch(name, reset)`), login, land; where datasites live.
-//! - [`client`]: [`Client`] — a logged-in user's calls; the datasite checks the caller's role on each.
-//! - [`remote`]: [`connect`] — a datasite served over HTTP (`veil serve`), reached with the same
-//!   [`Client`]; the server decides every call, this side only encodes and decodes.
-//! - `dispatch` (private): the one dispatch, `SiteCore::handle(token, call, parts)`: every call of
-//!   the vocabulary (`veil_api::call`; an upload's frames and arrays come beside it as its parts) is
-//!   answered there by one service
-//!   function of (caller, ids, arguments), which returns views, never handles. The handles' methods
-//!   ([`Client`], [`Pointer`], [`Request`], [`SiteAsset`]) are one call each, and the kernel's magics
-//!   and cell bridge use those methods, so they go through the dispatch too.
-//! - [`ops`]: the closed, serialisable op set pointers record, and its one evaluator.
-//! - [`pointers`]: [`Pointer`] — eager ops on mocks, recorded as actions on the datasite.
-//! - `replay` (private): the recorded objects, the worker that replays them on real data, the cache.
-//! - [`request`]: [`Request`]s of both kinds (a pointer's result, a code run), the owner's [`Review`],
-//!   approval and release.
-//! - [`code`]: code requests — a function ([`Code`], [`function!`]) with an input policy
-//!   ([`ExactMatch`]) and an [`OutputPolicy`], tried on mocks, reviewed, run on real data once approved.
+//! In layers, each naming only those below it (`tests/it/layers.rs` fails when a module names one
+//! above its own):
+//!
+//! **Ground**, what every layer stands on:
+//! - [`error`]: the one [`Error`] type. [`data`]: [`Data`] — a polars frame or an ndarray array,
+//!   encoded as Parquet or `.npy`. [`display`]: the [`Render`] trait (text/plain and self-contained
+//!   text/html). `validate` (private): names, sizes and ids, checked with clear errors. `store`
+//!   (private): SQLite (WAL, migrations) plus content-addressed blob files, written atomically.
+//!   [`progress`]: an upload's progress. [`backoff`]: slowing repeated failed logins. [`load`]: CSV
+//!   and Parquet loaders.
+//!
+//! **Engine** (`engine/`), computation that knows no caller: it reads no record and checks no role.
+//! - [`ops`]: the closed, serialisable op set pointers record, and its one evaluator; `analysis`
+//!   (private) the group-bys, joins and fits behind some ops.
+//! - `provenance` (private): the real rows behind each value of a result, the one pass the
+//!   disclosure checks count people from.
 //! - [`runner`]: compiles submitted functions against a prebuilt dependency set and runs them in a
 //!   limited child process.
+//! - [`mock`]: recipes for mock data, synthesized mocks (schema only, DP marginals), and the report
+//!   of what a mock gives away that every upload gets; `noise` (private): the exact discrete Laplace
+//!   sampler of DP releases.
+//!
+//! **Datasite and client**, above the engine (still side by side in `src/`; the next step gives the
+//! trust boundary and the handles a folder each):
+//! - [`site`]: [`Datasite`] — launch (`Datasite::launch(name, reset)`), login, land; where
+//!   datasites live.
+//! - `dispatch` (private): the one dispatch, `SiteCore::handle(token, call, parts)`: every call of
+//!   the vocabulary (`veil_api::call`; an upload's frames and arrays come beside it as its parts) is
+//!   answered there by one service function of (caller, ids, arguments), which returns views, never
+//!   handles. The handles' methods ([`Client`], [`Pointer`], [`Request`], [`SiteAsset`]) are one call
+//!   each, and the kernel's magics and cell bridge use those methods, so they go through the
+//!   dispatch too.
 //! - [`users`]: roles, registration ([`NewUser`]), passwords (argon2) and session tokens.
 //! - [`datasets`]: [`Dataset`] and [`Asset`] builders (the vocabulary's `spec` types over the
 //!   datasite's [`Data`]), uploaded [`SiteDataset`] / [`SiteAsset`] views.
-//! - [`data`]: [`Data`] — a polars frame or an ndarray array, encoded as Parquet or `.npy`.
-//! - [`mock`]: recipes for mock data, synthesized mocks (schema only, DP marginals), and the
-//!   report of what a mock gives away that every upload gets; [`load`]: CSV and Parquet loaders.
+//! - [`pointers`]: [`Pointer`] — eager ops on mocks, recorded as actions on the datasite;
+//!   `replay` (private): the recorded objects, the worker that replays them on real data, the cache.
+//! - [`request`]: [`Request`]s of both kinds (a pointer's result, a code run), the owner's
+//!   [`Review`], approval, request for changes and release.
+//! - [`code`]: code requests — a function ([`Code`], [`function!`]) with an input policy
+//!   ([`ExactMatch`]) and an [`OutputPolicy`], tried on mocks, reviewed, run on real data once
+//!   approved.
 //! - [`disclosure`]: automatic output checks (individual records, zeros, minimum cell count,
-//!   dominance, p-percent, subsets, differencing against earlier releases, degrees of freedom) on
-//!   every approved release, per-dataset rules; `provenance` (private): the real rows behind each
-//!   value of a result, the one pass the checks count people from.
+//!   dominance, p-percent, subsets, row weights, differencing against earlier releases, degrees of
+//!   freedom) on every approved release, per-dataset rules.
 //! - [`dp`]: differentially private releases of aggregate pointers under per-scientist budgets
-//!   ([`Pointer::get_dp`]), with exact discrete Laplace noise and a ledger in the database.
+//!   ([`Pointer::get_dp`]), and their ledger in the database.
 //! - [`receipt`]: release receipts, each recorded in the audit entry of its release, and their
-//!   verification against the log.
-//! - [`audit`]: the append-only, hash-chained audit log; [`backoff`]: slowing repeated failed logins.
-//! - [`display`]: the [`Render`] trait (text/plain and self-contained text/html).
-//! - `store` (private): SQLite (WAL, migrations) plus content-addressed blob files, written atomically.
-//! - [`error`]: the one [`Error`] type.
+//!   verification against the log. [`audit`]: the append-only, hash-chained audit log.
+//! - [`client`]: [`Client`] — a logged-in user's calls; the datasite checks the caller's role on
+//!   each. [`remote`]: [`connect`] — a datasite served over HTTP (`veil serve`), reached with the
+//!   same [`Client`]; the server decides every call, this side only encodes and decodes.
 //!
 //! # Security model
 //! The datasite is the trust boundary: **whatever a client sends or holds, the datasite decides from
@@ -168,7 +183,6 @@
 
 #![doc(html_no_source)]
 
-mod analysis;
 pub mod audit;
 pub mod backoff;
 pub mod client;
@@ -179,18 +193,15 @@ pub mod disclosure;
 mod dispatch;
 pub mod display;
 pub mod dp;
+mod engine;
 pub mod error;
 pub mod load;
-pub mod mock;
-pub mod ops;
 pub mod pointers;
 pub mod progress;
-mod provenance;
 pub mod receipt;
 pub mod remote;
 mod replay;
 pub mod request;
-pub mod runner;
 pub mod site;
 mod store;
 pub mod users;
@@ -201,7 +212,11 @@ pub use code::{Code, ExactMatch, OutputPolicy, SubmittedCode};
 pub use data::{Data, DataKind, Schema};
 pub use datasets::{Asset, Contributor, Dataset, DatasetList, SiteAsset, SiteDataset};
 pub use display::Render;
+// The engine's public modules keep their paths (`veil::ops`, `veil::mock`, `veil::runner`); the
+// crate's own code names them the same way.
 pub use dp::{Budget, BudgetList, Domain, DpPlan, DpQuery, DpRelease, DpValue};
+pub(crate) use engine::{analysis, provenance};
+pub use engine::{mock, ops, runner};
 pub use error::{Error, Result};
 pub use load::{read_csv, read_parquet};
 pub use pointers::{DEFAULT_CACHE_BYTES, Pointer, Status};

@@ -28,7 +28,7 @@ pub const MAX_OP_ARGUMENT_BYTES: usize = 16 * 1024;
 pub const MAX_DIMS: usize = 32;
 /// Most bytes the values of one replay may hold at once (each op's own result is capped at
 /// `MAX_OP_VALUES` values).
-pub const MAX_REPLAY_BYTES: usize = 4 << 30;
+pub const MAX_REPLAY_BYTES: usize = crate::data::MAX_DECODED_BYTES;
 /// Most gradient steps of a fit: its cost is steps × real rows, and one worker replays for everyone.
 pub const MAX_ITERATIONS: usize = 100_000;
 

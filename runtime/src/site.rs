@@ -55,6 +55,12 @@ pub(crate) struct SiteCore {
 }
 
 impl SiteCore {
+    /// The audit log, oldest entry first, for an owner.
+    pub(crate) fn audit_log(&self, caller: &User) -> Result<Vec<audit::AuditEntry>> {
+        users::require_owner(caller, "reading the audit log", "ask the datasite's owner")?;
+        self.store.read(audit::entries)
+    }
+
     pub(crate) fn setting(&self, key: &str) -> Result<Option<String>> {
         self.store.read(|conn| {
             conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {

@@ -5,7 +5,7 @@ use super::*;
 
 use veil_api::call::Call;
 use veil_api::code::CodeSpec;
-pub use veil_api::view::OutputPolicy;
+pub use veil_api::code::OutputPolicy;
 
 use crate::dispatch::reply;
 

@@ -9,14 +9,13 @@ use veil::api::call::ErrorKind;
 use veil::prelude::*;
 use veil::{DpValue, mock};
 
-mod common;
-use common::{ADMIN, ADMIN_PW, cancer};
+use crate::common::{ADMIN, ADMIN_PW, cancer};
 
 const JANE: &str = "jane@caltech.edu";
 const DATASET: &str = "Breast Cancer Biomarker";
 
 fn launch(dir: &Path, reset: bool) -> Datasite {
-    common::launch("dp-site", dir, reset)
+    crate::common::launch("dp-site", dir, reset)
 }
 
 /// The tutorial's dataset (one frame asset, `Patients`), Jane with a budget of `epsilon` on it, and

@@ -59,7 +59,7 @@ pub const RUNNER_DIR_ENV: &str = "VEIL_RUNNER_DIR";
 pub const COMPILE_WALL: Duration = Duration::from_secs(300);
 
 /// The support library, compiled into every job.
-const SUPPORT_LIB: &str = include_str!("../runner/lib.rs");
+const SUPPORT_LIB: &str = include_str!("../../runner/lib.rs");
 
 /// The job package's manifest. Versions are those the workspace locks, so a machine that built Veil
 /// has them in its registry cache and the runner can resolve offline.

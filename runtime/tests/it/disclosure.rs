@@ -9,13 +9,12 @@ use veil::disclosure::{Rules, Verdict};
 use veil::ops::Agg;
 use veil::prelude::*;
 
-mod common;
-use common::{ADMIN, ADMIN_PW, cancer};
+use crate::common::{ADMIN, ADMIN_PW, cancer};
 
 const DATASET: &str = "Breast Cancer Biomarker";
 
 fn launch(dir: &Path) -> Datasite {
-    common::launch("checks-site", dir, true)
+    crate::common::launch("checks-site", dir, true)
 }
 
 /// The tutorial data as `Patients`, a crafted `Incomes` asset (ten of 1 and two of 1000), and Jane.
@@ -431,7 +430,6 @@ fn receipts_tie_each_release_to_the_audit_log() {
     site.land().unwrap();
 }
 
-#[path = "disclosure/attacks.rs"]
 mod attacks;
 
 /// Review's third outcome: the owner sends a request back with the changes it needs. Jane sees

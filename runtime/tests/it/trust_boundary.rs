@@ -10,15 +10,10 @@ use ndarray::array;
 use polars::prelude::{Column, DataFrame};
 use veil::prelude::*;
 
-const ADMIN: &str = "info@openmined.org";
-const ADMIN_PW: &str = "changethis";
+use crate::common::{ADMIN, ADMIN_PW};
 
 fn launch(dir: &Path) -> Datasite {
-    LaunchOptions::new("boundary-site")
-        .dir(dir)
-        .reset(true)
-        .launch()
-        .expect("launch")
+    crate::common::launch("boundary-site", dir, true)
 }
 
 /// The owner, Jane and Bob (scientists), a dataset with the seed's array and a small frame.

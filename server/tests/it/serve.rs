@@ -1570,7 +1570,7 @@ fn over_tls_the_client_trusts_only_the_authority_it_is_given() {
     let child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "over_tls_the_client_trusts_only_the_authority_it_is_given",
+            "serve::over_tls_the_client_trusts_only_the_authority_it_is_given",
             "--nocapture",
         ])
         .env("VEIL_TEST_TLS_URL", &served.url)

@@ -10,8 +10,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-mod common;
-use common::methods;
+use crate::common::methods;
 
 /// The handle and builder types cells use under the runtime's names.
 const TYPES: &[&str] = &[

@@ -9,15 +9,10 @@ use polars::prelude::{Column, DataFrame};
 use veil::ops::{self, Arith, Compare, Op, Reduce, Unary};
 use veil::prelude::*;
 
-const ADMIN: &str = "info@openmined.org";
-const ADMIN_PW: &str = "changethis";
+use crate::common::{ADMIN, ADMIN_PW};
 
 fn launch(dir: &Path, reset: bool) -> Datasite {
-    LaunchOptions::new("pointer-site")
-        .dir(dir)
-        .reset(reset)
-        .launch()
-        .expect("launch")
+    crate::common::launch("pointer-site", dir, reset)
 }
 
 fn table(x: [f64; 5], label: [&str; 5]) -> DataFrame {

@@ -11,7 +11,7 @@ use super::{pointer, reviewed, setup, verdict};
 
 /// The feature columns (everything but `Diagnosis`).
 fn numeric() -> Vec<String> {
-    super::common::cancer()
+    crate::common::cancer()
         .get_column_names()
         .iter()
         .map(|n| n.to_string())
@@ -161,7 +161,7 @@ fn differencing_two_releases_is_refused_naming_the_first() {
     let (_, held) = reviewed(&owner, &all, "the total");
     held.approve().unwrap();
     let first = held.id.clone();
-    let real = super::common::cancer();
+    let real = crate::common::cancer();
     let largest = real
         .column("radius1")
         .unwrap()

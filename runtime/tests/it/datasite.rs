@@ -7,11 +7,10 @@ use polars::prelude::{Column, DataFrame};
 use veil::prelude::*;
 use veil::{DatasetList, mock};
 
-mod common;
-use common::{ADMIN, ADMIN_PW, cancer};
+use crate::common::{ADMIN, ADMIN_PW, cancer};
 
 fn launch(dir: &Path, reset: bool) -> Datasite {
-    common::launch("test-site", dir, reset)
+    crate::common::launch("test-site", dir, reset)
 }
 
 fn frame(values: [f64; 3]) -> DataFrame {
@@ -114,7 +113,11 @@ fn relaunch_without_reset_keeps_everything_and_reset_empties() {
 fn default_home_honours_veil_home() {
     let tmp = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_launch_in_veil_home", "--nocapture"])
+        .args([
+            "--exact",
+            "datasite::child_launch_in_veil_home",
+            "--nocapture",
+        ])
         .env("VEIL_HOME", tmp.path())
         .env("VEIL_TEST_CHILD", "1")
         .output()

@@ -18,8 +18,6 @@ use jupyter_zmq_client::{
 use tokio::time::timeout;
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
-mod common;
-
 const WAIT: Duration = Duration::from_secs(60);
 
 struct Kernel {
@@ -186,7 +184,7 @@ async fn every_public_facade_method_has_an_inspect_answer() {
     let mut k = start().await;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut asked = Vec::new();
-    for (ty, names) in common::methods(&root.join("facade/src")) {
+    for (ty, names) in crate::common::methods(&root.join("facade/src")) {
         for name in names {
             asked.push((format!("let v = x.{name}("), format!("{ty}::{name}")));
         }

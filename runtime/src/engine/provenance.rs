@@ -352,7 +352,6 @@ impl Pass<'_, '_> {
         }
     }
 
-    #[allow(clippy::type_complexity)]
     fn frame(&self, k: usize, i: usize) -> Result<FrameIn<'_>, Unknown> {
         match self.input(k, i)? {
             (Traced::Frame { names, columns, .. }, Data::Frame(df)) => Ok((names, columns, df)),

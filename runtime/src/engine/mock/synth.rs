@@ -4,7 +4,7 @@
 //! DP marginals: adding or removing one row moves one cell of each column's histogram by one, so
 //! each histogram has L1 sensitivity 1; ε is split evenly over the columns (sequential
 //! composition), each cell gets exact discrete Laplace noise of scale `columns / ε` from the OS's
-//! generator ([`crate::dp`]'s sampler), negative counts become 0, and rows are drawn from the
+//! generator (the DP releases' sampler, `engine::noise`), negative counts become 0, and rows are drawn from the
 //! noisy histograms: post-processing, which spends nothing more. The seed drives only that
 //! drawing, so knowing it tells nothing of the noise. Missing values count in a cell of their own
 //! (a range's) or with the values outside the declared categories, and are drawn as missing.
@@ -13,7 +13,7 @@ use polars::prelude::{Column, DataFrame, DataType};
 use rand::rngs::ChaCha8Rng;
 use rand::{Rng, RngExt, SeedableRng};
 
-use crate::dp::noise::{self, EPSILON_UNIT};
+use crate::engine::noise::{self, EPSILON_UNIT};
 use crate::error::{Error, Result};
 use veil_api::dp::Domain;
 use veil_api::mock::{Method, Synthesis};

@@ -11,22 +11,17 @@ use std::sync::{Arc, Barrier};
 use ndarray::{ArrayD, IxDyn, array};
 use veil::prelude::*;
 
-const ADMIN: &str = "info@openmined.org";
-const ADMIN_PW: &str = "changethis";
+use crate::common::{ADMIN, ADMIN_PW};
 
 fn launch(dir: &Path) -> Datasite {
-    LaunchOptions::new("code-site")
-        .dir(dir)
-        .reset(true)
-        .launch()
-        .expect("launch")
+    crate::common::launch("code-site", dir, true)
 }
 
-/// Owner and Jane (a scientist), with the seed's dataset: real `[1, 2, 3]`, mock `[1, 1, 1]`.
 /// The override these tests' approvals give: the toy asset's three values are the scientist's own
 /// numbers, and code returning one value per row releases them.
 const TOY: &str = "toy data: three made-up numbers";
 
+/// Owner and Jane (a scientist), with the seed's dataset: real `[1, 2, 3]`, mock `[1, 1, 1]`.
 fn setup(site: &Datasite) -> (Client, Client) {
     let owner = site.login(ADMIN, ADMIN_PW).unwrap();
     owner

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use ndarray::array;
 use veil::prelude::*;
 
-const TEST: &str = "a_scientist_in_another_network_namespace_works_over_a_veth_pair";
+const TEST: &str = "netns::a_scientist_in_another_network_namespace_works_over_a_veth_pair";
 const OWNER_PW: &str = "a-long-owner-password";
 const SERVER_IP: &str = "10.231.7.1";
 const CLIENT_IP: &str = "10.231.7.2";

@@ -1,0 +1,13 @@
+//! The runtime's integration tests in one binary (each test binary links polars, so one link
+//! instead of seven): a module per area, and `common`, the fixtures they share.
+
+mod common;
+
+mod code;
+mod datasite;
+mod disclosure;
+mod dp;
+mod layers;
+mod pointers;
+mod runner;
+mod trust_boundary;
