@@ -185,6 +185,33 @@ fn some(items: &[String], n: usize) -> String {
     }
 }
 
+/// How far each contribution departs from the median one: what a person moves a statistic by,
+/// beyond what every person adds alike.
+fn departures(contributions: &[f64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = contributions
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    if sorted.is_empty() {
+        return Vec::new();
+    }
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    // Differences below the values' own rounding are no departure.
+    let scale = sorted
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(f64::MIN_POSITIVE);
+    contributions
+        .iter()
+        .map(|v| {
+            let d = (v - median).abs();
+            if d <= scale * 1e-12 { 0.0 } else { d }
+        })
+        .collect()
+}
+
 /// The checks of cells against `rules`.
 fn check_cells(cells: &[Cell], rules: &Rules) -> Vec<Check> {
     let mut out = Vec::new();
@@ -232,11 +259,30 @@ fn check_cells(cells: &[Cell], rules: &Rules) -> Vec<Check> {
             ),
         ),
     });
-    let small: Vec<String> = cells
+    let mut small: Vec<String> = cells
         .iter()
         .filter(|c| c.people > 0 && (c.people as u64) < rules.min_count)
         .map(|c| format!("{} ({} people)", c.label, c.people))
         .collect();
+    // A statistic that only a few people move is a small cell in disguise: `Σ (x·[x > t] + c)`
+    // over every row is the few above `t`, whatever `c` adds to every row alike.
+    small.extend(
+        cells
+            .iter()
+            .filter(|c| (c.people as u64) >= rules.min_count)
+            .filter_map(|c| {
+                let movers = departures(&c.contributions)
+                    .iter()
+                    .filter(|d| **d > 0.0)
+                    .count();
+                (movers > 0 && (movers as u64) < rules.min_count).then(|| {
+                    format!(
+                        "{} (only {movers} of its {} people's values differ from the rest)",
+                        c.label, c.people
+                    )
+                })
+            }),
+    );
     let least = cells.iter().map(|c| c.people).filter(|&n| n > 0).min();
     out.push(if small.is_empty() {
         let counted: Vec<String> = cells
@@ -273,34 +319,50 @@ fn check_cells(cells: &[Cell], rules: &Rules) -> Vec<Check> {
     }
     let (mut dominated, mut close) = (Vec::new(), Vec::new());
     for cell in &statistics {
-        let mut values: Vec<f64> = cell
-            .contributions
-            .iter()
-            .map(|v| v.abs())
-            .filter(|v| v.is_finite())
+        // Dominance on the contributions as they are, then on how far each departs from the
+        // others' (a constant added to every row hides a dominant one from the first reading).
+        let raw: Vec<f64> = cell.contributions.iter().map(|v| v.abs()).collect();
+        let readings = [(raw, ""), (departures(&cell.contributions), " departures")];
+        let readings: Vec<(Vec<f64>, f64, &str)> = readings
+            .into_iter()
+            .map(|(values, what)| {
+                let mut values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
+                values.sort_by(|a, b| b.total_cmp(a));
+                let total = values.iter().sum();
+                (values, total, what)
+            })
+            .filter(|(_, total, _)| *total > 0.0)
             .collect();
-        values.sort_by(|a, b| b.total_cmp(a));
-        let total: f64 = values.iter().sum();
-        if total <= 0.0 {
-            continue;
-        }
-        let top: f64 = values.iter().take(rules.dominance_n as usize).sum();
-        if top > rules.dominance_k * total {
+        if let Some((top, total, what)) = readings
+            .iter()
+            .map(|(v, total, what)| {
+                (
+                    v.iter().take(rules.dominance_n as usize).sum::<f64>(),
+                    *total,
+                    *what,
+                )
+            })
+            .find(|(top, total, _)| *top > rules.dominance_k * total)
+        {
             dominated.push(format!(
-                "{} (the largest {} make {:.1}%)",
+                "{} (the largest {}{what} make {:.1}%)",
                 cell.label,
                 rules.dominance_n,
                 100.0 * top / total
             ));
         }
-        let largest = values[0];
-        let rest = total - largest - values.get(1).copied().unwrap_or(0.0);
-        if largest > 0.0 && rest < rules.p_percent * largest {
-            close.push(format!(
-                "{} (the others leave the largest within {:.1}%)",
-                cell.label,
-                100.0 * rest / largest
-            ));
+        // p-percent reads the contributions as they are: it models a contributor estimating
+        // another's value, which departures from an unknown median do not describe.
+        if let Some((values, total, _)) = readings.iter().find(|(_, _, what)| what.is_empty()) {
+            let largest = values[0];
+            let rest = total - largest - values.get(1).copied().unwrap_or(0.0);
+            if largest > 0.0 && rest < rules.p_percent * largest {
+                close.push(format!(
+                    "{} (the others leave the largest within {:.1}%)",
+                    cell.label,
+                    100.0 * rest / largest
+                ));
+            }
         }
     }
     out.push(if dominated.is_empty() {
@@ -1096,7 +1158,17 @@ mod tests {
         values.extend([100.0, 100.0]);
         let dominated = check_cells(&statistic(&values), &rules);
         assert_eq!(verdict(&dominated, "dominance"), Verdict::Fail);
-        assert_eq!(verdict(&dominated, "minimum cell count"), Verdict::Pass);
+        // Only those two move it: a small cell in disguise as well.
+        assert_eq!(verdict(&dominated, "minimum cell count"), Verdict::Fail);
+        // A constant added to every row hides no one: departures from the rest are read too.
+        let mut offset = vec![1000.0; 30];
+        offset[4] = 1017.99;
+        let hidden = check_cells(&statistic(&offset), &rules);
+        assert_eq!(verdict(&hidden, "minimum cell count"), Verdict::Fail);
+        assert_eq!(verdict(&hidden, "dominance"), Verdict::Fail);
+        let spread: Vec<f64> = (0..30).map(|i| 1000.0 + f64::from(i)).collect();
+        let fair = check_cells(&statistic(&spread), &rules);
+        assert!(fair.iter().all(|c| c.verdict == Verdict::Pass), "{fair:?}");
         // One large contributor: the others' total (11) is within 10% of the largest (200), so
         // the second largest could estimate it: p-percent fails, dominance too.
         let mut values = vec![1.0; 11];

@@ -36,8 +36,8 @@ pub(crate) fn row_key(asset: u32, row: usize) -> Row {
 pub(crate) struct Cell {
     /// The real rows behind it, sorted and distinct; `None` for a value made from literals alone.
     pub rows: Option<Arc<[Row]>>,
-    /// For a statistic (a sum, a mean, a spread), each row's contribution, aligned with `rows`:
-    /// what dominance and p-percent read.
+    /// For a statistic (a sum, a mean, a spread), each row's contribution (signed), aligned with
+    /// `rows`: what dominance and p-percent read.
     pub weights: Option<Arc<[f64]>>,
     /// Whether the value counts rows (what rounding of released counts applies to).
     pub count: bool,
@@ -273,7 +273,7 @@ pub(crate) fn differs_by_few(a: &[Row], b: &[Row], min: usize) -> Option<usize> 
     (d > 0 && d < min).then_some(d)
 }
 
-/// Each row's share of a statistic over `cells` of real `values`: a value's weight spread over
+/// Each row's share of a statistic over `cells` of real `values` (signed): a value spread over
 /// its rows.
 fn weights(cells: &[&Cell], values: &[f64], rows: &[Row]) -> Arc<[f64]> {
     let mut by_row: HashMap<Row, f64> = HashMap::with_capacity(rows.len());
@@ -282,7 +282,7 @@ fn weights(cells: &[&Cell], values: &[f64], rows: &[Row]) -> Arc<[f64]> {
             && !r.is_empty()
             && v.is_finite()
         {
-            let share = v.abs() / r.len() as f64;
+            let share = v / r.len() as f64;
             for row in r.iter() {
                 *by_row.entry(*row).or_default() += share;
             }

@@ -112,7 +112,8 @@ fn shapes_the_checks_do_not_model_fail_closed() {
 }
 
 /// Class 2: a reduction along an axis counted a row's own values as people. Twelve copies of a
-/// column side by side, then the mean along each row: each value is one patient's.
+/// column side by side, then the mean along each row: each value is one patient's. Siblings:
+/// other axes and statistics, and aggregates over every row that only one person moves.
 #[test]
 fn a_reduction_along_rows_counts_people_not_values() {
     let (_tmp, site, owner, jane) = launched();
@@ -145,6 +146,18 @@ fn a_reduction_along_rows_counts_people_not_values() {
         .along(1, Reduce::Std)
         .unwrap();
     refused(&owner, &pair, "a row-wise std");
+    // A filter in disguise: a mask multiplied in, and a constant added to every row so that no
+    // contribution looks dominant. Over all 569 rows, but only the largest moves it.
+    let cut = 28.0;
+    let masked = (&(&radius * &radius.gt(cut).unwrap()).unwrap() + 1000.0)
+        .unwrap()
+        .sum()
+        .unwrap();
+    let review = refused(&owner, &masked, "a masked sum plus a constant");
+    assert_eq!(verdict(&review, "minimum cell count"), Verdict::Fail);
+    // And a count in disguise: how many are over the cut, as the mean of the mask plus one.
+    let count = (&radius.gt(cut).unwrap() + 1.0).unwrap().mean().unwrap();
+    refused(&owner, &count, "a masked count plus a constant");
     site.land().unwrap();
 }
 
