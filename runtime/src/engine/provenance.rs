@@ -164,6 +164,10 @@ pub(crate) struct Step<'a> {
     pub asset: Option<u32>,
 }
 
+/// Most values of one step the pass follows (each carries its rows): past it the checks fail
+/// closed rather than hold the owner's review on a huge intermediate.
+pub(crate) const MAX_TRACED_VALUES: usize = 4_000_000;
+
 /// Why the rows behind a result cannot be established: the checks then fail closed.
 pub(crate) type Unknown = String;
 
@@ -181,6 +185,16 @@ pub(crate) fn trace(
         min: min_count.max(1),
     };
     for (k, step) in steps.iter().enumerate() {
+        let values = match step.value {
+            Data::Frame(df) => df.height().saturating_mul(df.width()),
+            other => other.shape().iter().product(),
+        };
+        if values > MAX_TRACED_VALUES {
+            return Err(format!(
+                "step `{}` holds {values} values, more than the {MAX_TRACED_VALUES} the checks follow; reduce the data before this step",
+                step.op.name()
+            ));
+        }
         let real = matches!(step.op, Op::Asset { .. })
             || step
                 .inputs
