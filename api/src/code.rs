@@ -162,6 +162,17 @@ impl<D> SubmittedCode<D> {
             })
             .collect()
     }
+
+    /// The ids of its bound assets.
+    pub fn asset_ids(&self) -> Vec<String> {
+        self.inputs
+            .iter()
+            .filter_map(|i| match i {
+                Input::Asset { asset_id, .. } => Some(asset_id.clone()),
+                Input::Constant { .. } => None,
+            })
+            .collect()
+    }
 }
 
 /// A code request as a client sends it: the function's source, what each parameter is bound to, and

@@ -397,14 +397,7 @@ impl SiteCore {
                 // The output is checked as it is released: rows of the real data are withheld
                 // unless the owner overrode.
                 let code = self.submitted_code(code_id)?;
-                let assets: Vec<String> = code
-                    .inputs
-                    .iter()
-                    .filter_map(|i| match i {
-                        veil_api::code::Input::Asset { asset_id, .. } => Some(asset_id.clone()),
-                        _ => None,
-                    })
-                    .collect();
+                let assets = code.asset_ids();
                 let checks = self.check_output(&assets, &output, code.mock.as_ref())?;
                 let (overriding, approver): (Option<String>, Option<String>) =
                     self.store.read(|conn| {

@@ -6,9 +6,10 @@
 //! A pointer's result is checked from the people behind each of its values: the provenance pass
 //! (`provenance`, private) follows every real row through the recorded steps, so a value of one
 //! patient fails however it was computed, and a statistic is weighed on each person's
-//! contribution. Each approved result's row sets are kept (the `releases` table); a later value
-//! whose people differ from a released one's by fewer than the minimum count fails as
-//! differencing, naming that release. A code request's output is opaque, so it is read for what
+//! contribution. Each approved result's values are kept (the `releases` table: the rows behind
+//! each and their contributions); a later value that parts from a released one in fewer than the
+//! minimum count of people (its rows, or for statistics the people whose contributions differ)
+//! fails as differencing, naming that release. A code request's output is opaque, so it is read for what
 //! it holds whatever its type (`read_output`). Thresholds are per dataset
 //! ([`Client::set_disclosure_rules`](crate::Client::set_disclosure_rules)); a result drawing on
 //! several datasets meets the strictest of each. Every review shows each check with the values it
@@ -38,8 +39,9 @@ use crate::users::{User, require_owner};
 #[derive(Debug, Default)]
 pub(crate) struct Assessed {
     pub checks: Vec<Check>,
-    /// The distinct row sets behind the values.
-    pub sets: Vec<Arc<[Row]>>,
+    /// The distinct values as kept once released: the rows behind each, and each row's
+    /// contribution where it is a statistic.
+    pub kept: Vec<Kept>,
     /// The assets it draws on.
     pub assets: Vec<String>,
     /// For each value (row-major; a frame's column by column), whether it counts rows.
@@ -101,7 +103,16 @@ struct Release {
     request: String,
     object_id: String,
     requester: String,
-    sets: Vec<Arc<[Row]>>,
+    kept: Vec<Kept>,
+}
+
+/// A released value as the datasite keeps it for comparing later releases with.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Kept {
+    /// The real rows behind it.
+    pub rows: Arc<[Row]>,
+    /// Each row's contribution, where it is a statistic.
+    pub weights: Option<Arc<[f64]>>,
 }
 
 /// Records, in the deciding transaction, what request `request_id` (of `requester`, object
@@ -122,7 +133,7 @@ pub(crate) fn record_release(
             requester_id,
             requester,
             serde_json::to_string(&assessed.assets).expect("ids serialise"),
-            encode_sets(&assessed.sets),
+            encode_kept(&assessed.kept),
             crate::store::now_ms()
         ],
     )
@@ -130,30 +141,49 @@ pub(crate) fn record_release(
     Ok(())
 }
 
-/// Row sets as stored: for each, its length (u32) then its rows (u64), little-endian.
-pub(crate) fn encode_sets(sets: &[Arc<[Row]>]) -> Vec<u8> {
+/// Released values as stored, little-endian: for each, its number of rows (u32), its rows (u64
+/// each), whether contributions follow (u8), and then one (f64) per row.
+pub(crate) fn encode_kept(kept: &[Kept]) -> Vec<u8> {
     let mut out = Vec::new();
-    for set in sets {
-        out.extend_from_slice(&(set.len() as u32).to_le_bytes());
-        for row in set.iter() {
+    for k in kept {
+        out.extend_from_slice(&(k.rows.len() as u32).to_le_bytes());
+        for row in k.rows.iter() {
             out.extend_from_slice(&row.to_le_bytes());
+        }
+        out.push(u8::from(k.weights.is_some()));
+        for w in k.weights.iter().flat_map(|w| w.iter()) {
+            out.extend_from_slice(&w.to_le_bytes());
         }
     }
     out
 }
 
-fn decode_sets(mut bytes: &[u8]) -> Result<Vec<Arc<[Row]>>> {
+fn decode_kept(mut bytes: &[u8]) -> Result<Vec<Kept>> {
     let bad = || Error::corrupt("reading releases", "a release's rows are cut short");
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let (len, rest) = bytes.split_at_checked(4).ok_or_else(bad)?;
         let n = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
         let (rows, rest) = rest.split_at_checked(n * 8).ok_or_else(bad)?;
-        out.push(
-            rows.chunks_exact(8)
+        let (flag, mut rest) = rest.split_first().ok_or_else(bad)?;
+        let weights = if *flag == 1 {
+            let (w, after) = rest.split_at_checked(n * 8).ok_or_else(bad)?;
+            rest = after;
+            Some(
+                w.chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        out.push(Kept {
+            rows: rows
+                .chunks_exact(8)
                 .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
                 .collect(),
-        );
+            weights,
+        });
         bytes = rest;
     }
     Ok(out)
@@ -183,33 +213,6 @@ fn some(items: &[String], n: usize) -> String {
     } else {
         shown
     }
-}
-
-/// How far each contribution departs from the median one: what a person moves a statistic by,
-/// beyond what every person adds alike.
-fn departures(contributions: &[f64]) -> Vec<f64> {
-    let mut sorted: Vec<f64> = contributions
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
-    if sorted.is_empty() {
-        return Vec::new();
-    }
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    // Differences below the values' own rounding are no departure.
-    let scale = sorted
-        .iter()
-        .fold(0.0f64, |m, v| m.max(v.abs()))
-        .max(f64::MIN_POSITIVE);
-    contributions
-        .iter()
-        .map(|v| {
-            let d = (v - median).abs();
-            if d <= scale * 1e-12 { 0.0 } else { d }
-        })
-        .collect()
 }
 
 /// The checks of cells against `rules`.
@@ -271,10 +274,7 @@ fn check_cells(cells: &[Cell], rules: &Rules) -> Vec<Check> {
             .iter()
             .filter(|c| (c.people as u64) >= rules.min_count)
             .filter_map(|c| {
-                let movers = departures(&c.contributions)
-                    .iter()
-                    .filter(|d| **d > 0.0)
-                    .count();
+                let movers = provenance::movers(&c.contributions);
                 (movers > 0 && (movers as u64) < rules.min_count).then(|| {
                     format!(
                         "{} (only {movers} of its {} people's values differ from the rest)",
@@ -322,7 +322,10 @@ fn check_cells(cells: &[Cell], rules: &Rules) -> Vec<Check> {
         // Dominance on the contributions as they are, then on how far each departs from the
         // others' (a constant added to every row hides a dominant one from the first reading).
         let raw: Vec<f64> = cell.contributions.iter().map(|v| v.abs()).collect();
-        let readings = [(raw, ""), (departures(&cell.contributions), " departures")];
+        let readings = [
+            (raw, ""),
+            (provenance::departures(&cell.contributions), " departures"),
+        ];
         let readings: Vec<(Vec<f64>, f64, &str)> = readings
             .into_iter()
             .map(|(values, what)| {
@@ -808,13 +811,18 @@ impl SiteCore {
         let mut checks = check_cells(&cells, &rules);
         checks.push(subsets(&findings, &rules));
         checks.push(weighted(&findings));
-        let mut sets: Vec<Arc<[Row]>> = Vec::new();
+        let mut kept: Vec<Kept> = Vec::new();
         for (_, c) in &labelled {
             if let Some(rows) = &c.rows
                 && !rows.is_empty()
-                && !sets.iter().any(|s| Arc::ptr_eq(s, rows) || **s == **rows)
             {
-                sets.push(rows.clone());
+                let k = Kept {
+                    rows: rows.clone(),
+                    weights: c.weights.clone(),
+                };
+                if !kept.contains(&k) {
+                    kept.push(k);
+                }
             }
         }
         checks.push(self.differencing(id, requester, &assets, &labelled, &findings, &rules)?);
@@ -828,7 +836,7 @@ impl SiteCore {
         let counts = traced.cells().iter().map(|c| c.count).collect();
         Ok(Assessed {
             checks,
-            sets,
+            kept,
             assets,
             counts,
             rounding: rules.rounding,
@@ -857,7 +865,7 @@ impl SiteCore {
                     right,
                     differ,
                 } => Some(format!(
-                    "`{step}` combines values of {left} and {right} people that differ by {differ}"
+                    "`{step}` combines values of {left} and {right} people that part in {differ}"
                 )),
                 _ => None,
             })
@@ -872,14 +880,21 @@ impl SiteCore {
                 if release.object_id == id {
                     continue;
                 }
-                for set in &release.sets {
-                    if let Some(d) = provenance::differs_by_few(rows, set, min) {
+                for k in &release.kept {
+                    // Statistics part in the people whose contributions differ; counts and
+                    // models, in the people whose rows differ.
+                    let parted = match (&cell.weights, &k.weights) {
+                        (Some(w), Some(kw)) => Some(provenance::parted_by(rows, w, &k.rows, kw))
+                            .filter(|d| *d > 0 && *d < min),
+                        _ => provenance::differs_by_few(rows, &k.rows, min),
+                    };
+                    if let Some(d) = parted {
                         found.push(format!(
-                            "{label} ({} people) and request {}'s release to {} ({} people) differ by {d}",
+                            "{label} ({} people) and request {}'s release to {} ({} people) part in {d}",
                             rows.len(),
                             release.request,
                             release.requester,
-                            set.len(),
+                            k.rows.len(),
                         ));
                         continue 'cells;
                     }
@@ -891,7 +906,7 @@ impl SiteCore {
                 "differencing",
                 Verdict::Pass,
                 format!(
-                    "no value's people differ from those of another value, here or released earlier ({} releases compared), by fewer than {}",
+                    "no value parts from another, here or released earlier ({} releases compared), in fewer than {} people",
                     earlier.len(),
                     rules.min_count
                 ),
@@ -901,7 +916,7 @@ impl SiteCore {
                 "differencing",
                 Verdict::Fail,
                 format!(
-                    "{}: fewer than {} people apart, so the difference is theirs",
+                    "{}: fewer than {} people, so the difference is theirs",
                     some(&found, 3),
                     rules.min_count
                 ),
@@ -950,7 +965,7 @@ impl SiteCore {
                     },
                     object_id,
                     requester: email,
-                    sets: decode_sets(&blob)?,
+                    kept: decode_kept(&blob)?,
                 });
             }
         }
@@ -1261,11 +1276,20 @@ mod tests {
     }
 
     #[test]
-    fn release_row_sets_round_trip_and_counts_round() {
-        let sets: Vec<Arc<[Row]>> = vec![vec![1, 2, 3].into(), vec![(7 << 32) | 5].into()];
-        let back = decode_sets(&encode_sets(&sets)).unwrap();
-        assert_eq!(back, sets);
-        assert!(decode_sets(&[1, 0, 0, 0, 9]).is_err());
+    fn released_values_round_trip_and_counts_round() {
+        let kept = vec![
+            Kept {
+                rows: vec![1, 2, 3].into(),
+                weights: Some(vec![0.5, -1.0, 2.0].into()),
+            },
+            Kept {
+                rows: vec![(7 << 32) | 5].into(),
+                weights: None,
+            },
+        ];
+        let back = decode_kept(&encode_kept(&kept)).unwrap();
+        assert_eq!(back, kept);
+        assert!(decode_kept(&[1, 0, 0, 0, 9]).is_err());
         let assessed = Assessed {
             counts: vec![true, false],
             rounding: 5,

@@ -333,15 +333,7 @@ impl SiteCore {
             _ => None,
         };
         self.store.write("deciding a request", |tx| {
-            // Read again inside the write transaction: two owners deciding at once get one decision.
-            let status: String = tx
-                .query_row(
-                    "SELECT status FROM requests WHERE id = ?1",
-                    [&record.id],
-                    |r| r.get(0),
-                )
-                .map_err(Error::sqlite("reading a request"))?;
-            let status = parse_status(&status)?;
+            let status = status_now(tx, &record.id)?;
             decidable(&record, status, approve, overriding)?;
             let overriding_only = status == RequestStatus::Approved;
             let (blob, kind) = match &result {
@@ -413,15 +405,7 @@ impl SiteCore {
     fn approvals_needed(&self, record: &Record) -> Result<u64> {
         let assets = match (&record.object_id, &record.code_id) {
             (Some(object_id), _) => self.assets_under(object_id)?,
-            (None, Some(code_id)) => self
-                .submitted_code(code_id)?
-                .inputs
-                .iter()
-                .filter_map(|i| match i {
-                    veil_api::code::Input::Asset { asset_id, .. } => Some(asset_id.clone()),
-                    _ => None,
-                })
-                .collect(),
+            (None, Some(code_id)) => self.submitted_code(code_id)?.asset_ids(),
             (None, None) => Vec::new(),
         };
         if assets.is_empty() {
@@ -476,14 +460,7 @@ impl SiteCore {
             by.len()
         );
         self.store.write("approving a request in part", |tx| {
-            let status: String = tx
-                .query_row(
-                    "SELECT status FROM requests WHERE id = ?1",
-                    [&record.id],
-                    |r| r.get(0),
-                )
-                .map_err(Error::sqlite("reading a request"))?;
-            decidable(record, parse_status(&status)?, true, overriding)?;
+            decidable(record, status_now(tx, &record.id)?, true, overriding)?;
             record_approval(tx, &record.id, caller, overriding)?;
             tx.execute(
                 "UPDATE requests SET decision = ?2 WHERE id = ?1",
@@ -521,14 +498,7 @@ impl SiteCore {
             ));
         }
         self.store.write("requesting changes", |tx| {
-            let status: String = tx
-                .query_row(
-                    "SELECT status FROM requests WHERE id = ?1",
-                    [&record.id],
-                    |r| r.get(0),
-                )
-                .map_err(Error::sqlite("reading a request"))?;
-            decidable(&record, parse_status(&status)?, false, None)?;
+            decidable(&record, status_now(tx, &record.id)?, false, None)?;
             tx.execute(
                 "UPDATE requests SET status = ?2, reviewer = ?3, decision = ?4, decided_at = ?5
                  WHERE id = ?1",
@@ -545,6 +515,17 @@ impl SiteCore {
         })?;
         self.request_view(caller, &record.id)
     }
+}
+
+/// Where request `id` stands, read again inside a deciding transaction: two owners deciding at
+/// once get one decision.
+fn status_now(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<RequestStatus> {
+    let status: String = tx
+        .query_row("SELECT status FROM requests WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .map_err(Error::sqlite("reading a request"))?;
+    parse_status(&status)
 }
 
 /// Records `owner`'s approval of request `id` (the two-person rule counts them).

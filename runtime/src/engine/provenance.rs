@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use polars::prelude::{Column, DataFrame, DataType};
-use veil_api::ops::{Agg, Op, Reduce};
+use veil_api::ops::{Agg, Arith, Op, Reduce};
 
 use crate::data::Data;
 
@@ -287,6 +287,63 @@ pub(crate) fn differs_by_few(a: &[Row], b: &[Row], min: usize) -> Option<usize> 
     (d > 0 && d < min).then_some(d)
 }
 
+/// In how many people two statistics over rows `a` and `b` (with contributions `wa`, `wb`) part:
+/// the people whose contribution to their difference departs from the rest's. Two releases that
+/// part in a few people give those people's values by difference, whatever their row sets.
+pub(crate) fn parted_by(a: &[Row], wa: &[f64], b: &[Row], wb: &[f64]) -> usize {
+    let (mut i, mut j) = (0, 0);
+    let mut diff = Vec::with_capacity(a.len().max(b.len()));
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                diff.push(wa[i] - wb[j]);
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => {
+                diff.push(wa[i]);
+                i += 1;
+            }
+            (Some(_), None) => {
+                diff.push(wa[i]);
+                i += 1;
+            }
+            _ => {
+                diff.push(-wb[j]);
+                j += 1;
+            }
+        }
+    }
+    movers(&diff)
+}
+
+/// How many of `values` depart from their median (beyond rounding).
+pub(crate) fn movers(values: &[f64]) -> usize {
+    departures(values).iter().filter(|d| **d > 0.0).count()
+}
+
+/// How far each of `values` departs from their median: what a person moves a statistic by,
+/// beyond what every person adds alike. Differences below the values' own rounding are none.
+pub(crate) fn departures(values: &[f64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return Vec::new();
+    }
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let scale = sorted
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(f64::MIN_POSITIVE);
+    values
+        .iter()
+        .map(|v| {
+            let d = (v - median).abs();
+            if d <= scale * 1e-12 { 0.0 } else { d }
+        })
+        .collect()
+}
+
 /// Each row's share of a statistic over `cells` of real `values` (signed): a value spread over
 /// its rows.
 fn weights(cells: &[&Cell], values: &[f64], rows: &[Row]) -> Arc<[f64]> {
@@ -383,6 +440,12 @@ impl Pass<'_, '_> {
 
     /// `a` and `b` meeting in one value (see the module's doc).
     fn meet(&mut self, step: &str, a: &Cell, b: &Cell) -> Cell {
+        self.meet_signed(step, a, b, 1.0)
+    }
+
+    /// `a` and `b` meeting, `b`'s contributions counted with `sign` (-1 for `a - b`: the
+    /// difference of two statistics is what each person moves them apart by).
+    fn meet_signed(&mut self, step: &str, a: &Cell, b: &Cell, sign: f64) -> Cell {
         let (Some(ra), Some(rb)) = (&a.rows, &b.rows) else {
             return if a.rows.is_some() {
                 a.clone()
@@ -404,10 +467,10 @@ impl Pass<'_, '_> {
                 (Some(_), _) | (_, Some(_)) => {
                     let rows = out.rows.clone().unwrap_or_default();
                     let mut by_row: HashMap<Row, f64> = HashMap::new();
-                    for c in [a, b] {
+                    for (c, sign) in [(a, 1.0), (b, sign)] {
                         if let (Some(r), Some(w)) = (&c.rows, &c.weights) {
                             for (row, w) in r.iter().zip(w.iter()) {
-                                *by_row.entry(*row).or_default() += w;
+                                *by_row.entry(*row).or_default() += sign * w;
                             }
                         }
                     }
@@ -595,10 +658,16 @@ impl Pass<'_, '_> {
                     .zip(&ib)
                     .map(|(a, b)| ((&ca[*a], va[*a]), (&cb[*b], vb[*b])));
                 self.weights_rows(&name, pairs);
+                let sign = match op {
+                    Op::Arith {
+                        kind: Arith::Sub, ..
+                    } => -1.0,
+                    _ => 1.0,
+                };
                 let cells = ia
                     .iter()
                     .zip(&ib)
-                    .map(|(a, b)| self.meet(&name, &ca[*a], &cb[*b]))
+                    .map(|(a, b)| self.meet_signed(&name, &ca[*a], &cb[*b], sign))
                     .collect();
                 Traced::Array { shape: out, cells }
             }

@@ -208,6 +208,17 @@ fn differencing_two_releases_is_refused_naming_the_first() {
     let mean_but_one = r.filter(&r.lt(largest).unwrap()).unwrap().mean().unwrap();
     let review = refused(&owner, &mean_but_one, "Joe's mean but the largest");
     assert_eq!(verdict(&review, "differencing"), Verdict::Fail);
+    // The same people, another statistic: the total plus an indicator of the largest, beside
+    // the released total, is the indicator by difference; so is that difference in one request.
+    let bumped = (&radius + &radius.gt(largest - 0.01).unwrap())
+        .unwrap()
+        .sum()
+        .unwrap();
+    let review = refused(&owner, &bumped, "the total plus an indicator");
+    assert_eq!(verdict(&review, "differencing"), Verdict::Fail);
+    let inside = (&bumped - &all).unwrap();
+    let review = refused(&owner, &inside, "an indicator by difference in one request");
+    assert_eq!(verdict(&review, "minimum cell count"), Verdict::Fail);
     // Weights of her own instead of a filter: the same 569 people, one weighed apart. The sum of
     // `w·x` beside the released sum of `x` is that patient's radius by difference; so is a dot
     // with a one-hot literal.
