@@ -1429,5 +1429,15 @@ mod tests {
         assert_eq!(differs_by_few(&a, &a, 10), None);
         let c: Vec<Row> = (20..40).collect();
         assert_eq!(differs_by_few(&a, &c, 10), None);
+        // The same rows, statistics that part in one person; and in none (a constant).
+        let x: Vec<f64> = (0..40).map(|i| 10.0 + f64::from(i) * 0.3).collect();
+        let mut bumped = x.clone();
+        bumped[7] += 1.0;
+        assert_eq!(parted_by(&a, &x, &a, &bumped), 1);
+        let shifted: Vec<f64> = x.iter().map(|v| v + 5.0).collect();
+        assert_eq!(parted_by(&a, &x, &a, &shifted), 0);
+        // All but one row: the one left out parts them.
+        assert_eq!(parted_by(&a, &x, &b, &x[1..]), 1);
+        assert_eq!(movers(&[1000.0, 1000.0, 1017.0]), 1);
     }
 }
