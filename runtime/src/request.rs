@@ -280,7 +280,9 @@ impl SiteCore {
                 "ask another owner or admin to review it",
             ));
         }
-        let needed = if approve {
+        // The two-person rule counts approvals of a pending request; an override of an approved
+        // code request's withheld run is one owner's decision on a release already agreed.
+        let needed = if approve && record.status == RequestStatus::Pending {
             self.approvals_needed(&record)?
         } else {
             1

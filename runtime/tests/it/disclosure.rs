@@ -535,6 +535,23 @@ fn the_two_person_rule_needs_two_different_owners() {
     assert!(mean.get().is_ok());
     let log = owner.audit_log().unwrap();
     assert!(log.0.iter().any(|e| e.action == "approve_in_part"));
+    // Code under the rule: two approvals, then a run a check withholds, which one owner may
+    // release with an override (the release itself was agreed by two).
+    let patients = jane.dataset(DATASET).unwrap().asset("Patients").unwrap();
+    let code = veil::function! {
+        fn two_rows(patients: DataFrame) -> DataFrame {
+            patients.head(Some(2))
+        }
+    }
+    .input_policy(ExactMatch::new().asset("patients", &patients));
+    let run = jane.request_code_execution(&code, "two rows").unwrap();
+    let held = owner.request(&run.id).unwrap();
+    assert_eq!(held.approve().unwrap().status, RequestStatus::Pending);
+    owen.request(&run.id).unwrap().approve().unwrap();
+    assert!(run.get().is_err(), "rows of the real data are withheld");
+    held.approve_overriding("the two patients consented")
+        .unwrap();
+    assert_eq!(run.get().unwrap().shape(), vec![2, 31]);
     site.land().unwrap();
 }
 
