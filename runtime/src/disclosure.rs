@@ -141,6 +141,9 @@ pub(crate) fn record_release(
     Ok(())
 }
 
+/// Most values of a result whose contributions are kept and compared (see `SiteCore::assess`).
+const MAX_COMPARED_STATISTICS: usize = 1000;
+
 /// Released values as stored, little-endian: for each, its number of rows (u32), its rows (u64
 /// each), whether contributions follow (u8), and then one (f64) per row.
 pub(crate) fn encode_kept(kept: &[Kept]) -> Vec<u8> {
@@ -456,6 +459,51 @@ fn weighted(findings: &[Finding]) -> Check {
             format!(
                 "{} weighs each person with a value of the scientist's own, not the same for all: such weights can single a person out of an aggregate",
                 some(&steps, 3)
+            ),
+        )
+    }
+}
+
+/// The differencing check: values of one request combined though they part in a few people
+/// (`findings`), and values that part so from earlier releases (`parted`, of `compared`).
+fn differencing(
+    findings: &[Finding],
+    parted: Vec<String>,
+    compared: usize,
+    rules: &Rules,
+) -> Check {
+    let mut found: Vec<String> = findings
+        .iter()
+        .filter_map(|f| match f {
+            Finding::Differencing {
+                step,
+                left,
+                right,
+                differ,
+            } => Some(format!(
+                "`{step}` combines values of {left} and {right} people that part in {differ}"
+            )),
+            _ => None,
+        })
+        .collect();
+    found.extend(parted);
+    if found.is_empty() {
+        check(
+            "differencing",
+            Verdict::Pass,
+            format!(
+                "no value parts from another, here or released earlier ({compared} releases compared), in fewer than {} people",
+                rules.min_count
+            ),
+        )
+    } else {
+        check(
+            "differencing",
+            Verdict::Fail,
+            format!(
+                "{}: fewer than {} people, so the difference is theirs",
+                some(&found, 3),
+                rules.min_count
             ),
         )
     }
@@ -811,21 +859,32 @@ impl SiteCore {
         let mut checks = check_cells(&cells, &rules);
         checks.push(subsets(&findings, &rules));
         checks.push(weighted(&findings));
+        // A result of many values keeps and compares rows alone: contributions of each would make
+        // the comparison with every earlier release quadratic in both.
+        let statistics = labelled.len() <= MAX_COMPARED_STATISTICS;
         let mut kept: Vec<Kept> = Vec::new();
+        let mut seen: HashSet<Vec<u64>> = HashSet::new();
         for (_, c) in &labelled {
             if let Some(rows) = &c.rows
                 && !rows.is_empty()
             {
-                let k = Kept {
-                    rows: rows.clone(),
-                    weights: c.weights.clone(),
-                };
-                if !kept.contains(&k) {
-                    kept.push(k);
+                let weights = c.weights.clone().filter(|_| statistics);
+                let key: Vec<u64> = rows
+                    .iter()
+                    .copied()
+                    .chain(weights.iter().flat_map(|w| w.iter().map(|v| v.to_bits())))
+                    .collect();
+                if seen.insert(key) {
+                    kept.push(Kept {
+                        rows: rows.clone(),
+                        weights,
+                    });
                 }
             }
         }
-        checks.push(self.differencing(id, requester, &assets, &labelled, &findings, &rules)?);
+        let (parted, compared) =
+            self.parted_releases(id, requester, &assets, &labelled, statistics, &rules)?;
+        checks.push(differencing(&findings, parted, compared, &rules));
         if matches!(last, Some(Op::LogisticFit { .. })) {
             for f in &findings {
                 if let Finding::Model { rows, parameters } = f {
@@ -843,33 +902,20 @@ impl SiteCore {
         })
     }
 
-    /// The differencing check: values whose rows differ by a few people from another value of
-    /// the same request, or from a value released earlier from the same assets (to `requester`,
-    /// or to anyone where the rules assume scientists collude).
-    fn differencing(
+    /// The values of a result that part in a few people from a value released earlier from the
+    /// same assets (to `requester`, or to anyone where the rules assume scientists collude), and
+    /// how many releases were compared.
+    fn parted_releases(
         &self,
         id: &str,
         requester: &str,
         assets: &[String],
         labelled: &[(String, &provenance::Cell)],
-        findings: &[Finding],
+        statistics: bool,
         rules: &Rules,
-    ) -> Result<Check> {
+    ) -> Result<(Vec<String>, usize)> {
         let min = rules.min_count as usize;
-        let mut found: Vec<String> = findings
-            .iter()
-            .filter_map(|f| match f {
-                Finding::Differencing {
-                    step,
-                    left,
-                    right,
-                    differ,
-                } => Some(format!(
-                    "`{step}` combines values of {left} and {right} people that part in {differ}"
-                )),
-                _ => None,
-            })
-            .collect();
+        let mut found = Vec::new();
         let earlier = self.releases_from(assets, requester, rules.assume_collusion)?;
         'cells: for (label, cell) in labelled {
             let Some(rows) = &cell.rows else { continue };
@@ -883,7 +929,8 @@ impl SiteCore {
                 for k in &release.kept {
                     // Statistics part in the people whose contributions differ; counts and
                     // models, in the people whose rows differ.
-                    let parted = match (&cell.weights, &k.weights) {
+                    let mine = cell.weights.as_ref().filter(|_| statistics);
+                    let parted = match (mine, &k.weights) {
                         (Some(w), Some(kw)) => Some(provenance::parted_by(rows, w, &k.rows, kw))
                             .filter(|d| *d > 0 && *d < min),
                         _ => provenance::differs_by_few(rows, &k.rows, min),
@@ -901,27 +948,7 @@ impl SiteCore {
                 }
             }
         }
-        Ok(if found.is_empty() {
-            check(
-                "differencing",
-                Verdict::Pass,
-                format!(
-                    "no value parts from another, here or released earlier ({} releases compared), in fewer than {} people",
-                    earlier.len(),
-                    rules.min_count
-                ),
-            )
-        } else {
-            check(
-                "differencing",
-                Verdict::Fail,
-                format!(
-                    "{}: fewer than {} people, so the difference is theirs",
-                    some(&found, 3),
-                    rules.min_count
-                ),
-            )
-        })
+        Ok((found, earlier.len()))
     }
 
     /// The releases of results drawn from any of `assets`: to `requester` only, or to anyone.

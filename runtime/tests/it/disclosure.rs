@@ -108,6 +108,15 @@ fn one_patients_record_is_flagged_and_released_only_with_an_override() {
     let entry = log.0.iter().find(|e| e.action == "override").unwrap();
     assert_eq!(entry.detail, "the patient consented to publication");
     veil::audit::verify(&log.0).unwrap();
+    // The whole frame released on purpose (17,639 values, kept by their rows alone), then an
+    // aggregate: compared with it, and released.
+    let everything = pointer(&jane, "Patients");
+    let (_, held) = reviewed(&owner, &everything, "the whole table");
+    held.approve_overriding("a published table").unwrap();
+    let mean = everything.column("radius1").unwrap().mean().unwrap();
+    let (review, held) = reviewed(&owner, &mean, "the mean radius");
+    assert_eq!(verdict(&review, "differencing"), Verdict::Pass);
+    held.approve().unwrap();
     site.land().unwrap();
 }
 
