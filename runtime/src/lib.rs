@@ -60,7 +60,8 @@
 //! - [`ops`]: the closed, serialisable op set pointers record, and its one evaluator; `analysis`
 //!   (private) the group-bys, joins and fits behind some ops.
 //! - `provenance` (private): the real rows behind each value of a result, the one pass the
-//!   disclosure checks count people from.
+//!   disclosure checks count people from; `checks` (private): the checks' math on it (verdicts,
+//!   code output reading, rounding, how released values are kept).
 //! - [`runner`]: compiles submitted functions against a prebuilt dependency set and runs them in a
 //!   limited child process.
 //! - [`mock`]: recipes for mock data, synthesized mocks (schema only, DP marginals), and the report

@@ -3,8 +3,8 @@
 //!
 //! - ground: errors, data, displays, validation, the store, progress, backoff, loaders, the audit
 //!   log's record and verify;
-//! - `engine/`: computation that knows no caller (ops, analysis, provenance, the code runner,
-//!   mocks, noise);
+//! - `engine/`: computation that knows no caller (ops, analysis, provenance, the disclosure
+//!   checks' math, the code runner, mocks, noise);
 //! - above them, the datasite (the trust boundary) and the client's handles, still side by side in
 //!   `src/` until they get their folders: they may name anything below.
 //!
@@ -25,6 +25,7 @@ const ENGINE: &[&str] = &[
     "ops",
     "analysis",
     "provenance",
+    "checks",
     "runner",
     "mock",
     "noise",
