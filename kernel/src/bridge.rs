@@ -7,7 +7,7 @@
 //! "parts": [HANDLE, ...]}}`) and
 //! forwarded to that client's [`Client::call`], so the datasite's one dispatch decides them; the
 //! reply's data and pointers become handles this process holds, and its records come back as their
-//! views with rendered displays. The rest is the kernel's own small vocabulary for what it holds,
+//! views with rendered displays (`forward`). The rest is the kernel's own small vocabulary for what it holds,
 //! `veil::api::kernel::KernelCall`: datasites and logins, frames and arrays a cell made (ops on
 //! them, mock recipes), a pointer's mock, displays, and `release`; it is answered by one `match` on
 //! that enum. A call that names values by part (an upload) sends the kernel's handles to them beside
@@ -31,15 +31,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use veil::api::call::{Call, Reply};
 use veil::api::kernel::{self as k, KernelCall, Recipe};
 use veil::api::view::{AssetView, DatasetView};
 use veil::error::clip;
 use veil::{Client, Data, Datasite, LaunchOptions, Pointer, Render};
 
-use crate::iopub::{Iopub, ProgressDisplay};
+use crate::iopub::Iopub;
 use crate::message::KernelError;
 use crate::session::{Session, Site};
+
+mod forward;
 
 /// The environment variable naming the bridge's socket, inherited by evcxr's child.
 pub const SOCKET_ENV: &str = "VEIL_BRIDGE_SOCKET";
@@ -719,34 +720,7 @@ impl Cells {
                 client,
                 call,
                 parts,
-            } => {
-                // Each part is a copy of a held value: bound them before copying any.
-                if parts.len() > MAX_PARTS {
-                    return Err(invalid(format!(
-                        "{} values came with the call, more than {MAX_PARTS} (an upload's data and mocks); send at most {MAX_PARTS}",
-                        parts.len()
-                    )));
-                }
-                let client = self.client(client)?;
-                let parts = parts
-                    .into_iter()
-                    .map(|handle| self.data(handle))
-                    .collect::<Result<_, _>>()?;
-                let display = match (&call, &self.iopub) {
-                    (Call::UploadDataset { dataset }, Some(iopub)) => {
-                        ProgressDisplay::new(iopub, format!("uploading `{}`", dataset.name))
-                    }
-                    _ => None,
-                };
-                let reply = match &display {
-                    Some(d) => client.call_reporting(call, parts, &|p| d.report(p)),
-                    None => client.call_with_parts(call, parts),
-                };
-                if let Some(d) = &display {
-                    d.finish(if reply.is_ok() { "done" } else { "failed" });
-                }
-                self.reply(&client, reply?)?
-            }
+            } => self.forward(client, call, parts)?,
             KernelCall::Release { handles } => {
                 let mut h = self.handles();
                 for id in handles {
@@ -754,66 +728,6 @@ impl Cells {
                 }
                 Value::Null
             }
-        })
-    }
-
-    /// A datasite's reply, as the facade reads it: data and pointers become handles the kernel holds,
-    /// records their views with rendered displays.
-    fn reply(&self, client: &Client, reply: Reply<Data>) -> Result<Value, KernelError> {
-        Ok(match reply {
-            Reply::Done => Value::Null,
-            Reply::User(user) => typed(&shown_user(&user)),
-            Reply::Users(users) => {
-                let list = veil::UserList(users);
-                typed(&shown_list(&list, &list, shown_user))
-            }
-            Reply::Audit(entries) => {
-                let log = veil::audit::AuditLog(entries);
-                typed(&shown(log.0.clone(), &log))
-            }
-            Reply::Datasets(views) => {
-                let list = veil::DatasetList(
-                    views
-                        .into_iter()
-                        .map(|v| veil::SiteDataset::from_view(v, client))
-                        .collect(),
-                );
-                typed(&shown_list(&list, &list, shown_dataset))
-            }
-            Reply::Dataset(view) => {
-                typed(&shown_dataset(&veil::SiteDataset::from_view(view, client)))
-            }
-            Reply::Pointer(view) => self.pointer_handle(Pointer::from_view(view, client)),
-            Reply::Status(status) => typed(&status),
-            Reply::Data(data) => self.data_handle(data),
-            Reply::PrivateRun(run) => {
-                self.data_handle(run.map_err(|e| KernelError::new("RunFailed", e))?)
-            }
-            Reply::Requests(views) => {
-                let list = veil::RequestList(
-                    views
-                        .into_iter()
-                        .map(|v| veil::Request::from_view(v, client.clone()))
-                        .collect(),
-                );
-                typed(&shown_list(&list, &list, shown_request))
-            }
-            Reply::Request(view) => typed(&shown_request(&veil::Request::from_view(
-                view,
-                client.clone(),
-            ))),
-            Reply::Review(view) => typed(&rendered(&veil::Review::from_view(*view, client))),
-            Reply::Code(code) => typed(&code.map_mock(|m| self.hold_data(m))),
-            Reply::Budget(budget) => typed(&shown(budget.clone(), &budget)),
-            Reply::Budgets(budgets) => {
-                let list = veil::BudgetList(budgets);
-                typed(&shown_list(&list, &list, |b| shown(b.clone(), b)))
-            }
-            Reply::DpPlan(plan) => typed(&shown(plan.clone(), &plan)),
-            Reply::DpRelease(release) => typed(&shown(release.clone(), &release)),
-            Reply::Rules(rules) => typed(&shown(rules.clone(), &rules)),
-            Reply::Receipt(receipt) => typed(&shown(receipt.clone(), &receipt)),
-            Reply::Verification(v) => typed(&shown(v.clone(), &v)),
         })
     }
 }
