@@ -33,7 +33,7 @@ use crate::engine::checks::{
 };
 use crate::error::{Error, Result};
 use crate::provenance::{self, Finding, Step};
-use crate::replay::{ObjectRow, Side};
+use crate::replay::Side;
 use crate::site::SiteCore;
 use crate::users::{User, require_owner};
 
@@ -127,35 +127,6 @@ impl SiteCore {
         Ok(out)
     }
 
-    /// The recorded steps behind object `id`, inputs before the steps that read them.
-    fn graph(&self, id: &str) -> Result<Vec<(String, ObjectRow)>> {
-        let mut order: Vec<(String, ObjectRow)> = Vec::new();
-        let mut placed: HashMap<String, usize> = HashMap::new();
-        let mut rows: HashMap<String, ObjectRow> = HashMap::new();
-        let mut stack = vec![(id.to_string(), false)];
-        while let Some((oid, expanded)) = stack.pop() {
-            if placed.contains_key(&oid) {
-                continue;
-            }
-            let row = match rows.remove(&oid) {
-                Some(r) => r,
-                None => self.object(&oid)?.ok_or_else(|| {
-                    Error::corrupt("checking a result", format!("object {oid} is missing"))
-                })?,
-            };
-            if expanded || row.inputs.is_empty() {
-                placed.insert(oid.clone(), order.len());
-                order.push((oid, row));
-                continue;
-            }
-            let inputs = row.inputs.clone();
-            rows.insert(oid.clone(), row);
-            stack.push((oid, true));
-            stack.extend(inputs.into_iter().rev().map(|i| (i, false)));
-        }
-        Ok(order)
-    }
-
     /// The stable number of asset `id` (its row in the assets table): row keys of releases
     /// compare across requests by it.
     fn asset_number(&self, id: &str) -> Result<u32> {
@@ -181,7 +152,7 @@ impl SiteCore {
             });
         }
         let rules = self.rules_for(&assets)?;
-        let graph = self.graph(id)?;
+        let graph = self.graph(id, "checking a result")?;
         let position: HashMap<&str, usize> = graph
             .iter()
             .enumerate()

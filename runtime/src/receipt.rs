@@ -10,7 +10,6 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 use veil_api::disclosure::Check;
-use veil_api::ops::Op;
 pub use veil_api::receipt::{Receipt, Verification};
 use veil_api::view::AuditEntry;
 
@@ -197,31 +196,15 @@ impl SiteCore {
     /// `ops:sha256` of object `id`'s recorded steps: each op and its inputs' positions among the
     /// steps, in the order they are computed, assets by id.
     pub(crate) fn computation(&self, id: &str) -> Result<String> {
-        let mut order: Vec<(String, Op, Vec<String>)> = Vec::new();
-        let mut stack = vec![(id.to_string(), false)];
-        while let Some((oid, expanded)) = stack.pop() {
-            if order.iter().any(|(o, _, _)| *o == oid) {
-                continue;
-            }
-            let row = self.object(&oid)?.ok_or_else(|| {
-                Error::corrupt("writing a receipt", format!("object {oid} is missing"))
-            })?;
-            if expanded || row.inputs.is_empty() {
-                order.push((oid, row.op, row.inputs));
-                continue;
-            }
-            stack.push((oid, true));
-            for input in row.inputs.iter().rev() {
-                stack.push((input.clone(), false));
-            }
-        }
+        let order = self.graph(id, "writing a receipt")?;
         let mut h = Sha256::new();
-        for (_, op, inputs) in &order {
-            let positions: Vec<usize> = inputs
+        for (_, row) in &order {
+            let positions: Vec<usize> = row
+                .inputs
                 .iter()
-                .filter_map(|i| order.iter().position(|(o, _, _)| o == i))
+                .filter_map(|i| order.iter().position(|(o, _)| o == i))
                 .collect();
-            let step = serde_json::to_vec(&(op, positions)).expect("ops serialise");
+            let step = serde_json::to_vec(&(&row.op, positions)).expect("ops serialise");
             h.update((step.len() as u64).to_le_bytes());
             h.update(step);
         }

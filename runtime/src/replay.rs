@@ -734,27 +734,7 @@ impl SiteCore {
     pub(crate) fn steps(&self, id: &str) -> Result<Vec<String>> {
         let mut labels: HashMap<String, String> = HashMap::new();
         let mut lines = Vec::new();
-        let mut stack = vec![(id.to_string(), false)];
-        let mut rows: HashMap<String, ObjectRow> = HashMap::new();
-        while let Some((oid, expanded)) = stack.pop() {
-            if labels.contains_key(&oid) {
-                continue;
-            }
-            let row = match rows.remove(&oid) {
-                Some(r) => r,
-                None => self.object(&oid)?.ok_or_else(|| {
-                    Error::corrupt("reading a request", format!("object {oid} is missing"))
-                })?,
-            };
-            if !expanded && row.inputs.iter().any(|i| !labels.contains_key(i)) {
-                let inputs = row.inputs.clone();
-                rows.insert(oid.clone(), row);
-                stack.push((oid.clone(), true));
-                for i in inputs.iter().rev() {
-                    stack.push((i.clone(), false));
-                }
-                continue;
-            }
+        for (oid, row) in self.graph(id, "reading a request")? {
             let label = match &row.op {
                 Op::Asset { .. } => format!("asset `{}`", row.lineage.join(", ")),
                 _ => format!("#{}", lines.len() + 1),
@@ -766,6 +746,37 @@ impl SiteCore {
             labels.insert(oid, label);
         }
         Ok(lines)
+    }
+
+    /// The recorded steps behind object `id`, each once, inputs before the steps that read them
+    /// (a depth-first walk, inputs in their order); `what` names the work for the error when an
+    /// object is missing.
+    pub(crate) fn graph(&self, id: &str, what: &str) -> Result<Vec<(String, ObjectRow)>> {
+        let mut order: Vec<(String, ObjectRow)> = Vec::new();
+        let mut placed: HashSet<String> = HashSet::new();
+        let mut rows: HashMap<String, ObjectRow> = HashMap::new();
+        let mut stack = vec![(id.to_string(), false)];
+        while let Some((oid, expanded)) = stack.pop() {
+            if placed.contains(&oid) {
+                continue;
+            }
+            let row = match rows.remove(&oid) {
+                Some(r) => r,
+                None => self
+                    .object(&oid)?
+                    .ok_or_else(|| Error::corrupt(what, format!("object {oid} is missing")))?,
+            };
+            if expanded || row.inputs.is_empty() {
+                placed.insert(oid.clone());
+                order.push((oid, row));
+                continue;
+            }
+            let inputs = row.inputs.clone();
+            rows.insert(oid.clone(), row);
+            stack.push((oid, true));
+            stack.extend(inputs.into_iter().rev().map(|i| (i, false)));
+        }
+        Ok(order)
     }
 }
 
