@@ -302,18 +302,8 @@ impl SiteCore {
         }
         let result = match (&record.object_id, record.kind(), approve) {
             (Some(object_id), RequestKind::Result, true) => {
-                let real = self.value(Side::Real, object_id).map_err(|e| {
-                    Error::invalid(
-                        format!("request {}", record.id),
-                        format!("its result failed on the real data: {e}"),
-                        "deny it with a reason so the scientist can fix the computation",
-                    )
-                })?;
-                let assessed = self.assess(object_id, &record.requester_id)?;
+                let (real, assessed) = self.approvable(&record, object_id, overriding)?;
                 let checks = &assessed.checks;
-                if veil_api::disclosure::fails(checks) && overriding.is_none() {
-                    return Err(failing(&record.id, checks));
-                }
                 let real = assessed.released(&real)?;
                 let blob = self.store.put_blob(&real.encode()?)?;
                 let view = self.request_view(caller, &record.id)?;
@@ -416,6 +406,28 @@ impl SiteCore {
         Ok(self.rules_for(&assets)?.approvals.max(1))
     }
 
+    /// Result request `record`'s real value (object `object_id`) and what releasing it would
+    /// disclose, if an approval may release it: it computed, and its checks pass or are overridden.
+    fn approvable(
+        &self,
+        record: &Record,
+        object_id: &str,
+        overriding: Option<&str>,
+    ) -> Result<(std::sync::Arc<Data>, crate::disclosure::Assessed)> {
+        let real = self.value(Side::Real, object_id).map_err(|e| {
+            Error::invalid(
+                format!("request {}", record.id),
+                format!("its result failed on the real data: {e}"),
+                "deny it with a reason so the scientist can fix the computation",
+            )
+        })?;
+        let assessed = self.assess(object_id, &record.requester_id)?;
+        if veil_api::disclosure::fails(&assessed.checks) && overriding.is_none() {
+            return Err(failing(&record.id, &assessed.checks));
+        }
+        Ok((real, assessed))
+    }
+
     /// The owners (id, email) who approved request `id` so far, under the two-person rule.
     fn approvals_of(&self, id: &str) -> Result<Vec<(String, String)>> {
         self.store.read(|conn| {
@@ -442,17 +454,7 @@ impl SiteCore {
         earlier: Vec<(String, String)>,
     ) -> Result<RequestView> {
         if let Some(object_id) = &record.object_id {
-            self.value(Side::Real, object_id).map_err(|e| {
-                Error::invalid(
-                    format!("request {}", record.id),
-                    format!("its result failed on the real data: {e}"),
-                    "deny it with a reason so the scientist can fix the computation",
-                )
-            })?;
-            let assessed = self.assess(object_id, &record.requester_id)?;
-            if veil_api::disclosure::fails(&assessed.checks) && overriding.is_none() {
-                return Err(failing(&record.id, &assessed.checks));
-            }
+            self.approvable(record, object_id, overriding)?;
         }
         let mut by: Vec<String> = earlier.into_iter().map(|(_, email)| email).collect();
         by.push(caller.email.clone());
