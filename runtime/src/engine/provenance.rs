@@ -724,20 +724,13 @@ impl Pass<'_, '_> {
                     cells: column,
                 }
             }
-            Op::RowCount => {
-                let cells: Vec<Cell> = self.traced[step.inputs[0]]
-                    .cells()
-                    .into_iter()
-                    .cloned()
-                    .collect();
-                Traced::Array {
-                    shape: Vec::new(),
-                    cells: vec![Cell {
-                        count: true,
-                        ..union(&cells, real)
-                    }],
-                }
-            }
+            Op::RowCount => Traced::Array {
+                shape: Vec::new(),
+                cells: vec![Cell {
+                    count: true,
+                    ..union(self.traced[step.inputs[0]].cells(), real)
+                }],
+            },
             Op::ToArray => {
                 let (_, cols, df) = self.frame(k, 0)?;
                 let (h, w) = (df.height(), cols.len());
