@@ -7,268 +7,26 @@
 //! transport of the same calls, and the served datasite's HTTP API (`veil serve`, the `veil-server`
 //! crate) is another.
 //!
-//! A call is small JSON-able data. The one call that carries frames and arrays, a dataset's upload,
+//! Each call is declared once, in [`calls`](crate::calls): its request type and the type of its
+//! reply ([`DatasiteCall`]), from which its [`Call`] variant, its [`Reply`] variant and its entry
+//! in the call table follow. A call is small JSON-able data. The one call that carries frames and arrays, a dataset's upload,
 //! names them by [`Part`]: the index of a value sent beside the call (in process, the values
 //! themselves; from a cell, the kernel's handles; over HTTP, the parts of a request's body), so
 //! every call keeps one form.
 
 use serde::{Deserialize, Serialize};
 
-use crate::code::{CodeSpec, SubmittedCode};
+use crate::access::CallInfo;
+use crate::code::SubmittedCode;
 use crate::disclosure::Rules;
-use crate::dp::{Budget, Domain, DpPlan, DpQuery, DpRelease};
-use crate::ops::Op;
+use crate::dp::{Budget, DpPlan, DpRelease};
 use crate::receipt::{Receipt, Verification};
 use crate::spec::Dataset;
 use crate::view::{
-    AuditEntry, DatasetView, NewUser, PointerStatus, PointerView, RequestView, ReviewView, Role,
-    User,
+    AuditEntry, DatasetView, PointerStatus, PointerView, RequestView, ReviewView, User,
 };
 
-/// One call to a datasite, made by the caller whose session it comes with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "snake_case")]
-pub enum Call {
-    /// The caller as the datasite holds them now: [`Reply::User`].
-    Whoami,
-    /// A new user (owners and admins; only admins create admins): [`Reply::User`].
-    Register {
-        /// Who.
-        user: NewUser,
-    },
-    /// Every user (owners and admins): [`Reply::Users`].
-    Users,
-    /// The caller's new password: [`Reply::Done`].
-    ChangePassword {
-        /// The current password.
-        old: Secret,
-        /// The new one.
-        new: Secret,
-    },
-    /// Another user's new password (admins): [`Reply::Done`].
-    ResetPassword {
-        /// Whose.
-        email: String,
-        /// The new one.
-        new: Secret,
-    },
-    /// A user's new role (admins): [`Reply::User`].
-    SetRole {
-        /// Whose.
-        email: String,
-        /// The role.
-        role: Role,
-    },
-    /// Deletes a user and their sessions (owners and admins; only admins delete admins):
-    /// [`Reply::Done`].
-    DeleteUser {
-        /// Whose.
-        email: String,
-    },
-    /// Turns self sign-up on or off (owners): [`Reply::Done`].
-    SetSignup {
-        /// On or off.
-        enabled: bool,
-    },
-    /// Ends the caller's session: [`Reply::Done`].
-    Logout,
-    /// The audit log, oldest entry first (owners and admins): [`Reply::Audit`].
-    AuditLog,
-    /// Every dataset, oldest first (anyone logged in): [`Reply::Datasets`].
-    Datasets,
-    /// The dataset called `name`, case-insensitively (anyone logged in): [`Reply::Dataset`].
-    Dataset {
-        /// Its name.
-        name: String,
-    },
-    /// Uploads a dataset and its assets in one transaction (owners and admins), their data and mocks
-    /// sent beside the call as parts: [`Reply::Dataset`].
-    UploadDataset {
-        /// The dataset, each asset's data and mock named by its part.
-        dataset: Dataset<Part>,
-    },
-    /// Deletes a dataset, its assets and their stored data (owners and admins): [`Reply::Done`].
-    DeleteDataset {
-        /// Its name.
-        name: String,
-    },
-    /// An asset's mock (anyone logged in) or real data (owners, audited): [`Reply::Data`].
-    AssetData {
-        /// The asset's id.
-        asset: String,
-        /// The real data rather than the mock.
-        real: bool,
-    },
-    /// A new pointer to an asset (the caller's own root object for it): [`Reply::Pointer`].
-    AssetPointer {
-        /// The asset's id.
-        asset: String,
-    },
-    /// A new array of the caller's own, from values in row-major order: [`Reply::Pointer`].
-    Array {
-        /// The values.
-        values: Vec<f64>,
-        /// The shape; its product is the number of values.
-        shape: Vec<usize>,
-    },
-    /// `op` on objects the caller made, run on their mocks and recorded: [`Reply::Pointer`].
-    Apply {
-        /// The op.
-        op: Op,
-        /// Its input objects, as many as the op takes.
-        inputs: Vec<String>,
-    },
-    /// Where the caller's latest request for an object's result stands: [`Reply::Status`].
-    PointerStatus {
-        /// The object's id.
-        pointer: String,
-    },
-    /// A request for an object's real result, saying why: [`Reply::Request`].
-    RequestResult {
-        /// The object's id.
-        pointer: String,
-        /// Why.
-        reason: String,
-    },
-    /// An object's real result, once released to the caller: [`Reply::Data`].
-    PointerResult {
-        /// The object's id.
-        pointer: String,
-    },
-    /// A code request's function run on the mocks of its bound assets: [`Reply::Data`].
-    RunOnMocks {
-        /// The function, its bindings and policy.
-        code: CodeSpec,
-    },
-    /// A code request submitted for an owner's review, saying why: [`Reply::Request`].
-    RequestCode {
-        /// The function, its bindings and policy.
-        code: CodeSpec,
-        /// Why.
-        reason: String,
-    },
-    /// The requests the caller may see (an owner: everyone's), newest first: [`Reply::Requests`].
-    Requests,
-    /// A request by number (`#3`) or by id or a unique prefix of one: [`Reply::Request`].
-    FindRequest {
-        /// `#3`, or an id or its first characters.
-        key: String,
-    },
-    /// An owner's review of a request: [`Reply::Review`].
-    Review {
-        /// The request's id.
-        request: String,
-    },
-    /// The released result, for the requester of an approved request: [`Reply::Data`].
-    Result {
-        /// The request's id.
-        request: String,
-    },
-    /// A further run of approved code, if its policy has one left: [`Reply::Data`].
-    Run {
-        /// The request's id.
-        request: String,
-    },
-    /// The submitted code of a code request, for its requester and owners: [`Reply::Code`].
-    Code {
-        /// The request's id.
-        request: String,
-    },
-    /// An owner's private run of a code request on the real data: [`Reply::PrivateRun`].
-    RunPrivately {
-        /// The request's id.
-        request: String,
-    },
-    /// An owner's approval: [`Reply::Request`]. A result that fails a disclosure check is
-    /// approved only with `overriding`, the owner's reason, which the audit log keeps (on an
-    /// approved code request, it releases runs whose output a check withheld).
-    Approve {
-        /// The request's id.
-        request: String,
-        /// Why the owner releases it although a disclosure check fails.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        overriding: Option<String>,
-    },
-    /// An owner's denial, with a reason the requester sees: [`Reply::Request`].
-    Deny {
-        /// The request's id.
-        request: String,
-        /// Why.
-        reason: String,
-    },
-    /// An owner's third outcome (neither approval nor denial): the request goes back to its
-    /// requester with `message`, the changes it needs; they may submit a new request.
-    /// [`Reply::Request`].
-    RequestChanges {
-        /// The request's id.
-        request: String,
-        /// What to change, which the requester sees.
-        message: String,
-    },
-    /// Sets a data scientist's privacy budget on a dataset, the ε allowed in all (owners):
-    /// [`Reply::Budget`].
-    SetBudget {
-        /// Whose.
-        email: String,
-        /// The dataset's name.
-        dataset: String,
-        /// The ε allowed in all; what was spent stays spent.
-        epsilon: f64,
-    },
-    /// Privacy budgets and what was spent of them (an owner: everyone's): [`Reply::Budgets`].
-    Budgets,
-    /// Sets a dataset's disclosure rules, the thresholds its releases are checked against
-    /// (owners): [`Reply::Rules`].
-    SetDisclosureRules {
-        /// The dataset's name.
-        dataset: String,
-        /// The thresholds.
-        rules: Rules,
-    },
-    /// A dataset's disclosure rules (anyone logged in): [`Reply::Rules`].
-    DisclosureRules {
-        /// The dataset's name.
-        dataset: String,
-    },
-    /// The receipt of a request's latest release, for its requester and owners:
-    /// [`Reply::Receipt`].
-    Receipt {
-        /// The request's id.
-        request: String,
-    },
-    /// A receipt checked against the datasite's audit log (anyone logged in):
-    /// [`Reply::Verification`].
-    VerifyReceipt {
-        /// The receipt.
-        receipt: Receipt,
-    },
-    /// Declares the range or categories of an asset's column, or of a 1-d array asset's values
-    /// (owners): [`Reply::Done`].
-    SetDomain {
-        /// The asset's id.
-        asset: String,
-        /// The column; `None` for a 1-d array asset's values.
-        column: Option<String>,
-        /// What it holds.
-        domain: Domain,
-    },
-    /// What a differentially private release of an aggregate pointer would compute and cost,
-    /// decided without reading anything real: [`Reply::DpPlan`].
-    PreviewDp {
-        /// The pointer's id.
-        pointer: String,
-        /// The ε and, where needed, bounds or categories.
-        query: DpQuery,
-    },
-    /// A differentially private release of an aggregate pointer, spending its ε from the
-    /// caller's budget on the dataset: [`Reply::DpRelease`].
-    ReleaseDp {
-        /// The pointer's id.
-        pointer: String,
-        /// The ε and, where needed, bounds or categories.
-        query: DpQuery,
-    },
-}
+pub use crate::calls::Call;
 
 impl Call {
     /// The call's name, e.g. `approve`, for messages.
@@ -276,6 +34,152 @@ impl Call {
         self.info().name
     }
 }
+
+/// One datasite call's request type (each struct of [`calls`](crate::calls)): what it answers with
+/// and where its entry in the call table is. `impl DatasiteCall for ReleaseDp { type Reply<D> =
+/// DpRelease; .. }`: the datasite's service for it returns that type and a client's method reads
+/// that type, so a reply of the wrong kind does not build. `D` is how data travels (the datasite's
+/// own values in process).
+pub trait DatasiteCall: Into<Call> + Sized {
+    /// What the datasite answers it with.
+    type Reply<D>;
+
+    /// Its entry in [`CALLS`](crate::access::CALLS): name, area, who may make it.
+    fn info() -> &'static CallInfo;
+
+    /// The reply as the [`Reply`] a transport carries.
+    fn wrap<D>(reply: Self::Reply<D>) -> Reply<D>;
+
+    /// The reply out of the [`Reply`] a transport carried, or the name of the kind it is when it
+    /// is of another (a transport's fault: the datasite's answer to this call is always its kind).
+    fn unwrap<D>(reply: Reply<D>) -> Result<Self::Reply<D>, &'static str>;
+}
+
+/// The reply type a declaration names: `()` for `Done`.
+macro_rules! reply_type {
+    () => {
+        ()
+    };
+    ($t:ty) => {
+        $t
+    };
+}
+pub(crate) use reply_type;
+
+/// A declaration's reply into, or out of, its [`Reply`] variant.
+macro_rules! reply_variant {
+    (wrap $variant:ident $value:ident) => {{
+        let () = $value;
+        $crate::call::Reply::$variant
+    }};
+    (wrap $variant:ident $value:ident, $t:ty) => {
+        $crate::call::Reply::$variant($value)
+    };
+    (unwrap $variant:ident $value:ident) => {
+        match $value {
+            $crate::call::Reply::$variant => Ok(()),
+            other => Err(other.name()),
+        }
+    };
+    (unwrap $variant:ident $value:ident, $t:ty) => {
+        match $value {
+            $crate::call::Reply::$variant(inner) => Ok(inner),
+            other => Err(other.name()),
+        }
+    };
+}
+pub(crate) use reply_variant;
+
+/// Declares the calls (see [`calls`](crate::calls)): for each, its struct and [`DatasiteCall`]
+/// impl, and for all, [`Call`], [`CALLS`](crate::access::CALLS), [`Call::info`] and
+/// `for_each_call!`.
+macro_rules! declare_calls {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident $wire:tt { $( $(#[$field_meta:meta])* $field:ident : $field_type:ty ),* $(,)? }
+        -> $reply:ident $( ( $reply_type:ty ) )?,
+        $area:ident, $who:ident, $usage:literal, [$($method:literal),+ $(,)?], $line:literal;
+    )+) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct $name {
+                $( $(#[$field_meta])* pub $field: $field_type, )*
+            }
+
+            impl DatasiteCall for $name {
+                type Reply<D> = $crate::call::reply_type!($($reply_type)?);
+
+                fn info() -> &'static CallInfo {
+                    &CALLS[Index::$name as usize]
+                }
+
+                fn wrap<D>(reply: Self::Reply<D>) -> $crate::call::Reply<D> {
+                    $crate::call::reply_variant!(wrap $reply reply $(, $reply_type)?)
+                }
+
+                fn unwrap<D>(
+                    reply: $crate::call::Reply<D>,
+                ) -> ::core::result::Result<Self::Reply<D>, &'static str> {
+                    $crate::call::reply_variant!(unwrap $reply reply $(, $reply_type)?)
+                }
+            }
+
+            impl From<$name> for Call {
+                fn from(call: $name) -> Call {
+                    Call::$name(call)
+                }
+            }
+        )+
+
+        /// One call to a datasite, made by the caller whose session it comes with: any of the
+        /// calls declared in this module, as the one value every transport carries.
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(tag = "call")]
+        pub enum Call {
+            $(
+                $(#[$doc])*
+                #[serde(rename = $wire)]
+                $name($name),
+            )+
+        }
+
+        #[derive(Clone, Copy)]
+        enum Index {
+            $($name,)+
+        }
+
+        /// Every call, in the order listings show them within an area.
+        pub const CALLS: &[CallInfo] = &[$(CallInfo {
+            name: $wire,
+            area: Area::$area,
+            who: Who::$who,
+            usage: $usage,
+            methods: &[$($method),+],
+            doc: $line,
+        },)+];
+
+        impl Call {
+            /// Its entry in [`CALLS`]: name, area, who may make it.
+            pub fn info(&self) -> &'static CallInfo {
+                match self {
+                    $(Call::$name(_) => &CALLS[Index::$name as usize],)+
+                }
+            }
+        }
+
+        /// Invokes the macro `$m` with the name of every call, `$m! { Datasets Dataset .. }`: how
+        /// a datasite's dispatch matches every [`Call`](crate::call::Call) variant without a list
+        /// of its own (a call declared here and not served fails to build).
+        #[macro_export]
+        macro_rules! for_each_call {
+            ($m:ident) => {
+                $m! { $($name)+ }
+            };
+        }
+    };
+}
+pub(crate) use declare_calls;
 
 /// What kind of error a call ended in: what a client branches on (the message, which names the
 /// problem and the fix, is for people). Every transport carries it with the message.
@@ -549,14 +453,16 @@ impl<D> Reply<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calls;
+    use crate::view::NewUser;
 
     #[test]
     fn calls_keep_their_wire_form() {
         // Every transport sends these; changing the form needs a new API_VERSION.
-        let deny = Call::Deny {
+        let deny = Call::from(calls::Deny {
             request: "ab12".into(),
             reason: "too few rows".into(),
-        };
+        });
         let wire = serde_json::to_value(&deny).unwrap();
         assert_eq!(
             wire,
@@ -565,13 +471,61 @@ mod tests {
         assert_eq!(serde_json::from_value::<Call>(wire).unwrap(), deny);
         assert_eq!(
             serde_json::from_value::<Call>(serde_json::json!({"call": "requests"})).unwrap(),
-            Call::Requests
+            Call::Requests(calls::Requests {})
         );
         assert!(serde_json::from_value::<Call>(serde_json::json!({"call": "steal"})).is_err());
         let reply: Reply<f64> = Reply::PrivateRun(Err("panicked".into()));
         let back: Reply<f64> =
             serde_json::from_value(serde_json::to_value(&reply).unwrap()).unwrap();
         assert_eq!((back.name(), deny.name()), ("private_run", "deny"));
+    }
+
+    #[test]
+    fn a_calls_reply_is_its_declared_kind_and_no_other() {
+        // The wire name and the table's are one token of the declaration: each call without
+        // fields reads from its name alone and finds its own entry.
+        let mut fieldless = Vec::new();
+        for info in crate::access::CALLS {
+            let wire = serde_json::json!({ "call": info.name });
+            if let Ok(call) = serde_json::from_value::<Call>(wire.clone()) {
+                assert_eq!(call.info(), info);
+                assert_eq!(serde_json::to_value(&call).unwrap(), wire);
+                fieldless.push(info.name);
+            }
+        }
+        fieldless.sort_unstable();
+        assert_eq!(
+            fieldless,
+            [
+                "audit_log",
+                "budgets",
+                "datasets",
+                "logout",
+                "requests",
+                "users",
+                "whoami"
+            ]
+        );
+        assert_eq!(calls::Approve::info().name, "approve");
+        let budgets: Reply<f64> = calls::Budgets::wrap(Vec::new());
+        assert_eq!(budgets.name(), "budgets");
+        assert_eq!(calls::Budgets::unwrap(budgets.clone()), Ok(Vec::new()));
+        assert_eq!(calls::SetBudget::unwrap(budgets).unwrap_err(), "budgets");
+        assert_eq!(
+            calls::Whoami::unwrap(Reply::<f64>::Done).unwrap_err(),
+            "done"
+        );
+        assert_eq!(calls::Logout::wrap::<f64>(()), Reply::Done);
+        assert_eq!(calls::AssetData::unwrap(Reply::Data(2.0)), Ok(2.0));
+        // Optional fields stay off the wire when unset, as before.
+        let plain = Call::from(calls::Approve {
+            request: "ab12".into(),
+            overriding: None,
+        });
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            serde_json::json!({"call": "approve", "request": "ab12"})
+        );
     }
 
     #[test]
@@ -582,12 +536,14 @@ mod tests {
             .asset(Asset::new("b").data("real b").no_mock());
         let (named, parts) = into_parts(ds.clone());
         assert_eq!(parts, ["real a", "mock a", "real b"]);
-        let call = Call::UploadDataset {
+        let call = Call::from(calls::UploadDataset {
             dataset: named.clone(),
-        };
+        });
         let wire = serde_json::to_value(&call).unwrap();
         assert_eq!(wire["dataset"]["assets"][0]["data"], 0);
-        let Call::UploadDataset { dataset } = serde_json::from_value(wire).unwrap() else {
+        let Call::UploadDataset(calls::UploadDataset { dataset }) =
+            serde_json::from_value(wire).unwrap()
+        else {
             panic!("not an upload");
         };
         assert_eq!(from_parts(dataset, parts.clone()).unwrap(), ds);
@@ -617,18 +573,18 @@ mod tests {
 
     #[test]
     fn passwords_travel_but_never_print() {
-        let call = Call::ChangePassword {
+        let call = Call::from(calls::ChangePassword {
             old: Secret("hunter22".into()),
             new: Secret("correct horse".into()),
-        };
+        });
         let wire = serde_json::to_string(&call).unwrap();
         assert!(
             wire.contains("hunter22") && wire.contains("correct horse"),
             "{wire}"
         );
-        let register = Call::Register {
+        let register = Call::from(calls::Register {
             user: NewUser::new("Jane", "jane@caltech.edu", "abc123"),
-        };
+        });
         for shown in [format!("{call:?}"), format!("{register:?}")] {
             for secret in ["hunter22", "correct horse", "abc123"] {
                 assert!(!shown.contains(secret), "{shown}");

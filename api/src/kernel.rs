@@ -387,7 +387,7 @@ mod tests {
             KernelCall::PointerMock { pointer: 1 },
             KernelCall::Datasite {
                 client: 1,
-                call: Call::Whoami,
+                call: crate::calls::Whoami {}.into(),
                 parts: vec![],
             },
             KernelCall::Release { handles: vec![1] },

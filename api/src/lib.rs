@@ -12,9 +12,13 @@
 //! instead of a copy: mini-redis's one command type shared by its client and server, for Veil.
 //!
 //! # Layout
-//! - [`call`]: the calls a client makes ([`call::Call`]), the datasite's replies ([`call::Reply`]),
-//!   the kinds of error a call ends in ([`call::ErrorKind`]), and [`call::Part`], how an upload
-//!   names the frames and arrays sent beside it.
+//! - [`calls`]: every call, declared once: its request type, its reply type
+//!   ([`call::DatasiteCall`]), its wire name, its area, the roles it is open to and how a cell
+//!   makes it; [`call::Call`] is any of them, as one value.
+//! - [`call`]: what a call is ([`call::DatasiteCall`], [`call::Call`]), the datasite's replies as a
+//!   transport carries them ([`call::Reply`]), the kinds of error a call ends in
+//!   ([`call::ErrorKind`]), and [`call::Part`], how an upload names the frames and arrays sent
+//!   beside it.
 //! - [`access`]: who may make each call ([`access::CALLS`], [`call::Call::info`]): the table the
 //!   datasite's dispatch checks first and listings of what a role may do are drawn from.
 //! - [`ops`]: [`ops::Op`] and its kinds (arithmetic, comparisons, reductions, aggregates), with
@@ -37,10 +41,12 @@
 //! - [`kernel`]: the small vocabulary of a cell's calls to its Jupyter kernel, about the values the
 //!   kernel holds for it ([`kernel::KernelCall`], addressed by the kernel's handles).
 //! - [`op_methods!`]: the op methods (`sum`, `pow`, `column`, ...) and arithmetic operators, written
-//!   once for every type that takes ops.
+//!   once for every type that takes ops; [`handle_methods!`]: the handles' methods that are one
+//!   call each, written once for a program's handles and a cell's.
 
 pub mod access;
 pub mod call;
+pub mod calls;
 pub mod code;
 pub mod disclosure;
 pub mod dp;

@@ -202,3 +202,10 @@ impl From<&Data> for Data {
         data.clone()
     }
 }
+
+impl crate::calls::Answer<Data> for Data {
+    type Sent = Held<DataInfo>;
+    fn answer(held: Held<DataInfo>, _: &crate::site::Client) -> Result<Data> {
+        Ok(Data::from_held(held))
+    }
+}

@@ -43,6 +43,7 @@
 use std::io::Write;
 
 mod bridge;
+mod calls;
 mod code;
 mod data;
 mod dp;

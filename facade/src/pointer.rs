@@ -5,14 +5,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use veil_api::call::Call;
 use veil_api::kernel::DataInfo;
 use veil_api::ops::Op;
-use veil_api::view::{PointerStatus, PointerView, RequestView};
+use veil_api::view::{PointerView, RequestView, ReviewView};
 
 use crate::bridge::{
     Handle, Held, KernelCall, Rendered, Result, Shown, call, live, rich_via_rendered,
 };
+use crate::calls::Answer;
 use crate::data::Data;
 use crate::site::{Client, SiteAsset};
 
@@ -53,12 +53,6 @@ impl Pointer {
         }
     }
 
-    fn ask(client: &Client, call: Call) -> Result<Pointer> {
-        client
-            .send(call)
-            .map(|held| Pointer::from_held(client, held))
-    }
-
     /// Runs `op` at once on the mocks of `self` and `others` (in the kernel) and records it on the
     /// datasite, which replays it on the real data. The op methods (`sum`, `column`, `+`, ...) are
     /// this with their op.
@@ -67,7 +61,7 @@ impl Pointer {
             .chain(others.iter().copied())
             .map(|p| p.view.id.clone())
             .collect();
-        Pointer::ask(&self.client, Call::Apply { op, inputs })
+        self.ask(veil_api::calls::Apply { op, inputs })
     }
 
     pub(crate) fn rendered(&self) -> Rendered {
@@ -101,32 +95,6 @@ impl Pointer {
         })
         .map(Data::from_held)
     }
-
-    /// Where its result stands: private, requested, approved or denied (with the owner's reason);
-    /// it displays as `private`, `requested`, `approved` or `denied: REASON`.
-    pub fn status(&self) -> Result<PointerStatus> {
-        self.client.send(Call::PointerStatus {
-            pointer: self.view.id.clone(),
-        })
-    }
-
-    /// Asks the owner for the real result, saying why.
-    pub fn request(&self, reason: &str) -> Result<Request> {
-        Request::ask(
-            &self.client,
-            Call::RequestResult {
-                pointer: self.view.id.clone(),
-                reason: reason.into(),
-            },
-        )
-    }
-
-    /// The real result, once your request is approved (at once for your own arrays).
-    pub fn get(&self) -> Result<Data> {
-        self.client.data(Call::PointerResult {
-            pointer: self.view.id.clone(),
-        })
-    }
 }
 
 veil_api::op_methods!(Pointer);
@@ -144,10 +112,9 @@ impl SiteAsset {
     }
 
     pub(crate) fn new_pointer(&self) -> Result<Pointer> {
-        let call = Call::AssetPointer {
+        self.ask(veil_api::calls::AssetPointer {
             asset: self.id().to_string(),
-        };
-        Pointer::ask(self.client(), call)
+        })
     }
 }
 
@@ -156,25 +123,7 @@ impl Client {
     pub fn array(&self, values: impl Into<Vec<f64>>) -> Result<Pointer> {
         let values = values.into();
         let shape = vec![values.len()];
-        Pointer::ask(self, Call::Array { values, shape })
-    }
-
-    /// Requests: an owner sees everyone's, a scientist its own. Newest first.
-    pub fn requests(&self) -> Result<RequestList> {
-        let list: Shown<Vec<Shown<RequestView>>> = self.send(Call::Requests)?;
-        Ok(RequestList {
-            requests: list
-                .view
-                .into_iter()
-                .map(|r| Request::from_shown(self, r))
-                .collect(),
-            rendered: list.rendered,
-        })
-    }
-
-    /// The request whose id starts with `id`.
-    pub fn request(&self, id: &str) -> Result<Request> {
-        Request::ask(self, Call::FindRequest { key: id.into() })
+        self.ask(veil_api::calls::Array { values, shape })
     }
 }
 
@@ -203,104 +152,67 @@ impl Request {
         }
     }
 
-    pub(crate) fn ask(client: &Client, call: Call) -> Result<Request> {
-        client.send(call).map(|r| Request::from_shown(client, r))
-    }
-
-    /// What an owner reads before deciding: who, why, the steps, mock and real results.
-    pub fn review(&self) -> Result<Review> {
-        let rendered = self.client.send(Call::Review {
-            request: self.id.clone(),
-        })?;
-        Ok(Review { rendered })
-    }
-
-    /// Approves: the real result is released to the requester. A result a disclosure check fails
-    /// (see the review) needs [`Request::approve_overriding`].
-    pub fn approve(&self) -> Result<Request> {
-        let call = Call::Approve {
-            request: self.id.clone(),
-            overriding: None,
-        };
-        Request::ask(&self.client, call)
-    }
-
-    /// Approves although a disclosure check fails, saying why the result may be released; the
-    /// audit log keeps the reason. On an approved code request, releases runs whose output a check
-    /// withheld.
-    pub fn approve_overriding(&self, reason: &str) -> Result<Request> {
-        let call = Call::Approve {
-            request: self.id.clone(),
-            overriding: Some(reason.into()),
-        };
-        Request::ask(&self.client, call)
-    }
-
-    /// Denies, with a reason the requester sees.
-    pub fn deny(&self, reason: &str) -> Result<Request> {
-        let call = Call::Deny {
-            request: self.id.clone(),
-            reason: reason.into(),
-        };
-        Request::ask(&self.client, call)
-    }
-
-    /// Sends it back to its requester with the changes it needs (`message`, which they see); they
-    /// may submit a new request.
-    pub fn request_changes(&self, message: &str) -> Result<Request> {
-        let call = Call::RequestChanges {
-            request: self.id.clone(),
-            message: message.into(),
-        };
-        Request::ask(&self.client, call)
-    }
-
-    /// The released result, for the requester once approved: a pointer's real result, or the latest
-    /// result of approved code (run now if it has not run yet).
-    pub fn get(&self) -> Result<Data> {
-        self.client.data(Call::Result {
-            request: self.id.clone(),
-        })
-    }
-
-    /// The receipt of this request's latest release (its requester and owners): the datasets'
-    /// versions, the computation, the policy, the checks, who released it and the audit entry that
-    /// records it. `client.verify_receipt(&receipt)` checks it against the log.
-    pub fn receipt(&self) -> Result<crate::Receipt> {
-        self.client
-            .send::<crate::bridge::Shown<_>>(Call::Receipt {
-                request: self.id.clone(),
-            })
-            .map(crate::Receipt::from)
-    }
-
-    /// Approved code: runs it again, if its output policy has a run left.
-    pub fn run(&self) -> Result<Data> {
-        self.client.data(Call::Run {
-            request: self.id.clone(),
-        })
-    }
-
-    /// Owners: runs a code request on the real data now, for your eyes only; nothing is released and
-    /// the output policy is not used.
-    pub fn run_privately(&self) -> Result<Data> {
-        self.client.data(Call::RunPrivately {
-            request: self.id.clone(),
-        })
-    }
-
-    /// The submitted code, for a code request (its requester and owners): its source, the call the
-    /// datasite makes, its policy and runs, and its result on the mocks.
-    pub fn code(&self) -> Result<SubmittedCode> {
-        let code: veil_api::code::SubmittedCode<Held<DataInfo>> = self.client.send(Call::Code {
-            request: self.id.clone(),
-        })?;
-        Ok(code.map_mock(Data::from_held))
+    /// The client that read it: the request acts as that user.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 }
 
 /// A code request's function as the datasite keeps it, its mock result held by the kernel.
 pub type SubmittedCode = veil_api::code::SubmittedCode<Data>;
+
+/// A private run's result ([`Request::run_privately`]); a run that fails on the real data is an
+/// error named `RunFailed`, with the failure.
+pub type PrivateRun = Data;
+
+impl Answer<PointerView<Data>> for Pointer {
+    type Sent = Held<PointerView<DataInfo>>;
+    fn answer(held: Self::Sent, client: &Client) -> Result<Pointer> {
+        Ok(Pointer::from_held(client, held))
+    }
+}
+
+impl Answer<RequestView> for Request {
+    type Sent = Shown<RequestView>;
+    fn answer(shown: Self::Sent, client: &Client) -> Result<Request> {
+        Ok(Request::from_shown(client, shown))
+    }
+}
+
+impl Answer<Vec<RequestView>> for RequestList {
+    type Sent = Shown<Vec<Shown<RequestView>>>;
+    fn answer(list: Self::Sent, client: &Client) -> Result<RequestList> {
+        Ok(RequestList {
+            requests: list
+                .view
+                .into_iter()
+                .map(|r| Request::from_shown(client, r))
+                .collect(),
+            rendered: list.rendered,
+        })
+    }
+}
+
+impl Answer<Box<ReviewView<Data>>> for Review {
+    type Sent = Rendered;
+    fn answer(rendered: Rendered, _: &Client) -> Result<Review> {
+        Ok(Review { rendered })
+    }
+}
+
+impl Answer<veil_api::code::SubmittedCode<Data>> for SubmittedCode {
+    type Sent = veil_api::code::SubmittedCode<Held<DataInfo>>;
+    fn answer(code: Self::Sent, _: &Client) -> Result<SubmittedCode> {
+        Ok(code.map_mock(Data::from_held))
+    }
+}
+
+impl Answer<std::result::Result<Data, String>> for PrivateRun {
+    type Sent = Held<DataInfo>;
+    fn answer(held: Held<DataInfo>, _: &Client) -> Result<PrivateRun> {
+        Ok(Data::from_held(held))
+    }
+}
 
 /// An owner's review of a request.
 #[derive(Clone)]

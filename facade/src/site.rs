@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use veil_api::call::{Call, Secret};
-use veil_api::kernel::{ClientInfo, DataInfo, ServedInfo, SiteInfo};
+use veil_api::call::{Call, DatasiteCall, Secret};
+use veil_api::calls;
+use veil_api::kernel::{ClientInfo, ServedInfo, SiteInfo};
 use veil_api::view::{AssetView, AuditEntry, DatasetView};
 
 use crate::bridge::{
-    Error, Handle, Held, KernelCall, Rendered, Result, Shown, call, live, rich_via_rendered,
+    Error, Handle, KernelCall, Rendered, Result, Shown, call, live, rich_via_rendered,
 };
+use crate::calls::Answer;
 use crate::data::{Data, Dataset};
 
 /// A datasite this session opened: embedded in the kernel process, shared with the magics.
@@ -102,7 +104,7 @@ impl Datasite {
 
     /// Logs in. The session's first login on its datasite is also who magics act as.
     pub fn login(&self, email: &str, password: &str) -> Result<Client> {
-        Client::ask(KernelCall::Login {
+        Client::held(KernelCall::Login {
             site: self.handle.id(),
             email: email.into(),
             password: Secret(password.into()),
@@ -168,7 +170,7 @@ impl RemoteSite {
 
     /// Logs in: the server returns a session token, which every call of the client carries.
     pub fn login(&self, email: &str, password: &str) -> Result<Client> {
-        Client::ask(KernelCall::Login {
+        Client::held(KernelCall::Login {
             site: self.handle.id(),
             email: email.into(),
             password: Secret(password.into()),
@@ -183,7 +185,7 @@ pub fn site() -> Result<Datasite> {
 
 /// The session's logged-in client: `%login`'s, or the first login on the session's datasite.
 pub fn client() -> Result<Client> {
-    Client::ask(KernelCall::CurrentClient {})
+    Client::held(KernelCall::CurrentClient {})
 }
 
 /// A user's session on a datasite.
@@ -204,7 +206,7 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    fn ask(call: KernelCall) -> Result<Client> {
+    fn held(call: KernelCall) -> Result<Client> {
         let (handle, info) = Handle::held::<ClientInfo>(crate::bridge::call(call)?);
         for notice in &info.notices {
             eprintln!("{notice}");
@@ -230,14 +232,20 @@ impl Client {
         })
     }
 
-    /// [`Client::send_with_parts`] for a call without values beside it.
-    pub(crate) fn send<R: DeserializeOwned>(&self, call: Call) -> Result<R> {
-        self.send_with_parts(call, Vec::new())
+    /// Sends `call` as this client and reads its reply, the type its declaration gives, as `T`
+    /// (what the kernel sends for it: a handle it holds, or a view with its display): what each
+    /// method of the handles does (see [`veil_api::handle_methods!`]).
+    pub(crate) fn ask<C: DatasiteCall, T: Answer<C::Reply<Data>>>(&self, call: C) -> Result<T> {
+        self.ask_with_parts(call, Vec::new())
     }
 
-    /// [`Client::send`] for a call whose reply is a value the kernel now holds.
-    pub(crate) fn data(&self, call: Call) -> Result<Data> {
-        self.send::<Held<DataInfo>>(call).map(Data::from_held)
+    /// [`Client::ask`] for a call with the kernel's values `parts` beside it.
+    fn ask_with_parts<C: DatasiteCall, T: Answer<C::Reply<Data>>>(
+        &self,
+        call: C,
+        parts: Vec<u64>,
+    ) -> Result<T> {
+        T::answer(self.send_with_parts(call.into(), parts)?, self)
     }
 
     /// Who this client is logged in as.
@@ -255,109 +263,14 @@ impl Client {
         &self.info.site
     }
 
-    /// The logged-in user, as the datasite knows them now.
-    pub fn whoami(&self) -> Result<User> {
-        self.send(Call::Whoami).map(User::from_shown)
-    }
-
-    /// Registers a user (owners and admins).
-    pub fn register(&self, user: NewUser) -> Result<User> {
-        self.send(Call::Register { user }).map(User::from_shown)
-    }
-
-    /// Everyone registered (owners and admins).
-    pub fn users(&self) -> Result<UserList> {
-        let list: Shown<Vec<Shown<veil_api::view::User>>> = self.send(Call::Users)?;
-        Ok(UserList {
-            users: list.view.into_iter().map(User::from_shown).collect(),
-            rendered: list.rendered,
-        })
-    }
-
-    /// Changes your own password.
-    pub fn change_password(&self, old: &str, new: &str) -> Result<()> {
-        self.send(Call::ChangePassword {
-            old: Secret(old.into()),
-            new: Secret(new.into()),
-        })
-    }
-
-    /// Sets another user's password (owners and admins).
-    pub fn reset_password(&self, email: &str, new: &str) -> Result<()> {
-        self.send(Call::ResetPassword {
-            email: email.into(),
-            new: Secret(new.into()),
-        })
-    }
-
-    /// Changes a user's role (admins).
-    pub fn set_role(&self, email: &str, role: Role) -> Result<User> {
-        self.send(Call::SetRole {
-            email: email.into(),
-            role,
-        })
-        .map(User::from_shown)
-    }
-
-    /// Deletes a user (owners and admins).
-    pub fn delete_user(&self, email: &str) -> Result<()> {
-        self.send(Call::DeleteUser {
-            email: email.into(),
-        })
-    }
-
-    /// Lets people register themselves with [`Datasite::sign_up`], or stops it.
-    pub fn set_signup(&self, enabled: bool) -> Result<()> {
-        self.send(Call::SetSignup { enabled })
-    }
-
     /// Uploads a dataset: real data stays on the datasite, mocks are what scientists see.
     pub fn upload_dataset(&self, dataset: Dataset) -> Result<SiteDataset> {
         // `held` keeps the kernel's values alive until the call is answered.
         let (dataset, held) = veil_api::call::into_parts(dataset);
         let parts: Vec<u64> = held.iter().map(Data::id).collect();
-        let call = Call::UploadDataset { dataset };
-        let reply = self.send_with_parts(call, parts)?;
+        let dataset = self.ask_with_parts(calls::UploadDataset { dataset }, parts);
         drop(held);
-        Ok(SiteDataset::from_shown(self, reply))
-    }
-
-    /// The datasets on the datasite.
-    pub fn datasets(&self) -> Result<DatasetList> {
-        let list: Shown<Vec<ShownDataset>> = self.send(Call::Datasets)?;
-        Ok(DatasetList {
-            datasets: list
-                .view
-                .into_iter()
-                .map(|d| SiteDataset::from_shown(self, d))
-                .collect(),
-            rendered: list.rendered,
-        })
-    }
-
-    /// The dataset called `name`.
-    pub fn dataset(&self, name: &str) -> Result<SiteDataset> {
-        self.send(Call::Dataset { name: name.into() })
-            .map(|d| SiteDataset::from_shown(self, d))
-    }
-
-    /// Deletes a dataset and its data (owners).
-    pub fn delete_dataset(&self, name: &str) -> Result<()> {
-        self.send(Call::DeleteDataset { name: name.into() })
-    }
-
-    /// The audit log (owners).
-    pub fn audit_log(&self) -> Result<AuditLog> {
-        let log: Shown<Vec<AuditEntry>> = self.send(Call::AuditLog)?;
-        Ok(AuditLog {
-            entries: log.view,
-            rendered: log.rendered,
-        })
-    }
-
-    /// Ends this session; later calls through this client fail.
-    pub fn logout(&self) -> Result<()> {
-        self.send(Call::Logout)
+        dataset
     }
 }
 
@@ -471,23 +384,6 @@ impl SiteAsset {
     pub fn id(&self) -> &str {
         &self.id
     }
-
-    fn fetch(&self, real: bool) -> Result<Data> {
-        self.client.data(Call::AssetData {
-            asset: self.id.clone(),
-            real,
-        })
-    }
-
-    /// The mock: what everyone allowed to see the dataset may work on.
-    pub fn mock(&self) -> Result<Data> {
-        self.fetch(false)
-    }
-
-    /// The real data: owners only; the read is audited.
-    pub fn data(&self) -> Result<Data> {
-        self.fetch(true)
-    }
 }
 
 /// Datasets on a datasite.
@@ -556,7 +452,7 @@ impl veil_api::code::CodeClient for Client {
     type Data = Data;
     type Error = Error;
     fn run_on_mocks(&self, code: veil_api::code::CodeSpec) -> Result<Data> {
-        self.data(Call::RunOnMocks { code })
+        self.ask(calls::RunOnMocks { code })
     }
 }
 
@@ -565,5 +461,53 @@ impl veil_api::code::AssetHandle for SiteAsset {
     type Client = Client;
     fn bound(&self) -> (&str, &Client) {
         (&self.view.id, &self.client)
+    }
+}
+
+impl Answer<veil_api::view::User> for User {
+    type Sent = Shown<veil_api::view::User>;
+    fn answer(shown: Self::Sent, _: &Client) -> Result<User> {
+        Ok(User::from_shown(shown))
+    }
+}
+
+impl Answer<Vec<veil_api::view::User>> for UserList {
+    type Sent = Shown<Vec<Shown<veil_api::view::User>>>;
+    fn answer(list: Self::Sent, _: &Client) -> Result<UserList> {
+        Ok(UserList {
+            users: list.view.into_iter().map(User::from_shown).collect(),
+            rendered: list.rendered,
+        })
+    }
+}
+
+impl Answer<DatasetView> for SiteDataset {
+    type Sent = ShownDataset;
+    fn answer(shown: ShownDataset, client: &Client) -> Result<SiteDataset> {
+        Ok(SiteDataset::from_shown(client, shown))
+    }
+}
+
+impl Answer<Vec<DatasetView>> for DatasetList {
+    type Sent = Shown<Vec<ShownDataset>>;
+    fn answer(list: Self::Sent, client: &Client) -> Result<DatasetList> {
+        Ok(DatasetList {
+            datasets: list
+                .view
+                .into_iter()
+                .map(|d| SiteDataset::from_shown(client, d))
+                .collect(),
+            rendered: list.rendered,
+        })
+    }
+}
+
+impl Answer<Vec<AuditEntry>> for AuditLog {
+    type Sent = Shown<Vec<AuditEntry>>;
+    fn answer(log: Self::Sent, _: &Client) -> Result<AuditLog> {
+        Ok(AuditLog {
+            entries: log.view,
+            rendered: log.rendered,
+        })
     }
 }

@@ -45,10 +45,26 @@ pub fn index() -> &'static [Entry] {
             .filter(|(path, _)| path.ends_with(".rs"))
             .filter_map(|(_, text)| syn::parse_file(text).ok())
             .collect();
-        let op_methods = files.iter().find_map(|f| op_methods_body(&f.items));
+        let op_methods = files
+            .iter()
+            .find_map(|f| macro_body(&f.items, "op_methods"))
+            .map(|items| {
+                let mut methods = Vec::new();
+                collect(&items, None, &mut methods);
+                methods.retain(|e| e.owner.is_some());
+                methods
+            });
         let mut entries = Vec::new();
         for file in &files {
             collect(&file.items, op_methods.as_ref(), &mut entries);
+        }
+        // `handle_methods!();`: the handles' methods written once, on the types it names.
+        if files.iter().any(|f| invokes(&f.items, "handle_methods"))
+            && let Some(items) = files
+                .iter()
+                .find_map(|f| macro_body(&f.items, "handle_methods"))
+        {
+            collect(&items, None, &mut entries);
         }
         entries
     })
@@ -182,13 +198,19 @@ fn collect(items: &[Item], op_methods: Option<&Vec<Entry>>, out: &mut Vec<Entry>
     }
 }
 
-/// The methods `macro_rules! op_methods` writes, read from its first rule's body with the type
-/// left as `Self`'s.
-fn op_methods_body(items: &[Item]) -> Option<Vec<Entry>> {
+/// Whether `items` invoke macro `name` (`name!(...)`) at their top level.
+fn invokes(items: &[Item], name: &str) -> bool {
+    items.iter().any(|item| {
+        matches!(item, Item::Macro(m) if m.ident.is_none()
+            && m.mac.path.segments.last().is_some_and(|s| s.ident == name))
+    })
+}
+
+/// The items `macro_rules! name` writes, read from its first rule's body (a type it is given
+/// stands as `OpTarget`, `$crate` as `crate`).
+fn macro_body(items: &[Item], name: &str) -> Option<Vec<Item>> {
     let rules = items.iter().find_map(|item| match item {
-        Item::Macro(m) if m.ident.as_ref().is_some_and(|i| i == "op_methods") => {
-            Some(&m.mac.tokens)
-        }
+        Item::Macro(m) if m.ident.as_ref().is_some_and(|i| i == name) => Some(&m.mac.tokens),
         _ => None,
     })?;
     // The first rule: `(matcher) => { body }`.
@@ -197,9 +219,7 @@ fn op_methods_body(items: &[Item]) -> Option<Vec<Entry>> {
         _ => None,
     })?;
     let file: syn::File = syn::parse2(unmeta(body)).ok()?;
-    let mut methods = Vec::new();
-    collect(&file.items, None, &mut methods);
-    Some(methods.into_iter().filter(|e| e.owner.is_some()).collect())
+    Some(file.items)
 }
 
 /// `$t` as a plain type name and `$crate` as `crate`, so the body parses as Rust.

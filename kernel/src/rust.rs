@@ -38,6 +38,10 @@ pub const FACADE_FILES: &[(&str, &str)] = &[
         include_str!("../../facade/src/bridge.rs"),
     ),
     (
+        "facade/src/calls.rs",
+        include_str!("../../facade/src/calls.rs"),
+    ),
+    (
         "facade/src/code.rs",
         include_str!("../../facade/src/code.rs"),
     ),
@@ -58,6 +62,7 @@ pub const FACADE_FILES: &[(&str, &str)] = &[
     ("api/src/lib.rs", include_str!("../../api/src/lib.rs")),
     ("api/src/access.rs", include_str!("../../api/src/access.rs")),
     ("api/src/call.rs", include_str!("../../api/src/call.rs")),
+    ("api/src/calls.rs", include_str!("../../api/src/calls.rs")),
     ("api/src/code.rs", include_str!("../../api/src/code.rs")),
     (
         "api/src/disclosure.rs",

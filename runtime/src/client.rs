@@ -7,14 +7,24 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::audit::AuditLog;
-use crate::datasets::{Dataset, DatasetList, SiteDataset};
-use crate::dispatch::reply;
+use crate::code::{Code, SubmittedCode};
+use crate::data::Data;
+use crate::datasets::{Dataset, DatasetList, SiteAsset, SiteDataset};
+use crate::disclosure::Rules;
+use crate::dispatch::Serve;
 use crate::display::Table;
-use crate::error::Result;
+use crate::dp::{Budget, BudgetList, DpPlan, DpRelease};
+use crate::error::{Error, Result};
+use crate::pointers::Pointer;
+use crate::receipt::{Receipt, Verification};
 use crate::remote::Remote;
+use crate::request::{Request, RequestList, Review};
 use crate::site::SiteCore;
-use crate::users::{LoginOutcome, NewUser, Role, User, UserList};
-use veil_api::call::{Call, Secret};
+use crate::users::{LoginOutcome, Role, User, UserList};
+use veil_api::calls;
+use veil_api::view::{
+    AuditEntry, DatasetView, PointerStatus, PointerView, RequestView, ReviewView,
+};
 
 /// How a client reaches its datasite: in this process, or served over HTTP.
 #[derive(Clone)]
@@ -102,6 +112,36 @@ impl Client {
         }
     }
 
+    /// Sends `call` as this session and reads its reply, the type its declaration gives, as `T`:
+    /// what each method of the handles does (see [`veil_api::handle_methods!`]).
+    pub(crate) fn ask<C: Serve, T: Answer<C::Reply<Data>>>(&self, call: C) -> Result<T> {
+        self.ask_reporting(call, Vec::new(), &crate::progress::silent)
+    }
+
+    /// [`Client::ask`] for a call with values beside it, telling `report` how far sending and
+    /// storing them has got. In this process the datasite's service answers with the reply's own
+    /// type; a served datasite's reply is read from the wire, and one of another kind is refused.
+    fn ask_reporting<C: Serve, T: Answer<C::Reply<Data>>>(
+        &self,
+        call: C,
+        parts: Vec<Data>,
+        report: crate::progress::Report<'_>,
+    ) -> Result<T> {
+        let reply = match &self.link {
+            Link::Local(core) => core.serve(&self.token, call, parts, report)?,
+            Link::Remote(remote) => {
+                let reply = remote.call(&self.token, self.user.role, call.into(), parts, report)?;
+                C::unwrap(reply).map_err(|other| {
+                    Error::corrupt(
+                        "answering a call",
+                        format!("the datasite answered `{}` with `{other}`", C::info().name),
+                    )
+                })?
+            }
+        };
+        Ok(T::answer(reply, self))
+    }
+
     /// The logged-in user's email.
     pub fn email(&self) -> &str {
         &self.user.email
@@ -125,61 +165,6 @@ impl Client {
         &self.notices
     }
 
-    /// The logged-in user, read afresh from the datasite.
-    pub fn whoami(&self) -> Result<User> {
-        reply!(self.call(Call::Whoami), User)
-    }
-
-    /// Registers a user (owners and admins; only admins may create admins).
-    pub fn register(&self, user: NewUser) -> Result<User> {
-        reply!(self.call(Call::Register { user }), User)
-    }
-
-    /// Lists users (owners and admins).
-    pub fn users(&self) -> Result<UserList> {
-        reply!(self.call(Call::Users), Users).map(UserList)
-    }
-
-    /// Changes the logged-in user's password.
-    pub fn change_password(&self, old: &str, new: &str) -> Result<()> {
-        let call = Call::ChangePassword {
-            old: Secret(old.into()),
-            new: Secret(new.into()),
-        };
-        reply!(self.call(call), Done)
-    }
-
-    /// Sets another user's password (admins).
-    pub fn reset_password(&self, email: &str, new: &str) -> Result<()> {
-        let call = Call::ResetPassword {
-            email: email.into(),
-            new: Secret(new.into()),
-        };
-        reply!(self.call(call), Done)
-    }
-
-    /// Changes a user's role (admins).
-    pub fn set_role(&self, email: &str, role: Role) -> Result<User> {
-        let call = Call::SetRole {
-            email: email.into(),
-            role,
-        };
-        reply!(self.call(call), User)
-    }
-
-    /// Deletes a user and their sessions (owners and admins; only admins delete admins).
-    pub fn delete_user(&self, email: &str) -> Result<()> {
-        let call = Call::DeleteUser {
-            email: email.into(),
-        };
-        reply!(self.call(call), Done)
-    }
-
-    /// Enables or disables self sign-up through [`Datasite::sign_up`](crate::Datasite::sign_up) (owners).
-    pub fn set_signup(&self, enabled: bool) -> Result<()> {
-        reply!(self.call(Call::SetSignup { enabled }), Done)
-    }
-
     /// Uploads a dataset and its assets in one transaction (owners and admins). An upload of
     /// [`SHOWN_FROM_BYTES`](crate::progress::SHOWN_FROM_BYTES) or more draws a progress bar on stderr
     /// when that is a terminal.
@@ -195,89 +180,7 @@ impl Client {
         report: crate::progress::Report<'_>,
     ) -> Result<SiteDataset> {
         let (dataset, parts) = veil_api::call::into_parts(dataset);
-        let call = Call::UploadDataset { dataset };
-        let view = reply!(self.call_reporting(call, parts, report), Dataset)?;
-        Ok(SiteDataset::from_view(view, self))
-    }
-
-    /// Lists datasets (anyone logged in).
-    pub fn datasets(&self) -> Result<DatasetList> {
-        let views = reply!(self.call(Call::Datasets), Datasets)?;
-        Ok(DatasetList(
-            views
-                .into_iter()
-                .map(|v| SiteDataset::from_view(v, self))
-                .collect(),
-        ))
-    }
-
-    /// The dataset called `name`, case-insensitively (anyone logged in).
-    pub fn dataset(&self, name: &str) -> Result<SiteDataset> {
-        let call = Call::Dataset { name: name.into() };
-        Ok(SiteDataset::from_view(
-            reply!(self.call(call), Dataset)?,
-            self,
-        ))
-    }
-
-    /// Deletes a dataset, its assets and their stored data (owners and admins).
-    pub fn delete_dataset(&self, name: &str) -> Result<()> {
-        reply!(self.call(Call::DeleteDataset { name: name.into() }), Done)
-    }
-
-    /// The audit log, oldest entry first (owners and admins).
-    pub fn audit_log(&self) -> Result<AuditLog> {
-        reply!(self.call(Call::AuditLog), Audit).map(AuditLog)
-    }
-
-    /// Ends the session; later calls with this client fail with
-    /// [`Error::SessionExpired`](crate::Error::SessionExpired).
-    pub fn logout(&self) -> Result<()> {
-        reply!(self.call(Call::Logout), Done)
-    }
-
-    /// Sets a data scientist's privacy budget on a dataset: the ε their differentially private
-    /// releases ([`Pointer::get_dp`](crate::Pointer::get_dp)) may spend in all (owners). What was
-    /// spent stays spent; 0 stops further releases.
-    pub fn set_budget(
-        &self,
-        email: &str,
-        dataset: &str,
-        epsilon: f64,
-    ) -> Result<crate::dp::Budget> {
-        let call = Call::SetBudget {
-            email: email.into(),
-            dataset: dataset.into(),
-            epsilon,
-        };
-        reply!(self.call(call), Budget)
-    }
-
-    /// Sets a dataset's disclosure rules (owners): the thresholds every release an owner approves
-    /// is checked against (see [`crate::disclosure`]; ACRO's defaults until set).
-    pub fn set_disclosure_rules(
-        &self,
-        dataset: &str,
-        rules: crate::disclosure::Rules,
-    ) -> Result<crate::disclosure::Rules> {
-        let call = Call::SetDisclosureRules {
-            dataset: dataset.into(),
-            rules,
-        };
-        reply!(self.call(call), Rules)
-    }
-
-    /// A dataset's disclosure rules.
-    pub fn disclosure_rules(&self, dataset: &str) -> Result<crate::disclosure::Rules> {
-        let call = Call::DisclosureRules {
-            dataset: dataset.into(),
-        };
-        reply!(self.call(call), Rules)
-    }
-
-    /// Privacy budgets and what was spent of them: an owner sees everyone's, a scientist hers.
-    pub fn budgets(&self) -> Result<crate::dp::BudgetList> {
-        reply!(self.call(Call::Budgets), Budgets).map(crate::dp::BudgetList)
+        self.ask_reporting(calls::UploadDataset { dataset }, parts, report)
     }
 
     fn table(&self) -> Table {
@@ -342,3 +245,99 @@ impl Calls {
 }
 
 crate::display::render_via_table!(Calls);
+
+/// A private run's result ([`Request::run_privately`]), or why it failed on the real data.
+pub type PrivateRun = std::result::Result<Data, String>;
+
+/// A dataset's disclosure rules, as [`Client::disclosure_rules`] reads them.
+pub type DisclosureRules = Rules;
+
+veil_api::handle_methods!();
+
+/// How a handle reads the reply `R` a call's declaration gives: the handle (with the client that
+/// asked, so its own calls go to the same session) or the view itself.
+pub(crate) trait Answer<R> {
+    fn answer(reply: R, client: &Client) -> Self;
+}
+
+impl<T> Answer<T> for T {
+    fn answer(reply: T, _: &Client) -> T {
+        reply
+    }
+}
+
+impl Answer<Vec<User>> for UserList {
+    fn answer(users: Vec<User>, _: &Client) -> UserList {
+        UserList(users)
+    }
+}
+
+impl Answer<Vec<AuditEntry>> for AuditLog {
+    fn answer(entries: Vec<AuditEntry>, _: &Client) -> AuditLog {
+        AuditLog(entries)
+    }
+}
+
+impl Answer<Vec<Budget>> for BudgetList {
+    fn answer(budgets: Vec<Budget>, _: &Client) -> BudgetList {
+        BudgetList(budgets)
+    }
+}
+
+impl Answer<DatasetView> for SiteDataset {
+    fn answer(view: DatasetView, client: &Client) -> SiteDataset {
+        SiteDataset::from_view(view, client)
+    }
+}
+
+impl Answer<Vec<DatasetView>> for DatasetList {
+    fn answer(views: Vec<DatasetView>, client: &Client) -> DatasetList {
+        DatasetList(
+            views
+                .into_iter()
+                .map(|v| SiteDataset::from_view(v, client))
+                .collect(),
+        )
+    }
+}
+
+impl Answer<PointerView<Data>> for Pointer {
+    fn answer(view: PointerView<Data>, client: &Client) -> Pointer {
+        Pointer::from_view(view, client)
+    }
+}
+
+impl Answer<RequestView> for Request {
+    fn answer(view: RequestView, client: &Client) -> Request {
+        Request::from_view(view, client.clone())
+    }
+}
+
+impl Answer<Vec<RequestView>> for RequestList {
+    fn answer(views: Vec<RequestView>, client: &Client) -> RequestList {
+        RequestList(
+            views
+                .into_iter()
+                .map(|v| Request::from_view(v, client.clone()))
+                .collect(),
+        )
+    }
+}
+
+impl Answer<Box<ReviewView<Data>>> for Review {
+    fn answer(view: Box<ReviewView<Data>>, client: &Client) -> Review {
+        Review::from_view(*view, client)
+    }
+}
+
+// Each handle asks as its client.
+macro_rules! asks_as_its_client {
+    ($($handle:ty),+) => {$(
+        impl $handle {
+            pub(crate) fn ask<C: Serve, T: Answer<C::Reply<Data>>>(&self, call: C) -> Result<T> {
+                self.client().ask(call)
+            }
+        }
+    )+};
+}
+asks_as_its_client!(Pointer, Request, SiteAsset);

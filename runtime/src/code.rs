@@ -6,8 +6,8 @@
 //! ([`ExactMatch`]), picks an [`OutputPolicy`], tries it on the mocks ([`Code::run_on_mocks`]) and
 //! submits it with [`Client::request_code_execution`]. The owner reads the source, the bindings, the
 //! policy and the mock result in the request's review, may run it on the real data privately
-//! ([`Request::run_privately`]), and approves or denies. The requester then gets the real result with
-//! [`Request::get`].
+//! ([`Request::run_privately`](crate::Request::run_privately)), and approves or denies. The requester then gets the real result with
+//! [`Request::get`](crate::Request::get).
 //!
 //! The datasite compiles and runs the function with the [code runner](crate::runner): a child process that
 //! receives only its bound inputs, under time and memory limits, without network where the OS allows.
@@ -27,18 +27,17 @@ use crate::audit;
 use crate::client::Client;
 use crate::data::Data;
 use crate::datasets::SiteAsset;
-use crate::dispatch::reply;
+use crate::dispatch::{Caller, Serve};
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::receipt::{self, Receipt};
 use crate::replay::Side;
-use crate::request::{Request, RequestView};
+use crate::request::RequestView;
 use crate::runner::{self, RunFailure, RunInput, Signature};
 use crate::site::SiteCore;
 use crate::store::{hex, now_ms};
 use crate::users::User;
 use crate::validate;
-use veil_api::call::Call;
 use veil_api::code::CodeSpec;
 
 /// Largest function source accepted, in bytes.
@@ -479,20 +478,6 @@ impl SiteCore {
     }
 }
 
-impl Client {
-    /// Submits `code` for the owner's review, saying why (PySyft's `request_code_execution`). It is run
-    /// on the mocks first, so code that does not compile or fails there is refused at once; the same
-    /// code (source, inputs and policy) submitted twice is refused too.
-    pub fn request_code_execution(&self, code: &Code, reason: &str) -> Result<Request> {
-        let call = Call::RequestCode {
-            code: code.spec()?,
-            reason: reason.to_string(),
-        };
-        let view = reply!(self.call(call), Request)?;
-        Ok(Request::from_view(view, self.clone()))
-    }
-}
-
 impl SiteCore {
     /// A code request by `caller` (see [`Client::request_code_execution`]).
     pub(crate) fn submit_code(
@@ -683,6 +668,20 @@ impl SiteCore {
                 Err(f) => Err(f.detail),
             },
         )
+    }
+}
+
+// The calls about code, each one service.
+
+impl Serve for veil_api::calls::RunOnMocks {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Data> {
+        site.run_on_mocks(caller, &self.code)
+    }
+}
+
+impl Serve for veil_api::calls::RequestCode {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<RequestView> {
+        site.submit_code(caller, &self.code, &self.reason)
     }
 }
 

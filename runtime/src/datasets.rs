@@ -23,13 +23,9 @@ pub const MAX_CONTRIBUTORS: usize = 64;
 /// Rows shown in previews.
 const PREVIEW_ROWS: usize = 5;
 
-use veil_api::call::Call;
-use veil_api::dp::Domain;
 use veil_api::spec::Mock;
 pub use veil_api::view::Contributor;
 use veil_api::view::{AssetView, DatasetView};
-
-use crate::dispatch::reply;
 
 /// One piece of a dataset: real data plus a mock that scientists may see, built with
 /// `Asset::new(name).data(..).mock(..)` (or `.no_mock()`, said on purpose).
@@ -216,53 +212,6 @@ impl SiteAsset {
             view,
             client: client.clone(),
         }
-    }
-
-    fn read(&self, real: bool) -> Result<Data> {
-        let call = Call::AssetData {
-            asset: self.id.clone(),
-            real,
-        };
-        reply!(self.client.call(call), Data)
-    }
-
-    /// The mock: fake data anyone logged in may see.
-    pub fn mock(&self) -> Result<Data> {
-        self.read(false)
-    }
-
-    /// The real data: owners and admins only. A scientist gets [`Error::PermissionDenied`] and works on
-    /// the mock instead, asking for real results through requests the owner approves.
-    pub fn data(&self) -> Result<Data> {
-        self.read(true)
-    }
-
-    /// Declares the range of a column's values (owners): differentially private sums, means and
-    /// quantiles of the column clamp to it unless the query states its own. For a 1-d array
-    /// asset, `column` is `""` (its values).
-    pub fn set_bounds(&self, column: &str, lower: f64, upper: f64) -> Result<()> {
-        self.set_domain(column, Domain::Range { lower, upper })
-    }
-
-    /// Declares the values a text column takes (owners): differentially private value counts of
-    /// the column count these unless the query states its own. Which values exist must not come
-    /// from the data, so nothing else is ever counted.
-    pub fn set_categories<S: Into<String>>(
-        &self,
-        column: &str,
-        values: impl IntoIterator<Item = S>,
-    ) -> Result<()> {
-        let values = values.into_iter().map(Into::into).collect();
-        self.set_domain(column, Domain::Categories(values))
-    }
-
-    fn set_domain(&self, column: &str, domain: Domain) -> Result<()> {
-        let call = Call::SetDomain {
-            asset: self.id.clone(),
-            column: (!column.is_empty()).then(|| column.to_string()),
-            domain,
-        };
-        reply!(self.client.call(call), Done)
     }
 
     fn table(&self) -> Table {

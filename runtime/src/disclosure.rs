@@ -25,6 +25,7 @@ use veil_api::ops::Op;
 
 use crate::audit;
 use crate::data::Data;
+use crate::dispatch::{Caller, Serve};
 use crate::display::Table;
 pub(crate) use crate::engine::checks::{Assessed, check_rows};
 use crate::engine::checks::{
@@ -483,3 +484,17 @@ pub(crate) fn rules_table(rules: &Rules) -> Table {
 }
 
 crate::display::render_via_table!(Rules => rules_table);
+
+// The calls about disclosure rules, each one service.
+
+impl Serve for veil_api::calls::DisclosureRules {
+    fn serve(self, site: &SiteCore, _: &mut Caller<'_>) -> Result<Rules> {
+        site.disclosure_rules(&self.dataset)
+    }
+}
+
+impl Serve for veil_api::calls::SetDisclosureRules {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Rules> {
+        site.set_disclosure_rules(caller, &self.dataset, &self.rules)
+    }
+}

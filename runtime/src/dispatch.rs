@@ -1,30 +1,62 @@
-//! The one dispatch: a caller's session and a [`Call`] in, a [`Reply`] out.
+//! The one dispatch: a caller's session and a call in, the call's reply out.
 //!
 //! Every client of the datasite reaches it here: the in-process [`Client`](crate::Client) (whose
-//! handles are thin wrappers over calls), and, over the same calls, the kernel's cell bridge and the
+//! handles' methods are one call each), and, over the same calls, the kernel's cell bridge and the
 //! served datasite's HTTP API (`veil-server`, which authorises a session before it reads an
-//! upload's parts). The session token is resolved to the user and role the datasite holds now; each arm
-//! then calls one service function of (caller, ids, arguments), which reads the records those ids
-//! name and checks the caller against them. No service builds a handle, and no handle checks a
-//! permission. Before any of that, [`admit`] checks the caller's role against the call table
-//! (`veil_api::access`), which is also what listings of a role's calls are drawn from.
+//! upload's parts). The session token is resolved to the user and role the datasite holds now, and
+//! [`admit`] checks that role against the call table (`veil_api::access`, which listings of a
+//! role's calls are drawn from too). Then the call's own service answers: each call declared in
+//! [`veil_api::calls`] is a type, and its [`Serve`] impl (in the module of its area) is one
+//! function of the caller and the call's fields (ids and arguments) returning the reply type its
+//! declaration gives, so a reply of the wrong kind does not build. A service reads the records
+//! those ids name and checks the caller against them; none builds a handle, and no handle checks
+//! a permission. [`SiteCore::handle`] answers a [`Call`] of any kind by matching every declared
+//! call (`veil_api::for_each_call!`), so a call declared and not served does not build either.
 
-use veil_api::call::{Call, Reply};
-use veil_api::ops::Op;
+use veil_api::access::CallInfo;
+use veil_api::call::{Call, DatasiteCall, Reply};
 use veil_api::view::DatasetView;
 
 use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::progress::Report;
 use crate::site::SiteCore;
 use crate::users::User;
 
-/// Ok if `caller` may make `call` with `count` values beside it, before any record is read or any
-/// value decoded (a transport checks it first, so nobody else can make the datasite parse a value):
-/// the call table ([`veil_api::access`]) must open the call to the caller's current role, and only an
-/// upload carries values. The services then check the caller against the records the call names
-/// (whose request, whose pointer, which dataset).
-pub(crate) fn admit(caller: &User, call: &Call, count: usize) -> Result<()> {
-    let info = call.info();
+/// Who makes a call, and what came with it: what a service answers for.
+pub(crate) struct Caller<'a> {
+    /// The user the session is, as the datasite holds them now.
+    pub user: User,
+    /// The session's token (a password change keeps this session, a logout ends it).
+    pub token: &'a str,
+    /// The values the call names by part (an upload's data and mocks); none for other calls.
+    pub parts: Vec<Data>,
+    /// Told how far storing the parts has got.
+    pub report: Report<'a>,
+}
+
+impl std::ops::Deref for Caller<'_> {
+    type Target = User;
+    fn deref(&self) -> &User {
+        &self.user
+    }
+}
+
+/// A call the datasite answers: one service function of the caller and the call's own fields (the
+/// ids it names, its arguments), returning the reply its declaration gives
+/// ([`DatasiteCall::Reply`]). It reads the records those ids name and checks the caller against
+/// them; the caller's role was checked against the call table before.
+pub(crate) trait Serve: DatasiteCall {
+    /// The answer to this call by `caller`.
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Self::Reply<Data>>;
+}
+
+/// Ok if `caller` may make the call `info` describes with `count` values beside it, before any
+/// record is read or any value decoded (a transport checks it first, so nobody else can make the
+/// datasite parse a value): the call table ([`veil_api::access`]) must open the call to the
+/// caller's current role, and only an upload carries values. The services then check the caller
+/// against the records the call names (whose request, whose pointer, which dataset).
+pub(crate) fn admit(caller: &User, info: &CallInfo, count: usize) -> Result<()> {
     if !info.who.admits(caller.role) {
         return Err(crate::users::denied(
             caller,
@@ -33,9 +65,9 @@ pub(crate) fn admit(caller: &User, call: &Call, count: usize) -> Result<()> {
             info.who.instead(caller.role),
         ));
     }
-    if count > 0 && !matches!(call, Call::UploadDataset { .. }) {
+    if count > 0 && info.name != veil_api::calls::UploadDataset::info().name {
         return Err(Error::invalid(
-            format!("call `{}`", call.name()),
+            format!("call `{}`", info.name),
             format!("{count} values came with it, and it takes none"),
             "send values only with an upload",
         ));
@@ -44,134 +76,50 @@ pub(crate) fn admit(caller: &User, call: &Call, count: usize) -> Result<()> {
 }
 
 impl SiteCore {
-    /// Answers `call` for the session `token`; `parts` are the values it names by
-    /// [`Part`](veil_api::call::Part) (an upload's data and mocks), none for every other call. An
-    /// upload tells `report` how far storing them has got.
+    /// Answers `call` for the session `token`, with its typed reply; `parts` are the values it
+    /// names by [`Part`](veil_api::call::Part) (an upload's data and mocks), none for every other
+    /// call. An upload tells `report` how far storing them has got.
+    pub(crate) fn serve<C: Serve>(
+        &self,
+        token: &str,
+        call: C,
+        parts: Vec<Data>,
+        report: Report<'_>,
+    ) -> Result<C::Reply<Data>> {
+        let user = self.authorize(token)?;
+        admit(&user, C::info(), parts.len())?;
+        let mut caller = Caller {
+            user,
+            token,
+            parts,
+            report,
+        };
+        call.serve(self, &mut caller)
+    }
+
+    /// [`SiteCore::serve`] for any call, as a transport carries it.
     pub(crate) fn handle(
         &self,
         token: &str,
         call: Call,
         parts: Vec<Data>,
-        report: crate::progress::Report<'_>,
+        report: Report<'_>,
     ) -> Result<Reply<Data>> {
-        let caller = self.authorize(token)?;
-        admit(&caller, &call, parts.len())?;
-        let c = &caller;
-        Ok(match call {
-            Call::Whoami => Reply::User(caller.clone()),
-            Call::Register { user } => Reply::User(self.register(Some(c), user)?),
-            Call::Users => Reply::Users(self.users(c)?),
-            Call::ChangePassword { old, new } => {
-                self.change_password(c, token, &old.0, &new.0)?;
-                Reply::Done
-            }
-            Call::ResetPassword { email, new } => {
-                self.reset_password(c, &email, &new.0)?;
-                Reply::Done
-            }
-            Call::SetRole { email, role } => Reply::User(self.set_role(c, &email, role)?),
-            Call::DeleteUser { email } => {
-                self.delete_user(c, &email)?;
-                self.prune_compiled();
-                Reply::Done
-            }
-            Call::SetSignup { enabled } => {
-                self.set_signup(c, enabled)?;
-                Reply::Done
-            }
-            Call::Logout => {
-                self.logout(token)?;
-                Reply::Done
-            }
-            Call::AuditLog => Reply::Audit(self.audit_log(c)?),
-            Call::Datasets => Reply::Datasets(
-                self.datasets()?
-                    .into_iter()
-                    .map(|d| seen_by(c, d))
-                    .collect(),
-            ),
-            Call::Dataset { name } => {
-                Reply::Dataset(seen_by(c, self.dataset_by("name", name.trim())?))
-            }
-            Call::UploadDataset { dataset } => {
-                Reply::Dataset(self.upload_dataset(c, dataset, parts, report)?)
-            }
-            Call::DeleteDataset { name } => {
-                self.delete_dataset(c, &name)?;
-                Reply::Done
-            }
-            Call::AssetData { asset, real } => Reply::Data(self.asset_data(c, &asset, real)?),
-            Call::AssetPointer { asset } => Reply::Pointer(self.asset_pointer(c, &asset)?),
-            Call::Array { values, shape } => {
-                Reply::Pointer(self.apply(c, &Op::Literal { values, shape }, &[])?)
-            }
-            Call::Apply { op, inputs } => Reply::Pointer(self.apply(c, &op, &inputs)?),
-            Call::PointerStatus { pointer } => Reply::Status(self.pointer_status(c, &pointer)?),
-            Call::RequestResult { pointer, reason } => {
-                Reply::Request(self.request_result(c, &pointer, &reason)?)
-            }
-            Call::PointerResult { pointer } => {
-                Reply::Data(self.floored(|| self.pointer_result(c, &pointer))?)
-            }
-            Call::RunOnMocks { code } => Reply::Data(self.run_on_mocks(c, &code)?),
-            Call::RequestCode { code, reason } => {
-                Reply::Request(self.submit_code(c, &code, &reason)?)
-            }
-            Call::Requests => Reply::Requests(self.requests(c)?),
-            Call::FindRequest { key } => Reply::Request(self.find_request(c, &key)?),
-            Call::Review { request } => Reply::Review(Box::new(self.review(c, &request)?)),
-            Call::Result { request } => Reply::Data(self.floored(|| self.result(c, &request))?),
-            Call::Run { request } => Reply::Data(self.floored(|| self.run_again(c, &request))?),
-            Call::Code { request } => Reply::Code(self.request_code(c, &request)?),
-            Call::RunPrivately { request } => {
-                Reply::PrivateRun(self.run_request_privately(c, &request)?)
-            }
-            Call::Approve {
-                request,
-                overriding,
-            } => Reply::Request(self.approve(c, &request, overriding.as_deref())?),
-            Call::Deny { request, reason } => {
-                let denied = self.decide(c, &request, false, &reason, None)?;
-                self.prune_compiled();
-                Reply::Request(denied)
-            }
-            Call::RequestChanges { request, message } => {
-                let sent_back = self.request_changes(c, &request, &message)?;
-                self.prune_compiled();
-                Reply::Request(sent_back)
-            }
-            Call::SetBudget {
-                email,
-                dataset,
-                epsilon,
-            } => Reply::Budget(self.set_budget(c, &email, &dataset, epsilon)?),
-            Call::Budgets => Reply::Budgets(self.budgets(c)?),
-            Call::SetDisclosureRules { dataset, rules } => {
-                Reply::Rules(self.set_disclosure_rules(c, &dataset, &rules)?)
-            }
-            Call::DisclosureRules { dataset } => Reply::Rules(self.disclosure_rules(&dataset)?),
-            Call::Receipt { request } => Reply::Receipt(self.receipt_of(c, &request)?),
-            Call::VerifyReceipt { receipt } => Reply::Verification(self.verify_receipt(&receipt)?),
-            Call::SetDomain {
-                asset,
-                column,
-                domain,
-            } => {
-                self.set_domain(c, &asset, column.as_deref(), &domain)?;
-                Reply::Done
-            }
-            Call::PreviewDp { pointer, query } => {
-                Reply::DpPlan(self.preview_dp(c, &pointer, &query)?)
-            }
-            Call::ReleaseDp { pointer, query } => {
-                Reply::DpRelease(self.floored(|| self.release_dp(c, &pointer, &query))?)
-            }
-        })
+        macro_rules! dispatch {
+            ($($name:ident)+) => {
+                match call {
+                    $(Call::$name(call) => self
+                        .serve(token, call, parts, report)
+                        .map(veil_api::calls::$name::wrap),)+
+                }
+            };
+        }
+        veil_api::for_each_call!(dispatch)
     }
 
     /// `answer()`, held until [`SiteCore::real_answer_floor`] has passed since it began, whether
     /// it succeeded or not: what depends on real computation answers no sooner.
-    fn floored<T>(&self, answer: impl FnOnce() -> Result<T>) -> Result<T> {
+    pub(crate) fn floored<T>(&self, answer: impl FnOnce() -> Result<T>) -> Result<T> {
         let began = std::time::Instant::now();
         let out = answer();
         if let Some(rest) = self.real_answer_floor.checked_sub(began.elapsed()) {
@@ -181,42 +129,9 @@ impl SiteCore {
     }
 }
 
-/// The value of reply variant `$variant` from `$reply` (a `Result<Reply<Data>>`), or an error saying
-/// which reply came instead (a dispatch bug, never the caller's).
-macro_rules! reply {
-    ($reply:expr, Done) => {
-        match $reply {
-            Ok(veil_api::call::Reply::Done) => Ok(()),
-            Ok(other) => Err($crate::error::Error::corrupt(
-                "answering a call",
-                format!(
-                    "the datasite answered with `{}` where `done` was due",
-                    other.name()
-                ),
-            )),
-            Err(e) => Err(e),
-        }
-    };
-    ($reply:expr, $variant:ident) => {
-        match $reply {
-            Ok(veil_api::call::Reply::$variant(value)) => Ok(value),
-            Ok(other) => Err($crate::error::Error::corrupt(
-                "answering a call",
-                format!(
-                    "the datasite answered with `{}` where `{}` was due",
-                    other.name(),
-                    stringify!($variant)
-                ),
-            )),
-            Err(e) => Err(e),
-        }
-    };
-}
-pub(crate) use reply;
-
 /// A dataset as `caller` may see it: its mocks' reports are the owners' (a report names the
 /// columns a mock gives away, and how well).
-fn seen_by(caller: &User, mut dataset: DatasetView) -> DatasetView {
+pub(crate) fn seen_by(caller: &User, mut dataset: DatasetView) -> DatasetView {
     if !caller.role.is_owner() {
         for asset in &mut dataset.assets {
             asset.mock_report = None;

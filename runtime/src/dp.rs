@@ -41,6 +41,7 @@ pub use crate::engine::noise::EPSILON_UNIT;
 
 use crate::audit;
 use crate::data::Data;
+use crate::dispatch::{Caller, Serve};
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::receipt::{self, Receipt};
@@ -48,6 +49,7 @@ use crate::replay::Side;
 use crate::site::SiteCore;
 use crate::store::now_ms;
 use crate::users::{Role, User, require_owner};
+use veil_api::calls;
 
 /// Most steps a released pointer's record may have.
 const MAX_STEPS: usize = 256;
@@ -1086,6 +1088,38 @@ fn numbers(value: &Data) -> Result<Vec<f64>> {
             "releasing an aggregate",
             format!("a {} where numbers were planned", other.kind()),
         )),
+    }
+}
+
+// The calls about differential privacy, each one service.
+
+impl Serve for calls::PreviewDp {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<DpPlan> {
+        site.preview_dp(caller, &self.pointer, &self.query)
+    }
+}
+
+impl Serve for calls::ReleaseDp {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<DpRelease> {
+        site.floored(|| site.release_dp(caller, &self.pointer, &self.query))
+    }
+}
+
+impl Serve for calls::Budgets {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Vec<Budget>> {
+        site.budgets(caller)
+    }
+}
+
+impl Serve for calls::SetBudget {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Budget> {
+        site.set_budget(caller, &self.email, &self.dataset, self.epsilon)
+    }
+}
+
+impl Serve for calls::SetDomain {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<()> {
+        site.set_domain(caller, &self.asset, self.column.as_deref(), &self.domain)
     }
 }
 

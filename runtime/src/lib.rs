@@ -72,12 +72,14 @@
 //! trust boundary and the handles a folder each):
 //! - [`site`]: [`Datasite`] — launch (`Datasite::launch(name, reset)`), login, land; where
 //!   datasites live.
-//! - `dispatch` (private): the one dispatch, `SiteCore::handle(token, call, parts)`: every call of
-//!   the vocabulary (`veil_api::call`; an upload's frames and arrays come beside it as its parts) is
-//!   answered there by one service function of (caller, ids, arguments), which returns views, never
-//!   handles. The handles' methods ([`Client`], [`Pointer`], [`Request`], [`SiteAsset`]) are one call
-//!   each, and the kernel's magics and cell bridge use those methods, so they go through the
-//!   dispatch too.
+//! - `dispatch` (private): the one dispatch, `SiteCore::handle(token, call, parts)`, and the
+//!   `Serve` trait: every call declared in the vocabulary (`veil_api::calls`, one type each with its
+//!   reply's type; an upload's frames and arrays come beside it as its parts) has one `Serve` impl
+//!   in the module of its area, a service function of (caller, ids, arguments) returning that
+//!   reply type: views, never handles. The handles' methods ([`Client`], [`Pointer`], [`Request`],
+//!   [`SiteAsset`]) are one call each, written once for this crate and the facade cells link
+//!   (`veil_api::handle_methods!`), and the kernel's magics and cell bridge use those methods, so
+//!   they go through the dispatch too.
 //! - [`users`]: roles, registration ([`NewUser`]), passwords (argon2) and session tokens.
 //! - [`datasets`]: [`Dataset`] and [`Asset`] builders (the vocabulary's `spec` types over the
 //!   datasite's [`Data`]), uploaded [`SiteDataset`] / [`SiteAsset`] views.

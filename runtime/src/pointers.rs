@@ -21,17 +21,16 @@ use crate::audit;
 use crate::client::Client;
 use crate::data::Data;
 use crate::datasets::{SiteAsset, add_preview};
-use crate::dispatch::reply;
+use crate::dispatch::{Caller, Serve};
 use crate::display::Table;
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::replay::Side;
-use crate::request::{self, Request, RequestStatus, RequestView};
+use crate::request::{self, RequestStatus, RequestView};
 use crate::site::SiteCore;
 use crate::users::User;
 use crate::validate;
-use veil_api::call::Call;
-use veil_api::dp::{DpPlan, DpQuery, DpRelease};
+use veil_api::calls;
 use veil_api::view::PointerView;
 
 pub use crate::replay::{DEFAULT_CACHE_BYTES, MAX_LITERAL_VALUES};
@@ -60,13 +59,9 @@ impl fmt::Debug for Pointer {
 impl SiteAsset {
     /// A pointer to this asset: its mock, and the real data kept on the datasite.
     pub fn pointer(&self) -> Result<Pointer> {
-        let call = Call::AssetPointer {
+        self.ask(calls::AssetPointer {
             asset: self.id().to_string(),
-        };
-        Ok(Pointer::from_view(
-            reply!(self.client().call(call), Pointer)?,
-            self.client(),
-        ))
+        })
     }
 }
 
@@ -86,11 +81,10 @@ impl Client {
                 ));
             }
         };
-        let call = Call::Array {
+        self.ask(calls::Array {
             shape: floats.shape().to_vec(),
             values: floats.iter().copied().collect(),
-        };
-        Ok(Pointer::from_view(reply!(self.call(call), Pointer)?, self))
+        })
     }
 }
 
@@ -270,58 +264,12 @@ impl Pointer {
             .chain(others.iter().copied())
             .map(|p| p.id.clone())
             .collect();
-        let view = reply!(self.client.call(Call::Apply { op, inputs }), Pointer)?;
-        Ok(Pointer::from_view(view, &self.client))
+        self.ask(calls::Apply { op, inputs })
     }
 
-    /// Where the real result stands for you: your latest request for it, as the datasite holds it.
-    pub fn status(&self) -> Result<Status> {
-        let call = Call::PointerStatus {
-            pointer: self.id.clone(),
-        };
-        reply!(self.client.call(call), Status)
-    }
-
-    /// Asks the owner for the real result, saying why.
-    pub fn request(&self, reason: &str) -> Result<Request> {
-        let call = Call::RequestResult {
-            pointer: self.id.clone(),
-            reason: reason.to_string(),
-        };
-        let view = reply!(self.client.call(call), Request)?;
-        Ok(Request::from_view(view, self.client.clone()))
-    }
-
-    /// The real result: yours once the owner approved your latest request for it (or at once for
-    /// values made only from your own arrays, and for owners, who may read real data anyway).
-    pub fn get(&self) -> Result<Data> {
-        let call = Call::PointerResult {
-            pointer: self.id.clone(),
-        };
-        reply!(self.client.call(call), Data)
-    }
-
-    /// Releases this aggregate (a count, sum, mean, quantile or value counts over one value per
-    /// row of an asset) with differential privacy, without waiting for an owner: noise scaled to
-    /// the query's sensitivity over ε is added, and ε is spent from your budget on the dataset, for
-    /// good. `pointer.get_dp(0.5)`, or `pointer.get_dp(DpQuery::new(0.5).bounds(0.0, 40.0))` where
-    /// the owner declared no range for the values. [`Pointer::preview_dp`] shows the cost first.
-    pub fn get_dp(&self, query: impl Into<DpQuery>) -> Result<DpRelease> {
-        let call = Call::ReleaseDp {
-            pointer: self.id.clone(),
-            query: query.into(),
-        };
-        reply!(self.client.call(call), DpRelease)
-    }
-
-    /// What [`Pointer::get_dp`] would compute, how much noise it would add and what it would cost,
-    /// and the budget left before and after; nothing is spent and nothing real is read.
-    pub fn preview_dp(&self, query: impl Into<DpQuery>) -> Result<DpPlan> {
-        let call = Call::PreviewDp {
-            pointer: self.id.clone(),
-            query: query.into(),
-        };
-        reply!(self.client.call(call), DpPlan)
+    /// The client that made it: requests for its result are that user's.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 
     fn table(&self) -> Table {
@@ -354,3 +302,45 @@ impl Pointer {
 crate::display::render_via_table!(Pointer);
 
 veil_api::op_methods!(Pointer);
+
+// The calls about pointers, each one service.
+
+impl Serve for calls::AssetPointer {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<PointerView<Data>> {
+        site.asset_pointer(caller, &self.asset)
+    }
+}
+
+impl Serve for calls::Array {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<PointerView<Data>> {
+        let literal = Op::Literal {
+            values: self.values,
+            shape: self.shape,
+        };
+        site.apply(caller, &literal, &[])
+    }
+}
+
+impl Serve for calls::Apply {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<PointerView<Data>> {
+        site.apply(caller, &self.op, &self.inputs)
+    }
+}
+
+impl Serve for calls::PointerStatus {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Status> {
+        site.pointer_status(caller, &self.pointer)
+    }
+}
+
+impl Serve for calls::RequestResult {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<RequestView> {
+        site.request_result(caller, &self.pointer, &self.reason)
+    }
+}
+
+impl Serve for calls::PointerResult {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Data> {
+        site.floored(|| site.pointer_result(caller, &self.pointer))
+    }
+}

@@ -4,7 +4,7 @@
 //! digest of the value. The receipt's own digest is written into the audit entry that records the
 //! release, inside the same transaction, and each entry's hash covers the one before: a receipt
 //! checks out against a log ([`verify`]) only if that entry is unaltered, and so is every entry
-//! before it. A scientist verifies hers through the datasite ([`Client::verify_receipt`]); anyone
+//! before it. A scientist verifies hers through the datasite ([`Client::verify_receipt`](crate::Client::verify_receipt)); anyone
 //! with the owner's exported log can do it without the datasite.
 
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -14,14 +14,12 @@ pub use veil_api::receipt::{Receipt, Verification};
 use veil_api::view::AuditEntry;
 
 use crate::audit;
-use crate::client::Client;
-use crate::dispatch::reply;
+use crate::dispatch::{Caller, Serve};
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::site::SiteCore;
 use crate::store::{hex, now_ms};
 use crate::users::User;
-use veil_api::call::Call;
 
 /// The receipt's digest: SHA-256 of its JSON with the audit fields cleared (they are filled in
 /// after the entry that holds the digest is written).
@@ -240,17 +238,6 @@ impl SiteCore {
     }
 }
 
-impl Client {
-    /// Checks a receipt against the datasite's hash-chained audit log: the entry it names records
-    /// it, unaltered, and so is every entry before. Anyone logged in may check any receipt.
-    pub fn verify_receipt(&self, receipt: &Receipt) -> Result<Verification> {
-        let call = Call::VerifyReceipt {
-            receipt: receipt.clone(),
-        };
-        reply!(self.call(call), Verification)
-    }
-}
-
 fn receipt_table(r: &Receipt) -> Table {
     let mut t = Table::fields(
         format!("Receipt of a {} release", r.kind),
@@ -296,3 +283,17 @@ fn verification_table(v: &Verification) -> Table {
 }
 
 display::render_via_table!(Verification => verification_table);
+
+// The calls about receipts, each one service.
+
+impl Serve for veil_api::calls::Receipt {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Receipt> {
+        site.receipt_of(caller, &self.request)
+    }
+}
+
+impl Serve for veil_api::calls::VerifyReceipt {
+    fn serve(self, site: &SiteCore, _: &mut Caller<'_>) -> Result<Verification> {
+        site.verify_receipt(&self.receipt)
+    }
+}

@@ -20,7 +20,7 @@ use crate::client::Client;
 use crate::code::SubmittedCode;
 use crate::data::Data;
 use crate::datasets::add_preview;
-use crate::dispatch::reply;
+use crate::dispatch::{Caller, Serve};
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::receipt::{self, Receipt};
@@ -30,7 +30,7 @@ use crate::store::now_ms;
 use crate::users::{User, denied, require_owner};
 use crate::validate;
 
-use veil_api::call::Call;
+use veil_api::calls;
 pub use veil_api::view::{RequestKind, RequestStatus, RequestView, ReviewView};
 
 mod records;
@@ -75,30 +75,6 @@ impl fmt::Debug for Request {
             .field("requester", &self.requester)
             .field("status", &self.status)
             .finish_non_exhaustive()
-    }
-}
-
-impl Client {
-    /// Requests: an owner sees everyone's, a scientist its own. Newest first.
-    pub fn requests(&self) -> Result<RequestList> {
-        let views = reply!(self.call(Call::Requests), Requests)?;
-        Ok(RequestList(
-            views
-                .into_iter()
-                .map(|v| Request::from_view(v, self.clone()))
-                .collect(),
-        ))
-    }
-
-    /// A request by number (`#3`, as `%requests` shows it) or by id (a unique prefix is enough).
-    pub fn request(&self, key: &str) -> Result<Request> {
-        let view = reply!(
-            self.call(Call::FindRequest {
-                key: key.to_string()
-            }),
-            Request
-        )?;
-        Ok(Request::from_view(view, self.clone()))
     }
 }
 
@@ -187,66 +163,8 @@ impl SiteCore {
         Ok(review)
     }
 
-    /// The released result of request `id`, for its requester (see [`Request::get`]).
-    pub(crate) fn result(&self, caller: &User, id: &str) -> Result<Data> {
-        let record = self.request_record(caller, id)?;
-        self.released(caller, &record)
-    }
-
-    /// A further run of approved code, for its requester (see [`Request::run`]).
-    pub(crate) fn run_again(&self, caller: &User, id: &str) -> Result<Data> {
-        let record = self.request_record(caller, id)?;
-        let code_id = record.code_id()?;
-        self.releasable(caller, &record)?;
-        self.code_result(caller, &record.id, code_id, true)
-    }
-
-    /// The submitted code of request `id`, for its requester and owners.
-    pub(crate) fn request_code(&self, caller: &User, id: &str) -> Result<SubmittedCode> {
-        let record = self.request_record(caller, id)?;
-        self.submitted_code(record.code_id()?)
-    }
-
-    /// An owner's private run of request `id`'s code on the real data.
-    pub(crate) fn run_request_privately(
-        &self,
-        caller: &User,
-        id: &str,
-    ) -> Result<std::result::Result<Data, String>> {
-        let record = self.owners_record(caller, "running code on real data before deciding", id)?;
-        let code = self.submitted_code(record.code_id()?)?;
-        self.store.write("auditing a private run", |tx| {
-            audit::record(tx, &caller.email, "run_privately", &record.id, "")
-        })?;
-        self.run_privately(&code)
-    }
-
     /// An owner's decision on request `id`: an approval stores a pointer's real result (computed now
     /// if it is not yet) for its requester alone; a denial needs a reason.
-    /// An owner's approval of request `id`, `overriding` the disclosure checks with a reason.
-    pub(crate) fn approve(
-        &self,
-        caller: &User,
-        id: &str,
-        overriding: Option<&str>,
-    ) -> Result<RequestView> {
-        let overriding = match overriding {
-            None => None,
-            Some(reason) => {
-                let reason = validate::text("override reason", reason)?;
-                if reason.trim().is_empty() {
-                    return Err(Error::invalid(
-                        "override reason",
-                        "it is empty",
-                        "say why this result may be released although a check fails",
-                    ));
-                }
-                Some(reason)
-            }
-        };
-        self.decide(caller, id, true, "", overriding.as_deref())
-    }
-
     pub(crate) fn decide(
         &self,
         caller: &User,
@@ -590,99 +508,9 @@ impl Request {
         Request { view, client }
     }
 
-    fn decided(&self, call: Call) -> Result<Request> {
-        let view = reply!(self.client.call(call), Request)?;
-        Ok(Request::from_view(view, self.client.clone()))
-    }
-
-    /// The id calls name this request by (the `id` field's value).
-    fn id(&self) -> String {
-        self.id.clone()
-    }
-
-    /// Everything an owner needs to decide: who, why, and what would be released. For a pointer's
-    /// result, the steps back to the assets, the mock result and a preview of the real one (computed now
-    /// if the worker has not finished); for code, its source, bound inputs, output policy and mock
-    /// result (run it on the real data with [`Request::run_privately`]).
-    pub fn review(&self) -> Result<Review> {
-        let v = reply!(
-            self.client.call(Call::Review { request: self.id() }),
-            Review
-        )?;
-        Ok(Review::from_view(*v, &self.client))
-    }
-
-    /// The released result, for its requester: a pointer's stored real result, or the latest result of
-    /// approved code (running it first if it has not run yet; see [`OutputPolicy`](crate::code::OutputPolicy)).
-    /// Pending or denied requests give [`Error::ApprovalPending`] or [`Error::RequestDenied`].
-    pub fn get(&self) -> Result<Data> {
-        reply!(self.client.call(Call::Result { request: self.id() }), Data)
-    }
-
-    /// The receipt of this request's latest release (for its requester and owners): the
-    /// datasets' versions, the computation, the policy, the checks, who released it and the audit
-    /// entry that records it. [`Client::verify_receipt`] checks it against the log.
-    pub fn receipt(&self) -> Result<Receipt> {
-        reply!(
-            self.client.call(Call::Receipt { request: self.id() }),
-            Receipt
-        )
-    }
-
-    /// Runs approved code on the real data again, if the output policy has a run left, and returns the
-    /// new result. For the requester only.
-    pub fn run(&self) -> Result<Data> {
-        reply!(self.client.call(Call::Run { request: self.id() }), Data)
-    }
-
-    /// The submitted code, for a code request (its requester and owners).
-    pub fn code(&self) -> Result<SubmittedCode> {
-        reply!(self.client.call(Call::Code { request: self.id() }), Code)
-    }
-
-    /// Owners: runs the code on the real data now, privately, to see what approving would release. The
-    /// result is not released and does not count against the output policy.
-    pub fn run_privately(&self) -> Result<std::result::Result<Data, String>> {
-        reply!(
-            self.client.call(Call::RunPrivately { request: self.id() }),
-            PrivateRun
-        )
-    }
-
-    /// Approves: a pointer's real result is computed (if it is not yet), stored once and released to
-    /// the requester only; code may then run under its output policy. Returns the request as decided.
-    pub fn approve(&self) -> Result<Request> {
-        self.decided(Call::Approve {
-            request: self.id(),
-            overriding: None,
-        })
-    }
-
-    /// Approves although a disclosure check fails (see [`Review::checks`]), saying why the result
-    /// may be released; the audit log keeps the reason. On an approved code request, releases runs
-    /// whose output a check withheld.
-    pub fn approve_overriding(&self, reason: &str) -> Result<Request> {
-        self.decided(Call::Approve {
-            request: self.id(),
-            overriding: Some(reason.to_string()),
-        })
-    }
-
-    /// Sends it back to its requester with `message`, the changes it needs (owners): neither an
-    /// approval nor a denial. The requester sees the message and may submit a new request.
-    pub fn request_changes(&self, message: &str) -> Result<Request> {
-        self.decided(Call::RequestChanges {
-            request: self.id.clone(),
-            message: message.into(),
-        })
-    }
-
-    /// Denies, with a reason the requester sees. Returns the request as decided.
-    pub fn deny(&self, reason: &str) -> Result<Request> {
-        self.decided(Call::Deny {
-            request: self.id(),
-            reason: reason.to_string(),
-        })
+    /// The client that read it: the request acts as that user.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 
     fn fields(&self) -> Vec<(&'static str, String)> {
@@ -838,3 +666,110 @@ impl RequestList {
 crate::display::render_via_table!(RequestList);
 
 veil_api::reads_as_view!(Request => RequestView);
+
+// The calls about requests, each one service.
+
+impl Serve for calls::Requests {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Vec<RequestView>> {
+        site.requests(caller)
+    }
+}
+
+impl Serve for calls::FindRequest {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<RequestView> {
+        site.find_request(caller, &self.key)
+    }
+}
+
+impl Serve for calls::Review {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Box<ReviewView<Data>>> {
+        site.review(caller, &self.request).map(Box::new)
+    }
+}
+
+/// The released result, for its requester (see [`Request::get`]).
+impl Serve for calls::Result {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Data> {
+        site.floored(|| {
+            let record = site.request_record(caller, &self.request)?;
+            site.released(caller, &record)
+        })
+    }
+}
+
+/// A further run of approved code, for its requester (see [`Request::run`]).
+impl Serve for calls::Run {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Data> {
+        site.floored(|| {
+            let record = site.request_record(caller, &self.request)?;
+            let code_id = record.code_id()?;
+            site.releasable(caller, &record)?;
+            site.code_result(caller, &record.id, code_id, true)
+        })
+    }
+}
+
+/// The submitted code, for its requester and owners.
+impl Serve for calls::Code {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<SubmittedCode> {
+        let record = site.request_record(caller, &self.request)?;
+        site.submitted_code(record.code_id()?)
+    }
+}
+
+/// An owner's private run of a code request on the real data.
+impl Serve for calls::RunPrivately {
+    fn serve(
+        self,
+        site: &SiteCore,
+        caller: &mut Caller<'_>,
+    ) -> Result<std::result::Result<Data, String>> {
+        let record = site.owners_record(
+            caller,
+            "running code on real data before deciding",
+            &self.request,
+        )?;
+        let code = site.submitted_code(record.code_id()?)?;
+        site.store.write("auditing a private run", |tx| {
+            audit::record(tx, &caller.email, "run_privately", &record.id, "")
+        })?;
+        site.run_privately(&code)
+    }
+}
+
+/// An owner's approval, `overriding` the disclosure checks with a reason.
+impl Serve for calls::Approve {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<RequestView> {
+        let overriding = match self.overriding {
+            None => None,
+            Some(reason) => {
+                let reason = validate::text("override reason", &reason)?;
+                if reason.trim().is_empty() {
+                    return Err(Error::invalid(
+                        "override reason",
+                        "it is empty",
+                        "say why this result may be released although a check fails",
+                    ));
+                }
+                Some(reason)
+            }
+        };
+        site.decide(caller, &self.request, true, "", overriding.as_deref())
+    }
+}
+
+impl Serve for calls::Deny {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<RequestView> {
+        let denied = site.decide(caller, &self.request, false, &self.reason, None)?;
+        site.prune_compiled();
+        Ok(denied)
+    }
+}
+
+impl Serve for calls::RequestChanges {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<RequestView> {
+        let sent_back = site.request_changes(caller, &self.request, &self.message)?;
+        site.prune_compiled();
+        Ok(sent_back)
+    }
+}

@@ -311,7 +311,7 @@ impl Datasite {
         parts: usize,
     ) -> Result<crate::User> {
         let caller = self.core.authorize(token)?;
-        crate::dispatch::admit(&caller, call, parts)?;
+        crate::dispatch::admit(&caller, call.info(), parts)?;
         Ok(caller)
     }
 

@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit;
+use crate::dispatch::{Caller, Serve};
 use crate::display::{self, Table};
 use crate::error::{Error, Result};
 use crate::site::SiteCore;
 use crate::store::{hex, now_ms};
 use crate::validate;
+use veil_api::calls;
 
 /// The email of the administrator every new datasite starts with (PySyft's default, which the tutorials use).
 pub const DEFAULT_ADMIN_EMAIL: &str = "info@openmined.org";
@@ -574,5 +576,69 @@ pub(crate) fn require_owner(caller: &User, action: &str, hint: &str) -> Result<(
         Ok(())
     } else {
         Err(denied(caller, action, "an admin or data owner", hint))
+    }
+}
+
+// The calls about users and sessions, each one service.
+
+impl Serve for calls::Whoami {
+    fn serve(self, _: &SiteCore, caller: &mut Caller<'_>) -> Result<User> {
+        Ok(caller.user.clone())
+    }
+}
+
+impl Serve for calls::Register {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<User> {
+        site.register(Some(caller), self.user)
+    }
+}
+
+impl Serve for calls::Users {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Vec<User>> {
+        site.users(caller)
+    }
+}
+
+impl Serve for calls::ChangePassword {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<()> {
+        site.change_password(caller, caller.token, &self.old.0, &self.new.0)
+    }
+}
+
+impl Serve for calls::ResetPassword {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<()> {
+        site.reset_password(caller, &self.email, &self.new.0)
+    }
+}
+
+impl Serve for calls::SetRole {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<User> {
+        site.set_role(caller, &self.email, self.role)
+    }
+}
+
+impl Serve for calls::DeleteUser {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<()> {
+        site.delete_user(caller, &self.email)?;
+        site.prune_compiled();
+        Ok(())
+    }
+}
+
+impl Serve for calls::SetSignup {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<()> {
+        site.set_signup(caller, self.enabled)
+    }
+}
+
+impl Serve for calls::Logout {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<()> {
+        site.logout(caller.token)
+    }
+}
+
+impl Serve for calls::AuditLog {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Vec<audit::AuditEntry>> {
+        site.audit_log(caller)
     }
 }

@@ -45,8 +45,8 @@ impl Cells {
             .map(|handle| self.data(handle))
             .collect::<Result<_, _>>()?;
         let display = match (&call, &self.iopub) {
-            (Call::UploadDataset { dataset }, Some(iopub)) => {
-                ProgressDisplay::new(iopub, format!("uploading `{}`", dataset.name))
+            (Call::UploadDataset(upload), Some(iopub)) => {
+                ProgressDisplay::new(iopub, format!("uploading `{}`", upload.dataset.name))
             }
             _ => None,
         };

@@ -1,8 +1,10 @@
-//! Cells reach the same calls as Rust programs: every public method of the runtime's handles (the
-//! `veil` crate) has a method of the same name on the facade's (what cells link), unless it is listed
-//! below with why. Read from the two crates' sources, so adding a runtime method without its cell
-//! counterpart fails here. (The op methods, `sum`, `pow`, `column`, ..., are written once for both by
-//! `veil_api::op_methods!`, and the types both use from `veil-api`, such as `NewUser`, `Role`,
+//! Cells reach the same calls as Rust programs. The handles' methods that are one datasite call
+//! each are written once for both crates (`veil_api::handle_methods!`), and the op methods (`sum`,
+//! `pow`, `column`, ...) by `veil_api::op_methods!`; what is left is checked for coverage: every
+//! method the call table names exists on both sides, and every other public method of the
+//! runtime's handles (the `veil` crate) has a method of the same name on the facade's (what cells
+//! link), unless it is listed below with why. Read from the two crates' sources, so adding a
+//! runtime method without its cell counterpart fails here. (The types both use from `veil-api`, such as `NewUser`, `Role`,
 //! `Contributor` and `OutputPolicy`, are one type, as are the builders: `Dataset` and `Asset`
 //! (`veil_api::spec`, generic over how their data travels), `Code` and `ExactMatch`
 //! (`veil_api::code`, generic over the asset handle they bind).)
@@ -10,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::common::methods;
+use crate::common::{methods, written_once};
 
 /// The handle and builder types cells use under the runtime's names.
 const TYPES: &[&str] = &[
@@ -147,4 +149,68 @@ fn every_runtime_method_cells_need_has_a_facade_method() {
         missing.is_empty(),
         "the facade lacks these runtime methods (add them, with a bridge call, or list them in RUNTIME_ONLY with why): {missing:?}"
     );
+}
+
+#[test]
+fn every_call_has_its_methods_on_both_sides_and_most_are_written_once() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let runtime = methods(&root.join("runtime/src"));
+    let facade = methods(&root.join("facade/src"));
+    // Both sides' builders (`Code`) are the vocabulary's.
+    let shared = methods(&root.join("api/src"));
+    let has = |side: &std::collections::BTreeMap<String, BTreeSet<String>>, method: &str| {
+        let (ty, name) = method.split_once("::").unwrap();
+        [side, &shared]
+            .iter()
+            .any(|s| s.get(ty).is_some_and(|m| m.contains(name)))
+    };
+    let mut once = BTreeSet::new();
+    for item in written_once() {
+        let syn::Item::Impl(imp) = item else { continue };
+        let syn::Type::Path(ty) = imp.self_ty.as_ref() else {
+            continue;
+        };
+        let ty = ty.path.segments.last().unwrap().ident.to_string();
+        for item in imp.items {
+            if let syn::ImplItem::Fn(f) = item
+                && matches!(f.vis, syn::Visibility::Public(_))
+            {
+                once.insert(format!("{ty}::{}", f.sig.ident));
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    let mut by_hand = Vec::new();
+    for call in veil::api::access::CALLS {
+        for method in call.methods {
+            for (side, methods) in [("runtime", &runtime), ("facade", &facade)] {
+                if !has(methods, method) {
+                    missing.push(format!("{side}: {method} (`{}`)", call.name));
+                }
+            }
+            if !once.contains(*method) {
+                by_hand.push(*method);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "methods the call table names, missing: {missing:?}"
+    );
+    // Written by hand on each side, and why: a cell's values are the kernel's, a program's its own.
+    let expected = [
+        "Client::upload_dataset", // values beside the call, and progress shown as it goes
+        "SiteAsset::pointer",     // a cell's asset holds the pointer it displays as
+        "Client::array",          // a program's array is its own `Data`, a cell's numbers
+        "Pointer::apply",         // the op methods' one entry, checking the inputs' datasite
+        "Code::run_on_mocks",     // `veil_api::code::CodeClient`, each side's own
+    ];
+    by_hand.sort_unstable();
+    let mut expected = expected.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        by_hand, expected,
+        "a call's method is written twice (once per crate) that could be in handle_methods!"
+    );
+    assert!(once.len() >= 35, "{once:?}");
 }

@@ -3,11 +3,8 @@
 
 use super::*;
 
-use veil_api::call::Call;
 use veil_api::code::CodeSpec;
 pub use veil_api::code::OutputPolicy;
-
-use crate::dispatch::reply;
 
 /// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
 /// with the request. The code runs on those inputs and no others.
@@ -24,7 +21,7 @@ impl veil_api::code::CodeClient for Client {
     type Error = Error;
 
     fn run_on_mocks(&self, code: CodeSpec) -> Result<Data> {
-        reply!(self.call(Call::RunOnMocks { code }), Data)
+        self.ask(veil_api::calls::RunOnMocks { code })
     }
 }
 

@@ -2,8 +2,10 @@
 //! an asset's mock or (owners only, audited) real data.
 
 use super::*;
+use crate::dispatch::{Caller, Serve, seen_by};
 use crate::progress::{Pieces, Stage};
 use veil_api::call::{Part, from_parts};
+use veil_api::calls;
 use veil_api::view::{AssetView, DatasetView};
 
 /// A validated, encoded asset ready to be written.
@@ -464,4 +466,41 @@ fn synthesize(asset: &str, data: &Data, spec: &crate::mock::Synthesis) -> Result
     let mock = Data::Frame(crate::mock::synthesize(frame, spec)?);
     data.check_mock(asset, &mock)?;
     Ok(mock)
+}
+
+// The calls about datasets, each one service.
+
+impl Serve for calls::Datasets {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Vec<DatasetView>> {
+        Ok(site
+            .datasets()?
+            .into_iter()
+            .map(|d| seen_by(caller, d))
+            .collect())
+    }
+}
+
+impl Serve for calls::Dataset {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<DatasetView> {
+        Ok(seen_by(caller, site.dataset_by("name", self.name.trim())?))
+    }
+}
+
+impl Serve for calls::UploadDataset {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<DatasetView> {
+        let parts = std::mem::take(&mut caller.parts);
+        site.upload_dataset(caller, self.dataset, parts, caller.report)
+    }
+}
+
+impl Serve for calls::DeleteDataset {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<()> {
+        site.delete_dataset(caller, &self.name)
+    }
+}
+
+impl Serve for calls::AssetData {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Data> {
+        site.asset_data(caller, &self.asset, self.real)
+    }
 }

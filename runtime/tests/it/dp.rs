@@ -280,10 +280,10 @@ fn only_row_wise_aggregates_with_declared_ranges_are_released() {
     let err = hers.get_dp(0.5).unwrap_err();
     assert_eq!(kind(&err), ErrorKind::NotFound, "{err}");
     assert!(err.to_string().contains("privacy budget"), "{err}");
-    let stolen = veil::api::call::Call::ReleaseDp {
+    let stolen = veil::api::call::Call::from(veil::api::calls::ReleaseDp {
         pointer: r.sum().unwrap().id().to_string(),
         query: DpQuery::new(0.5),
-    };
+    });
     assert_eq!(kind(&rachel.call(stolen).unwrap_err()), ErrorKind::NotFound);
     // Bad ε and bounds are named.
     for query in [

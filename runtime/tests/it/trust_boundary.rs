@@ -187,14 +187,15 @@ fn a_pending_request_tells_its_requester_nothing_about_the_real_side() {
 #[test]
 fn a_review_names_what_the_datasite_holds_not_what_the_client_says() {
     use veil::api::call::{Call, Reply};
+    use veil::api::calls;
     let tmp = tempfile::tempdir().unwrap();
     let site = launch(tmp.path());
     let (owner, jane, _) = setup(&site);
     let features = asset(&jane, "features");
     let Reply::Pointer(view) = jane
-        .call(Call::AssetPointer {
+        .call(Call::from(calls::AssetPointer {
             asset: features.id().to_string(),
-        })
+        }))
         .unwrap()
     else {
         panic!("not a pointer");
@@ -474,6 +475,7 @@ fn a_deleted_datasets_real_data_is_gone_from_memory_too() {
 #[test]
 fn an_upload_is_decided_by_the_dispatch_whatever_its_parts() {
     use veil::api::call::{Call, Part, into_parts};
+    use veil::api::calls;
     let dir = tempfile::tempdir().unwrap();
     let site = launch(dir.path());
     let (owner, jane, _) = setup(&site);
@@ -487,9 +489,9 @@ fn an_upload_is_decided_by_the_dispatch_whatever_its_parts() {
     // The call without the values it names, or naming a value it did not send.
     let (named, _) = into_parts(spec.clone());
     let err = owner
-        .call(Call::UploadDataset {
+        .call(Call::from(calls::UploadDataset {
             dataset: named.clone(),
-        })
+        }))
         .unwrap_err();
     assert!(
         matches!(err, Error::InvalidInput { .. }) && err.to_string().contains("part 0"),
@@ -498,11 +500,11 @@ fn an_upload_is_decided_by_the_dispatch_whatever_its_parts() {
     let mut forged = named;
     forged.assets[0].mock = veil::api::spec::Mock::Given(Part(7));
     let err = owner
-        .call(Call::UploadDataset { dataset: forged })
+        .call(Call::from(calls::UploadDataset { dataset: forged }))
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
     let stray = owner
-        .call_with_parts(Call::Datasets, vec![array![1.0].into()])
+        .call_with_parts(Call::from(calls::Datasets {}), vec![array![1.0].into()])
         .unwrap_err();
     assert!(
         matches!(stray, Error::InvalidInput { .. }) && stray.to_string().contains("takes none"),
@@ -647,6 +649,7 @@ fn a_session_ends_when_its_time_is_up() {
 fn every_call_is_open_to_exactly_the_roles_its_table_names() {
     use veil::api::access::Who;
     use veil::api::call::{Call, Part, Secret};
+    use veil::api::calls;
     use veil::api::dp::Domain;
     use veil::api::ops::{Arith, Op};
 
@@ -663,14 +666,14 @@ fn every_call_is_open_to_exactly_the_roles_its_table_names() {
     }
     let numbers = asset(&admin, "numbers");
     admin
-        .call(Call::SetDomain {
+        .call(Call::from(calls::SetDomain {
             asset: numbers.id().into(),
             column: None,
             domain: Domain::Range {
                 lower: 0.0,
                 upper: 10.0,
             },
-        })
+        }))
         .unwrap();
     admin
         .set_budget("jane@caltech.edu", "cancer", 100.0)
@@ -710,139 +713,139 @@ fn every_call_is_open_to_exactly_the_roles_its_table_names() {
             .register(NewUser::new("T", &throwaway, "pw-123456"))
             .unwrap();
         let calls = vec![
-            Call::Datasets,
-            Call::Dataset {
+            Call::from(calls::Datasets {}),
+            Call::from(calls::Dataset {
                 name: "cancer".into(),
-            },
-            Call::AssetData {
+            }),
+            Call::from(calls::AssetData {
                 asset: numbers.id().into(),
                 real: false,
-            },
-            Call::AssetPointer {
+            }),
+            Call::from(calls::AssetPointer {
                 asset: numbers.id().into(),
-            },
-            Call::Array {
+            }),
+            Call::from(calls::Array {
                 values: vec![1.0],
                 shape: vec![1],
-            },
-            Call::Apply {
+            }),
+            Call::from(calls::Apply {
                 op: Op::Arith {
                     kind: Arith::Add,
                     scalar: Some(1.0),
                     scalar_left: false,
                 },
                 inputs: vec![pointer.id().into()],
-            },
-            Call::PointerStatus {
+            }),
+            Call::from(calls::PointerStatus {
                 pointer: pointer.id().into(),
-            },
-            Call::RequestResult {
+            }),
+            Call::from(calls::RequestResult {
                 pointer: pointer.id().into(),
                 reason: "again".into(),
-            },
-            Call::PointerResult {
+            }),
+            Call::from(calls::PointerResult {
                 pointer: pointer.id().into(),
-            },
-            Call::RunOnMocks { code: code.clone() },
-            Call::RequestCode {
+            }),
+            Call::from(calls::RunOnMocks { code: code.clone() }),
+            Call::from(calls::RequestCode {
                 code: total(&jane, 10.0 + n as f64).spec().unwrap(),
                 reason: "mine".into(),
-            },
-            Call::Requests,
-            Call::FindRequest {
+            }),
+            Call::from(calls::Requests {}),
+            Call::from(calls::FindRequest {
                 key: pending.id.clone(),
-            },
-            Call::Review {
+            }),
+            Call::from(calls::Review {
                 request: pending.id.clone(),
-            },
-            Call::Result {
+            }),
+            Call::from(calls::Result {
                 request: released.id.clone(),
-            },
-            Call::Run {
+            }),
+            Call::from(calls::Run {
                 request: pending.id.clone(),
-            },
-            Call::Code {
+            }),
+            Call::from(calls::Code {
                 request: pending.id.clone(),
-            },
-            Call::RunPrivately {
+            }),
+            Call::from(calls::RunPrivately {
                 request: pending.id.clone(),
-            },
-            Call::Receipt {
+            }),
+            Call::from(calls::Receipt {
                 request: released.id.clone(),
-            },
-            Call::VerifyReceipt {
+            }),
+            Call::from(calls::VerifyReceipt {
                 receipt: receipt.clone(),
-            },
-            Call::Budgets,
-            Call::DisclosureRules {
+            }),
+            Call::from(calls::Budgets {}),
+            Call::from(calls::DisclosureRules {
                 dataset: "cancer".into(),
-            },
-            Call::SetDisclosureRules {
+            }),
+            Call::from(calls::SetDisclosureRules {
                 dataset: "cancer".into(),
                 rules: Default::default(),
-            },
-            Call::SetDomain {
+            }),
+            Call::from(calls::SetDomain {
                 asset: numbers.id().into(),
                 column: None,
                 domain: Domain::Range {
                     lower: 0.0,
                     upper: 10.0,
                 },
-            },
-            Call::SetBudget {
+            }),
+            Call::from(calls::SetBudget {
                 email: "jane@caltech.edu".into(),
                 dataset: "cancer".into(),
                 epsilon: 100.0,
-            },
-            Call::PreviewDp {
+            }),
+            Call::from(calls::PreviewDp {
                 pointer: pointer.id().into(),
                 query: 0.5.into(),
-            },
-            Call::ReleaseDp {
+            }),
+            Call::from(calls::ReleaseDp {
                 pointer: pointer.id().into(),
                 query: 0.5.into(),
-            },
-            Call::Whoami,
-            Call::Users,
-            Call::AuditLog,
-            Call::Register {
+            }),
+            Call::from(calls::Whoami {}),
+            Call::from(calls::Users {}),
+            Call::from(calls::AuditLog {}),
+            Call::from(calls::Register {
                 user: NewUser::new("N", format!("new{n}@example.org"), "pw-123456"),
-            },
-            Call::SetSignup { enabled: false },
-            Call::ChangePassword {
+            }),
+            Call::from(calls::SetSignup { enabled: false }),
+            Call::from(calls::ChangePassword {
                 old: Secret("not my password".into()),
                 new: Secret("pw-654321".into()),
-            },
-            Call::ResetPassword {
+            }),
+            Call::from(calls::ResetPassword {
                 email: throwaway.clone(),
                 new: Secret("pw-654321".into()),
-            },
-            Call::SetRole {
+            }),
+            Call::from(calls::SetRole {
                 email: throwaway.clone(),
                 role: Role::Guest,
-            },
-            Call::DeleteUser {
+            }),
+            Call::from(calls::DeleteUser {
                 email: throwaway.clone(),
-            },
-            Call::UploadDataset {
+            }),
+            Call::from(calls::UploadDataset {
                 dataset: veil::api::spec::Dataset::<Part>::new(""),
-            },
-            Call::DeleteDataset {
+            }),
+            Call::from(calls::DeleteDataset {
                 name: "no-such-dataset".into(),
-            },
-            Call::Deny {
+            }),
+            Call::from(calls::Deny {
                 request: pending.id.clone(),
                 reason: "no".into(),
-            },
-            Call::RequestChanges {
+            }),
+            Call::from(calls::RequestChanges {
                 request: pending.id.clone(),
                 message: "no".into(),
-            },
-            Call::Approve {
+            }),
+            Call::from(calls::Approve {
                 request: pending.id.clone(),
                 overriding: None,
-            },
-            Call::Logout,
+            }),
+            Call::from(calls::Logout {}),
         ];
         let mut seen = std::collections::BTreeSet::new();
         let mut wrong = Vec::new();

@@ -685,25 +685,26 @@ fn one_users_token_reaches_nothing_of_anothers() {
     let request = total.request("mine").unwrap();
     let kind = |e: Error| e.kind();
     use veil::api::call::{Call, ErrorKind};
+    use veil::api::calls;
     // Bob, with his own valid session, names Jane's request and her pointer by id.
     assert_eq!(
         kind(bob.request(&request.id).unwrap_err()),
         ErrorKind::NotFound
     );
     for call in [
-        Call::Approve {
+        Call::from(calls::Approve {
             request: request.id.clone(),
             overriding: Some("bob's say-so".into()),
-        },
-        Call::Result {
+        }),
+        Call::from(calls::Result {
             request: request.id.clone(),
-        },
-        Call::Review {
+        }),
+        Call::from(calls::Review {
             request: request.id.clone(),
-        },
-        Call::PointerResult {
+        }),
+        Call::from(calls::PointerResult {
             pointer: total.id().to_string(),
-        },
+        }),
     ] {
         let err = bob.call(call.clone()).unwrap_err();
         assert!(
@@ -718,10 +719,10 @@ fn one_users_token_reaches_nothing_of_anothers() {
     // Jane cannot decide her own request; it is still pending for the owner.
     assert_eq!(
         kind(
-            jane.call(Call::Approve {
+            jane.call(Call::from(calls::Approve {
                 request: request.id.clone(),
                 overriding: None,
-            })
+            }))
             .unwrap_err()
         ),
         ErrorKind::PermissionDenied
@@ -1001,6 +1002,7 @@ fn forged_npy(shape: &str) -> Vec<u8> {
 #[test]
 fn a_forged_value_header_allocates_nothing() {
     use veil::api::call::{Call, ErrorKind, Part};
+    use veil::api::calls;
     use veil::api::spec;
     use veil::api::wire::{CallBody, encode};
     let tmp = tempfile::tempdir().unwrap();
@@ -1019,9 +1021,11 @@ fn a_forged_value_header_allocates_nothing() {
         .unwrap();
         encode(&json, &vec![bomb.clone(); parts])
     };
-    let upload = || Call::UploadDataset {
-        dataset: spec::Dataset::new("bomb")
-            .asset(spec::Asset::new("a").data(Part(0)).mock(Part(1))),
+    let upload = || {
+        Call::from(calls::UploadDataset {
+            dataset: spec::Dataset::new("bomb")
+                .asset(spec::Asset::new("a").data(Part(0)).mock(Part(1))),
+        })
     };
     let jane = raw_login(&served.url, "jane@caltech.edu", "abc123def");
     let admin = raw_login(&served.url, ADMIN, "changethis");
@@ -1029,7 +1033,7 @@ fn a_forged_value_header_allocates_nothing() {
         (
             "a scientist's whoami",
             &jane,
-            Call::Whoami,
+            Call::from(calls::Whoami {}),
             1,
             400,
             ErrorKind::InvalidInput,
@@ -1092,7 +1096,7 @@ fn bodies_stream_through_the_server_rather_than_sit_in_memory() {
     let pid = served.child.id();
     let before = peak_memory(pid);
     let json = serde_json::to_vec(&veil::api::wire::CallBody {
-        call: veil::api::call::Call::Whoami,
+        call: veil::api::call::Call::from(veil::api::calls::Whoami {}),
         parts: vec![veil::DataKind::ArrayF64],
     })
     .unwrap();
