@@ -49,7 +49,7 @@ pub const TOKEN_ENV: &str = "VEIL_BRIDGE_TOKEN";
 /// Longest operation name (the real ones are a few words).
 const MAX_OP_CHARS: usize = 64;
 /// Most values one datasite call may carry: an upload's data and mocks.
-const MAX_PARTS: usize = 2 * veil::datasets::MAX_ASSETS;
+const MAX_PARTS: usize = 2 * veil::datasite::MAX_ASSETS;
 /// Longest quote of a cell's input in a message.
 const MAX_QUOTE_CHARS: usize = 300;
 /// Largest request accepted (a literal array from a cell is the big case).

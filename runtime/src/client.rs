@@ -1,27 +1,45 @@
-//! [`Client`]: a logged-in user's handle on a datasite.
+//! # The client: untrusted handles
 //!
-//! A client holds a session token, not a role: the datasite resolves the token on every call and checks
-//! the user's current role there, so nothing a client holds can widen what it may do.
+//! [`Client`] is a logged-in user's handle on a datasite; [`Pointer`], [`Request`],
+//! [`SiteAsset`] and [`SiteDataset`] are handles on what the datasite holds, each an id, the client
+//! that read it and, for display, a view of what the datasite said then. A client holds a session
+//! token, not a role: the datasite resolves the token on every call and checks the user's current
+//! role there, so nothing a client holds can widen what it may do. Handles never read a record and
+//! never check a role: each method is one call (written once for this crate and the facade cells
+//! link, `veil_api::handle_methods!`), sent through the client's link, in this process
+//! ([`Datasite`]'s dispatch) or over HTTP ([`remote`]). Their displays and their lists'
+//! displays live here too.
+//!
+//! - [`users`], [`datasets`], [`pointers`], [`requests`], [`code`], [`privacy`]: the handles and
+//!   views of each area, with their displays; [`remote`]: a datasite served over HTTP.
+
+pub mod code;
+pub mod datasets;
+pub mod pointers;
+pub mod privacy;
+pub mod remote;
+pub mod requests;
+pub mod users;
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::audit::AuditLog;
-use crate::code::{Code, SubmittedCode};
 use crate::data::Data;
-use crate::datasets::{Dataset, DatasetList, SiteAsset, SiteDataset};
-use crate::disclosure::Rules;
-use crate::dispatch::Serve;
+use crate::datasite::{Datasite, LoginOutcome, Serve, SiteCore};
 use crate::display::Table;
-use crate::dp::{Budget, BudgetList, DpPlan, DpRelease};
 use crate::error::{Error, Result};
-use crate::pointers::Pointer;
-use crate::receipt::{Receipt, Verification};
-use crate::remote::Remote;
-use crate::request::{Request, RequestList, Review};
-use crate::site::SiteCore;
-use crate::users::{LoginOutcome, Role, User, UserList};
+use code::{Code, SubmittedCode};
+use datasets::{Dataset, DatasetList, SiteAsset, SiteDataset};
+use pointers::Pointer;
+use privacy::BudgetList;
+use remote::Remote;
+use requests::{Request, RequestList, Review};
+use users::{Role, User, UserList};
 use veil_api::calls;
+use veil_api::disclosure::Rules;
+use veil_api::dp::{Budget, DpPlan, DpRelease};
+use veil_api::receipt::{Receipt, Verification};
 use veil_api::view::{
     AuditEntry, DatasetView, PointerStatus, PointerView, RequestView, ReviewView,
 };
@@ -34,7 +52,7 @@ enum Link {
 }
 
 /// A user's session on a datasite, from [`Datasite::login`](crate::Datasite::login) or, for a served
-/// one, [`RemoteSite::login`](crate::remote::RemoteSite::login).
+/// one, [`RemoteSite::login`](crate::client::remote::RemoteSite::login).
 #[derive(Clone)]
 pub struct Client {
     link: Link,
@@ -245,6 +263,18 @@ impl Calls {
 }
 
 crate::display::render_via_table!(Calls);
+
+impl Datasite {
+    /// Logs in and returns a client bound to that user. Owners still using the default admin password get
+    /// a notice (printed to stderr and kept in [`Client::notices`]) until they change it.
+    pub fn login(&self, email: &str, password: &str) -> Result<Client> {
+        let outcome = self.core().login(email, password)?;
+        for notice in &outcome.notices {
+            eprintln!("warning: {notice}");
+        }
+        Ok(Client::new(self.core().clone(), outcome))
+    }
+}
 
 /// A private run's result ([`Request::run_privately`]), or why it failed on the real data.
 pub type PrivateRun = std::result::Result<Data, String>;

@@ -457,6 +457,16 @@ fn char_literal_end(chars: &[char], i: usize) -> Option<usize> {
     }
 }
 
+/// Rows shown in previews.
+const PREVIEW_ROWS: usize = 5;
+
+/// Appends a preview of `data`, titled `title`, after `t`'s fields.
+pub(crate) fn add_preview(t: &mut Table, data: &crate::data::Data, title: &str) {
+    let (text, html) = crate::data::render_preview(data, title, PREVIEW_ROWS);
+    t.text_after.push(text);
+    t.html_after.push(html);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

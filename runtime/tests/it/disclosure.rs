@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use polars::prelude::{Column, DataFrame};
-use veil::disclosure::{Rules, Verdict};
 use veil::ops::Agg;
 use veil::prelude::*;
+use veil::{Rules, Verdict};
 
 use crate::common::{ADMIN, ADMIN_PW, cancer};
 

@@ -545,9 +545,7 @@ fn bad_requests_get_clear_errors() {
         "{bad_column}"
     );
     let huge = jane
-        .array(ArrayD::<f64>::zeros(IxDyn(&[
-            veil::pointers::MAX_LITERAL_VALUES + 1,
-        ])))
+        .array(ArrayD::<f64>::zeros(IxDyn(&[veil::MAX_LITERAL_VALUES + 1])))
         .unwrap_err();
     assert!(huge.to_string().contains("as an asset"), "{huge}");
 }

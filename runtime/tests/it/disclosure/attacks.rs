@@ -3,7 +3,7 @@
 //! counted instead of people, code output of any type, differencing) has its siblings beside it.
 
 use polars::prelude::DataFrame;
-use veil::disclosure::Verdict;
+use veil::Verdict;
 use veil::ops::Reduce;
 use veil::prelude::*;
 

@@ -18,10 +18,10 @@ use veil_api::call::{Call, DatasiteCall, Reply};
 use veil_api::view::DatasetView;
 
 use crate::data::Data;
+use crate::datasite::site::SiteCore;
+use crate::datasite::users::User;
 use crate::error::{Error, Result};
 use crate::progress::Report;
-use crate::site::SiteCore;
-use crate::users::User;
 
 /// Who makes a call, and what came with it: what a service answers for.
 pub(crate) struct Caller<'a> {
@@ -58,7 +58,7 @@ pub(crate) trait Serve: DatasiteCall {
 /// against the records the call names (whose request, whose pointer, which dataset).
 pub(crate) fn admit(caller: &User, info: &CallInfo, count: usize) -> Result<()> {
     if !info.who.admits(caller.role) {
-        return Err(crate::users::denied(
+        return Err(crate::datasite::users::denied(
             caller,
             &format!("`{}`", info.usage),
             info.who.describe(),

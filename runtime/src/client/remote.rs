@@ -13,9 +13,9 @@ use veil_api::wire::{self, ApiError, Blob, CallBody, Login, Session, Version};
 
 use crate::client::Client;
 use crate::data::Data;
+use crate::datasite::LoginOutcome;
 use crate::error::{Error, Result};
 use crate::progress::{Counted, Pieces, Report, Stage, Throttle};
-use crate::users::LoginOutcome;
 
 /// Largest reply accepted: the largest result a code request may return, and then some.
 const MAX_REPLY_BYTES: u64 = 1 << 30;

@@ -1,27 +1,14 @@
-//! Datasets and assets: building them, uploading them in one transaction, browsing them by role.
+//! Datasets and assets as a client builds and browses them: the [`Dataset`] and [`Asset`]
+//! builders an owner uploads, and the handles of uploaded ones ([`SiteDataset`], [`SiteAsset`],
+//! [`DatasetList`]), with their displays.
 
 use std::fmt;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
-
-use crate::audit;
 use crate::client::Client;
-use crate::data::{self, Data, DataKind};
-use crate::display::{self, Table};
+use crate::data::{self, Data};
+use crate::display::{self, Table, add_preview};
 use crate::error::{Error, Result};
 use crate::mock::MockReport;
-use crate::site::SiteCore;
-use crate::store::now_ms;
-use crate::users::{User, require_owner};
-use crate::validate;
-
-/// The most assets one dataset may hold.
-pub const MAX_ASSETS: usize = 64;
-/// The most contributors one dataset may list.
-pub const MAX_CONTRIBUTORS: usize = 64;
-/// Rows shown in previews.
-const PREVIEW_ROWS: usize = 5;
 
 use veil_api::spec::Mock;
 pub use veil_api::view::Contributor;
@@ -33,34 +20,6 @@ pub type Asset = veil_api::spec::Asset<Data>;
 
 /// A dataset to upload: metadata plus assets, built like PySyft's `sy.Dataset(...)`.
 pub type Dataset = veil_api::spec::Dataset<Data>;
-
-/// Checks an asset is complete and consistent; returns its validated name and description.
-pub(crate) fn validate_asset(asset: &Asset) -> Result<(String, String)> {
-    let name = validate::name("asset name", &asset.name)?;
-    let description = validate::text(
-        &format!("description of asset `{name}`"),
-        &asset.description,
-    )?;
-    let data = asset.data.as_ref().ok_or_else(|| {
-        Error::invalid(
-            format!("asset `{name}`"),
-            "it has no data",
-            "add the real data with `Asset::data(..)`",
-        )
-    })?;
-    match &asset.mock {
-        Mock::Unset => {
-            return Err(Error::invalid(
-                format!("asset `{name}`"),
-                "it has no mock",
-                "add one with `Asset::mock(..)`, or declare `Asset::no_mock()` to publish only its schema",
-            ));
-        }
-        Mock::Given(mock) => data.check_mock(&name, mock)?,
-        Mock::Declined | Mock::Synthesized(_) => {}
-    }
-    Ok((name, description))
-}
 
 fn asset_table(asset: &Asset) -> Table {
     let mut t = Table::fields(
@@ -93,12 +52,6 @@ fn asset_table(asset: &Asset) -> Table {
 }
 
 crate::display::render_via_table!(Asset => asset_table);
-
-pub(crate) fn add_preview(t: &mut Table, data: &Data, title: &str) {
-    let (text, html) = data::render_preview(data, title, PREVIEW_ROWS);
-    t.text_after.push(text);
-    t.html_after.push(html);
-}
 
 fn dataset_table(ds: &Dataset) -> Table {
     let fields = metadata_fields(
@@ -246,11 +199,12 @@ impl SiteAsset {
                 Err(e) => t.warnings.push(format!("mock unavailable: {e}")),
             }
         }
-        if self.client.role().is_owner() {
-            match self.data() {
-                Ok(real) => add_preview(&mut t, &real, "Real data (visible to owners only)"),
-                Err(e) => t.warnings.push(format!("real data unavailable: {e}")),
-            }
+        // The datasite decides who reads the real data: an owner's display shows it, anyone
+        // else's is refused and shows nothing of it.
+        match self.data() {
+            Ok(real) => add_preview(&mut t, &real, "Real data (visible to owners only)"),
+            Err(Error::PermissionDenied { .. }) => {}
+            Err(e) => t.warnings.push(format!("real data unavailable: {e}")),
         }
         t
     }
@@ -442,8 +396,6 @@ impl DatasetList {
 
 crate::display::render_via_table!(DatasetList);
 
-mod records;
-
 veil_api::reads_as_view!(SiteAsset => AssetView, SiteDataset => DatasetView<SiteAsset>);
 
 impl veil_api::code::AssetHandle for SiteAsset {
@@ -451,87 +403,5 @@ impl veil_api::code::AssetHandle for SiteAsset {
 
     fn bound(&self) -> (&str, &Client) {
         (&self.view.id, &self.client)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::records::FAIL_UPLOAD_AFTER;
-    use super::*;
-    use crate::site::LaunchOptions;
-    use ndarray::array;
-
-    fn dataset(name: &str) -> Dataset {
-        Dataset::new(name)
-            .asset(
-                Asset::new("a")
-                    .data(array![1.0, 2.0])
-                    .mock(array![0.0, 0.0]),
-            )
-            .asset(
-                Asset::new("b")
-                    .data(array![3_i64, 4])
-                    .mock(array![0_i64, 0]),
-            )
-            .asset(Asset::new("c").data(array![5.0]).no_mock())
-    }
-
-    fn blob_count(dir: &std::path::Path) -> usize {
-        std::fs::read_dir(dir.join("blobs"))
-            .unwrap()
-            .map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap().count())
-            .sum()
-    }
-
-    #[test]
-    fn a_failure_mid_upload_leaves_the_previous_state() {
-        let tmp = tempfile::tempdir().unwrap();
-        let launch = |reset| {
-            LaunchOptions::new("t")
-                .dir(tmp.path())
-                .reset(reset)
-                .launch()
-                .unwrap()
-        };
-        let site = launch(true);
-        let owner = site.login("info@openmined.org", "changethis").unwrap();
-        owner.upload_dataset(dataset("Committed")).unwrap();
-        let committed_blobs = blob_count(tmp.path());
-
-        // Fail after the first asset's blobs and row are written, inside the transaction.
-        FAIL_UPLOAD_AFTER.with(|f| f.set(Some(1)));
-        let interrupted = Dataset::new("Interrupted")
-            .asset(Asset::new("d").data(array![9.0]).mock(array![8.0]))
-            .asset(Asset::new("e").data(array![7.0]).no_mock());
-        let err = owner.upload_dataset(interrupted);
-        FAIL_UPLOAD_AFTER.with(|f| f.set(None));
-        assert!(err.unwrap_err().to_string().contains("injected failure"));
-
-        let names: Vec<String> = owner
-            .datasets()
-            .unwrap()
-            .iter()
-            .map(|d| d.name.clone())
-            .collect();
-        assert_eq!(names, ["Committed"]);
-        // The interrupted upload wrote asset `d`'s data and mock before failing; nothing references them.
-        assert_eq!(blob_count(tmp.path()), committed_blobs + 2);
-        let audit = owner.audit_log().unwrap();
-        assert!(!audit.0.iter().any(|e| e.subject == "Interrupted"));
-        site.land().unwrap();
-
-        // Relaunching without reset finds what was committed and collects the orphans.
-        let site = launch(false);
-        let owner = site.login("info@openmined.org", "changethis").unwrap();
-        let ds = owner.dataset("Committed").unwrap();
-        assert_eq!(ds.assets.len(), 3);
-        assert_eq!(
-            ds.asset("b").unwrap().data().unwrap(),
-            Data::from(array![3_i64, 4])
-        );
-        assert!(owner.dataset("Interrupted").is_err());
-        assert_eq!(blob_count(tmp.path()), committed_blobs);
-        // And the same upload now succeeds.
-        owner.upload_dataset(dataset("Interrupted")).unwrap();
     }
 }

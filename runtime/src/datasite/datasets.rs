@@ -1,12 +1,29 @@
 //! Datasets in the datasite's records: an upload in one transaction, listings, deletion, and reads of
 //! an asset's mock or (owners only, audited) real data.
 
-use super::*;
-use crate::dispatch::{Caller, Serve, seen_by};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+use veil_api::spec::{Asset, Mock};
+use veil_api::view::Contributor;
+
+use crate::audit;
+use crate::data::{self, Data, DataKind};
+use crate::datasite::site::SiteCore;
+use crate::datasite::users::{User, require_owner};
+use crate::error::{Error, Result};
+use crate::store::now_ms;
+use crate::validate;
+
+use crate::datasite::dispatch::{Caller, Serve, seen_by};
 use crate::progress::{Pieces, Stage};
 use veil_api::call::{Part, from_parts};
 use veil_api::calls;
 use veil_api::view::{AssetView, DatasetView};
+
+/// The most assets one dataset may hold.
+pub const MAX_ASSETS: usize = 64;
+/// The most contributors one dataset may list.
+pub const MAX_CONTRIBUTORS: usize = 64;
 
 /// A validated, encoded asset ready to be written.
 struct EncodedAsset {
@@ -105,7 +122,7 @@ impl SiteCore {
         let sizes = ds.assets.iter().map(asset_bytes).collect();
         let mut progress = Pieces::start(report, Stage::Storing, sizes);
         for asset in &ds.assets {
-            let (aname, adesc) = super::validate_asset(asset)?;
+            let (aname, adesc) = validate_asset(asset)?;
             if encoded.iter().any(|e| e.name.eq_ignore_ascii_case(&aname)) {
                 return Err(Error::exists(
                     "asset",
@@ -502,5 +519,114 @@ impl Serve for calls::DeleteDataset {
 impl Serve for calls::AssetData {
     fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Data> {
         site.asset_data(caller, &self.asset, self.real)
+    }
+}
+
+/// Checks an asset is complete and consistent; returns its validated name and description.
+pub(crate) fn validate_asset(asset: &Asset<Data>) -> Result<(String, String)> {
+    let name = validate::name("asset name", &asset.name)?;
+    let description = validate::text(
+        &format!("description of asset `{name}`"),
+        &asset.description,
+    )?;
+    let data = asset.data.as_ref().ok_or_else(|| {
+        Error::invalid(
+            format!("asset `{name}`"),
+            "it has no data",
+            "add the real data with `Asset::data(..)`",
+        )
+    })?;
+    match &asset.mock {
+        Mock::Unset => {
+            return Err(Error::invalid(
+                format!("asset `{name}`"),
+                "it has no mock",
+                "add one with `Asset::mock(..)`, or declare `Asset::no_mock()` to publish only its schema",
+            ));
+        }
+        Mock::Given(mock) => data.check_mock(&name, mock)?,
+        Mock::Declined | Mock::Synthesized(_) => {}
+    }
+    Ok((name, description))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FAIL_UPLOAD_AFTER;
+    use crate::{Asset, Data, Dataset, LaunchOptions};
+    use ndarray::array;
+
+    fn dataset(name: &str) -> Dataset {
+        Dataset::new(name)
+            .asset(
+                Asset::new("a")
+                    .data(array![1.0, 2.0])
+                    .mock(array![0.0, 0.0]),
+            )
+            .asset(
+                Asset::new("b")
+                    .data(array![3_i64, 4])
+                    .mock(array![0_i64, 0]),
+            )
+            .asset(Asset::new("c").data(array![5.0]).no_mock())
+    }
+
+    fn blob_count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir.join("blobs"))
+            .unwrap()
+            .map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap().count())
+            .sum()
+    }
+
+    #[test]
+    fn a_failure_mid_upload_leaves_the_previous_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        let launch = |reset| {
+            LaunchOptions::new("t")
+                .dir(tmp.path())
+                .reset(reset)
+                .launch()
+                .unwrap()
+        };
+        let site = launch(true);
+        let owner = site.login("info@openmined.org", "changethis").unwrap();
+        owner.upload_dataset(dataset("Committed")).unwrap();
+        let committed_blobs = blob_count(tmp.path());
+
+        // Fail after the first asset's blobs and row are written, inside the transaction.
+        FAIL_UPLOAD_AFTER.with(|f| f.set(Some(1)));
+        let interrupted = Dataset::new("Interrupted")
+            .asset(Asset::new("d").data(array![9.0]).mock(array![8.0]))
+            .asset(Asset::new("e").data(array![7.0]).no_mock());
+        let err = owner.upload_dataset(interrupted);
+        FAIL_UPLOAD_AFTER.with(|f| f.set(None));
+        assert!(err.unwrap_err().to_string().contains("injected failure"));
+
+        let names: Vec<String> = owner
+            .datasets()
+            .unwrap()
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        assert_eq!(names, ["Committed"]);
+        // The interrupted upload wrote asset `d`'s data and mock before failing; nothing references them.
+        assert_eq!(blob_count(tmp.path()), committed_blobs + 2);
+        let audit = owner.audit_log().unwrap();
+        assert!(!audit.0.iter().any(|e| e.subject == "Interrupted"));
+        site.land().unwrap();
+
+        // Relaunching without reset finds what was committed and collects the orphans.
+        let site = launch(false);
+        let owner = site.login("info@openmined.org", "changethis").unwrap();
+        let ds = owner.dataset("Committed").unwrap();
+        assert_eq!(ds.assets.len(), 3);
+        assert_eq!(
+            ds.asset("b").unwrap().data().unwrap(),
+            Data::from(array![3_i64, 4])
+        );
+        assert!(owner.dataset("Interrupted").is_err());
+        assert_eq!(blob_count(tmp.path()), committed_blobs);
+        // And the same upload now succeeds.
+        owner.upload_dataset(dataset("Interrupted")).unwrap();
     }
 }

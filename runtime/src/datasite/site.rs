@@ -1,4 +1,5 @@
-//! Launching, opening and landing a datasite.
+//! The datasite's state ([`SiteCore`]) and its embedded handle ([`Datasite`]): launching, opening
+//! and landing a datasite.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -6,13 +7,13 @@ use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
 
 use crate::audit;
-use crate::client::Client;
+use crate::datasite::replay::Worker;
+use crate::datasite::users::{self, NewUser, User};
 use crate::display::Table;
+use crate::engine::replay::{DEFAULT_CACHE_BYTES, Executor};
 use crate::error::{Error, Result};
-use crate::replay::{DEFAULT_CACHE_BYTES, Executor};
 use crate::runner::{self, Limits, Runner};
 use crate::store::Store;
-use crate::users::{self, NewUser, User};
 use crate::validate;
 
 /// The environment variable that overrides where datasites live.
@@ -39,6 +40,8 @@ pub(crate) struct SiteCore {
     pub dummy_hash: String,
     /// Replays actions on real data (a worker thread) and caches computed values.
     pub exec: Executor,
+    /// The worker that replays recorded actions on the real data.
+    pub worker: Worker,
     /// Compiles and runs code requests.
     pub runner: Runner,
     /// Limits on each run of submitted code.
@@ -119,7 +122,7 @@ impl LaunchOptions {
             code_limits: Limits::default(),
             cache_bytes: DEFAULT_CACHE_BYTES,
             session_ttl: DEFAULT_SESSION_TTL,
-            allow_unjailed_code: std::env::var_os(crate::code::ALLOW_UNJAILED_ENV)
+            allow_unjailed_code: std::env::var_os(crate::datasite::code::ALLOW_UNJAILED_ENV)
                 .is_some_and(|v| v == "1"),
         }
     }
@@ -242,6 +245,7 @@ impl Datasite {
             store,
             dummy_hash,
             exec: Executor::new(options.cache_bytes),
+            worker: Worker::default(),
             // Its compiled jobs apart from other datasites' sharing the runner, so it prunes only
             // its own.
             runner: Runner::new(options.runner_dir.unwrap_or_else(runner::default_dir))
@@ -252,7 +256,7 @@ impl Datasite {
             login_backoff: Default::default(),
             real_answer_floor: options.real_answer_floor,
         });
-        Executor::start(&core);
+        Worker::start(&core);
         core.resume_replays()?;
         Ok(Datasite { core })
     }
@@ -267,14 +271,9 @@ impl Datasite {
         self.core.store.dir()
     }
 
-    /// Logs in and returns a client bound to that user. Owners still using the default admin password get
-    /// a notice (printed to stderr and kept in [`Client::notices`]) until they change it.
-    pub fn login(&self, email: &str, password: &str) -> Result<Client> {
-        let outcome = self.core.login(email, password)?;
-        for notice in &outcome.notices {
-            eprintln!("warning: {notice}");
-        }
-        Ok(Client::new(self.core.clone(), outcome))
+    /// Its trusted state: what an in-process client's link calls into.
+    pub(crate) fn core(&self) -> &Arc<SiteCore> {
+        &self.core
     }
 
     /// A login for a transport that serves this datasite (the HTTP server): the session token and
@@ -298,20 +297,15 @@ impl Datasite {
 
     /// The user behind a session token, as they are now: what a transport checks before it reads
     /// anything else of a request.
-    pub fn session_user(&self, token: &str) -> Result<crate::User> {
+    pub fn session_user(&self, token: &str) -> Result<User> {
         self.core.authorize(token)
     }
 
     /// The user behind `token` if they may send `parts` encoded values with `call` (only an owner's
     /// upload carries any): what a transport checks before it decodes a single one.
-    pub fn admit(
-        &self,
-        token: &str,
-        call: &veil_api::call::Call,
-        parts: usize,
-    ) -> Result<crate::User> {
+    pub fn admit(&self, token: &str, call: &veil_api::call::Call, parts: usize) -> Result<User> {
         let caller = self.core.authorize(token)?;
-        crate::dispatch::admit(&caller, call.info(), parts)?;
+        crate::datasite::dispatch::admit(&caller, call.info(), parts)?;
         Ok(caller)
     }
 
@@ -345,7 +339,7 @@ impl Datasite {
         let _ = self.core.store.write("recording the landing", |tx| {
             audit::record(tx, "system", "land", &self.core.name, "")
         });
-        self.core.exec.stop();
+        self.core.worker.stop();
         self.core.store.close()
     }
 

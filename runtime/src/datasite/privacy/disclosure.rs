@@ -20,23 +20,22 @@
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, params};
-pub use veil_api::disclosure::{Check, Rules, Verdict};
+pub(crate) use veil_api::disclosure::{Check, Rules, Verdict};
 use veil_api::ops::Op;
 
 use crate::audit;
 use crate::data::Data;
-use crate::dispatch::{Caller, Serve};
-use crate::display::Table;
-pub(crate) use crate::engine::checks::{Assessed, check_rows};
+use crate::datasite::dispatch::{Caller, Serve};
+use crate::datasite::site::SiteCore;
+use crate::datasite::users::{User, require_owner};
+pub(crate) use crate::engine::checks::Assessed;
 use crate::engine::checks::{
     Cell, Kept, MAX_COMPARED_STATISTICS, check, check_cells, decode_kept, degrees_of_freedom,
     differencing, encode_kept, read_output, rows, subsets, weighted,
 };
+use crate::engine::replay::Side;
 use crate::error::{Error, Result};
 use crate::provenance::{self, Finding, Step};
-use crate::replay::Side;
-use crate::site::SiteCore;
-use crate::users::{User, require_owner};
 
 /// A result released earlier: whose, and the rows behind its values.
 struct Release {
@@ -440,50 +439,6 @@ fn parse_rules(json: Option<String>) -> Result<Rules> {
             .map_err(|e| Error::corrupt("reading disclosure rules", e.to_string()))
     })
 }
-
-/// A dataset's rules as shown.
-pub(crate) fn rules_table(rules: &Rules) -> Table {
-    Table::fields(
-        "Disclosure rules",
-        [
-            ("minimum cell count", rules.min_count.to_string()),
-            (
-                "dominance (N, K)",
-                format!("{}, {:.0}%", rules.dominance_n, 100.0 * rules.dominance_k),
-            ),
-            ("p-percent", format!("{:.0}%", 100.0 * rules.p_percent)),
-            ("zeros disclosive", rules.zeros_disclosive.to_string()),
-            (
-                "degrees of freedom of models",
-                rules.min_degrees_of_freedom.to_string(),
-            ),
-            (
-                "rounding of released counts",
-                match rules.rounding {
-                    0 => "off".to_string(),
-                    base => format!("to a multiple of {base}"),
-                },
-            ),
-            (
-                "approvals a release needs",
-                match rules.approvals {
-                    1 => "one owner's".to_string(),
-                    n => format!("{n} different owners' (two-person rule)"),
-                },
-            ),
-            (
-                "releases compared for differencing",
-                if rules.assume_collusion {
-                    "every scientist's (they may collude)".to_string()
-                } else {
-                    "the requester's own".to_string()
-                },
-            ),
-        ],
-    )
-}
-
-crate::display::render_via_table!(Rules => rules_table);
 
 // The calls about disclosure rules, each one service.
 

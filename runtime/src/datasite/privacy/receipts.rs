@@ -1,106 +1,19 @@
-//! Release receipts: every released result (an approved pointer's, a code run's, a differentially
-//! private release) carries a [`Receipt`] naming what produced it (the datasets' versions, the
-//! recorded steps or the code's hash, the inputs, the policy, the checks), who released it, and a
-//! digest of the value. The receipt's own digest is written into the audit entry that records the
-//! release, inside the same transaction, and each entry's hash covers the one before: a receipt
-//! checks out against a log ([`verify`]) only if that entry is unaltered, and so is every entry
-//! before it. A scientist verifies hers through the datasite ([`Client::verify_receipt`](crate::Client::verify_receipt)); anyone
-//! with the owner's exported log can do it without the datasite.
+//! The receipts service: issuing a release's receipt inside the releasing transaction, reading a
+//! request's latest one, and checking one against this datasite's audit log (what a receipt is,
+//! and its math, are in [`crate::receipt`]).
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
-use veil_api::disclosure::Check;
-pub use veil_api::receipt::{Receipt, Verification};
-use veil_api::view::AuditEntry;
+use veil_api::receipt::{Receipt, Verification};
+
+use crate::receipt::{digest, mention, verify};
 
 use crate::audit;
-use crate::dispatch::{Caller, Serve};
-use crate::display::{self, Table};
+use crate::datasite::dispatch::{Caller, Serve};
+use crate::datasite::site::SiteCore;
+use crate::datasite::users::User;
 use crate::error::{Error, Result};
-use crate::site::SiteCore;
 use crate::store::{hex, now_ms};
-use crate::users::User;
-
-/// The receipt's digest: SHA-256 of its JSON with the audit fields cleared (they are filled in
-/// after the entry that holds the digest is written).
-pub fn digest(receipt: &Receipt) -> String {
-    let body = Receipt {
-        audit_seq: 0,
-        audit_hash: String::new(),
-        ..receipt.clone()
-    };
-    let json = serde_json::to_vec(&body).expect("receipts serialise");
-    hex(&Sha256::digest(json))
-}
-
-/// The disclosure checks' outcome as a receipt states it, with an override's reason.
-pub(crate) fn checks_summary(checks: &[Check], overriding: Option<&str>) -> String {
-    let mut out = checks
-        .iter()
-        .map(|c| format!("{}: {}", c.rule, c.verdict))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if out.is_empty() {
-        out = "none applied".into();
-    }
-    if let Some(why) = overriding {
-        out.push_str(&format!("; released over them: {why}"));
-    }
-    out
-}
-
-/// SHA-256 of bytes, in hex: how a receipt names a released value (as the datasite stores it,
-/// [`Data::encode`](crate::Data::encode)) and submitted code (its source).
-pub fn sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// What an audit entry's detail says of the receipt it records.
-fn mention(digest: &str) -> String {
-    format!("receipt {digest}")
-}
-
-/// Checks `receipt` against a whole audit log (`entries`, oldest first): the chain verifies up to
-/// its last entry, the entry the receipt names has the hash it names, and that entry records the
-/// receipt's digest. Fails naming the first thing that does not hold.
-pub fn verify(receipt: &Receipt, entries: &[AuditEntry]) -> Result<Verification> {
-    let broken = |why: String| {
-        Error::invalid(
-            "receipt",
-            why,
-            "the receipt or the log was altered: compare both with the datasite's owner",
-        )
-    };
-    audit::verify(entries).map_err(|e| broken(e.to_string()))?;
-    let entry = entries
-        .iter()
-        .find(|e| e.seq == receipt.audit_seq)
-        .ok_or_else(|| {
-            broken(format!(
-                "the log has no entry {}, which the receipt names",
-                receipt.audit_seq
-            ))
-        })?;
-    if entry.hash != receipt.audit_hash {
-        return Err(broken(format!(
-            "entry {}'s hash is not the one the receipt names",
-            entry.seq
-        )));
-    }
-    let digest = digest(receipt);
-    if !entry.detail.contains(&mention(&digest)) {
-        return Err(broken(format!(
-            "entry {} does not record this receipt (its digest is {digest}): a field of the receipt was changed",
-            entry.seq
-        )));
-    }
-    Ok(Verification {
-        audit_seq: entry.seq,
-        audit_hash: entry.hash.clone(),
-        entries: entries.len() as i64,
-        digest,
-    })
-}
 
 /// Records a release in the audit log with its receipt, inside the releasing transaction, and
 /// keeps the receipt: `body` is filled in with the entry it names. `detail` goes before the
@@ -237,52 +150,6 @@ impl SiteCore {
         verify(receipt, &entries)
     }
 }
-
-fn receipt_table(r: &Receipt) -> Table {
-    let mut t = Table::fields(
-        format!("Receipt of a {} release", r.kind),
-        [
-            ("site", r.site.clone()),
-            ("request", r.request.clone().unwrap_or_else(|| "-".into())),
-            ("released to", r.requester.clone()),
-            ("released by", r.approver.clone()),
-            ("datasets", r.datasets.join(", ")),
-            ("computation", r.computation.clone()),
-            ("inputs", r.inputs.join(", ")),
-            ("policy", r.policy.clone()),
-            ("checks", r.checks.clone()),
-            ("result sha256", r.result.clone()),
-            ("released", display::timestamp(r.released_at)),
-            ("audit entry", format!("#{} {}", r.audit_seq, r.audit_hash)),
-        ],
-    );
-    t.notes.push(
-        "`client.verify_receipt(&receipt)` (or `%receipt ID`) checks it against the audit log"
-            .into(),
-    );
-    t
-}
-
-display::render_via_table!(Receipt => receipt_table);
-
-fn verification_table(v: &Verification) -> Table {
-    let mut t = Table::fields(
-        "Receipt verified",
-        [
-            ("audit entry", format!("#{}", v.audit_seq)),
-            ("entry hash", v.audit_hash.clone()),
-            ("receipt digest", v.digest.clone()),
-            ("entries checked", v.entries.to_string()),
-        ],
-    );
-    t.notes.push(
-        "the entry records this receipt and the hash chain holds from the first entry to the last"
-            .into(),
-    );
-    t
-}
-
-display::render_via_table!(Verification => verification_table);
 
 // The calls about receipts, each one service.
 

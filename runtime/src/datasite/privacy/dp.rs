@@ -33,35 +33,29 @@
 //!   own (its storage), and the scientist is told only that it failed.
 
 use rusqlite::{OptionalExtension, params};
-pub use veil_api::dp::{Budget, Domain, DpPlan, DpQuery, DpRelease, DpValue};
+use veil_api::dp::{Budget, Domain, DpPlan, DpQuery, DpRelease, DpValue};
 use veil_api::ops::{Op, Reduce};
 
+use crate::engine::dp::{
+    Aggregate, QUANTILE_DEPTH, SHAPES, check_bounds, epsilon_of, epsilon_units, granularity,
+    not_releasable, numbers, on_grid, rows_in,
+};
 use crate::engine::noise;
-pub use crate::engine::noise::EPSILON_UNIT;
 
 use crate::audit;
 use crate::data::Data;
-use crate::dispatch::{Caller, Serve};
-use crate::display::{self, Table};
+use crate::datasite::dispatch::{Caller, Serve};
+use crate::datasite::privacy::receipts;
+use crate::datasite::site::SiteCore;
+use crate::datasite::users::{Role, User, require_owner};
+use crate::engine::replay::Side;
 use crate::error::{Error, Result};
-use crate::receipt::{self, Receipt};
-use crate::replay::Side;
-use crate::site::SiteCore;
 use crate::store::now_ms;
-use crate::users::{Role, User, require_owner};
 use veil_api::calls;
+use veil_api::receipt::Receipt;
 
 /// Most steps a released pointer's record may have.
 const MAX_STEPS: usize = 256;
-
-/// Largest ε one release or budget may name.
-const MAX_EPSILON: f64 = 1000.0;
-
-/// Grid steps a sum's values are rounded to, across the larger of the bounds' magnitudes.
-const GRID_STEPS: f64 = (1u64 << 20) as f64;
-
-/// Grid points a quantile's binary search chooses among (2^10: ten noisy comparisons).
-const QUANTILE_DEPTH: u32 = 10;
 
 /// What a released pointer's rows come from, as its recorded steps say.
 #[derive(Debug, Clone)]
@@ -81,16 +75,6 @@ struct Rows {
     text: String,
 }
 
-/// The aggregate a release computes.
-#[derive(Debug, Clone, PartialEq)]
-enum Aggregate {
-    Count,
-    Sum,
-    Mean,
-    Quantile(f64),
-    ValueCounts(String),
-}
-
 /// A release, planned from the records alone.
 struct Planned {
     aggregate: Aggregate,
@@ -101,65 +85,6 @@ struct Planned {
     units: u64,
     dataset_id: String,
     plan: DpPlan,
-}
-
-fn not_releasable(why: impl Into<String>, fix: &str) -> Error {
-    Error::invalid("differentially private release", why, fix)
-}
-
-const SHAPES: &str = "release a count, sum, mean, quantile or value counts over one value per row of an asset (its column, element-wise steps, row filters)";
-
-/// ε as whole units of [`EPSILON_UNIT`], never more than asked.
-fn epsilon_units(epsilon: f64, what: &str) -> Result<u64> {
-    if !epsilon.is_finite() || epsilon <= 0.0 || epsilon > MAX_EPSILON {
-        return Err(Error::invalid(
-            what,
-            format!("ε = {epsilon}"),
-            format!("give an ε above 0 and at most {MAX_EPSILON}"),
-        ));
-    }
-    let units = (epsilon * EPSILON_UNIT as f64).floor() as u64;
-    if units == 0 {
-        return Err(Error::invalid(
-            what,
-            format!("ε = {epsilon} is below the smallest ε used, 2^-20"),
-            "give a larger ε",
-        ));
-    }
-    Ok(units)
-}
-
-fn epsilon_of(units: u64) -> f64 {
-    units as f64 / EPSILON_UNIT as f64
-}
-
-/// The power-of-two grid values in `[lower, upper]` are rounded to: about [`GRID_STEPS`] steps up
-/// to the larger magnitude.
-fn granularity(lower: f64, upper: f64) -> f64 {
-    let m = lower.abs().max(upper.abs()).max(f64::MIN_POSITIVE);
-    2f64.powi((m / GRID_STEPS).log2().ceil() as i32)
-}
-
-/// `x` clamped to the bounds and rounded to the grid, as a whole number of grid steps. A value
-/// that is not a number counts as 0 clamped: the same for every row, it says nothing of one.
-fn on_grid(x: f64, (lower, upper): (f64, f64), g: f64) -> i64 {
-    let x = if x.is_nan() { 0.0 } else { x };
-    (x.clamp(lower, upper) / g).round() as i64
-}
-
-fn check_bounds((lower, upper): (f64, f64)) -> Result<(f64, f64)> {
-    let limit = 1e15;
-    if !(lower.is_finite() && upper.is_finite() && lower < upper)
-        || lower.abs() > limit
-        || upper.abs() > limit
-    {
-        return Err(Error::invalid(
-            "bounds",
-            format!("[{lower}, {upper}]"),
-            format!("give finite bounds, lower below upper, within ±{limit:e}"),
-        ));
-    }
-    Ok((lower, upper))
 }
 
 impl SiteCore {
@@ -330,7 +255,7 @@ impl SiteCore {
     /// Plans the release of `caller`'s pointer `pointer` under `query`, from the records alone.
     fn plan_release(&self, caller: &User, pointer: &str, query: &DpQuery) -> Result<Planned> {
         if caller.role != Role::DataScientist {
-            return Err(crate::users::denied(
+            return Err(crate::datasite::users::denied(
                 caller,
                 "differentially private releases",
                 "a data scientist",
@@ -645,12 +570,14 @@ impl SiteCore {
                         planned.plan.epsilon, caller.email
                     ),
                     checks: "differential privacy: noise calibrated to the declared bounds".into(),
-                    result: receipt::sha256(&serde_json::to_vec(value).expect("values serialise")),
+                    result: crate::receipt::sha256(
+                        &serde_json::to_vec(value).expect("values serialise"),
+                    ),
                     ..self.receipt_body(&self.assets_under(pointer)?)?
                 };
                 let detail = format!("{}: {value}", planned.plan.query);
                 Some(self.store.write("recording a release", |tx| {
-                    receipt::issue(
+                    receipts::issue(
                         tx,
                         body.clone(),
                         &caller.id,
@@ -785,7 +712,7 @@ impl SiteCore {
         };
         let dataset = self.dataset_by("name", dataset.trim())?;
         self.store.write("setting a privacy budget", |tx| {
-            let user = crate::users::require_user(tx, email)?;
+            let user = crate::datasite::users::require_user(tx, email)?;
             if user.role != Role::DataScientist {
                 return Err(Error::invalid(
                     "privacy budget",
@@ -908,109 +835,6 @@ impl SiteCore {
     }
 }
 
-/// The columns of a budgets table.
-pub(crate) const BUDGET_HEADERS: [&str; 6] = [
-    "scientist",
-    "dataset",
-    "ε allowed",
-    "ε spent",
-    "ε left",
-    "releases",
-];
-
-/// A budget as a row of [`BUDGET_HEADERS`].
-pub(crate) fn budget_row(b: &Budget) -> Vec<String> {
-    vec![
-        b.user.clone(),
-        b.dataset.clone(),
-        round(b.epsilon),
-        round(b.spent),
-        round(b.remaining()),
-        b.releases.to_string(),
-    ]
-}
-
-/// ε as shown: six decimals at most, trailing zeros dropped.
-fn round(epsilon: f64) -> String {
-    let text = format!("{epsilon:.6}");
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-/// Privacy budgets, as [`Client::budgets`](crate::Client::budgets) lists them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BudgetList(pub Vec<Budget>);
-
-impl std::ops::Deref for BudgetList {
-    type Target = [Budget];
-    fn deref(&self) -> &[Budget] {
-        &self.0
-    }
-}
-
-impl BudgetList {
-    fn table(&self) -> Table {
-        let mut t =
-            Table::new(format!("Privacy budgets ({})", self.0.len())).headers(BUDGET_HEADERS);
-        if self.0.is_empty() {
-            t.notes.push(
-                "no budgets: an owner sets one with `client.set_budget(email, dataset, ε)` or `%budget set EMAIL ε DATASET`".into(),
-            );
-        }
-        for b in &self.0 {
-            t.row(budget_row(b));
-        }
-        t
-    }
-}
-
-display::render_via_table!(BudgetList);
-
-fn budget_table(b: &Budget) -> Table {
-    Table::fields(
-        format!("Privacy budget of {} on {}", b.user, b.dataset),
-        BUDGET_HEADERS.into_iter().zip(budget_row(b)),
-    )
-}
-
-display::render_via_table!(Budget => budget_table);
-
-fn plan_fields(p: &DpPlan) -> Vec<(&'static str, String)> {
-    vec![
-        ("query", p.query.clone()),
-        ("dataset", p.dataset.clone()),
-        ("mechanism", p.mechanism.clone()),
-        ("sensitivity", p.sensitivity.clone()),
-        ("noise scale", format!("{:.6}", p.noise_scale)),
-        ("ε spent", round(p.epsilon)),
-        ("ε left before", round(p.remaining_before)),
-        ("ε left after", round(p.remaining_after)),
-    ]
-}
-
-fn plan_table(p: &DpPlan) -> Table {
-    let mut t = Table::fields("Differentially private release (preview)", plan_fields(p));
-    t.notes
-        .push("nothing spent yet: `pointer.get_dp(..)` with the same query releases it".into());
-    t
-}
-
-display::render_via_table!(DpPlan => plan_table);
-
-fn release_table(r: &DpRelease) -> Table {
-    let mut fields = vec![("value", r.value.to_string())];
-    fields.extend(plan_fields(&r.plan));
-    fields.push((
-        "receipt",
-        format!(
-            "audit entry #{} (`client.verify_receipt(&release.receipt)` checks it)",
-            r.receipt.audit_seq
-        ),
-    ));
-    Table::fields("Differentially private release", fields)
-}
-
-display::render_via_table!(DpRelease => release_table);
-
 /// The total and spent ε units of a user's budget on a dataset, if it has one.
 fn ledger(
     conn: &rusqlite::Connection,
@@ -1071,26 +895,6 @@ fn no_budget(dataset: &str) -> Error {
     )
 }
 
-/// How many rows a value has: a frame's height, an array's length along its first axis.
-fn rows_in(value: &Data) -> usize {
-    match value {
-        Data::Frame(df) => df.height(),
-        other => other.shape().first().copied().unwrap_or(1),
-    }
-}
-
-/// One number per row.
-fn numbers(value: &Data) -> Result<Vec<f64>> {
-    match value {
-        Data::F64(a) => Ok(a.iter().copied().collect()),
-        Data::I64(a) => Ok(a.iter().map(|&x| x as f64).collect()),
-        other => Err(Error::corrupt(
-            "releasing an aggregate",
-            format!("a {} where numbers were planned", other.kind()),
-        )),
-    }
-}
-
 // The calls about differential privacy, each one service.
 
 impl Serve for calls::PreviewDp {
@@ -1120,34 +924,5 @@ impl Serve for calls::SetBudget {
 impl Serve for calls::SetDomain {
     fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<()> {
         site.set_domain(caller, &self.asset, self.column.as_deref(), &self.domain)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn epsilon_is_used_in_whole_units_never_more_than_asked() {
-        assert_eq!(epsilon_units(1.0, "ε").unwrap(), EPSILON_UNIT);
-        let units = epsilon_units(0.1, "ε").unwrap();
-        assert!(epsilon_of(units) <= 0.1 && epsilon_of(units) > 0.1 - 1e-6);
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-9, 1e6] {
-            assert!(epsilon_units(bad, "ε").is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn values_go_on_a_power_of_two_grid_within_their_bounds() {
-        let g = granularity(0.0, 30.0);
-        assert_eq!(g.log2().fract(), 0.0);
-        assert!(30.0 / g <= GRID_STEPS && 30.0 / g > GRID_STEPS / 2.0);
-        assert_eq!(on_grid(100.0, (0.0, 30.0), g), (30.0 / g).round() as i64);
-        assert_eq!(on_grid(-5.0, (0.0, 30.0), g), 0);
-        assert_eq!(on_grid(f64::NAN, (-1.0, 1.0), granularity(-1.0, 1.0)), 0);
-        assert_eq!(
-            on_grid(f64::NAN, (2.0, 3.0), granularity(2.0, 3.0)),
-            (2.0 / granularity(2.0, 3.0)) as i64
-        );
     }
 }

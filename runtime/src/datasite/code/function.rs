@@ -1,29 +1,7 @@
-//! The function a scientist submits: its source, its input policy ([`ExactMatch`]) and its output
-//! policy ([`OutputPolicy`]), bound and checked against each other before anything runs.
+//! The function a scientist submits: its source, its input policy and its output policy, bound
+//! and checked against each other before anything runs.
 
 use super::*;
-
-use veil_api::code::CodeSpec;
-pub use veil_api::code::OutputPolicy;
-
-/// The input policy: each parameter bound to exactly one asset, or to a constant the owner approves
-/// with the request. The code runs on those inputs and no others.
-pub type ExactMatch = veil_api::code::ExactMatch<SiteAsset>;
-
-pub use veil_api::code::Input;
-
-/// A function to submit as a code request: its source, input bindings and output policy, built with
-/// [`function!`](crate::function) and [`Code::input_policy`](veil_api::code::Code::input_policy).
-pub type Code = veil_api::code::Code<SiteAsset>;
-
-impl veil_api::code::CodeClient for Client {
-    type Data = Data;
-    type Error = Error;
-
-    fn run_on_mocks(&self, code: CodeSpec) -> Result<Data> {
-        self.ask(veil_api::calls::RunOnMocks { code })
-    }
-}
 
 impl SiteCore {
     /// The signature of `code` and its bindings in parameter order, checked against each other, with

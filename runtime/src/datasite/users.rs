@@ -7,14 +7,12 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit;
-use crate::dispatch::{Caller, Serve};
-use crate::display::{self, Table};
+use crate::datasite::dispatch::{Caller, Serve};
+use crate::datasite::site::SiteCore;
 use crate::error::{Error, Result};
-use crate::site::SiteCore;
 use crate::store::{hex, now_ms};
 use crate::validate;
 use veil_api::calls;
@@ -24,9 +22,9 @@ pub const DEFAULT_ADMIN_EMAIL: &str = "info@openmined.org";
 /// The administrator's initial password. Logins warn until it is changed.
 pub const DEFAULT_ADMIN_PASSWORD: &str = "changethis";
 
-pub use veil_api::view::{NewUser, Role};
+pub(crate) use veil_api::view::{NewUser, Role};
 
-pub use veil_api::view::User;
+pub(crate) use veil_api::view::User;
 
 /// The columns [`user_from_row`] reads.
 const USER_COLUMNS: &str = "id, name, email, role, institution, website, created_at";
@@ -43,53 +41,6 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         created_at: row.get(6)?,
     })
 }
-
-fn user_fields(u: &User) -> Vec<(&'static str, String)> {
-    vec![
-        ("name", u.name.clone()),
-        ("email", u.email.clone()),
-        ("role", u.role.as_str().to_string()),
-        ("institution", u.institution.clone()),
-        ("website", u.website.clone()),
-        ("registered", display::timestamp(u.created_at)),
-    ]
-}
-
-fn user_table(u: &User) -> Table {
-    Table::fields(format!("User {}", u.email), user_fields(u))
-}
-
-crate::display::render_via_table!(User => user_table);
-
-/// The users of a datasite, as listed by [`Client::users`](crate::Client::users).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserList(pub Vec<User>);
-
-impl UserList {
-    fn table(&self) -> Table {
-        let mut t = Table::new(format!("Users ({})", self.0.len())).headers([
-            "name",
-            "email",
-            "role",
-            "institution",
-            "website",
-            "registered",
-        ]);
-        for u in &self.0 {
-            t.row(user_fields(u).into_iter().map(|(_, v)| v));
-        }
-        t
-    }
-}
-
-impl std::ops::Deref for UserList {
-    type Target = [User];
-    fn deref(&self) -> &[User] {
-        &self.0
-    }
-}
-
-crate::display::render_via_table!(UserList);
 
 pub(crate) fn hash_password(password: &str) -> Result<String> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| Error::Data {

@@ -1,10 +1,11 @@
-//! Code requests: a whole analysis as one Rust function, run on the real data once an owner approves.
+//! The code service: a whole analysis as one Rust function, run on the real data once an owner
+//! approves.
 //!
 //! PySyft's `@syft_function(input_policy=ExactMatch(..), output_policy=SingleExecution())`, in Rust. A
-//! scientist writes a function ([`Code`], usually through the [`function!`](crate::function) macro, which
-//! keeps its exact source text), binds its parameters to assets and owner-approved constants
-//! ([`ExactMatch`]), picks an [`OutputPolicy`], tries it on the mocks ([`Code::run_on_mocks`]) and
-//! submits it with [`Client::request_code_execution`]. The owner reads the source, the bindings, the
+//! scientist writes a function ([`Code`](crate::Code)), binds its parameters to assets and
+//! owner-approved constants ([`ExactMatch`](crate::ExactMatch)), picks an
+//! [`OutputPolicy`](crate::OutputPolicy), tries it on the mocks and submits it with
+//! [`Client::request_code_execution`](crate::Client::request_code_execution). The owner reads the source, the bindings, the
 //! policy and the mock result in the request's review, may run it on the real data privately
 //! ([`Request::run_privately`](crate::Request::run_privately)), and approves or denies. The requester then gets the real result with
 //! [`Request::get`](crate::Request::get).
@@ -24,21 +25,19 @@ use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::audit;
-use crate::client::Client;
 use crate::data::Data;
-use crate::datasets::SiteAsset;
-use crate::dispatch::{Caller, Serve};
-use crate::display::{self, Table};
+use crate::datasite::dispatch::{Caller, Serve};
+use crate::datasite::privacy::receipts;
+use crate::datasite::site::SiteCore;
+use crate::datasite::users::User;
+use crate::engine::replay::Side;
 use crate::error::{Error, Result};
-use crate::receipt::{self, Receipt};
-use crate::replay::Side;
-use crate::request::RequestView;
 use crate::runner::{self, RunFailure, RunInput, Signature};
-use crate::site::SiteCore;
 use crate::store::{hex, now_ms};
-use crate::users::User;
 use crate::validate;
-use veil_api::code::CodeSpec;
+use veil_api::code::{CodeSpec, Input, OutputPolicy};
+use veil_api::receipt::Receipt;
+use veil_api::view::RequestView;
 
 /// Largest function source accepted, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
@@ -48,29 +47,9 @@ pub const MAX_CONSTANT_BYTES: usize = 64 * 1024;
 mod function;
 
 use function::mock_failure;
-pub use function::{Code, ExactMatch, Input, OutputPolicy};
 
 /// A submitted function as the datasite keeps it, with its mock result.
-pub type SubmittedCode = veil_api::code::SubmittedCode<Data>;
-
-/// Adds the code's sections (call, policy, highlighted source) to a request's display.
-pub(crate) fn add_code_to(code: &SubmittedCode, t: &mut Table) {
-    t.sub_table(
-        "Code".into(),
-        vec![],
-        vec![
-            vec!["call".into(), code.call()],
-            vec!["output policy".into(), code.policy.to_string()],
-            vec![
-                "runs on real data".into(),
-                format!("{} of {}", code.runs, code.policy.max_runs()),
-            ],
-        ],
-    );
-    let (text, html) = display::code_block(&code.source);
-    t.text_after.push(text);
-    t.html_after.push(html);
-}
+type SubmittedCode = veil_api::code::SubmittedCode<Data>;
 
 /// One run of approved code on the real data.
 struct Execution {
@@ -419,15 +398,18 @@ impl SiteCore {
                         request: Some(request_id.to_string()),
                         requester: caller.email.clone(),
                         approver: approver.unwrap_or_default(),
-                        computation: format!("code:{}", receipt::sha256(code.source.as_bytes())),
+                        computation: format!(
+                            "code:{}",
+                            crate::receipt::sha256(code.source.as_bytes())
+                        ),
                         inputs: code.lineage(),
                         policy: code.policy.to_string(),
-                        checks: receipt::checks_summary(&checks, overriding.as_deref()),
+                        checks: crate::receipt::checks_summary(&checks, overriding.as_deref()),
                         result: blob.clone(),
                         ..self.receipt_body(&assets)?
                     };
                     self.store.write("auditing a release", |tx| {
-                        receipt::issue(
+                        receipts::issue(
                             tx,
                             body.clone(),
                             &caller.id,
@@ -549,7 +531,14 @@ impl SiteCore {
                 ],
             )
             .map_err(Error::sqlite("storing code"))?;
-            crate::request::insert(tx, &request_id, None, Some(&code_id), &caller.id, &reason)?;
+            crate::datasite::requests::insert(
+                tx,
+                &request_id,
+                None,
+                Some(&code_id),
+                &caller.id,
+                &reason,
+            )?;
             audit::record(tx, &caller.email, "code_request", &request_id, &sig.name)
         })?;
         self.request_view(caller, &request_id)

@@ -1,105 +1,34 @@
-//! Requests, of both kinds: for a pointer's real result, and to run submitted code on the real data.
-//!
-//! A [`Request`] is a handle: the request's id, the client that read it, and a view of what the
-//! datasite said about it then (its number, requester, status, ...) for display. The datasite believes
-//! none of the view. Every call on a handle sends only its id; the datasite reads the request's own
-//! record (what it asks for, who asked, where it stands) and checks the caller against that record.
-//! So a handle whose fields were edited acts on the request its id names, as its caller, or not at all.
+//! The requests service, for both kinds of request: a pointer's real result, and a run of submitted
+//! code on the real data. Each call names a request by id; the service reads that request's own
+//! record (what it asks for, who asked, where it stands) and checks the caller against it.
 //!
 //! Who sees what: an owner sees every request and, for result requests, whether the real-side
 //! computation worked; a requester sees her own requests, never anything that depends on the real
 //! data before approval (not whether its replay worked, nor its errors). Results go to the requester
 //! only, once approved; nobody decides their own request.
 
-use std::fmt;
-
 use rusqlite::{OptionalExtension, params};
 
 use crate::audit;
-use crate::client::Client;
-use crate::code::SubmittedCode;
 use crate::data::Data;
-use crate::datasets::add_preview;
-use crate::dispatch::{Caller, Serve};
-use crate::display::{self, Table};
+use crate::datasite::dispatch::{Caller, Serve};
+use crate::datasite::privacy::receipts;
+use crate::datasite::site::SiteCore;
+use crate::datasite::users::{User, denied, require_owner};
+use crate::engine::replay::Side;
 use crate::error::{Error, Result};
-use crate::receipt::{self, Receipt};
-use crate::replay::Side;
-use crate::site::SiteCore;
 use crate::store::now_ms;
-use crate::users::{User, denied, require_owner};
 use crate::validate;
+use veil_api::receipt::Receipt;
 
 use veil_api::calls;
-pub use veil_api::view::{RequestKind, RequestStatus, RequestView, ReviewView};
+type SubmittedCode = veil_api::code::SubmittedCode<Data>;
+use veil_api::view::{RequestKind, RequestStatus, RequestView, ReviewView};
 
 mod records;
 
 pub(crate) use records::insert;
 use records::{Record, parse_status};
-
-/// A request, as a handle: see the [module docs](self).
-///
-/// A handle names its request by id and nothing else; it holds no object or code id a client could
-/// point elsewhere (the hole these once were):
-///
-/// ```compile_fail
-/// # fn forge(request: &veil::Request) {
-/// let mut forged = request.clone();
-/// forged.code_id = Some("the id of code the owner denied".into());
-/// # }
-/// ```
-///
-/// Its fields are the view it was read with ([`RequestView`], through `Deref`): read-only, and
-/// nothing the datasite would take back from it:
-///
-/// ```compile_fail
-/// # fn forge(request: &veil::Request) {
-/// let mut forged = request.clone();
-/// forged.status = veil::RequestStatus::Approved;
-/// # }
-/// ```
-///
-/// A transport that makes a handle from a view of its own choosing ([`Request::from_view`]) names
-/// the request of that view's id, which the datasite checks the caller against.
-#[derive(Clone)]
-pub struct Request {
-    view: RequestView,
-    client: Client,
-}
-
-impl fmt::Debug for Request {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request")
-            .field("id", &self.id)
-            .field("requester", &self.requester)
-            .field("status", &self.status)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What an owner reads before deciding.
-#[derive(Debug, Clone)]
-pub struct Review {
-    /// The request.
-    pub request: Request,
-    /// The steps from the assets to the result, in order.
-    pub steps: Vec<String>,
-    /// The result on the mocks.
-    pub mock: Option<Data>,
-    /// The result on the real data, or why it failed (owners only see this). `None` for code, which
-    /// runs on real data only when an owner asks ([`Request::run_privately`]) or approves.
-    pub real: Option<std::result::Result<Data, String>>,
-    /// The code, for a code request.
-    pub code: Option<SubmittedCode>,
-    /// Whether the datasite's code runs are jailed (the display warns when not).
-    isolated: bool,
-    /// The requester's privacy budgets on the datasets the request reads, with what was spent.
-    pub budgets: Vec<crate::dp::Budget>,
-    /// The disclosure checks of what it would release: approving a result one fails needs
-    /// [`Request::approve_overriding`].
-    pub checks: Vec<crate::disclosure::Check>,
-}
 
 impl SiteCore {
     /// Request `id` for an owner: its record, after checking `caller` is one.
@@ -233,7 +162,7 @@ impl SiteCore {
                     computation: self.computation(object_id)?,
                     inputs: view.lineage,
                     policy: "the approved result, to its requester only".into(),
-                    checks: receipt::checks_summary(checks, overriding),
+                    checks: crate::receipt::checks_summary(checks, overriding),
                     result: blob.clone(),
                     ..self.receipt_body(&assessed.assets)?
                 };
@@ -293,14 +222,14 @@ impl SiteCore {
                 // The release's receipt is recorded by the entry that approves it.
                 Some((_, _, body, object_id, assessed)) => {
                     let requester = body.requester.as_str();
-                    crate::disclosure::record_release(
+                    crate::datasite::privacy::disclosure::record_release(
                         tx,
                         &record.id,
                         object_id,
                         (&record.requester_id, requester),
                         assessed,
                     )?;
-                    receipt::issue(tx, body.clone(), &record.requester_id, entry).map(drop)
+                    receipts::issue(tx, body.clone(), &record.requester_id, entry).map(drop)
                 }
                 None => audit::record(tx, entry.0, entry.1, entry.2, entry.3),
             }
@@ -331,7 +260,10 @@ impl SiteCore {
         record: &Record,
         object_id: &str,
         overriding: Option<&str>,
-    ) -> Result<(std::sync::Arc<Data>, crate::disclosure::Assessed)> {
+    ) -> Result<(
+        std::sync::Arc<Data>,
+        crate::datasite::privacy::disclosure::Assessed,
+    )> {
         let real = self.value(Side::Real, object_id).map_err(|e| {
             Error::invalid(
                 format!("request {}", record.id),
@@ -501,171 +433,6 @@ fn failing(id: &str, checks: &[veil_api::disclosure::Check]) -> Error {
         "deny it with a reason, or approve it with an override saying why it may be released (`request.approve_overriding(reason)`, `%approve ID --override REASON`)",
     )
 }
-
-impl Request {
-    /// The handle of a request the datasite reported to `client`.
-    pub fn from_view(view: RequestView, client: Client) -> Request {
-        Request { view, client }
-    }
-
-    /// The client that read it: the request acts as that user.
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
-    }
-
-    fn fields(&self) -> Vec<(&'static str, String)> {
-        let mut fields = vec![
-            ("number", format!("#{}", self.number)),
-            ("id", self.id.clone()),
-            ("requester", self.requester.clone()),
-            ("reason", self.reason.clone()),
-            ("status", self.status.to_string()),
-            ("lineage", self.lineage.join(", ")),
-        ];
-        if !self.computation.is_empty() {
-            fields.push(("computation", self.computation.clone()));
-        }
-        fields.push(("asked", display::timestamp(self.created_at)));
-        if let Some(r) = &self.reviewer {
-            fields.push(("reviewer", r.clone()));
-        }
-        if let Some(d) = self.decision.as_ref().filter(|d| !d.is_empty()) {
-            fields.push(("decision", d.clone()));
-        }
-        fields
-    }
-
-    fn table(&self) -> Table {
-        Table::fields(format!("Request #{}", self.number), self.fields())
-    }
-}
-
-fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
-}
-
-crate::display::render_via_table!(Request);
-
-impl Review {
-    /// The review the datasite reported to `client`.
-    pub fn from_view(v: ReviewView<Data>, client: &Client) -> Review {
-        Review {
-            request: Request::from_view(v.request, client.clone()),
-            steps: v.steps,
-            mock: v.mock,
-            real: v.real,
-            code: v.code,
-            isolated: v.isolated,
-            budgets: v.budgets,
-            checks: v.checks,
-        }
-    }
-
-    fn table(&self) -> Table {
-        let mut t = Table::fields(
-            format!("Review of request #{}", self.request.number),
-            self.request.fields(),
-        );
-        if self.code.is_none() {
-            t.sub_table(
-                "Steps from the assets".into(),
-                vec!["step".into()],
-                self.steps.iter().map(|s| vec![s.clone()]).collect(),
-            );
-        }
-        match &self.mock {
-            Some(m) => add_preview(&mut t, m, "Mock result"),
-            None => t
-                .warnings
-                .push("the mock result could not be computed".into()),
-        }
-        match &self.real {
-            Some(Ok(r)) => add_preview(&mut t, r, "Real result (owners only)"),
-            Some(Err(e)) => t.warnings.push(format!("the real computation failed: {e}")),
-            None => t.notes.push(
-                "not run on the real data yet: `request.run_privately()` (or `%review ID --run`) runs it for you alone".into(),
-            ),
-        }
-        if !self.checks.is_empty() {
-            if self
-                .checks
-                .iter()
-                .any(|c| c.verdict == crate::disclosure::Verdict::Fail)
-            {
-                t.warnings.push(
-                    "a disclosure check fails: deny it, or approve with an override and a reason (`request.approve_overriding(reason)`, `%approve ID --override REASON`)".into(),
-                );
-            }
-            t.sub_table(
-                "Disclosure checks".into(),
-                vec!["rule".into(), "verdict".into(), "why".into()],
-                crate::disclosure::check_rows(&self.checks),
-            );
-        }
-        if !self.budgets.is_empty() {
-            t.sub_table(
-                "The requester's privacy budgets".into(),
-                crate::dp::BUDGET_HEADERS.map(String::from).to_vec(),
-                self.budgets.iter().map(crate::dp::budget_row).collect(),
-            );
-        }
-        if let Some(code) = &self.code {
-            crate::code::add_code_to(code, &mut t);
-            if !self.isolated {
-                t.warnings.push(
-                    "runs are not isolated on this machine (it allows no user namespaces, and the datasite was launched to run code anyway): this code could read the datasite's files and use the network; read it with that in mind".into(),
-                );
-            }
-        }
-        t
-    }
-}
-
-crate::display::render_via_table!(Review);
-
-/// Requests, newest first.
-#[derive(Debug, Clone)]
-pub struct RequestList(pub Vec<Request>);
-
-impl std::ops::Deref for RequestList {
-    type Target = [Request];
-    fn deref(&self) -> &[Request] {
-        &self.0
-    }
-}
-
-impl RequestList {
-    fn table(&self) -> Table {
-        let mut t = Table::new(format!("Requests ({})", self.0.len())).headers([
-            "#",
-            "id",
-            "requester",
-            "reason",
-            "status",
-            "lineage",
-            "asked",
-        ]);
-        if self.0.is_empty() {
-            t.notes.push("no requests".into());
-        }
-        for r in &self.0 {
-            t.row([
-                format!("#{}", r.number),
-                short(&r.id).to_string(),
-                r.requester.clone(),
-                display::clip(&r.reason, 60),
-                r.status.to_string(),
-                r.lineage.join(", "),
-                display::timestamp(r.created_at),
-            ]);
-        }
-        t
-    }
-}
-
-crate::display::render_via_table!(RequestList);
-
-veil_api::reads_as_view!(Request => RequestView);
 
 // The calls about requests, each one service.
 
