@@ -338,6 +338,12 @@ declare_calls! {
     AuditLog "audit_log" {} -> Audit(Vec<AuditEntry>),
         Users, Owners, "client.audit_log()", ["Client::audit_log"],
         "The audit log, oldest entry first.";
+    /// The datasite's gauges, one row each of a frame (`metric`, `value`, `unit`): users, datasets,
+    /// requests by status, releases, ε spent, real-side replays waiting or failed, the value cache,
+    /// the audit log and the store's bytes on disk. What an operator watches and alerts on.
+    Metrics "metrics" {} -> Data(D),
+        Users, Owners, "client.metrics()", ["Client::metrics"],
+        "The datasite's gauges: requests, releases, ε, replays.";
     /// Another user's new password.
     ResetPassword "reset_password" {
         /// Whose.

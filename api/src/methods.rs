@@ -414,6 +414,13 @@ macro_rules! handle_methods {
                 self.ask($crate::calls::AuditLog {})
             }
 
+            /// The datasite's gauges (owners and admins), a frame of `metric`, `value` and `unit`:
+            /// users, datasets, requests by status, releases, ε spent, replays waiting or failed,
+            /// the value cache, the audit log and the store's bytes on disk.
+            pub fn metrics(&self) -> Result<Data> {
+                self.ask($crate::calls::Metrics {})
+            }
+
             /// Ends the session; later calls through this client fail with `SessionExpired`.
             pub fn logout(&self) -> Result<()> {
                 self.ask($crate::calls::Logout {})

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
 
 use crate::audit;
+use crate::data::Data;
+use crate::datasite::dispatch::{Caller, Serve};
 use crate::datasite::replay::Worker;
 use crate::datasite::users::{self, NewUser, User};
 use crate::display::Table;
@@ -15,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::runner::{self, Limits, Runner};
 use crate::store::Store;
 use crate::validate;
+use veil_api::calls;
 
 /// The environment variable that overrides where datasites live.
 pub const VEIL_HOME_ENV: &str = "VEIL_HOME";
@@ -375,3 +378,107 @@ impl Datasite {
 }
 
 crate::display::render_via_table!(Datasite);
+
+/// The datasite's gauges, for owners: counts from its records, the cache's use and the store's
+/// bytes on disk, as a frame of `metric`, `value` and `unit`.
+impl Serve for calls::Metrics {
+    fn serve(self, site: &SiteCore, caller: &mut Caller<'_>) -> Result<Data> {
+        users::require_owner(
+            caller,
+            "reading the datasite's metrics",
+            "ask the datasite's owner",
+        )?;
+        const COUNTS: [(&str, &str, &str); 13] = [
+            ("users", "SELECT count(*) FROM users", "users"),
+            ("datasets", "SELECT count(*) FROM datasets", "datasets"),
+            ("assets", "SELECT count(*) FROM assets", "assets"),
+            (
+                "requests_pending",
+                "SELECT count(*) FROM requests WHERE status = 'pending'",
+                "requests",
+            ),
+            (
+                "requests_approved",
+                "SELECT count(*) FROM requests WHERE status = 'approved'",
+                "requests",
+            ),
+            (
+                "requests_denied",
+                "SELECT count(*) FROM requests WHERE status = 'denied'",
+                "requests",
+            ),
+            (
+                "requests_changes_requested",
+                "SELECT count(*) FROM requests WHERE status = 'changes_requested'",
+                "requests",
+            ),
+            ("releases", "SELECT count(*) FROM releases", "releases"),
+            ("dp_releases", "SELECT count(*) FROM dp_spends", "releases"),
+            (
+                "epsilon_spent",
+                "SELECT COALESCE(SUM(epsilon_units), 0) FROM dp_spends",
+                "epsilon",
+            ),
+            (
+                "replays_pending",
+                "SELECT count(*) FROM objects WHERE status = 'pending'",
+                "objects",
+            ),
+            (
+                "replays_failed",
+                "SELECT count(*) FROM objects WHERE status = 'failed'",
+                "objects",
+            ),
+            ("audit_entries", "SELECT count(*) FROM audit", "entries"),
+        ];
+        let mut rows: Vec<(&str, f64, &str)> = site.store.read(|conn| {
+            COUNTS
+                .iter()
+                .map(|&(metric, query, unit)| {
+                    let n: i64 = conn
+                        .query_row(query, [], |r| r.get(0))
+                        .map_err(Error::sqlite("reading the datasite's metrics"))?;
+                    Ok((metric, n as f64, unit))
+                })
+                .collect()
+        })?;
+        if let Some(row) = rows.iter_mut().find(|r| r.0 == "epsilon_spent") {
+            row.1 /= crate::engine::noise::EPSILON_UNIT as f64;
+        }
+        let (entries, bytes) = site.exec.usage();
+        rows.push(("cache_entries", entries as f64, "values"));
+        rows.push(("cache_bytes", bytes as f64, "bytes"));
+        rows.push(("store_bytes", disk_bytes(site.store.dir()) as f64, "bytes"));
+        let frame = polars::prelude::DataFrame::new_infer_height(vec![
+            polars::prelude::Column::new(
+                "metric".into(),
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            ),
+            polars::prelude::Column::new(
+                "value".into(),
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            ),
+            polars::prelude::Column::new(
+                "unit".into(),
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            ),
+        ])
+        .map_err(Error::data("building the metrics"))?;
+        Ok(Data::Frame(frame))
+    }
+}
+
+/// The bytes of the files under `dir` (the database, its log and the blobs).
+fn disk_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => disk_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

@@ -123,6 +123,12 @@ impl Executor {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// How many computed values are cached, and their bytes.
+    pub(crate) fn usage(&self) -> (usize, usize) {
+        let cache = self.cache();
+        (cache.entries.len(), cache.bytes)
+    }
+
     /// Forgets computed values (not loaded assets); they are replayed when next needed.
     pub(crate) fn clear(&self) {
         let mut cache = self.cache();

@@ -601,6 +601,52 @@ fn self_signup_only_when_enabled() {
 }
 
 #[test]
+fn an_owner_reads_the_datasites_gauges_and_a_scientist_cannot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = launch(tmp.path(), true);
+    let (owner, jane) = owner_and_scientist(&site);
+    owner.upload_dataset(small_dataset("Gauged")).unwrap();
+    let metric = |name: &str| -> f64 {
+        let Data::Frame(df) = owner.metrics().unwrap() else {
+            panic!("metrics are a frame");
+        };
+        let names = df.column("metric").unwrap().str().unwrap().clone();
+        let values = df.column("value").unwrap().f64().unwrap().clone();
+        let at = names
+            .iter()
+            .position(|n| n == Some(name))
+            .unwrap_or_else(|| panic!("no metric {name}"));
+        values.get(at).unwrap()
+    };
+    let (users, datasets, pending) = (
+        metric("users"),
+        metric("datasets"),
+        metric("requests_pending"),
+    );
+    assert_eq!((users, datasets, pending), (2.0, 1.0, 0.0));
+    let before = metric("store_bytes");
+    assert!(before > 0.0);
+    let total = jane
+        .dataset("Gauged")
+        .unwrap()
+        .asset("numbers")
+        .unwrap()
+        .pointer()
+        .unwrap()
+        .sum()
+        .unwrap();
+    total.request("for the gauges").unwrap();
+    assert_eq!(metric("requests_pending"), 1.0);
+    assert!(metric("audit_entries") > 3.0);
+    // Owners only: a scientist is refused, saying who may.
+    let err = jane.metrics().unwrap_err();
+    assert!(
+        matches!(err, Error::PermissionDenied { .. }) && err.to_string().contains("owner"),
+        "{err}"
+    );
+}
+
+#[test]
 fn audit_log_records_every_change_in_a_valid_chain() {
     let tmp = tempfile::tempdir().unwrap();
     let site = launch(tmp.path(), true);

@@ -845,6 +845,7 @@ fn every_call_is_open_to_exactly_the_roles_its_table_names() {
                 request: pending.id.clone(),
                 overriding: None,
             }),
+            Call::from(calls::Metrics {}),
             Call::from(calls::Logout {}),
         ];
         let mut seen = std::collections::BTreeSet::new();
