@@ -15,7 +15,7 @@ use crate::audit;
 use crate::data::Data;
 use crate::datasite::site::SiteCore;
 use crate::datasite::users::{User, denied};
-use crate::engine::replay::{MAX_LITERAL_VALUES, MAX_REPLAY_BYTES, Side, check_arguments};
+use crate::engine::replay::{MAX_LITERAL_VALUES, Side, Step, check_arguments};
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::store::now_ms;
@@ -90,68 +90,6 @@ impl ObjectRow {
             owner_id,
         })
     }
-}
-
-/// The steps of a replay (`rows`, by id) that need no value of their own. A run of element-wise steps,
-/// each the only user of the one before, is computed in one pass from the value (or frame column) it
-/// starts from, with the sum, mean, min or max that may end it ([`ops::eval_fused`]): the steps in the
-/// middle are absorbed into the last one, never materialised or cached, and replayed if asked for later.
-fn absorbed_steps(rows: &HashMap<String, ObjectRow>) -> HashSet<&str> {
-    let mut uses: HashMap<&str, usize> = HashMap::new();
-    for row in rows.values() {
-        for input in &row.inputs {
-            *uses.entry(input.as_str()).or_default() += 1;
-        }
-    }
-    rows.values()
-        .filter(|row| ops::is_elementwise(&row.op) || ops::is_fusable_reduce(&row.op))
-        .filter_map(|row| {
-            let [input] = row.inputs.as_slice() else {
-                return None;
-            };
-            let inner = rows.get(input)?;
-            let fusable = ops::is_elementwise(&inner.op) || matches!(inner.op, Op::Column { .. });
-            (fusable && uses[input.as_str()] == 1).then_some(input.as_str())
-        })
-        .collect()
-}
-
-/// The absorbed steps a step is fused with: the chain down its first input to the value it reads.
-struct Chain<'a> {
-    /// The value the chain starts from.
-    source: &'a String,
-    /// The column a `Column` step at its start takes, if one does.
-    column: Option<&'a str>,
-    /// Its element-wise steps, from the source outwards.
-    steps: Vec<&'a Op>,
-}
-
-/// The chain `oid` is fused with, if its first input was absorbed (see [`absorbed_steps`]).
-fn fused_chain<'a>(
-    rows: &'a HashMap<String, ObjectRow>,
-    absorbed: &HashSet<&str>,
-    oid: &str,
-) -> Option<Chain<'a>> {
-    let mut source = rows[oid].inputs.first()?;
-    if !absorbed.contains(source.as_str()) {
-        return None;
-    }
-    let (mut column, mut steps) = (None, Vec::new());
-    while absorbed.contains(source.as_str()) {
-        let inner = &rows[source];
-        source = &inner.inputs[0];
-        if let Op::Column { name } = &inner.op {
-            column = Some(name.as_str());
-            break;
-        }
-        steps.push(&inner.op);
-    }
-    steps.reverse();
-    Some(Chain {
-        source,
-        column,
-        steps,
-    })
 }
 
 /// The error a user gets for an object it may not use, whether or not it exists: the two must look the
@@ -316,118 +254,17 @@ impl SiteCore {
     /// The value of object `id` on one side, computing what is not cached, inputs first (iteratively,
     /// so long chains cannot overflow the stack).
     pub(crate) fn value(&self, side: Side, id: &str) -> Result<Arc<Data>> {
-        if let Some(v) = self.exec.cached(side, id) {
-            return Ok(v);
-        }
-        let generation = self.exec.generation();
-        // Values this replay uses, held here: the cache may evict them while later steps run.
-        let mut values: HashMap<String, Arc<Data>> = HashMap::new();
-        let mut rows: HashMap<String, ObjectRow> = HashMap::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut stack: Vec<(String, bool)> = vec![(id.to_string(), false)];
-        while let Some((oid, expanded)) = stack.pop() {
-            if expanded {
-                order.push(oid);
-                continue;
-            }
-            if values.contains_key(&oid) || rows.contains_key(&oid) {
-                continue;
-            }
-            if let Some(v) = self.exec.cached(side, &oid) {
-                values.insert(oid, v);
-                continue;
-            }
-            let row = self.object(&oid)?.ok_or_else(|| {
-                Error::corrupt("replaying an action", format!("object {oid} is missing"))
-            })?;
-            stack.push((oid.clone(), true));
-            for input in row.inputs.iter().rev() {
-                stack.push((input.clone(), false));
-            }
-            rows.insert(oid, row);
-        }
-        let absorbed = absorbed_steps(&rows);
-        let missing =
-            |i: &str| Error::corrupt("replaying an action", format!("input {i} was not computed"));
-        // Each step that computes something, with its fused chain and what it reads from `values`
-        // (a fused chain only its source), so each value is dropped once the last step reading it is
-        // done: a replay holds its frontier, not its past.
-        let steps: Vec<(&String, Option<Chain<'_>>, Vec<&String>)> = order
-            .iter()
-            .filter(|o| !absorbed.contains(o.as_str()))
-            .map(|oid| {
-                let chain = fused_chain(&rows, &absorbed, oid);
-                let reads = match &chain {
-                    Some(c) => vec![c.source],
-                    None => rows[oid].inputs.iter().collect(),
-                };
-                (oid, chain, reads)
-            })
-            .collect();
-        let mut readers: HashMap<&String, usize> = HashMap::new();
-        for input in steps.iter().flat_map(|(_, _, reads)| reads) {
-            *readers.entry(input).or_default() += 1;
-        }
-        let mut live_bytes = 0usize;
-        for (oid, chain, reads) in steps {
-            let row = &rows[oid];
-            let value = match (&row.op, chain) {
-                (Op::Asset { asset_id }, _) => self.asset_value(side, asset_id)?,
-                (op, Some(chain)) => {
-                    let mut steps = chain.steps;
-                    let reduce = if ops::is_elementwise(op) {
-                        steps.push(op);
-                        None
-                    } else {
-                        Some(op)
-                    };
-                    let input = values
-                        .get(chain.source)
-                        .ok_or_else(|| missing(chain.source))?;
-                    Arc::new(ops::eval_fused(chain.column, input, &steps, reduce)?)
-                }
-                (op, None) => {
-                    let inputs: Vec<&Data> = row
-                        .inputs
-                        .iter()
-                        .map(|i| values.get(i).map(|v| v.as_ref()).ok_or_else(|| missing(i)))
-                        .collect::<Result<_>>()?;
-                    Arc::new(ops::eval(op, &inputs)?)
-                }
-            };
-            self.exec.keep_from(generation, side, oid, value.clone());
-            live_bytes += value.approx_bytes();
-            values.insert(oid.clone(), value);
-            for input in reads {
-                let left = readers.get_mut(input).map(|n| {
-                    *n -= 1;
-                    *n
-                });
-                if left == Some(0)
-                    && input != id
-                    && let Some(done) = values.remove(input)
-                {
-                    live_bytes = live_bytes.saturating_sub(done.approx_bytes());
-                }
-            }
-            if live_bytes > MAX_REPLAY_BYTES {
-                return Err(Error::invalid(
-                    "computation",
-                    format!(
-                        "its values in memory at once reach {}, more than {}",
-                        crate::display::human_bytes(live_bytes as u64),
-                        crate::display::human_bytes(MAX_REPLAY_BYTES as u64)
-                    ),
-                    "select columns, filter or aggregate before a join or a large op",
-                ));
-            }
-        }
-        values.remove(id).ok_or_else(|| {
-            Error::corrupt(
-                "replaying an action",
-                format!("object {id} was not computed"),
-            )
-        })
+        self.exec.replay(
+            side,
+            id,
+            |oid| {
+                Ok(self.object(oid)?.map(|row| Step {
+                    op: row.op,
+                    inputs: row.inputs,
+                }))
+            },
+            |asset_id| self.asset_value(side, asset_id),
+        )
     }
 
     pub(crate) fn asset_value(&self, side: Side, asset_id: &str) -> Result<Arc<Data>> {
