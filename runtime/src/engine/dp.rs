@@ -3,8 +3,10 @@
 //! privacy service plans, spends and records releases with it (see its docs for the guarantees).
 
 use crate::data::Data;
+use crate::engine::noise;
 pub use crate::engine::noise::EPSILON_UNIT;
 use crate::error::{Error, Result};
+use veil_api::dp::DpValue;
 
 /// Largest ε one release or budget may name.
 pub(crate) const MAX_EPSILON: f64 = 1000.0;
@@ -102,6 +104,93 @@ pub(crate) fn numbers(value: &Data) -> Result<Vec<f64>> {
             format!("a {} where numbers were planned", other.kind()),
         )),
     }
+}
+
+/// The noisy answer of `aggregate` over `value` (one value per row, or a frame for value
+/// counts), spending `units` of ε: counts, sums on the grid of `bounds`, means, quantiles by a
+/// noisy binary search, and counts of `categories`.
+pub(crate) fn answer(
+    aggregate: &Aggregate,
+    bounds: Option<(f64, f64)>,
+    categories: &[String],
+    units: u64,
+    value: &Data,
+) -> Result<DpValue> {
+    let mut rng = noise::os_rng();
+    let counted = |n: usize, units: u64, rng: &mut _| n as i128 + noise::noise(rng, 1, units);
+    Ok(match aggregate {
+        Aggregate::Count => DpValue::Number(counted(rows_in(value), units, &mut rng).max(0) as f64),
+        Aggregate::Sum | Aggregate::Mean => {
+            let bounds = bounds.expect("planned with bounds");
+            let g = granularity(bounds.0, bounds.1);
+            let xs = numbers(value)?;
+            let exact: i128 = xs.iter().map(|&x| i128::from(on_grid(x, bounds, g))).sum();
+            let sensitivity = on_grid(bounds.0, bounds, g)
+                .unsigned_abs()
+                .max(on_grid(bounds.1, bounds, g).unsigned_abs())
+                .max(1);
+            let sum_units = if *aggregate == Aggregate::Mean {
+                units / 2
+            } else {
+                units
+            };
+            let sum = (exact + noise::noise(&mut rng, sensitivity, sum_units)) as f64 * g;
+            if *aggregate == Aggregate::Sum {
+                DpValue::Number(sum)
+            } else {
+                let n = counted(xs.len(), units - sum_units, &mut rng).max(1) as f64;
+                DpValue::Number((sum / n).clamp(bounds.0, bounds.1))
+            }
+        }
+        Aggregate::Quantile(q) => {
+            let (lower, upper) = bounds.expect("planned with bounds");
+            let xs = numbers(value)?;
+            let part = units / u64::from(QUANTILE_DEPTH + 1);
+            let n = counted(xs.len(), part, &mut rng).max(0) as f64;
+            let target = q * n;
+            let points = 1u32 << QUANTILE_DEPTH;
+            let step = (upper - lower) / f64::from(points);
+            let (mut low, mut high) = (0u32, points);
+            while high - low > 1 {
+                let mid = (low + high) / 2;
+                let edge = lower + f64::from(mid) * step;
+                let below = xs
+                    .iter()
+                    .filter(|&&x| x.clamp(lower, upper) <= edge)
+                    .count();
+                if (counted(below, part, &mut rng) as f64) < target {
+                    low = mid;
+                } else {
+                    high = mid;
+                }
+            }
+            DpValue::Number(lower + f64::from(high) * step)
+        }
+        Aggregate::ValueCounts(column) => {
+            let Data::Frame(df) = value else {
+                return Err(Error::corrupt("releasing value counts", "not a frame"));
+            };
+            let col = df
+                .column(column)
+                .map_err(Error::data("reading a column"))?
+                .cast(&polars::prelude::DataType::String)
+                .map_err(Error::data("reading a column as text"))?;
+            let text = col.str().map_err(Error::data("reading a column as text"))?;
+            let mut counts = vec![0usize; categories.len()];
+            for v in text.iter().flatten() {
+                if let Some(i) = categories.iter().position(|c| c == v) {
+                    counts[i] += 1;
+                }
+            }
+            DpValue::Counts(
+                categories
+                    .iter()
+                    .zip(counts)
+                    .map(|(c, n)| (c.clone(), counted(n, units, &mut rng).max(0) as f64))
+                    .collect(),
+            )
+        }
+    })
 }
 
 #[cfg(test)]

@@ -37,13 +37,10 @@ use veil_api::dp::{Budget, Domain, DpPlan, DpQuery, DpRelease, DpValue};
 use veil_api::ops::{Op, Reduce};
 
 use crate::engine::dp::{
-    Aggregate, QUANTILE_DEPTH, SHAPES, check_bounds, epsilon_of, epsilon_units, granularity,
-    not_releasable, numbers, on_grid, rows_in,
+    Aggregate, QUANTILE_DEPTH, SHAPES, check_bounds, epsilon_of, epsilon_units, not_releasable,
 };
-use crate::engine::noise;
 
 use crate::audit;
-use crate::data::Data;
 use crate::datasite::dispatch::{Caller, Serve};
 use crate::datasite::privacy::receipts;
 use crate::datasite::site::SiteCore;
@@ -610,86 +607,14 @@ impl SiteCore {
 
     /// The noisy answer of a planned release, from the real data.
     fn answer(&self, planned: &Planned) -> Result<DpValue> {
-        let mut rng = noise::os_rng();
         let value = self.value(Side::Real, &planned.input)?;
-        let units = planned.units;
-        let counted = |n: usize, units: u64, rng: &mut _| n as i128 + noise::noise(rng, 1, units);
-        Ok(match &planned.aggregate {
-            Aggregate::Count => {
-                DpValue::Number(counted(rows_in(&value), units, &mut rng).max(0) as f64)
-            }
-            Aggregate::Sum | Aggregate::Mean => {
-                let bounds = planned.bounds.expect("planned with bounds");
-                let g = granularity(bounds.0, bounds.1);
-                let xs = numbers(&value)?;
-                let exact: i128 = xs.iter().map(|&x| i128::from(on_grid(x, bounds, g))).sum();
-                let sensitivity = on_grid(bounds.0, bounds, g)
-                    .unsigned_abs()
-                    .max(on_grid(bounds.1, bounds, g).unsigned_abs())
-                    .max(1);
-                let sum_units = if planned.aggregate == Aggregate::Mean {
-                    units / 2
-                } else {
-                    units
-                };
-                let sum = (exact + noise::noise(&mut rng, sensitivity, sum_units)) as f64 * g;
-                if planned.aggregate == Aggregate::Sum {
-                    DpValue::Number(sum)
-                } else {
-                    let n = counted(xs.len(), units - sum_units, &mut rng).max(1) as f64;
-                    DpValue::Number((sum / n).clamp(bounds.0, bounds.1))
-                }
-            }
-            Aggregate::Quantile(q) => {
-                let (lower, upper) = planned.bounds.expect("planned with bounds");
-                let xs = numbers(&value)?;
-                let part = units / u64::from(QUANTILE_DEPTH + 1);
-                let n = counted(xs.len(), part, &mut rng).max(0) as f64;
-                let target = q * n;
-                let points = 1u32 << QUANTILE_DEPTH;
-                let step = (upper - lower) / f64::from(points);
-                let (mut low, mut high) = (0u32, points);
-                while high - low > 1 {
-                    let mid = (low + high) / 2;
-                    let edge = lower + f64::from(mid) * step;
-                    let below = xs
-                        .iter()
-                        .filter(|&&x| x.clamp(lower, upper) <= edge)
-                        .count();
-                    if (counted(below, part, &mut rng) as f64) < target {
-                        low = mid;
-                    } else {
-                        high = mid;
-                    }
-                }
-                DpValue::Number(lower + f64::from(high) * step)
-            }
-            Aggregate::ValueCounts(column) => {
-                let Data::Frame(df) = value.as_ref() else {
-                    return Err(Error::corrupt("releasing value counts", "not a frame"));
-                };
-                let col = df
-                    .column(column)
-                    .map_err(Error::data("reading a column"))?
-                    .cast(&polars::prelude::DataType::String)
-                    .map_err(Error::data("reading a column as text"))?;
-                let text = col.str().map_err(Error::data("reading a column as text"))?;
-                let mut counts = vec![0usize; planned.categories.len()];
-                for v in text.iter().flatten() {
-                    if let Some(i) = planned.categories.iter().position(|c| c == v) {
-                        counts[i] += 1;
-                    }
-                }
-                DpValue::Counts(
-                    planned
-                        .categories
-                        .iter()
-                        .zip(counts)
-                        .map(|(c, n)| (c.clone(), counted(n, units, &mut rng).max(0) as f64))
-                        .collect(),
-                )
-            }
-        })
+        crate::engine::dp::answer(
+            &planned.aggregate,
+            planned.bounds,
+            &planned.categories,
+            planned.units,
+            &value,
+        )
     }
 
     /// Sets `email`'s budget on `dataset` to `epsilon` in all (owners; scientists only).
