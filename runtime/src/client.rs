@@ -99,9 +99,10 @@ impl Client {
         }
     }
 
-    /// Sends `call` to the datasite's one dispatch as this session: what every method of the handles
-    /// does, and what other transports (the kernel's cell bridge) use to forward a client's calls.
-    /// The handles' `from_view` constructors wrap what comes back.
+    /// Sends any call to the datasite's one dispatch as this session, and returns its reply as a
+    /// transport carries it: what other transports (the kernel's cell bridge) use to forward a
+    /// client's calls, wrapping what comes back with the handles' `from_view` constructors. The
+    /// handles' own methods send typed calls instead, and read typed replies.
     pub fn call(&self, call: veil_api::call::Call) -> Result<veil_api::call::Reply<crate::Data>> {
         self.call_with_parts(call, Vec::new())
     }
