@@ -29,11 +29,20 @@ pub struct Error {
 }
 
 impl Error {
+    /// The error `name`, saying `message`. In a notebook the kernel is told of it at once (a marker
+    /// line on stderr, which it takes off the cell's output): the same line printed later, when the
+    /// cell returns it with `?`, makes it the cell's error, so the cell stops there and *Run All*
+    /// with it, whether the error came from the datasite, the kernel or this facade itself (a
+    /// typo'd asset name, a lost connection to the kernel).
     pub(crate) fn new(name: impl Into<String>, message: impl Into<String>) -> Error {
-        Error {
+        let error = Error {
             name: name.into(),
             message: message.into(),
+        };
+        if in_notebook() {
+            crate::mark_failure(&error.name, &error.message);
         }
+        error
     }
 
     /// The error's name, e.g. `PermissionDenied` (the kernel's own errors have names of their own,
@@ -81,6 +90,12 @@ static OVERRIDE: Mutex<Option<(PathBuf, String)>> = Mutex::new(None);
 #[doc(hidden)]
 pub fn use_bridge(socket: impl Into<PathBuf>, token: impl Into<String>) {
     *OVERRIDE.lock().unwrap_or_else(|p| p.into_inner()) = Some((socket.into(), token.into()));
+}
+
+/// Whether this process runs a notebook's cells (the kernel named its bridge, or a test did).
+fn in_notebook() -> bool {
+    std::env::var_os(SOCKET_ENV).is_some()
+        || OVERRIDE.lock().unwrap_or_else(|p| p.into_inner()).is_some()
 }
 
 fn endpoint() -> Result<(PathBuf, String)> {

@@ -75,6 +75,8 @@ pub use veil_macros::source_text as __source_text;
 const DISPLAY_MARKER: &str = "\u{1e}VEIL_DISPLAY ";
 const CLEAR_MARKER: &str = "\u{1e}VEIL_CLEAR_OUTPUT";
 const PANIC_MARKER: &str = "\u{1e}VEIL_PANIC ";
+/// On stderr, before an error's own line: the error a cell may return, by name and message.
+const FAILURE_MARKER: &str = "\u{1e}VEIL_FAILURE ";
 
 /// The names cells use: `use veil::prelude::*;`.
 pub mod prelude {
@@ -119,6 +121,34 @@ pub trait Rich {
 /// An HTML fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Html(pub String);
+
+/// A notice for the reader (a warning with its fix), displayed as a box styled inline, so it keeps
+/// its look in a notebook opened untrusted; as text, `warning: ...`.
+pub(crate) fn notice(text: &str) -> Notice {
+    Notice(text.to_string())
+}
+
+/// See [`notice`].
+pub(crate) struct Notice(String);
+
+impl Rich for Notice {
+    fn bundle(&self) -> Vec<(&'static str, String)> {
+        let escaped = self
+            .0
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        vec![
+            ("text/plain", format!("warning: {}", self.0)),
+            (
+                "text/html",
+                format!(
+                    "<div style=\"border-left:4px solid #c98a00;background:#fff8e1;color:#3b2f00;padding:6px 10px;margin:4px 0;font-family:sans-serif\"><b>Notice:</b> {escaped}</div>"
+                ),
+            ),
+        ]
+    }
+}
 
 /// Wraps `fragment` so it displays as HTML.
 pub fn html(fragment: impl Into<String>) -> Html {
@@ -215,6 +245,19 @@ pub fn clear_output(wait: bool) {
         "{CLEAR_MARKER}{}",
         if wait { " wait" } else { "" }
     ));
+}
+
+/// Tells the kernel of an error this cell may return (see [`Error`]): on stderr, the stream the
+/// error is printed on if the cell returns it, so the kernel reads the two in order.
+fn mark_failure(name: &str, message: &str) {
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    let _ = writeln!(
+        err,
+        "{FAILURE_MARKER}{}",
+        serde_json::json!({ "name": name, "message": message })
+    );
+    let _ = err.flush();
 }
 
 fn emit(line: &str) {

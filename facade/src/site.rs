@@ -209,7 +209,7 @@ impl Client {
     fn held(call: KernelCall) -> Result<Client> {
         let (handle, info) = Handle::held::<ClientInfo>(crate::bridge::call(call)?);
         for notice in &info.notices {
-            eprintln!("{notice}");
+            crate::display(&crate::notice(notice));
         }
         Ok(Client {
             handle,

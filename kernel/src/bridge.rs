@@ -205,7 +205,8 @@ impl Failures {
         self.lock().clear();
     }
 
-    fn record(&self, e: &KernelError) {
+    /// Remembers an error of the running cell, the bridge's or the facade's own.
+    pub fn record(&self, e: &KernelError) {
         let mut list = self.lock();
         // A loop that fails on every step must not grow this without bound.
         if list.len() >= 64 {

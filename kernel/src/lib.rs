@@ -39,6 +39,7 @@ pub mod install;
 pub mod iopub;
 pub mod magics;
 pub mod message;
+pub mod pysyft;
 pub mod rust;
 pub mod session;
 pub mod shell;

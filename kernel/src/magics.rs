@@ -26,22 +26,19 @@ pub fn parse(line: &str) -> Result<Magic, KernelError> {
 
 /// Running a parsed [`Magic`] (parsed in `veil-kernel-input`, which knows no session).
 pub trait Run {
-    /// Runs the magic on the session. `password` is what the stdin channel returned, if it was
-    /// asked.
-    fn run(
-        self,
-        session: &mut Session,
-        password: Option<String>,
-    ) -> Result<Vec<Output>, KernelError>;
+    /// Runs the magic on the session. `passwords` are what the stdin channel returned for the
+    /// magic's prompts ([`Magic::password_prompts`]), in their order.
+    fn run(self, session: &mut Session, passwords: Vec<String>)
+    -> Result<Vec<Output>, KernelError>;
 }
 
 impl Run for Magic {
     fn run(
         self,
         session: &mut Session,
-        password: Option<String>,
+        passwords: Vec<String>,
     ) -> Result<Vec<Output>, KernelError> {
-        let password = password.unwrap_or_default();
+        let password = passwords.first().cloned().unwrap_or_default();
         let out = match self {
             Magic::Launch {
                 name,
@@ -98,6 +95,26 @@ impl Run for Magic {
                 )));
                 session.set_client(client);
                 out
+            }
+            Magic::Password => {
+                let [current, new, again] = <[String; 3]>::try_from(passwords).map_err(|_| {
+                    KernelError::new(
+                        "UsageError",
+                        "%password needs the current password and the new one twice",
+                    )
+                })?;
+                if new != again {
+                    return Err(KernelError::new(
+                        "UsageError",
+                        "the new password and its repetition differ; nothing was changed: run %password again",
+                    ));
+                }
+                let client = session.client()?;
+                client.change_password(&current, &new)?;
+                vec![Output::Text(format!(
+                    "password changed for {}\n",
+                    client.email()
+                ))]
             }
             Magic::Whoami => vec![Output::Display(render(&session.client()?.whoami()?))],
             Magic::Datasets => vec![Output::Display(render(&session.client()?.datasets()?))],
@@ -215,6 +232,7 @@ impl Run for Magic {
                 None => vec![Output::Text("no datasite to land\n".into())],
             },
             Magic::Help => vec![Output::Display(help())],
+            Magic::HelpPysyft => vec![Output::Text(crate::pysyft::table())],
             Magic::HelpApi => {
                 let role = match session.client() {
                     Ok(client) => Some(client.whoami()?.role),
@@ -268,34 +286,61 @@ mod tests {
         let mut session = Session::default();
         let err = parse("%datasets")
             .unwrap()
-            .run(&mut session, None)
+            .run(&mut session, vec![])
             .unwrap_err();
         assert_eq!(err.ename, "NoDatasite");
         let launch = format!(
             "%datasite launch magic-test --reset --dir {}",
             tmp.path().display()
         );
-        parse(&launch).unwrap().run(&mut session, None).unwrap();
+        parse(&launch).unwrap().run(&mut session, vec![]).unwrap();
         let err = parse("%whoami")
             .unwrap()
-            .run(&mut session, None)
+            .run(&mut session, vec![])
             .unwrap_err();
         assert_eq!(err.ename, "NotLoggedIn");
         let err = parse("%login info@openmined.org")
             .unwrap()
-            .run(&mut session, Some("wrong-pw".into()))
+            .run(&mut session, vec!["wrong-pw".into()])
             .unwrap_err();
         assert_eq!(err.ename, "AuthenticationFailed");
         let out = parse("%login info@openmined.org")
             .unwrap()
-            .run(&mut session, Some("changethis".into()))
+            .run(&mut session, vec!["changethis".into()])
             .unwrap();
-        assert!(matches!(&out[0], Output::Text(t) if t.contains("default password")));
+        assert!(
+            matches!(&out[0], Output::Text(t) if t.contains("default password") && t.contains("%password"))
+        );
+        // `%password`: the two new ones must agree, the current one must be right; then the
+        // next login takes the new one, and no notice follows it.
+        let change = |passwords: [&str; 3], session: &mut Session| {
+            parse("%password")
+                .unwrap()
+                .run(session, passwords.map(String::from).to_vec())
+        };
+        let err = change(["changethis", "s3cret-one", "s3cret-two"], &mut session).unwrap_err();
+        assert!(
+            err.ename == "UsageError" && err.evalue.contains("differ"),
+            "{err:?}"
+        );
+        let err = change(["wrong-pw", "s3cret-one", "s3cret-one"], &mut session).unwrap_err();
+        assert_eq!(err.ename, "AuthenticationFailed", "{err:?}");
+        let out = change(["changethis", "s3cret-one", "s3cret-one"], &mut session).unwrap();
+        assert!(matches!(&out[0], Output::Text(t) if t.contains("password changed")));
+        let out = parse("%login info@openmined.org")
+            .unwrap()
+            .run(&mut session, vec!["s3cret-one".into()])
+            .unwrap();
+        assert!(
+            out.iter()
+                .all(|o| !matches!(o, Output::Text(t) if t.contains("default password"))),
+            "{out:?}"
+        );
         parse("%register 'Jane Doe' jane@caltech.edu")
             .unwrap()
-            .run(&mut session, Some("abc123".into()))
+            .run(&mut session, vec!["abc123".into()])
             .unwrap();
-        let out = parse("%users").unwrap().run(&mut session, None).unwrap();
+        let out = parse("%users").unwrap().run(&mut session, vec![]).unwrap();
         let Output::Display(media) = &out[0] else {
             panic!()
         };
@@ -306,7 +351,7 @@ mod tests {
         );
         let err = parse("%approve 123")
             .unwrap()
-            .run(&mut session, None)
+            .run(&mut session, vec![])
             .unwrap_err();
         assert_eq!(err.ename, "NotFound");
 
@@ -348,12 +393,15 @@ mod tests {
             )
             .unwrap()
         };
-        let out = parse("%requests").unwrap().run(&mut session, None).unwrap();
+        let out = parse("%requests")
+            .unwrap()
+            .run(&mut session, vec![])
+            .unwrap();
         assert!(text(&out).contains("Requests (3)"), "{}", text(&out));
         // The third outcome: sent back with a message the requester sees.
         let out = parse("%changes #3 ask for the total instead")
             .unwrap()
-            .run(&mut session, None)
+            .run(&mut session, vec![])
             .unwrap();
         assert!(text(&out).contains("sent request"), "{}", text(&out));
         assert_eq!(
@@ -366,26 +414,29 @@ mod tests {
         assert_eq!(seen.decision.as_deref(), Some("ask for the total instead"));
         let out = parse("%review #1")
             .unwrap()
-            .run(&mut session, None)
+            .run(&mut session, vec![])
             .unwrap();
         assert!(text(&out).contains("sum(asset"), "{}", text(&out));
         // Three numbers are under the minimum cell count: a plain approval names the check, and
         // one with an override releases it.
         let refused = parse(&format!("%approve {}", first.id))
             .unwrap()
-            .run(&mut session, None)
+            .run(&mut session, vec![])
             .unwrap_err();
         assert!(refused.evalue.contains("minimum cell count"), "{refused:?}");
         parse(&format!("%approve {} --override test data", first.id))
             .unwrap()
-            .run(&mut session, None)
+            .run(&mut session, vec![])
             .unwrap();
         parse(&format!("%deny {} 'too revealing'", second.id))
             .unwrap()
-            .run(&mut session, None)
+            .run(&mut session, vec![])
             .unwrap();
         assert_eq!(sum.get().unwrap().as_f64().unwrap().sum(), 6.0);
-        let out = parse("%requests").unwrap().run(&mut session, None).unwrap();
+        let out = parse("%requests")
+            .unwrap()
+            .run(&mut session, vec![])
+            .unwrap();
         assert!(
             text(&out).contains("Requests (0)"),
             "pending only: {}",
@@ -393,15 +444,15 @@ mod tests {
         );
         let out = parse("%requests --all")
             .unwrap()
-            .run(&mut session, None)
+            .run(&mut session, vec![])
             .unwrap();
         assert!(text(&out).contains("too revealing") || text(&out).contains("denied"));
         let err = parse(&format!("%approve {}", second.id))
             .unwrap()
-            .run(&mut session, None)
+            .run(&mut session, vec![])
             .unwrap_err();
         assert!(err.evalue.contains("already denied"), "{}", err.evalue);
-        let out = parse("%land").unwrap().run(&mut session, None).unwrap();
+        let out = parse("%land").unwrap().run(&mut session, vec![]).unwrap();
         assert!(matches!(&out[0], Output::Text(t) if t.contains("landed")));
     }
 }

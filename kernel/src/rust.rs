@@ -94,6 +94,10 @@ pub const DISPLAY_MARKER: &str = "\u{1e}VEIL_DISPLAY ";
 pub const CLEAR_MARKER: &str = "\u{1e}VEIL_CLEAR_OUTPUT";
 /// See [`DISPLAY_MARKER`]; printed by the facade's panic hook.
 pub const PANIC_MARKER: &str = "\u{1e}VEIL_PANIC ";
+/// On stderr, the facade's: an error the cell may return (`{"name": .., "message": ..}`), printed
+/// when the facade makes it. If the cell returns it with `?`, evcxr prints its message next, and
+/// that line becomes the cell's error (see [`Failures`]).
+pub const FAILURE_MARKER: &str = "\u{1e}VEIL_FAILURE ";
 
 /// Run when a session starts. evcxr wraps cells for `?` only after a cell fails to compile without it,
 /// and that failure also makes it give up on the cell's rich display; one `?` up front sets the
@@ -635,11 +639,19 @@ fn interrupted_error(before: &[String]) -> KernelError {
 fn evcxr_error(error: evcxr::Error, cell: &str, before: &[String]) -> KernelError {
     match error {
         evcxr::Error::CompilationErrors(errors) => {
-            let first = errors.first().map(|e| e.message()).unwrap_or_default();
+            let mut evalue = errors.first().map(|e| e.message()).unwrap_or_default();
+            let mut traceback: Vec<String> =
+                errors.iter().map(|e| compile_error(e, cell)).collect();
+            // A PySyft habit (`client.api.services`, `asset.mock_data`, ...) gets Veil's spelling.
+            let messages: Vec<String> = errors.iter().map(|e| e.message()).collect();
+            if let Some(hint) = crate::pysyft::hint(&messages.join("\n")) {
+                evalue = format!("{evalue}\n{hint}");
+                traceback.push(hint);
+            }
             KernelError {
                 ename: "CompileError".into(),
-                evalue: first,
-                traceback: errors.iter().map(|e| compile_error(e, cell)).collect(),
+                evalue,
+                traceback,
             }
         }
         evcxr::Error::TypeRedefinedVariablesLost(vars) => KernelError::new(
@@ -753,7 +765,7 @@ fn forward(
                 continue;
             }
             // A marker may follow text printed without a newline: forward that text first.
-            let (line, before) = match [DISPLAY_MARKER, CLEAR_MARKER, PANIC_MARKER]
+            let (line, before) = match [DISPLAY_MARKER, CLEAR_MARKER, PANIC_MARKER, FAILURE_MARKER]
                 .iter()
                 .find_map(|m| line.find(m))
             {
@@ -782,6 +794,18 @@ fn forward(
                     },
                     &parent,
                 );
+                continue;
+            }
+            if let Some(json) = line.strip_prefix(FAILURE_MARKER) {
+                #[derive(serde::Deserialize)]
+                struct Failure {
+                    name: String,
+                    message: String,
+                }
+                if let (Some(failures), Ok(f)) = (&failures, serde_json::from_str::<Failure>(json))
+                {
+                    failures.record(&KernelError::new(f.name, f.message));
+                }
                 continue;
             }
             if let Some(message) = line.strip_prefix(PANIC_MARKER) {

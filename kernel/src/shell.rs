@@ -338,13 +338,20 @@ impl Shell {
                 ));
             }
             let magic = magics::parse(line)?;
-            let password = match magic.password_prompt() {
-                Some(prompt) => Some(self.ask_password(&prompt, allow_stdin, parent).await?),
-                None => None,
-            };
+            let prompts = magic.password_prompts();
+            // One password may come from the environment in a batch run; a change of password
+            // needs three, which only a person answers.
+            let from_env = prompts.len() == 1;
+            let mut passwords = Vec::with_capacity(prompts.len());
+            for prompt in &prompts {
+                passwords.push(
+                    self.ask_password(prompt, allow_stdin, from_env, parent)
+                        .await?,
+                );
+            }
             let outputs = {
                 let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-                magic.run(&mut session, password)?
+                magic.run(&mut session, passwords)?
             };
             for output in outputs {
                 match output {
@@ -363,12 +370,15 @@ impl Shell {
         &mut self,
         prompt: &str,
         allow_stdin: bool,
+        from_env: bool,
         parent: &JupyterMessage,
     ) -> Result<String, KernelError> {
         if !allow_stdin {
             // Batch runs (nbclient, papermill) have no stdin; they may pass the password in the
             // kernel's environment instead, which keeps it out of the notebook all the same.
-            if let Some(password) = std::env::var_os(PASSWORD_ENV).filter(|p| !p.is_empty()) {
+            if let Some(password) =
+                std::env::var_os(PASSWORD_ENV).filter(|p| from_env && !p.is_empty())
+            {
                 return Ok(password.to_string_lossy().into_owned());
             }
             return Err(KernelError::new(

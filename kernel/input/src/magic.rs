@@ -41,6 +41,9 @@ pub enum Magic {
     ShowSite,
     /// `%login EMAIL` (password asked over stdin)
     Login { email: String },
+    /// `%password`: changes the logged-in user's password (the current one and the new one,
+    /// twice, asked over stdin).
+    Password,
     /// `%whoami`
     Whoami,
     /// `%datasets`
@@ -87,6 +90,8 @@ pub enum Magic {
     /// `%help api`: the datasite calls the logged-in user's role may make (every call, with who may
     /// make it, when nobody is logged in).
     HelpApi,
+    /// `%help pysyft`: PySyft's names and Veil's for the same things.
+    HelpPysyft,
 }
 
 /// One line of help per magic: (name, usage, what it does).
@@ -100,6 +105,11 @@ pub const MAGICS: &[(&str, &str, &str)] = &[
         "%login",
         "%login EMAIL",
         "log in; the password is asked for and never echoed",
+    ),
+    (
+        "%password",
+        "%password",
+        "change your password: the current one and the new one (twice) are asked for, never echoed",
     ),
     ("%whoami", "%whoami", "show the logged-in user"),
     ("%datasets", "%datasets", "list the datasite's datasets"),
@@ -156,8 +166,8 @@ pub const MAGICS: &[(&str, &str, &str)] = &[
     ),
     (
         "%help",
-        "%help [api]",
-        "this list; api: the datasite calls your role may make, by area, with how a cell makes each",
+        "%help [api | pysyft]",
+        "this list; api: the datasite calls your role may make, by area, with how a cell makes each; pysyft: PySyft's names and Veil's",
     ),
 ];
 
@@ -315,6 +325,7 @@ pub fn parse(line: &str) -> Result<Magic, UsageError> {
             let [email] = exactly(&name, args, "an email")?;
             Magic::Login { email }
         }
+        "%password" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Password)?,
         "%whoami" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Whoami)?,
         "%datasets" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Datasets)?,
         "%users" => exactly::<0>(&name, args, "no arguments").map(|_| Magic::Users)?,
@@ -362,11 +373,12 @@ pub fn parse(line: &str) -> Result<Magic, UsageError> {
         "%help" => match args.as_slice() {
             [] => Magic::Help,
             [topic] if topic == "api" => Magic::HelpApi,
+            [topic] if topic == "pysyft" => Magic::HelpPysyft,
             _ => {
                 return Err(usage_error(
                     &name,
                     &format!(
-                        "no help on `{}`: `%help` lists the magics, `%help api` the calls",
+                        "no help on `{}`: `%help` lists the magics, `%help api` the calls, `%help pysyft` PySyft's names and Veil's",
                         args.join(" ")
                     ),
                 ));
@@ -460,12 +472,18 @@ pub fn parse(line: &str) -> Result<Magic, UsageError> {
 }
 
 impl Magic {
-    /// The prompt to show when this magic needs a password, asked over the stdin channel.
-    pub fn password_prompt(&self) -> Option<String> {
+    /// The prompts to show, one password each, when this magic needs passwords, asked over the
+    /// stdin channel in this order; none for a magic that needs none.
+    pub fn password_prompts(&self) -> Vec<String> {
         match self {
-            Magic::Login { email } => Some(format!("password for {email}: ")),
-            Magic::Register { email, .. } => Some(format!("new password for {email}: ")),
-            _ => None,
+            Magic::Login { email } => vec![format!("password for {email}: ")],
+            Magic::Register { email, .. } => vec![format!("new password for {email}: ")],
+            Magic::Password => vec![
+                "current password: ".into(),
+                "new password: ".into(),
+                "new password again: ".into(),
+            ],
+            _ => Vec::new(),
         }
     }
 }
@@ -547,6 +565,7 @@ mod tests {
         );
         assert_eq!(parse("%help").unwrap(), Magic::Help);
         assert_eq!(parse("%help api").unwrap(), Magic::HelpApi);
+        assert_eq!(parse("%help pysyft").unwrap(), Magic::HelpPysyft);
         let e = parse("%help apis").unwrap_err();
         assert!(e.0.contains("`%help api`"), "{e}");
         assert_eq!(
@@ -558,6 +577,10 @@ mod tests {
             Magic::Audit { verify: true }
         );
         assert_eq!(parse("%audit").unwrap(), Magic::Audit { verify: false });
+        assert_eq!(parse("%password").unwrap(), Magic::Password);
+        // Three prompts: the current password, the new one and the new one again.
+        assert_eq!(Magic::Password.password_prompts().len(), 3);
+        assert_eq!(Magic::Whoami.password_prompts(), Vec::<String>::new());
     }
 
     #[test]
@@ -579,6 +602,7 @@ mod tests {
             ("%register Jane", "a name and an email"),
             ("%register Jane j@x.org --role king", "not a role"),
             ("%whoami extra", "no arguments"),
+            ("%password hunter2", "no arguments"),
             ("%receipt", "a request's number or id"),
             ("%audit all", "`verify`"),
             ("%login 'unclosed", "unclosed"),

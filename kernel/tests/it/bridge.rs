@@ -140,7 +140,7 @@ fn owner_flow_from_cells_is_shared_with_magics() {
     let mut session = fixture().session.lock().unwrap();
     let out = magics::parse("%datasets")
         .unwrap()
-        .run(&mut session, None)
+        .run(&mut session, vec![])
         .unwrap();
     assert!(format!("{out:?}").contains("Breast Cancer Biomarker"));
     drop(session);
@@ -544,7 +544,7 @@ fn code_requests_from_cells() {
     // The same through the magics: `%review ID --run` adds the private run to the review.
     let shown = magics::parse(&format!("%review {} --run", &request.id[..8]))
         .unwrap()
-        .run(&mut fixture().session.lock().unwrap(), None)
+        .run(&mut fixture().session.lock().unwrap(), vec![])
         .unwrap();
     let text = format!("{shown:?}");
     assert!(text.contains("Real result (owners only)"), "{text}");
@@ -650,7 +650,7 @@ fn a_datasite_served_from_the_kernel_is_worked_over_http() {
     let run = |session: &mut Session, line: &str, password: Option<&str>| {
         magics::parse(line)
             .unwrap()
-            .run(session, password.map(str::to_string))
+            .run(session, password.map(str::to_string).into_iter().collect())
             .map(|out| format!("{out:?}"))
     };
     let launched = run(

@@ -164,6 +164,39 @@ impl Kernel {
         }
     }
 
+    /// Runs `code` with stdin allowed, answering its password prompts with `answers` in order
+    /// (each prompt must not echo): the reply's status and the cell's outputs as text.
+    async fn answering(&mut self, code: &str, answers: &[&str]) -> (ReplyStatus, String) {
+        let mut req = ExecuteRequest::new(code.to_string());
+        req.allow_stdin = true;
+        let message: JupyterMessage = req.into();
+        let id = message.header.msg_id.clone();
+        self.shell.send(message).await.unwrap();
+        for answer in answers {
+            let request = timeout(WAIT, self.stdin.read()).await.unwrap().unwrap();
+            let JupyterMessageContent::InputRequest(input) = &request.content else {
+                panic!("{request:?}")
+            };
+            assert!(input.password, "a password prompt must not echo");
+            let reply = InputReply {
+                value: answer.to_string(),
+                status: ReplyStatus::Ok,
+                error: None,
+            };
+            self.stdin.send(reply.as_child_of(&request)).await.unwrap();
+        }
+        let reply = loop {
+            let reply = timeout(WAIT, self.shell.read()).await.unwrap().unwrap();
+            if reply.parent_header.as_ref().map(|h| h.msg_id.clone()) == Some(id.clone()) {
+                break reply;
+            }
+        };
+        let JupyterMessageContent::ExecuteReply(r) = reply.content else {
+            panic!("{reply:?}")
+        };
+        (r.status, text_of(&self.outputs(&id).await))
+    }
+
     async fn execute(&mut self, code: &str) -> (JupyterMessageContent, Vec<JupyterMessageContent>) {
         let mut req = ExecuteRequest::new(code.to_string());
         req.allow_stdin = false;
@@ -360,6 +393,25 @@ async fn login_asks_for_the_password_over_stdin() {
         !outputs.contains("changethis"),
         "the password leaked into outputs"
     );
+
+    // `%password` asks three times (current, new, new again), none echoed; then the next login
+    // takes the new one and says nothing of a default password.
+    let (status, outputs) = k
+        .answering("%password", &["changethis", "n3w-pass-1", "n3w-pass-1"])
+        .await;
+    assert_eq!(status, ReplyStatus::Ok, "{outputs}");
+    assert!(
+        outputs.contains("password changed for info@openmined.org"),
+        "{outputs}"
+    );
+    let (status, outputs) = k
+        .answering("%login info@openmined.org", &["n3w-pass-1"])
+        .await;
+    assert_eq!(status, ReplyStatus::Ok, "{outputs}");
+    assert!(!outputs.contains("default password"), "{outputs}");
+    for secret in ["changethis", "n3w-pass-1"] {
+        assert!(!outputs.contains(secret), "a password leaked into outputs");
+    }
 }
 
 #[tokio::test]
@@ -592,6 +644,27 @@ async fn rust_cells_run_with_the_facade_in_scope() {
     assert!(traceback.contains("^^^^^^"), "{traceback}");
     assert!(!traceback.contains("lib.rs"), "{traceback}");
 
+    // A PySyft habit in a compile error gets Veil's spelling, and `%help pysyft` has the table.
+    let (reply, _) = k
+        .execute("let s = String::new();\nlet m = s.mock_data;")
+        .await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    let error = r.error.unwrap();
+    assert_eq!(error.ename, "CompileError");
+    let traceback = error.traceback.join("\n");
+    assert!(
+        traceback.contains("hint: PySyft's `asset.mock_data` is `asset.mock()?` in Veil"),
+        "{traceback}"
+    );
+    let (_, outputs) = k.execute("%help pysyft").await;
+    let table = text_of(&outputs);
+    assert!(
+        table.contains("approve_with_client") && table.contains("request.approve()"),
+        "{table}"
+    );
+
     // A panic is an error, and earlier variables are still there.
     let (reply, _) = k.execute("panic!(\"boom\");").await;
     let JupyterMessageContent::ExecuteReply(r) = reply else {
@@ -602,6 +675,74 @@ async fn rust_cells_run_with_the_facade_in_scope() {
     assert!(error.evalue.contains("boom"));
     let (_, outputs) = k.execute("answer + 1").await;
     assert!(text_of(&outputs).contains("43"), "{}", text_of(&outputs));
+}
+
+/// Issue 31: errors the facade makes itself (a typo'd asset name, several values where one was
+/// asked for, a lost connection to the kernel) are the cell's error, as the datasite's are: the
+/// cell stops there and its reply is an error named after the error's kind, so *Run All* stops
+/// too; the marker that told the kernel is not part of the cell's output.
+#[tokio::test]
+async fn the_facades_own_errors_are_the_cells_error() {
+    let mut k = start().await;
+    let site_dir = tempfile::tempdir().unwrap();
+    let (reply, outputs) = k
+        .execute(&format!(
+            "let owner = LaunchOptions::new(\"typos\").dir({:?}).reset(true).launch()?\n\
+                 .login(\"info@openmined.org\", \"changethis\")?;\n\
+             let values = array(vec![1.0, 2.0], &[2])?;\n\
+             let zeros = array(vec![0.0, 0.0], &[2])?;\n\
+             owner.upload_dataset(Dataset::new(\"D\").asset(Asset::new(\"table\").data(&values).mock(&zeros)))?;\n\
+             let ds = owner.dataset(\"D\")?;",
+            site_dir.path()
+        ))
+        .await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
+    let cases = [
+        (
+            "let asset = ds.asset(\"tabel\")?;\nprintln!(\"after the error\");",
+            "NotFound",
+            "has no asset `tabel`",
+        ),
+        (
+            "let n = values.number()?;\nprintln!(\"after the error\");",
+            "TypeMismatch",
+            "holds 2 values",
+        ),
+        (
+            "let socket = std::env::var(\"VEIL_BRIDGE_SOCKET\").unwrap();\n\
+             let token = std::env::var(\"VEIL_BRIDGE_TOKEN\").unwrap();\n\
+             veil::use_bridge(\"/nonexistent/veil.sock\", \"x\");\n\
+             let lost = veil::client();\n\
+             veil::use_bridge(socket, token);\n\
+             let lost = lost?;\nprintln!(\"after the error\");",
+            "KernelUnavailable",
+            "lost the connection to the Veil kernel",
+        ),
+    ];
+    for (code, name, says) in cases {
+        let (reply, outputs) = k.execute(code).await;
+        let JupyterMessageContent::ExecuteReply(r) = reply else {
+            panic!()
+        };
+        assert_eq!(r.status, ReplyStatus::Error, "{code}: {outputs:?}");
+        let error = r.error.expect("error fields");
+        assert_eq!(error.ename, name, "{code}: {error:?}");
+        assert!(error.evalue.contains(says), "{code}: {}", error.evalue);
+        // Nothing after the `?` ran, and the marker is not output (the code's echo aside).
+        let printed: Vec<&JupyterMessageContent> = outputs
+            .iter()
+            .filter(|o| !matches!(o, JupyterMessageContent::ExecuteInput(_)))
+            .collect();
+        let text = format!("{printed:?}");
+        assert!(!text.contains("after the error"), "{code}: {text}");
+        assert!(!text.contains("VEIL_FAILURE"), "{code}: {text}");
+    }
+    // The session lives on, its bridge restored.
+    let (_, outputs) = k.execute("ds.asset(\"table\")?.name.clone()").await;
+    assert!(text_of(&outputs).contains("table"), "{}", text_of(&outputs));
 }
 
 #[tokio::test]

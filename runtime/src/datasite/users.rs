@@ -200,8 +200,9 @@ impl SiteCore {
         let mut notices = Vec::new();
         if default_password && user.role.is_owner() {
             notices.push(format!(
-                "`{}` still has the default password: change it with `client.change_password(old, new)` \
-                 before this datasite is reachable from anywhere but this machine",
+                "`{}` still has the default password: change it with `%password` (in a notebook) or \
+                 `client.change_password(old, new)` before this datasite is reachable from anywhere \
+                 but this machine",
                 user.email
             ));
         }
