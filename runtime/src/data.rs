@@ -549,12 +549,9 @@ pub(crate) fn shape_from_json(json: &str) -> Vec<usize> {
 pub(crate) fn render_preview(data: &Data, title: &str, rows: usize) -> (String, String) {
     let table = data.preview_table(title, rows);
     let (headers, body) = (table.headers.clone(), table.rows.clone());
-    let mut html = format!("<div class=\"veil-title\">{}</div>", display::escape(title));
+    let mut html = display::title_html(title);
     for n in &table.notes {
-        html.push_str(&format!(
-            "<div class=\"veil-muted\">{}</div>",
-            display::escape(n)
-        ));
+        html.push_str(&display::muted_html(n));
     }
     html.push_str(&display::html_table(&headers, &body));
     (table.text(), html)
@@ -681,6 +678,6 @@ mod tests {
         let (_, rows) = Data::from(array![1_i64, 2, 3]).preview(5);
         assert_eq!(rows.len(), 3);
         let html = Data::from(frame()).html();
-        assert!(html.contains("<th>a</th>"));
+        assert!(html.contains(">a</th>") && html.contains("<th style="), "{html}");
     }
 }

@@ -55,22 +55,62 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "<style>\
-.veil{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;margin:4px 0}\
-.veil .veil-title{font-weight:600;margin:2px 0 6px}\
-.veil .veil-badge{display:inline-block;border-radius:8px;padding:0 6px;margin-left:6px;font-size:11px;\
-background:#e8eefc;color:#1d3c8f}\
-.veil .veil-warn{background:#fff4e5;color:#8a4b00;padding:4px 8px;border-left:3px solid #f0a020;margin:4px 0}\
-.veil table{border-collapse:collapse;margin:2px 0 8px}\
-.veil th{background:#f3f4f6;text-align:left;font-weight:600}\
-.veil th,.veil td{border:1px solid #d9dce1;padding:3px 8px;vertical-align:top}\
-.veil td.num{text-align:right;font-variant-numeric:tabular-nums}\
-.veil .veil-muted{color:#6b7280}\
-.veil pre.veil-code{background:#f8f9fb;border:1px solid #d9dce1;padding:6px 8px;margin:2px 0 8px;\
-font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;line-height:1.4;white-space:pre;overflow-x:auto}\
-.veil .rs-kw{color:#8839ef;font-weight:600}.veil .rs-str{color:#40a02b}.veil .rs-num{color:#fe640b}\
-.veil .rs-com{color:#6b7280;font-style:italic}.veil .rs-ty{color:#1e66f5}.veil .rs-mac{color:#d20f39}\
-</style>";
+/// Each element's look, as an inline style: a display keeps it wherever its HTML goes, also where
+/// a notebook's `<style>` blocks are stripped (JupyterLab strips them from an untrusted notebook's
+/// outputs, and keeps inline styles). The class names stay, for anyone who themes them.
+mod css {
+    pub const ROOT: &str =
+        "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;margin:4px 0";
+    pub const TITLE: &str = "font-weight:600;margin:2px 0 6px";
+    pub const BADGE: &str = "display:inline-block;border-radius:8px;padding:0 6px;margin-left:6px;font-size:11px;font-weight:normal;background:#e8eefc;color:#1d3c8f";
+    pub const WARN: &str = "background:#fff4e5;color:#8a4b00;padding:4px 8px;border-left:3px solid #f0a020;margin:4px 0";
+    pub const MUTED: &str = "color:#6b7280";
+    pub const TABLE: &str = "border-collapse:collapse;margin:2px 0 8px";
+    pub const TH: &str = "background:#f3f4f6;text-align:left;font-weight:600;border:1px solid #d9dce1;padding:3px 8px;vertical-align:top";
+    pub const TD: &str =
+        "text-align:left;border:1px solid #d9dce1;padding:3px 8px;vertical-align:top";
+    pub const TD_NUM: &str = "text-align:right;font-variant-numeric:tabular-nums;border:1px solid #d9dce1;padding:3px 8px;vertical-align:top";
+    pub const CODE: &str = "background:#f8f9fb;border:1px solid #d9dce1;padding:6px 8px;margin:2px 0 8px;font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;line-height:1.4;white-space:pre;overflow-x:auto";
+
+    /// The colour of a highlighted token's class.
+    pub fn token(class: &str) -> &'static str {
+        match class {
+            "rs-kw" => "color:#8839ef;font-weight:600",
+            "rs-str" => "color:#40a02b",
+            "rs-num" => "color:#fe640b",
+            "rs-com" => "color:#6b7280;font-style:italic",
+            "rs-ty" => "color:#1e66f5",
+            "rs-mac" => "color:#d20f39",
+            _ => "",
+        }
+    }
+}
+
+/// A section's title, as HTML.
+pub(crate) fn title_html(title: &str) -> String {
+    format!(
+        "<div class=\"veil-title\" style=\"{}\">{}</div>",
+        css::TITLE,
+        escape(title)
+    )
+}
+
+/// A muted note, as HTML.
+pub(crate) fn muted_html(note: &str) -> String {
+    format!(
+        "<div class=\"veil-muted\" style=\"{}\">{}</div>",
+        css::MUTED,
+        escape(note)
+    )
+}
+
+/// A warning, as HTML (`inner` is HTML already).
+pub(crate) fn warning_html(inner: &str) -> String {
+    format!(
+        "<div class=\"veil-warn\" style=\"{}\">{inner}</div>",
+        css::WARN
+    )
+}
 
 /// A titled table rendered to both text and HTML.
 #[derive(Debug, Clone, Default)]
@@ -119,8 +159,8 @@ impl Table {
     /// Appends a titled table after this one, in both forms.
     pub fn sub_table(&mut self, title: String, headers: Vec<String>, rows: Vec<Vec<String>>) {
         self.html_after.push(format!(
-            "<div class=\"veil-title\">{}</div>{}",
-            escape(&title),
+            "{}{}",
+            title_html(&title),
             html_table(&headers, &rows)
         ));
         let mut sub = Table::new(title).headers(headers);
@@ -177,18 +217,26 @@ impl Table {
     }
 
     pub fn html(&self) -> String {
-        let mut out = String::from(STYLE);
-        out.push_str("<div class=\"veil\"><div class=\"veil-title\">");
+        let mut out = format!(
+            "<div class=\"veil\" style=\"{}\"><div class=\"veil-title\" style=\"{}\">",
+            css::ROOT,
+            css::TITLE
+        );
         out.push_str(&escape(&self.title));
         if let Some(badge) = &self.badge {
-            let _ = write!(out, "<span class=\"veil-badge\">{}</span>", escape(badge));
+            let _ = write!(
+                out,
+                " <span class=\"veil-badge\" style=\"{}\">{}</span>",
+                css::BADGE,
+                escape(badge)
+            );
         }
         out.push_str("</div>");
         for w in &self.warnings {
-            let _ = write!(out, "<div class=\"veil-warn\">{}</div>", escape(w));
+            out.push_str(&warning_html(&escape(w)));
         }
         for n in &self.notes {
-            let _ = write!(out, "<div class=\"veil-muted\">{}</div>", escape(n));
+            out.push_str(&muted_html(n));
         }
         if !self.rows.is_empty() || !self.headers.is_empty() {
             out.push_str(&html_table(&self.headers, &self.rows));
@@ -201,13 +249,13 @@ impl Table {
     }
 }
 
-/// A bare `<table>` (no stylesheet), numbers right-aligned.
+/// A `<table>`, styled inline, numbers right-aligned.
 pub(crate) fn html_table(headers: &[String], rows: &[Vec<String>]) -> String {
-    let mut out = String::from("<table>");
+    let mut out = format!("<table style=\"{}\">", css::TABLE);
     if !headers.is_empty() {
         out.push_str("<thead><tr>");
         for h in headers {
-            let _ = write!(out, "<th>{}</th>", escape(h));
+            let _ = write!(out, "<th style=\"{}\">{}</th>", css::TH, escape(h));
         }
         out.push_str("</tr></thead>");
     }
@@ -216,9 +264,9 @@ pub(crate) fn html_table(headers: &[String], rows: &[Vec<String>]) -> String {
         out.push_str("<tr>");
         for cell in row {
             let class = if looks_numeric(cell) {
-                " class=\"num\""
+                format!(" class=\"num\" style=\"{}\"", css::TD_NUM)
             } else {
-                ""
+                format!(" style=\"{}\"", css::TD)
             };
             let _ = write!(
                 out,
@@ -232,9 +280,10 @@ pub(crate) fn html_table(headers: &[String], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Wraps HTML produced by [`html_table`] and friends with the stylesheet, for standalone fragments.
+/// Wraps HTML produced by [`html_table`] and friends in a display's root, for standalone
+/// fragments.
 pub(crate) fn styled(inner: &str) -> String {
-    format!("{STYLE}<div class=\"veil\">{inner}</div>")
+    format!("<div class=\"veil\" style=\"{}\">{inner}</div>", css::ROOT)
 }
 
 fn looks_numeric(cell: &str) -> bool {
@@ -286,12 +335,14 @@ const RUST_KEYWORDS: &[&str] = &[
     "while", "dyn",
 ];
 
-/// Rust source as a titled block: plain text, and HTML with syntax highlighting (inline classes styled
-/// by the table stylesheet; no scripts).
+/// Rust source as a titled block: plain text, and HTML with syntax highlighting (inline styles; no
+/// scripts).
 pub(crate) fn code_block(source: &str) -> (String, String) {
     let text = format!("Source\n{}\n", source.trim_end());
     let html = format!(
-        "<div class=\"veil-title\">Source</div><pre class=\"veil-code\">{}</pre>",
+        "{}<pre class=\"veil-code\" style=\"{}\">{}</pre>",
+        title_html("Source"),
+        css::CODE,
         highlight_rust(source.trim_end())
     );
     (text, html)
@@ -303,7 +354,12 @@ pub(crate) fn highlight_rust(source: &str) -> String {
     let chars: Vec<char> = source.chars().collect();
     let mut out = String::with_capacity(source.len() * 2);
     let span = |out: &mut String, class: &str, text: &str| {
-        let _ = write!(out, "<span class=\"{class}\">{}</span>", escape(text));
+        let _ = write!(
+            out,
+            "<span class=\"{class}\" style=\"{}\">{}</span>",
+            css::token(class),
+            escape(text)
+        );
     };
     let mut i = 0;
     while i < chars.len() {
@@ -491,11 +547,54 @@ mod tests {
         }
     }
 
+    /// `html` without its inline styles, to read its structure.
+    fn unstyled(html: &str) -> String {
+        let mut out = String::new();
+        let mut rest = html;
+        while let Some(at) = rest.find(" style=\"") {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + " style=\"".len()..];
+            rest = &after[after.find('"').map_or(after.len(), |i| i + 1)..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn displays_keep_their_look_without_a_stylesheet() {
+        let mut t = Table::new("pandas-test-domain-1");
+        t.badge = Some("embedded".into());
+        t.warnings.push("careful".into());
+        t.row(["n", "1.5"]);
+        let html = t.html();
+        // No `<style>` block for a sanitizer to strip: each element carries its own style.
+        assert!(!html.contains("<style"), "{html}");
+        for element in [
+            "<div class=\"veil\"",
+            "<span class=\"veil-badge\"",
+            "<td",
+            "<table",
+        ] {
+            for at in html.match_indices(element).map(|(i, _)| i) {
+                let tag = &html[at..html[at..].find('>').map_or(html.len(), |e| at + e)];
+                assert!(tag.contains(" style=\""), "{tag} has no style");
+            }
+        }
+        // The badge stands apart from the title even as bare text.
+        assert!(
+            unstyled(&html).contains("pandas-test-domain-1 <span"),
+            "{html}"
+        );
+        let code = code_block("fn f() {}").1;
+        assert!(code.contains("<pre class=\"veil-code\" style=\""), "{code}");
+        assert!(highlight_rust("fn").contains("style=\"color:#8839ef"));
+    }
+
     #[test]
     fn html_is_escaped_and_self_contained() {
         let mut t = Table::new("<script>alert(1)</script>").headers(["a", "b"]);
         t.row(["1.5", "x & y"]);
-        let html = t.html();
+        let html = unstyled(&t.html());
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("<td class=\"num\">1.5</td>"));
@@ -527,9 +626,9 @@ mod tests {
 
     #[test]
     fn highlights_rust_and_escapes() {
-        let html = highlight_rust(
+        let html = unstyled(&highlight_rust(
             "fn f(x: Vec<f64>) -> f64 { // sum\n    x.iter().sum::<f64>() + 1.5 * \"<b>\".len() as f64 }",
-        );
+        ));
         assert!(html.contains("<span class=\"rs-kw\">fn</span>"), "{html}");
         assert!(
             html.contains("<span class=\"rs-ty\">Vec</span>&lt;f64&gt;"),
@@ -545,6 +644,6 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("<b>"));
-        assert!(highlight_rust("0..n").contains("<span class=\"rs-num\">0</span>..n"));
+        assert!(unstyled(&highlight_rust("0..n")).contains("<span class=\"rs-num\">0</span>..n"));
     }
 }

@@ -325,11 +325,11 @@ impl crate::display::Render for Error {
     }
 
     fn html(&self) -> String {
-        crate::display::styled(&format!(
-            "<div class=\"veil-warn\"><b>{}</b>: {}</div>",
+        crate::display::styled(&crate::display::warning_html(&format!(
+            "<b>{}</b>: {}",
             self.name(),
             crate::display::escape(&self.to_string())
-        ))
+        )))
     }
 }
 

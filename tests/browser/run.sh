@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The browser test: JupyterLab (from the test venv) on loopback with the installed Veil kernel, driven
 # by Playwright (playwright-core from npm) in Debian's chromium: opens tutorial 01, runs all cells,
-# checks no cell failed and the dataset table rendered, and saves a screenshot under
-# target/browser/. Expects the venv on PATH and the kernel installed in it (scripts/test.sh does both).
+# checks no cell failed and the dataset table rendered, then opens the executed notebook as a file
+# shared with someone (untrusted) and checks the displays keep their look; screenshots of both go
+# under target/browser/. Expects the venv on PATH and the kernel installed in it (scripts/test.sh does both).
 # Usage: tests/browser/run.sh [NOTEBOOK]   (default: 01-datasets-and-assets.ipynb)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,7 +54,7 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 started=$(date +%s)
-if ! node "$here/run_notebook.mjs" "$url" "$token" "$notebook" "$out/${notebook%.ipynb}.png"; then
+if ! node "$here/run_notebook.mjs" "$url" "$token" "$notebook" "$out/${notebook%.ipynb}.png" "$work/tutorials"; then
     echo "--- JupyterLab log (last 40 lines)"; tail -40 "$log"
     exit 1
 fi

@@ -1,11 +1,14 @@
 // Opens a notebook in JupyterLab with Debian's chromium, runs all its cells, and checks what a person
-// would see: every cell ran, no error output, and the dataset table rendered as HTML. Saves a
-// screenshot either way.
+// would see: every cell ran, no error output, and the dataset table rendered as HTML. Then opens a
+// copy of the executed notebook written to disk as a file shared with someone would be (untrusted:
+// JupyterLab strips its outputs' <style> blocks) and checks the displays keep their look. Saves a
+// screenshot of each, either way.
 //
-// Usage: node run_notebook.mjs URL TOKEN NOTEBOOK SCREENSHOT
+// Usage: node run_notebook.mjs URL TOKEN NOTEBOOK SCREENSHOT ROOT_DIR
+import { readFileSync, writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-const [url, token, notebook, screenshot] = process.argv.slice(2);
+const [url, token, notebook, screenshot, rootDir] = process.argv.slice(2);
 const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const RUN_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -86,6 +89,48 @@ try {
   console.log("browser test: the dataset table rendered as HTML");
   await page.screenshot({ path: screenshot });
   console.log(`browser test: screenshot in ${screenshot}`);
+
+  // The executed notebook as a file someone shares: written to disk, not saved by this JupyterLab,
+  // so it opens untrusted. A probe output with a <style> block shows the sanitizer at work.
+  const shared = `shared-${notebook}`;
+  const copy = JSON.parse(readFileSync(`${rootDir}/${notebook}`, "utf8"));
+  copy.metadata.veil_shared_copy = true;
+  const probe = copy.cells.find((c) => c.cell_type === "code");
+  probe.outputs.push({
+    output_type: "display_data",
+    metadata: {},
+    data: {
+      "text/html": ['<style>.veil-probe{color:rgb(1, 2, 3)}</style><span class="veil-probe">probe</span>'],
+      "text/plain": ["probe"],
+    },
+  });
+  writeFileSync(`${rootDir}/${shared}`, JSON.stringify(copy));
+  await page.goto(`${url}/lab/tree/${shared}?token=${token}`, { waitUntil: "domcontentloaded" });
+  const sharedTable = page
+    .locator(".jp-OutputArea .jp-RenderedHTMLCommon table")
+    .filter({ hasText: "Breast Cancer Biomarker" })
+    .first();
+  await sharedTable.waitFor({ timeout: 120_000 });
+  const probeColor = await page
+    .locator(".veil-probe")
+    .first()
+    .evaluate((el) => getComputedStyle(el).color);
+  if (probeColor === "rgb(1, 2, 3)") {
+    await fail("the shared copy opened trusted: its <style> blocks were kept, so it proves nothing");
+  }
+  const header = await sharedTable
+    .locator("th")
+    .first()
+    .evaluate((el) => ({ background: getComputedStyle(el).backgroundColor, weight: getComputedStyle(el).fontWeight }));
+  if (header.background !== "rgb(243, 244, 246)" || Number(header.weight) < 600) {
+    await fail(`the shared copy lost the tables' look: a header cell is ${JSON.stringify(header)}`);
+  }
+  console.log("browser test: the executed notebook, opened untrusted from disk, keeps its displays' look");
+  await sharedTable.evaluate((el) => el.closest(".jp-Cell")?.scrollIntoView({ block: "start" }));
+  await page.waitForTimeout(500);
+  const sharedShot = screenshot.replace(/\.png$/, "-shared.png");
+  await page.screenshot({ path: sharedShot });
+  console.log(`browser test: screenshot in ${sharedShot}`);
 } catch (e) {
   await fail(e.message ?? String(e));
 }

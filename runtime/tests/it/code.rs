@@ -120,7 +120,10 @@ fn the_seed_flow_mock_review_approve_get() {
         "code is not run on real data unasked"
     );
     let html = review.html();
-    assert!(html.contains("<span class=\"rs-kw\">fn</span>"), "{html}");
+    assert!(
+        crate::common::unstyled(&html).contains("<span class=\"rs-kw\">fn</span>"),
+        "{html}"
+    );
     assert!(html.contains("Shift by three, then square."), "{html}");
     assert!(review.text().contains("SingleExecution"));
 
