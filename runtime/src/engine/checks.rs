@@ -1,7 +1,7 @@
 //! The disclosure checks' math, which knows no caller: given the cells a result's provenance
 //! gives (`provenance`) and a dataset's rules, each check's verdict and reason; a code run's output
 //! read for what it holds; the rounding of released counts; and the form released values are
-//! kept in. The datasite (`crate::disclosure`) reads the records, finds earlier releases and
+//! kept in. The datasite (its privacy service, `datasite/privacy/disclosure.rs`) reads the records, finds earlier releases and
 //! decides.
 
 use std::collections::HashMap;
