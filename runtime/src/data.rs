@@ -678,6 +678,9 @@ mod tests {
         let (_, rows) = Data::from(array![1_i64, 2, 3]).preview(5);
         assert_eq!(rows.len(), 3);
         let html = Data::from(frame()).html();
-        assert!(html.contains(">a</th>") && html.contains("<th style="), "{html}");
+        assert!(
+            html.contains(">a</th>") && html.contains("<th style="),
+            "{html}"
+        );
     }
 }

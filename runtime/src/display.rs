@@ -86,6 +86,20 @@ mod css {
     }
 }
 
+/// `html` without its inline styles (every element of a display carries one): its structure, as
+/// tests and tools read it.
+pub fn unstyled(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find(" style=\"") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + " style=\"".len()..];
+        rest = &after[after.find('"').map_or(after.len(), |i| i + 1)..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A section's title, as HTML.
 pub(crate) fn title_html(title: &str) -> String {
     format!(
@@ -545,19 +559,6 @@ mod tests {
             let closed = before.matches("</span>").count();
             assert_eq!(open, closed, "`leak` is inside a span in {html}");
         }
-    }
-
-    /// `html` without its inline styles, to read its structure.
-    fn unstyled(html: &str) -> String {
-        let mut out = String::new();
-        let mut rest = html;
-        while let Some(at) = rest.find(" style=\"") {
-            out.push_str(&rest[..at]);
-            let after = &rest[at + " style=\"".len()..];
-            rest = &after[after.find('"').map_or(after.len(), |i| i + 1)..];
-        }
-        out.push_str(rest);
-        out
     }
 
     #[test]

@@ -165,19 +165,25 @@ impl Kernel {
     }
 
     /// Runs `code` with stdin allowed, answering its password prompts with `answers` in order
-    /// (each prompt must not echo): the reply's status and the cell's outputs as text.
-    async fn answering(&mut self, code: &str, answers: &[&str]) -> (ReplyStatus, String) {
+    /// (each prompt must not echo): the reply's status, the cell's outputs as text and the prompts.
+    async fn answering(
+        &mut self,
+        code: &str,
+        answers: &[&str],
+    ) -> (ReplyStatus, String, Vec<String>) {
         let mut req = ExecuteRequest::new(code.to_string());
         req.allow_stdin = true;
         let message: JupyterMessage = req.into();
         let id = message.header.msg_id.clone();
         self.shell.send(message).await.unwrap();
+        let mut prompts = Vec::new();
         for answer in answers {
             let request = timeout(WAIT, self.stdin.read()).await.unwrap().unwrap();
             let JupyterMessageContent::InputRequest(input) = &request.content else {
                 panic!("{request:?}")
             };
             assert!(input.password, "a password prompt must not echo");
+            prompts.push(input.prompt.clone());
             let reply = InputReply {
                 value: answer.to_string(),
                 status: ReplyStatus::Ok,
@@ -194,7 +200,7 @@ impl Kernel {
         let JupyterMessageContent::ExecuteReply(r) = reply.content else {
             panic!("{reply:?}")
         };
-        (r.status, text_of(&self.outputs(&id).await))
+        (r.status, text_of(&self.outputs(&id).await), prompts)
     }
 
     async fn execute(&mut self, code: &str) -> (JupyterMessageContent, Vec<JupyterMessageContent>) {
@@ -359,34 +365,11 @@ async fn kernel_info_magics_errors_and_counts() {
 async fn login_asks_for_the_password_over_stdin() {
     let mut k = start().await;
     k.execute("%datasite launch stdin-test --reset").await;
-    let mut req = ExecuteRequest::new("%login info@openmined.org\n%whoami".to_string());
-    req.allow_stdin = true;
-    let message: JupyterMessage = req.into();
-    let id = message.header.msg_id.clone();
-    k.shell.send(message).await.unwrap();
-    let request = timeout(WAIT, k.stdin.read()).await.unwrap().unwrap();
-    let JupyterMessageContent::InputRequest(input) = &request.content else {
-        panic!("{request:?}")
-    };
-    assert!(input.password, "the password prompt must not echo");
-    assert!(input.prompt.contains("info@openmined.org"));
-    let reply = InputReply {
-        value: "changethis".into(),
-        status: ReplyStatus::Ok,
-        error: None,
-    };
-    k.stdin.send(reply.as_child_of(&request)).await.unwrap();
-    let reply = loop {
-        let reply = timeout(WAIT, k.shell.read()).await.unwrap().unwrap();
-        if reply.parent_header.as_ref().map(|h| h.msg_id.clone()) == Some(id.clone()) {
-            break reply;
-        }
-    };
-    let JupyterMessageContent::ExecuteReply(r) = reply.content else {
-        panic!()
-    };
-    assert_eq!(r.status, ReplyStatus::Ok);
-    let outputs = text_of(&k.outputs(&id).await);
+    let (status, outputs, prompts) = k
+        .answering("%login info@openmined.org\n%whoami", &["changethis"])
+        .await;
+    assert!(prompts[0].contains("info@openmined.org"), "{prompts:?}");
+    assert_eq!(status, ReplyStatus::Ok);
     assert!(outputs.contains("default password"), "{outputs}");
     assert!(outputs.contains("User info@openmined.org"), "{outputs}");
     assert!(
@@ -396,15 +379,16 @@ async fn login_asks_for_the_password_over_stdin() {
 
     // `%password` asks three times (current, new, new again), none echoed; then the next login
     // takes the new one and says nothing of a default password.
-    let (status, outputs) = k
+    let (status, outputs, prompts) = k
         .answering("%password", &["changethis", "n3w-pass-1", "n3w-pass-1"])
         .await;
+    assert_eq!(prompts.len(), 3, "{prompts:?}");
     assert_eq!(status, ReplyStatus::Ok, "{outputs}");
     assert!(
         outputs.contains("password changed for info@openmined.org"),
         "{outputs}"
     );
-    let (status, outputs) = k
+    let (status, outputs, _) = k
         .answering("%login info@openmined.org", &["n3w-pass-1"])
         .await;
     assert_eq!(status, ReplyStatus::Ok, "{outputs}");

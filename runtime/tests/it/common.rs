@@ -30,16 +30,4 @@ pub fn cancer() -> DataFrame {
     .unwrap()
 }
 
-/// `html` without its inline styles (every element of a display carries one), to read its
-/// structure.
-pub fn unstyled(html: &str) -> String {
-    let mut out = String::new();
-    let mut rest = html;
-    while let Some(at) = rest.find(" style=\"") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + " style=\"".len()..];
-        rest = &after[after.find('"').map_or(after.len(), |i| i + 1)..];
-    }
-    out.push_str(rest);
-    out
-}
+pub use veil::display::unstyled;
