@@ -900,13 +900,17 @@ fn the_mock_report_names_what_each_mock_gives_away() {
     assert!(synthetic.made.contains("ε = 10"), "{}", synthetic.made);
     assert_eq!(synthetic.exact_rows, 0);
     for c in &synthetic.columns {
-        assert!(!c.exact_marginal, "{}", c.column);
+        // Drawing 569 rows of two categories matches the real counts by chance now and then
+        // (about one upload in eighty here): an exact marginal, reported as such. A continuous
+        // column cannot.
+        assert!(!c.exact_marginal || c.column == "Diagnosis", "{}", c.column);
         if let Some(e) = c.affine_error {
             assert!(e > 0.8, "{}: {e}", c.column);
         }
     }
+    let chance = "the mock repeats the real values exactly (exact marginals): Diagnosis";
     assert!(
-        synthetic.findings().is_empty(),
+        synthetic.findings().iter().all(|f| f == chance),
         "{:?}",
         synthetic.findings()
     );
