@@ -274,13 +274,13 @@ pub(crate) fn check_cells(cells: &[Cell], rules: &Rules) -> Vec<Check> {
             (raw, ""),
             (provenance::departures(&cell.contributions), " departures"),
         ];
+        // Each reading's largest few (the dominance rule's n, p-percent's two) and its total.
+        let keep = (rules.dominance_n as usize).max(2);
         let readings: Vec<(Vec<f64>, f64, &str)> = readings
             .into_iter()
             .map(|(values, what)| {
-                let mut values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
-                values.sort_by(|a, b| b.total_cmp(a));
-                let total = values.iter().sum();
-                (values, total, what)
+                let (top, total) = largest_of(values, keep);
+                (top, total, what)
             })
             .filter(|(_, total, _)| *total > 0.0)
             .collect();
@@ -342,6 +342,19 @@ pub(crate) fn check_cells(cells: &[Cell], rules: &Rules) -> Vec<Check> {
         check("p-percent", Verdict::Fail, some(&close, 5))
     });
     out
+}
+
+/// The `k` largest finite `values`, largest first, and the sum of all the finite ones: a selection
+/// in one pass, not a sort, so a statistic over 1e7 rows is checked in milliseconds.
+fn largest_of(mut values: Vec<f64>, k: usize) -> (Vec<f64>, f64) {
+    values.retain(|v| v.is_finite());
+    let total = values.iter().sum();
+    if k > 0 && values.len() > k {
+        values.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+        values.truncate(k);
+    }
+    values.sort_by(|a, b| b.total_cmp(a));
+    (values, total)
 }
 
 /// The subset rule: every row selection keeps, and removes, at least the minimum count of people
@@ -694,6 +707,24 @@ mod tests {
             people: values.len(),
             contributions: values.to_vec(),
         }]
+    }
+
+    #[test]
+    fn the_largest_few_are_selected_as_a_sort_would_give_them() {
+        let values = vec![3.0, f64::NAN, -1.0, 9.0, 9.0, f64::INFINITY, 0.5, 7.0];
+        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        for k in 0..10 {
+            let (top, total) = largest_of(values.clone(), k);
+            let want = if k == 0 {
+                &sorted[..]
+            } else {
+                &sorted[..k.min(sorted.len())]
+            };
+            assert_eq!(top, want, "the {k} largest");
+            assert_eq!(total, 27.5);
+        }
+        assert_eq!(largest_of(Vec::new(), 2), (Vec::new(), 0.0));
     }
 
     #[test]
