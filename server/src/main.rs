@@ -85,6 +85,11 @@ struct Serve {
     /// result, a code run, a differential-privacy release): a stall, so timing says little.
     #[arg(long, env = "VEIL_REAL_ANSWER_FLOOR_MS", default_value_t = veil::DEFAULT_REAL_ANSWER_FLOOR.as_millis() as u64)]
     real_answer_floor_ms: u64,
+    /// Most memory, in MiB, the datasite keeps computed values in (the mock and real values of
+    /// pointers, each charged what it costs in memory, least recently used dropped first); a
+    /// dropped value is replayed from its recorded steps when it is next needed.
+    #[arg(long, env = "VEIL_CACHE_MIB", default_value_t = (veil::DEFAULT_CACHE_BYTES >> 20) as u64)]
+    cache_mib: u64,
     /// How the log on stderr is written: `human` lines, or `json`, one object per line (for a log
     /// collector). One event per request and per call, naming the user and the call, never a token
     /// or a password.
@@ -139,7 +144,8 @@ fn run(serve: Serve) -> Result<()> {
     let mut options = LaunchOptions::new(&serve.name)
         .reset(serve.reset)
         .session_ttl(std::time::Duration::from_secs(serve.session_secs))
-        .real_answer_floor(std::time::Duration::from_millis(serve.real_answer_floor_ms));
+        .real_answer_floor(std::time::Duration::from_millis(serve.real_answer_floor_ms))
+        .cache_bytes((serve.cache_mib as usize).saturating_mul(1 << 20));
     if let Some(dir) = &serve.dir {
         options = options.dir(dir);
     }

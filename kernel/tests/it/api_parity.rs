@@ -111,7 +111,7 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
     (
         "LaunchOptions",
         "cache_bytes",
-        "the datasite process's memory budget: set by whoever runs the datasite",
+        "the datasite process's memory budget: set by whoever runs the datasite (`veil serve --cache-mib`)",
     ),
     (
         "LaunchOptions",

@@ -178,8 +178,9 @@ impl LaunchOptions {
         self
     }
 
-    /// Most bytes of computed pointer values kept in memory (default [`DEFAULT_CACHE_BYTES`]); past it
-    /// the least recently used are dropped, and replayed from their recorded steps when needed again.
+    /// Most bytes of computed pointer values kept in memory (default [`DEFAULT_CACHE_BYTES`]), each
+    /// charged what it costs ([`Data::footprint`]); past it the least recently used are dropped, and
+    /// replayed from their recorded steps when needed again.
     pub fn cache_bytes(mut self, bytes: usize) -> Self {
         self.cache_bytes = bytes;
         self
@@ -445,9 +446,10 @@ impl Serve for calls::Metrics {
         if let Some(row) = rows.iter_mut().find(|r| r.0 == "epsilon_spent") {
             row.1 /= crate::engine::noise::EPSILON_UNIT as f64;
         }
-        let (entries, bytes) = site.exec.usage();
+        let (entries, bytes, budget) = site.exec.usage();
         rows.push(("cache_entries", entries as f64, "values"));
         rows.push(("cache_bytes", bytes as f64, "bytes"));
+        rows.push(("cache_budget_bytes", budget as f64, "bytes"));
         rows.push(("store_bytes", disk_bytes(site.store.dir()) as f64, "bytes"));
         let frame = polars::prelude::DataFrame::new_infer_height(vec![
             polars::prelude::Column::new(

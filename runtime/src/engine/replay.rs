@@ -69,9 +69,14 @@ impl Cache {
         Some(entry.value.clone())
     }
 
+    /// What an entry's key and its slot in the map cost beside the value.
+    const ENTRY_BYTES: usize = 128;
+
     fn insert(&mut self, key: (Side, String), value: Arc<Data>) {
         self.clock += 1;
-        let bytes = value.approx_bytes();
+        // Charged what it costs: a cache of many small values (a mean, three counts) would hold
+        // twenty times its budget if charged their numbers alone.
+        let bytes = Cache::ENTRY_BYTES + value.footprint();
         if let Some(old) = self.entries.insert(
             key,
             Cached {
@@ -123,10 +128,10 @@ impl Executor {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// How many computed values are cached, and their bytes.
-    pub(crate) fn usage(&self) -> (usize, usize) {
+    /// How many computed values are cached, the bytes they are charged, and the budget.
+    pub(crate) fn usage(&self) -> (usize, usize, usize) {
         let cache = self.cache();
-        (cache.entries.len(), cache.bytes)
+        (cache.entries.len(), cache.bytes, cache.budget)
     }
 
     /// Forgets computed values (not loaded assets); they are replayed when next needed.
@@ -461,18 +466,23 @@ mod tests {
         (Side::Real, id.to_string())
     }
 
+    /// What an array of `n` floats is charged in the cache.
+    fn cost(n: usize) -> usize {
+        Cache::ENTRY_BYTES + array(n).footprint()
+    }
+
     #[test]
     fn the_cache_keeps_its_budget_and_evicts_the_least_recently_used() {
-        let exec = Executor::new(800); // 100 floats
+        let exec = Executor::new(4 * cost(25));
         for id in ["a", "b", "c", "d"] {
             exec.keep(Side::Real, id, array(25));
         }
-        assert_eq!(exec.cache().bytes, 800);
+        assert_eq!(exec.cache().bytes, 4 * cost(25));
         // Touch "a" so that "b" is now the oldest.
         assert!(exec.cached(Side::Real, "a").is_some());
         exec.keep(Side::Real, "e", array(25));
         let cache = exec.cache();
-        assert!(cache.bytes <= 600, "{} bytes kept", cache.bytes);
+        assert!(cache.bytes <= 3 * cost(25), "{} bytes kept", cache.bytes);
         assert!(cache.entries.contains_key(&key("a")));
         assert!(cache.entries.contains_key(&key("e")));
         assert!(!cache.entries.contains_key(&key("b")));
@@ -482,15 +492,28 @@ mod tests {
     }
 
     #[test]
+    fn small_values_are_charged_what_they_cost_not_their_numbers() {
+        // A thousand means, each one number: 8 KB of numbers, some 300 KB of memory.
+        let exec = Executor::new(64 * 1024);
+        for i in 0..1000 {
+            exec.keep(Side::Real, &i.to_string(), array(1));
+        }
+        let (entries, bytes, budget) = exec.usage();
+        assert!(bytes <= budget, "{bytes} bytes charged, budget {budget}");
+        assert!(entries < 300, "{entries} one-number values kept in 64 KB");
+        assert!(cost(1) >= 200, "one number is charged {} bytes", cost(1));
+    }
+
+    #[test]
     fn a_value_larger_than_the_budget_is_kept_alone() {
-        let exec = Executor::new(80);
+        let exec = Executor::new(cost(10));
         exec.keep(Side::Real, "small", array(5));
         exec.keep(Side::Real, "big", array(1000));
         assert!(exec.cached(Side::Real, "big").is_some());
         assert!(exec.cached(Side::Real, "small").is_none());
         // Replacing a value counts its bytes once.
         exec.keep(Side::Real, "big", array(10));
-        assert_eq!(exec.cache().bytes, 80);
+        assert_eq!(exec.cache().bytes, cost(10));
         exec.clear();
         assert_eq!(exec.cache().bytes, 0);
         assert!(exec.cached(Side::Real, "big").is_none());

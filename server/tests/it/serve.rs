@@ -1625,3 +1625,58 @@ fn over_tls_the_client_trusts_only_the_authority_it_is_given() {
         "{stderr}"
     );
 }
+
+/// `--cache-mib` bounds the memory the datasite keeps computed values in: ten 320 KB values on
+/// each side would hold 6 MB, and the owner's gauges show them held to the budget.
+#[test]
+fn the_value_cache_keeps_to_the_budget_serve_is_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = serve(
+        tmp.path(),
+        &["--reset", "--cache-mib", "1", "--real-answer-floor-ms", "0"],
+    );
+    let owner = veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap();
+    let values = ndarray::Array1::from_iter((0..40_000).map(f64::from));
+    owner
+        .upload_dataset(
+            Dataset::new("wide").asset(
+                Asset::new("values")
+                    .data(values.clone())
+                    .mock(values.mapv(|v| v + 1.0)),
+            ),
+        )
+        .unwrap();
+    let pointer = owner
+        .dataset("wide")
+        .unwrap()
+        .asset("values")
+        .unwrap()
+        .pointer()
+        .unwrap();
+    let gauge = |name: &str| -> f64 {
+        let Data::Frame(df) = owner.metrics().unwrap() else {
+            panic!("metrics are a frame");
+        };
+        let names = df.column("metric").unwrap().str().unwrap().clone();
+        let at = names
+            .iter()
+            .position(|n| n == Some(name))
+            .unwrap_or_else(|| panic!("no metric {name}"));
+        df.column("value").unwrap().f64().unwrap().get(at).unwrap()
+    };
+    assert_eq!(gauge("cache_budget_bytes"), f64::from(1 << 20));
+    for step in 0..10 {
+        let shifted = (&pointer + f64::from(step)).unwrap();
+        // The owner's read replays the real value now, on this thread.
+        shifted.get().unwrap();
+        let held = gauge("cache_bytes");
+        assert!(
+            held <= f64::from(1 << 20),
+            "{held} bytes cached after step {step}"
+        );
+    }
+    assert!(gauge("cache_entries") >= 2.0);
+}
