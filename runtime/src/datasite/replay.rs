@@ -36,6 +36,7 @@ impl Worker {
         let _ = std::thread::Builder::new()
             .name(format!("veil-worker-{}", core.name))
             .spawn(move || {
+                lower_priority();
                 // Whatever queued up while the last batch ran is computed together and its outcomes
                 // recorded in one transaction: a notebook issuing ops quickly pays one commit per batch.
                 while let Ok(first) = rx.recv() {
@@ -60,6 +61,24 @@ impl Worker {
         {
             let _ = q.send(id.to_string());
         }
+    }
+}
+
+/// The nice value of the worker thread: above the callers' threads (0), so real-side replays take
+/// the cores only when no answer a caller waits for (a mock, a listing) needs them.
+pub(crate) const WORKER_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`WORKER_NICE`] (on Linux a nice value is a
+/// thread's own). A failure leaves it as it was: replays still run, only sooner.
+fn lower_priority() {
+    #[allow(unsafe_code)]
+    // SAFETY: setpriority and gettid read and write no memory of ours.
+    unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            libc::gettid() as libc::id_t,
+            WORKER_NICE,
+        );
     }
 }
 

@@ -787,3 +787,35 @@ fn a_breast_cancer_classifier_through_pointers() {
         .to_vec();
     assert_eq!(counts, [Some(357.0), Some(212.0)]);
 }
+
+/// The nice value of this process's thread named `name` (as `/proc` shows it: at most 15 bytes).
+fn thread_nice(name: &str) -> Option<i64> {
+    let shown = &name[..name.len().min(15)];
+    std::fs::read_dir("/proc/self/task").ok()?.find_map(|task| {
+        let task = task.ok()?.path();
+        let comm = std::fs::read_to_string(task.join("comm")).ok()?;
+        if comm.trim_end() != shown {
+            return None;
+        }
+        // The fields after the command's closing parenthesis; the nice value is the stat's 19th.
+        let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+        let after = &stat[stat.rfind(')')? + 2..];
+        after.split(' ').nth(16)?.parse().ok()
+    })
+}
+
+#[test]
+fn real_side_replays_run_below_the_callers_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = crate::common::launch("nice", dir.path(), true);
+    assert_eq!(thread_nice("no-such-thread"), None);
+    // The worker lowers its own priority as it starts: wait for it to have started.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut worker = thread_nice("veil-worker-nice");
+    while worker != Some(10) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        worker = thread_nice("veil-worker-nice");
+    }
+    assert_eq!(worker, Some(10), "the worker's nice value");
+    site.land().unwrap();
+}
