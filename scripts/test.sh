@@ -95,6 +95,17 @@ out=$(target/debug/examples/load --scientists 8 --ops 20 2>&1)
 printf '%s\n' "$out"
 grep -q '"errors":0' <<<"$out"
 
+step "load, sustained: 8 scientists for 6 s on a 4 MiB value cache, memory sampled (README: 32 for 3 minutes)"
+out=$(target/debug/examples/load --scientists 8 --ops 5 --seconds 6 --sample-secs 1 --cache-mib 4 2>&1)
+printf '%s\n' "$out"
+grep -q '"errors":0' <<<"$out"
+grep -q '"rss_mib_samples":\[[0-9]' <<<"$out"
+
+step "scale: the real side's costs at 1e4 and 1e5 rows, beside bare polars (README: to 1e6 in the release profile)"
+out=$(target/debug/examples/scale_costs --rows 10000,100000 --runs 1 2>/dev/null)
+printf '%s\n' "$out"
+grep -q '"rows":100000' <<<"$out"
+
 step "benchmarks: each runs once (criterion's --test mode, built with the tests), so they keep working; measure with cargo bench"
 cargo test --workspace --locked --bench hot_paths -- --test
 

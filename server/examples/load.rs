@@ -8,6 +8,12 @@
 //!
 //! `cargo run --release -p veil-server --example load [-- --scientists N --ops M --workers W]`
 //!
+//! Sustained: `--seconds S` keeps every scientist making ops for S seconds (at least M each), and
+//! `--sample-secs K` samples the process's resident memory every K seconds meanwhile, printing each
+//! sample and whether memory stopped growing: the last third of the run's samples peak within 5%
+//! (and 16 MiB) of the middle third's. `--cache-mib` is the datasite's value cache budget (`veil
+//! serve --cache-mib`); `--expect-flat` makes growth an error.
+//!
 //! The server is the real one (`veil_server::Background`, what `veil serve` and the kernel's
 //! `%datasite launch --port` run) on 127.0.0.1 with a free port, in this process: clients and server
 //! share the machine's cores, as they would on a one-box deployment.
@@ -30,6 +36,80 @@ struct Args {
     /// The server's workers (`veil serve --workers`).
     #[arg(long, default_value_t = 8)]
     workers: usize,
+    /// Keep making ops for this many seconds (0: exactly `--ops` each).
+    #[arg(long, default_value_t = 0)]
+    seconds: u64,
+    /// Sample the resident memory every this many seconds (0: do not).
+    #[arg(long, default_value_t = 0)]
+    sample_secs: u64,
+    /// The datasite's value cache budget, in MiB (`veil serve --cache-mib`).
+    #[arg(long, default_value_t = (veil::DEFAULT_CACHE_BYTES >> 20) as u64)]
+    cache_mib: u64,
+    /// Fail when memory is still growing at the end of the run.
+    #[arg(long)]
+    expect_flat: bool,
+}
+
+/// Op latencies in 10 µs buckets up to 10 s (the last bucket takes the rest): a fixed-size record,
+/// so the load test's own memory does not grow with the ops it times.
+struct Latencies {
+    buckets: Vec<u64>,
+    count: u64,
+}
+
+impl Latencies {
+    const BUCKET_US: u128 = 10;
+
+    fn new() -> Latencies {
+        Latencies {
+            buckets: vec![0; 1_000_000],
+            count: 0,
+        }
+    }
+
+    fn record(&mut self, d: Duration) {
+        let i = (d.as_micros() / Self::BUCKET_US).min(self.buckets.len() as u128 - 1) as usize;
+        self.buckets[i] += 1;
+        self.count += 1;
+    }
+
+    /// The `q` quantile, in milliseconds (a bucket's upper edge).
+    fn quantile(&self, q: f64) -> f64 {
+        let rank = ((self.count.saturating_sub(1)) as f64 * q).round() as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen > rank {
+                return ((i + 1) as u128 * Self::BUCKET_US) as f64 / 1e3;
+            }
+        }
+        0.0
+    }
+}
+
+/// The resident memory of this process, in MiB.
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| (kib / 1024.0).round())
+}
+
+/// Whether `samples` stopped growing: the last third's peak within 5% and 16 MiB of the middle
+/// third's (the first third is the warm-up: caches filling, pools starting).
+fn flat(samples: &[f64]) -> Option<bool> {
+    let third = samples.len() / 3;
+    if third == 0 {
+        return None;
+    }
+    let peak = |s: &[f64]| s.iter().copied().fold(0.0, f64::max);
+    let (middle, last) = (
+        peak(&samples[third..2 * third]),
+        peak(&samples[2 * third..]),
+    );
+    Some(last <= middle * 1.05 || last <= middle + 16.0)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,6 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let site = LaunchOptions::new("load-test")
         .dir(dir.path())
         .reset(true)
+        .cache_bytes((args.cache_mib as usize) << 20)
         .launch()?;
     let server = veil_server::Background::start(
         site.clone(),
@@ -67,7 +148,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ))?;
     }
 
-    let latencies = Mutex::new(Vec::with_capacity(args.scientists * args.ops));
+    let latencies = Mutex::new(Latencies::new());
+    let until = Instant::now() + Duration::from_secs(args.seconds);
+    let running = std::sync::atomic::AtomicBool::new(true);
+    let samples = Mutex::new(Vec::<f64>::new());
     let errors = Mutex::new(Vec::<String>::new());
     let fail = |e: String| errors.lock().unwrap().push(e);
     // Every scientist logs in first (hashing a password is meant to be slow), then all start
@@ -94,11 +178,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     logged_in.wait();
                     let ops = session.and_then(|(me, pointer)| {
                         let mut last = None;
-                        for i in 0..args.ops {
-                            let k = (s * args.ops + i) as f64;
+                        let mut i = 0;
+                        while i < args.ops || Instant::now() < until {
+                            // Distinct offsets for each scientist's first `ops` ops; past them the
+                            // values repeat, and each op is still a new object.
+                            let k = (s * args.ops + i % args.ops) as f64;
+                            i += 1;
                             let t = Instant::now();
                             let p = (&pointer + k)?;
-                            latencies.lock().unwrap().push(t.elapsed());
+                            latencies.lock().unwrap().record(t.elapsed());
                             let mock = p.mock().as_f64().map(|a| a.sum());
                             if mock != Some(3.0 + 3.0 * k) {
                                 fail(format!("scientist {s} op {i}: mock sum {mock:?}"));
@@ -119,7 +207,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         logged_in.wait();
         let started = Instant::now();
+        if args.sample_secs > 0 {
+            let (running, samples) = (&running, &samples);
+            scope.spawn(move || {
+                while running.load(std::sync::atomic::Ordering::Relaxed) {
+                    samples.lock().unwrap().push(rss_mib());
+                    let next = Instant::now() + Duration::from_secs(args.sample_secs);
+                    while running.load(std::sync::atomic::Ordering::Relaxed)
+                        && Instant::now() < next
+                    {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            });
+        }
         ops_done.wait();
+        running.store(false, std::sync::atomic::Ordering::Relaxed);
         ops_seconds = started.elapsed().as_secs_f64();
         handles
             .into_iter()
@@ -148,17 +251,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     server.stop();
     site.land()?;
 
-    let mut latencies = latencies.into_inner()?;
-    latencies.sort();
-    let quantile = |q: f64| -> f64 {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
-            .copied()
-            .unwrap_or(Duration::ZERO)
-            .as_secs_f64()
-            * 1e3
-    };
-    let errors = errors.into_inner()?;
+    let latencies = latencies.into_inner()?;
+    let quantile = |q: f64| latencies.quantile(q);
+    let samples = samples.into_inner()?;
+    let memory_flat = flat(&samples);
+    let mut errors = errors.into_inner()?;
+    if args.expect_flat && memory_flat != Some(true) {
+        errors.push(format!("memory did not stop growing: {samples:?} MiB"));
+    }
     for e in errors.iter().take(10) {
         eprintln!("error: {e}");
     }
@@ -167,13 +267,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "scientists": args.scientists,
             "ops_each": args.ops,
-            "pointer_ops": latencies.len(),
+            "pointer_ops": latencies.count,
             "seconds": (ops_seconds * 1e3).round() / 1e3,
-            "ops_per_sec": (latencies.len() as f64 / ops_seconds).round(),
+            "ops_per_sec": (latencies.count as f64 / ops_seconds).round(),
             "p50_ms": (quantile(0.5) * 100.0).round() / 100.0,
             "p99_ms": (quantile(0.99) * 100.0).round() / 100.0,
             "max_ms": (quantile(1.0) * 100.0).round() / 100.0,
             "errors": errors.len(),
+            "cache_mib": args.cache_mib,
+            "rss_mib_samples": samples,
+            "memory_flat": memory_flat,
         })
     );
     if errors.is_empty() {
