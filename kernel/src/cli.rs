@@ -87,6 +87,8 @@ fn run(cli: Cli) -> Result<()> {
                 install::KERNEL_NAME,
                 dir.display()
             );
+            let options = crate::rust::Options::from_env();
+            println!("{}", crate::rust::fetch(&options)?);
             let spinner = indicatif::ProgressBar::new_spinner().with_message(
                 "warming the Rust cells: evcxr compiles the cells' facade (about 20 s the first time)",
             );
@@ -95,7 +97,6 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{}", spinner.message());
             }
             // The first spare compiles the facade as it starts, and stays for the first kernel.
-            let options = crate::rust::Options::from_env();
             let warmed = match crate::spare::warm(&options) {
                 Ok(Some(warmed)) => Ok(warmed),
                 _ => crate::rust::warm(&options),

@@ -425,6 +425,12 @@ impl Workdir {
             if let Some(path) = library_path {
                 std::env::set_var("LD_LIBRARY_PATH", path);
             }
+            // Cells build offline, from the crates `install` fetched: a datasite's machine often
+            // has no route to the registry, and cargo would try it for every cell's build. Whoever
+            // sets CARGO_NET_OFFLINE keeps their choice.
+            if std::env::var_os(OFFLINE_ENV).is_none() {
+                std::env::set_var(OFFLINE_ENV, "true");
+            }
         };
         Ok(Workdir {
             facade,
@@ -462,6 +468,35 @@ impl Workdir {
     }
 }
 
+/// Cargo's switch for building without the network, which kernels set for cells.
+pub const OFFLINE_ENV: &str = "CARGO_NET_OFFLINE";
+
+/// `veil-kernel install`'s first step: every crate the cells' facade builds from, in cargo's
+/// cache, so kernels build cells offline. Nothing is downloaded when the cache has them all.
+pub fn fetch(options: &Options) -> Result<String> {
+    let facade = write_facade(&options.cache_dir)?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let run = |args: &[&str], offline: bool| {
+        std::process::Command::new(&cargo)
+            .args(args)
+            .arg("--manifest-path")
+            .arg(facade.join("Cargo.toml"))
+            .env(OFFLINE_ENV, if offline { "true" } else { "false" })
+            .output()
+            .with_context(|| format!("running cargo {}", args.join(" ")))
+    };
+    if run(&["fetch"], true)?.status.success() {
+        return Ok("the cells' crates are in cargo's cache: kernels build cells offline".into());
+    }
+    let online = run(&["fetch"], false)?;
+    anyhow::ensure!(
+        online.status.success(),
+        "fetching the crates Rust cells build from: {}\nconnect this machine to the crate registry (or a mirror) for the install, or copy a cargo cache that has them",
+        String::from_utf8_lossy(&online.stderr).trim()
+    );
+    Ok("fetched the cells' crates into cargo's cache: kernels build cells offline".into())
+}
+
 /// `veil-kernel install`'s warm-up: compile the facade into slot 0 so a fresh session's first cell
 /// only compiles itself.
 pub fn warm(options: &Options) -> Result<String> {
@@ -488,7 +523,10 @@ fn worker(
     let (mut ctx, outputs) = match workdir.start() {
         Ok(parts) => parts,
         Err(e) => {
-            let message = format!("{e:#}");
+            let mut message = format!("{e:#}");
+            if let Some(hint) = offline_hint(&message) {
+                message = format!("{message}\n{hint}");
+            }
             eprintln!("veil-kernel: {message}");
             // Never ready: whoever waits for it (a warm spare) hears so now, not never.
             drop(on_ready);
@@ -624,6 +662,17 @@ fn worker(
     }
 }
 
+/// What to do when a cell's build needed the network it is kept from (a `:dep` on a crate
+/// `install` did not fetch).
+fn offline_hint(message: &str) -> Option<String> {
+    (message.contains("offline") && std::env::var(OFFLINE_ENV).as_deref() == Ok("true")).then(|| {
+        format!(
+            "hint: Rust cells build offline ({OFFLINE_ENV}=true), from the crates `veil-kernel install` fetched; \
+             to fetch another crate, run `:env {OFFLINE_ENV}=false` in a cell first (this machine needs a route to the registry)"
+        )
+    })
+}
+
 fn interrupted_error(before: &[String]) -> KernelError {
     let lost = if before.is_empty() {
         "no variables were defined".to_string()
@@ -644,7 +693,11 @@ fn evcxr_error(error: evcxr::Error, cell: &str, before: &[String]) -> KernelErro
                 errors.iter().map(|e| compile_error(e, cell)).collect();
             // A PySyft habit (`client.api.services`, `asset.mock_data`, ...) gets Veil's spelling.
             let messages: Vec<String> = errors.iter().map(|e| e.message()).collect();
-            if let Some(hint) = crate::pysyft::hint(&messages.join("\n")) {
+            let hints = [
+                crate::pysyft::hint(&messages.join("\n")),
+                offline_hint(&messages.join("\n")),
+            ];
+            for hint in hints.into_iter().flatten() {
                 evalue = format!("{evalue}\n{hint}");
                 traceback.push(hint);
             }
@@ -669,7 +722,13 @@ fn evcxr_error(error: evcxr::Error, cell: &str, before: &[String]) -> KernelErro
             };
             KernelError::new("RuntimeRestarted", format!("{message}{lost}"))
         }
-        other => KernelError::new("EvcxrError", other.to_string()),
+        other => {
+            let message = other.to_string();
+            match offline_hint(&message) {
+                Some(hint) => KernelError::new("EvcxrError", format!("{message}\n{hint}")),
+                None => KernelError::new("EvcxrError", message),
+            }
+        }
     }
 }
 

@@ -29,6 +29,8 @@ struct Kernel {
     control: ClientControlConnection,
     _dir: tempfile::TempDir,
     guard: Option<tokio::sync::MutexGuard<'static, ()>>,
+    /// How long to wait for a reply or an output.
+    wait: Duration,
 }
 
 impl Drop for Kernel {
@@ -103,6 +105,7 @@ async fn start_with(guard: tokio::sync::MutexGuard<'static, ()>, env: &[(&str, &
         control,
         _dir: dir,
         guard: Some(guard),
+        wait: WAIT,
     };
     // The kernel is ready once it answers kernel_info.
     let reply = kernel.request(KernelInfoRequest {}.into()).await;
@@ -134,7 +137,7 @@ impl Kernel {
         let id = message.header.msg_id.clone();
         self.shell.send(message).await.unwrap();
         loop {
-            let reply = timeout(WAIT, self.shell.read())
+            let reply = timeout(self.wait, self.shell.read())
                 .await
                 .expect("shell reply timed out")
                 .unwrap();
@@ -148,7 +151,7 @@ impl Kernel {
     async fn outputs(&mut self, parent: &str) -> Vec<JupyterMessageContent> {
         let mut seen = Vec::new();
         loop {
-            let msg = timeout(WAIT, self.iopub.read())
+            let msg = timeout(self.wait, self.iopub.read())
                 .await
                 .expect("iopub timed out")
                 .unwrap();
@@ -1133,4 +1136,86 @@ async fn spare_and_home(kernel: &mut Kernel) -> (u32, String) {
         .and_then(|value| value.split_once(' '))
         .and_then(|(pid, home)| Some((pid.parse().ok()?, home.to_string())))
         .unwrap_or_else(|| panic!("no pid and home in {text}"))
+}
+
+const OFFLINE_TEST: &str = "protocol::a_cold_kernel_with_no_route_to_the_registry_runs_rust_cells";
+
+/// Issue 31: a kernel with no warm work slot (a fresh cache: evcxr compiles the facade and its
+/// dependencies) in a network namespace with loopback alone, so no route to the crate registry,
+/// runs Rust cells: they build offline from cargo's cache. Needs root and iproute2, as CI has;
+/// the kernel side is this test binary again, run inside the namespace.
+#[tokio::test]
+async fn a_cold_kernel_with_no_route_to_the_registry_runs_rust_cells() {
+    if std::env::var_os("VEIL_OFFLINE_INSIDE").is_some() {
+        return cold_kernel_offline().await;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root || Command::new("ip").arg("-V").output().is_err() {
+        eprintln!("{OFFLINE_TEST}: did not run (it needs root and iproute2, as CI has)");
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let ns = format!("veil-offline-{}", std::process::id() % 100_000);
+    let ip = |args: &[&str]| {
+        let out = Command::new("ip").args(args).output().unwrap();
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+    };
+    ip(&["netns", "add", &ns]);
+    struct Delete(String);
+    impl Drop for Delete {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _delete = Delete(ns.clone());
+    ip(&["-n", &ns, "link", "set", "lo", "up"]);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .arg(std::env::current_exe().unwrap())
+        .args([OFFLINE_TEST, "--exact", "--nocapture"])
+        .env("VEIL_OFFLINE_INSIDE", "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "inside the namespace:\n{stdout}\n{stderr}"
+    );
+}
+
+/// The kernel side of [`a_cold_kernel_with_no_route_to_the_registry_runs_rust_cells`].
+async fn cold_kernel_offline() {
+    use std::net::ToSocketAddrs;
+    // The namespace has no route: the registry is neither resolved nor reached.
+    assert!("index.crates.io:443".to_socket_addrs().is_err());
+    let unreachable = std::net::TcpStream::connect_timeout(
+        &"151.101.0.1:443".parse().unwrap(),
+        Duration::from_secs(2),
+    );
+    assert!(unreachable.is_err(), "{unreachable:?}");
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path().to_str().unwrap();
+    let mut k = start_with(
+        ONE_AT_A_TIME.lock().await,
+        &[("VEIL_KERNEL_CACHE", cache), ("VEIL_KERNEL_SPARE", "off")],
+    )
+    .await;
+    // Compiling the facade and its dependencies from cold takes minutes on a busy machine.
+    k.wait = Duration::from_secs(900);
+    let (reply, outputs) = k.execute("let answer = 40 + 2;\nanswer").await;
+    assert!(
+        matches!(&reply, JupyterMessageContent::ExecuteReply(r) if r.status == jupyter_protocol::ReplyStatus::Ok),
+        "{reply:?} {outputs:?}"
+    );
+    assert!(text_of(&outputs).contains("42"), "{outputs:?}");
+    // A crate the cache does not have: the error says cells build offline, and how to fetch it.
+    let (_, outputs) = k.execute(":dep no-such-crate-at-all = \"1\"").await;
+    let text = text_of(&outputs);
+    assert!(text.contains(":env CARGO_NET_OFFLINE=false"), "{text}");
 }
