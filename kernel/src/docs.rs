@@ -101,6 +101,51 @@ pub fn methods_of(owner: &str) -> Vec<&'static Entry> {
     found
 }
 
+/// Names of the embedded types' private fields and methods (`handle`, `client`, `send`) that no
+/// type has as a public method: rust-analyzer offers them after a `.`, and no cell may use them.
+pub fn private_members() -> &'static std::collections::HashSet<String> {
+    static HIDDEN: OnceLock<std::collections::HashSet<String>> = OnceLock::new();
+    HIDDEN.get_or_init(|| {
+        fn walk(items: &[Item], out: &mut std::collections::HashSet<String>) {
+            for item in items {
+                match item {
+                    Item::Struct(s) => out.extend(
+                        s.fields
+                            .iter()
+                            .filter(|f| !public(&f.vis))
+                            .filter_map(|f| f.ident.as_ref().map(|i| i.to_string())),
+                    ),
+                    Item::Impl(imp) if imp.trait_.is_none() => {
+                        out.extend(imp.items.iter().filter_map(|m| match m {
+                            ImplItem::Fn(f) if !public(&f.vis) => Some(f.sig.ident.to_string()),
+                            _ => None,
+                        }))
+                    }
+                    Item::Mod(m) => {
+                        if let Some((_, items)) = &m.content {
+                            walk(items, out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut hidden = std::collections::HashSet::new();
+        for (_, text) in crate::rust::FACADE_FILES
+            .iter()
+            .filter(|(path, _)| path.ends_with(".rs"))
+        {
+            if let Ok(file) = syn::parse_file(text) {
+                walk(&file.items, &mut hidden);
+            }
+        }
+        for e in index() {
+            hidden.remove(&e.name);
+        }
+        hidden
+    })
+}
+
 /// The answer shown for `entries` (the same method on several types is shown once, naming each).
 pub fn answer(entries: &[&Entry]) -> String {
     let mut out: Vec<String> = Vec::new();
@@ -324,6 +369,17 @@ mod tests {
 
     /// The call table names the facade methods a cell makes each call with (`%help api` and a
     /// client's display show them): each must exist, documented, in the sources cells link.
+    #[test]
+    fn private_members_are_known_and_public_methods_are_not_among_them() {
+        let hidden = private_members();
+        for name in ["handle", "ask"] {
+            assert!(hidden.contains(name), "{name} not in {hidden:?}");
+        }
+        for name in ["max", "request", "pointer", "mock"] {
+            assert!(!hidden.contains(name), "{name} is public");
+        }
+    }
+
     #[test]
     fn every_method_the_call_table_names_is_the_facades() {
         for call in veil::api::access::CALLS {

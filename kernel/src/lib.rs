@@ -30,6 +30,7 @@
 
 pub mod bridge;
 pub mod cli;
+pub mod complete;
 pub mod connection;
 pub mod docs;
 pub mod guard;

@@ -129,6 +129,30 @@ impl Options {
     }
 }
 
+/// A completion reply's matches, the span they replace (code points) and their metadata (each
+/// method's signature, as JupyterLab's completer reads it).
+#[derive(Debug, Default)]
+pub struct Completions {
+    /// The names offered.
+    pub matches: Vec<String>,
+    /// Where the replaced text starts.
+    pub start: usize,
+    /// Where it ends.
+    pub end: usize,
+    /// `_jupyter_types_experimental`, when the receiver's type is known.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Completions {
+    fn none(cursor: usize) -> Completions {
+        Completions {
+            start: cursor,
+            end: cursor,
+            ..Completions::default()
+        }
+    }
+}
+
 enum Job {
     Execute {
         code: String,
@@ -138,7 +162,13 @@ enum Job {
     Complete {
         code: String,
         cursor: usize,
-        reply: oneshot::Sender<(Vec<String>, usize, usize)>,
+        reply: oneshot::Sender<Completions>,
+    },
+    /// The facade type of the receiver of the method whose name ends the code (see
+    /// [`crate::complete::receiver`]).
+    Receiver {
+        code: String,
+        reply: oneshot::Sender<Option<String>>,
     },
     /// A cell of the kernel's own, run before the user's, whose output nobody sees.
     Prelude { code: String },
@@ -222,9 +252,10 @@ impl RustCells {
         })
     }
 
-    /// Completions at `cursor` (code points): matches, start, end.
-    pub async fn complete(&self, code: &str, cursor: usize) -> (Vec<String>, usize, usize) {
+    /// Completions at `cursor` (code points).
+    pub async fn complete(&self, code: &str, cursor: usize) -> Completions {
         let (reply, rx) = oneshot::channel();
+        let none = Completions::none(cursor);
         if self
             .jobs
             .send(Job::Complete {
@@ -234,9 +265,22 @@ impl RustCells {
             })
             .is_err()
         {
-            return (Vec::new(), cursor, cursor);
+            return none;
         }
-        rx.await.unwrap_or((Vec::new(), cursor, cursor))
+        rx.await.unwrap_or(none)
+    }
+
+    /// The facade type of the receiver of the method whose name ends `code`, if evcxr's variables
+    /// and the facade's signatures say.
+    pub async fn receiver(&self, code: &str) -> Option<String> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Receiver {
+                code: code.to_string(),
+                reply,
+            })
+            .ok()?;
+        rx.await.ok().flatten()
     }
 
     /// Whether evcxr's context is ready for cells (its process has started).
@@ -539,7 +583,10 @@ fn worker(
                         )));
                     }
                     Job::Complete { reply, cursor, .. } => {
-                        let _ = reply.send((Vec::new(), cursor, cursor));
+                        let _ = reply.send(Completions::none(cursor));
+                    }
+                    Job::Receiver { reply, .. } => {
+                        let _ = reply.send(None);
                     }
                     Job::Prelude { .. } => {}
                     Job::Recycle { reply } => {
@@ -623,21 +670,10 @@ fn worker(
                 cursor,
                 reply,
             } => {
-                let byte = code
-                    .char_indices()
-                    .nth(cursor)
-                    .map_or(code.len(), |(i, _)| i);
-                let result = match ctx.completions(&code, byte) {
-                    Ok(c) => {
-                        let to_chars = |b: usize| code[..b.min(code.len())].chars().count();
-                        let mut matches: Vec<String> =
-                            c.completions.into_iter().map(|c| c.code).collect();
-                        matches.dedup();
-                        (matches, to_chars(c.start_offset), to_chars(c.end_offset))
-                    }
-                    Err(_) => (Vec::new(), cursor, cursor),
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(complete(&mut ctx, &code, cursor));
+            }
+            Job::Receiver { code, reply } => {
+                let _ = reply.send(receiver(&ctx, &code));
             }
             Job::Prelude { code } => {
                 // No parent: the forwarding threads drop what it prints.
@@ -671,6 +707,75 @@ fn offline_hint(message: &str) -> Option<String> {
              to fetch another crate, run `:env {OFFLINE_ENV}=false` in a cell first (this machine needs a route to the registry)"
         )
     })
+}
+
+/// The facade type of the receiver of the method whose name ends `before`.
+fn receiver(ctx: &CommandContext, before: &str) -> Option<String> {
+    crate::complete::receiver(before, |var| {
+        ctx.variables_and_types()
+            .find(|(name, _)| *name == var)
+            .map(|(_, ty)| ty.to_string())
+    })
+}
+
+/// Completions at `cursor` (code points): a facade receiver's public methods, sorted, with their
+/// signatures; otherwise rust-analyzer's, without the facade's private members.
+fn complete(ctx: &mut CommandContext, code: &str, cursor: usize) -> Completions {
+    let before: String = code.chars().take(cursor).collect();
+    if let Some(owner) = receiver(ctx, &before) {
+        let typed: String = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let start = cursor - typed.chars().count();
+        let methods = crate::complete::methods(&owner, &typed);
+        let types: Vec<serde_json::Value> = methods
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "start": start, "end": cursor, "text": e.name,
+                    "type": "function", "signature": e.signature,
+                })
+            })
+            .collect();
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("_jupyter_types_experimental".into(), types.into());
+        return Completions {
+            matches: methods.iter().map(|e| e.name.clone()).collect(),
+            start,
+            end: cursor,
+            metadata,
+        };
+    }
+    let byte = code
+        .char_indices()
+        .nth(cursor)
+        .map_or(code.len(), |(i, _)| i);
+    match ctx.completions(code, byte) {
+        Ok(c) => {
+            let to_chars = |b: usize| code[..b.min(code.len())].chars().count();
+            let hidden = crate::docs::private_members();
+            let mut matches: Vec<String> = c
+                .completions
+                .into_iter()
+                .map(|c| c.code)
+                .filter(|m| !hidden.contains(m.split('(').next().unwrap_or(m)))
+                .collect();
+            matches.sort();
+            matches.dedup();
+            Completions {
+                matches,
+                start: to_chars(c.start_offset),
+                end: to_chars(c.end_offset),
+                metadata: Default::default(),
+            }
+        }
+        Err(_) => Completions::none(cursor),
+    }
 }
 
 fn interrupted_error(before: &[String]) -> KernelError {

@@ -190,22 +190,31 @@ impl Shell {
                 self.reply(reply, message).await
             }
             JupyterMessageContent::CompleteRequest(req) => {
-                let (matches, start, end) = match complete_magic(&req.code, req.cursor_pos) {
-                    Some(found) => found,
+                let found = match complete_magic(&req.code, req.cursor_pos) {
+                    Some((matches, start, end)) => crate::rust::Completions {
+                        matches,
+                        start,
+                        end,
+                        ..Default::default()
+                    },
                     None => self.rust.complete(&req.code, req.cursor_pos).await,
                 };
                 let reply = CompleteReply {
-                    matches,
-                    cursor_start: start,
-                    cursor_end: end,
-                    metadata: Default::default(),
+                    matches: found.matches,
+                    cursor_start: found.start,
+                    cursor_end: found.end,
+                    metadata: found.metadata,
                     status: ReplyStatus::Ok,
                     error: None,
                 };
                 self.reply(reply, message).await
             }
             JupyterMessageContent::InspectRequest(req) => {
-                let found = inspect(&req.code, req.cursor_pos);
+                let receiver = match method_call(&req.code, req.cursor_pos) {
+                    Some(call) => self.rust.receiver(&call).await,
+                    None => None,
+                };
+                let found = inspect(&req.code, req.cursor_pos, receiver.as_deref());
                 let reply = InspectReply {
                     found: found.is_some(),
                     data: found.unwrap_or_default(),
@@ -466,7 +475,10 @@ fn complete_magic(code: &str, cursor: usize) -> Option<(Vec<String>, usize, usiz
 /// Help for the magic or Veil name under the cursor, or, with the cursor in a call's parentheses,
 /// for the function called (`pointer.max(|`, `Dataset::new("x", |`). Veil's names are answered from
 /// the facade's own docs ([`crate::docs`]); other names get a note saying where their docs are.
-fn inspect(code: &str, cursor: usize) -> Option<Media> {
+///
+/// `receiver` is the facade type of the method's receiver when the caller resolved it (see
+/// [`method_call`]): the answer is then that type's method alone, not every type's of that name.
+fn inspect(code: &str, cursor: usize, receiver: Option<&str>) -> Option<Media> {
     let chars: Vec<char> = code.chars().collect();
     let cursor = cursor.min(chars.len());
     let (start, end) = word_at(&chars, cursor, |c| {
@@ -477,23 +489,17 @@ fn inspect(code: &str, cursor: usize) -> Option<Media> {
         return Some(bundle(format!("{name}\n  usage: {usage}\n  {what}"), None));
     }
     let is_ident = |c: char| c.is_alphanumeric() || c == '_';
-    let (start, end) = match word_at(&chars, cursor, is_ident) {
-        (s, e) if s < e => (s, e),
-        // Just after a call's `)`: that call.
-        _ if cursor > 0 && chars[cursor - 1] == ')' => {
-            word_at(&chars, open_call(&chars, cursor - 1)?, is_ident)
-        }
-        _ => word_at(&chars, open_call(&chars, cursor)?, is_ident),
-    };
-    if start == end || chars[start].is_ascii_digit() {
-        return None;
-    }
+    let (start, end) = name_at(&chars, cursor)?;
     let name: String = chars[start..end].iter().collect();
     let before: String = chars[..start].iter().collect();
     let before = before.trim_end();
     let mut shown = name.clone();
     let entries: Vec<&crate::docs::Entry> = if before.ends_with('.') {
-        crate::docs::methods(&name)
+        let theirs = receiver.and_then(|owner| crate::docs::associated(owner, &name));
+        match theirs {
+            Some(entry) => vec![entry],
+            None => crate::docs::methods(&name),
+        }
     } else if let Some(path) = before.strip_suffix("::") {
         let owner: String = path
             .chars()
@@ -520,6 +526,33 @@ fn inspect(code: &str, cursor: usize) -> Option<Media> {
         crate::docs::answer(&entries)
     };
     Some(bundle(text, None))
+}
+
+/// The name inspect answers for at `cursor`: the identifier there, or the call whose parentheses
+/// hold the cursor (or that just closed).
+fn name_at(chars: &[char], cursor: usize) -> Option<(usize, usize)> {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let (start, end) = match word_at(chars, cursor, is_ident) {
+        (s, e) if s < e => (s, e),
+        // Just after a call's `)`: that call.
+        _ if cursor > 0 && chars[cursor - 1] == ')' => {
+            word_at(chars, open_call(chars, cursor - 1)?, is_ident)
+        }
+        _ => word_at(chars, open_call(chars, cursor)?, is_ident),
+    };
+    (start < end && !chars[start].is_ascii_digit()).then_some((start, end))
+}
+
+/// When inspect at `cursor` asks about a method (`x.name`), the code up to the end of its name:
+/// what [`crate::complete::receiver`] reads the receiver's type from.
+fn method_call(code: &str, cursor: usize) -> Option<String> {
+    let chars: Vec<char> = code.chars().collect();
+    let (start, end) = name_at(&chars, cursor.min(chars.len()))?;
+    let before: String = chars[..start].iter().collect();
+    before
+        .trim_end()
+        .ends_with('.')
+        .then(|| chars[..end].iter().collect())
 }
 
 /// The word of `chars` (made of `part`) that the cursor is in or just after.
@@ -655,14 +688,14 @@ mod tests {
         let (_, start, _) = complete_magic("let x = 1;\n%he", 14).unwrap();
         assert_eq!(start, 11);
         assert!(complete_magic("let x", 5).is_none());
-        let media = inspect("%approve abc", 3).unwrap();
+        let media = inspect("%approve abc", 3, None).unwrap();
         assert!(
             serde_json::to_string(&media)
                 .unwrap()
                 .contains("usage: %approve ID")
         );
         let text = |media: Option<Media>| serde_json::to_string(&media.unwrap()).unwrap();
-        assert!(text(inspect("veil::display(&x)", 8)).contains("pub fn display"));
+        assert!(text(inspect("veil::display(&x)", 8, None)).contains("pub fn display"));
         // In or after a call's parentheses: the function called, from the facade's docs.
         for (code, wanted) in [
             ("pointer.max(", "Pointer::max"),
@@ -672,12 +705,21 @@ mod tests {
             ("p.filter(&mask.gt(", "Pointer::gt"),
             ("Dataset::new(\"x\", ", "Dataset::new"),
         ] {
-            let found = text(inspect(code, code.chars().count()));
+            let found = text(inspect(code, code.chars().count(), None));
             assert!(found.contains(wanted), "{code}: {found}");
         }
-        assert!(text(inspect("Vec::new()", 1)).contains("no docs for `Vec`"));
-        assert!(text(inspect("Vec::new(", 9)).contains("no docs for `Vec::new`"));
-        assert!(inspect("  ", 1).is_none());
+        assert!(text(inspect("Vec::new()", 1, None)).contains("no docs for `Vec`"));
+        assert!(text(inspect("Vec::new(", 9, None)).contains("no docs for `Vec::new`"));
+        assert!(inspect("  ", 1, None).is_none());
+        // With the receiver's type resolved, that type's method alone.
+        let mock = text(inspect("let m = asset.mock(", 19, Some("SiteAsset")));
+        assert!(mock.contains("SiteAsset::mock"), "{mock}");
+        assert_eq!(mock.matches("::mock").count(), 1, "{mock}");
+        assert_eq!(
+            method_call("let m = asset.mock(", 19).as_deref(),
+            Some("let m = asset.mock")
+        );
+        assert_eq!(method_call("Dataset::new(", 13), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use jupyter_protocol::{
-    ConnectionInfo, ExecuteRequest, InputReply, InspectRequest, JupyterMessage,
+    CompleteRequest, ConnectionInfo, ExecuteRequest, InputReply, InspectRequest, JupyterMessage,
     JupyterMessageContent, KernelInfoRequest, ReplyStatus, ShutdownRequest, Transport,
 };
 use jupyter_zmq_client::{
@@ -1218,4 +1218,92 @@ async fn cold_kernel_offline() {
     let (_, outputs) = k.execute(":dep no-such-crate-at-all = \"1\"").await;
     let text = text_of(&outputs);
     assert!(text.contains(":env CARGO_NET_OFFLINE=false"), "{text}");
+}
+
+/// Issue 31: after `pointer.` completion lists `Pointer`'s public methods only (none of its
+/// private fields, `handle`, `client`, `view`), sorted, each with its signature; along a chain of
+/// calls too. Shift-tab in `asset.mock(` answers `SiteAsset::mock` alone, not every `mock`.
+#[tokio::test]
+async fn completion_and_inspect_follow_the_receivers_type() {
+    let mut k = start().await;
+    let site_dir = tempfile::tempdir().unwrap();
+    let (reply, outputs) = k
+        .execute(&format!(
+            "let owner = LaunchOptions::new(\"completing\").dir({:?}).reset(true).launch()?\n\
+                 .login(\"info@openmined.org\", \"changethis\")?;\n\
+             let values = array(vec![1.0, 2.0], &[2])?;\n\
+             let zeros = array(vec![0.0, 0.0], &[2])?;\n\
+             owner.upload_dataset(Dataset::new(\"D\").asset(Asset::new(\"table\").data(&values).mock(&zeros)))?;\n\
+             let asset = owner.dataset(\"D\")?.asset(\"table\")?;\n\
+             let pointer = asset.pointer()?;",
+            site_dir.path()
+        ))
+        .await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
+
+    for code in [
+        "pointer.",
+        "let top = pointer.me",
+        "asset.pointer()?.",
+        "owner.dataset(\"D\")?.asset(\"table\")?.pointer()?.",
+    ] {
+        let request = CompleteRequest {
+            code: code.to_string(),
+            cursor_pos: code.chars().count(),
+        };
+        let reply = k.request(request.into()).await;
+        let JupyterMessageContent::CompleteReply(c) = reply.content else {
+            panic!("{:?}", reply.content)
+        };
+        assert!(!c.matches.is_empty(), "{code}: nothing offered");
+        let typed = code.rsplit('.').next().unwrap();
+        assert!(
+            c.matches.iter().all(|m| m.starts_with(typed)),
+            "{code}: {:?}",
+            c.matches
+        );
+        for internal in ["handle", "client", "view", "send"] {
+            assert!(
+                !c.matches.iter().any(|m| m == internal),
+                "{code}: {internal} offered: {:?}",
+                c.matches
+            );
+        }
+        let mut sorted = c.matches.clone();
+        sorted.sort();
+        assert_eq!(c.matches, sorted, "{code}");
+        assert_eq!(c.cursor_end, code.chars().count());
+        assert_eq!(c.cursor_start, code.chars().count() - typed.chars().count());
+        let types = c.metadata["_jupyter_types_experimental"]
+            .as_array()
+            .unwrap();
+        assert_eq!(types.len(), c.matches.len());
+        if typed.is_empty() {
+            assert!(c.matches.iter().any(|m| m == "request"), "{:?}", c.matches);
+            let max = types.iter().find(|t| t["text"] == "max").unwrap();
+            assert_eq!(
+                max["signature"], "pub fn max(&self) -> Result<Self>",
+                "{max}"
+            );
+        } else {
+            assert!(c.matches.iter().any(|m| m == "mean"), "{:?}", c.matches);
+        }
+    }
+
+    let code = "let m = asset.mock(";
+    let request = InspectRequest {
+        code: code.to_string(),
+        cursor_pos: code.chars().count(),
+        detail_level: Some(0),
+    };
+    let reply = k.request(request.into()).await;
+    let JupyterMessageContent::InspectReply(r) = reply.content else {
+        panic!("{:?}", reply.content)
+    };
+    let text = serde_json::to_string(&r.data).unwrap();
+    assert!(text.contains("SiteAsset::mock"), "{text}");
+    assert_eq!(text.matches("::mock").count(), 1, "one `mock` only: {text}");
 }
