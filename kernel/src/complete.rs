@@ -130,12 +130,26 @@ fn returns(entry: &Entry, owner: &str) -> Option<String> {
     facade_type(ty)
 }
 
-/// The methods of `owner` whose names start with `prefix`, sorted by name.
+/// The methods of `owner` whose names start with `prefix`, sorted by name: those taking `self`
+/// (an associated function such as `new` is not called on a value).
 pub fn methods(owner: &str, prefix: &str) -> Vec<&'static Entry> {
     docs::methods_of(owner)
         .into_iter()
-        .filter(|e| e.name.starts_with(prefix))
+        .filter(|e| e.name.starts_with(prefix) && takes_self(&e.signature))
         .collect()
+}
+
+/// Whether a signature's first parameter is the receiver (`self`, `&self`, `&mut self`).
+fn takes_self(signature: &str) -> bool {
+    let Some((_, params)) = signature.split_once('(') else {
+        return false;
+    };
+    let first = params.split([',', ')']).next().unwrap_or_default();
+    let first = first
+        .trim()
+        .trim_start_matches('&')
+        .trim_start_matches("mut ");
+    first.trim() == "self"
 }
 
 #[cfg(test)]
@@ -189,6 +203,14 @@ mod tests {
         let mut sorted = listed.clone();
         sorted.sort_unstable();
         assert_eq!(listed, sorted);
+        let built: Vec<&str> = methods("Dataset", "")
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert!(
+            built.contains(&"asset") && !built.contains(&"new"),
+            "{built:?}"
+        );
         let m: Vec<&str> = methods("Pointer", "m")
             .iter()
             .map(|e| e.name.as_str())

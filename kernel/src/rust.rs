@@ -738,7 +738,7 @@ fn complete(ctx: &mut CommandContext, code: &str, cursor: usize) -> Completions 
             .map(|e| {
                 serde_json::json!({
                     "start": start, "end": cursor, "text": e.name,
-                    "type": "function", "signature": e.signature,
+                    "type": "method", "signature": e.signature,
                 })
             })
             .collect();

@@ -1,8 +1,9 @@
 // Opens a notebook in JupyterLab with Debian's chromium, runs all its cells, and checks what a person
 // would see: every cell ran, no error output, and the dataset table rendered as HTML. Then opens a
 // copy of the executed notebook written to disk as a file shared with someone would be (untrusted:
-// JupyterLab strips its outputs' <style> blocks) and checks the displays keep their look. Saves a
-// screenshot of each, either way.
+// JupyterLab strips its outputs' <style> blocks) and checks the displays keep their look, and
+// that Tab after a method chain's `.` pops up the receiver type's public methods. Saves a screenshot
+// of each, either way.
 //
 // Usage: node run_notebook.mjs URL TOKEN NOTEBOOK SCREENSHOT ROOT_DIR
 import { readFileSync, writeFileSync } from "node:fs";
@@ -129,6 +130,33 @@ try {
   const sharedShot = screenshot.replace(/\.png$/, "-shared.png");
   await page.screenshot({ path: sharedShot });
   console.log(`browser test: screenshot in ${sharedShot}`);
+
+  // Tab after a method chain's `.`: the popup lists the receiver type's public methods (a builder's
+  // here, resolved from the facade's signatures), none of its private fields.
+  // The shared copy's kernel connected and idle first: a Tab before that asks nobody.
+  await page.waitForFunction(
+    () => document.querySelector(".jp-StatusBar-Widget")?.closest("#jp-main-statusbar")?.textContent?.includes("Rust (Veil) | Idle"),
+    null,
+    { timeout: 120_000 },
+  );
+  await panel.locator(".jp-Cell").last().click();
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("b");
+  await page.keyboard.press("Enter");
+  await page.keyboard.type('let d = Dataset::new("demo").');
+  await page.keyboard.press("Tab");
+  const items = page.locator(".jp-Completer .jp-Completer-item");
+  await items.first().waitFor({ timeout: 120_000 });
+  const offered = await items.evaluateAll((nodes) =>
+    nodes.map((n) => n.querySelector(".jp-Completer-match")?.textContent?.trim() ?? n.textContent.trim()),
+  );
+  if (!offered.includes("asset") || offered.some((m) => ["new", "handle", "client", "view"].includes(m))) {
+    await fail(`the completion popup after \`Dataset::new("demo").\` offered: ${offered.join(", ")}`);
+  }
+  console.log(`browser test: completion offered ${offered.length} methods: ${offered.slice(0, 6).join(", ")}, ...`);
+  const completionShot = screenshot.replace(/\.png$/, "-completion.png");
+  await page.screenshot({ path: completionShot });
+  console.log(`browser test: screenshot in ${completionShot}`);
 } catch (e) {
   await fail(e.message ?? String(e));
 }
