@@ -185,6 +185,9 @@ struct Running {
     panic: Option<String>,
     /// An error the cell returned with `?`, recognised on stderr (see [`Failures`]).
     error: Option<KernelError>,
+    /// The lines of that error's message still to come on stderr, which evcxr prints and the
+    /// cell's error already shows.
+    echo: std::collections::VecDeque<String>,
 }
 
 /// Handle on the evcxr thread. Cloning shares it.
@@ -448,6 +451,8 @@ fn std_library_path() -> Option<std::ffi::OsString> {
 /// evcxr's work directory for this process, with the facade written beside it.
 pub struct Workdir {
     facade: PathBuf,
+    /// evcxr's work directory: its crate's `src/lib.rs` holds the last cell as compiled.
+    slot: PathBuf,
     /// Held for the process's lifetime: the slot is ours while the lock is.
     _lock: File,
 }
@@ -478,6 +483,7 @@ impl Workdir {
         };
         Ok(Workdir {
             facade,
+            slot,
             _lock: lock,
         })
     }
@@ -631,6 +637,7 @@ fn worker(
                     r.parent = Some(*parent);
                     r.panic = None;
                     r.error = None;
+                    r.echo.clear();
                 }
                 failures.clear();
                 let before: Vec<String> = ctx
@@ -658,8 +665,24 @@ fn worker(
                 };
                 let outcome = match (result, panic) {
                     (_, _) if interrupted => Err(interrupted_error(&before)),
-                    (Ok(_), Some(message)) => Err(KernelError::new("Panic", message)),
-                    (Ok(_), None) if returned.is_some() => Err(returned.expect("checked")),
+                    (Ok(_), Some(message)) => {
+                        let generated = std::fs::read_to_string(workdir.slot.join("src/lib.rs"));
+                        let message = cite_cell_lines(
+                            &panic_in_cell(&message, &code, generated.as_deref().unwrap_or("")),
+                            &code,
+                        );
+                        Err(KernelError::new("Panic", message))
+                    }
+                    (Ok(_), None) if returned.is_some() => {
+                        let mut error = returned.expect("checked");
+                        error.evalue = cite_cell_lines(&error.evalue, &code);
+                        error.traceback = error
+                            .traceback
+                            .iter()
+                            .map(|t| cite_cell_lines(t, &code))
+                            .collect();
+                        Err(error)
+                    }
                     (Ok(outputs), None) => Ok(bundle(outputs.content_by_mime_type)),
                     (Err(e), _) => Err(evcxr_error(e, &code, &before)),
                 };
@@ -695,6 +718,86 @@ fn worker(
                 let _ = reply.send(result);
             }
         }
+    }
+}
+
+/// `message` with each place in a function the cell defines (`train:4:9`, as a code request's
+/// compile errors and panics name them) followed by the cell's line: `train:4:9 (cell line 7)`.
+fn cite_cell_lines(message: &str, cell: &str) -> String {
+    let defined: Vec<(String, usize)> = cell
+        .lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let after = line.split_once("fn ")?.1;
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            (!name.is_empty() && after[name.len()..].trim_start().starts_with(['(', '<']))
+                .then_some((name, i + 1))
+        })
+        .collect();
+    if defined.is_empty() {
+        return message.to_string();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    'scan: while !rest.is_empty() {
+        for (name, first) in &defined {
+            let Some(after) = rest
+                .strip_prefix(name.as_str())
+                .and_then(|r| r.strip_prefix(':'))
+            else {
+                continue;
+            };
+            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+            let column: String = after[digits.len()..]
+                .strip_prefix(':')
+                .map(|c| c.chars().take_while(char::is_ascii_digit).collect())
+                .unwrap_or_default();
+            let boundary = out
+                .chars()
+                .last()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            if let (true, Ok(line), false) = (boundary, digits.parse::<usize>(), column.is_empty())
+            {
+                let place = format!("{name}:{digits}:{column}");
+                out.push_str(&format!("{place} (cell line {})", first + line - 1));
+                rest = &rest[place.len()..];
+                continue 'scan;
+            }
+        }
+        let c = rest.chars().next().expect("not empty");
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// A cell's panic message, its place (`(at src/lib.rs:120)`, evcxr's generated file) read as the
+/// cell's line: the generated line's text, found among the cell's lines.
+fn panic_in_cell(message: &str, cell: &str, generated: &str) -> String {
+    let Some((text, place)) = message.rsplit_once(" (at src/lib.rs:") else {
+        return message.to_string();
+    };
+    let Some(number) = place
+        .strip_suffix(')')
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return message.to_string();
+    };
+    let line = generated
+        .lines()
+        .nth(number.saturating_sub(1))
+        .map(str::trim)
+        .unwrap_or("");
+    let mut matches = cell
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !line.is_empty() && l.trim() == line);
+    match (matches.next(), matches.next()) {
+        (Some((i, _)), None) => format!("{text} (at cell line {})", i + 1),
+        _ => format!("{text} (in the cell; evcxr's generated src/lib.rs:{number})"),
     }
 }
 
@@ -923,8 +1026,14 @@ fn forward(
             let Some(parent) = r.parent.clone() else {
                 continue;
             };
-            // evcxr prints an error returned with `?` here; a Veil error becomes the cell's error.
+            // evcxr prints an error returned with `?` here; a Veil error becomes the cell's error,
+            // and its message's other lines are not printed a second time.
+            if r.echo.front() == Some(&line) {
+                r.echo.pop_front();
+                continue;
+            }
             if let Some(error) = failures.as_ref().and_then(|f| f.matching(&line)) {
+                r.echo = error.evalue.lines().skip(1).map(str::to_string).collect();
                 r.error = Some(error);
                 continue;
             }
@@ -1007,6 +1116,36 @@ mod tests {
 
     /// A context is recycled for the next kernel only when no cell ran a command whose effect
     /// outlives evcxr's `:clear` and a reset of its settings.
+    #[test]
+    fn places_in_a_cells_function_and_its_panics_cite_the_cell_line() {
+        let cell = "let f = function! {\n    fn f(x: Array1<f64>) -> f64 {\n        let t = x.sum();\n        undefined + t\n    }\n};\nf.run_on_mocks()?";
+        let message = "error[E0425]: cannot find value `undefined`\n --> f:3:9\n  |\n3 |         undefined + t";
+        let cited = cite_cell_lines(message, cell);
+        assert!(cited.contains(" --> f:3:9 (cell line 4)\n"), "{cited}");
+        assert!(cited.ends_with("3 |         undefined + t"), "{cited}");
+        // Not a function of this cell, not a place: unchanged.
+        assert_eq!(
+            cite_cell_lines("g:3:9 and f:x and elf:3:1", cell),
+            "g:3:9 and f:x and elf:3:1"
+        );
+        assert_eq!(
+            cite_cell_lines("thread 'main' panicked at f:2:5:", cell),
+            "thread 'main' panicked at f:2:5 (cell line 3):"
+        );
+
+        let generated = "fn run() {\nlet v: Vec<i32> = Vec::new();\nlet n = 1;\nv[n + 2]\n}";
+        let cell = "let v: Vec<i32> = Vec::new();\nlet n = 1;\n  v[n + 2]";
+        assert_eq!(
+            panic_in_cell("index out of bounds (at src/lib.rs:4)", cell, generated),
+            "index out of bounds (at cell line 3)"
+        );
+        assert_eq!(
+            panic_in_cell("boom (at src/lib.rs:9)", cell, generated),
+            "boom (in the cell; evcxr's generated src/lib.rs:9)"
+        );
+        assert_eq!(panic_in_cell("boom", cell, generated), "boom");
+    }
+
     #[test]
     fn commands_that_outlive_clearing_stop_recycling() {
         assert_eq!(lasting_command("let x = 1;\nx + 1"), None);

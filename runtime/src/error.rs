@@ -200,6 +200,9 @@ impl std::error::Error for StorageError {
 pub(crate) const MAX_QUOTED_CHARS: usize = 120;
 /// Most characters of a message's problem or fix, which may quote several inputs.
 const MAX_PART_CHARS: usize = 600;
+/// Most characters of a failure's account a message carries whole: a compiler's errors, what a run
+/// printed (a list cut mid-way hid the error that mattered).
+const MAX_DETAIL_CHARS: usize = 16_000;
 
 /// `text` cut to `max` characters, marked with `…` where it was cut: how every message quotes a
 /// caller's input (the kernel's bridge quotes cells' input the same way).
@@ -221,6 +224,20 @@ impl Error {
         Error::InvalidInput {
             what: clip(what, MAX_QUOTED_CHARS),
             problem: clip(problem, MAX_PART_CHARS),
+            fix: clip(fix, MAX_PART_CHARS),
+        }
+    }
+
+    /// [`Error::invalid`] whose problem is a long account of a failure (compiler output, what a
+    /// run printed), kept whole up to [`MAX_DETAIL_CHARS`].
+    pub(crate) fn failed(
+        what: impl Into<String>,
+        account: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Error::InvalidInput {
+            what: clip(what, MAX_QUOTED_CHARS),
+            problem: clip(account, MAX_DETAIL_CHARS),
             fix: clip(fix, MAX_PART_CHARS),
         }
     }

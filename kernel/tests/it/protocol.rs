@@ -1307,3 +1307,81 @@ async fn completion_and_inspect_follow_the_receivers_type() {
     assert!(text.contains("SiteAsset::mock"), "{text}");
     assert_eq!(text.matches("::mock").count(), 1, "one `mock` only: {text}");
 }
+
+/// Issue 31: a code request's compile errors and panics, and a cell's panic, are the cell's error,
+/// printed once and whole, and cite the cell's line (and the function's).
+#[tokio::test]
+async fn code_errors_and_panics_cite_the_cells_line() {
+    let mut k = start().await;
+    let site_dir = tempfile::tempdir().unwrap();
+    let (reply, outputs) = k
+        .execute(&format!(
+            "let owner = LaunchOptions::new(\"cited\").dir({:?}).reset(true).launch()?\n\
+                 .login(\"info@openmined.org\", \"changethis\")?;\n\
+             let values = array(vec![1.0, 2.0, 3.0], &[3])?;\n\
+             let zeros = array(vec![0.0, 0.0, 0.0], &[3])?;\n\
+             owner.upload_dataset(Dataset::new(\"D\").asset(Asset::new(\"v\").data(&values).mock(&zeros)))?;\n\
+             let asset = owner.dataset(\"D\")?.asset(\"v\")?;",
+            site_dir.path()
+        ))
+        .await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
+    let cases = [
+        (
+            "let f = function! {\n    fn f(x: Array1<f64>) -> f64 {\n        let total: f64 = x.sum();\n        let wrong: String = total;\n        undefined_name + 1.0\n    }\n}\n.input_policy(ExactMatch::new().asset(\"x\", &asset));\nf.run_on_mocks()?",
+            vec![
+                " --> f:4:5 (cell line 5)",
+                "4 |     undefined_name + 1.0",
+                " --> f:3:25 (cell line 4)",
+                "3 |     let wrong: String = total;",
+            ],
+            "undefined_name",
+        ),
+        (
+            "let g = function! {\n    fn g(x: Array1<f64>) -> f64 {\n        let v: Vec<f64> = Vec::new();\n        v[3]\n    }\n}\n.input_policy(ExactMatch::new().asset(\"x\", &asset));\ng.run_on_mocks()?",
+            vec!["panicked at g:3:6 (cell line 4)", "index out of bounds"],
+            "index out of bounds",
+        ),
+        (
+            "let v: Vec<i32> = Vec::new();\nlet n = 1;\nv[n + 2]",
+            vec!["index out of bounds: the len is 0 but the index is 3 (at cell line 3)"],
+            "index out of bounds",
+        ),
+    ];
+    for (code, says, once) in cases {
+        let (reply, outputs) = k.execute(code).await;
+        let JupyterMessageContent::ExecuteReply(r) = reply else {
+            panic!()
+        };
+        assert_eq!(r.status, ReplyStatus::Error, "{code}: {outputs:?}");
+        let error = r.error.expect("error fields");
+        for said in says {
+            assert!(
+                error.evalue.contains(said),
+                "{code}: {said:?} not in {}",
+                error.evalue
+            );
+        }
+        assert!(
+            !error.evalue.contains("For more information"),
+            "{}",
+            error.evalue
+        );
+        assert!(!error.evalue.contains('…'), "cut: {}", error.evalue);
+        // Printed once: the error output, not also evcxr's echo of it on stderr.
+        let streamed: String = outputs
+            .iter()
+            .filter_map(|o| match o {
+                JupyterMessageContent::StreamContent(s) => Some(s.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            !streamed.contains(once),
+            "{code}: printed again: {streamed}"
+        );
+    }
+}

@@ -819,33 +819,83 @@ fn job_file(source: &str, sig: &Signature) -> String {
     out
 }
 
-/// rustc's messages, pointing into the submitted source (`name:LINE:COL`) instead of the job file,
-/// without the summary line.
+/// rustc's messages, pointing into the submitted source (`name:LINE:COL`, and the margin's line
+/// numbers) instead of the job file, without rustc's closing summary (the count, the `--explain`
+/// advice), which said nothing about the code.
 fn compile_errors(stderr: &str, bin: &str, name: &str) -> String {
     let header_lines = HEADER.lines().count();
-    let file = format!("{bin}.rs:");
     let mut out = Vec::new();
     for line in stderr.lines() {
-        if line.starts_with("error: aborting due to") {
+        if line.starts_with("error: aborting due to")
+            || line.starts_with("Some errors have detailed explanations")
+            || line.starts_with("For more information about")
+        {
             continue;
         }
-        match line.find(&file) {
-            Some(at) => {
-                let rest = &line[at + file.len()..];
-                let mut parts = rest.splitn(2, ':');
-                let line_no = parts.next().and_then(|n| n.parse::<usize>().ok());
-                let tail = parts.next().unwrap_or_default();
-                match line_no {
-                    Some(n) if n > header_lines => {
-                        out.push(format!("{}{name}:{}:{tail}", &line[..at], n - header_lines))
-                    }
-                    _ => out.push(format!("{}{name} (generated code):{rest}", &line[..at])),
-                }
-            }
-            None => out.push(line.to_string()),
-        }
+        out.push(margin_line(&in_source(line, bin, name), header_lines));
     }
     out.join("\n").trim().to_string()
+}
+
+/// `line` with every `BIN.rs:LINE:` (the job file's) read as `NAME:LINE:` of the submitted source;
+/// a place in the generated code is said to be there.
+pub(crate) fn in_source(line: &str, bin: &str, name: &str) -> String {
+    let header_lines = HEADER.lines().count();
+    let file = format!("{bin}.rs:");
+    let Some(at) = line.find(&file) else {
+        return line.to_string();
+    };
+    let rest = &line[at + file.len()..];
+    let (number, tail) = rest.split_once(':').unwrap_or((rest, ""));
+    match number.parse::<usize>() {
+        Ok(n) if n > header_lines && n <= header_lines + SOURCE_LINES_MAX => format!(
+            "{}{name}:{}:{}",
+            &line[..at],
+            n - header_lines,
+            in_source(tail, bin, name)
+        ),
+        _ => format!("{}{name} (generated code):{rest}", &line[..at]),
+    }
+}
+
+/// `text` (what a job printed) with each place in its job file (`job_<hash>.rs:LINE:COL`, in a
+/// panic's message) read as a place in the submitted function `name`.
+pub(crate) fn in_job_source(text: &str, name: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let bin = line.find("job_").and_then(|at| {
+                let hex = line[at + 4..]
+                    .chars()
+                    .take_while(char::is_ascii_hexdigit)
+                    .count();
+                line[at + 4 + hex..]
+                    .starts_with(".rs:")
+                    .then(|| &line[at..at + 4 + hex])
+            });
+            match bin {
+                Some(bin) => in_source(line, bin, name),
+                None => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// More lines than a submitted function may have (its source is bounded in bytes).
+const SOURCE_LINES_MAX: usize = 1 << 20;
+
+/// A line of rustc's margin (`6 |     x + 1`) numbered as the submitted source's lines.
+fn margin_line(line: &str, header_lines: usize) -> String {
+    let Some((number, rest)) = line.split_once(" |") else {
+        return line.to_string();
+    };
+    match number.trim().parse::<usize>() {
+        Ok(n) if n > header_lines && !number.trim().is_empty() => {
+            let width = number.len();
+            format!("{:>width$} |{rest}", n - header_lines)
+        }
+        _ => line.to_string(),
+    }
 }
 
 /// Writes `contents` to `path` through a temporary file and a rename, unless it already holds them.
@@ -961,9 +1011,24 @@ mod tests {
 
     #[test]
     fn compile_errors_point_into_the_submitted_source() {
-        let stderr = "error[E0308]: mismatched types\n --> job_ab.rs:4:9\n  |\nerror: aborting due to 1 previous error";
+        let stderr = "error[E0308]: mismatched types\n --> job_ab.rs:4:9\n  |\n4 |     total\n  |     ^^^^^ expected `String`\n...\n12 |     x\n\nerror: aborting due to 1 previous error\n\nSome errors have detailed explanations: E0308, E0425.\nFor more information about an error, try `rustc --explain E0308`.";
         let text = compile_errors(stderr, "job_ab", "f");
-        assert_eq!(text, "error[E0308]: mismatched types\n --> f:2:9\n  |");
+        assert_eq!(
+            text,
+            "error[E0308]: mismatched types\n --> f:2:9\n  |\n2 |     total\n  |     ^^^^^ expected `String`\n...\n10 |     x"
+        );
+        // A panic's place, in what a run printed.
+        assert_eq!(
+            in_job_source(
+                "thread 'main' panicked at job_0af.rs:5:6:\nindex out of bounds",
+                "g"
+            ),
+            "thread 'main' panicked at g:3:6:\nindex out of bounds"
+        );
+        assert_eq!(
+            in_source("at job_ab.rs:1:1", "job_ab", "f"),
+            "at f (generated code):1:1"
+        );
     }
 
     #[test]

@@ -112,7 +112,7 @@ fn check_source(source: &str) -> Result<()> {
 }
 
 pub(super) fn mock_failure(name: &str, f: &RunFailure) -> Error {
-    Error::invalid(
+    Error::failed(
         format!("function `{name}`"),
         format!("it failed on the mocks: {}", f.detail),
         "fix it and try again with `code.run_on_mocks()`",

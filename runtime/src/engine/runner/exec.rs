@@ -137,7 +137,8 @@ pub(super) fn classify(
     let printed = |f: &Finished| {
         let mut text = String::new();
         if !f.stderr.trim().is_empty() {
-            text.push_str(&format!("\nstderr:\n{}", f.stderr.trim_end()));
+            let stderr = super::in_job_source(f.stderr.trim_end(), name);
+            text.push_str(&format!("\nstderr:\n{stderr}"));
         }
         if !f.stdout.trim().is_empty() {
             text.push_str(&format!("\nstdout:\n{}", f.stdout.trim_end()));
