@@ -46,6 +46,50 @@ pub enum Recipe {
     },
 }
 
+/// What a plot draws of a frame (see `Data::hist` and its siblings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlotSpec {
+    /// A histogram of a numeric column.
+    Hist {
+        /// The column.
+        column: String,
+        /// How many bins (20 if not given).
+        #[serde(default)]
+        bins: Option<usize>,
+    },
+    /// A bar chart of a column's value counts.
+    Counts {
+        /// The column.
+        column: String,
+    },
+    /// A scatter plot of one numeric column against another.
+    Scatter {
+        /// Along the horizontal axis.
+        x: String,
+        /// Along the vertical axis.
+        y: String,
+    },
+    /// A line through the points of one numeric column against another, in the order of `x`.
+    Line {
+        /// Along the horizontal axis.
+        x: String,
+        /// Along the vertical axis.
+        y: String,
+    },
+}
+
+/// A plot the kernel drew: its title, an SVG and a Vega-Lite spec of the same picture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Picture {
+    /// What it shows, in words.
+    pub title: String,
+    /// image/svg+xml.
+    pub svg: String,
+    /// application/vnd.vegalite.v5+json.
+    pub vega_lite: serde_json::Value,
+}
+
 /// A display the kernel rendered: text/plain and text/html.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rendered {
@@ -124,7 +168,7 @@ pub struct ClientInfo {
 /// [`Reply`](crate::call::Reply) with data and pointers held by the kernel and records shown):
 /// - `site.launch`, `site.current`: `Held<SiteInfo>`; `site.connect`: `Held<ServedInfo>`; `client.current`, `site.login`: `Held<ClientInfo>`;
 /// - `data.*` and `pointer.mock`: `Held<DataInfo>`, except `data.values` (`Vec<f64>`) and `data.json`
-///   (a JSON value); `render`: [`Rendered`]; `site.sign_up`: `Shown<User>`; the rest: nothing (`null`).
+///   (a JSON value); `render`: [`Rendered`]; `data.plot`: [`Picture`]; `site.sign_up`: `Shown<User>`; the rest: nothing (`null`).
 ///
 /// For a datasite call, by its reply: a pointer is `Held<PointerView<DataInfo>>` (the kernel holds the
 /// pointer; its view carries the mock's info), a value `Held<DataInfo>`, a status a
@@ -253,6 +297,14 @@ pub enum KernelCall {
         /// How.
         recipe: Recipe,
     },
+    /// A plot of a frame the kernel holds for the cell (a mock, a released result).
+    #[serde(rename = "data.plot")]
+    Plot {
+        /// The frame.
+        data: Handle,
+        /// What to draw.
+        plot: PlotSpec,
+    },
     /// A pointer's mock, as a value of the cell's.
     #[serde(rename = "pointer.mock")]
     PointerMock {
@@ -280,7 +332,7 @@ pub enum KernelCall {
 
 impl KernelCall {
     /// Every call's wire name.
-    pub const NAMES: [&'static str; 20] = [
+    pub const NAMES: [&'static str; 21] = [
         "site.launch",
         "site.connect",
         "site.current",
@@ -301,6 +353,7 @@ impl KernelCall {
         "pointer.mock",
         "call",
         "release",
+        "data.plot",
     ];
 
     /// The call's wire name, e.g. `site.login`, for messages.
@@ -326,6 +379,7 @@ impl KernelCall {
             KernelCall::PointerMock { .. } => 17,
             KernelCall::Datasite { .. } => 18,
             KernelCall::Release { .. } => 19,
+            KernelCall::Plot { .. } => 20,
         };
         KernelCall::NAMES[i]
     }
@@ -391,6 +445,13 @@ mod tests {
                 parts: vec![],
             },
             KernelCall::Release { handles: vec![1] },
+            KernelCall::Plot {
+                data: 1,
+                plot: PlotSpec::Hist {
+                    column: "x".into(),
+                    bins: Some(5),
+                },
+            },
         ];
         assert_eq!(calls.len(), KernelCall::NAMES.len());
         for call in calls {

@@ -9,10 +9,50 @@ use serde_json::Value;
 
 use veil_api::ops::Op;
 
-use veil_api::kernel::DataInfo;
+use veil_api::kernel::{DataInfo, Picture, PlotSpec};
 use veil_api::view::DataKind;
 
 use crate::bridge::{Handle, Held, KernelCall, Result, call, live, rich_via_rendered};
+
+/// A plot the kernel drew of a frame: a cell ending with it shows the picture (a Vega-Lite chart in
+/// JupyterLab, its SVG elsewhere).
+#[derive(Debug, Clone)]
+pub struct Plot(Picture);
+
+impl Plot {
+    /// What it shows, in words.
+    pub fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The picture as an SVG document (to save as a file).
+    pub fn svg(&self) -> &str {
+        &self.0.svg
+    }
+
+    /// The picture as a Vega-Lite v5 spec.
+    pub fn vega_lite(&self) -> &Value {
+        &self.0.vega_lite
+    }
+
+    /// evcxr's display hook: a cell whose value is a plot shows it.
+    pub fn evcxr_display(&self) {
+        crate::evcxr_show(self);
+    }
+}
+
+impl crate::Rich for Plot {
+    fn bundle(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("text/plain", self.0.title.clone()),
+            ("image/svg+xml", self.0.svg.clone()),
+            (VEGA_LITE, self.0.vega_lite.to_string()),
+        ]
+    }
+}
+
+/// Vega-Lite's MIME type, which JupyterLab draws with the Vega it bundles.
+pub const VEGA_LITE: &str = "application/vnd.vegalite.v5+json";
 
 /// A polars frame or an ndarray array held by the kernel. Cheap to clone; the kernel frees it when
 /// the last clone is dropped.
@@ -56,6 +96,55 @@ impl Data {
     /// A frame's column names (empty for arrays).
     pub fn columns(&self) -> &[String] {
         &self.info.columns
+    }
+
+    /// A histogram of a frame's numeric `column`, in 20 bins (`mock.hist("radius1")?`). A plot
+    /// draws what the cell already holds, a mock or a released result: it releases nothing.
+    pub fn hist(&self, column: &str) -> Result<Plot> {
+        self.plot(PlotSpec::Hist {
+            column: column.into(),
+            bins: None,
+        })
+    }
+
+    /// A histogram of a frame's numeric `column`, in `bins` bins.
+    pub fn hist_bins(&self, column: &str, bins: usize) -> Result<Plot> {
+        self.plot(PlotSpec::Hist {
+            column: column.into(),
+            bins: Some(bins),
+        })
+    }
+
+    /// A bar chart of a frame's `column`'s value counts, most frequent first.
+    pub fn bar_counts(&self, column: &str) -> Result<Plot> {
+        self.plot(PlotSpec::Counts {
+            column: column.into(),
+        })
+    }
+
+    /// A scatter plot of a frame's numeric column `y` against `x`.
+    pub fn scatter(&self, x: &str, y: &str) -> Result<Plot> {
+        self.plot(PlotSpec::Scatter {
+            x: x.into(),
+            y: y.into(),
+        })
+    }
+
+    /// A line through a frame's numeric column `y` against `x`, in the order of `x`.
+    pub fn line(&self, x: &str, y: &str) -> Result<Plot> {
+        self.plot(PlotSpec::Line {
+            x: x.into(),
+            y: y.into(),
+        })
+    }
+
+    /// Draws `spec` of this frame.
+    pub fn plot(&self, spec: PlotSpec) -> Result<Plot> {
+        call(KernelCall::Plot {
+            data: self.id(),
+            plot: spec,
+        })
+        .map(Plot)
     }
 
     /// The frame without `column`.

@@ -52,7 +52,7 @@ mod site;
 
 pub use bridge::{Error, Rendered, Result, use_bridge};
 pub use code::{Code, ExactMatch, OutputPolicy};
-pub use data::{Asset, Contributor, Data, Dataset, array, mock, read_csv, read_parquet};
+pub use data::{Asset, Contributor, Data, Dataset, Plot, array, mock, read_csv, read_parquet};
 pub use dp::{
     Budget, BudgetList, Check, DisclosureRules, Domain, DpPlan, DpQuery, DpRelease, DpValue,
     Receipt, Rules, Verdict, Verification,
@@ -231,7 +231,12 @@ pub fn evcxr_show<T: Rich + ?Sized>(value: &T) {
 pub fn display<T: Rich + ?Sized>(value: &T) {
     let mut bundle = serde_json::Map::new();
     for (mime, content) in value.bundle() {
-        bundle.insert(mime.to_string(), serde_json::Value::String(content));
+        // A JSON type (a Vega-Lite spec) travels as the JSON itself, not as a string of it.
+        let value = match mime.ends_with("+json") {
+            true => serde_json::from_str(&content).unwrap_or(serde_json::Value::String(content)),
+            false => serde_json::Value::String(content),
+        };
+        bundle.insert(mime.to_string(), value);
     }
     emit(&format!(
         "{DISPLAY_MARKER}{}",

@@ -687,6 +687,14 @@ impl Cells {
                 self.data_handle(veil::ops::eval(&step, &refs)?)
             }
             KernelCall::Values { data } => json!(values(&self.data(data)?)?),
+            KernelCall::Plot { data, plot } => {
+                let drawn = veil::plot::draw(&self.data(data)?, &plot)?;
+                typed(&k::Picture {
+                    title: drawn.title,
+                    svg: drawn.svg,
+                    vega_lite: drawn.vega_lite,
+                })
+            }
             KernelCall::Json { data } => match self.data(data)? {
                 Data::Json(v) => v,
                 Data::F64(a) => {

@@ -1005,6 +1005,11 @@ fn bundle(content: HashMap<String, String>) -> Option<Media> {
         .map(|(mime, data)| match mime.as_str() {
             "text/plain" => MediaType::Plain(data),
             "text/html" => MediaType::Html(data),
+            // A JSON type (a Vega-Lite spec) goes to the frontend as JSON, not as a string of it.
+            _ if mime.ends_with("+json") => {
+                let value = serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data));
+                MediaType::Other((mime, value))
+            }
             _ => MediaType::Other((mime, serde_json::Value::String(data))),
         })
         .collect();

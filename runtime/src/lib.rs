@@ -55,7 +55,8 @@
 //!   (private): SQLite (WAL, migrations) plus content-addressed blob files, written atomically.
 //!   [`progress`]: an upload's progress. [`backoff`]: slowing repeated failed logins. [`load`]: CSV
 //!   and Parquet loaders. [`audit`]: the append-only, hash-chained audit log, recorded and
-//!   verified.
+//!   verified. [`plot`]: histograms, value counts, scatter and line plots of a frame, as a
+//!   Vega-Lite spec and an SVG.
 //!
 //! **Engine** (`engine/`), computation that knows no caller: it reads no record and checks no role.
 //! - [`ops`]: the closed, serialisable op set pointers record, and its one evaluator; `analysis`
@@ -109,6 +110,7 @@ pub mod display;
 mod engine;
 pub mod error;
 pub mod load;
+pub mod plot;
 pub mod progress;
 mod store;
 mod validate;

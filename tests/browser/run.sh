@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The browser test: JupyterLab (from the test venv) on loopback with the installed Veil kernel, driven
 # by Playwright (playwright-core from npm) in Debian's chromium: opens tutorial 01, runs all cells,
-# checks no cell failed and the dataset table rendered, then opens the executed notebook as a file
-# shared with someone (untrusted) and checks the displays keep their look, then that Tab after a
-# method chain's `.` pops up that type's methods; screenshots of the three go under target/browser/. Expects the venv on PATH and the kernel installed in it (scripts/test.sh does both).
+# checks no cell failed, the dataset table rendered and a plot was drawn, then opens the executed
+# notebook as a file shared with someone (untrusted) and checks the displays keep their look, then
+# that Tab after a method chain's `.` pops up that type's methods; screenshots of the four go under
+# target/browser/. Expects the venv on PATH and the kernel installed in it (scripts/test.sh does both).
 # Usage: tests/browser/run.sh [NOTEBOOK]   (default: 01-datasets-and-assets.ipynb)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

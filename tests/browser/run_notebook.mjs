@@ -1,9 +1,9 @@
 // Opens a notebook in JupyterLab with Debian's chromium, runs all its cells, and checks what a person
-// would see: every cell ran, no error output, and the dataset table rendered as HTML. Then opens a
-// copy of the executed notebook written to disk as a file shared with someone would be (untrusted:
-// JupyterLab strips its outputs' <style> blocks) and checks the displays keep their look, and
-// that Tab after a method chain's `.` pops up the receiver type's public methods. Saves a screenshot
-// of each, either way.
+// would see: every cell ran, no error output, the dataset table rendered as HTML and the histogram
+// drawn. Then opens a copy of the executed notebook written to disk as a file shared with someone
+// would be (untrusted: JupyterLab strips its outputs' <style> blocks) and checks the displays keep
+// their look, and that Tab after a method chain's `.` pops up the receiver type's public methods.
+// Saves a screenshot of each, either way.
 //
 // Usage: node run_notebook.mjs URL TOKEN NOTEBOOK SCREENSHOT ROOT_DIR
 import { readFileSync, writeFileSync } from "node:fs";
@@ -90,6 +90,21 @@ try {
   console.log("browser test: the dataset table rendered as HTML");
   await page.screenshot({ path: screenshot });
   console.log(`browser test: screenshot in ${screenshot}`);
+
+  // The histograms: JupyterLab draws the Vega-Lite spec with the Vega it bundles (no network).
+  const chart = page.locator(".jp-OutputArea .vega-embed").first();
+  await chart.waitFor({ timeout: 60_000 });
+  await chart.evaluate((el) => el.scrollIntoView({ block: "center" }));
+  const drawn = page.locator(".jp-OutputArea .vega-embed :is(canvas, svg.marks)").first();
+  await drawn.waitFor({ timeout: 60_000 });
+  const box = await drawn.boundingBox();
+  if (!box || box.width < 100 || box.height < 100) {
+    await fail(`the plot did not render: ${JSON.stringify(box)}`);
+  }
+  await page.waitForTimeout(500);
+  const plotShot = screenshot.replace(/\.png$/, "-plot.png");
+  await page.screenshot({ path: plotShot });
+  console.log(`browser test: the histogram rendered (${Math.round(box.width)}x${Math.round(box.height)}); screenshot in ${plotShot}`);
 
   // The executed notebook as a file someone shares: written to disk, not saved by this JupyterLab,
   // so it opens untrusted. A probe output with a <style> block shows the sanitizer at work.

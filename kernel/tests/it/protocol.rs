@@ -1385,3 +1385,59 @@ async fn code_errors_and_panics_cite_the_cells_line() {
         );
     }
 }
+
+/// Issue 31: a cell ending with a plot of a frame it holds shows a Vega-Lite chart (JSON, for
+/// JupyterLab's own Vega) and an SVG of the same picture; a bad plot says what to do.
+#[tokio::test]
+async fn plots_show_as_vega_lite_and_svg() {
+    let mut k = start().await;
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../notebooks/data/breast_cancer_wisconsin_diagnostic.csv");
+    let (reply, outputs) = k
+        .execute(&format!(
+            "let frame = read_csv({:?})?;\nframe.hist(\"radius1\")?",
+            csv.canonicalize().unwrap()
+        ))
+        .await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
+    let result = outputs
+        .iter()
+        .find_map(|o| match o {
+            JupyterMessageContent::ExecuteResult(r) => Some(serde_json::to_value(&r.data).unwrap()),
+            _ => None,
+        })
+        .expect("an execute_result");
+    let spec = &result["application/vnd.vegalite.v5+json"];
+    assert_eq!(spec["mark"]["type"], "bar", "{result}");
+    let counted: f64 = spec["data"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["count"].as_f64().unwrap())
+        .sum();
+    assert_eq!(counted, 569.0, "every patient's radius binned");
+    let svg = result["image/svg+xml"].as_str().unwrap();
+    assert!(svg.starts_with("<svg") && !svg.contains("<script"), "{svg}");
+    assert!(
+        result["text/plain"]
+            .as_str()
+            .unwrap()
+            .contains("histogram of `radius1`")
+    );
+
+    let (_, outputs) = k.execute("frame.bar_counts(\"Diagnosis\")?").await;
+    assert!(
+        text_of(&outputs).contains("value counts of `Diagnosis`"),
+        "{}",
+        text_of(&outputs)
+    );
+    let (reply, _) = k.execute("frame.hist(\"Diagnosis\")?").await;
+    let JupyterMessageContent::ExecuteReply(r) = reply else {
+        panic!()
+    };
+    let error = r.error.expect("an error");
+    assert!(error.evalue.contains("bar_counts"), "{}", error.evalue);
+}

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const GROUND: &[&str] = &[
-    "error", "data", "display", "validate", "store", "progress", "backoff", "load", "audit",
+    "error", "data", "display", "validate", "store", "progress", "backoff", "load", "audit", "plot",
 ];
 const LAYERS: [&str; 5] = ["ground", "engine", "datasite", "client", "crate root"];
 /// What a client may name of the datasite: the link an in-process client calls through.
