@@ -104,6 +104,10 @@ def test_01_datasets_and_assets(tmp_path, monkeypatch):
     assert "B" in synthetic and "M" in synthetic, synthetic
     listed = texts(by_start["%datasets"])
     assert "Breast Cancer Biomarker" in listed and "Datasets (1)" in listed
+    # The histograms: a Vega-Lite chart with an SVG of the same picture.
+    [plot] = outputs(by_start['display(&features.hist("radius1")?);'], "execute_result")
+    assert plot["data"]["application/vnd.vegalite.v5+json"]["mark"]["type"] == "bar", plot["data"].keys()
+    assert plot["data"]["image/svg+xml"].startswith("<svg"), plot["data"]["image/svg+xml"][:80]
     mock = outputs(by_start["let uploaded = client.dataset(\"Breast Cancer Biomarker\")?;"], "execute_result")
     assert mock and "<table" in mock[0]["data"]["text/html"] and "radius1" in mock[0]["data"]["text/html"]
     assert (tmp_path / "home" / "cancer-research-centre" / "veil.db").exists()
@@ -112,6 +116,8 @@ def test_01_datasets_and_assets(tmp_path, monkeypatch):
 def test_02_private_data_and_pointers(tmp_path, monkeypatch):
     by_start = tutorial("02-private-data-and-pointers.ipynb", tmp_path, monkeypatch)
     assert "PermissionDenied" in texts(by_start["match radii.data() {"])
+    [scatter] = outputs(by_start['radii.mock()?.scatter("radius1", "texture1")?'], "execute_result")
+    assert scatter["data"]["application/vnd.vegalite.v5+json"]["mark"]["type"] == "point"
     pointer = outputs(by_start["let x = radii.pointer()?;"], "execute_result")
     assert pointer and "Mock result" in pointer[0]["data"]["text/html"]
     assert "Requests (1)" in texts(by_start["%requests"])
@@ -180,6 +186,8 @@ def test_06_releasing_results(tmp_path, monkeypatch):
     cell = lambda start: next(c for line, c in by_start.items() if line.startswith(start))
     counts = texts(cell("let diagnoses ="))
     assert "B:" in counts and "M:" in counts, counts
+    [bars] = outputs(cell('jane.dataset("Breast Cancer Biomarker")?.asset("Patients")?.mock()?.bar_counts'), "execute_result")
+    assert "value counts of `Diagnosis`" in bars["data"]["text/plain"]
     budgets = texts(by_start["jane.budgets()?"])
     assert "Privacy budgets (1)" in budgets and "jane@caltech.edu" in budgets
     assert "BudgetExceeded" in texts(by_start["// asking for ε = 1.5 with 1 left"])
@@ -208,3 +216,18 @@ def test_06_releasing_results(tmp_path, monkeypatch):
     assert "released to jane@caltech.edu" in texts(by_start["%approve #4"])
     assert "mean radius under 15: 12." in texts(cell("println!(\"mean radius under 15")), texts(cell("println!(\"mean radius under 15"))
     assert "hash chain verified" in texts(by_start["%audit verify"])
+
+
+def test_07_seed_003_whole(tmp_path, monkeypatch):
+    by_start = tutorial("07-seed-003-whole.ipynb", tmp_path, monkeypatch)
+    assert "my dataset" in texts(by_start['let guest_client = node.login("jane@caltech.edu", "abc123")?;'])
+    assert "Array<f64>: [1.0, 1.0, 1.0]" in texts(by_start["let mock = asset.mock()?;"])
+    # The code request with its policies: tried on the mock ((1 + 3)^2), then the real result once.
+    assert "16" in texts(by_start["let add_pow = function! {"])
+    assert "code `add_pow`, 0 of 1 runs used" in texts(by_start["let code_request = guest_client.request_code_execution(&add_pow, \"x + 3, squared, on the asset\")?;"])
+    released = texts(by_start['println!("pointer3: {:?}", pointer3.get()?.values()?);'])
+    assert "pointer3: [5.0, 7.0, 9.0]" in released and "add_pow: [16.0, 25.0, 36.0]" in released, released
+    services = texts(by_start["%help api"])
+    assert "client.datasets()" in services and "pointer.request(reason)" in services, services
+    assert "PySyft -> Veil" in texts(by_start["%help pysyft"])
+    assert "landed" in texts(by_start["%land"])
