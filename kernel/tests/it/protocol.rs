@@ -215,6 +215,29 @@ impl Kernel {
         let outputs = self.outputs(&id).await;
         (reply.content, outputs)
     }
+
+    /// Launches datasite `name` in a temporary directory from a cell, logs in as its owner (`owner`)
+    /// and uploads dataset `D` with one asset, `table` (real `values` [1, 2, 3], mock `zeros`), then
+    /// runs `then` in the same cell; the cell must succeed. The directory lives as long as the result.
+    async fn with_table(&mut self, name: &str, then: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let (reply, outputs) = self
+            .execute(&format!(
+                "let owner = LaunchOptions::new({name:?}).dir({:?}).reset(true).launch()?\n\
+                     .login(\"info@openmined.org\", \"changethis\")?;\n\
+                 let values = array(vec![1.0, 2.0, 3.0], &[3])?;\n\
+                 let zeros = array(vec![0.0, 0.0, 0.0], &[3])?;\n\
+                 owner.upload_dataset(Dataset::new(\"D\").asset(Asset::new(\"table\").data(&values).mock(&zeros)))?;\n\
+                 {then}",
+                dir.path()
+            ))
+            .await;
+        let JupyterMessageContent::ExecuteReply(r) = reply else {
+            panic!()
+        };
+        assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
+        dir
+    }
 }
 
 /// Issue 16: inspect (shift-tab) answered only free functions and magics. Every public method of the
@@ -671,22 +694,9 @@ async fn rust_cells_run_with_the_facade_in_scope() {
 #[tokio::test]
 async fn the_facades_own_errors_are_the_cells_error() {
     let mut k = start().await;
-    let site_dir = tempfile::tempdir().unwrap();
-    let (reply, outputs) = k
-        .execute(&format!(
-            "let owner = LaunchOptions::new(\"typos\").dir({:?}).reset(true).launch()?\n\
-                 .login(\"info@openmined.org\", \"changethis\")?;\n\
-             let values = array(vec![1.0, 2.0], &[2])?;\n\
-             let zeros = array(vec![0.0, 0.0], &[2])?;\n\
-             owner.upload_dataset(Dataset::new(\"D\").asset(Asset::new(\"table\").data(&values).mock(&zeros)))?;\n\
-             let ds = owner.dataset(\"D\")?;",
-            site_dir.path()
-        ))
+    let _site = k
+        .with_table("typos", "let ds = owner.dataset(\"D\")?;")
         .await;
-    let JupyterMessageContent::ExecuteReply(r) = reply else {
-        panic!()
-    };
-    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
     let cases = [
         (
             "let asset = ds.asset(\"tabel\")?;\nprintln!(\"after the error\");",
@@ -696,7 +706,7 @@ async fn the_facades_own_errors_are_the_cells_error() {
         (
             "let n = values.number()?;\nprintln!(\"after the error\");",
             "TypeMismatch",
-            "holds 2 values",
+            "holds 3 values",
         ),
         (
             "let socket = std::env::var(\"VEIL_BRIDGE_SOCKET\").unwrap();\n\
@@ -1226,23 +1236,12 @@ async fn cold_kernel_offline() {
 #[tokio::test]
 async fn completion_and_inspect_follow_the_receivers_type() {
     let mut k = start().await;
-    let site_dir = tempfile::tempdir().unwrap();
-    let (reply, outputs) = k
-        .execute(&format!(
-            "let owner = LaunchOptions::new(\"completing\").dir({:?}).reset(true).launch()?\n\
-                 .login(\"info@openmined.org\", \"changethis\")?;\n\
-             let values = array(vec![1.0, 2.0], &[2])?;\n\
-             let zeros = array(vec![0.0, 0.0], &[2])?;\n\
-             owner.upload_dataset(Dataset::new(\"D\").asset(Asset::new(\"table\").data(&values).mock(&zeros)))?;\n\
-             let asset = owner.dataset(\"D\")?.asset(\"table\")?;\n\
-             let pointer = asset.pointer()?;",
-            site_dir.path()
-        ))
+    let _site = k
+        .with_table(
+            "completing",
+            "let asset = owner.dataset(\"D\")?.asset(\"table\")?;\nlet pointer = asset.pointer()?;",
+        )
         .await;
-    let JupyterMessageContent::ExecuteReply(r) = reply else {
-        panic!()
-    };
-    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
 
     for code in [
         "pointer.",
@@ -1313,22 +1312,12 @@ async fn completion_and_inspect_follow_the_receivers_type() {
 #[tokio::test]
 async fn code_errors_and_panics_cite_the_cells_line() {
     let mut k = start().await;
-    let site_dir = tempfile::tempdir().unwrap();
-    let (reply, outputs) = k
-        .execute(&format!(
-            "let owner = LaunchOptions::new(\"cited\").dir({:?}).reset(true).launch()?\n\
-                 .login(\"info@openmined.org\", \"changethis\")?;\n\
-             let values = array(vec![1.0, 2.0, 3.0], &[3])?;\n\
-             let zeros = array(vec![0.0, 0.0, 0.0], &[3])?;\n\
-             owner.upload_dataset(Dataset::new(\"D\").asset(Asset::new(\"v\").data(&values).mock(&zeros)))?;\n\
-             let asset = owner.dataset(\"D\")?.asset(\"v\")?;",
-            site_dir.path()
-        ))
+    let _site = k
+        .with_table(
+            "cited",
+            "let asset = owner.dataset(\"D\")?.asset(\"table\")?;",
+        )
         .await;
-    let JupyterMessageContent::ExecuteReply(r) = reply else {
-        panic!()
-    };
-    assert_eq!(r.status, ReplyStatus::Ok, "{outputs:?}");
     let cases = [
         (
             "let f = function! {\n    fn f(x: Array1<f64>) -> f64 {\n        let total: f64 = x.sum();\n        let wrong: String = total;\n        undefined_name + 1.0\n    }\n}\n.input_policy(ExactMatch::new().asset(\"x\", &asset));\nf.run_on_mocks()?",
