@@ -39,10 +39,11 @@ class VeilKernelTests(jkt.KernelTests):
     completion_samples = [
         {"text": "%dat", "matches": {"%datasite", "%datasets"}},
         {"text": "%he", "matches": {"%help"}},
-        # After `pointer.`, `client.`, `dataset.`: that type's methods (rust-analyzer, through evcxr).
+        # After `pointer.`, `client.`, `dataset.`: that type's public methods, as calls to fill in (the
+        # kernel reads each variable's type from evcxr; kernel/src/complete.rs).
         {"text": "pointer.ma", "matches": {"max()"}},
         {"text": "client.datas", "matches": {"datasets()", "dataset(name)"}},
-        {"text": "dataset.asse", "matches": {"asset(name)", "assets"}},
+        {"text": "dataset.asse", "matches": {"asset(name)"}},
         {"text": "asset.poi", "matches": {"pointer()"}},
     ]
 

@@ -139,6 +139,39 @@ pub fn methods(owner: &str, prefix: &str) -> Vec<&'static Entry> {
         .collect()
 }
 
+/// What a completion inserts for method `entry`: its name and its parameters' names, as
+/// rust-analyzer writes a call (`max()`, `dataset(name)`), for the user to fill in.
+pub fn call_text(entry: &Entry) -> String {
+    let params = entry
+        .signature
+        .split_once('(')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    // The parameter list, split at its own commas (not those inside `<..>`, `(..)` or `[..]`).
+    let (mut depth, mut names, mut current) = (0i32, Vec::new(), String::new());
+    for c in params.chars() {
+        match c {
+            '(' | '<' | '[' => depth += 1,
+            ')' | '>' | ']' if depth == 0 => break,
+            ')' | '>' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                names.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    names.push(current);
+    let names: Vec<&str> = names
+        .iter()
+        .filter_map(|p| p.split_once(':').map(|(name, _)| name.trim()))
+        .map(|name| name.trim_start_matches("mut ").trim())
+        .filter(|name| !name.is_empty())
+        .collect();
+    format!("{}({})", entry.name, names.join(", "))
+}
+
 /// Whether a signature's first parameter is the receiver (`self`, `&self`, `&mut self`).
 fn takes_self(signature: &str) -> bool {
     let Some((_, params)) = signature.split_once('(') else {
@@ -203,6 +236,10 @@ mod tests {
         let mut sorted = listed.clone();
         sorted.sort_unstable();
         assert_eq!(listed, sorted);
+        let text = |owner: &str, name: &str| call_text(docs::associated(owner, name).unwrap());
+        assert_eq!(text("Pointer", "max"), "max()");
+        assert_eq!(text("Client", "dataset"), "dataset(name)");
+        assert_eq!(text("Pointer", "group_by"), "group_by(by, aggs)");
         let built: Vec<&str> = methods("Dataset", "")
             .iter()
             .map(|e| e.name.as_str())

@@ -840,7 +840,7 @@ fn complete(ctx: &mut CommandContext, code: &str, cursor: usize) -> Completions 
             .iter()
             .map(|e| {
                 serde_json::json!({
-                    "start": start, "end": cursor, "text": e.name,
+                    "start": start, "end": cursor, "text": crate::complete::call_text(e),
                     "type": "method", "signature": e.signature,
                 })
             })
@@ -848,7 +848,10 @@ fn complete(ctx: &mut CommandContext, code: &str, cursor: usize) -> Completions 
         let mut metadata = serde_json::Map::new();
         metadata.insert("_jupyter_types_experimental".into(), types.into());
         return Completions {
-            matches: methods.iter().map(|e| e.name.clone()).collect(),
+            matches: methods
+                .iter()
+                .map(|e| crate::complete::call_text(e))
+                .collect(),
             start,
             end: cursor,
             metadata,
