@@ -57,12 +57,21 @@ fn guard_datasite_memory() {
 /// Runs `cmd` (piped output, in a process group of its own) for at most `wall`, then kills its
 /// whole group: what it started ends with it.
 pub(super) fn supervise(cmd: &mut Command, wall: Duration, what: &str) -> Result<Finished> {
-    let mut child = cmd
-        .stdout(Stdio::piped())
+    cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| Error::Runner(format!("starting {what}: {e}")))?;
+        .process_group(0);
+    // A binary just written may still be open for writing in a child another thread forked
+    // before that child's exec closed it: exec then fails with "text file busy" for that moment.
+    let mut tries = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other.map_err(|e| Error::Runner(format!("starting {what}: {e}")))?,
+        }
+    };
     // Readers send what they kept; a process the job left behind (in a session of its own, out of
     // reach of the group kill) may hold the pipes open, so they are waited for only briefly.
     let tail = |mut r: Box<dyn Read + Send>| {
