@@ -315,6 +315,53 @@ macro_rules! op_methods {
     };
 }
 
+/// The plotting methods of a frame a program or a cell holds (`veil::Data`, the facade's `Data`),
+/// written once over its own `fn plot(&self, spec: PlotSpec) -> Result<Plot>`, with the invoking
+/// crate's `Result` and `Plot` in scope. Each method names a [`PlotSpec`](crate::kernel::PlotSpec)
+/// and draws it. A plot draws what the holder already has, a mock or a released result: it
+/// releases nothing.
+#[macro_export]
+macro_rules! plot_methods {
+    ($t:ty) => {
+        impl $t {
+            /// A histogram of a frame's numeric `column`, in 20 bins (`mock.hist("radius1")?`).
+            pub fn hist(&self, column: &str) -> Result<Plot> {
+                self.plot($crate::kernel::PlotSpec::Hist {
+                    column: column.into(),
+                    bins: None,
+                })
+            }
+            /// A histogram of a frame's numeric `column`, in `bins` bins.
+            pub fn hist_bins(&self, column: &str, bins: usize) -> Result<Plot> {
+                self.plot($crate::kernel::PlotSpec::Hist {
+                    column: column.into(),
+                    bins: Some(bins),
+                })
+            }
+            /// A bar chart of a frame's `column`'s value counts, most frequent first.
+            pub fn bar_counts(&self, column: &str) -> Result<Plot> {
+                self.plot($crate::kernel::PlotSpec::Counts {
+                    column: column.into(),
+                })
+            }
+            /// A scatter plot of a frame's numeric column `y` against `x`.
+            pub fn scatter(&self, x: &str, y: &str) -> Result<Plot> {
+                self.plot($crate::kernel::PlotSpec::Scatter {
+                    x: x.into(),
+                    y: y.into(),
+                })
+            }
+            /// A line through a frame's numeric column `y` against `x`, in the order of `x`.
+            pub fn line(&self, x: &str, y: &str) -> Result<Plot> {
+                self.plot($crate::kernel::PlotSpec::Line {
+                    x: x.into(),
+                    y: y.into(),
+                })
+            }
+        }
+    };
+}
+
 /// Makes each handle `$t` read as the view it was fetched with, its field `view: $v`: `Deref` and
 /// no `DerefMut`, so a handle's fields are read-only and the datasite has nothing in them to believe.
 #[macro_export]

@@ -98,46 +98,6 @@ impl Data {
         &self.info.columns
     }
 
-    /// A histogram of a frame's numeric `column`, in 20 bins (`mock.hist("radius1")?`). A plot
-    /// draws what the cell already holds, a mock or a released result: it releases nothing.
-    pub fn hist(&self, column: &str) -> Result<Plot> {
-        self.plot(PlotSpec::Hist {
-            column: column.into(),
-            bins: None,
-        })
-    }
-
-    /// A histogram of a frame's numeric `column`, in `bins` bins.
-    pub fn hist_bins(&self, column: &str, bins: usize) -> Result<Plot> {
-        self.plot(PlotSpec::Hist {
-            column: column.into(),
-            bins: Some(bins),
-        })
-    }
-
-    /// A bar chart of a frame's `column`'s value counts, most frequent first.
-    pub fn bar_counts(&self, column: &str) -> Result<Plot> {
-        self.plot(PlotSpec::Counts {
-            column: column.into(),
-        })
-    }
-
-    /// A scatter plot of a frame's numeric column `y` against `x`.
-    pub fn scatter(&self, x: &str, y: &str) -> Result<Plot> {
-        self.plot(PlotSpec::Scatter {
-            x: x.into(),
-            y: y.into(),
-        })
-    }
-
-    /// A line through a frame's numeric column `y` against `x`, in the order of `x`.
-    pub fn line(&self, x: &str, y: &str) -> Result<Plot> {
-        self.plot(PlotSpec::Line {
-            x: x.into(),
-            y: y.into(),
-        })
-    }
-
     /// Draws `spec` of this frame.
     pub fn plot(&self, spec: PlotSpec) -> Result<Plot> {
         call(KernelCall::Plot {
@@ -205,6 +165,7 @@ impl Data {
 }
 
 veil_api::op_methods!(Data);
+veil_api::plot_methods!(Data);
 
 rich_via_rendered!(Data => |d: &Data| live(&d.handle));
 

@@ -3,9 +3,9 @@
 //! hand-written list: a method's answer is its signature and the first paragraph of its docs, as the
 //! code that cells link has them.
 //!
-//! The op methods (`sum`, `pow`, `column`, ...) are written once in `veil_api::op_methods!` and
-//! stamped on `Pointer` and `Data`; their answers come from that macro's body, for each type it is
-//! invoked on.
+//! The op methods (`sum`, `pow`, `column`, ...) and the plot methods (`hist`, `scatter`, ...) are
+//! written once in `veil_api::op_methods!` and `veil_api::plot_methods!` and stamped on the types
+//! each is invoked on; their answers come from the macro's body, for each of those types.
 
 use std::sync::OnceLock;
 
@@ -45,18 +45,19 @@ pub fn index() -> &'static [Entry] {
             .filter(|(path, _)| path.ends_with(".rs"))
             .filter_map(|(_, text)| syn::parse_file(text).ok())
             .collect();
-        let op_methods = files
+        let stamped: Stamped = STAMPING_MACROS
             .iter()
-            .find_map(|f| macro_body(&f.items, "op_methods"))
-            .map(|items| {
+            .filter_map(|name| {
+                let items = files.iter().find_map(|f| macro_body(&f.items, name))?;
                 let mut methods = Vec::new();
-                collect(&items, None, &mut methods);
+                collect(&items, &Stamped::new(), &mut methods);
                 methods.retain(|e| e.owner.is_some());
-                methods
-            });
+                Some((*name, methods))
+            })
+            .collect();
         let mut entries = Vec::new();
         for file in &files {
-            collect(&file.items, op_methods.as_ref(), &mut entries);
+            collect(&file.items, &stamped, &mut entries);
         }
         // `handle_methods!();`: the handles' methods written once, on the types it names.
         if files.iter().any(|f| invokes(&f.items, "handle_methods"))
@@ -64,7 +65,7 @@ pub fn index() -> &'static [Entry] {
                 .iter()
                 .find_map(|f| macro_body(&f.items, "handle_methods"))
         {
-            collect(&items, None, &mut entries);
+            collect(&items, &Stamped::new(), &mut entries);
         }
         entries
     })
@@ -166,7 +167,13 @@ pub fn answer(entries: &[&Entry]) -> String {
     out.join("\n\n")
 }
 
-fn collect(items: &[Item], op_methods: Option<&Vec<Entry>>, out: &mut Vec<Entry>) {
+/// The macros that stamp methods on the type they are invoked on (`op_methods!(Pointer);`).
+const STAMPING_MACROS: [&str; 2] = ["op_methods", "plot_methods"];
+
+/// Each stamping macro's methods, read from its body (owned by `OpTarget` until stamped).
+type Stamped = std::collections::HashMap<&'static str, Vec<Entry>>;
+
+fn collect(items: &[Item], stamped: &Stamped, out: &mut Vec<Entry>) {
     for item in items {
         match item {
             Item::Fn(f) if public(&f.vis) => {
@@ -204,7 +211,7 @@ fn collect(items: &[Item], op_methods: Option<&Vec<Entry>>, out: &mut Vec<Entry>
                     &m.attrs,
                 ));
                 if let Some((_, items)) = &m.content {
-                    collect(items, op_methods, out);
+                    collect(items, stamped, out);
                 }
             }
             Item::Impl(imp) if imp.trait_.is_none() => {
@@ -220,14 +227,14 @@ fn collect(items: &[Item], op_methods: Option<&Vec<Entry>>, out: &mut Vec<Entry>
                 }
             }
             // `op_methods!(Pointer);`: the macro's methods, on that type.
-            Item::Macro(m)
-                if m.mac
+            Item::Macro(m) if m.ident.is_none() => {
+                let methods = m
+                    .mac
                     .path
                     .segments
                     .last()
-                    .is_some_and(|s| s.ident == "op_methods") =>
-            {
-                let (Some(methods), Ok(ty)) = (op_methods, m.mac.parse_body::<syn::Type>()) else {
+                    .and_then(|s| stamped.get(s.ident.to_string().as_str()));
+                let (Some(methods), Ok(ty)) = (methods, m.mac.parse_body::<syn::Type>()) else {
                     continue;
                 };
                 let Some(owner) = type_name(&ty) else {
@@ -418,5 +425,12 @@ mod tests {
             "{text}"
         );
         assert!(!methods_of("Client").is_empty());
+        // The plot methods, stamped by their own macro on the facade's Data.
+        let hist = associated("Data", "hist").expect("Data::hist");
+        assert_eq!(
+            hist.signature,
+            "pub fn hist(&self, column: &str) -> Result<Plot>"
+        );
+        assert!(hist.doc.contains("histogram"), "{hist:?}");
     }
 }

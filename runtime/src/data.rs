@@ -14,6 +14,7 @@ use polars::prelude::{DataFrame, ParquetReader, ParquetWriter, SerReader};
 
 use crate::display::{self, Render, Table};
 use crate::error::{Error, Result};
+use crate::plot::Plot;
 use veil_api::kernel::PlotSpec;
 
 /// A frame or an array: what an asset's real data and mock are made of.
@@ -76,47 +77,8 @@ impl Data {
             }
     }
 
-    /// A histogram of a frame's numeric `column`, in 20 bins.
-    pub fn hist(&self, column: &str) -> Result<crate::plot::Plot> {
-        self.plot(PlotSpec::Hist {
-            column: column.into(),
-            bins: None,
-        })
-    }
-
-    /// A histogram of a frame's numeric `column`, in `bins` bins.
-    pub fn hist_bins(&self, column: &str, bins: usize) -> Result<crate::plot::Plot> {
-        self.plot(PlotSpec::Hist {
-            column: column.into(),
-            bins: Some(bins),
-        })
-    }
-
-    /// A bar chart of a frame's `column`'s value counts, most frequent first.
-    pub fn bar_counts(&self, column: &str) -> Result<crate::plot::Plot> {
-        self.plot(PlotSpec::Counts {
-            column: column.into(),
-        })
-    }
-
-    /// A scatter plot of a frame's numeric column `y` against `x`.
-    pub fn scatter(&self, x: &str, y: &str) -> Result<crate::plot::Plot> {
-        self.plot(PlotSpec::Scatter {
-            x: x.into(),
-            y: y.into(),
-        })
-    }
-
-    /// A line through a frame's numeric column `y` against `x`, in the order of `x`.
-    pub fn line(&self, x: &str, y: &str) -> Result<crate::plot::Plot> {
-        self.plot(PlotSpec::Line {
-            x: x.into(),
-            y: y.into(),
-        })
-    }
-
     /// Draws `spec` of this value (see [`crate::plot`]).
-    pub fn plot(&self, spec: PlotSpec) -> Result<crate::plot::Plot> {
+    pub fn plot(&self, spec: PlotSpec) -> Result<Plot> {
         crate::plot::draw(self, &spec)
     }
 
@@ -355,6 +317,8 @@ impl Data {
         table
     }
 }
+
+veil_api::plot_methods!(Data);
 
 impl Render for Data {
     fn text(&self) -> String {
