@@ -1,0 +1,600 @@
+//! Parity: each chain of steps gives the same value (or an error on both sides) in memory
+//! (`ops::eval` on the whole frame) and on the plan path (DataFusion over the same rows written as
+//! Parquet files and read in place), over the tutorial data and generated data with nulls, NaN,
+//! ties, booleans, text, empty filters, and rows split across several files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use polars::prelude::{Column, DataFrame, DataType, ParquetWriter};
+
+use super::*;
+use crate::engine::ops::{self, Arith, Compare, Op, Reduce, Unary};
+
+fn tutorial() -> DataFrame {
+    crate::load::read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../notebooks/data/breast_cancer_wisconsin_diagnostic.csv"
+    ))
+    .unwrap()
+}
+
+/// 60 rows: `id` unique, `x` floats with NaN and nulls, `k` integers with ties and nulls, `flag`
+/// booleans, `label` text with nulls.
+fn generated() -> DataFrame {
+    let n = 60;
+    let x: Vec<Option<f64>> = (0..n)
+        .map(|i| match i % 11 {
+            3 => None,
+            7 => Some(f64::NAN),
+            _ => Some(((i * 37) % 23) as f64 / 7.0 - 1.5),
+        })
+        .collect();
+    let k: Vec<Option<i64>> = (0..n)
+        .map(|i| if i % 13 == 5 { None } else { Some(i % 4) })
+        .collect();
+    let label: Vec<Option<&str>> = (0..n)
+        .map(|i| match i % 5 {
+            0 => None,
+            1 | 3 => Some("a"),
+            2 => Some("b"),
+            _ => Some("c"),
+        })
+        .collect();
+    DataFrame::new_infer_height(vec![
+        Column::new("id".into(), (0..n).collect::<Vec<i64>>()),
+        Column::new("x".into(), x),
+        Column::new("k".into(), k),
+        Column::new(
+            "flag".into(),
+            (0..n).map(|i| i % 3 == 0).collect::<Vec<_>>(),
+        ),
+        Column::new("label".into(), label),
+    ])
+    .unwrap()
+}
+
+/// Writes `df` as `parts` Parquet files in `dir`, rows in order across them.
+fn write_parts(df: &DataFrame, dir: &Path, parts: usize) {
+    let per = df.height().div_ceil(parts);
+    for p in 0..parts {
+        let mut part = df.slice((p * per) as i64, per);
+        let file = std::fs::File::create(dir.join(format!("part-{p}.parquet"))).unwrap();
+        ParquetWriter::new(file).finish(&mut part).unwrap();
+    }
+}
+
+fn asset() -> Step {
+    Step::new(
+        Op::Asset {
+            asset_id: "a".into(),
+        },
+        [],
+    )
+}
+
+fn in_memory(df: &DataFrame, steps: &[Step]) -> Result<Data> {
+    let mut values: Vec<Data> = Vec::new();
+    for step in steps {
+        let value = match &step.op {
+            Op::Asset { .. } => Data::Frame(df.clone()),
+            op => {
+                let inputs: Vec<&Data> = step.inputs.iter().map(|i| &values[*i]).collect();
+                ops::eval(op, &inputs)?
+            }
+        };
+        values.push(value);
+    }
+    Ok(values.pop().unwrap())
+}
+
+fn planned(engine: &Engine, dir: &Path, steps: &[Step]) -> Result<Data> {
+    let sources = HashMap::from([("a".to_string(), Source::Parquet(dir.to_path_buf()))]);
+    to_data(engine.run(steps, &sources)?)
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300)
+}
+
+/// A frame column's values as text, numbers as `f64` to compare within rounding.
+fn cells(column: &Column) -> Vec<Result<Option<f64>, Option<String>>> {
+    if column.dtype().is_primitive_numeric() || column.dtype().is_bool() {
+        let floats = column.cast(&DataType::Float64).unwrap();
+        floats.f64().unwrap().iter().map(Ok).collect()
+    } else {
+        let text = column.cast(&DataType::String).unwrap();
+        text.str()
+            .unwrap()
+            .iter()
+            .map(|v| Err(v.map(str::to_string)))
+            .collect()
+    }
+}
+
+fn same(label: &str, memory: &Result<Data>, plan: &Result<Data>) {
+    match (memory, plan) {
+        (Err(_), Err(_)) => {}
+        (Ok(Data::F64(a)), Ok(Data::F64(b))) => {
+            assert_eq!(a.shape(), b.shape(), "{label}: shapes");
+            for (x, y) in a.iter().zip(b.iter()) {
+                assert!(close(*x, *y), "{label}: {a} in memory, {b} planned");
+            }
+        }
+        (Ok(Data::Frame(a)), Ok(Data::Frame(b))) => {
+            let names = |df: &DataFrame| -> Vec<String> {
+                df.get_column_names()
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect()
+            };
+            assert_eq!(names(a), names(b), "{label}: columns");
+            assert_eq!(a.height(), b.height(), "{label}: rows\n{a}\n{b}");
+            for (ca, cb) in a.columns().iter().zip(b.columns()) {
+                for (x, y) in cells(ca).into_iter().zip(cells(cb)) {
+                    let ok = match (&x, &y) {
+                        (Ok(Some(p)), Ok(Some(q))) => close(*p, *q),
+                        _ => x == y,
+                    };
+                    assert!(
+                        ok,
+                        "{label}: column {}: {x:?} vs {y:?}\n{a}\n{b}",
+                        ca.name()
+                    );
+                }
+            }
+        }
+        _ => panic!("{label}: in memory {memory:?}, planned {plan:?}"),
+    }
+}
+
+fn reduce(kind: Reduce) -> Op {
+    Op::Reduce { kind, axis: None }
+}
+
+fn column(name: &str) -> Op {
+    Op::Column { name: name.into() }
+}
+
+fn cmp(kind: Compare, v: f64) -> Op {
+    Op::Compare {
+        kind,
+        scalar: Some(v),
+    }
+}
+
+fn arith(kind: Arith, v: f64, scalar_left: bool) -> Op {
+    Op::Arith {
+        kind,
+        scalar: Some(v),
+        scalar_left,
+    }
+}
+
+const REDUCTIONS: [Reduce; 6] = [
+    Reduce::Sum,
+    Reduce::Mean,
+    Reduce::Min,
+    Reduce::Max,
+    Reduce::Var,
+    Reduce::Std,
+];
+
+/// Chains over the generated frame; each names what it exercises.
+fn generated_chains() -> Vec<(String, Vec<Step>)> {
+    let mut chains: Vec<(String, Vec<Step>)> = Vec::new();
+    for name in ["x", "k", "id", "flag"] {
+        for kind in REDUCTIONS {
+            chains.push((
+                format!("{kind:?} of {name}"),
+                vec![
+                    asset(),
+                    Step::new(column(name), [0]),
+                    Step::new(reduce(kind), [1]),
+                ],
+            ));
+        }
+        chains.push((
+            format!("{name} as an array"),
+            vec![asset(), Step::new(column(name), [0])],
+        ));
+    }
+    for kind in [
+        Compare::Lt,
+        Compare::Le,
+        Compare::Gt,
+        Compare::Ge,
+        Compare::Eq,
+        Compare::Ne,
+    ] {
+        for v in [0.5, 1.0, f64::NAN] {
+            chains.push((
+                format!("x {kind:?} {v}"),
+                vec![
+                    asset(),
+                    Step::new(column("x"), [0]),
+                    Step::new(cmp(kind, v), [1]),
+                ],
+            ));
+        }
+        chains.push((
+            format!("x {kind:?} k"),
+            vec![
+                asset(),
+                Step::new(column("x"), [0]),
+                Step::new(column("k"), [0]),
+                Step::new(Op::Compare { kind, scalar: None }, [1, 2]),
+            ],
+        ));
+    }
+    for kind in [
+        Arith::Add,
+        Arith::Sub,
+        Arith::Mul,
+        Arith::Div,
+        Arith::Rem,
+        Arith::Pow,
+    ] {
+        for (v, left) in [(2.0, false), (2.0, true), (0.0, false), (-1.5, true)] {
+            chains.push((
+                format!("x {kind:?} {v} (scalar left: {left})"),
+                vec![
+                    asset(),
+                    Step::new(column("x"), [0]),
+                    Step::new(arith(kind, v, left), [1]),
+                ],
+            ));
+        }
+        chains.push((
+            format!("x {kind:?} k"),
+            vec![
+                asset(),
+                Step::new(column("x"), [0]),
+                Step::new(column("k"), [0]),
+                Step::new(
+                    Op::Arith {
+                        kind,
+                        scalar: None,
+                        scalar_left: false,
+                    },
+                    [1, 2],
+                ),
+            ],
+        ));
+    }
+    for kind in [Unary::Neg, Unary::Abs, Unary::Sqrt, Unary::Exp, Unary::Log] {
+        chains.push((
+            format!("{kind:?} of x"),
+            vec![
+                asset(),
+                Step::new(column("x"), [0]),
+                Step::new(Op::Unary { kind }, [1]),
+            ],
+        ));
+    }
+    // Filters: by a comparison, by a text match, by a mask with NaN (kept), and empty ones.
+    for (what, threshold) in [("some rows", 0.5), ("no rows", 1e9)] {
+        for kind in REDUCTIONS {
+            chains.push((
+                format!("{kind:?} of k where x > {threshold} ({what})"),
+                vec![
+                    asset(),
+                    Step::new(column("x"), [0]),
+                    Step::new(cmp(Compare::Gt, threshold), [1]),
+                    Step::new(Op::Filter, [0, 2]),
+                    Step::new(column("k"), [3]),
+                    Step::new(reduce(kind), [4]),
+                ],
+            ));
+        }
+        chains.push((
+            format!("rows where x > {threshold} ({what})"),
+            vec![
+                asset(),
+                Step::new(column("x"), [0]),
+                Step::new(cmp(Compare::Gt, threshold), [1]),
+                Step::new(Op::Filter, [0, 2]),
+            ],
+        ));
+        chains.push((
+            format!("row count where x > {threshold} ({what})"),
+            vec![
+                asset(),
+                Step::new(column("x"), [0]),
+                Step::new(cmp(Compare::Gt, threshold), [1]),
+                Step::new(Op::Filter, [0, 2]),
+                Step::new(Op::RowCount, [3]),
+            ],
+        ));
+        chains.push((
+            format!("k's values where x > {threshold} ({what})"),
+            vec![
+                asset(),
+                Step::new(column("x"), [0]),
+                Step::new(column("k"), [0]),
+                Step::new(cmp(Compare::Gt, threshold), [1]),
+                Step::new(Op::Filter, [2, 3]),
+            ],
+        ));
+    }
+    chains.push((
+        "rows labelled b, counted".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::TextEquals {
+                    column: "label".into(),
+                    value: "b".into(),
+                },
+                [0],
+            ),
+            Step::new(Op::Filter, [0, 1]),
+            Step::new(Op::RowCount, [2]),
+        ],
+    ));
+    chains.push((
+        "rows where x itself is the mask (NaN keeps)".into(),
+        vec![
+            asset(),
+            Step::new(column("x"), [0]),
+            Step::new(Op::Filter, [0, 1]),
+        ],
+    ));
+    for (by, descending) in [("id", true), ("x", false), ("x", true), ("label", false)] {
+        chains.push((
+            format!("sorted by {by} (descending: {descending}), first 9"),
+            vec![
+                asset(),
+                Step::new(
+                    Op::Sort {
+                        by: by.into(),
+                        descending,
+                    },
+                    [0],
+                ),
+                Step::new(Op::Head { n: 9 }, [1]),
+                Step::new(
+                    Op::Select {
+                        columns: vec![by.into()],
+                    },
+                    [2],
+                ),
+            ],
+        ));
+    }
+    chains.push((
+        "first 7 rows".into(),
+        vec![asset(), Step::new(Op::Head { n: 7 }, [0])],
+    ));
+    chains.push((
+        "first 100 rows of 60".into(),
+        vec![asset(), Step::new(Op::Head { n: 100 }, [0])],
+    ));
+    chains.push((
+        "label and x".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::Select {
+                    columns: vec!["label".into(), "x".into()],
+                },
+                [0],
+            ),
+        ],
+    ));
+    chains.push((
+        "a computed column replacing k, and a new one".into(),
+        vec![
+            asset(),
+            Step::new(column("id"), [0]),
+            Step::new(arith(Arith::Mul, 2.0, false), [1]),
+            Step::new(Op::WithColumn { name: "k".into() }, [0, 2]),
+            Step::new(
+                Op::WithColumn {
+                    name: "twice".into(),
+                },
+                [3, 2],
+            ),
+        ],
+    ));
+    chains.push((
+        "a filter on a selection, by a column it does not show".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::Select {
+                    columns: vec!["id".into()],
+                },
+                [0],
+            ),
+            Step::new(column("x"), [0]),
+            Step::new(cmp(Compare::Lt, 0.0), [2]),
+            Step::new(Op::Filter, [1, 3]),
+        ],
+    ));
+    // Errors on both sides: text as numbers, a missing column, an array where a frame is needed.
+    chains.push((
+        "text as numbers".into(),
+        vec![asset(), Step::new(column("label"), [0])],
+    ));
+    chains.push((
+        "a missing column".into(),
+        vec![asset(), Step::new(column("nope"), [0])],
+    ));
+    chains.push((
+        "a column of an array".into(),
+        vec![
+            asset(),
+            Step::new(column("x"), [0]),
+            Step::new(column("x"), [1]),
+        ],
+    ));
+    chains
+}
+
+fn tutorial_chains() -> Vec<(String, Vec<Step>)> {
+    let mut chains = Vec::new();
+    for kind in REDUCTIONS {
+        chains.push((
+            format!("{kind:?} of texture1 where radius1 > 15"),
+            vec![
+                asset(),
+                Step::new(column("radius1"), [0]),
+                Step::new(cmp(Compare::Gt, 15.0), [1]),
+                Step::new(Op::Filter, [0, 2]),
+                Step::new(column("texture1"), [3]),
+                Step::new(reduce(kind), [4]),
+            ],
+        ));
+    }
+    chains.push((
+        "malignant rows, counted".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::TextEquals {
+                    column: "Diagnosis".into(),
+                    value: "M".into(),
+                },
+                [0],
+            ),
+            Step::new(Op::Filter, [0, 1]),
+            Step::new(Op::RowCount, [2]),
+        ],
+    ));
+    chains.push((
+        "the five largest areas".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::Sort {
+                    by: "area1".into(),
+                    descending: true,
+                },
+                [0],
+            ),
+            Step::new(Op::Head { n: 5 }, [1]),
+            Step::new(
+                Op::Select {
+                    columns: vec!["area1".into(), "Diagnosis".into()],
+                },
+                [2],
+            ),
+        ],
+    ));
+    chains.push((
+        "radius over texture, mean".into(),
+        vec![
+            asset(),
+            Step::new(column("radius1"), [0]),
+            Step::new(column("texture1"), [0]),
+            Step::new(
+                Op::Arith {
+                    kind: Arith::Div,
+                    scalar: None,
+                    scalar_left: false,
+                },
+                [1, 2],
+            ),
+            Step::new(reduce(Reduce::Mean), [3]),
+        ],
+    ));
+    chains
+}
+
+fn check(frame: &DataFrame, parts: usize, chains: Vec<(String, Vec<Step>)>) {
+    let dir = tempfile::tempdir().unwrap();
+    write_parts(frame, dir.path(), parts);
+    let engine = Engine::new(Limits::default()).unwrap();
+    let mut failures = Vec::new();
+    for (label, steps) in chains {
+        let memory = in_memory(frame, &steps);
+        let plan = planned(&engine, dir.path(), &steps);
+        let compared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            same(&label, &memory, &plan)
+        }));
+        if let Err(panic) = compared {
+            failures.push(
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_else(|| label.clone()),
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn the_plan_path_gives_what_memory_gives_on_generated_data() {
+    check(&generated(), 3, generated_chains());
+}
+
+#[test]
+fn the_plan_path_gives_what_memory_gives_on_the_tutorial_data() {
+    check(&tutorial(), 2, tutorial_chains());
+}
+
+#[test]
+fn a_result_over_the_limit_is_refused_while_it_streams() {
+    let frame = generated();
+    let dir = tempfile::tempdir().unwrap();
+    write_parts(&frame, dir.path(), 3);
+    let engine = Engine::new(Limits {
+        max_values: 100,
+        ..Limits::default()
+    })
+    .unwrap();
+    let whole = planned(&engine, dir.path(), &[asset()]);
+    let message = whole.unwrap_err().to_string();
+    assert!(message.contains("more than 100 values"), "{message}");
+    // A reduction of the same rows fits.
+    let sum = planned(
+        &engine,
+        dir.path(),
+        &[
+            asset(),
+            Step::new(column("id"), [0]),
+            Step::new(reduce(Reduce::Sum), [1]),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        sum.as_f64().unwrap().iter().copied().collect::<Vec<_>>(),
+        vec![1770.0]
+    );
+}
+
+#[test]
+fn an_op_the_plan_path_lacks_is_refused_with_the_ops_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    write_parts(&generated(), dir.path(), 1);
+    let engine = Engine::new(Limits::default()).unwrap();
+    let err = planned(&engine, dir.path(), &[asset(), Step::new(Op::ToArray, [0])])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not run `to_array`"), "{err}");
+    assert!(err.contains("filter") && err.contains("head"), "{err}");
+    // Inputs from rows a filter set apart do not combine.
+    let err = planned(
+        &engine,
+        dir.path(),
+        &[
+            asset(),
+            Step::new(column("x"), [0]),
+            Step::new(cmp(Compare::Gt, 0.0), [1]),
+            Step::new(Op::Filter, [1, 2]),
+            Step::new(
+                Op::Arith {
+                    kind: Arith::Add,
+                    scalar: None,
+                    scalar_left: false,
+                },
+                [1, 3],
+            ),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("different rows"), "{err}");
+}
