@@ -61,7 +61,10 @@
 //! **Engine** (`engine/`), computation that knows no caller: it reads no record and checks no role.
 //! - [`ops`]: the closed, serialisable op set pointers record, and its one evaluator; `analysis`
 //!   (private) the group-bys, joins and fits behind some ops; `replay` (private): the executor's
-//!   cache of computed values and loaded assets, and the limits an op's arguments keep to.
+//!   cache of computed values and loaded assets, and the limits an op's arguments keep to;
+//!   `planned` (private): the plan path, a lineage run as one streaming DataFusion query over its
+//!   assets' Parquet files read in place (crate `veil-plan`), for assets of at least
+//!   [`LaunchOptions::plan_from_bytes`], with parity tests against [`ops`]' evaluator.
 //! - `provenance` (private): the real rows behind each value of a result, the one pass the
 //!   disclosure checks count people from; `checks` (private): the checks' math on it (verdicts,
 //!   code output reading, rounding, how released values are kept).
@@ -128,6 +131,7 @@ pub use datasite::{DEFAULT_REAL_ANSWER_FLOOR, DEFAULT_SESSION_TTL, Datasite, Lau
 pub use display::Render;
 // The engine's public modules keep their paths (`veil::ops`, `veil::mock`, `veil::runner`,
 // `veil::receipt`); the crate's own code names them the same way.
+pub use engine::planned::DEFAULT_PLAN_FROM_BYTES;
 pub use engine::replay::{DEFAULT_CACHE_BYTES, MAX_LITERAL_VALUES};
 pub(crate) use engine::{analysis, provenance};
 pub use engine::{mock, ops, receipt, runner};

@@ -532,6 +532,42 @@ impl Store {
         Ok(bytes)
     }
 
+    /// The path of blob `hash`, its contents checked against its hash (streamed through the hash,
+    /// never held whole; once per process while the file keeps its stamp, as [`Store::get_blob`]),
+    /// with its size: for readers that read the file in place, like the plan path. Call it again
+    /// after such a read to confirm the file did not change under it.
+    pub(crate) fn verified_blob_file(&self, hash: &str) -> Result<(PathBuf, u64)> {
+        let path = self.blob_path(hash);
+        let context = || format!("reading blob {hash}");
+        let mut file = File::open(&path).map_err(Error::io(context()))?;
+        let before = FileStamp::of(&file.metadata().map_err(Error::io(context()))?);
+        if self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+            == Some(&before)
+        {
+            return Ok((path, before.len));
+        }
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher).map_err(Error::io(context()))?;
+        let after = FileStamp::of(&file.metadata().map_err(Error::io(context()))?);
+        if hex(&hasher.finalize()) != hash {
+            return Err(Error::corrupt(
+                context(),
+                "its contents do not match its hash; restore the datasite from a backup",
+            ));
+        }
+        if before == after {
+            self.verified
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(hash.to_string(), after);
+        }
+        Ok((path, after.len))
+    }
+
     fn blob_path(&self, hash: &str) -> PathBuf {
         self.blobs.join(&hash[..2]).join(&hash[2..])
     }

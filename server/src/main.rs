@@ -90,6 +90,12 @@ struct Serve {
     /// dropped value is replayed from its recorded steps when it is next needed.
     #[arg(long, env = "VEIL_CACHE_MIB", default_value_t = (veil::DEFAULT_CACHE_BYTES >> 20) as u64)]
     cache_mib: u64,
+    /// Real-side replays over a frame asset of at least this many MiB run as one streaming
+    /// DataFusion plan over its stored Parquet file, read in place, when the plan path runs every
+    /// step of the lineage (others load the asset and replay in memory); 0 plans every lineage it
+    /// can.
+    #[arg(long, env = "VEIL_PLAN_FROM_MIB", default_value_t = veil::DEFAULT_PLAN_FROM_BYTES >> 20)]
+    plan_from_mib: u64,
     /// How the log on stderr is written: `human` lines, or `json`, one object per line (for a log
     /// collector). One event per request and per call, naming the user and the call, never a token
     /// or a password.
@@ -145,7 +151,8 @@ fn run(serve: Serve) -> Result<()> {
         .reset(serve.reset)
         .session_ttl(std::time::Duration::from_secs(serve.session_secs))
         .real_answer_floor(std::time::Duration::from_millis(serve.real_answer_floor_ms))
-        .cache_bytes((serve.cache_mib as usize).saturating_mul(1 << 20));
+        .cache_bytes((serve.cache_mib as usize).saturating_mul(1 << 20))
+        .plan_from_bytes(serve.plan_from_mib.saturating_mul(1 << 20));
     if let Some(dir) = &serve.dir {
         options = options.dir(dir);
     }

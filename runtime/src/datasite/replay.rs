@@ -15,6 +15,7 @@ use crate::audit;
 use crate::data::Data;
 use crate::datasite::site::SiteCore;
 use crate::datasite::users::{User, denied};
+use crate::engine::planned;
 use crate::engine::replay::{MAX_LITERAL_VALUES, Side, Step, check_arguments};
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
@@ -273,6 +274,11 @@ impl SiteCore {
     /// The value of object `id` on one side, computing what is not cached, inputs first (iteratively,
     /// so long chains cannot overflow the stack).
     pub(crate) fn value(&self, side: Side, id: &str) -> Result<Arc<Data>> {
+        if side == Side::Real
+            && let Some(value) = self.planned_value(id)?
+        {
+            return Ok(value);
+        }
         self.exec.replay(
             side,
             id,
@@ -284,6 +290,96 @@ impl SiteCore {
             },
             |asset_id| self.asset_value(side, asset_id),
         )
+    }
+
+    /// The real value of object `id` computed as one streaming plan over its assets' files, read in
+    /// place (see [`LaunchOptions::plan_from_bytes`](crate::LaunchOptions::plan_from_bytes)); `None`
+    /// when the plan path does not take it: it is cached, a step is one plans do not run, or an
+    /// asset is small, not a frame, or stored otherwise.
+    fn planned_value(&self, id: &str) -> Result<Option<Arc<Data>>> {
+        /// Longest lineage a plan is compiled for: longer ones replay in memory, step by step.
+        const MAX_PLANNED_STEPS: usize = 4096;
+        if self.planner.from_bytes == u64::MAX || self.exec.cached(Side::Real, id).is_some() {
+            return Ok(None);
+        }
+        let generation = self.exec.generation();
+        // The lineage, inputs before the steps reading them.
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut steps: Vec<planned::Step> = Vec::new();
+        let mut stack: Vec<(String, Option<ObjectRow>)> = vec![(id.to_string(), None)];
+        while let Some((oid, row)) = stack.pop() {
+            if index.contains_key(&oid) {
+                continue;
+            }
+            match row {
+                Some(row) => {
+                    let inputs = row.inputs.iter().map(|i| index[i]).collect::<Vec<_>>();
+                    index.insert(oid, steps.len());
+                    steps.push(planned::Step::new(row.op, inputs));
+                }
+                None => {
+                    let Some(row) = self.object(&oid)? else {
+                        return Ok(None);
+                    };
+                    if !planned::plans(&row.op) || index.len() + stack.len() > MAX_PLANNED_STEPS {
+                        return Ok(None);
+                    }
+                    let inputs = row.inputs.clone();
+                    stack.push((oid, Some(row)));
+                    stack.extend(
+                        inputs
+                            .into_iter()
+                            .rev()
+                            .filter(|i| !index.contains_key(i))
+                            .map(|i| (i, None)),
+                    );
+                }
+            }
+        }
+        let mut sources = HashMap::new();
+        let mut blobs = Vec::new();
+        for step in &steps {
+            let Op::Asset { asset_id } = &step.op else {
+                continue;
+            };
+            let row: Option<(String, Option<String>)> = self.store.read(|conn| {
+                conn.query_row(
+                    "SELECT kind, data_blob FROM assets WHERE id = ?1",
+                    [asset_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(Error::sqlite("reading an asset"))
+            })?;
+            let Some((kind, Some(blob))) = row else {
+                return Ok(None);
+            };
+            if crate::data::parse_kind(&kind)? != crate::data::DataKind::Frame {
+                return Ok(None);
+            }
+            let (path, bytes) = self.store.verified_blob_file(&blob)?;
+            if bytes < self.planner.from_bytes {
+                return Ok(None);
+            }
+            sources.insert(asset_id.clone(), planned::Source::Parquet(path));
+            blobs.push(blob);
+        }
+        let output = match self.planner.engine()?.run(&steps, &sources) {
+            Ok(output) => output,
+            Err(planned::PlanError::Unsupported { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        // The files were read in place: they must still be what was verified.
+        for blob in &blobs {
+            self.store.verified_blob_file(blob)?;
+        }
+        let value = Arc::new(planned::to_data(output)?);
+        self.planner
+            .runs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.exec
+            .keep_from(generation, Side::Real, id, value.clone());
+        Ok(Some(value))
     }
 
     pub(crate) fn asset_value(&self, side: Side, asset_id: &str) -> Result<Arc<Data>> {

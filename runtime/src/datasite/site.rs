@@ -12,6 +12,7 @@ use crate::datasite::dispatch::{Caller, Serve};
 use crate::datasite::replay::Worker;
 use crate::datasite::users::{self, NewUser, User};
 use crate::display::Table;
+use crate::engine::planned::{DEFAULT_PLAN_FROM_BYTES, Planner};
 use crate::engine::replay::{DEFAULT_CACHE_BYTES, Executor};
 use crate::error::{Error, Result};
 use crate::runner::{self, Limits, Runner};
@@ -58,6 +59,8 @@ pub(crate) struct SiteCore {
     /// Least time an answer that depends on real computation takes (see
     /// [`LaunchOptions::real_answer_floor`]).
     pub real_answer_floor: std::time::Duration,
+    /// Real-side replays of large assets as streaming plans over their files.
+    pub planner: Planner,
 }
 
 impl SiteCore {
@@ -109,6 +112,7 @@ pub struct LaunchOptions {
     runner_dir: Option<PathBuf>,
     code_limits: Limits,
     cache_bytes: usize,
+    plan_from_bytes: u64,
     allow_unjailed_code: bool,
     session_ttl: std::time::Duration,
 }
@@ -124,6 +128,7 @@ impl LaunchOptions {
             runner_dir: None,
             code_limits: Limits::default(),
             cache_bytes: DEFAULT_CACHE_BYTES,
+            plan_from_bytes: DEFAULT_PLAN_FROM_BYTES,
             session_ttl: DEFAULT_SESSION_TTL,
             allow_unjailed_code: std::env::var_os(crate::datasite::code::ALLOW_UNJAILED_ENV)
                 .is_some_and(|v| v == "1"),
@@ -183,6 +188,15 @@ impl LaunchOptions {
     /// replayed from their recorded steps when needed again.
     pub fn cache_bytes(mut self, bytes: usize) -> Self {
         self.cache_bytes = bytes;
+        self
+    }
+
+    /// Real-side replays over a frame asset of at least `bytes` (its stored Parquet file; default
+    /// [`DEFAULT_PLAN_FROM_BYTES`]) run as one streaming DataFusion plan over the file, read in
+    /// place, when every step of the lineage is one the plan path runs; others load the asset and
+    /// replay in memory. `u64::MAX` keeps every replay in memory; 0 plans every one it can.
+    pub fn plan_from_bytes(mut self, bytes: u64) -> Self {
+        self.plan_from_bytes = bytes;
         self
     }
 
@@ -259,6 +273,7 @@ impl Datasite {
             session_ttl: options.session_ttl,
             login_backoff: Default::default(),
             real_answer_floor: options.real_answer_floor,
+            planner: Planner::new(options.plan_from_bytes),
         });
         Worker::start(&core);
         core.resume_replays()?;
@@ -450,6 +465,11 @@ impl Serve for calls::Metrics {
         rows.push(("cache_entries", entries as f64, "values"));
         rows.push(("cache_bytes", bytes as f64, "bytes"));
         rows.push(("cache_budget_bytes", budget as f64, "bytes"));
+        rows.push((
+            "planned_replays",
+            site.planner.runs.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            "replays",
+        ));
         rows.push(("store_bytes", disk_bytes(site.store.dir()) as f64, "bytes"));
         let frame = polars::prelude::DataFrame::new_infer_height(vec![
             polars::prelude::Column::new(

@@ -819,3 +819,114 @@ fn real_side_replays_run_below_the_callers_priority() {
     assert_eq!(worker, Some(10), "the worker's nice value");
     site.land().unwrap();
 }
+
+/// The real values of a chain of steps over the tutorial frame, approved by the owner, from a
+/// datasite launched with `options`; and how many real-side replays it ran as plans.
+fn approved_over_cancer(options: LaunchOptions) -> (Vec<f64>, DataFrame, Vec<f64>, f64) {
+    let site = options.reset(true).launch().unwrap();
+    let owner = site.login(ADMIN, ADMIN_PW).unwrap();
+    let frame = crate::common::cancer();
+    owner
+        .upload_dataset(
+            Dataset::new("cancer").asset(
+                Asset::new("frame")
+                    .data(frame.clone())
+                    .mock(veil::mock::shift_and_jitter(&frame, 7).unwrap()),
+            ),
+        )
+        .unwrap();
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+        .unwrap();
+    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+    let x = jane
+        .dataset("cancer")
+        .unwrap()
+        .asset("frame")
+        .unwrap()
+        .pointer()
+        .unwrap();
+    let large = x.column("radius1").unwrap().gt(15.0).unwrap();
+    let mean = x
+        .filter(&large)
+        .unwrap()
+        .column("texture1")
+        .unwrap()
+        .mean()
+        .unwrap();
+    let top = x
+        .sort("area1", true)
+        .unwrap()
+        .head(5)
+        .unwrap()
+        .select(["area1", "Diagnosis"])
+        .unwrap();
+    // No plan runs value counts: the same datasite replays them in memory.
+    let counts = x
+        .value_counts("Diagnosis")
+        .unwrap()
+        .column("count")
+        .unwrap();
+    let mut got = Vec::new();
+    for pointer in [&mean, &top, &counts] {
+        let request = pointer.request("a look at the real data").unwrap();
+        owner
+            .request(&request.id)
+            .unwrap()
+            .approve_overriding("test data")
+            .unwrap();
+        got.push(pointer.get().unwrap());
+    }
+    let metrics = owner.metrics().unwrap();
+    let metrics = metrics.as_frame().unwrap();
+    let names = metrics.column("metric").unwrap();
+    let row = (0..metrics.height())
+        .find(|i| names.get(*i).unwrap().get_str() == Some("planned_replays"))
+        .expect("a planned_replays metric");
+    let planned = metrics
+        .column("value")
+        .unwrap()
+        .get(row)
+        .unwrap()
+        .try_extract::<f64>()
+        .unwrap();
+    site.land().unwrap();
+    (
+        floats(&got[0]),
+        got[1].as_frame().unwrap().clone(),
+        floats(&got[2]),
+        planned,
+    )
+}
+
+#[test]
+fn a_large_assets_replays_run_as_plans_over_its_file_and_agree_with_memory() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let planned = approved_over_cancer(
+        LaunchOptions::new("planned")
+            .dir(a.path())
+            .plan_from_bytes(0),
+    );
+    let in_memory = approved_over_cancer(
+        LaunchOptions::new("memory")
+            .dir(b.path())
+            .plan_from_bytes(u64::MAX),
+    );
+    assert_eq!(in_memory.3, 0.0, "no plan runs when plans are off");
+    // The mean and the top rows were planned (value counts were not).
+    assert!(planned.3 >= 2.0, "planned replays: {}", planned.3);
+    assert_eq!(planned.0.len(), 1);
+    assert!(
+        (planned.0[0] - in_memory.0[0]).abs() < 1e-9,
+        "{:?} vs {:?}",
+        planned.0,
+        in_memory.0
+    );
+    assert!(
+        planned.1.equals_missing(&in_memory.1),
+        "{}\n{}",
+        planned.1,
+        in_memory.1
+    );
+    assert_eq!(planned.2, in_memory.2);
+}
