@@ -22,9 +22,12 @@
 //! runtime's parity tests hold it to that: a numeric column reads as `f64` with nulls as NaN (and
 //! booleans as 0 and 1), comparisons follow IEEE 754 (a NaN compares false, and unequal), masks are
 //! `0.0`/`1.0` and keep the rows where they are non-zero, `min` and `max` skip NaN, statistics are
-//! the population's (`ddof = 0`), and a reduction other than `sum` of no values is an error. Rows
-//! keep their file order: plans run in one partition, so `head` and a column's values come in the
-//! order the files hold them (files by name).
+//! the population's (`ddof = 0`), and a reduction other than `sum` of no values is an error. Group
+//! and join keys compare as text, a null as `null`; groups come sorted by key, value counts most
+//! frequent first, a join's rows in the left's order and each row's matches in the right's, its
+//! right-hand columns after the left's with `_right` on clashing names. Rows keep their file order:
+//! plans run in one partition, so `head` and a column's values come in the order the files hold
+//! them (files by name).
 //!
 //! Ops the plan path does not run are refused with the list of those it does ([`PLANNED_OPS`]); the
 //! datasite then replays them in memory, within its own limits.
@@ -33,19 +36,21 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{DataType, Float64Type, SchemaRef};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, stddev_pop, sum, var_pop};
+use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::ExprSchemable;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{
-    DataFrame, Expr, ParquetReadOptions, SessionConfig, SessionContext, abs, cast, coalesce, exp,
-    ident, isnan, lit, ln, power, sqrt, when,
+    DataFrame, Expr, JoinType, ParquetReadOptions, SessionConfig, SessionContext, abs, cast,
+    coalesce, exp, ident, isnan, lit, ln, power, sqrt, when,
 };
+use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
-use veil_api::ops::{Arith, Compare, Op, Reduce, Unary};
+use veil_api::ops::{Agg, Arith, Compare, Op, Reduce, Unary};
 
 pub use datafusion::arrow::record_batch::RecordBatch;
 
@@ -64,6 +69,10 @@ pub const PLANNED_OPS: &[&str] = &[
     "with_column",
     "row_count",
     "sum mean min max std var (over a column)",
+    "group_by",
+    "value_counts",
+    "describe",
+    "join",
 ];
 
 /// Whether the plan path compiles `op` (on inputs of the kinds it takes): a lineage with any other
@@ -81,7 +90,11 @@ pub fn plans(op: &Op) -> bool {
         | Op::Head { .. }
         | Op::Sort { .. }
         | Op::WithColumn { .. }
-        | Op::RowCount => true,
+        | Op::RowCount
+        | Op::GroupBy { .. }
+        | Op::ValueCounts { .. }
+        | Op::Describe
+        | Op::Join { .. } => true,
         Op::Reduce { kind, .. } => *kind != Reduce::Argmax,
         _ => false,
     }
@@ -302,7 +315,16 @@ enum Value {
         expr: Expr,
         guarded: bool,
     },
+    /// `describe`'s statistics of `columns`, computed as one row (`count_<c>`, `mean_<c>`, ...)
+    /// and laid out as a row per statistic when collected.
+    Described {
+        frame: DataFrame,
+        columns: Vec<String>,
+    },
 }
+
+/// The statistics `describe` gives, in its rows' order.
+const DESCRIBED: [&str; 5] = ["count", "mean", "std", "min", "max"];
 
 /// Compiles `steps` to the value of the last one.
 async fn compile(
@@ -319,6 +341,14 @@ async fn compile(
                 format!("step {index} reads steps {:?}", step.inputs),
                 "give each step its inputs among the steps before it",
             ));
+        }
+        if step
+            .inputs
+            .iter()
+            .any(|i| matches!(values[*i], Value::Described { .. }))
+        {
+            // A description is read, not computed on: in memory it is a frame like any other.
+            return Err(PlanError::Unsupported { op: op.name() });
         }
         let input = |i: usize| values[step.inputs[i]].clone();
         let value = match op {
@@ -416,7 +446,7 @@ async fn compile(
                         rel: index,
                         expr,
                     },
-                    Value::Scalar { .. } => {
+                    Value::Scalar { .. } | Value::Described { .. } => {
                         return Err(invalid(
                             op,
                             "it is one value, and a filter keeps rows",
@@ -436,7 +466,7 @@ async fn compile(
                     rel: index,
                     expr,
                 },
-                Value::Scalar { .. } => {
+                Value::Scalar { .. } | Value::Described { .. } => {
                     return Err(invalid(
                         op,
                         "a 0-d array has no rows",
@@ -479,7 +509,7 @@ async fn compile(
             Op::RowCount => {
                 let base = match input(0) {
                     Value::Table { base, .. } | Value::Column { base, .. } => base,
-                    Value::Scalar { .. } => {
+                    Value::Scalar { .. } | Value::Described { .. } => {
                         return Err(PlanError::Unsupported { op: op.name() });
                     }
                 };
@@ -489,6 +519,107 @@ async fn compile(
                     frame,
                     expr,
                     guarded: false,
+                }
+            }
+            Op::GroupBy { by, aggs } => {
+                let (base, _, shown) = table(op, input(0))?;
+                if aggs.is_empty() {
+                    return Err(invalid(
+                        op,
+                        "no aggregates given",
+                        "pass at least one, e.g. [(\"radius1\", Agg::Mean)]",
+                    ));
+                }
+                let key = key_text(shown_column(op, &shown, by)?);
+                let mut outputs = Vec::with_capacity(aggs.len());
+                for (name, agg) in aggs {
+                    let (label, expr) = match agg {
+                        Agg::Count => ("count".to_string(), count(lit(1))),
+                        _ => {
+                            let x = numeric(op, &base, name, shown_column(op, &shown, name)?)?;
+                            let expr = match agg {
+                                Agg::Sum => sum(x),
+                                Agg::Mean => avg(x),
+                                Agg::Min => {
+                                    coalesce(vec![min(nan_as_null(x)?), lit(f64::INFINITY)])
+                                }
+                                Agg::Max => {
+                                    coalesce(vec![max(nan_as_null(x)?), lit(f64::NEG_INFINITY)])
+                                }
+                                Agg::Std => stddev_pop(x),
+                                Agg::Count => unreachable!("counted above"),
+                            };
+                            (format!("{name}_{}", agg.name()), expr)
+                        }
+                    };
+                    outputs.push(cast(expr, DataType::Float64).alias(label));
+                }
+                let grouped = base
+                    .aggregate(vec![key.alias(by.as_str())], outputs)?
+                    .sort(vec![ident(by.as_str()).sort(true, true)])?;
+                whole_table(grouped, index)
+            }
+            Op::ValueCounts { column } => {
+                let (base, _, shown) = table(op, input(0))?;
+                let key = key_text(shown_column(op, &shown, column)?);
+                let counted = base
+                    .aggregate(
+                        vec![key.alias(column.as_str())],
+                        vec![count(lit(1)).alias("count")],
+                    )?
+                    .sort(vec![
+                        ident("count").sort(false, true),
+                        ident(column.as_str()).sort(true, true),
+                    ])?;
+                whole_table(counted, index)
+            }
+            Op::Join { on, left } => {
+                let (left_base, _, left_shown) = table(op, input(0))?;
+                let (right_base, _, right_shown) = table(op, input(1))?;
+                whole_table(
+                    join(
+                        op,
+                        (left_base, left_shown),
+                        (right_base, right_shown),
+                        on,
+                        *left,
+                    )?,
+                    index,
+                )
+            }
+            Op::Describe => {
+                let (base, _, shown) = table(op, input(0))?;
+                let mut columns = Vec::new();
+                let mut stats = Vec::new();
+                for (name, expr) in &shown {
+                    let dtype = expr.get_type(base.schema())?;
+                    if !dtype.is_numeric() {
+                        continue;
+                    }
+                    // Over the values that are numbers: nulls and NaN are left out.
+                    let x = nan_as_null(cast(expr.clone(), DataType::Float64))?;
+                    let as_float = |e: Expr, stat: &str| {
+                        cast(e, DataType::Float64).alias(format!("{stat}_{}", columns.len()))
+                    };
+                    stats.extend([
+                        as_float(count(x.clone()), "count"),
+                        as_float(coalesce(vec![avg(x.clone()), lit(f64::NAN)]), "mean"),
+                        as_float(coalesce(vec![stddev_pop(x.clone()), lit(f64::NAN)]), "std"),
+                        as_float(coalesce(vec![min(x.clone()), lit(f64::INFINITY)]), "min"),
+                        as_float(coalesce(vec![max(x), lit(f64::NEG_INFINITY)]), "max"),
+                    ]);
+                    columns.push(name.clone());
+                }
+                if columns.is_empty() {
+                    return Err(invalid(
+                        op,
+                        "the frame has no numeric columns",
+                        "describe a frame with numbers; count text with `value_counts`",
+                    ));
+                }
+                Value::Described {
+                    frame: base.aggregate(vec![], stats)?,
+                    columns,
                 }
             }
             Op::Reduce { kind, axis } => {
@@ -501,7 +632,9 @@ async fn compile(
                             "take a column with `.column(name)` first",
                         ));
                     }
-                    Value::Scalar { .. } => return Err(PlanError::Unsupported { op: op.name() }),
+                    Value::Scalar { .. } | Value::Described { .. } => {
+                        return Err(PlanError::Unsupported { op: op.name() });
+                    }
                 };
                 if axis.is_some_and(|a| a != 0) {
                     return Err(invalid(
@@ -552,17 +685,7 @@ async fn load(
         options.file_extension = "";
     }
     let base = ctx.read_parquet(location, options).await?;
-    let columns = base
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| (f.name().clone(), ident(f.name())))
-        .collect();
-    Ok(Value::Table {
-        base,
-        rel: index,
-        columns,
-    })
+    Ok(whole_table(base, index))
 }
 
 /// A frame's shown columns: each name with its expression over the frame's relation.
@@ -612,6 +735,87 @@ fn numeric(op: &Op, base: &DataFrame, name: &str, expr: Expr) -> Result<Expr> {
     Ok(coalesce(vec![cast(expr, DataType::Float64), lit(f64::NAN)]))
 }
 
+/// `left` joined with `right` on `on` as memory joins them: keys matched as text (a null as
+/// `null`), rows in the left's order and, for each, its matches in the right's; the right's columns
+/// but `on` after the left's, `_right` added to a name the left has; with `keep_left`, unmatched
+/// left rows with nulls.
+fn join(
+    op: &Op,
+    (left, left_shown): (DataFrame, Shown),
+    (right, right_shown): (DataFrame, Shown),
+    on: &str,
+    keep_left: bool,
+) -> Result<DataFrame> {
+    // Each side under names of its own (`l0`, `r0`, ...), with its key and row number.
+    let side = |base: DataFrame, shown: &Shown, prefix: &str| -> Result<DataFrame> {
+        let mut exprs: Vec<Expr> = shown
+            .iter()
+            .enumerate()
+            .map(|(i, (_, e))| e.clone().alias(format!("{prefix}{i}")))
+            .collect();
+        exprs.push(key_text(shown_column(op, shown, on)?).alias(format!("{prefix}_key")));
+        exprs.push(row_number().alias(format!("{prefix}_row")));
+        Ok(base.select(exprs)?)
+    };
+    let joined = side(left, &left_shown, "l")?.join_on(
+        side(right, &right_shown, "r")?,
+        if keep_left {
+            JoinType::Left
+        } else {
+            JoinType::Inner
+        },
+        [ident("l_key").eq(ident("r_key"))],
+    )?;
+    let mut out: Vec<Expr> = left_shown
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| ident(format!("l{i}")).alias(name))
+        .collect();
+    for (j, (name, _)) in right_shown.iter().enumerate() {
+        if name == on {
+            continue;
+        }
+        let clashes = left_shown.iter().any(|(l, _)| l == name);
+        let label = if clashes {
+            format!("{name}_right")
+        } else {
+            name.clone()
+        };
+        out.push(ident(format!("r{j}")).alias(label));
+    }
+    Ok(joined
+        .sort(vec![
+            ident("l_row").sort(true, true),
+            ident("r_row").sort(true, true),
+        ])?
+        .select(out)?)
+}
+
+/// A group key as memory reads it: the column's values as text, a null as `null`.
+fn key_text(expr: Expr) -> Expr {
+    coalesce(vec![cast(expr, DataType::Utf8), lit("null")])
+}
+
+/// `x` with its NaN values as nulls, which aggregates skip.
+fn nan_as_null(x: Expr) -> Result<Expr> {
+    Ok(when(isnan(x.clone()), lit(ScalarValue::Float64(None))).otherwise(x)?)
+}
+
+/// A frame that is all of `frame`, as relation `rel`.
+fn whole_table(frame: DataFrame, rel: usize) -> Value {
+    let columns = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), ident(f.name())))
+        .collect();
+    Value::Table {
+        base: frame,
+        rel,
+        columns,
+    }
+}
+
 fn same_rows(op: &Op, a: usize, b: usize) -> Result<()> {
     if a == b {
         return Ok(());
@@ -639,7 +843,7 @@ fn unary(value: Value, f: impl FnOnce(Expr) -> Result<Expr>) -> Result<Value> {
             expr: f(expr)?,
             guarded,
         },
-        Value::Table { .. } => {
+        Value::Table { .. } | Value::Described { .. } => {
             return Err(PlanError::Invalid {
                 what: "input".into(),
                 problem: "it is a frame, and this op works on arrays".into(),
@@ -774,6 +978,31 @@ async fn collect(value: Value, max_values: usize) -> Result<Output> {
             }
             let shape = vec![values.len()];
             Ok(Output::Array { values, shape })
+        }
+        Value::Described { frame, columns } => {
+            let batches = frame.collect().await?;
+            let row = batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| {
+                PlanError::Engine(DataFusionError::Internal(
+                    "a description gave no row".into(),
+                ))
+            })?;
+            let mut fields = vec![Field::new("statistic", DataType::Utf8, false)];
+            let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(DESCRIBED.to_vec()))];
+            for (j, name) in columns.iter().enumerate() {
+                let mut values = Vec::with_capacity(DESCRIBED.len());
+                for s in 0..DESCRIBED.len() {
+                    push_floats(&mut values, row.column(j * DESCRIBED.len() + s).as_ref());
+                }
+                fields.push(Field::new(name, DataType::Float64, false));
+                arrays.push(Arc::new(Float64Array::from(values)));
+            }
+            let schema = Arc::new(Schema::new(fields));
+            let batch =
+                RecordBatch::try_new(schema.clone(), arrays).map_err(DataFusionError::from)?;
+            Ok(Output::Frame(Frame {
+                schema,
+                batches: vec![batch],
+            }))
         }
         Value::Scalar {
             frame,

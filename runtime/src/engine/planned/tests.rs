@@ -9,7 +9,7 @@ use std::path::Path;
 use polars::prelude::{Column, DataFrame, DataType, ParquetWriter};
 
 use super::*;
-use crate::engine::ops::{self, Arith, Compare, Op, Reduce, Unary};
+use crate::engine::ops::{self, Agg, Arith, Compare, Op, Reduce, Unary};
 
 fn tutorial() -> DataFrame {
     crate::load::read_csv(concat!(
@@ -93,8 +93,13 @@ fn planned(engine: &Engine, dir: &Path, steps: &[Step]) -> Result<Data> {
     to_data(engine.run(steps, &sources)?)
 }
 
+/// Equal within rounding: 1e-9 relative, or 1e-12 absolute (a spread of equal values is 0 in one
+/// order of summing and 2e-16 in another).
 fn close(a: f64, b: f64) -> bool {
-    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300)
+    (a.is_nan() && b.is_nan())
+        || a == b
+        || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+        || (a - b).abs() <= 1e-12
 }
 
 /// A frame column's values as text, numbers as `f64` to compare within rounding.
@@ -276,7 +281,11 @@ fn generated_chains() -> Vec<(String, Vec<Step>)> {
     for (what, threshold) in [("some rows", 0.5), ("no rows", 1e9)] {
         for kind in REDUCTIONS {
             chains.push((
-                format!("{kind:?} of k where x > {threshold} ({what})"),
+                if threshold > 1.0 && kind != Reduce::Sum {
+                    format!("error: {kind:?} of k where x > {threshold} ({what})")
+                } else {
+                    format!("{kind:?} of k where x > {threshold} ({what})")
+                },
                 vec![
                     asset(),
                     Step::new(column("x"), [0]),
@@ -412,17 +421,177 @@ fn generated_chains() -> Vec<(String, Vec<Step>)> {
             Step::new(Op::Filter, [1, 3]),
         ],
     ));
+    // Groups: by integers with nulls, text with nulls, booleans and floats, after filters that keep
+    // some rows or none; value counts; descriptions.
+    let every_agg = |name: &str| -> Vec<(String, Agg)> {
+        [
+            Agg::Count,
+            Agg::Sum,
+            Agg::Mean,
+            Agg::Min,
+            Agg::Max,
+            Agg::Std,
+        ]
+        .into_iter()
+        .map(|a| (name.to_string(), a))
+        .collect()
+    };
+    for by in ["k", "label", "flag", "x"] {
+        chains.push((
+            format!("grouped by {by}"),
+            vec![
+                asset(),
+                Step::new(
+                    Op::GroupBy {
+                        by: by.into(),
+                        aggs: [every_agg("x"), vec![("id".into(), Agg::Sum)]].concat(),
+                    },
+                    [0],
+                ),
+            ],
+        ));
+        chains.push((
+            format!("value counts of {by}"),
+            vec![
+                asset(),
+                Step::new(Op::ValueCounts { column: by.into() }, [0]),
+            ],
+        ));
+    }
+    for (what, threshold) in [("some rows", 0.5), ("no rows", 1e9)] {
+        let filtered = || {
+            vec![
+                asset(),
+                Step::new(column("x"), [0]),
+                Step::new(cmp(Compare::Gt, threshold), [1]),
+                Step::new(Op::Filter, [0, 2]),
+            ]
+        };
+        let mut grouped = filtered();
+        grouped.push(Step::new(
+            Op::GroupBy {
+                by: "label".into(),
+                aggs: every_agg("k"),
+            },
+            [3],
+        ));
+        chains.push((
+            format!("grouped by label where x > {threshold} ({what})"),
+            grouped,
+        ));
+        let mut described = filtered();
+        described.push(Step::new(Op::Describe, [3]));
+        chains.push((
+            format!("described where x > {threshold} ({what})"),
+            described,
+        ));
+        let mut counted = filtered();
+        counted.push(Step::new(Op::ValueCounts { column: "k".into() }, [3]));
+        counted.push(Step::new(column("count"), [4]));
+        counted.push(Step::new(reduce(Reduce::Sum), [5]));
+        chains.push((
+            format!("value counts of k, summed, where x > {threshold} ({what})"),
+            counted,
+        ));
+    }
+    // Joins: many to many on a key with ties and nulls, to aggregates, to nothing.
+    let join = |on: &str, left: bool| Op::Join {
+        on: on.into(),
+        left,
+    };
+    for left in [false, true] {
+        chains.push((
+            format!("self-joined on k (left: {left})"),
+            vec![asset(), Step::new(join("k", left), [0, 0])],
+        ));
+        chains.push((
+            format!("rows with their label's count (left: {left})"),
+            vec![
+                asset(),
+                Step::new(
+                    Op::ValueCounts {
+                        column: "label".into(),
+                    },
+                    [0],
+                ),
+                Step::new(join("label", left), [0, 1]),
+            ],
+        ));
+        chains.push((
+            format!("rows x > 0.5 with k's group over rows x < 0 (left: {left})"),
+            vec![
+                asset(),
+                Step::new(column("x"), [0]),
+                Step::new(cmp(Compare::Gt, 0.5), [1]),
+                Step::new(Op::Filter, [0, 2]),
+                Step::new(cmp(Compare::Lt, 0.0), [1]),
+                Step::new(Op::Filter, [0, 4]),
+                Step::new(
+                    Op::GroupBy {
+                        by: "k".into(),
+                        aggs: vec![("x".into(), Agg::Mean)],
+                    },
+                    [5],
+                ),
+                Step::new(join("k", left), [3, 6]),
+            ],
+        ));
+        chains.push((
+            format!("rows joined to no rows (left: {left})"),
+            vec![
+                asset(),
+                Step::new(column("x"), [0]),
+                Step::new(cmp(Compare::Gt, 1e9), [1]),
+                Step::new(Op::Filter, [0, 2]),
+                Step::new(join("id", left), [0, 3]),
+            ],
+        ));
+    }
+    chains.push((
+        "error: joined on a missing column".into(),
+        vec![asset(), Step::new(join("nope", false), [0, 0])],
+    ));
+    chains.push((
+        "described".into(),
+        vec![asset(), Step::new(Op::Describe, [0])],
+    ));
+    chains.push((
+        "error: text described".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::Select {
+                    columns: vec!["label".into()],
+                },
+                [0],
+            ),
+            Step::new(Op::Describe, [1]),
+        ],
+    ));
+    chains.push((
+        "error: grouped with no aggregates".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::GroupBy {
+                    by: "k".into(),
+                    aggs: vec![],
+                },
+                [0],
+            ),
+        ],
+    ));
     // Errors on both sides: text as numbers, a missing column, an array where a frame is needed.
     chains.push((
-        "text as numbers".into(),
+        "error: text as numbers".into(),
         vec![asset(), Step::new(column("label"), [0])],
     ));
     chains.push((
-        "a missing column".into(),
+        "error: a missing column".into(),
         vec![asset(), Step::new(column("nope"), [0])],
     ));
     chains.push((
-        "a column of an array".into(),
+        "error: a column of an array".into(),
         vec![
             asset(),
             Step::new(column("x"), [0]),
@@ -483,6 +652,66 @@ fn tutorial_chains() -> Vec<(String, Vec<Step>)> {
         ],
     ));
     chains.push((
+        "radius by diagnosis".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::GroupBy {
+                    by: "Diagnosis".into(),
+                    aggs: vec![
+                        ("radius1".into(), Agg::Mean),
+                        ("radius1".into(), Agg::Count),
+                    ],
+                },
+                [0],
+            ),
+        ],
+    ));
+    chains.push((
+        "diagnoses counted".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::ValueCounts {
+                    column: "Diagnosis".into(),
+                },
+                [0],
+            ),
+        ],
+    ));
+    chains.push((
+        "each row with its diagnosis's count".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::ValueCounts {
+                    column: "Diagnosis".into(),
+                },
+                [0],
+            ),
+            Step::new(
+                Op::Join {
+                    on: "Diagnosis".into(),
+                    left: true,
+                },
+                [0, 1],
+            ),
+        ],
+    ));
+    chains.push((
+        "radius and area described".into(),
+        vec![
+            asset(),
+            Step::new(
+                Op::Select {
+                    columns: vec!["radius1".into(), "area1".into()],
+                },
+                [0],
+            ),
+            Step::new(Op::Describe, [1]),
+        ],
+    ));
+    chains.push((
         "radius over texture, mean".into(),
         vec![
             asset(),
@@ -502,6 +731,8 @@ fn tutorial_chains() -> Vec<(String, Vec<Step>)> {
     chains
 }
 
+/// Runs `chains` both ways over `frame` (written as `parts` files); the chains that are errors on
+/// both sides are those named `error: ...`, and every other gives a value.
 fn check(frame: &DataFrame, parts: usize, chains: Vec<(String, Vec<Step>)>) {
     let dir = tempfile::tempdir().unwrap();
     write_parts(frame, dir.path(), parts);
@@ -510,6 +741,10 @@ fn check(frame: &DataFrame, parts: usize, chains: Vec<(String, Vec<Step>)>) {
     for (label, steps) in chains {
         let memory = in_memory(frame, &steps);
         let plan = planned(&engine, dir.path(), &steps);
+        if memory.is_err() != label.starts_with("error: ") {
+            failures.push(format!("{label}: in memory {memory:?}"));
+            continue;
+        }
         let compared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             same(&label, &memory, &plan)
         }));
