@@ -63,6 +63,7 @@ use std::future::Future;
 use std::io::Seek;
 use std::net::{IpAddr, SocketAddr};
 
+mod metrics;
 mod net;
 use net::{Incoming, Unread};
 pub use net::{Limits, tls_config};
@@ -107,6 +108,10 @@ struct Served {
     logins: Backoff,
     /// How long a body may stall.
     idle: Duration,
+    /// Requests and calls counted for `/metrics`.
+    metrics: metrics::Shared,
+    /// Who may read `/metrics` (see [`Limits::metrics_token`]).
+    metrics_token: metrics::TokenDigest,
 }
 
 /// Workers for token checks and logins.
@@ -115,50 +120,107 @@ const AUTH_WORKERS: usize = 2;
 /// The routes of the served datasite `site`, within `limits`.
 pub fn router(site: Datasite, limits: Limits) -> Router {
     let budget_kib = (limits.body_budget >> 10).clamp(1, Semaphore::MAX_PERMITS);
+    let served = Arc::new(Served {
+        site,
+        workers: Arc::new(Semaphore::new(limits.workers.max(1))),
+        auth: Arc::new(Semaphore::new(AUTH_WORKERS)),
+        in_flight: Default::default(),
+        per_user: (limits.workers / 2).max(1),
+        budget: Arc::new(Semaphore::new(budget_kib)),
+        budget_kib,
+        logins: Backoff::default(),
+        idle: limits.idle,
+        metrics: Default::default(),
+        metrics_token: limits.metrics_token,
+    });
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
+        .route("/metrics", get(scrape))
         .route("/v1/version", get(version))
         // Both routes read their bodies themselves, within a limit (see `login` and `call`).
         .route("/v1/login", post(login))
         .route("/v1/call", post(call))
         .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn(log_request))
-        .with_state(Arc::new(Served {
-            site,
-            workers: Arc::new(Semaphore::new(limits.workers.max(1))),
-            auth: Arc::new(Semaphore::new(AUTH_WORKERS)),
-            in_flight: Default::default(),
-            per_user: (limits.workers / 2).max(1),
-            budget: Arc::new(Semaphore::new(budget_kib)),
-            budget_kib,
-            logins: Backoff::default(),
-            idle: limits.idle,
-        }))
+        .layer(axum::middleware::from_fn_with_state(
+            served.clone(),
+            log_request,
+        ))
+        .with_state(served)
 }
 
 type Site = State<Arc<Served>>;
 
 /// One log event per request: method, path, status, time taken and the client's address (never a
 /// header or a body: they carry tokens and passwords).
-async fn log_request(request: Request, next: Next) -> Response {
+async fn log_request(State(site): Site, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    let route = metrics::route(&path);
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_default();
     let started = std::time::Instant::now();
+    let active = site.metrics.start(method.as_str(), route);
     let response = next.run(request).await;
+    drop(active);
     let status = response.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1e3;
+    let elapsed = started.elapsed().as_secs_f64();
+    site.metrics.finish(method.as_str(), route, status, elapsed);
+    let ms = elapsed * 1e3;
     if response.status().is_server_error() {
         tracing::warn!(%method, path, status, ms, peer, "request");
     } else {
         tracing::info!(%method, path, status, ms, peer, "request");
     }
     response
+}
+
+/// `GET /metrics` (see the `metrics` module): to whoever holds the metrics token, or without one,
+/// to loopback.
+async fn scrape(
+    State(site): Site,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !metrics::allowed(&site.metrics_token, bearer, peer.ip().is_loopback()) {
+        let message = if site.metrics_token.is_some() {
+            "metrics are for operators: send the metrics token as `Authorization: Bearer TOKEN` (the one `veil serve --metrics-token-file` was given)"
+        } else {
+            "metrics are served to loopback only; to scrape from elsewhere, start `veil serve` with --metrics-token-file and send that token"
+        };
+        return error_response(
+            StatusCode::FORBIDDEN,
+            ErrorKind::PermissionDenied,
+            message.to_string(),
+        );
+    }
+    let work = site.clone();
+    let gauges = match blocking(&site.auth, move || work.site.gauges()).await {
+        Ok(gauges) => gauges,
+        Err(e) => return e.into_response(),
+    };
+    match site.metrics.render(&gauges) {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Data,
+            "the metrics could not be written".to_string(),
+        ),
+    }
 }
 
 /// Refuses to listen on `host` beyond loopback while an owner of `site` still has the default
@@ -523,7 +585,7 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
         return reply(
             blocking(&site.workers, move || {
                 let call = parse(&json, 0)?.call;
-                answer(&work.site, &token, call, &user, Vec::new())
+                answer(&work, &token, call, &user, Vec::new())
             })
             .await,
         );
@@ -580,7 +642,7 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
                     Data::read(kind, file)
                 })
                 .collect::<veil::Result<Vec<_>>>()?;
-            answer(&work.site, &token, call.call, &user, values)
+            answer(&work, &token, call.call, &user, values)
         })
         .await,
     )
@@ -687,17 +749,23 @@ fn parse(json: &[u8], parts: usize) -> veil::Result<CallBody> {
 
 /// Lets the datasite decide `call` with its `values`, and encodes the reply as the pieces of a body.
 fn answer(
-    site: &Datasite,
+    served: &Served,
     token: &str,
     call: Call,
     user: &veil::User,
     values: Vec<Data>,
 ) -> veil::Result<Vec<Vec<u8>>> {
     let name = call.name();
-    let reply = site.handle(token, call, values);
+    let reply = served.site.handle(token, call, values);
     match &reply {
-        Ok(reply) => tracing::info!(user = user.email, call = name, reply = reply.name(), "call"),
-        Err(e) => tracing::info!(user = user.email, call = name, error = ?e.kind(), "call refused"),
+        Ok(reply) => {
+            served.metrics.call(name, "ok");
+            tracing::info!(user = user.email, call = name, reply = reply.name(), "call")
+        }
+        Err(e) => {
+            served.metrics.call(name, &format!("{:?}", e.kind()));
+            tracing::info!(user = user.email, call = name, error = ?e.kind(), "call refused")
+        }
     }
     let mut out: Vec<Vec<u8>> = Vec::new();
     let reply: Reply<Blob> = reply?.try_map(|data| {

@@ -104,6 +104,11 @@ struct Serve {
     /// The least severe events logged: error, warn, info, debug or trace.
     #[arg(long, env = "VEIL_LOG_LEVEL", default_value = "info")]
     log_level: tracing::Level,
+    /// A file holding the token that reads `GET /metrics` (Prometheus' text format) from anywhere,
+    /// sent as `Authorization: Bearer TOKEN`; at least 16 characters. Without it, only clients on
+    /// loopback may read the metrics.
+    #[arg(long, env = "VEIL_METRICS_TOKEN_FILE")]
+    metrics_token_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -116,6 +121,21 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Serve(serve) => run(serve),
     }
+}
+
+/// The SHA-256 of the metrics token in `path` (its first line, trimmed).
+fn metrics_token(path: &std::path::Path) -> Result<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the metrics token from {}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim();
+    anyhow::ensure!(
+        token.chars().count() >= 16,
+        "the metrics token in {} is shorter than 16 characters: write a long random one (e.g. `openssl rand -hex 24 > {}`)",
+        path.display(),
+        path.display()
+    );
+    Ok(Sha256::digest(token.as_bytes()).into())
 }
 
 fn run(serve: Serve) -> Result<()> {
@@ -139,7 +159,12 @@ fn run(serve: Serve) -> Result<()> {
             "serving beyond loopback without TLS: passwords and data cross the network in clear; give --tls-cert and --tls-key"
         );
     }
+    let metrics_token = match &serve.metrics_token_file {
+        Some(path) => Some(metrics_token(path)?),
+        None => None,
+    };
     let limits = Limits {
+        metrics_token,
         workers: serve.workers,
         connections: serve.connections,
         connections_per_address: serve.connections_per_address,

@@ -49,6 +49,9 @@ pub struct Limits {
     pub idle: Duration,
     /// How long calls in flight may finish at shutdown before their connections are cut.
     pub drain: Duration,
+    /// The SHA-256 of the token that reads `/metrics` from anywhere; without one, only loopback
+    /// clients may read it.
+    pub metrics_token: Option<[u8; 32]>,
 }
 
 impl Default for Limits {
@@ -60,6 +63,7 @@ impl Default for Limits {
             body_budget: 2 << 30,
             idle: Duration::from_secs(10),
             drain: Duration::from_secs(30),
+            metrics_token: None,
         }
     }
 }

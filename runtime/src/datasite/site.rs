@@ -225,6 +225,15 @@ pub struct Datasite {
 }
 
 impl Datasite {
+    /// The datasite's gauges as `(name, value, unit)`: what its Metrics call gives owners, for the
+    /// process that serves it (`veil serve`'s `/metrics`).
+    pub fn gauges(&self) -> Result<Vec<(String, f64, String)>> {
+        Ok(gauges(&self.core)?
+            .into_iter()
+            .map(|(name, value, unit)| (name.to_string(), value, unit.to_string()))
+            .collect())
+    }
+
     /// Launches the datasite `name` under the default home ([`default_home`]). Without `reset` an existing
     /// datasite is reopened with everything it held; with `reset` it starts empty.
     pub fn launch(name: &str, reset: bool) -> Result<Datasite> {
@@ -404,73 +413,7 @@ impl Serve for calls::Metrics {
             "reading the datasite's metrics",
             "ask the datasite's owner",
         )?;
-        const COUNTS: [(&str, &str, &str); 13] = [
-            ("users", "SELECT count(*) FROM users", "users"),
-            ("datasets", "SELECT count(*) FROM datasets", "datasets"),
-            ("assets", "SELECT count(*) FROM assets", "assets"),
-            (
-                "requests_pending",
-                "SELECT count(*) FROM requests WHERE status = 'pending'",
-                "requests",
-            ),
-            (
-                "requests_approved",
-                "SELECT count(*) FROM requests WHERE status = 'approved'",
-                "requests",
-            ),
-            (
-                "requests_denied",
-                "SELECT count(*) FROM requests WHERE status = 'denied'",
-                "requests",
-            ),
-            (
-                "requests_changes_requested",
-                "SELECT count(*) FROM requests WHERE status = 'changes_requested'",
-                "requests",
-            ),
-            ("releases", "SELECT count(*) FROM releases", "releases"),
-            ("dp_releases", "SELECT count(*) FROM dp_spends", "releases"),
-            (
-                "epsilon_spent",
-                "SELECT COALESCE(SUM(epsilon_units), 0) FROM dp_spends",
-                "epsilon",
-            ),
-            (
-                "replays_pending",
-                "SELECT count(*) FROM objects WHERE status = 'pending'",
-                "objects",
-            ),
-            (
-                "replays_failed",
-                "SELECT count(*) FROM objects WHERE status = 'failed'",
-                "objects",
-            ),
-            ("audit_entries", "SELECT count(*) FROM audit", "entries"),
-        ];
-        let mut rows: Vec<(&str, f64, &str)> = site.store.read(|conn| {
-            COUNTS
-                .iter()
-                .map(|&(metric, query, unit)| {
-                    let n: i64 = conn
-                        .query_row(query, [], |r| r.get(0))
-                        .map_err(Error::sqlite("reading the datasite's metrics"))?;
-                    Ok((metric, n as f64, unit))
-                })
-                .collect()
-        })?;
-        if let Some(row) = rows.iter_mut().find(|r| r.0 == "epsilon_spent") {
-            row.1 /= crate::engine::noise::EPSILON_UNIT as f64;
-        }
-        let (entries, bytes, budget) = site.exec.usage();
-        rows.push(("cache_entries", entries as f64, "values"));
-        rows.push(("cache_bytes", bytes as f64, "bytes"));
-        rows.push(("cache_budget_bytes", budget as f64, "bytes"));
-        rows.push((
-            "planned_replays",
-            site.planner.runs.load(std::sync::atomic::Ordering::Relaxed) as f64,
-            "replays",
-        ));
-        rows.push(("store_bytes", disk_bytes(site.store.dir()) as f64, "bytes"));
+        let rows = gauges(site)?;
         let frame = polars::prelude::DataFrame::new_infer_height(vec![
             polars::prelude::Column::new(
                 "metric".into(),
@@ -488,6 +431,78 @@ impl Serve for calls::Metrics {
         .map_err(Error::data("building the metrics"))?;
         Ok(Data::Frame(frame))
     }
+}
+
+/// The datasite's gauges: `(name, value, unit)`.
+fn gauges(site: &SiteCore) -> Result<Vec<(&'static str, f64, &'static str)>> {
+    const COUNTS: [(&str, &str, &str); 13] = [
+        ("users", "SELECT count(*) FROM users", "users"),
+        ("datasets", "SELECT count(*) FROM datasets", "datasets"),
+        ("assets", "SELECT count(*) FROM assets", "assets"),
+        (
+            "requests_pending",
+            "SELECT count(*) FROM requests WHERE status = 'pending'",
+            "requests",
+        ),
+        (
+            "requests_approved",
+            "SELECT count(*) FROM requests WHERE status = 'approved'",
+            "requests",
+        ),
+        (
+            "requests_denied",
+            "SELECT count(*) FROM requests WHERE status = 'denied'",
+            "requests",
+        ),
+        (
+            "requests_changes_requested",
+            "SELECT count(*) FROM requests WHERE status = 'changes_requested'",
+            "requests",
+        ),
+        ("releases", "SELECT count(*) FROM releases", "releases"),
+        ("dp_releases", "SELECT count(*) FROM dp_spends", "releases"),
+        (
+            "epsilon_spent",
+            "SELECT COALESCE(SUM(epsilon_units), 0) FROM dp_spends",
+            "epsilon",
+        ),
+        (
+            "replays_pending",
+            "SELECT count(*) FROM objects WHERE status = 'pending'",
+            "objects",
+        ),
+        (
+            "replays_failed",
+            "SELECT count(*) FROM objects WHERE status = 'failed'",
+            "objects",
+        ),
+        ("audit_entries", "SELECT count(*) FROM audit", "entries"),
+    ];
+    let mut rows: Vec<(&str, f64, &str)> = site.store.read(|conn| {
+        COUNTS
+            .iter()
+            .map(|&(metric, query, unit)| {
+                let n: i64 = conn
+                    .query_row(query, [], |r| r.get(0))
+                    .map_err(Error::sqlite("reading the datasite's metrics"))?;
+                Ok((metric, n as f64, unit))
+            })
+            .collect()
+    })?;
+    if let Some(row) = rows.iter_mut().find(|r| r.0 == "epsilon_spent") {
+        row.1 /= crate::engine::noise::EPSILON_UNIT as f64;
+    }
+    let (entries, bytes, budget) = site.exec.usage();
+    rows.push(("cache_entries", entries as f64, "values"));
+    rows.push(("cache_bytes", bytes as f64, "bytes"));
+    rows.push(("cache_budget_bytes", budget as f64, "bytes"));
+    rows.push((
+        "planned_replays",
+        site.planner.runs.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        "replays",
+    ));
+    rows.push(("store_bytes", disk_bytes(site.store.dir()) as f64, "bytes"));
+    Ok(rows)
 }
 
 /// The bytes of the files under `dir` (the database, its log and the blobs).

@@ -1680,3 +1680,119 @@ fn the_value_cache_keeps_to_the_budget_serve_is_given() {
     }
     assert!(gauge("cache_entries") >= 2.0);
 }
+
+/// `GET /metrics` with `bearer`: the status and the text.
+fn scrape(url: &str, bearer: Option<&str>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = agent.get(format!("{url}/metrics"));
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let mut response = request.call().unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_string().unwrap())
+}
+
+/// The value of the sample `name` (a whole line's name and labels) in a scrape's `text`.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn operators_scrape_metrics_and_no_one_else_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Without a metrics token, loopback reads them.
+    let served = serve(tmp.path(), &["--reset"]);
+    let owner = veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap();
+    owner.datasets().unwrap();
+    assert!(
+        veil::connect(&served.url)
+            .unwrap()
+            .login(ADMIN, "not the password")
+            .is_err()
+    );
+    let (status, text) = scrape(&served.url, None);
+    assert_eq!(status, 200, "{text}");
+    // OpenTelemetry's HTTP names, in seconds, by route and status.
+    assert!(
+        text.contains("# UNIT http_server_request_duration_seconds seconds"),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "http_server_request_duration_seconds_count{http_request_method=\"POST\",http_route=\"/v1/login\",http_response_status_code=\"200\"}"
+        ) >= 1.0
+    );
+    assert!(text.contains("http_server_active_requests{"), "{text}");
+    // The datasite's own: calls by outcome, refused logins, and the Metrics call's gauges.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("veil_calls_total{") && l.contains("outcome=\"ok\"")),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "veil_logins_refused_total"), 1.0);
+    assert_eq!(sample(&text, "veil_requests_pending"), 0.0);
+    assert_eq!(
+        sample(&text, "veil_cache_budget_bytes"),
+        veil::DEFAULT_CACHE_BYTES as f64
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    drop(served);
+
+    // With one, only the metrics token reads them, from loopback too: no session token does.
+    let tmp = tempfile::tempdir().unwrap();
+    let token_file = tmp.path().join("metrics-token");
+    std::fs::write(&token_file, "a-metrics-token-for-operators\n").unwrap();
+    let short = tmp.path().join("short-token");
+    std::fs::write(&short, "short\n").unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args([
+            "serve",
+            "--name",
+            "refused",
+            "--port",
+            "0",
+            "--metrics-token-file",
+        ])
+        .arg(&short)
+        .arg("--dir")
+        .arg(tmp.path().join("never"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("shorter than 16"),
+        "{stderr}"
+    );
+    let served = serve(
+        &tmp.path().join("site"),
+        &[
+            "--reset",
+            "--metrics-token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    let session = raw_login(&served.url, ADMIN, "changethis");
+    let (status, text) = scrape(&served.url, None);
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("metrics token"), "{text}");
+    assert_eq!(scrape(&served.url, Some(&session)).0, 403);
+    assert_eq!(
+        scrape(&served.url, Some("a-metrics-token-for-operator")).0,
+        403
+    );
+    let (status, text) = scrape(&served.url, Some("a-metrics-token-for-operators"));
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("veil_store_bytes"), "{text}");
+}
