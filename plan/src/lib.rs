@@ -357,7 +357,7 @@ async fn compile(
                 let (base, rel, shown) = table(op, input(0))?;
                 let picked = columns
                     .iter()
-                    .map(|name| Ok((name.clone(), shown_column(op, &shown, name)?)))
+                    .map(|name| Ok((name.clone(), shown_column(&shown, name)?)))
                     .collect::<Result<Vec<_>>>()?;
                 Value::Table {
                     base,
@@ -367,12 +367,12 @@ async fn compile(
             }
             Op::Column { name } => {
                 let (base, rel, shown) = table(op, input(0))?;
-                let expr = numeric(op, &base, name, shown_column(op, &shown, name)?)?;
+                let expr = numeric(op, &base, name, shown_column(&shown, name)?)?;
                 Value::Column { base, rel, expr }
             }
             Op::TextEquals { column, value } => {
                 let (base, rel, shown) = table(op, input(0))?;
-                let expr = shown_column(op, &shown, column)?;
+                let expr = shown_column(&shown, column)?;
                 let dtype = expr.get_type(base.schema())?;
                 if !matches!(
                     dtype,
@@ -476,7 +476,7 @@ async fn compile(
             },
             Op::Sort { by, descending } => {
                 let (base, _, columns) = table(op, input(0))?;
-                let key = shown_column(op, &columns, by)?;
+                let key = shown_column(&columns, by)?;
                 // As polars sorts: nulls first, NaN above every number.
                 let base = base.sort(vec![key.sort(!descending, true)])?;
                 Value::Table {
@@ -530,27 +530,21 @@ async fn compile(
                         "pass at least one, e.g. [(\"radius1\", Agg::Mean)]",
                     ));
                 }
-                let key = key_text(shown_column(op, &shown, by)?);
+                let key = key_text(shown_column(&shown, by)?);
                 let mut outputs = Vec::with_capacity(aggs.len());
                 for (name, agg) in aggs {
-                    let (label, expr) = match agg {
-                        Agg::Count => ("count".to_string(), count(lit(1))),
-                        _ => {
-                            let x = numeric(op, &base, name, shown_column(op, &shown, name)?)?;
-                            let expr = match agg {
-                                Agg::Sum => sum(x),
-                                Agg::Mean => avg(x),
-                                Agg::Min => {
-                                    coalesce(vec![min(nan_as_null(x)?), lit(f64::INFINITY)])
-                                }
-                                Agg::Max => {
-                                    coalesce(vec![max(nan_as_null(x)?), lit(f64::NEG_INFINITY)])
-                                }
-                                Agg::Std => stddev_pop(x),
-                                Agg::Count => unreachable!("counted above"),
-                            };
-                            (format!("{name}_{}", agg.name()), expr)
-                        }
+                    let x = || numeric(op, &base, name, shown_column(&shown, name)?);
+                    let expr = match agg {
+                        Agg::Count => count(lit(1)),
+                        Agg::Sum => sum(x()?),
+                        Agg::Mean => avg(x()?),
+                        Agg::Min => coalesce(vec![min(nan_as_null(x()?)?), lit(f64::INFINITY)]),
+                        Agg::Max => coalesce(vec![max(nan_as_null(x()?)?), lit(f64::NEG_INFINITY)]),
+                        Agg::Std => stddev_pop(x()?),
+                    };
+                    let label = match agg {
+                        Agg::Count => "count".to_string(),
+                        _ => format!("{name}_{}", agg.name()),
                     };
                     outputs.push(cast(expr, DataType::Float64).alias(label));
                 }
@@ -561,7 +555,7 @@ async fn compile(
             }
             Op::ValueCounts { column } => {
                 let (base, _, shown) = table(op, input(0))?;
-                let key = key_text(shown_column(op, &shown, column)?);
+                let key = key_text(shown_column(&shown, column)?);
                 let counted = base
                     .aggregate(
                         vec![key.alias(column.as_str())],
@@ -578,7 +572,6 @@ async fn compile(
                 let (right_base, _, right_shown) = table(op, input(1))?;
                 whole_table(
                     join(
-                        op,
                         (left_base, left_shown),
                         (right_base, right_shown),
                         on,
@@ -702,8 +695,7 @@ fn table(op: &Op, value: Value) -> Result<(DataFrame, usize, Shown)> {
     }
 }
 
-fn shown_column(op: &Op, columns: &[(String, Expr)], name: &str) -> Result<Expr> {
-    let _ = op;
+fn shown_column(columns: &[(String, Expr)], name: &str) -> Result<Expr> {
     columns
         .iter()
         .find(|(c, _)| c == name)
@@ -740,7 +732,6 @@ fn numeric(op: &Op, base: &DataFrame, name: &str, expr: Expr) -> Result<Expr> {
 /// but `on` after the left's, `_right` added to a name the left has; with `keep_left`, unmatched
 /// left rows with nulls.
 fn join(
-    op: &Op,
     (left, left_shown): (DataFrame, Shown),
     (right, right_shown): (DataFrame, Shown),
     on: &str,
@@ -753,7 +744,7 @@ fn join(
             .enumerate()
             .map(|(i, (_, e))| e.clone().alias(format!("{prefix}{i}")))
             .collect();
-        exprs.push(key_text(shown_column(op, shown, on)?).alias(format!("{prefix}_key")));
+        exprs.push(key_text(shown_column(shown, on)?).alias(format!("{prefix}_key")));
         exprs.push(row_number().alias(format!("{prefix}_row")));
         Ok(base.select(exprs)?)
     };

@@ -342,16 +342,7 @@ impl SiteCore {
             let Op::Asset { asset_id } = &step.op else {
                 continue;
             };
-            let row: Option<(String, Option<String>)> = self.store.read(|conn| {
-                conn.query_row(
-                    "SELECT kind, data_blob FROM assets WHERE id = ?1",
-                    [asset_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(Error::sqlite("reading an asset"))
-            })?;
-            let Some((kind, Some(blob))) = row else {
+            let Some((kind, Some(blob))) = self.asset_blob(Side::Real, asset_id)? else {
                 return Ok(None);
             };
             if crate::data::parse_kind(&kind)? != crate::data::DataKind::Frame {
@@ -382,12 +373,10 @@ impl SiteCore {
         Ok(Some(value))
     }
 
-    pub(crate) fn asset_value(&self, side: Side, asset_id: &str) -> Result<Arc<Data>> {
-        if let Some(v) = self.exec.loaded_asset(side, asset_id) {
-            return Ok(v);
-        }
-        let generation = self.exec.generation();
-        let row: Option<(String, Option<String>)> = self.store.read(|conn| {
+    /// An asset's kind and the blob holding its data on `side` (`None`: no such asset; a `None`
+    /// blob: no mock).
+    fn asset_blob(&self, side: Side, asset_id: &str) -> Result<Option<(String, Option<String>)>> {
+        self.store.read(|conn| {
             conn.query_row(
                 &format!(
                     "SELECT kind, {} FROM assets WHERE id = ?1",
@@ -402,8 +391,15 @@ impl SiteCore {
             )
             .optional()
             .map_err(Error::sqlite("reading an asset"))
-        })?;
-        let Some((kind, Some(blob))) = row else {
+        })
+    }
+
+    pub(crate) fn asset_value(&self, side: Side, asset_id: &str) -> Result<Arc<Data>> {
+        if let Some(v) = self.exec.loaded_asset(side, asset_id) {
+            return Ok(v);
+        }
+        let generation = self.exec.generation();
+        let Some((kind, Some(blob))) = self.asset_blob(side, asset_id)? else {
             return Err(Error::not_found(
                 "asset",
                 asset_id,
