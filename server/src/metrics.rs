@@ -6,8 +6,8 @@
 //! outcome (`ok`, or the error's kind), `veil_busy_refusals_total` (calls told to retry),
 //! `veil_logins_refused_total`, and, read from the datasite at each scrape, every gauge of its
 //! Metrics call as `veil_<name>`: requests pending, approved and denied, releases, ε spent, objects
-//! whose real replay is pending (the replay queue) or failed, cache bytes and budget, planned
-//! replays, the store's bytes on disk.
+//! whose real replay is pending (the replay queue) or failed, replays run and the seconds they
+//! took, cache bytes and budget, planned replays, the store's bytes on disk.
 //!
 //! Who may read it: with a metrics token (`veil serve --metrics-token-file`), whoever presents it
 //! as a bearer token, from anywhere; without one, only clients on loopback. A session token, a

@@ -25,6 +25,9 @@ use crate::store::now_ms;
 #[derive(Debug, Default)]
 pub(crate) struct Worker {
     queue: Mutex<Option<mpsc::Sender<String>>>,
+    /// Real-side replays the worker finished, and the microseconds they took.
+    pub(crate) replays: std::sync::atomic::AtomicU64,
+    pub(crate) replay_micros: std::sync::atomic::AtomicU64,
 }
 
 impl Worker {
@@ -436,11 +439,19 @@ impl SiteCore {
     fn run_real(&self, ids: &[String]) {
         let mut outcomes = Vec::with_capacity(ids.len());
         for id in ids {
+            let started = std::time::Instant::now();
             // A panic in the data libraries fails this object, not the worker every user shares.
             let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.value(Side::Real, id)
             }))
             .unwrap_or_else(|_| Err(Error::corrupt("replaying an action", "an op panicked")));
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.worker
+                .replay_micros
+                .fetch_add(took, std::sync::atomic::Ordering::Relaxed);
+            self.worker
+                .replays
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             outcomes.push(match value {
                 Ok(_) => (id, "ready", None),
                 Err(Error::Landed(_)) => return,

@@ -496,6 +496,17 @@ fn gauges(site: &SiteCore) -> Result<Vec<(&'static str, f64, &'static str)>> {
     rows.push(("cache_entries", entries as f64, "values"));
     rows.push(("cache_bytes", bytes as f64, "bytes"));
     rows.push(("cache_budget_bytes", budget as f64, "bytes"));
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    rows.push((
+        "replays_run",
+        site.worker.replays.load(relaxed) as f64,
+        "replays",
+    ));
+    rows.push((
+        "replay_seconds",
+        site.worker.replay_micros.load(relaxed) as f64 / 1e6,
+        "seconds",
+    ));
     rows.push((
         "planned_replays",
         site.planner.runs.load(std::sync::atomic::Ordering::Relaxed) as f64,

@@ -882,16 +882,22 @@ fn approved_over_cancer(options: LaunchOptions) -> (Vec<f64>, DataFrame, Vec<f64
     let metrics = owner.metrics().unwrap();
     let metrics = metrics.as_frame().unwrap();
     let names = metrics.column("metric").unwrap();
-    let row = (0..metrics.height())
-        .find(|i| names.get(*i).unwrap().get_str() == Some("planned_replays"))
-        .expect("a planned_replays metric");
-    let planned = metrics
-        .column("value")
-        .unwrap()
-        .get(row)
-        .unwrap()
-        .try_extract::<f64>()
-        .unwrap();
+    let metric = |name: &str| -> f64 {
+        let row = (0..metrics.height())
+            .find(|i| names.get(*i).unwrap().get_str() == Some(name))
+            .unwrap_or_else(|| panic!("no metric {name}"));
+        metrics
+            .column("value")
+            .unwrap()
+            .get(row)
+            .unwrap()
+            .try_extract::<f64>()
+            .unwrap()
+    };
+    let planned = metric("planned_replays");
+    // The worker replayed the recorded objects on the real side, and timed them.
+    assert!(metric("replays_run") >= 1.0, "{metrics}");
+    assert!(metric("replay_seconds") > 0.0, "{metrics}");
     site.land().unwrap();
     (
         floats(&got[0]),
