@@ -34,6 +34,16 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
         "how long sessions last is set by whoever runs the datasite (`veil serve --session-secs`)",
     ),
     (
+        "LaunchOptions",
+        "plan_from_bytes",
+        "which replays run as plans is the serving machine's choice (`veil serve --plan-from-mib`); a notebook's datasite keeps the default",
+    ),
+    (
+        "Datasite",
+        "gauges",
+        "the serving process's `/metrics`; a cell's owner reads the same gauges with `client.metrics()`",
+    ),
+    (
         "Datasite",
         "open_session",
         "a transport's login (veil serve's); cells log in with `site.login`",
