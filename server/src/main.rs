@@ -90,8 +90,8 @@ struct Serve {
     /// dropped value is replayed from its recorded steps when it is next needed.
     #[arg(long, env = "VEIL_CACHE_MIB", default_value_t = (veil::DEFAULT_CACHE_BYTES >> 20) as u64)]
     cache_mib: u64,
-    /// Real-side replays over a frame asset of at least this many MiB run as one streaming
-    /// DataFusion plan over its stored Parquet file, read in place, when the plan path runs every
+    /// Real-side replays over a frame asset of at least this many MiB (8 bytes a value, the size
+    /// listings show) run as one streaming DataFusion plan over its stored Parquet file, read in place, when the plan path runs every
     /// step of the lineage (others load the asset and replay in memory); 0 plans every lineage it
     /// can.
     #[arg(long, env = "VEIL_PLAN_FROM_MIB", default_value_t = veil::DEFAULT_PLAN_FROM_BYTES >> 20)]

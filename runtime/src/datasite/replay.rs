@@ -297,66 +297,39 @@ impl SiteCore {
 
     /// The real value of object `id` computed as one streaming plan over its assets' files, read in
     /// place (see [`LaunchOptions::plan_from_bytes`](crate::LaunchOptions::plan_from_bytes)); `None`
-    /// when the plan path does not take it: it is cached, a step is one plans do not run, or an
-    /// asset is small, not a frame, or stored otherwise.
+    /// when the plan path does not take it: it is cached, no asset of the datasite is one plans
+    /// read, a step is one plans do not run, or one of its assets is small or not a frame.
     fn planned_value(&self, id: &str) -> Result<Option<Arc<Data>>> {
         /// Longest lineage a plan is compiled for: longer ones replay in memory, step by step.
         const MAX_PLANNED_STEPS: usize = 4096;
-        if self.planner.from_bytes == u64::MAX || self.exec.cached(Side::Real, id).is_some() {
+        if self.exec.cached(Side::Real, id).is_some() || !self.any_planned_asset()? {
             return Ok(None);
         }
         let generation = self.exec.generation();
-        // The lineage, inputs before the steps reading them.
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut steps: Vec<planned::Step> = Vec::new();
-        let mut stack: Vec<(String, Option<ObjectRow>)> = vec![(id.to_string(), None)];
-        while let Some((oid, row)) = stack.pop() {
-            if index.contains_key(&oid) {
-                continue;
-            }
-            match row {
-                Some(row) => {
-                    let inputs = row.inputs.iter().map(|i| index[i]).collect::<Vec<_>>();
-                    index.insert(oid, steps.len());
-                    steps.push(planned::Step::new(row.op, inputs));
-                }
-                None => {
-                    let Some(row) = self.object(&oid)? else {
-                        return Ok(None);
-                    };
-                    if !planned::plans(&row.op) || index.len() + stack.len() > MAX_PLANNED_STEPS {
-                        return Ok(None);
-                    }
-                    let inputs = row.inputs.clone();
-                    stack.push((oid, Some(row)));
-                    stack.extend(
-                        inputs
-                            .into_iter()
-                            .rev()
-                            .filter(|i| !index.contains_key(i))
-                            .map(|i| (i, None)),
-                    );
-                }
-            }
+        let graph = self.graph(id, "planning a replay")?;
+        if graph.len() > MAX_PLANNED_STEPS || graph.iter().any(|(_, row)| !planned::plans(&row.op))
+        {
+            return Ok(None);
         }
+        let index: HashMap<&str, usize> = graph
+            .iter()
+            .enumerate()
+            .map(|(i, (oid, _))| (oid.as_str(), i))
+            .collect();
+        let mut steps = Vec::with_capacity(graph.len());
         let mut sources = HashMap::new();
         let mut blobs = Vec::new();
-        for step in &steps {
-            let Op::Asset { asset_id } = &step.op else {
-                continue;
-            };
-            let Some((kind, Some(blob))) = self.asset_blob(Side::Real, asset_id)? else {
-                return Ok(None);
-            };
-            if crate::data::parse_kind(&kind)? != crate::data::DataKind::Frame {
-                return Ok(None);
+        for (_, row) in &graph {
+            if let Op::Asset { asset_id } = &row.op {
+                let Some(blob) = self.planned_blob(asset_id)? else {
+                    return Ok(None);
+                };
+                let (path, _) = self.store.verified_blob_file(&blob)?;
+                sources.insert(asset_id.clone(), planned::Source::Parquet(path));
+                blobs.push(blob);
             }
-            let (path, bytes) = self.store.verified_blob_file(&blob)?;
-            if bytes < self.planner.from_bytes {
-                return Ok(None);
-            }
-            sources.insert(asset_id.clone(), planned::Source::Parquet(path));
-            blobs.push(blob);
+            let inputs: Vec<usize> = row.inputs.iter().map(|i| index[i.as_str()]).collect();
+            steps.push(planned::Step::new(row.op.clone(), inputs));
         }
         let output = match self.planner.engine()?.run(&steps, &sources) {
             Ok(output) => output,
@@ -374,6 +347,40 @@ impl SiteCore {
         self.exec
             .keep_from(generation, Side::Real, id, value.clone());
         Ok(Some(value))
+    }
+
+    /// Whether any asset of the datasite is one plans read: one read of the assets' rows, so a
+    /// datasite of small assets pays it alone, not a walk of each lineage.
+    fn any_planned_asset(&self) -> Result<bool> {
+        if self.planner.from_bytes == u64::MAX {
+            return Ok(false);
+        }
+        self.store.read(|conn| {
+            conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM assets WHERE kind = 'frame' AND data_bytes >= ?1)",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(
+                    [i64::try_from(self.planner.from_bytes).unwrap_or(i64::MAX)],
+                    |r| r.get(0),
+                )
+            })
+            .map_err(Error::sqlite("reading assets"))
+        })
+    }
+
+    /// The blob of real asset `asset_id` when plans read it (a frame of at least
+    /// [`LaunchOptions::plan_from_bytes`](crate::LaunchOptions::plan_from_bytes), counted as the
+    /// size everyone sees: 8 bytes a value), else `None`.
+    fn planned_blob(&self, asset_id: &str) -> Result<Option<String>> {
+        let from = i64::try_from(self.planner.from_bytes).unwrap_or(i64::MAX);
+        self.store.read(|conn| {
+            conn.prepare_cached(
+                "SELECT data_blob FROM assets WHERE id = ?1 AND kind = 'frame' AND data_bytes >= ?2",
+            )
+            .and_then(|mut stmt| stmt.query_row(params![asset_id, from], |r| r.get(0)).optional())
+            .map_err(Error::sqlite("reading an asset"))
+        })
     }
 
     /// An asset's kind and the blob holding its data on `side` (`None`: no such asset; a `None`

@@ -191,8 +191,8 @@ impl LaunchOptions {
         self
     }
 
-    /// Real-side replays over a frame asset of at least `bytes` (its stored Parquet file; default
-    /// [`DEFAULT_PLAN_FROM_BYTES`]) run as one streaming DataFusion plan over the file, read in
+    /// Real-side replays over a frame asset of at least `bytes` (8 bytes a value, the size
+    /// listings show; default [`DEFAULT_PLAN_FROM_BYTES`]) run as one streaming DataFusion plan over the file, read in
     /// place, when every step of the lineage is one the plan path runs; others load the asset and
     /// replay in memory. `u64::MAX` keeps every replay in memory; 0 plans every one it can.
     pub fn plan_from_bytes(mut self, bytes: u64) -> Self {

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use ndarray::{ArrayD, IxDyn};
 pub(crate) use veil_plan::{Engine, Limits, Output, PlanError, Source, Step, plans};
 
-/// Real-side replays over an asset of at least this many bytes (its Parquet file) run as plans
+/// Real-side replays over an asset of at least this many bytes (8 a value) run as plans
 /// by default ([`LaunchOptions::plan_from_bytes`](crate::LaunchOptions::plan_from_bytes)): below
 /// it, loading the asset whole and replaying in memory costs less than planning a query.
 pub const DEFAULT_PLAN_FROM_BYTES: u64 = 64 << 20;
