@@ -188,6 +188,9 @@ pub enum KernelCall {
         /// Where it lives, if not under `$VEIL_HOME`.
         #[serde(default)]
         dir: Option<PathBuf>,
+        /// Where assets read in place may be (`LaunchOptions::data_root`).
+        #[serde(default)]
+        data_root: Option<PathBuf>,
     },
     /// Connects to a served datasite (`veil serve`), checking its API version. The session's
     /// datasite stays what it was (`%datasite connect` switches it).
@@ -396,6 +399,7 @@ mod tests {
                 name: "s".into(),
                 reset: true,
                 dir: None,
+                data_root: None,
             },
             KernelCall::Connect {
                 url: "http://127.0.0.1:8083".into(),

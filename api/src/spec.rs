@@ -42,6 +42,9 @@ pub struct Asset<D> {
     /// The real (private) data.
     #[serde(default)]
     pub data: Option<D>,
+    /// Instead of `data`: where the real data already is, read in place (see [`Asset::files`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<String>,
     /// The mock.
     #[serde(default)]
     pub mock: Mock<D>,
@@ -54,6 +57,7 @@ impl<D> Asset<D> {
             name: name.into(),
             description: String::new(),
             data: None,
+            files: None,
             mock: Mock::Unset,
         }
     }
@@ -67,6 +71,16 @@ impl<D> Asset<D> {
     /// The real (private) data, which never leaves the datasite.
     pub fn data(mut self, data: impl Into<D>) -> Self {
         self.data = Some(data.into());
+        self
+    }
+
+    /// Instead of [`Asset::data`]: the real data is the Parquet files at `location`, a file or a
+    /// directory (its `*.parquet` files) under the datasite's data root (`veil serve --data-root`),
+    /// which stay where they are. The datasite records each file's SHA-256 once and refuses files
+    /// that no longer match it; replays stream over them; a synthesized mock
+    /// ([`Asset::mock_synthesized`]) is made from an even sample of their rows.
+    pub fn files(mut self, location: impl Into<String>) -> Self {
+        self.files = Some(location.into());
         self
     }
 
@@ -114,6 +128,7 @@ impl<D> Asset<D> {
             name: self.name,
             description: self.description,
             data: self.data.map(&mut f).transpose()?,
+            files: self.files,
             mock: match self.mock {
                 Mock::Unset => Mock::Unset,
                 Mock::Given(m) => Mock::Given(f(m)?),

@@ -41,6 +41,7 @@ pub struct LaunchOptions {
     name: String,
     reset: bool,
     dir: Option<std::path::PathBuf>,
+    data_root: Option<std::path::PathBuf>,
 }
 
 impl LaunchOptions {
@@ -50,6 +51,7 @@ impl LaunchOptions {
             name: name.into(),
             reset: false,
             dir: None,
+            data_root: None,
         }
     }
 
@@ -62,6 +64,13 @@ impl LaunchOptions {
     /// Keep the datasite in `dir` instead of the default home.
     pub fn dir(mut self, dir: impl AsRef<std::path::Path>) -> LaunchOptions {
         self.dir = Some(crate::data::absolute(dir.as_ref()));
+        self
+    }
+
+    /// The directory under which owners may register assets whose real data stays where it is
+    /// (`Asset::new(..).files("visits/")`: Parquet files read in place, never outside it).
+    pub fn data_root(mut self, dir: impl AsRef<std::path::Path>) -> LaunchOptions {
+        self.data_root = Some(crate::data::absolute(dir.as_ref()));
         self
     }
 
@@ -84,6 +93,7 @@ impl Datasite {
             name: options.name,
             reset: options.reset,
             dir: options.dir,
+            data_root: options.data_root,
         })
     }
 

@@ -576,10 +576,18 @@ impl Cells {
     fn call(&self, call: KernelCall) -> Result<Value, KernelError> {
         let op = call.name();
         Ok(match call {
-            KernelCall::Launch { name, reset, dir } => {
+            KernelCall::Launch {
+                name,
+                reset,
+                dir,
+                data_root,
+            } => {
                 let mut options = LaunchOptions::new(name).reset(reset);
                 if let Some(dir) = dir {
                     options = options.dir(dir);
+                }
+                if let Some(root) = data_root {
+                    options = options.data_root(root);
                 }
                 // The old datasite is landed before the new one opens, so relaunching with reset works.
                 let mut session = self.session();

@@ -10,6 +10,8 @@
 //!   spills to disk past it) and a cap on the values a result may hold, checked as the result
 //!   streams in, so an oversized result is refused before it is materialised.
 //! - [`Output`]: a frame's rows as Arrow batches, or an array's values.
+//! - [`footer`]: a Parquet file's schema and rows from its footer; [`Engine::sample`]: an even
+//!   sample of a source's rows, streamed (what a mock of files read in place is made from).
 //!
 //! Why a crate of its own: the plan path is a seam between two worlds. It knows the op vocabulary
 //! (`veil-api`) and DataFusion, and nothing of the datasite: no records, roles, audit or disclosure
@@ -33,17 +35,18 @@
 //! datasite then replays them in memory, within its own limits.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, stddev_pop, sum, var_pop};
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::ExprSchemable;
 use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::{
     DataFrame, Expr, JoinType, ParquetReadOptions, SessionConfig, SessionContext, abs, cast,
     coalesce, exp, ident, isnan, lit, ln, power, sqrt, when,
@@ -52,6 +55,7 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use veil_api::ops::{Agg, Arith, Compare, Op, Reduce, Unary};
 
+pub use datafusion::arrow::datatypes::SchemaRef;
 pub use datafusion::arrow::record_batch::RecordBatch;
 
 /// The ops the plan path compiles, by their short names ([`Op::name`]'s kinds grouped).
@@ -124,6 +128,17 @@ impl Step {
 pub enum Source {
     /// A directory of Parquet files (`*.parquet`, read in name order), or one Parquet file.
     Parquet(PathBuf),
+    /// These Parquet files, whatever their names, read in the order of their paths (their names
+    /// must hold no glob characters: `*`, `?`, `[`).
+    Files(Vec<PathBuf>),
+}
+
+/// A Parquet file's schema and row count, read from its footer alone.
+pub fn footer(path: &Path) -> Result<(SchemaRef, u64)> {
+    let file = std::fs::File::open(path).map_err(DataFusionError::IoError)?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(DataFusionError::from)?;
+    let rows = u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+    Ok((reader.schema().clone(), rows))
 }
 
 /// A frame's rows as Arrow batches, with their schema (a frame may have no rows).
@@ -266,13 +281,60 @@ impl Engine {
         let ctx = self.context();
         let (steps, sources) = (steps.to_vec(), sources.clone());
         let max_values = self.limits.max_values;
+        self.wait(async move {
+            let value = compile(&ctx, &steps, &sources).await?;
+            collect(value, max_values).await
+        })
+    }
+
+    /// At most `rows` of the `total` rows of `source`, spread evenly over them all (every k-th
+    /// row, in file order), streamed: what a mock made from a sample reads of an asset that is not
+    /// loaded.
+    pub fn sample(&self, source: &Source, total: u64, rows: usize) -> Result<Frame> {
+        let ctx = self.context();
+        let source = source.clone();
+        let stride = total.div_ceil(rows.max(1) as u64).max(1);
+        let max_values = self.limits.max_values;
+        let output = self.wait(async move {
+            let sources = HashMap::from([(String::new(), source)]);
+            let op = Op::Asset {
+                asset_id: String::new(),
+            };
+            let Value::Table { base, .. } = load(&ctx, &op, "", &sources, 0).await? else {
+                unreachable!("an asset loads as a table");
+            };
+            let names: Vec<Expr> = base
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| ident(f.name()))
+                .collect();
+            let mut picked = base;
+            if stride > 1 {
+                let mut numbered = names.clone();
+                numbered.push(row_number().alias("__veil_row"));
+                picked = picked
+                    .select(numbered)?
+                    .filter(((ident("__veil_row") - lit(1u64)) % lit(stride)).eq(lit(0u64)))?
+                    .select(names)?;
+            }
+            collect(whole_table(picked.limit(0, Some(rows))?, 0), max_values).await
+        })?;
+        match output {
+            Output::Frame(frame) => Ok(frame),
+            Output::Array { .. } => unreachable!("a table collects as a frame"),
+        }
+    }
+
+    /// Runs `work` on the engine's threads; the calling thread waits (it may be any thread, a
+    /// tokio runtime's too).
+    fn wait<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
         let (tx, rx) = std::sync::mpsc::channel();
         self.threads.spawn(async move {
-            let outcome = async {
-                let value = compile(&ctx, &steps, &sources).await?;
-                collect(value, max_values).await
-            };
-            let _ = tx.send(outcome.await);
+            let _ = tx.send(work.await);
         });
         rx.recv().unwrap_or_else(|_| {
             Err(PlanError::Engine(DataFusionError::Internal(
@@ -659,25 +721,37 @@ async fn load(
     sources: &HashMap<String, Source>,
     index: usize,
 ) -> Result<Value> {
-    let Some(Source::Parquet(path)) = sources.get(asset_id) else {
-        return Err(invalid(
-            op,
-            format!("asset {asset_id} has no Parquet source"),
-            "register the asset's Parquet files with the engine",
-        ));
-    };
-    let mut location = path.to_string_lossy().into_owned();
     let mut options = ParquetReadOptions::default();
-    if path.is_dir() {
-        // A listing reads a directory only when its path says it is one.
-        if !location.ends_with('/') {
-            location.push('/');
+    let base = match sources.get(asset_id) {
+        Some(Source::Parquet(path)) => {
+            let mut location = path.to_string_lossy().into_owned();
+            if path.is_dir() {
+                // A listing reads a directory only when its path says it is one.
+                if !location.ends_with('/') {
+                    location.push('/');
+                }
+            } else {
+                // One file, whatever its name (the datasite's blobs are named by their hash).
+                options.file_extension = "";
+            }
+            ctx.read_parquet(location, options).await?
         }
-    } else {
-        // One file, whatever its name (the datasite's blobs are named by their hash).
-        options.file_extension = "";
-    }
-    let base = ctx.read_parquet(location, options).await?;
+        Some(Source::Files(paths)) if !paths.is_empty() => {
+            options.file_extension = "";
+            let locations: Vec<String> = paths
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            ctx.read_parquet(locations, options).await?
+        }
+        _ => {
+            return Err(invalid(
+                op,
+                format!("asset {asset_id} has no Parquet source"),
+                "register the asset's Parquet files with the engine",
+            ));
+        }
+    };
     Ok(whole_table(base, index))
 }
 

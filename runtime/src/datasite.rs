@@ -5,7 +5,9 @@
 //! (`dispatch`), and one service module per area, each serving its calls (an `impl Serve` per call
 //! declared in `veil_api::calls`) from the datasite's own records:
 //! - `users`: roles, registration, passwords (argon2) and sessions; the audit log's reading.
-//! - `datasets`: uploads in one transaction, listings, deletion, reads of mocks and real data.
+//! - `datasets`: uploads in one transaction, listings, deletion, reads of mocks and real data;
+//!   `in_place`: assets whose real data is Parquet files under the data root
+//!   ([`LaunchOptions::data_root`]), resolved inside it, hashed once and checked on every read.
 //! - `pointers` and `replay`: ops on mocks recorded as actions, the worker that replays them on the
 //!   real data, result requests.
 //! - `requests`: reviews, approvals (one or two owners), denials, requests for changes, releases.
@@ -101,6 +103,7 @@
 pub(crate) mod code;
 pub(crate) mod datasets;
 pub(crate) mod dispatch;
+pub(crate) mod in_place;
 pub(crate) mod pointers;
 pub(crate) mod privacy;
 pub(crate) mod replay;

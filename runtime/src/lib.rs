@@ -64,7 +64,8 @@
 //!   cache of computed values and loaded assets, and the limits an op's arguments keep to;
 //!   `planned` (private): the plan path, a lineage run as one streaming DataFusion query over its
 //!   assets' Parquet files read in place (crate `veil-plan`), for assets of at least
-//!   [`LaunchOptions::plan_from_bytes`], with parity tests against [`ops`]' evaluator.
+//!   [`LaunchOptions::plan_from_bytes`] and assets read in place, with parity tests against
+//!   [`ops`]' evaluator.
 //! - `provenance` (private): the real rows behind each value of a result, the one pass the
 //!   disclosure checks count people from; `checks` (private): the checks' math on it (verdicts,
 //!   code output reading, rounding, how released values are kept).

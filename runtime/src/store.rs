@@ -295,6 +295,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (request_id, owner_id)
     );
     "#,
+    // Where an asset's real data is: its blob (`blob`), or Parquet files read in place
+    // (`files`), listed with each file's SHA-256 in a manifest that its blob holds.
+    r#"
+    ALTER TABLE assets ADD COLUMN stored_as TEXT NOT NULL DEFAULT 'blob'
+        CHECK (stored_as IN ('blob', 'files'));
+    "#,
 ];
 
 /// Metadata database plus blob files of one datasite directory.
@@ -308,7 +314,8 @@ pub(crate) struct Store {
     /// The write-ahead log, synced by each writer after its commit, outside the connection's lock
     /// (see [`Store::write`]).
     wal: File,
-    /// Blobs whose bytes matched their name, with the file's identity when they did: a read of an
+    /// Files (blobs, and assets read in place) whose bytes matched their hash, by hash and path,
+    /// with the file's identity when they did: a read of an
     /// unchanged file skips hashing it again (SHA-256 was a tenth of a 1e7-row replay), and any
     /// write to it changes its status-change time, which no caller can set back.
     verified: Mutex<HashMap<String, FileStamp>>,
@@ -316,11 +323,11 @@ pub(crate) struct Store {
 
 /// What identifies a file's contents without reading them: its inode, size, and its modification
 /// and status-change times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct FileStamp {
     dev: u64,
     ino: u64,
-    len: u64,
+    pub(crate) len: u64,
     mtime: (i64, i64),
     ctime: (i64, i64),
 }
@@ -514,8 +521,9 @@ impl Store {
             Ok((bytes, steady.then_some(after)))
         };
         let (bytes, stamp) = read().map_err(Error::io(format!("reading blob {hash}")))?;
+        let key = verified_key(hash, &path);
         let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-        if stamp.is_some() && verified.get(hash) == stamp.as_ref() {
+        if stamp.is_some() && verified.get(&key) == stamp.as_ref() {
             return Ok(bytes);
         }
         drop(verified);
@@ -527,45 +535,59 @@ impl Store {
         }
         if let Some(stamp) = stamp {
             verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-            verified.insert(hash.to_string(), stamp);
+            verified.insert(key, stamp);
         }
         Ok(bytes)
     }
 
-    /// The path of blob `hash`, its contents checked against its hash (streamed through the hash,
-    /// never held whole; once per process while the file keeps its stamp, as [`Store::get_blob`]),
+    /// The path of blob `hash`, its contents checked against its hash (see [`Store::verify_file`]),
     /// with its size: for readers that read the file in place, like the plan path. Call it again
     /// after such a read to confirm the file did not change under it.
     pub(crate) fn verified_blob_file(&self, hash: &str) -> Result<(PathBuf, u64)> {
         let path = self.blob_path(hash);
-        let context = || format!("reading blob {hash}");
-        let mut file = File::open(&path).map_err(Error::io(context()))?;
-        let before = FileStamp::of(&file.metadata().map_err(Error::io(context()))?);
-        if self
-            .verified
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(hash)
-            == Some(&before)
-        {
-            return Ok((path, before.len));
-        }
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher).map_err(Error::io(context()))?;
-        let after = FileStamp::of(&file.metadata().map_err(Error::io(context()))?);
-        if hex(&hasher.finalize()) != hash {
-            return Err(Error::corrupt(
-                context(),
+        let stamp = self.verify_file(&path, hash, None, || {
+            Error::corrupt(
+                format!("reading blob {hash}"),
                 "its contents do not match its hash; restore the datasite from a backup",
-            ));
-        }
-        if before == after {
-            self.verified
+            )
+        })?;
+        Ok((path, stamp.len))
+    }
+
+    /// Checks that the file at `path` holds bytes whose SHA-256 is `hash`, streaming it through the
+    /// hash (never held whole), unless its stamp is `trusted` (recorded when it was last hashed)
+    /// or the one it had when this process last checked it. Returns its stamp; a file whose hash
+    /// differs gets `mismatch`'s error.
+    pub(crate) fn verify_file(
+        &self,
+        path: &Path,
+        hash: &str,
+        trusted: Option<&FileStamp>,
+        mismatch: impl FnOnce() -> Error,
+    ) -> Result<FileStamp> {
+        let key = verified_key(hash, path);
+        let before = FileStamp::of(
+            &fs::metadata(path).map_err(Error::io(format!("reading {}", path.display())))?,
+        );
+        if trusted == Some(&before)
+            || self
+                .verified
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(hash.to_string(), after);
+                .get(&key)
+                == Some(&before)
+        {
+            return Ok(before);
         }
-        Ok((path, after.len))
+        let (digest, after) = hash_file(path)?;
+        if digest != hash {
+            return Err(mismatch());
+        }
+        self.verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, after);
+        Ok(after)
     }
 
     fn blob_path(&self, hash: &str) -> PathBuf {
@@ -613,6 +635,30 @@ impl Store {
         }
         Ok(removed)
     }
+}
+
+/// How [`Store`]'s record of verified files names the file at `path` checked against `hash`.
+fn verified_key(hash: &str, path: &Path) -> String {
+    format!("{hash} {}", path.display())
+}
+
+/// The SHA-256 of the file at `path` (streamed through the hash, never held whole) and its stamp;
+/// refused if the file changed while it was read.
+pub(crate) fn hash_file(path: &Path) -> Result<(String, FileStamp)> {
+    let context = || format!("reading {}", path.display());
+    let mut file = File::open(path).map_err(Error::io(context()))?;
+    let before = FileStamp::of(&file.metadata().map_err(Error::io(context()))?);
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(Error::io(context()))?;
+    let after = FileStamp::of(&file.metadata().map_err(Error::io(context()))?);
+    if before != after {
+        return Err(Error::invalid(
+            path.display().to_string(),
+            "it changed while it was read",
+            "wait until whatever writes it is done, then try again",
+        ));
+    }
+    Ok((hex(&hasher.finalize()), after))
 }
 
 /// Deletes a datasite's own files from `dir`, refusing to touch a directory that holds other files, so a
@@ -699,7 +745,8 @@ mod tests {
         let store = Store::open(dir.path(), false).unwrap();
         let hash = store.write("test", |_| store.put_blob(b"abc")).unwrap();
         assert_eq!(store.get_blob(&hash).unwrap(), b"abc");
-        assert!(store.verified.lock().unwrap().contains_key(&hash));
+        let key = verified_key(&hash, &store.blob_path(&hash));
+        assert!(store.verified.lock().unwrap().contains_key(&key));
         // The same length, and the modification time put back: the status-change time still moves.
         let path = store.blob_path(&hash);
         let modified = fs::metadata(&path).unwrap().modified().unwrap();

@@ -96,6 +96,11 @@ struct Serve {
     /// can.
     #[arg(long, env = "VEIL_PLAN_FROM_MIB", default_value_t = veil::DEFAULT_PLAN_FROM_BYTES >> 20)]
     plan_from_mib: u64,
+    /// The directory under which owners may register assets whose real data stays where it is
+    /// (`Asset::files(..)`: Parquet files, named relative to it, hashed once and read in place).
+    /// Owners never reach outside it; without it, such assets are refused.
+    #[arg(long, env = "VEIL_DATA_ROOT")]
+    data_root: Option<PathBuf>,
     /// How the log on stderr is written: `human` lines, or `json`, one object per line (for a log
     /// collector). One event per request and per call, naming the user and the call, never a token
     /// or a password.
@@ -180,6 +185,9 @@ fn run(serve: Serve) -> Result<()> {
         .plan_from_bytes(serve.plan_from_mib.saturating_mul(1 << 20));
     if let Some(dir) = &serve.dir {
         options = options.dir(dir);
+    }
+    if let Some(root) = &serve.data_root {
+        options = options.data_root(root);
     }
     let site = options.launch().context("launching the datasite")?;
     veil_server::check_exposure(&site, serve.host)?;

@@ -33,6 +33,8 @@ struct EncodedAsset {
     schema: String,
     shape: String,
     data: Vec<u8>,
+    /// Where the real data is: `blob` (`data` is it) or `files` (`data` is their manifest).
+    stored_as: &'static str,
     /// The size everyone sees: from the shape alone (see [`AssetView::data_bytes`]).
     nominal_bytes: u64,
     mock: Option<(Vec<u8>, String)>,
@@ -130,13 +132,33 @@ impl SiteCore {
                     format!("asset names must be unique within dataset `{name}`"),
                 ));
             }
-            let data = asset.data.as_ref().expect("validated");
+            // Files read in place are checked and synthesized from an even sample of their rows.
+            let registered = match &asset.files {
+                Some(location) => Some(self.register_files(&aname, location)?),
+                None => None,
+            };
+            let data = match &registered {
+                Some(files) => &files.sample,
+                None => asset.data.as_ref().expect("validated"),
+            };
+            let sampled = registered.as_ref().map_or(String::new(), |files| {
+                format!(
+                    ", from an even sample of {} of its {} rows",
+                    data.shape()[0],
+                    files.rows
+                )
+            });
             let synthesized;
             let (mock, made) = match &asset.mock {
-                Mock::Given(m) => (Some(m), "given by the owner".to_string()),
+                Mock::Given(m) => {
+                    if registered.is_some() {
+                        data.check_mock(&aname, m)?;
+                    }
+                    (Some(m), "given by the owner".to_string())
+                }
                 Mock::Synthesized(spec) => {
                     synthesized = synthesize(&aname, data, spec)?;
-                    (Some(&synthesized), spec.to_string())
+                    (Some(&synthesized), format!("{spec}{sampled}"))
                 }
                 Mock::Declined | Mock::Unset => (None, "none: the owner declined one".to_string()),
             };
@@ -149,14 +171,23 @@ impl SiteCore {
                 Some(m) => Some((m.encode()?, json(&m.shape()))),
                 None => None,
             };
+            let (stored, stored_as, shape) = match &registered {
+                Some(files) => (
+                    json(&files.manifest).into_bytes(),
+                    "files",
+                    vec![files.rows as usize, files.columns],
+                ),
+                None => (data.encode()?, "blob", data.shape()),
+            };
             encoded.push(EncodedAsset {
                 name: aname,
                 description: adesc,
                 kind: data.kind(),
                 schema: json(&data.schema()),
-                shape: json(&data.shape()),
-                data: data.encode()?,
-                nominal_bytes: data.shape().iter().map(|&n| n as u64).product::<u64>() * 8,
+                shape: json(&shape),
+                data: stored,
+                stored_as,
+                nominal_bytes: shape.iter().map(|&n| n as u64).product::<u64>() * 8,
                 mock,
                 made,
                 report,
@@ -197,8 +228,9 @@ impl SiteCore {
                 };
                 tx.execute(
                     "INSERT INTO assets (id, dataset_id, position, name, description, kind, schema, shape,
-                                         data_blob, data_bytes, mock_blob, mock_shape, mock_made, mock_report)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                         data_blob, data_bytes, mock_blob, mock_shape, mock_made, mock_report,
+                                         stored_as)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     params![
                         uuid::Uuid::new_v4().to_string(),
                         id,
@@ -213,7 +245,8 @@ impl SiteCore {
                         mock_blob,
                         mock_shape,
                         a.made,
-                        a.report
+                        a.report,
+                        a.stored_as
                     ],
                 )
                 .map_err(Error::sqlite("writing an asset"))?;
@@ -305,16 +338,16 @@ impl SiteCore {
                 "work with `asset.mock()`, and ask the owner to approve a request for the real result",
             )?;
         }
-        let (name, kind, blob): (String, String, Option<String>) = self
+        let (name, kind, blob, stored_as): (String, String, Option<String>, String) = self
             .store
             .read(|conn| {
                 conn.query_row(
                     &format!(
-                        "SELECT name, kind, {} FROM assets WHERE id = ?1",
+                        "SELECT name, kind, {}, stored_as FROM assets WHERE id = ?1",
                         if real { "data_blob" } else { "mock_blob" }
                     ),
                     [asset_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()
                 .map_err(Error::sqlite("reading an asset"))
@@ -337,6 +370,9 @@ impl SiteCore {
             self.store.write("auditing a read", |tx| {
                 audit::record(tx, &caller.email, "read_real_data", &name, asset_id)
             })?;
+            if stored_as == "files" {
+                return self.load_files(asset_id, &blob);
+            }
         }
         Data::decode(
             crate::data::parse_kind(&kind)?,
@@ -529,13 +565,23 @@ pub(crate) fn validate_asset(asset: &Asset<Data>) -> Result<(String, String)> {
         &format!("description of asset `{name}`"),
         &asset.description,
     )?;
-    let data = asset.data.as_ref().ok_or_else(|| {
-        Error::invalid(
-            format!("asset `{name}`"),
-            "it has no data",
-            "add the real data with `Asset::data(..)`",
-        )
-    })?;
+    match (&asset.data, &asset.files) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                format!("asset `{name}`"),
+                "it has both data and files",
+                "give the real data one way: `Asset::data(..)` uploads it, `Asset::files(..)` reads Parquet files in place",
+            ));
+        }
+        (None, None) => {
+            return Err(Error::invalid(
+                format!("asset `{name}`"),
+                "it has no data",
+                "add the real data with `Asset::data(..)`, or name Parquet files under the datasite's data root with `Asset::files(..)`",
+            ));
+        }
+        _ => {}
+    }
     match &asset.mock {
         Mock::Unset => {
             return Err(Error::invalid(
@@ -544,7 +590,12 @@ pub(crate) fn validate_asset(asset: &Asset<Data>) -> Result<(String, String)> {
                 "add one with `Asset::mock(..)`, or declare `Asset::no_mock()` to publish only its schema",
             ));
         }
-        Mock::Given(mock) => data.check_mock(&name, mock)?,
+        // Files read in place are checked against a sample once they are registered.
+        Mock::Given(mock) => {
+            if let Some(data) = &asset.data {
+                data.check_mock(&name, mock)?;
+            }
+        }
         Mock::Declined | Mock::Synthesized(_) => {}
     }
     Ok((name, description))

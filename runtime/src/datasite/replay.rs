@@ -321,12 +321,17 @@ impl SiteCore {
         let mut blobs = Vec::new();
         for (_, row) in &graph {
             if let Op::Asset { asset_id } = &row.op {
-                let Some(blob) = self.planned_blob(asset_id)? else {
+                let Some((blob, is_data)) = self.planned_blob(asset_id)? else {
                     return Ok(None);
                 };
-                let (path, _) = self.store.verified_blob_file(&blob)?;
-                sources.insert(asset_id.clone(), planned::Source::Parquet(path));
-                blobs.push(blob);
+                let source = if is_data {
+                    let (path, _) = self.store.verified_blob_file(&blob)?;
+                    planned::Source::Parquet(path)
+                } else {
+                    planned::Source::Files(self.verified_files(&self.manifest(&blob)?)?)
+                };
+                sources.insert(asset_id.clone(), source);
+                blobs.push((blob, is_data));
             }
             let inputs: Vec<usize> = row.inputs.iter().map(|i| index[i.as_str()]).collect();
             steps.push(planned::Step::new(row.op.clone(), inputs));
@@ -337,8 +342,12 @@ impl SiteCore {
             Err(e) => return Err(e.into()),
         };
         // The files were read in place: they must still be what was verified.
-        for blob in &blobs {
-            self.store.verified_blob_file(blob)?;
+        for (blob, is_data) in &blobs {
+            if *is_data {
+                self.store.verified_blob_file(blob)?;
+            } else {
+                self.verified_files(&self.manifest(blob)?)?;
+            }
         }
         let value = Arc::new(planned::to_data(output)?);
         self.planner
@@ -357,7 +366,8 @@ impl SiteCore {
         }
         self.store.read(|conn| {
             conn.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM assets WHERE kind = 'frame' AND data_bytes >= ?1)",
+                "SELECT EXISTS (SELECT 1 FROM assets
+                                WHERE kind = 'frame' AND (data_bytes >= ?1 OR stored_as = 'files'))",
             )
             .and_then(|mut stmt| {
                 stmt.query_row(
@@ -369,27 +379,37 @@ impl SiteCore {
         })
     }
 
-    /// The blob of real asset `asset_id` when plans read it (a frame of at least
-    /// [`LaunchOptions::plan_from_bytes`](crate::LaunchOptions::plan_from_bytes), counted as the
-    /// size everyone sees: 8 bytes a value), else `None`.
-    fn planned_blob(&self, asset_id: &str) -> Result<Option<String>> {
+    /// The blob of real asset `asset_id` when plans read it (files read in place, or a frame of
+    /// at least [`LaunchOptions::plan_from_bytes`](crate::LaunchOptions::plan_from_bytes), counted
+    /// as the size everyone sees: 8 bytes a value), and whether it is the data itself (else the
+    /// files' manifest); `None` when plans do not read it.
+    fn planned_blob(&self, asset_id: &str) -> Result<Option<(String, bool)>> {
         let from = i64::try_from(self.planner.from_bytes).unwrap_or(i64::MAX);
         self.store.read(|conn| {
             conn.prepare_cached(
-                "SELECT data_blob FROM assets WHERE id = ?1 AND kind = 'frame' AND data_bytes >= ?2",
+                "SELECT data_blob, stored_as = 'blob' FROM assets
+                 WHERE id = ?1 AND kind = 'frame' AND (data_bytes >= ?2 OR stored_as = 'files')",
             )
-            .and_then(|mut stmt| stmt.query_row(params![asset_id, from], |r| r.get(0)).optional())
+            .and_then(|mut stmt| {
+                stmt.query_row(params![asset_id, from], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
             .map_err(Error::sqlite("reading an asset"))
         })
     }
 
     /// An asset's kind and the blob holding its data on `side` (`None`: no such asset; a `None`
-    /// blob: no mock).
-    fn asset_blob(&self, side: Side, asset_id: &str) -> Result<Option<(String, Option<String>)>> {
+    /// blob: no mock), and whether that blob is the data itself (`false`: on the real side, the
+    /// manifest of files read in place).
+    fn asset_blob(
+        &self,
+        side: Side,
+        asset_id: &str,
+    ) -> Result<Option<(String, Option<String>, bool)>> {
         self.store.read(|conn| {
             conn.query_row(
                 &format!(
-                    "SELECT kind, {} FROM assets WHERE id = ?1",
+                    "SELECT kind, {}, stored_as FROM assets WHERE id = ?1",
                     if side == Side::Real {
                         "data_blob"
                     } else {
@@ -397,7 +417,14 @@ impl SiteCore {
                     }
                 ),
                 [asset_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| {
+                    let stored_as: String = r.get(2)?;
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        side == Side::Mock || stored_as == "blob",
+                    ))
+                },
             )
             .optional()
             .map_err(Error::sqlite("reading an asset"))
@@ -409,17 +436,21 @@ impl SiteCore {
             return Ok(v);
         }
         let generation = self.exec.generation();
-        let Some((kind, Some(blob))) = self.asset_blob(side, asset_id)? else {
+        let Some((kind, Some(blob), is_data)) = self.asset_blob(side, asset_id)? else {
             return Err(Error::not_found(
                 "asset",
                 asset_id,
                 "its dataset was deleted, or it has no mock",
             ));
         };
-        let data = Arc::new(Data::decode(
-            crate::data::parse_kind(&kind)?,
-            &self.store.get_blob(&blob)?,
-        )?);
+        let data = Arc::new(if is_data {
+            Data::decode(
+                crate::data::parse_kind(&kind)?,
+                &self.store.get_blob(&blob)?,
+            )?
+        } else {
+            self.load_files(asset_id, &blob)?
+        });
         self.exec
             .keep_asset_from(generation, side, asset_id, data.clone());
         Ok(data)

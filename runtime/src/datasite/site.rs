@@ -61,6 +61,8 @@ pub(crate) struct SiteCore {
     pub real_answer_floor: std::time::Duration,
     /// Real-side replays of large assets as streaming plans over their files.
     pub planner: Planner,
+    /// Where assets read in place may be (canonical), if anywhere.
+    pub data_root: Option<PathBuf>,
 }
 
 impl SiteCore {
@@ -113,6 +115,7 @@ pub struct LaunchOptions {
     code_limits: Limits,
     cache_bytes: usize,
     plan_from_bytes: u64,
+    data_root: Option<PathBuf>,
     allow_unjailed_code: bool,
     session_ttl: std::time::Duration,
 }
@@ -129,6 +132,7 @@ impl LaunchOptions {
             code_limits: Limits::default(),
             cache_bytes: DEFAULT_CACHE_BYTES,
             plan_from_bytes: DEFAULT_PLAN_FROM_BYTES,
+            data_root: None,
             session_ttl: DEFAULT_SESSION_TTL,
             allow_unjailed_code: std::env::var_os(crate::datasite::code::ALLOW_UNJAILED_ENV)
                 .is_some_and(|v| v == "1"),
@@ -200,6 +204,15 @@ impl LaunchOptions {
         self
     }
 
+    /// The directory under which owners may register assets whose real data stays where it is
+    /// (`Asset::files`): Parquet files read in place. Without one, such assets are refused. An
+    /// owner names files relative to it and never reaches outside it (no `..`, no absolute paths,
+    /// no links out).
+    pub fn data_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_root = Some(dir.into());
+        self
+    }
+
     /// Launches the datasite.
     pub fn launch(self) -> Result<Datasite> {
         Datasite::launch_with(self)
@@ -243,6 +256,18 @@ impl Datasite {
     /// Launches with explicit options.
     pub fn launch_with(options: LaunchOptions) -> Result<Datasite> {
         let name = validate::site_name(&options.name)?;
+        let data_root = options
+            .data_root
+            .map(|root| {
+                root.canonicalize().map_err(|e| {
+                    Error::invalid(
+                        "data root",
+                        format!("{}: {e}", root.display()),
+                        "name an existing directory that holds the owners' Parquet files",
+                    )
+                })
+            })
+            .transpose()?;
         let dir = options.dir.unwrap_or_else(|| default_home().join(&name));
         let store = Store::open(&dir, options.reset)?;
         let fresh = store.write("initialising the datasite", |tx| {
@@ -283,6 +308,7 @@ impl Datasite {
             login_backoff: Default::default(),
             real_answer_floor: options.real_answer_floor,
             planner: Planner::new(options.plan_from_bytes),
+            data_root,
         });
         Worker::start(&core);
         core.resume_replays()?;

@@ -8,7 +8,9 @@ use std::sync::atomic::AtomicU64;
 use crate::data::{Data, DataKind};
 use crate::error::{Error, Result};
 use ndarray::{ArrayD, IxDyn};
-pub(crate) use veil_plan::{Engine, Limits, Output, PlanError, Source, Step, plans};
+pub(crate) use veil_plan::{
+    Engine, Limits, Output, PLANNED_OPS, PlanError, SchemaRef, Source, Step, footer, plans,
+};
 
 /// Real-side replays over an asset of at least this many bytes (8 a value) run as plans
 /// by default ([`LaunchOptions::plan_from_bytes`](crate::LaunchOptions::plan_from_bytes)): below

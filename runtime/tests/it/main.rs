@@ -7,6 +7,7 @@ mod code;
 mod datasite;
 mod disclosure;
 mod dp;
+mod in_place;
 mod layers;
 mod pointers;
 mod runner;

@@ -1796,3 +1796,80 @@ fn operators_scrape_metrics_and_no_one_else_does() {
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("veil_store_bytes"), "{text}");
 }
+
+#[test]
+fn a_served_datasite_reads_files_in_place_under_its_data_root_only() {
+    let (tmp, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let frame = veil::read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../notebooks/data/breast_cancer_wisconsin_diagnostic.csv"
+    ))
+    .unwrap();
+    std::fs::create_dir(root.path().join("cancer")).unwrap();
+    for (i, rows) in [(0, 0..300), (1, 300..frame.height())] {
+        let part = frame.slice(rows.start as i64, rows.len());
+        std::fs::write(
+            root.path().join(format!("cancer/part-{i}.parquet")),
+            Data::Frame(part).encode().unwrap(),
+        )
+        .unwrap();
+    }
+    let root_arg = root.path().display().to_string();
+    let served = serve(tmp.path(), &["--reset", "--data-root", &root_arg]);
+    let owner = veil::connect(&served.url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap();
+    // Over HTTP the asset carries a location, not data: the server resolves it under its root.
+    let escape = owner
+        .upload_dataset(Dataset::new("escape").asset(Asset::new("frame").files("../").no_mock()));
+    let message = escape.unwrap_err().to_string();
+    assert!(message.contains("leaves the data root"), "{message}");
+    owner
+        .upload_dataset(
+            Dataset::new("cancer").asset(
+                Asset::new("frame")
+                    .files("cancer")
+                    .mock(veil::mock::shift_and_jitter(&frame, 5).unwrap()),
+            ),
+        )
+        .unwrap();
+    let asset = owner.dataset("cancer").unwrap().asset("frame").unwrap();
+    assert_eq!(asset.shape, vec![frame.height(), frame.width()]);
+    let real = asset.data().unwrap();
+    assert!(real.as_frame().unwrap().equals_missing(&frame));
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+        .unwrap();
+    let jane = veil::connect(&served.url)
+        .unwrap()
+        .login("jane@caltech.edu", "abc123")
+        .unwrap();
+    let mean = jane
+        .dataset("cancer")
+        .unwrap()
+        .asset("frame")
+        .unwrap()
+        .pointer()
+        .unwrap()
+        .column("radius1")
+        .unwrap()
+        .mean()
+        .unwrap();
+    let request = mean.request("the mean radius").unwrap();
+    owner
+        .request(&request.id)
+        .unwrap()
+        .approve_overriding("test data")
+        .unwrap();
+    let got = mean.get().unwrap();
+    let expected = frame
+        .column("radius1")
+        .unwrap()
+        .as_materialized_series()
+        .mean()
+        .unwrap();
+    let got = got.as_f64().unwrap().iter().copied().next().unwrap();
+    assert!((got - expected).abs() < 1e-9, "{got} vs {expected}");
+    stop(served);
+}

@@ -833,3 +833,29 @@ fn an_op_the_plan_path_lacks_is_refused_with_the_ops_it_runs() {
     .to_string();
     assert!(err.contains("different rows"), "{err}");
 }
+
+#[test]
+fn listed_files_read_in_path_order_and_a_sample_spreads_over_them() {
+    let frame = generated();
+    let dir = tempfile::tempdir().unwrap();
+    write_parts(&frame, dir.path(), 3);
+    let engine = Engine::new(Limits::default()).unwrap();
+    let files: Vec<_> = (0..3)
+        .map(|p| dir.path().join(format!("part-{p}.parquet")))
+        .collect();
+    let (schema, rows) = footer(&files[1]).unwrap();
+    assert_eq!(rows, 20);
+    assert_eq!(schema.fields().len(), frame.width());
+    let ids = |data: &Data| -> Vec<f64> {
+        let column = data.as_frame().unwrap().column("id").unwrap();
+        let floats = column.cast(&DataType::Float64).unwrap();
+        floats.f64().unwrap().iter().map(Option::unwrap).collect()
+    };
+    let sources = HashMap::from([("a".to_string(), Source::Files(files.clone()))]);
+    let whole = to_data(engine.run(&[asset()], &sources).unwrap()).unwrap();
+    assert_eq!(ids(&whole), (0..60).map(f64::from).collect::<Vec<_>>());
+    // Every ninth row of the sixty, from all three files.
+    let sample = engine.sample(&Source::Files(files), 60, 7).unwrap();
+    let sample = to_data(Output::Frame(sample)).unwrap();
+    assert_eq!(ids(&sample), vec![0.0, 9.0, 18.0, 27.0, 36.0, 45.0, 54.0]);
+}
