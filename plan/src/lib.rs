@@ -12,6 +12,9 @@
 //! - [`Output`]: a frame's rows as Arrow batches, or an array's values.
 //! - [`footer`]: a Parquet file's schema and rows from its footer; [`Engine::sample`]: an even
 //!   sample of a source's rows, streamed (what a mock of files read in place is made from).
+//! - [`Engine::ballista`]: the same plans sent to an Apache DataFusion Ballista cluster's
+//!   scheduler, its executors computing; `standalone` (feature `standalone`, for tests): a
+//!   scheduler and executors started in-process on loopback.
 //!
 //! Why a crate of its own: the plan path is a seam between two worlds. It knows the op vocabulary
 //! (`veil-api`) and DataFusion, and nothing of the datasite: no records, roles, audit or disclosure
@@ -38,9 +41,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ballista::prelude::SessionContextExt;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, stddev_pop, sum, var_pop};
 use datafusion::functions_window::expr_fn::row_number;
@@ -54,6 +59,9 @@ use datafusion::prelude::{
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use veil_api::ops::{Agg, Arith, Compare, Op, Reduce, Unary};
+
+#[cfg(feature = "standalone")]
+pub mod standalone;
 
 pub use datafusion::arrow::datatypes::SchemaRef;
 pub use datafusion::arrow::record_batch::RecordBatch;
@@ -131,6 +139,20 @@ pub enum Source {
     /// These Parquet files, whatever their names, read in the order of their paths (their names
     /// must hold no glob characters: `*`, `?`, `[`).
     Files(Vec<PathBuf>),
+}
+
+/// `scheduler` checked as a Ballista scheduler's address, `df://HOST:PORT`.
+pub fn scheduler_address(scheduler: &str) -> Result<String> {
+    let url = scheduler.trim();
+    match url.strip_prefix("df://") {
+        Some(rest) if !rest.is_empty() && !rest.contains(['/', ' ']) => Ok(url.to_string()),
+        _ => Err(PlanError::Invalid {
+            what: "engine".into(),
+            problem: format!("`{url}` is not a Ballista scheduler's address"),
+            fix: "name it as `df://HOST:PORT` (Ballista's scheduler listens on 50050 by default)"
+                .into(),
+        }),
+    }
 }
 
 /// A Parquet file's schema and row count, read from its footer alone.
@@ -244,11 +266,14 @@ impl Default for Limits {
     }
 }
 
-/// Runs plans: a DataFusion runtime with a bounded memory pool, and the threads it runs on.
+/// Runs plans: a DataFusion runtime with a bounded memory pool, and the threads it runs on; or,
+/// with [`Engine::ballista`], a Ballista cluster that plans are sent to.
 pub struct Engine {
     runtime: Arc<RuntimeEnv>,
     threads: tokio::runtime::Runtime,
     limits: Limits,
+    /// The Ballista scheduler plans run on (`df://host:port`), if not in this process.
+    scheduler: Option<String>,
 }
 
 impl Engine {
@@ -267,7 +292,25 @@ impl Engine {
             runtime,
             threads,
             limits,
+            scheduler: None,
         })
+    }
+
+    /// An engine that runs plans on the Apache DataFusion Ballista cluster whose scheduler is at
+    /// `scheduler` (`df://host:port`): the same plans, computed by the cluster's executors, which
+    /// read the Parquet files at the paths this datasite names (so they share its file system or
+    /// mounts). Results stream back here, still held to `limits.max_values`; the cluster's
+    /// executors keep to their own memory settings. Nothing is sent until a plan runs.
+    pub fn ballista(scheduler: &str, limits: Limits) -> Result<Engine> {
+        Ok(Engine {
+            scheduler: Some(scheduler_address(scheduler)?),
+            ..Engine::new(limits)?
+        })
+    }
+
+    /// Where plans run: `local`, or the Ballista scheduler's address.
+    pub fn location(&self) -> &str {
+        self.scheduler.as_deref().unwrap_or("local")
     }
 
     /// The engine's limits.
@@ -282,6 +325,7 @@ impl Engine {
         let (steps, sources) = (steps.to_vec(), sources.clone());
         let max_values = self.limits.max_values;
         self.wait(async move {
+            let ctx = ctx.await?;
             let value = compile(&ctx, &steps, &sources).await?;
             collect(value, max_values).await
         })
@@ -296,6 +340,7 @@ impl Engine {
         let stride = total.div_ceil(rows.max(1) as u64).max(1);
         let max_values = self.limits.max_values;
         let output = self.wait(async move {
+            let ctx = ctx.await?;
             let sources = HashMap::from([(String::new(), source)]);
             let op = Op::Asset {
                 asset_id: String::new(),
@@ -343,7 +388,10 @@ impl Engine {
         })
     }
 
-    fn context(&self) -> SessionContext {
+    /// A session for one plan, here or on the cluster.
+    fn context(
+        &self,
+    ) -> impl std::future::Future<Output = Result<SessionContext>> + Send + 'static {
         // One partition: rows stay in file order (see the crate's docs), and a plan's memory is
         // one pipeline's.
         // No statistics while listing files: with them, a `head` stops listing at the first file
@@ -351,7 +399,19 @@ impl Engine {
         let config = SessionConfig::new()
             .with_target_partitions(1)
             .with_collect_statistics(false);
-        SessionContext::new_with_config_rt(config, self.runtime.clone())
+        let runtime = self.runtime.clone();
+        let scheduler = self.scheduler.clone();
+        async move {
+            let Some(scheduler) = scheduler else {
+                return Ok(SessionContext::new_with_config_rt(config, runtime));
+            };
+            let state = SessionStateBuilder::new()
+                .with_config(config)
+                .with_runtime_env(runtime)
+                .with_default_features()
+                .build();
+            Ok(SessionContext::remote_with_state(&scheduler, state).await?)
+        }
     }
 }
 

@@ -101,6 +101,12 @@ struct Serve {
     /// Owners never reach outside it; without it, such assets are refused.
     #[arg(long, env = "VEIL_DATA_ROOT")]
     data_root: Option<PathBuf>,
+    /// Where real-side plans run: `local` (this process), or an Apache DataFusion Ballista
+    /// cluster's scheduler, `df://HOST:PORT`. The cluster only computes: DP noise, disclosure
+    /// checks, the audit log and permissions stay here. Its executors read the assets' Parquet
+    /// files at the paths this server names, so they must see the same files.
+    #[arg(long, env = "VEIL_ENGINE", default_value = "local")]
+    engine: String,
     /// How the log on stderr is written: `human` lines, or `json`, one object per line (for a log
     /// collector). One event per request and per call, naming the user and the call, never a token
     /// or a password.
@@ -188,6 +194,9 @@ fn run(serve: Serve) -> Result<()> {
     }
     if let Some(root) = &serve.data_root {
         options = options.data_root(root);
+    }
+    if serve.engine != "local" {
+        options = options.engine(&serve.engine);
     }
     let site = options.launch().context("launching the datasite")?;
     veil_server::check_exposure(&site, serve.host)?;

@@ -39,6 +39,11 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
         "which replays run as plans is the serving machine's choice (`veil serve --plan-from-mib`); a notebook's datasite keeps the default",
     ),
     (
+        "LaunchOptions",
+        "engine",
+        "where plans run is the serving machine's choice (`veil serve --engine df://..`); a notebook's datasite computes in its kernel",
+    ),
+    (
         "Datasite",
         "gauges",
         "the serving process's `/metrics`; a cell's owner reads the same gauges with `client.metrics()`",

@@ -116,6 +116,7 @@ pub struct LaunchOptions {
     cache_bytes: usize,
     plan_from_bytes: u64,
     data_root: Option<PathBuf>,
+    engine: Option<String>,
     allow_unjailed_code: bool,
     session_ttl: std::time::Duration,
 }
@@ -133,6 +134,7 @@ impl LaunchOptions {
             cache_bytes: DEFAULT_CACHE_BYTES,
             plan_from_bytes: DEFAULT_PLAN_FROM_BYTES,
             data_root: None,
+            engine: None,
             session_ttl: DEFAULT_SESSION_TTL,
             allow_unjailed_code: std::env::var_os(crate::datasite::code::ALLOW_UNJAILED_ENV)
                 .is_some_and(|v| v == "1"),
@@ -213,6 +215,16 @@ impl LaunchOptions {
         self
     }
 
+    /// Runs real-side plans on the Apache DataFusion Ballista cluster whose scheduler is at
+    /// `scheduler` (`df://HOST:PORT`) instead of in this process. Its executors compute; DP noise,
+    /// the disclosure checks, the audit log and every permission stay in the datasite. They read
+    /// the assets' Parquet files at the paths the datasite names, so they must share its file
+    /// system (or mount the same paths).
+    pub fn engine(mut self, scheduler: impl Into<String>) -> Self {
+        self.engine = Some(scheduler.into());
+        self
+    }
+
     /// Launches the datasite.
     pub fn launch(self) -> Result<Datasite> {
         Datasite::launch_with(self)
@@ -268,6 +280,11 @@ impl Datasite {
                 })
             })
             .transpose()?;
+        let scheduler = options
+            .engine
+            .as_deref()
+            .map(crate::engine::planned::scheduler_address)
+            .transpose()?;
         let dir = options.dir.unwrap_or_else(|| default_home().join(&name));
         let store = Store::open(&dir, options.reset)?;
         let fresh = store.write("initialising the datasite", |tx| {
@@ -307,7 +324,7 @@ impl Datasite {
             session_ttl: options.session_ttl,
             login_backoff: Default::default(),
             real_answer_floor: options.real_answer_floor,
-            planner: Planner::new(options.plan_from_bytes),
+            planner: Planner::new(options.plan_from_bytes, scheduler),
             data_root,
         });
         Worker::start(&core);

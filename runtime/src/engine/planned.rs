@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use ndarray::{ArrayD, IxDyn};
 pub(crate) use veil_plan::{
     Engine, Limits, Output, PLANNED_OPS, PlanError, SchemaRef, Source, Step, footer, plans,
+    scheduler_address,
 };
 
 /// Real-side replays over an asset of at least this many bytes (8 a value) run as plans
@@ -21,15 +22,18 @@ pub const DEFAULT_PLAN_FROM_BYTES: u64 = 64 << 20;
 pub(crate) struct Planner {
     /// Assets of at least this many bytes are read in place by plans.
     pub(crate) from_bytes: u64,
+    /// The Ballista scheduler plans run on (`df://host:port`), or `None`: in this process.
+    scheduler: Option<String>,
     engine: OnceLock<std::result::Result<Engine, String>>,
     /// Real-side replays the plan path ran.
     pub(crate) runs: AtomicU64,
 }
 
 impl Planner {
-    pub(crate) fn new(from_bytes: u64) -> Planner {
+    pub(crate) fn new(from_bytes: u64, scheduler: Option<String>) -> Planner {
         Planner {
             from_bytes,
+            scheduler,
             engine: OnceLock::new(),
             runs: AtomicU64::new(0),
         }
@@ -40,10 +44,14 @@ impl Planner {
     pub(crate) fn engine(&self) -> Result<&Engine> {
         self.engine
             .get_or_init(|| {
-                Engine::new(Limits {
+                let limits = Limits {
                     max_values: crate::engine::ops::MAX_OP_VALUES,
                     ..Limits::default()
-                })
+                };
+                match &self.scheduler {
+                    Some(url) => Engine::ballista(url, limits),
+                    None => Engine::new(limits),
+                }
                 .map_err(|e| e.to_string())
             })
             .as_ref()
@@ -58,6 +66,7 @@ impl std::fmt::Debug for Planner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Planner")
             .field("from_bytes", &self.from_bytes)
+            .field("scheduler", &self.scheduler)
             .field("runs", &self.runs)
             .finish_non_exhaustive()
     }

@@ -1873,3 +1873,80 @@ fn a_served_datasite_reads_files_in_place_under_its_data_root_only() {
     assert!((got - expected).abs() < 1e-9, "{got} vs {expected}");
     stop(served);
 }
+
+#[test]
+fn served_plans_run_on_a_ballista_cluster_and_agree_with_this_process() {
+    let cluster = veil_plan::standalone::Cluster::start(2, 1).unwrap();
+    let frame = veil::read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../notebooks/data/breast_cancer_wisconsin_diagnostic.csv"
+    ))
+    .unwrap();
+    let mut got = Vec::new();
+    for engine in ["local", cluster.url()] {
+        let tmp = tempfile::tempdir().unwrap();
+        let served = serve(
+            tmp.path(),
+            &["--reset", "--plan-from-mib", "0", "--engine", engine],
+        );
+        let owner = veil::connect(&served.url)
+            .unwrap()
+            .login(ADMIN, "changethis")
+            .unwrap();
+        owner
+            .upload_dataset(
+                Dataset::new("cancer").asset(
+                    Asset::new("frame")
+                        .data(frame.clone())
+                        .mock(veil::mock::shift_and_jitter(&frame, 5).unwrap()),
+                ),
+            )
+            .unwrap();
+        owner
+            .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+            .unwrap();
+        let jane = veil::connect(&served.url)
+            .unwrap()
+            .login("jane@caltech.edu", "abc123")
+            .unwrap();
+        let x = jane
+            .dataset("cancer")
+            .unwrap()
+            .asset("frame")
+            .unwrap()
+            .pointer()
+            .unwrap();
+        let large = x.column("radius1").unwrap().gt(15.0).unwrap();
+        let mean = x
+            .filter(&large)
+            .unwrap()
+            .group_by("Diagnosis", &[("texture1", veil::ops::Agg::Mean)])
+            .unwrap();
+        let request = mean.request("texture by diagnosis").unwrap();
+        owner
+            .request(&request.id)
+            .unwrap()
+            .approve_overriding("test data")
+            .unwrap();
+        got.push(mean.get().unwrap());
+        let Data::Frame(metrics) = owner.metrics().unwrap() else {
+            panic!("metrics are a frame")
+        };
+        let planned = metrics
+            .column("metric")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .position(|m| m == Some("planned_replays"))
+            .unwrap();
+        let planned = metrics.column("value").unwrap().get(planned).unwrap();
+        assert!(
+            planned.try_extract::<f64>().unwrap() >= 1.0,
+            "{engine}: {metrics}"
+        );
+        stop(served);
+    }
+    let (here, there) = (got[0].as_frame().unwrap(), got[1].as_frame().unwrap());
+    assert!(here.equals_missing(there), "{here}\n{there}");
+}

@@ -734,13 +734,21 @@ fn tutorial_chains() -> Vec<(String, Vec<Step>)> {
 /// Runs `chains` both ways over `frame` (written as `parts` files); the chains that are errors on
 /// both sides are those named `error: ...`, and every other gives a value.
 fn check(frame: &DataFrame, parts: usize, chains: Vec<(String, Vec<Step>)>) {
+    check_on(
+        &Engine::new(Limits::default()).unwrap(),
+        frame,
+        parts,
+        chains,
+    );
+}
+
+fn check_on(engine: &Engine, frame: &DataFrame, parts: usize, chains: Vec<(String, Vec<Step>)>) {
     let dir = tempfile::tempdir().unwrap();
     write_parts(frame, dir.path(), parts);
-    let engine = Engine::new(Limits::default()).unwrap();
     let mut failures = Vec::new();
     for (label, steps) in chains {
         let memory = in_memory(frame, &steps);
-        let plan = planned(&engine, dir.path(), &steps);
+        let plan = planned(engine, dir.path(), &steps);
         if memory.is_err() != label.starts_with("error: ") {
             failures.push(format!("{label}: in memory {memory:?}"));
             continue;
@@ -858,4 +866,47 @@ fn listed_files_read_in_path_order_and_a_sample_spreads_over_them() {
     let sample = engine.sample(&Source::Files(files), 60, 7).unwrap();
     let sample = to_data(Output::Frame(sample)).unwrap();
     assert_eq!(ids(&sample), vec![0.0, 9.0, 18.0, 27.0, 36.0, 45.0, 54.0]);
+}
+
+#[test]
+fn a_ballista_cluster_of_two_executors_gives_what_memory_gives() {
+    let cluster = veil_plan::standalone::Cluster::start(2, 1).unwrap();
+    let engine = Engine::ballista(cluster.url(), Limits::default()).unwrap();
+    assert_eq!(engine.location(), cluster.url());
+    check_on(&engine, &generated(), 3, generated_chains());
+    check_on(&engine, &tutorial(), 2, tutorial_chains());
+    // A result over the limit is refused as it streams back from the cluster too.
+    let small = Engine::ballista(
+        cluster.url(),
+        Limits {
+            max_values: 100,
+            ..Limits::default()
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_parts(&generated(), dir.path(), 2);
+    let message = planned(&small, dir.path(), &[asset()])
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("more than 100 values"), "{message}");
+    // The plans ran on the cluster, not here: without it, none runs.
+    drop(cluster);
+    assert!(planned(&engine, dir.path(), &[asset()]).is_err());
+}
+
+#[test]
+fn an_engine_address_that_is_not_a_schedulers_is_refused() {
+    for bad in [
+        "localhost:50050",
+        "df://",
+        "http://localhost:50050",
+        "df://a b",
+    ] {
+        let message = Engine::ballista(bad, Limits::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(message.contains("df://HOST:PORT"), "{bad}: {message}");
+    }
 }
