@@ -106,6 +106,12 @@ out=$(target/debug/examples/scale_costs --rows 10000,100000 --runs 1 2>/dev/null
 printf '%s\n' "$out"
 grep -q '"rows":100000' <<<"$out"
 
+step "scale: a filter + group-by + join chain on files read in place, here and on a 2-executor Ballista cluster, beside the engine's own query (README: to 1e8 in the release profile)"
+out=$(target/debug/examples/scale_plans --rows 2e5 --runs 1 --executors 0,2 2>/dev/null)
+printf '%s\n' "$out"
+grep -q '"engine":"local".*"rows":200000' <<<"$out"
+grep -q '"engine":"ballista, 2 executors".*"rows":200000' <<<"$out"
+
 step "benchmarks: each runs once (criterion's --test mode, built with the tests), so they keep working; measure with cargo bench"
 cargo test --workspace --locked --bench hot_paths -- --test
 
