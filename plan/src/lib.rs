@@ -331,6 +331,42 @@ impl Engine {
         })
     }
 
+    /// Runs `steps` as [`Engine::run`] would, streaming the result and keeping none of it: whether
+    /// the value computes, and how many values it holds (a frame's rows times its columns), in
+    /// the memory of one batch whatever its size. What a datasite runs for an intermediate value
+    /// that nothing has asked for whole.
+    pub fn check(&self, steps: &[Step], sources: &HashMap<String, Source>) -> Result<u64> {
+        let ctx = self.context();
+        let (steps, sources) = (steps.to_vec(), sources.clone());
+        let max_values = self.limits.max_values;
+        self.wait(async move {
+            let ctx = ctx.await?;
+            let (frame, width) = match compile(&ctx, &steps, &sources).await? {
+                Value::Table { base, columns, .. } => {
+                    let width = columns.len().max(1) as u64;
+                    let shown = columns.into_iter().map(|(name, expr)| expr.alias(name));
+                    (base.select(shown.collect::<Vec<Expr>>())?, width)
+                }
+                Value::Column { base, expr, .. } => (
+                    base.select(vec![cast(expr, DataType::Float64).alias("v")])?,
+                    1,
+                ),
+                small => {
+                    return Ok(match collect(small, max_values).await? {
+                        Output::Frame(frame) => (frame.rows() * frame.schema.fields().len()) as u64,
+                        Output::Array { values, .. } => values.len() as u64,
+                    });
+                }
+            };
+            let mut stream = frame.execute_stream().await?;
+            let mut rows = 0u64;
+            while let Some(batch) = stream.next().await {
+                rows += batch?.num_rows() as u64;
+            }
+            Ok(rows * width)
+        })
+    }
+
     /// At most `rows` of the `total` rows of `source`, spread evenly over them all (every k-th
     /// row, in file order), streamed: what a mock made from a sample reads of an asset that is not
     /// loaded.

@@ -86,6 +86,14 @@ fn lower_priority() {
     }
 }
 
+/// What the plan path made of a real value.
+enum Planned {
+    /// Computed, and kept in the cache.
+    Kept(Arc<Data>),
+    /// Run streaming to see that it computes, and not kept.
+    Checked,
+}
+
 /// What the datasite stores about an object.
 #[derive(Debug, Clone)]
 pub(crate) struct ObjectRow {
@@ -278,10 +286,15 @@ impl SiteCore {
     /// so long chains cannot overflow the stack).
     pub(crate) fn value(&self, side: Side, id: &str) -> Result<Arc<Data>> {
         if side == Side::Real
-            && let Some(value) = self.planned_value(id)?
+            && let Some(Planned::Kept(value)) = self.planned_value(id, true)?
         {
             return Ok(value);
         }
+        self.memory_value(side, id)
+    }
+
+    /// The value of object `id` on one side, computed in memory (see [`SiteCore::value`]).
+    fn memory_value(&self, side: Side, id: &str) -> Result<Arc<Data>> {
         self.exec.replay(
             side,
             id,
@@ -299,7 +312,11 @@ impl SiteCore {
     /// place (see [`LaunchOptions::plan_from_bytes`](crate::LaunchOptions::plan_from_bytes)); `None`
     /// when the plan path does not take it: it is cached, no asset of the datasite is one plans
     /// read, a step is one plans do not run, or one of its assets is small or not a frame.
-    fn planned_value(&self, id: &str) -> Result<Option<Arc<Data>>> {
+    ///
+    /// Unless `whole` is asked for, a value as large as its rows (anything but an aggregate) is
+    /// only checked: its plan runs streaming and keeps nothing, so the worker learns whether it
+    /// computes without holding a filtered copy of an asset nobody asked to read.
+    fn planned_value(&self, id: &str, whole: bool) -> Result<Option<Planned>> {
         /// Longest lineage a plan is compiled for: longer ones replay in memory, step by step.
         const MAX_PLANNED_STEPS: usize = 4096;
         if self.exec.cached(Side::Real, id).is_some() || !self.any_planned_asset()? {
@@ -336,7 +353,23 @@ impl SiteCore {
             let inputs: Vec<usize> = row.inputs.iter().map(|i| index[i.as_str()]).collect();
             steps.push(planned::Step::new(row.op.clone(), inputs));
         }
-        let output = match self.planner.engine()?.run(&steps, &sources) {
+        let engine = self.planner.engine()?;
+        let aggregates = matches!(
+            graph.last().map(|(_, row)| &row.op),
+            Some(
+                Op::Reduce { .. }
+                    | Op::RowCount
+                    | Op::GroupBy { .. }
+                    | Op::ValueCounts { .. }
+                    | Op::Describe
+            )
+        );
+        let output = if whole || aggregates {
+            engine.run(&steps, &sources).map(Some)
+        } else {
+            engine.check(&steps, &sources).map(|_| None)
+        };
+        let output = match output {
             Ok(output) => output,
             Err(planned::PlanError::Unsupported { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -349,13 +382,19 @@ impl SiteCore {
                 self.verified_files(&self.manifest(blob)?)?;
             }
         }
+        let Some(output) = output else {
+            self.planner
+                .checks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(Some(Planned::Checked));
+        };
         let value = Arc::new(planned::to_data(output)?);
         self.planner
             .runs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.exec
             .keep_from(generation, Side::Real, id, value.clone());
-        Ok(Some(value))
+        Ok(Some(Planned::Kept(value)))
     }
 
     /// Whether any asset of the datasite is one plans read: one read of the assets' rows, so a
@@ -480,7 +519,10 @@ impl SiteCore {
             let started = std::time::Instant::now();
             // A panic in the data libraries fails this object, not the worker every user shares.
             let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.value(Side::Real, id)
+                match self.planned_value(id, false)? {
+                    Some(_) => Ok(()),
+                    None => self.memory_value(Side::Real, id).map(drop),
+                }
             }))
             .unwrap_or_else(|_| Err(Error::corrupt("replaying an action", "an op panicked")));
             let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);

@@ -555,6 +555,11 @@ fn gauges(site: &SiteCore) -> Result<Vec<(&'static str, f64, &'static str)>> {
         site.planner.runs.load(std::sync::atomic::Ordering::Relaxed) as f64,
         "replays",
     ));
+    rows.push((
+        "planned_checks",
+        site.planner.checks.load(relaxed) as f64,
+        "checks",
+    ));
     rows.push(("store_bytes", disk_bytes(site.store.dir()) as f64, "bytes"));
     Ok(rows)
 }

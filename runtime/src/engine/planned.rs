@@ -27,6 +27,8 @@ pub(crate) struct Planner {
     engine: OnceLock<std::result::Result<Engine, String>>,
     /// Real-side replays the plan path ran.
     pub(crate) runs: AtomicU64,
+    /// Row-sized values the plan path checked (streamed, kept nowhere) for the worker.
+    pub(crate) checks: AtomicU64,
 }
 
 impl Planner {
@@ -36,6 +38,7 @@ impl Planner {
             scheduler,
             engine: OnceLock::new(),
             runs: AtomicU64::new(0),
+            checks: AtomicU64::new(0),
         }
     }
 

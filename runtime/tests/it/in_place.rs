@@ -8,7 +8,7 @@ use polars::prelude::DataFrame;
 use veil::mock::Synthesis;
 use veil::prelude::*;
 
-use crate::common::{ADMIN, ADMIN_PW};
+use crate::common::{ADMIN, ADMIN_PW, approved_cancer_chain, metric};
 
 /// Writes `frame` as `parts` Parquet files `part-N.parquet` in `dir`.
 fn write_parts(dir: &Path, frame: &DataFrame, parts: usize) {
@@ -23,62 +23,6 @@ fn write_parts(dir: &Path, frame: &DataFrame, parts: usize) {
 
 fn error_text<T: std::fmt::Debug>(result: veil::Result<T>) -> String {
     result.expect_err("it must be refused").to_string()
-}
-
-/// The values Jane gets approved for three pointers over the `frame` asset of dataset `cancer`.
-fn approved(site: &Datasite) -> (Vec<f64>, DataFrame, Vec<f64>) {
-    let owner = site.login(ADMIN, ADMIN_PW).unwrap();
-    owner
-        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
-        .unwrap();
-    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
-    let x = jane
-        .dataset("cancer")
-        .unwrap()
-        .asset("frame")
-        .unwrap()
-        .pointer()
-        .unwrap();
-    let large = x.column("radius1").unwrap().gt(15.0).unwrap();
-    let mean = x
-        .filter(&large)
-        .unwrap()
-        .column("texture1")
-        .unwrap()
-        .mean()
-        .unwrap();
-    let top = x
-        .sort("area1", true)
-        .unwrap()
-        .head(5)
-        .unwrap()
-        .select(["area1", "Diagnosis"])
-        .unwrap();
-    // No plan makes a matrix: this one loads the asset.
-    let sum = x
-        .select(["radius1", "area1"])
-        .unwrap()
-        .to_array()
-        .unwrap()
-        .sum()
-        .unwrap();
-    let mut got = Vec::new();
-    for pointer in [&mean, &top, &sum] {
-        let request = pointer.request("a look at the real data").unwrap();
-        owner
-            .request(&request.id)
-            .unwrap()
-            .approve_overriding("test data")
-            .unwrap();
-        got.push(pointer.get().unwrap());
-    }
-    let floats =
-        |d: &Data| -> Vec<f64> { d.as_f64().expect("an f64 array").iter().copied().collect() };
-    (
-        floats(&got[0]),
-        got[1].as_frame().unwrap().clone(),
-        floats(&got[2]),
-    )
 }
 
 #[test]
@@ -144,7 +88,17 @@ fn files_read_in_place_give_what_the_same_rows_uploaded_give() {
         synthesized.mock_made
     );
     assert_eq!(synthesized.mock().unwrap().shape(), vec![20, 2]);
-    let planned = approved(&in_place);
+    let planned = approved_cancer_chain(&in_place);
+    // The worker only checked the row-sized steps (the mask, the filtered frame, the sorted one):
+    // streamed, kept nowhere; the aggregates it kept.
+    let (checks, kept) = (
+        metric(&owner, "planned_checks"),
+        metric(&owner, "planned_replays"),
+    );
+    assert!(
+        checks >= 3.0 && kept >= 1.0,
+        "checked {checks}, kept {kept}"
+    );
     in_place.land().unwrap();
 
     let uploaded = LaunchOptions::new("uploaded")
@@ -158,7 +112,7 @@ fn files_read_in_place_give_what_the_same_rows_uploaded_give() {
         .unwrap()
         .upload_dataset(Dataset::new("cancer").asset(Asset::new("frame").data(frame).mock(mock)))
         .unwrap();
-    let in_memory = approved(&uploaded);
+    let in_memory = approved_cancer_chain(&uploaded);
     uploaded.land().unwrap();
 
     assert!(

@@ -835,76 +835,13 @@ fn approved_over_cancer(options: LaunchOptions) -> (Vec<f64>, DataFrame, Vec<f64
             ),
         )
         .unwrap();
-    owner
-        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
-        .unwrap();
-    let jane = site.login("jane@caltech.edu", "abc123").unwrap();
-    let x = jane
-        .dataset("cancer")
-        .unwrap()
-        .asset("frame")
-        .unwrap()
-        .pointer()
-        .unwrap();
-    let large = x.column("radius1").unwrap().gt(15.0).unwrap();
-    let mean = x
-        .filter(&large)
-        .unwrap()
-        .column("texture1")
-        .unwrap()
-        .mean()
-        .unwrap();
-    let top = x
-        .sort("area1", true)
-        .unwrap()
-        .head(5)
-        .unwrap()
-        .select(["area1", "Diagnosis"])
-        .unwrap();
-    // No plan makes a matrix: the same datasite replays it in memory.
-    let counts = x
-        .select(["radius1", "area1"])
-        .unwrap()
-        .to_array()
-        .unwrap()
-        .sum()
-        .unwrap();
-    let mut got = Vec::new();
-    for pointer in [&mean, &top, &counts] {
-        let request = pointer.request("a look at the real data").unwrap();
-        owner
-            .request(&request.id)
-            .unwrap()
-            .approve_overriding("test data")
-            .unwrap();
-        got.push(pointer.get().unwrap());
-    }
-    let metrics = owner.metrics().unwrap();
-    let metrics = metrics.as_frame().unwrap();
-    let names = metrics.column("metric").unwrap();
-    let metric = |name: &str| -> f64 {
-        let row = (0..metrics.height())
-            .find(|i| names.get(*i).unwrap().get_str() == Some(name))
-            .unwrap_or_else(|| panic!("no metric {name}"));
-        metrics
-            .column("value")
-            .unwrap()
-            .get(row)
-            .unwrap()
-            .try_extract::<f64>()
-            .unwrap()
-    };
-    let planned = metric("planned_replays");
+    let (mean, top, sum) = crate::common::approved_cancer_chain(&site);
+    let planned = crate::common::metric(&owner, "planned_replays");
     // The worker replayed the recorded objects on the real side, and timed them.
-    assert!(metric("replays_run") >= 1.0, "{metrics}");
-    assert!(metric("replay_seconds") > 0.0, "{metrics}");
+    assert!(crate::common::metric(&owner, "replays_run") >= 1.0);
+    assert!(crate::common::metric(&owner, "replay_seconds") > 0.0);
     site.land().unwrap();
-    (
-        floats(&got[0]),
-        got[1].as_frame().unwrap().clone(),
-        floats(&got[2]),
-        planned,
-    )
+    (mean, top, sum, planned)
 }
 
 #[test]
