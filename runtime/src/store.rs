@@ -645,9 +645,23 @@ fn verified_key(hash: &str, path: &Path) -> String {
 /// The SHA-256 of the file at `path` (streamed through the hash, never held whole) and its stamp;
 /// refused if the file changed while it was read.
 pub(crate) fn hash_file(path: &Path) -> Result<(String, FileStamp)> {
+    use std::os::unix::fs::OpenOptionsExt;
     let context = || format!("reading {}", path.display());
-    let mut file = File::open(path).map_err(Error::io(context()))?;
-    let before = FileStamp::of(&file.metadata().map_err(Error::io(context()))?);
+    // Opened without waiting, so a pipe put in a file's place cannot hold the reader at its open.
+    let mut file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(Error::io(context()))?;
+    let meta = file.metadata().map_err(Error::io(context()))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(
+            path.display().to_string(),
+            "it is not a regular file",
+            "keep only regular Parquet files where the datasite reads them",
+        ));
+    }
+    let before = FileStamp::of(&meta);
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).map_err(Error::io(context()))?;
     let after = FileStamp::of(&file.metadata().map_err(Error::io(context()))?);

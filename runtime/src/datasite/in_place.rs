@@ -94,8 +94,15 @@ impl SiteCore {
                 }
             }
             files
-        } else {
+        } else if found.is_file() {
             vec![found]
+        } else {
+            // A pipe or a device would block or never end: only regular files are data.
+            return Err(Error::invalid(
+                what(),
+                format!("`{location}` is neither a regular file nor a directory"),
+                "name a Parquet file, or a directory of them",
+            ));
         };
         paths.sort();
         if paths.is_empty() {

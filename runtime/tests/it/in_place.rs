@@ -143,6 +143,12 @@ fn an_owner_cannot_reach_outside_the_data_root() {
     std::fs::create_dir(root.path().join("mixed")).unwrap();
     std::os::unix::fs::symlink(&secret, root.path().join("mixed/a.parquet")).unwrap();
     std::os::unix::fs::symlink(outside.path(), root.path().join("linked-dir")).unwrap();
+    // A named pipe: reading it would wait for a writer forever.
+    let made = std::process::Command::new("mkfifo")
+        .arg(root.path().join("pipe"))
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
 
     let upload = |site: &Datasite, location: &str| {
         site.login(ADMIN, ADMIN_PW).unwrap().upload_dataset(
@@ -173,6 +179,7 @@ fn an_owner_cannot_reach_outside_the_data_root() {
         ("mixed", "outside the data root"),
         ("linked-dir", "outside the data root"),
         ("missing", "no such file or directory"),
+        ("pipe", "neither a regular file nor a directory"),
         ("", "not a path relative"),
     ] {
         let message = error_text(upload(&site, location));
@@ -247,6 +254,16 @@ fn files_that_change_or_differ_are_refused_and_a_restored_file_reads_again() {
             && message.contains("changed since the asset was registered"),
         "{message}"
     );
+    // A pipe in its place is refused, not waited on.
+    std::fs::remove_file(&file).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let message = error_text(asset.data());
+    assert!(message.contains("not a regular file"), "{message}");
+    std::fs::remove_file(&file).unwrap();
     // Put back, it hashes as registered again (its stamp is new, its bytes are not).
     std::fs::write(&file, original).unwrap();
     assert!(
