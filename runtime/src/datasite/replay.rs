@@ -328,15 +328,10 @@ impl SiteCore {
         {
             return Ok(None);
         }
-        let index: HashMap<&str, usize> = graph
-            .iter()
-            .enumerate()
-            .map(|(i, (oid, _))| (oid.as_str(), i))
-            .collect();
         let mut steps = Vec::with_capacity(graph.len());
         let mut sources = HashMap::new();
         let mut blobs = Vec::new();
-        for (_, row) in &graph {
+        for ((_, row), inputs) in graph.iter().zip(input_positions(&graph)) {
             if let Op::Asset { asset_id } = &row.op {
                 let Some((blob, is_data)) = self.planned_blob(asset_id)? else {
                     return Ok(None);
@@ -350,7 +345,6 @@ impl SiteCore {
                 sources.insert(asset_id.clone(), source);
                 blobs.push((blob, is_data));
             }
-            let inputs: Vec<usize> = row.inputs.iter().map(|i| index[i.as_str()]).collect();
             steps.push(planned::Step::new(row.op.clone(), inputs));
         }
         let engine = self.planner.engine()?;
@@ -598,4 +592,17 @@ impl SiteCore {
         }
         Ok(order)
     }
+}
+
+/// For each step of a [`SiteCore::graph`], its inputs' positions among the steps.
+pub(crate) fn input_positions(graph: &[(String, ObjectRow)]) -> Vec<Vec<usize>> {
+    let position: HashMap<&str, usize> = graph
+        .iter()
+        .enumerate()
+        .map(|(i, (oid, _))| (oid.as_str(), i))
+        .collect();
+    graph
+        .iter()
+        .map(|(_, row)| row.inputs.iter().map(|i| position[i.as_str()]).collect())
+        .collect()
 }

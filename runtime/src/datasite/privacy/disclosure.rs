@@ -17,7 +17,7 @@
 //! audit log keeps, and a code run's output that fails is withheld from its requester unless the
 //! approval overrode.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, params};
 pub(crate) use veil_api::disclosure::{Check, Rules, Verdict};
@@ -26,6 +26,7 @@ use veil_api::ops::Op;
 use crate::audit;
 use crate::data::Data;
 use crate::datasite::dispatch::{Caller, Serve};
+use crate::datasite::replay::input_positions;
 use crate::datasite::site::SiteCore;
 use crate::datasite::users::{User, require_owner};
 pub(crate) use crate::engine::checks::Assessed;
@@ -153,11 +154,6 @@ impl SiteCore {
         }
         let rules = self.rules_for(&assets)?;
         let graph = self.graph(id, "checking a result")?;
-        let position: HashMap<&str, usize> = graph
-            .iter()
-            .enumerate()
-            .map(|(i, (oid, _))| (oid.as_str(), i))
-            .collect();
         let mut values = Vec::with_capacity(graph.len());
         let mut numbers = Vec::with_capacity(graph.len());
         for (oid, row) in &graph {
@@ -171,9 +167,10 @@ impl SiteCore {
             .iter()
             .zip(&values)
             .zip(&numbers)
-            .map(|(((_, row), value), number)| Step {
+            .zip(input_positions(&graph))
+            .map(|((((_, row), value), number), inputs)| Step {
                 op: &row.op,
-                inputs: row.inputs.iter().map(|i| position[i.as_str()]).collect(),
+                inputs,
                 value: value.as_ref(),
                 asset: *number,
             })

@@ -10,6 +10,7 @@ use crate::receipt::{digest, mention, verify};
 
 use crate::audit;
 use crate::datasite::dispatch::{Caller, Serve};
+use crate::datasite::replay::input_positions;
 use crate::datasite::site::SiteCore;
 use crate::datasite::users::User;
 use crate::error::{Error, Result};
@@ -109,12 +110,7 @@ impl SiteCore {
     pub(crate) fn computation(&self, id: &str) -> Result<String> {
         let order = self.graph(id, "writing a receipt")?;
         let mut h = Sha256::new();
-        for (_, row) in &order {
-            let positions: Vec<usize> = row
-                .inputs
-                .iter()
-                .filter_map(|i| order.iter().position(|(o, _)| o == i))
-                .collect();
+        for ((_, row), positions) in order.iter().zip(input_positions(&order)) {
             let step = serde_json::to_vec(&(&row.op, positions)).expect("ops serialise");
             h.update((step.len() as u64).to_le_bytes());
             h.update(step);
