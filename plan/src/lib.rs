@@ -344,13 +344,9 @@ impl Engine {
             let (frame, width) = match compile(&ctx, &steps, &sources).await? {
                 Value::Table { base, columns, .. } => {
                     let width = columns.len().max(1) as u64;
-                    let shown = columns.into_iter().map(|(name, expr)| expr.alias(name));
-                    (base.select(shown.collect::<Vec<Expr>>())?, width)
+                    (table_rows(base, columns)?, width)
                 }
-                Value::Column { base, expr, .. } => (
-                    base.select(vec![cast(expr, DataType::Float64).alias("v")])?,
-                    1,
-                ),
+                Value::Column { base, expr, .. } => (column_rows(base, expr)?, 1),
                 small => {
                     return Ok(match collect(small, max_values).await? {
                         Output::Frame(frame) => (frame.rows() * frame.schema.fields().len()) as u64,
@@ -1101,16 +1097,22 @@ fn reduce(op: &Op, kind: Reduce, base: DataFrame, x: Expr) -> Result<Value> {
     })
 }
 
+/// The rows a table value streams: its columns, each under its name.
+fn table_rows(base: DataFrame, columns: Shown) -> Result<DataFrame> {
+    let shown = columns.into_iter().map(|(name, expr)| expr.alias(name));
+    Ok(base.select(shown.collect::<Vec<Expr>>())?)
+}
+
+/// The rows a column value streams: its values as `v`, in f64.
+fn column_rows(base: DataFrame, expr: Expr) -> Result<DataFrame> {
+    Ok(base.select(vec![cast(expr, DataType::Float64).alias("v")])?)
+}
+
 /// Runs the value's plan, keeping at most `max_values` values.
 async fn collect(value: Value, max_values: usize) -> Result<Output> {
     match value {
         Value::Table { base, columns, .. } => {
-            let frame = base.select(
-                columns
-                    .into_iter()
-                    .map(|(name, expr)| expr.alias(name))
-                    .collect::<Vec<Expr>>(),
-            )?;
+            let frame = table_rows(base, columns)?;
             let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
             let width = schema.fields().len().max(1);
             let mut stream = frame.execute_stream().await?;
@@ -1127,7 +1129,7 @@ async fn collect(value: Value, max_values: usize) -> Result<Output> {
             Ok(Output::Frame(Frame { schema, batches }))
         }
         Value::Column { base, expr, .. } => {
-            let frame = base.select(vec![cast(expr, DataType::Float64).alias("v")])?;
+            let frame = column_rows(base, expr)?;
             let mut stream = frame.execute_stream().await?;
             let mut values = Vec::new();
             while let Some(batch) = stream.next().await {
