@@ -59,6 +59,17 @@ fn serve_logging(dir: &Path, extra: &[&str], log: impl Into<Stdio>) -> Served {
     Served { child, url }
 }
 
+/// Jane Doe, registered by `owner` as a scientist and logged in from her own machine.
+fn scientist(url: &str, owner: &Client) -> Client {
+    owner
+        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123def"))
+        .unwrap();
+    veil::connect(url)
+        .unwrap()
+        .login("jane@caltech.edu", "abc123def")
+        .unwrap()
+}
+
 /// SIGTERM, as a service manager stops it; returns its exit status.
 fn stop(mut served: Served) -> std::process::ExitStatus {
     let pid = served.child.id().to_string();
@@ -87,15 +98,8 @@ fn seed_003s_flow_runs_against_a_served_datasite() {
             ),
         )
         .unwrap();
-    owner
-        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123def"))
-        .unwrap();
-
     // Jane, from her own machine: mocks, pointer ops, her own array, a request.
-    let jane = veil::connect(&served.url)
-        .unwrap()
-        .login("jane@caltech.edu", "abc123def")
-        .unwrap();
+    let jane = scientist(&served.url, &owner);
     let asset = jane
         .dataset("my dataset")
         .unwrap()
@@ -175,13 +179,7 @@ fn served_releases_are_remembered_and_sent_back_with_changes() {
             ),
         )
         .unwrap();
-    owner
-        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123def"))
-        .unwrap();
-    let jane = veil::connect(&served.url)
-        .unwrap()
-        .login("jane@caltech.edu", "abc123def")
-        .unwrap();
+    let jane = scientist(&served.url, &owner);
     let sizes = jane
         .dataset("sizes")
         .unwrap()
@@ -398,13 +396,7 @@ fn a_killed_server_loses_nothing_it_acknowledged() {
             ),
         )
         .unwrap();
-    owner
-        .register(NewUser::new("Jane", "jane@caltech.edu", "abc123def"))
-        .unwrap();
-    let jane = veil::connect(&served.url)
-        .unwrap()
-        .login("jane@caltech.edu", "abc123def")
-        .unwrap();
+    let jane = scientist(&served.url, &owner);
     let pointer = jane
         .dataset("small")
         .unwrap()
@@ -1838,13 +1830,7 @@ fn a_served_datasite_reads_files_in_place_under_its_data_root_only() {
     assert_eq!(asset.shape, vec![frame.height(), frame.width()]);
     let real = asset.data().unwrap();
     assert!(real.as_frame().unwrap().equals_missing(&frame));
-    owner
-        .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
-        .unwrap();
-    let jane = veil::connect(&served.url)
-        .unwrap()
-        .login("jane@caltech.edu", "abc123")
-        .unwrap();
+    let jane = scientist(&served.url, &owner);
     let mean = jane
         .dataset("cancer")
         .unwrap()
@@ -1902,13 +1888,7 @@ fn served_plans_run_on_a_ballista_cluster_and_agree_with_this_process() {
                 ),
             )
             .unwrap();
-        owner
-            .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
-            .unwrap();
-        let jane = veil::connect(&served.url)
-            .unwrap()
-            .login("jane@caltech.edu", "abc123")
-            .unwrap();
+        let jane = scientist(&served.url, &owner);
         let x = jane
             .dataset("cancer")
             .unwrap()
