@@ -218,11 +218,13 @@ pub enum ErrorKind {
     Unavailable,
     /// Too many failed logins: wait the time the message names.
     TooManyAttempts,
+    /// The datasite's disk is full: what the call would have written was not kept (reads go on).
+    DiskFull,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 17] = [
         ErrorKind::AuthenticationFailed,
         ErrorKind::PermissionDenied,
         ErrorKind::SessionExpired,
@@ -239,6 +241,7 @@ impl ErrorKind {
         ErrorKind::Landed,
         ErrorKind::Unavailable,
         ErrorKind::TooManyAttempts,
+        ErrorKind::DiskFull,
     ];
 
     /// Its name, e.g. `PermissionDenied`: what a cell's error shows.
@@ -260,6 +263,7 @@ impl ErrorKind {
             ErrorKind::Landed => "Landed",
             ErrorKind::Unavailable => "Unavailable",
             ErrorKind::TooManyAttempts => "TooManyAttempts",
+            ErrorKind::DiskFull => "DiskFull",
         }
     }
 

@@ -139,6 +139,14 @@ pub enum Error {
         source: StorageError,
     },
 
+    /// The datasite's disk is full: what it was writing was not kept, and nothing was lost. Reads,
+    /// logins and deletes go on (on a reserve, for a served datasite: `veil serve
+    /// --disk-reserve-mib`).
+    #[error(
+        "the datasite's disk is full: {0} was not kept (nothing else changed); its owner must free space on the disk (delete datasets no longer needed, or grow the disk), then try again"
+    )]
+    DiskFull(String),
+
     /// A frame or array could not be encoded, decoded or computed on.
     #[error("data error while {context}: {message}")]
     Data {
@@ -274,17 +282,27 @@ impl Error {
 
     pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Self {
         let context = context.into();
-        move |source| Error::Storage {
-            context,
-            source: StorageError::Sqlite(source),
+        move |source| {
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+                return Error::DiskFull(context);
+            }
+            Error::Storage {
+                context,
+                source: StorageError::Sqlite(source),
+            }
         }
     }
 
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();
-        move |source| Error::Storage {
-            context,
-            source: StorageError::Io(source),
+        move |source| {
+            if is_full(&source) {
+                return Error::DiskFull(context);
+            }
+            Error::Storage {
+                context,
+                source: StorageError::Io(source),
+            }
         }
     }
 
@@ -330,10 +348,18 @@ impl Error {
             Error::Runner(_) => K::Runner,
             Error::Storage { .. } => K::Storage,
             Error::Data { .. } => K::Data,
+            Error::DiskFull(_) => K::DiskFull,
             Error::Landed(_) => K::Landed,
             Error::Remote { kind, .. } => *kind,
         }
     }
+}
+
+/// Whether `e` says the disk (or the user's quota on it) is full.
+pub(crate) fn is_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
 impl crate::display::Render for Error {

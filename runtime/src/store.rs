@@ -5,6 +5,7 @@
 //! <dir>/veil.db        SQLite, WAL mode, foreign keys on, schema version in `PRAGMA user_version`
 //! <dir>/blobs/ab/cd..  blob files named by the SHA-256 of their bytes
 //! <dir>/blobs/tmp/     blobs being written, renamed into place once synced
+//! <dir>/reserve        disk space kept for logins and deletes when the disk fills (`reserve`)
 //! ```
 //! Durability rules:
 //! - A blob is written to `blobs/tmp`, fsynced, renamed to its final name and its directory fsynced, so a
@@ -28,6 +29,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+
+mod reserve;
+pub(crate) use reserve::RESERVE_FILE;
+use reserve::Reserve;
 
 /// The database file inside a datasite directory.
 pub(crate) const DB_FILE: &str = "veil.db";
@@ -319,6 +324,8 @@ pub(crate) struct Store {
     /// unchanged file skips hashing it again (SHA-256 was a tenth of a 1e7-row replay), and any
     /// write to it changes its status-change time, which no caller can set back.
     verified: Mutex<HashMap<String, FileStamp>>,
+    /// Disk space kept for the writes that must go on when the disk fills.
+    reserve: Reserve,
 }
 
 /// What identifies a file's contents without reading them: its inode, size, and its modification
@@ -379,6 +386,7 @@ impl Store {
             conn: Mutex::new(Some(conn)),
             wal,
             verified: Mutex::default(),
+            reserve: Reserve::new(dir, 0),
         };
         store.migrate()?;
         store.collect_garbage()?;
@@ -413,6 +421,16 @@ impl Store {
         &self.dir
     }
 
+    /// Its disk: the bytes still free there, and whether its reserve is kept.
+    pub(crate) fn disk(&self) -> (Option<u64>, bool) {
+        (self.reserve.free(), self.reserve.held())
+    }
+
+    /// Keeps `bytes` of the disk in reserve for logins and deletes (see [`reserve`]).
+    pub(crate) fn keep_reserve(&mut self, bytes: u64) {
+        self.reserve = Reserve::new(&self.dir, bytes);
+    }
+
     fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
         // A panic while holding the lock cannot leave SQLite half-written (the transaction rolls back on
         // drop), so a poisoned mutex is safe to keep using.
@@ -439,6 +457,7 @@ impl Store {
         context: &str,
         f: impl FnOnce(&Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.reserve.before_write();
         let value = {
             let mut guard = self.lock();
             let conn = guard.as_mut().ok_or_else(|| self.landed())?;
@@ -471,8 +490,14 @@ impl Store {
     pub(crate) fn close(&self) -> Result<()> {
         let mut guard = self.lock();
         if let Some(conn) = guard.take() {
-            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-                .map_err(Error::sqlite("checkpointing the WAL"))?;
+            // With no room to checkpoint into, the WAL keeps every commit and the next open reads it.
+            match conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(Error::sqlite("checkpointing the WAL"))
+            {
+                Err(Error::DiskFull(_)) | Ok(()) => {}
+                Err(e) => return Err(e),
+            }
             conn.close()
                 .map_err(|(_, e)| Error::sqlite("closing the database")(e))?;
         }
@@ -486,6 +511,10 @@ impl Store {
         if path.exists() {
             return Ok(hash);
         }
+        self.reserve.room_for(
+            bytes.len() as u64,
+            &format!("a value of {} bytes", bytes.len()),
+        )?;
         let parent = path.parent().expect("blob paths have a parent");
         fs::create_dir_all(parent).map_err(Error::io("creating a blob directory"))?;
         let tmp = self
@@ -684,7 +713,10 @@ fn remove_datasite_files(dir: &Path) -> Result<()> {
         Err(e) => return Err(Error::io(format!("reading {}", dir.display()))(e)),
     };
     let ours = |name: &str| {
-        name == BLOB_DIR || name == DB_FILE || name.starts_with(&format!("{DB_FILE}-"))
+        name == BLOB_DIR
+            || name == DB_FILE
+            || name == reserve::RESERVE_FILE
+            || name.starts_with(&format!("{DB_FILE}-"))
     };
     let names: Vec<String> = entries
         .filter_map(|e| e.ok())

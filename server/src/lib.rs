@@ -610,15 +610,26 @@ async fn call(State(site): Site, headers: HeaderMap, body: Body) -> Response {
             Ok(length) => u64::from_le_bytes(length.try_into().expect("a whole length")),
             Err(e) => return unread(e),
         };
-        let file = match tempfile::tempfile_in(site.site.dir()) {
-            Ok(file) => file,
-            Err(e) => return unread(Unread::Spool(e.to_string())),
+        let spooled = match tempfile::tempfile_in(site.site.dir()) {
+            Ok(file) => {
+                let mut file = tokio::fs::File::from_std(file);
+                match body.copy_to(length, &mut file).await {
+                    Ok(()) => Ok(file.into_std().await),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(Unread::Spool(e.to_string())),
         };
-        let mut file = tokio::fs::File::from_std(file);
-        if let Err(e) = body.copy_to(length, &mut file).await {
-            return unread(e);
+        match spooled {
+            Ok(file) => files.push(file),
+            Err(e @ Unread::Spool(_)) => {
+                // Read to its end (it was admitted, so it is within the limits), so the client
+                // gets the 507 sentence rather than a connection reset mid-send.
+                body.discard().await;
+                return unread(e);
+            }
+            Err(e) => return unread(e),
         }
-        files.push(file.into_std().await);
     }
     match body.ended().await {
         Ok(true) => {}
@@ -852,6 +863,7 @@ impl IntoResponse for Failure {
             ErrorKind::InvalidInput | ErrorKind::Data => StatusCode::BAD_REQUEST,
             ErrorKind::Landed | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let retry = match &self.0 {

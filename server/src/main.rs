@@ -107,6 +107,11 @@ struct Serve {
     /// files at the paths this server names, so they must see the same files.
     #[arg(long, env = "VEIL_ENGINE", default_value = "local")]
     engine: String,
+    /// MiB of the disk kept in reserve (a file, `reserve`, in the datasite directory) for when it
+    /// fills: then the reserve is given back, so logins, listings, mock reads and deletes go on
+    /// while uploads and new results are refused (507) until space returns. 0 keeps none.
+    #[arg(long, env = "VEIL_DISK_RESERVE_MIB", default_value_t = 64)]
+    disk_reserve_mib: u64,
     /// How the log on stderr is written: `human` lines, or `json`, one object per line (for a log
     /// collector). One event per request and per call, naming the user and the call, never a token
     /// or a password.
@@ -188,7 +193,8 @@ fn run(serve: Serve) -> Result<()> {
         .session_ttl(std::time::Duration::from_secs(serve.session_secs))
         .real_answer_floor(std::time::Duration::from_millis(serve.real_answer_floor_ms))
         .cache_bytes((serve.cache_mib as usize).saturating_mul(1 << 20))
-        .plan_from_bytes(serve.plan_from_mib.saturating_mul(1 << 20));
+        .plan_from_bytes(serve.plan_from_mib.saturating_mul(1 << 20))
+        .disk_reserve(serve.disk_reserve_mib.saturating_mul(1 << 20));
     if let Some(dir) = &serve.dir {
         options = options.dir(dir);
     }

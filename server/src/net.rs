@@ -435,10 +435,8 @@ impl Unread {
             Unread::Spool(e) => {
                 return crate::error_response(
                     StatusCode::INSUFFICIENT_STORAGE,
-                    ErrorKind::Unavailable,
-                    format!(
-                        "the datasite could not keep the upload on its disk ({e}); ask its owner to free space, then send it again"
-                    ),
+                    ErrorKind::DiskFull,
+                    veil::Error::DiskFull(format!("the upload ({e})")).to_string(),
                 );
             }
             Unread::TooLarge | Unread::Broken => (

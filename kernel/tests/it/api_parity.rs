@@ -40,6 +40,11 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
     ),
     (
         "LaunchOptions",
+        "disk_reserve",
+        "the reserve of disk space is the serving machine's (`veil serve --disk-reserve-mib`); a notebook's datasite keeps none",
+    ),
+    (
+        "LaunchOptions",
         "engine",
         "where plans run is the serving machine's choice (`veil serve --engine df://..`); a notebook's datasite computes in its kernel",
     ),

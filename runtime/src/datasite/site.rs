@@ -117,6 +117,7 @@ pub struct LaunchOptions {
     plan_from_bytes: u64,
     data_root: Option<PathBuf>,
     engine: Option<String>,
+    disk_reserve: u64,
     allow_unjailed_code: bool,
     session_ttl: std::time::Duration,
 }
@@ -135,6 +136,7 @@ impl LaunchOptions {
             plan_from_bytes: DEFAULT_PLAN_FROM_BYTES,
             data_root: None,
             engine: None,
+            disk_reserve: 0,
             session_ttl: DEFAULT_SESSION_TTL,
             allow_unjailed_code: std::env::var_os(crate::datasite::code::ALLOW_UNJAILED_ENV)
                 .is_some_and(|v| v == "1"),
@@ -215,6 +217,16 @@ impl LaunchOptions {
         self
     }
 
+    /// Keeps `bytes` of the datasite's disk in reserve (a file, `reserve`, in its directory) for
+    /// the writes that must go on when the disk fills: when less than half of it is left free,
+    /// the file is given back so logins, deletes and their audit rows still commit, while
+    /// uploads and other data are refused with [`Error::DiskFull`] until space returns (it is
+    /// made again once twice its size is free). Default 0: no reserve; `veil serve` keeps 64 MiB.
+    pub fn disk_reserve(mut self, bytes: u64) -> Self {
+        self.disk_reserve = bytes;
+        self
+    }
+
     /// Runs real-side plans on the Apache DataFusion Ballista cluster whose scheduler is at
     /// `scheduler` (`df://HOST:PORT`) instead of in this process. Its executors compute; DP noise,
     /// the disclosure checks, the audit log and every permission stay in the datasite. They read
@@ -286,7 +298,8 @@ impl Datasite {
             .map(crate::engine::planned::scheduler_address)
             .transpose()?;
         let dir = options.dir.unwrap_or_else(|| default_home().join(&name));
-        let store = Store::open(&dir, options.reset)?;
+        let mut store = Store::open(&dir, options.reset)?;
+        store.keep_reserve(options.disk_reserve);
         let fresh = store.write("initialising the datasite", |tx| {
             let users: i64 = tx
                 .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
@@ -304,9 +317,16 @@ impl Datasite {
             Ok(true)
         })?;
         if !fresh {
-            store.write("recording the launch", |tx| {
+            let recorded = store.write("recording the launch", |tx| {
                 audit::record(tx, "system", "launch", &name, "reopened")
-            })?;
+            });
+            match recorded {
+                // On a full disk it opens all the same: reads go on, writes say why they wait.
+                Err(Error::DiskFull(_)) => {
+                    tracing::warn!(site = %name, "opened on a full disk: writes are refused until space returns");
+                }
+                other => other?,
+            }
         }
         let dummy_hash = users::hash_password("not a password")?;
         let core = Arc::new(SiteCore {
@@ -561,16 +581,27 @@ fn gauges(site: &SiteCore) -> Result<Vec<(&'static str, f64, &'static str)>> {
         "checks",
     ));
     rows.push(("store_bytes", disk_bytes(site.store.dir()) as f64, "bytes"));
+    let (free, reserve_held) = site.store.disk();
+    if let Some(free) = free {
+        rows.push(("disk_free_bytes", free as f64, "bytes"));
+    }
+    rows.push((
+        "disk_reserve_held",
+        f64::from(u8::from(reserve_held)),
+        "reserve",
+    ));
     Ok(rows)
 }
 
-/// The bytes of the files under `dir` (the database, its log and the blobs).
+/// The bytes of the files under `dir` (the database, its log and the blobs; not the reserve of
+/// free space).
 fn disk_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
     entries
         .flatten()
+        .filter(|e| e.file_name() != crate::store::RESERVE_FILE)
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => disk_bytes(&e.path()),
             Ok(m) => m.len(),

@@ -9,12 +9,12 @@ use std::process::{Child, Command, Stdio};
 use ndarray::array;
 use veil::prelude::*;
 
-const ADMIN: &str = "info@openmined.org";
+pub(crate) const ADMIN: &str = "info@openmined.org";
 
 /// A running `veil serve`, killed on drop.
-struct Served {
-    child: Child,
-    url: String,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Drop for Served {
@@ -24,7 +24,7 @@ impl Drop for Served {
     }
 }
 
-fn serve(dir: &Path, extra: &[&str]) -> Served {
+pub(crate) fn serve(dir: &Path, extra: &[&str]) -> Served {
     let mut args = vec!["--log-level", "warn"];
     args.extend(extra);
     serve_logging(dir, &args, Stdio::inherit())
@@ -60,7 +60,7 @@ fn serve_logging(dir: &Path, extra: &[&str], log: impl Into<Stdio>) -> Served {
 }
 
 /// Jane Doe, registered by `owner` as a scientist and logged in from her own machine.
-fn scientist(url: &str, owner: &Client) -> Client {
+pub(crate) fn scientist(url: &str, owner: &Client) -> Client {
     owner
         .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123def"))
         .unwrap();
@@ -71,7 +71,7 @@ fn scientist(url: &str, owner: &Client) -> Client {
 }
 
 /// SIGTERM, as a service manager stops it; returns its exit status.
-fn stop(mut served: Served) -> std::process::ExitStatus {
+pub(crate) fn stop(mut served: Served) -> std::process::ExitStatus {
     let pid = served.child.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     served.child.wait().unwrap()
@@ -1148,7 +1148,8 @@ fn bodies_stream_through_the_server_rather_than_sit_in_memory() {
         &data.into_dyn(),
         "the upload round-trips"
     );
-    // The spooled parts are gone: only the datasite's own files remain beside its database.
+    // The spooled parts are gone: only the datasite's own files remain beside its database (and
+    // its reserve of disk space).
     let names: Vec<String> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -1156,7 +1157,7 @@ fn bodies_stream_through_the_server_rather_than_sit_in_memory() {
     assert!(
         names
             .iter()
-            .all(|n| n.starts_with("veil.db") || n == "blobs"),
+            .all(|n| n.starts_with("veil.db") || n == "blobs" || n == "reserve"),
         "{names:?}"
     );
 }
