@@ -31,8 +31,10 @@
 //! values with it (an owner's upload, [`veil::Datasite::admit`]) is decided before a byte of them
 //! is read; a refused call's values are read and dropped as they arrive (so its client hears why),
 //! and an upload's are written as they arrive to unnamed files in the datasite's directory, which
-//! vanish when closed, even by a `kill -9`. A body's size costs the server disk for the length of
-//! the call, not memory; replies go out piece by piece. A value's header must account for its
+//! vanish when closed, even by a `kill -9`; an upload the disk cannot hold is read to its end and
+//! answered 507 (`DiskFull`), as is every write the datasite's reserve of disk space does not allow
+//! (`--disk-reserve-mib`: logins and deletes go on when the disk fills, uploads wait). A body's size
+//! costs the server disk for the length of the call, not memory; replies go out piece by piece. A value's header must account for its
 //! bytes before anything is allocated for it. No secret of the server (its files, other users' tokens, password hashes) is
 //! in any reply, and none in its log: replies are the vocabulary's views, and the log names the user
 //! and the call, never a header or a body. A server refuses to listen beyond loopback while an
