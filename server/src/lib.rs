@@ -240,6 +240,24 @@ pub fn check_exposure(site: &Datasite, host: IpAddr) -> veil::Result<()> {
     Ok(())
 }
 
+/// Replaces the default admin's default password with `password`, if it still stands; whether it
+/// did. What `veil serve --admin-password-file` does, so a server can start beyond loopback without
+/// anyone logging in first; the password must pass the same checks as any other.
+pub fn seed_admin_password(site: &Datasite, password: &str) -> veil::Result<bool> {
+    use veil::datasite::{DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD};
+    if !site.default_password_in_use()? {
+        return Ok(false);
+    }
+    let admin = match site.login(DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD) {
+        Ok(admin) => admin,
+        // Another owner has a default password, not the admin: theirs is theirs to change.
+        Err(veil::Error::AuthenticationFailed { .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    admin.change_password(DEFAULT_ADMIN_PASSWORD, password)?;
+    Ok(true)
+}
+
 /// Serves `site` on `listener` (over TLS with `tls`) within `limits` until `stop` completes, then
 /// lets the calls in flight finish for at most [`Limits::drain`] and returns (the caller lands the
 /// datasite).

@@ -125,6 +125,12 @@ struct Serve {
     /// loopback may read the metrics.
     #[arg(long, env = "VEIL_METRICS_TOKEN_FILE")]
     metrics_token_file: Option<PathBuf>,
+    /// A file holding the admin's first password (its first line), for a server nobody logs in to
+    /// before it starts (a container, a Kubernetes Secret): while the default admin still has the
+    /// default password, it is changed to this one at start. Once changed, the file is not read
+    /// again for it: change it with `client.change_password(old, new)`.
+    #[arg(long, env = "VEIL_ADMIN_PASSWORD_FILE")]
+    admin_password_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -205,6 +211,16 @@ fn run(serve: Serve) -> Result<()> {
         options = options.engine(&serve.engine);
     }
     let site = options.launch().context("launching the datasite")?;
+    if let Some(path) = &serve.admin_password_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the admin's password from {}", path.display()))?;
+        let password = text.lines().next().unwrap_or("");
+        if veil_server::seed_admin_password(&site, password)
+            .with_context(|| format!("setting the admin's password from {}", path.display()))?
+        {
+            tracing::info!(file = %path.display(), "the admin's default password was replaced by the one in the file");
+        }
+    }
     veil_server::check_exposure(&site, serve.host)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

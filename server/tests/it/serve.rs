@@ -298,9 +298,58 @@ fn the_server_stays_on_loopback_while_the_default_password_stands() {
         "VEIL_HOST",
         "VEIL_PORT",
         "VEIL_RESET",
+        "VEIL_ADMIN_PASSWORD_FILE",
+        "VEIL_DISK_RESERVE_MIB",
     ] {
         assert!(help.contains(var), "{var} missing from --help:\n{help}");
     }
+}
+
+/// In a container nobody logs in before the server starts: the admin's first password comes from
+/// a file (a Kubernetes Secret), so it may listen beyond loopback at once, and the file only seeds it.
+#[test]
+fn an_admin_password_file_lets_a_server_start_beyond_loopback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().join("admin-password");
+    std::fs::write(&secret, "a-long-admin-password\n").unwrap();
+    let dir = tmp.path().join("site");
+    let secret_arg = secret.display().to_string();
+    let beyond = ["--host", "0.0.0.0", "--admin-password-file", &secret_arg];
+    let served = serve(&dir, &beyond);
+    let url = served.url.replace("0.0.0.0", "127.0.0.1");
+    let site = veil::connect(&url).unwrap();
+    assert!(site.login(ADMIN, "changethis").is_err());
+    site.login(ADMIN, "a-long-admin-password").unwrap();
+    assert!(stop(served).success());
+    // Changed once, the file does not change it again.
+    std::fs::write(&secret, "another-long-password").unwrap();
+    let served = serve(&dir, &beyond);
+    let site = veil::connect(&served.url.replace("0.0.0.0", "127.0.0.1")).unwrap();
+    site.login(ADMIN, "a-long-admin-password").unwrap();
+    stop(served);
+    // A password the datasite would refuse is refused at start, naming the file.
+    let fresh = tmp.path().join("fresh");
+    std::fs::write(&secret, "abc").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args([
+            "serve",
+            "--name",
+            "fresh",
+            "--port",
+            "0",
+            "--admin-password-file",
+            &secret_arg,
+            "--dir",
+        ])
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&secret_arg) && stderr.contains("password"),
+        "{stderr}"
+    );
 }
 
 /// Many scientists at once: with every worker busy, a call waits briefly and is then told to retry,
