@@ -2,7 +2,8 @@
 # Runs every check the project has: formatting, clippy, docs, the dependencies' licences and sources
 # (cargo-deny, deny.toml), the Rust test suites (the kernel's drive
 # the real binary over ZeroMQ; code requests compile and run real child processes), the tutorial
-# examples (owner, pointer and code-request flows), each benchmark once, the Jupyter clients' tests (the
+# examples (owner, pointer and code-request flows), each benchmark once, the Kubernetes manifests
+# (rendered and validated), the Jupyter clients' tests (the
 # jupyter_kernel_test conformance suite and nbclient) against the installed kernel, and tutorial 01 in
 # JupyterLab driven through a real browser (tests/browser).
 # This is the README's test command; .ci/run calls it.
@@ -111,6 +112,9 @@ out=$(target/debug/examples/scale_plans --rows 2e5 --runs 1 --executors 0,2 2>/d
 printf '%s\n' "$out"
 grep -q '"engine":"local".*"rows":200000' <<<"$out"
 grep -q '"engine":"ballista, 2 executors".*"rows":200000' <<<"$out"
+
+step "deploy: the Kubernetes manifests render with their defaults and pass Kubernetes' schemas (strict)"
+bash scripts/check-deploy.sh
 
 step "benchmarks: each runs once (criterion's --test mode, built with the tests), so they keep working; measure with cargo bench"
 cargo test --workspace --locked --bench hot_paths -- --test
