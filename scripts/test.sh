@@ -2,8 +2,8 @@
 # Runs every check the project has: formatting, clippy, docs, the dependencies' licences and sources
 # (cargo-deny, deny.toml), the Rust test suites (the kernel's drive
 # the real binary over ZeroMQ; code requests compile and run real child processes), the tutorial
-# examples (owner, pointer and code-request flows), each benchmark once, the Kubernetes manifests
-# (rendered and validated), the Jupyter clients' tests (the
+# examples (owner, pointer and code-request flows), each benchmark once, the OCI image (built and
+# run) and the Kubernetes manifests (rendered and validated), the Jupyter clients' tests (the
 # jupyter_kernel_test conformance suite and nbclient) against the installed kernel, and tutorial 01 in
 # JupyterLab driven through a real browser (tests/browser).
 # This is the README's test command; .ci/run calls it.
@@ -115,6 +115,9 @@ grep -q '"engine":"ballista, 2 executors".*"rows":200000' <<<"$out"
 
 step "deploy: the Kubernetes manifests render with their defaults and pass Kubernetes' schemas (strict)"
 bash scripts/check-deploy.sh
+
+step "deploy: the OCI image (deploy/container) builds with buildah around this build's veil, runs, answers its probes, exits 0 on SIGTERM"
+bash scripts/check-image.sh
 
 step "benchmarks: each runs once (criterion's --test mode, built with the tests), so they keep working; measure with cargo bench"
 cargo test --workspace --locked --bench hot_paths -- --test
