@@ -8,7 +8,7 @@ use std::process::Command;
 use ndarray::Array1;
 use veil::prelude::*;
 
-use crate::serve::{ADMIN, scientist, serve, stop};
+use crate::serve::{admin, dataset_names, gauge, scientist, serve, stop};
 
 const TEST: &str = "full_disk::a_full_disk_stops_writes_and_nothing_else";
 
@@ -82,23 +82,6 @@ fn dataset(name: &str, values: usize) -> Dataset {
     )
 }
 
-/// The datasite's gauge `name`, as its owner reads it.
-fn gauge(owner: &Client, name: &str) -> f64 {
-    let Data::Frame(metrics) = owner.metrics().unwrap() else {
-        panic!("metrics are a frame")
-    };
-    let row = metrics
-        .column("metric")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .position(|m| m == Some(name))
-        .unwrap_or_else(|| panic!("no gauge {name}: {metrics}"));
-    let value = metrics.column("value").unwrap().get(row).unwrap();
-    value.try_extract::<f64>().unwrap()
-}
-
 fn refused_for_space(result: veil::Result<impl std::fmt::Debug>) -> String {
     let error = result.expect_err("refused");
     let message = error.to_string();
@@ -125,10 +108,7 @@ fn a_full_disk_stops_writes_and_nothing_else() {
     };
     let dir = disk.path().join("site");
     let served = serve(&dir, &["--reset", "--disk-reserve-mib", "1"]);
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
+    let owner = admin(&served.url);
     owner.upload_dataset(dataset("kept", 1000)).unwrap();
     let jane = scientist(&served.url, &owner);
     assert_eq!(gauge(&owner, "disk_reserve_held"), 1.0);
@@ -163,16 +143,8 @@ fn a_full_disk_stops_writes_and_nothing_else() {
         .unwrap()
         .login("jane@caltech.edu", "abc123def")
         .unwrap();
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
-    let names: Vec<String> = jane
-        .datasets()
-        .unwrap()
-        .iter()
-        .map(|d| d.name.clone())
-        .collect();
+    let owner = admin(&served.url);
+    let names = dataset_names(&jane);
     assert_eq!(names.len(), acknowledged.len(), "{names:?}");
     assert_eq!(
         jane.dataset("kept")
@@ -232,16 +204,8 @@ fn a_full_disk_stops_writes_and_nothing_else() {
 
     // It starts again on the full disk, read-only: reads work, writes say why.
     let served = serve(&dir, &["--disk-reserve-mib", "1"]);
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
-    let mut names: Vec<String> = owner
-        .datasets()
-        .unwrap()
-        .iter()
-        .map(|d| d.name.clone())
-        .collect();
+    let owner = admin(&served.url);
+    let mut names = dataset_names(&owner);
     names.sort();
     acknowledged.sort();
     assert_eq!(names, acknowledged);

@@ -59,6 +59,37 @@ fn serve_logging(dir: &Path, extra: &[&str], log: impl Into<Stdio>) -> Served {
     Served { child, url }
 }
 
+/// The admin, logged in over HTTP with the default password.
+pub(crate) fn admin(url: &str) -> Client {
+    veil::connect(url)
+        .unwrap()
+        .login(ADMIN, "changethis")
+        .unwrap()
+}
+
+/// The names of the datasets `client` lists.
+pub(crate) fn dataset_names(client: &Client) -> Vec<String> {
+    let datasets = client.datasets().unwrap();
+    datasets.iter().map(|d| d.name.clone()).collect()
+}
+
+/// The datasite's gauge `name`, as its owner reads it.
+pub(crate) fn gauge(owner: &Client, name: &str) -> f64 {
+    let Data::Frame(metrics) = owner.metrics().unwrap() else {
+        panic!("metrics are a frame")
+    };
+    let row = metrics
+        .column("metric")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .position(|m| m == Some(name))
+        .unwrap_or_else(|| panic!("no gauge {name}: {metrics}"));
+    let value = metrics.column("value").unwrap().get(row).unwrap();
+    value.try_extract::<f64>().unwrap()
+}
+
 /// Jane Doe, registered by `owner` as a scientist and logged in from her own machine.
 pub(crate) fn scientist(url: &str, owner: &Client) -> Client {
     owner
@@ -149,10 +180,7 @@ fn seed_003s_flow_runs_against_a_served_datasite() {
     // A stop drains and lands; a restart on the same directory holds everything acknowledged.
     assert!(stop(served).success());
     let served = serve(tmp.path(), &[]);
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
+    let owner = admin(&served.url);
     assert_eq!(owner.datasets().unwrap().len(), 1);
     assert_eq!(owner.requests().unwrap().len(), 1);
 }
@@ -164,10 +192,7 @@ fn seed_003s_flow_runs_against_a_served_datasite() {
 fn served_releases_are_remembered_and_sent_back_with_changes() {
     let tmp = tempfile::tempdir().unwrap();
     let served = serve(tmp.path(), &["--reset", "--real-answer-floor-ms", "600"]);
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
+    let owner = admin(&served.url);
     let values: Vec<f64> = (0..60).map(|i| 10.0 + f64::from(i) * 0.25).collect();
     let real = ndarray::Array1::from(values.clone());
     owner
@@ -243,10 +268,7 @@ fn only_a_valid_session_reaches_the_datasite() {
         assert_eq!(error.kind, veil::api::call::ErrorKind::SessionExpired);
     }
     // A real session, then its logout: the token is dead at once.
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
+    let owner = admin(&served.url);
     owner.whoami().unwrap();
     owner.logout().unwrap();
     assert!(
@@ -432,10 +454,7 @@ fn a_busy_datasite_says_when_to_retry() {
 fn a_killed_server_loses_nothing_it_acknowledged() {
     let tmp = tempfile::tempdir().unwrap();
     let served = serve(tmp.path(), &["--reset"]);
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
+    let owner = admin(&served.url);
     owner
         .upload_dataset(
             Dataset::new("small").asset(
@@ -477,16 +496,8 @@ fn a_killed_server_loses_nothing_it_acknowledged() {
     let _ = uploader.join().unwrap();
 
     let served = serve(tmp.path(), &[]);
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
-    let names: Vec<String> = owner
-        .datasets()
-        .unwrap()
-        .iter()
-        .map(|d| d.name.clone())
-        .collect();
+    let owner = admin(&served.url);
+    let names = dataset_names(&owner);
     assert!(names.contains(&"small".to_string()), "{names:?}");
     if names.contains(&"big".to_string()) {
         // Acknowledged after all: then whole.
@@ -614,10 +625,7 @@ fn twenty_kills_at_random_points_lose_nothing_acknowledged() {
     }
 
     let served = serve(tmp.path(), &[]);
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
+    let owner = admin(&served.url);
     let acked = acked.lock().unwrap();
     assert!(
         acked.approved.len() >= 20,
@@ -1677,10 +1685,7 @@ fn the_value_cache_keeps_to_the_budget_serve_is_given() {
         tmp.path(),
         &["--reset", "--cache-mib", "1", "--real-answer-floor-ms", "0"],
     );
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
+    let owner = admin(&served.url);
     let values = ndarray::Array1::from_iter((0..40_000).map(f64::from));
     owner
         .upload_dataset(
@@ -1698,17 +1703,7 @@ fn the_value_cache_keeps_to_the_budget_serve_is_given() {
         .unwrap()
         .pointer()
         .unwrap();
-    let gauge = |name: &str| -> f64 {
-        let Data::Frame(df) = owner.metrics().unwrap() else {
-            panic!("metrics are a frame");
-        };
-        let names = df.column("metric").unwrap().str().unwrap().clone();
-        let at = names
-            .iter()
-            .position(|n| n == Some(name))
-            .unwrap_or_else(|| panic!("no metric {name}"));
-        df.column("value").unwrap().f64().unwrap().get(at).unwrap()
-    };
+    let gauge = |name: &str| gauge(&owner, name);
     assert_eq!(gauge("cache_budget_bytes"), f64::from(1 << 20));
     for step in 0..10 {
         let shifted = (&pointer + f64::from(step)).unwrap();
@@ -1752,10 +1747,7 @@ fn operators_scrape_metrics_and_no_one_else_does() {
     let tmp = tempfile::tempdir().unwrap();
     // Without a metrics token, loopback reads them.
     let served = serve(tmp.path(), &["--reset"]);
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
+    let owner = admin(&served.url);
     owner.datasets().unwrap();
     assert!(
         veil::connect(&served.url)
@@ -1858,10 +1850,7 @@ fn a_served_datasite_reads_files_in_place_under_its_data_root_only() {
     }
     let root_arg = root.path().display().to_string();
     let served = serve(tmp.path(), &["--reset", "--data-root", &root_arg]);
-    let owner = veil::connect(&served.url)
-        .unwrap()
-        .login(ADMIN, "changethis")
-        .unwrap();
+    let owner = admin(&served.url);
     // Over HTTP the asset carries a location, not data: the server resolves it under its root.
     let escape = owner
         .upload_dataset(Dataset::new("escape").asset(Asset::new("frame").files("../").no_mock()));
@@ -1959,22 +1948,7 @@ fn served_plans_run_on_a_ballista_cluster_and_agree_with_this_process() {
             .approve_overriding("test data")
             .unwrap();
         got.push(mean.get().unwrap());
-        let Data::Frame(metrics) = owner.metrics().unwrap() else {
-            panic!("metrics are a frame")
-        };
-        let planned = metrics
-            .column("metric")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .position(|m| m == Some("planned_replays"))
-            .unwrap();
-        let planned = metrics.column("value").unwrap().get(planned).unwrap();
-        assert!(
-            planned.try_extract::<f64>().unwrap() >= 1.0,
-            "{engine}: {metrics}"
-        );
+        assert!(gauge(&owner, "planned_replays") >= 1.0, "{engine}");
         stop(served);
     }
     let (here, there) = (got[0].as_frame().unwrap(), got[1].as_frame().unwrap());
