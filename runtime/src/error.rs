@@ -356,7 +356,7 @@ impl Error {
 }
 
 /// Whether `e` says the disk (or the user's quota on it) is full.
-pub(crate) fn is_full(e: &std::io::Error) -> bool {
+fn is_full(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::StorageFull
         || e.kind() == std::io::ErrorKind::QuotaExceeded
         || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))

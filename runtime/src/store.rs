@@ -386,7 +386,7 @@ impl Store {
             conn: Mutex::new(Some(conn)),
             wal,
             verified: Mutex::default(),
-            reserve: Reserve::new(dir, 0),
+            reserve: Reserve::none(dir),
         };
         store.migrate()?;
         store.collect_garbage()?;

@@ -498,7 +498,7 @@ impl Serve for calls::Metrics {
 
 /// The datasite's gauges: `(name, value, unit)`.
 fn gauges(site: &SiteCore) -> Result<Vec<(&'static str, f64, &'static str)>> {
-    const COUNTS: [(&str, &str, &str); 13] = [
+    const COUNTS: [(&str, &str, &str); 15] = [
         ("users", "SELECT count(*) FROM users", "users"),
         ("datasets", "SELECT count(*) FROM datasets", "datasets"),
         ("assets", "SELECT count(*) FROM assets", "assets"),
@@ -523,6 +523,18 @@ fn gauges(site: &SiteCore) -> Result<Vec<(&'static str, f64, &'static str)>> {
             "requests",
         ),
         ("releases", "SELECT count(*) FROM releases", "releases"),
+        // Releases by the rule that let them out: the disclosure checks passed, or an owner
+        // overrode them (with a reason, in the audit log); DP releases are `dp_releases`.
+        (
+            "releases_checks_passed",
+            "SELECT count(*) FROM requests WHERE status = 'approved' AND object_id IS NOT NULL AND overriding IS NULL",
+            "releases",
+        ),
+        (
+            "releases_overriding_checks",
+            "SELECT count(*) FROM requests WHERE status = 'approved' AND object_id IS NOT NULL AND overriding IS NOT NULL",
+            "releases",
+        ),
         ("dp_releases", "SELECT count(*) FROM dp_spends", "releases"),
         (
             "epsilon_spent",

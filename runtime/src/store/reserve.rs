@@ -24,7 +24,17 @@ pub(crate) struct Reserve {
 }
 
 impl Reserve {
-    /// A reserve of `bytes` in `dir` (none for 0), made now if the disk has room for it.
+    /// No reserve (until [`Reserve::new`]), leaving any reserve file in `dir` as it is.
+    pub(crate) fn none(dir: &Path) -> Reserve {
+        Reserve {
+            path: dir.join(RESERVE_FILE),
+            bytes: 0,
+            held: Mutex::new(false),
+        }
+    }
+
+    /// A reserve of `bytes` in `dir` (none for 0, and a reserve file of another size is given
+    /// back), made now if the disk has room for it.
     pub(crate) fn new(dir: &Path, bytes: u64) -> Reserve {
         let path = dir.join(RESERVE_FILE);
         let held = bytes > 0 && std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes);

@@ -117,6 +117,12 @@ fn one_patients_record_is_flagged_and_released_only_with_an_override() {
     let (review, held) = reviewed(&owner, &mean, "the mean radius");
     assert_eq!(verdict(&review, "differencing"), Verdict::Pass);
     held.approve().unwrap();
+    // Operators see which rule let each release out.
+    assert_eq!(crate::common::metric(&owner, "releases_checks_passed"), 1.0);
+    assert_eq!(
+        crate::common::metric(&owner, "releases_overriding_checks"),
+        2.0
+    );
     site.land().unwrap();
 }
 
