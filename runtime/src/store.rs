@@ -7,6 +7,8 @@
 //! <dir>/blobs/tmp/     blobs being written, renamed into place once synced
 //! <dir>/reserve        disk space kept for logins and deletes when the disk fills (`reserve`)
 //! ```
+//! A datasite may keep its blobs in an S3-compatible bucket instead (`bucket`), with the same rules;
+//! `blobs/` then holds only checked copies of those that must be files (Parquet read in place).
 //! Durability rules:
 //! - A blob is written to `blobs/tmp`, fsynced, renamed to its final name and its directory fsynced, so a
 //!   crash leaves either no blob or a whole one.
@@ -25,12 +27,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+mod bucket;
 mod reserve;
+pub(crate) use bucket::Bucket;
 pub(crate) use reserve::RESERVE_FILE;
 use reserve::Reserve;
 
@@ -326,6 +330,9 @@ pub(crate) struct Store {
     verified: Mutex<HashMap<String, FileStamp>>,
     /// Disk space kept for the writes that must go on when the disk fills.
     reserve: Reserve,
+    /// Where blobs are kept when not in `blobs`, which then holds only copies of those that must be
+    /// files (see [`bucket`]).
+    bucket: Option<Bucket>,
 }
 
 /// What identifies a file's contents without reading them: its inode, size, and its modification
@@ -354,7 +361,14 @@ impl FileStamp {
 
 impl Store {
     /// Opens (creating if needed) the datasite in `dir`; with `reset`, deletes what it held first.
+    #[cfg(test)]
     pub(crate) fn open(dir: &Path, reset: bool) -> Result<Store> {
+        Store::open_with(dir, reset, None)
+    }
+
+    /// [`Store::open`], its blobs kept in `bucket` when one is given; a datasite keeps its blobs
+    /// where they were first kept.
+    pub(crate) fn open_with(dir: &Path, reset: bool, bucket: Option<Bucket>) -> Result<Store> {
         if reset {
             remove_datasite_files(dir)?;
         }
@@ -387,8 +401,10 @@ impl Store {
             wal,
             verified: Mutex::default(),
             reserve: Reserve::none(dir),
+            bucket,
         };
         store.migrate()?;
+        store.bind_blobs(reset)?;
         store.collect_garbage()?;
         Ok(store)
     }
@@ -415,6 +431,45 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Records where this datasite's blobs are kept, refusing a different place once it holds
+    /// some, and claims its bucket's prefix.
+    fn bind_blobs(&self, reset: bool) -> Result<()> {
+        let want = self.bucket.as_ref().map_or(IN_DIRECTORY, Bucket::url);
+        let id = self.write("recording where blobs are kept", |tx| {
+            let setting = |key: &str| {
+                tx.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()
+                .map_err(Error::sqlite("reading settings"))
+            };
+            let had = setting("blob_store")?.unwrap_or_else(|| IN_DIRECTORY.to_string());
+            if had != want && !live_blobs(tx)?.is_empty() {
+                return Err(Error::invalid(
+                    "blob store",
+                    format!("this datasite keeps its blobs in {had}, not in {want}"),
+                    format!("launch it with the blob store it was made with ({had})"),
+                ));
+            }
+            let id = match setting("datasite_id")? {
+                Some(id) => id,
+                None => uuid::Uuid::new_v4().to_string(),
+            };
+            for (key, value) in [("blob_store", want), ("datasite_id", &id)] {
+                tx.execute(
+                    "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                    [key, value],
+                )
+                .map_err(Error::sqlite("recording where blobs are kept"))?;
+            }
+            Ok(id)
+        })?;
+        match &self.bucket {
+            Some(bucket) => bucket.claim(&id, reset),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -507,6 +562,10 @@ impl Store {
     /// Writes `bytes` as a blob and returns its hash. Call inside [`Store::write`] (see the module docs).
     pub(crate) fn put_blob(&self, bytes: &[u8]) -> Result<String> {
         let hash = hex(&Sha256::digest(bytes));
+        if let Some(bucket) = &self.bucket {
+            bucket.put(&hash, bytes)?;
+            return Ok(hash);
+        }
         let path = self.blob_path(&hash);
         if path.exists() {
             return Ok(hash);
@@ -515,6 +574,12 @@ impl Store {
             bytes.len() as u64,
             &format!("a value of {} bytes", bytes.len()),
         )?;
+        self.write_blob_file(&hash, &path, bytes)?;
+        Ok(hash)
+    }
+
+    /// Writes `bytes` to the blob file `path`: to `blobs/tmp`, synced, renamed into place.
+    fn write_blob_file(&self, hash: &str, path: &Path, bytes: &[u8]) -> Result<()> {
         let parent = path.parent().expect("blob paths have a parent");
         fs::create_dir_all(parent).map_err(Error::io("creating a blob directory"))?;
         let tmp = self
@@ -525,18 +590,20 @@ impl Store {
             let mut file = File::create(&tmp)?;
             file.write_all(bytes)?;
             file.sync_all()?;
-            fs::rename(&tmp, &path)?;
+            fs::rename(&tmp, path)?;
             File::open(parent)?.sync_all()
         };
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
             Error::io(format!("writing blob {hash}"))(e)
-        })?;
-        Ok(hash)
+        })
     }
 
     /// Reads a blob, checking its bytes still hash to its name.
     pub(crate) fn get_blob(&self, hash: &str) -> Result<Vec<u8>> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.get(hash);
+        }
         let path = self.blob_path(hash);
         // The file's stamp before and after the read: a file changed while it was read is hashed,
         // and its stamp not kept.
@@ -574,6 +641,14 @@ impl Store {
     /// after such a read to confirm the file did not change under it.
     pub(crate) fn verified_blob_file(&self, hash: &str) -> Result<(PathBuf, u64)> {
         let path = self.blob_path(hash);
+        if let Some(bucket) = &self.bucket
+            && !path.exists()
+        {
+            let bytes = bucket.get(hash)?;
+            self.reserve
+                .room_for(bytes.len() as u64, &format!("a copy of blob {hash}"))?;
+            self.write_blob_file(hash, &path, &bytes)?;
+        }
         let stamp = self.verify_file(&path, hash, None, || {
             Error::corrupt(
                 format!("reading blob {hash}"),
@@ -623,27 +698,17 @@ impl Store {
         self.blobs.join(&hash[..2]).join(&hash[2..])
     }
 
-    /// Deletes blob files no asset references, and leftovers in `blobs/tmp`. Runs under the write lock so
-    /// no upload in another process is between writing a blob and committing its reference.
+    /// Deletes blobs (and blob files) nothing references, and leftovers in `blobs/tmp`. Runs under the
+    /// write lock so no upload in another process is between writing a blob and committing its
+    /// reference.
     pub(crate) fn collect_garbage(&self) -> Result<usize> {
         self.write("collecting unreferenced blobs", |tx| {
-            let mut live = HashSet::new();
-            let mut stmt = tx
-                .prepare(
-                    "SELECT data_blob FROM assets
-                     UNION SELECT mock_blob FROM assets WHERE mock_blob IS NOT NULL
-                     UNION SELECT result_blob FROM requests WHERE result_blob IS NOT NULL
-                     UNION SELECT mock_blob FROM code WHERE mock_blob IS NOT NULL
-                     UNION SELECT result_blob FROM executions WHERE result_blob IS NOT NULL",
-                )
-                .map_err(Error::sqlite("listing blobs"))?;
-            let rows = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(Error::sqlite("listing blobs"))?;
-            for hash in rows {
-                live.insert(hash.map_err(Error::sqlite("listing blobs"))?);
+            let live = live_blobs(tx)?;
+            let files = self.sweep(&live)?;
+            match &self.bucket {
+                Some(bucket) => Ok(files + bucket.sweep(&live)?),
+                None => Ok(files),
             }
-            self.sweep(&live)
         })
     }
 
@@ -664,6 +729,27 @@ impl Store {
         }
         Ok(removed)
     }
+}
+
+/// What [`Store`]'s settings say of blobs kept in the datasite directory.
+const IN_DIRECTORY: &str = "the datasite directory";
+
+/// The blobs some row references.
+fn live_blobs(tx: &Connection) -> Result<HashSet<String>> {
+    let mut stmt = tx
+        .prepare(
+            "SELECT data_blob FROM assets
+             UNION SELECT mock_blob FROM assets WHERE mock_blob IS NOT NULL
+             UNION SELECT result_blob FROM requests WHERE result_blob IS NOT NULL
+             UNION SELECT mock_blob FROM code WHERE mock_blob IS NOT NULL
+             UNION SELECT result_blob FROM executions WHERE result_blob IS NOT NULL",
+        )
+        .map_err(Error::sqlite("listing blobs"))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(Error::sqlite("listing blobs"))?;
+    rows.map(|hash| hash.map_err(Error::sqlite("listing blobs")))
+        .collect()
 }
 
 /// How [`Store`]'s record of verified files names the file at `path` checked against `hash`.

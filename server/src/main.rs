@@ -107,6 +107,14 @@ struct Serve {
     /// files at the paths this server names, so they must see the same files.
     #[arg(long, env = "VEIL_ENGINE", default_value = "local")]
     engine: String,
+    /// Where the datasite's blobs (assets' data and mocks, released results) are kept: in its
+    /// directory (the default), or in an S3-compatible bucket, `s3://BUCKET/PREFIX`, its
+    /// credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and
+    /// AWS_ENDPOINT_URL (AWS_ALLOW_HTTP=true for a plain-http one). Each blob is read back and
+    /// checked before it is recorded. A datasite keeps its blobs where it first kept them, and a
+    /// prefix holds one datasite's.
+    #[arg(long, env = "VEIL_BLOB_STORE")]
+    blob_store: Option<String>,
     /// MiB of the disk kept in reserve (a file, `reserve`, in the datasite directory) for when it
     /// fills: then the reserve is given back, so logins, listings, mock reads and deletes go on
     /// while uploads and new results are refused (507) until space returns. 0 keeps none.
@@ -206,6 +214,9 @@ fn run(serve: Serve) -> Result<()> {
     }
     if let Some(root) = &serve.data_root {
         options = options.data_root(root);
+    }
+    if let Some(url) = &serve.blob_store {
+        options = options.blob_store(url);
     }
     if serve.engine != "local" {
         options = options.engine(&serve.engine);

@@ -45,6 +45,16 @@ const RUNTIME_ONLY: &[(&str, &str, &str)] = &[
     ),
     (
         "LaunchOptions",
+        "blob_store",
+        "a bucket for blobs is the operator's choice (`veil serve --blob-store`); a notebook's datasite keeps them in its directory",
+    ),
+    (
+        "LaunchOptions",
+        "blob_store_option",
+        "the bucket's client settings come with `veil serve --blob-store` (the AWS_* environment)",
+    ),
+    (
+        "LaunchOptions",
         "engine",
         "where plans run is the serving machine's choice (`veil serve --engine df://..`); a notebook's datasite computes in its kernel",
     ),

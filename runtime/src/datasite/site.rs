@@ -16,7 +16,7 @@ use crate::engine::planned::{DEFAULT_PLAN_FROM_BYTES, Planner};
 use crate::engine::replay::{DEFAULT_CACHE_BYTES, Executor};
 use crate::error::{Error, Result};
 use crate::runner::{self, Limits, Runner};
-use crate::store::Store;
+use crate::store::{Bucket, Store};
 use crate::validate;
 use veil_api::calls;
 
@@ -118,6 +118,8 @@ pub struct LaunchOptions {
     data_root: Option<PathBuf>,
     engine: Option<String>,
     disk_reserve: u64,
+    blob_store: Option<String>,
+    blob_store_options: Vec<(String, String)>,
     allow_unjailed_code: bool,
     session_ttl: std::time::Duration,
 }
@@ -137,6 +139,8 @@ impl LaunchOptions {
             data_root: None,
             engine: None,
             disk_reserve: 0,
+            blob_store: None,
+            blob_store_options: Vec::new(),
             session_ttl: DEFAULT_SESSION_TTL,
             allow_unjailed_code: std::env::var_os(crate::datasite::code::ALLOW_UNJAILED_ENV)
                 .is_some_and(|v| v == "1"),
@@ -227,6 +231,27 @@ impl LaunchOptions {
         self
     }
 
+    /// Keeps the datasite's blobs (its assets' data and mocks, released results) in an
+    /// S3-compatible bucket, `s3://BUCKET/PREFIX`, instead of its directory, which keeps the
+    /// database. Its credentials, region and endpoint come from the `AWS_*` environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+    /// `AWS_ALLOW_HTTP=true` for a plain-http endpoint), then from
+    /// [`LaunchOptions::blob_store_option`]. Each blob is written whole, read back and checked before
+    /// it is recorded; every read is checked against its hash. A datasite keeps its blobs where it
+    /// first kept them, and a prefix belongs to one datasite (a marker in it says which).
+    pub fn blob_store(mut self, url: impl Into<String>) -> Self {
+        self.blob_store = Some(url.into());
+        self
+    }
+
+    /// One setting of the [`LaunchOptions::blob_store`]'s client, by object_store's S3 key
+    /// (`aws_endpoint`, `aws_region`, `aws_access_key_id`, `aws_secret_access_key`,
+    /// `aws_allow_http`, ...); it overrides the environment's.
+    pub fn blob_store_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.blob_store_options.push((key.into(), value.into()));
+        self
+    }
+
     /// Runs real-side plans on the Apache DataFusion Ballista cluster whose scheduler is at
     /// `scheduler` (`df://HOST:PORT`) instead of in this process. Its executors compute; DP noise,
     /// the disclosure checks, the audit log and every permission stay in the datasite. They read
@@ -298,7 +323,13 @@ impl Datasite {
             .map(crate::engine::planned::scheduler_address)
             .transpose()?;
         let dir = options.dir.unwrap_or_else(|| default_home().join(&name));
-        let mut store = Store::open(&dir, options.reset)?;
+        // Reached before the datasite is opened, so a wrong bucket with `reset` erases nothing.
+        let bucket = options
+            .blob_store
+            .as_deref()
+            .map(|url| Bucket::open(url, &options.blob_store_options))
+            .transpose()?;
+        let mut store = Store::open_with(&dir, options.reset, bucket)?;
         store.keep_reserve(options.disk_reserve);
         let fresh = store.write("initialising the datasite", |tx| {
             let users: i64 = tx

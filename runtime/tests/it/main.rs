@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bucket;
 mod code;
 mod datasite;
 mod disclosure;
@@ -11,4 +12,5 @@ mod in_place;
 mod layers;
 mod pointers;
 mod runner;
+mod s3;
 mod trust_boundary;

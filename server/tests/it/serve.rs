@@ -25,14 +25,25 @@ impl Drop for Served {
 }
 
 pub(crate) fn serve(dir: &Path, extra: &[&str]) -> Served {
+    serve_with(dir, extra, &[])
+}
+
+/// [`serve`], with `envs` set in its environment.
+pub(crate) fn serve_with(dir: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Served {
     let mut args = vec!["--log-level", "warn"];
     args.extend(extra);
-    serve_logging(dir, &args, Stdio::inherit())
+    serve_logging(dir, &args, envs, Stdio::inherit())
 }
 
 /// `veil serve` with its log going to `log`.
-fn serve_logging(dir: &Path, extra: &[&str], log: impl Into<Stdio>) -> Served {
+fn serve_logging(
+    dir: &Path,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+    log: impl Into<Stdio>,
+) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .envs(envs.iter().copied())
         .args([
             "serve",
             "--name",
@@ -787,6 +798,7 @@ fn the_json_log_names_users_and_calls_and_no_secret() {
     let served = serve_logging(
         &tmp.path().join("site"),
         &["--reset", "--log-format", "json"],
+        &[],
         log,
     );
     let site = veil::connect(&served.url).unwrap();
