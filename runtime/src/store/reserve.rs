@@ -95,9 +95,7 @@ impl Reserve {
         }
         Ok(())
     }
-}
 
-impl Reserve {
     /// Whether the reserve is kept now: false while it is given back to a full disk (or when
     /// there is none), which is what an operator alerts on.
     pub(crate) fn held(&self) -> bool {

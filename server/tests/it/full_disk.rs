@@ -19,13 +19,7 @@ struct Tmpfs {
 
 impl Tmpfs {
     fn mount(mib: u64) -> Result<Tmpfs, String> {
-        let uid = Command::new("id")
-            .arg("-u")
-            .output()
-            .map_err(|e| e.to_string())?;
-        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-            return Err("not root".into());
-        }
+        crate::serve::as_root()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])

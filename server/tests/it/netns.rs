@@ -65,13 +65,7 @@ impl Drop for Namespaces {
 }
 
 fn can_make_namespaces() -> Result<(), String> {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map_err(|e| e.to_string())?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Err("not root".into());
-    }
+    crate::serve::as_root()?;
     match Command::new("ip").arg("-V").output() {
         Ok(o) if o.status.success() => Ok(()),
         _ => Err("iproute2's `ip` is not installed".into()),

@@ -112,6 +112,18 @@ pub(crate) fn scientist(url: &str, owner: &Client) -> Client {
         .unwrap()
 }
 
+/// `Ok` when the tests run as root (as CI does), which mounting and network namespaces need.
+pub(crate) fn as_root() -> Result<(), String> {
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| e.to_string())?;
+    match String::from_utf8_lossy(&uid.stdout).trim() {
+        "0" => Ok(()),
+        _ => Err("not root".into()),
+    }
+}
+
 /// SIGTERM, as a service manager stops it; returns its exit status.
 pub(crate) fn stop(mut served: Served) -> std::process::ExitStatus {
     let pid = served.child.id().to_string();
