@@ -561,7 +561,7 @@ impl Store {
 
     /// Writes `bytes` as a blob and returns its hash. Call inside [`Store::write`] (see the module docs).
     pub(crate) fn put_blob(&self, bytes: &[u8]) -> Result<String> {
-        let hash = hex(&Sha256::digest(bytes));
+        let hash = blob_hash(bytes);
         if let Some(bucket) = &self.bucket {
             bucket.put(&hash, bytes)?;
             return Ok(hash);
@@ -623,7 +623,7 @@ impl Store {
             return Ok(bytes);
         }
         drop(verified);
-        if hex(&Sha256::digest(&bytes)) != hash {
+        if blob_hash(&bytes) != hash {
             return Err(Error::corrupt(
                 format!("reading blob {hash}"),
                 "its contents do not match its hash; restore the datasite from a backup",
@@ -729,6 +729,11 @@ impl Store {
         }
         Ok(removed)
     }
+}
+
+/// The name of the blob holding `bytes`: their SHA-256, in hex.
+pub(crate) fn blob_hash(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// What [`Store`]'s settings say of blobs kept in the datasite directory.

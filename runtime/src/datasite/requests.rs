@@ -27,6 +27,13 @@ use veil_api::view::{RequestKind, RequestStatus, RequestView, ReviewView};
 
 mod records;
 
+#[cfg(test)]
+thread_local! {
+    /// Test hook: collect garbage, as another process may at any moment, once an approval has
+    /// computed its result and before it records it.
+    static COLLECT_BEFORE_RECORDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 pub(crate) use records::insert;
 use records::{Record, parse_status};
 
@@ -152,7 +159,10 @@ impl SiteCore {
                 let (real, assessed) = self.approvable(&record, object_id, overriding)?;
                 let checks = &assessed.checks;
                 let real = assessed.released(&real)?;
-                let blob = self.store.put_blob(&real.encode()?)?;
+                // Named now for the receipt, written under the write lock below: a blob written
+                // before it could be collected as garbage before its row names it.
+                let encoded = real.encode()?;
+                let blob = crate::store::blob_hash(&encoded);
                 let view = self.request_view(caller, &record.id)?;
                 let receipt = Receipt {
                     kind: "result".into(),
@@ -163,20 +173,24 @@ impl SiteCore {
                     inputs: view.lineage,
                     policy: "the approved result, to its requester only".into(),
                     checks: crate::receipt::checks_summary(checks, overriding),
-                    result: blob.clone(),
+                    result: blob,
                     ..self.receipt_body(&assessed.assets)?
                 };
-                Some((blob, real.kind(), receipt, object_id.clone(), assessed))
+                Some((encoded, real.kind(), receipt, object_id.clone(), assessed))
             }
             // Code runs when its requester asks for the result, under its output policy.
             _ => None,
         };
+        #[cfg(test)]
+        if COLLECT_BEFORE_RECORDING.with(std::cell::Cell::get) {
+            self.store.collect_garbage()?;
+        }
         self.store.write("deciding a request", |tx| {
             let status = status_now(tx, &record.id)?;
             decidable(&record, status, approve, overriding)?;
             let overriding_only = status == RequestStatus::Approved;
             let (blob, kind) = match &result {
-                Some((b, k, ..)) => (Some(b.clone()), Some(k.as_str())),
+                Some((encoded, k, ..)) => (Some(self.store.put_blob(encoded)?), Some(k.as_str())),
                 None => (None, None),
             };
             if needed > 1 {
@@ -538,5 +552,56 @@ impl Serve for calls::RequestChanges {
         let sent_back = site.request_changes(caller, &self.request, &self.message)?;
         site.prune_compiled();
         Ok(sent_back)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::COLLECT_BEFORE_RECORDING;
+    use crate::{Asset, Dataset, LaunchOptions, NewUser};
+    use ndarray::array;
+
+    #[test]
+    fn garbage_collected_while_an_approval_is_recorded_keeps_its_result() {
+        let tmp = tempfile::tempdir().unwrap();
+        let site = LaunchOptions::new("t")
+            .dir(tmp.path())
+            .reset(true)
+            .launch()
+            .unwrap();
+        let owner = site.login("info@openmined.org", "changethis").unwrap();
+        owner
+            .upload_dataset(
+                Dataset::new("trial").asset(
+                    Asset::new("doses")
+                        .data(array![1.0, 2.0, 4.0])
+                        .mock(array![1.0, 1.0, 1.0]),
+                ),
+            )
+            .unwrap();
+        owner
+            .register(NewUser::new("Jane Doe", "jane@caltech.edu", "abc123"))
+            .unwrap();
+        let jane = site.login("jane@caltech.edu", "abc123").unwrap();
+        let total = jane
+            .dataset("trial")
+            .unwrap()
+            .asset("doses")
+            .unwrap()
+            .pointer()
+            .unwrap()
+            .sum()
+            .unwrap();
+        let request = total.request("the total").unwrap();
+        COLLECT_BEFORE_RECORDING.with(|c| c.set(true));
+        let approved = owner
+            .request(&request.id)
+            .unwrap()
+            .approve_overriding("three values");
+        COLLECT_BEFORE_RECORDING.with(|c| c.set(false));
+        approved.unwrap();
+        // The released value's blob was written under the lock collection takes, not before it.
+        let got = total.get().unwrap();
+        assert_eq!(got.as_f64().unwrap().iter().sum::<f64>(), 7.0);
     }
 }

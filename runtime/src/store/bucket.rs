@@ -25,9 +25,8 @@ use futures::StreamExt;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
-use sha2::{Digest, Sha256};
 
-use super::hex;
+use super::blob_hash;
 use crate::error::{Error, Result};
 
 /// The marker naming the datasite that owns a prefix's blobs.
@@ -211,7 +210,7 @@ impl Bucket {
         let bytes = self
             .run(async move { store.get(&key).await?.bytes().await })
             .map_err(self.failed(format!("reading blob {hash}")))?;
-        if hex(&Sha256::digest(&bytes)) != hash {
+        if blob_hash(&bytes) != hash {
             return Err(Error::corrupt(
                 format!("reading blob {hash} from {}", self.url),
                 "its bytes do not match its hash: the object was changed or damaged in the bucket; restore it from a backup",
