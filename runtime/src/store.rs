@@ -437,35 +437,28 @@ impl Store {
     /// some, and claims its bucket's prefix.
     fn bind_blobs(&self, reset: bool) -> Result<()> {
         let want = self.bucket.as_ref().map_or(IN_DIRECTORY, Bucket::url);
-        let id = self.write("recording where blobs are kept", |tx| {
-            let setting = |key: &str| {
-                tx.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-                    r.get::<_, String>(0)
-                })
-                .optional()
-                .map_err(Error::sqlite("reading settings"))
-            };
-            let had = setting("blob_store")?.unwrap_or_else(|| IN_DIRECTORY.to_string());
-            if had != want && !live_blobs(tx)?.is_empty() {
-                return Err(Error::invalid(
-                    "blob store",
-                    format!("this datasite keeps its blobs in {had}, not in {want}"),
-                    format!("launch it with the blob store it was made with ({had})"),
-                ));
-            }
-            let id = match setting("datasite_id")? {
-                Some(id) => id,
-                None => uuid::Uuid::new_v4().to_string(),
-            };
-            for (key, value) in [("blob_store", want), ("datasite_id", &id)] {
-                tx.execute(
-                    "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
-                    [key, value],
-                )
-                .map_err(Error::sqlite("recording where blobs are kept"))?;
-            }
-            Ok(id)
-        })?;
+        let recorded =
+            self.read(|conn| Ok((setting(conn, "blob_store")?, setting(conn, "datasite_id")?)))?;
+        let id = match recorded {
+            (Some(had), Some(id)) if had == want => id,
+            _ => self.write("recording where blobs are kept", |tx| {
+                let had = setting(tx, "blob_store")?.unwrap_or_else(|| IN_DIRECTORY.to_string());
+                if had != want && !live_blobs(tx)?.is_empty() {
+                    return Err(Error::invalid(
+                        "blob store",
+                        format!("this datasite keeps its blobs in {had}, not in {want}"),
+                        format!("launch it with the blob store it was made with ({had})"),
+                    ));
+                }
+                let id = match setting(tx, "datasite_id")? {
+                    Some(id) => id,
+                    None => uuid::Uuid::new_v4().to_string(),
+                };
+                set_setting(tx, "blob_store", want)?;
+                set_setting(tx, "datasite_id", &id)?;
+                Ok(id)
+            })?,
+        };
         match &self.bucket {
             Some(bucket) => bucket.claim(&id, reset),
             None => Ok(()),
@@ -648,6 +641,12 @@ impl Store {
             self.reserve
                 .room_for(bytes.len() as u64, &format!("a copy of blob {hash}"))?;
             self.write_blob_file(hash, &path, &bytes)?;
+            // `get` hashed these bytes: the copy is not hashed again.
+            let meta = fs::metadata(&path).map_err(Error::io(format!("reading blob {hash}")))?;
+            self.verified
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(verified_key(hash, &path), FileStamp::of(&meta));
         }
         let stamp = self.verify_file(&path, hash, None, || {
             Error::corrupt(
@@ -734,6 +733,26 @@ impl Store {
 /// The name of the blob holding `bytes`: their SHA-256, in hex.
 pub(crate) fn blob_hash(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
+}
+
+/// The datasite's setting `key`, if set.
+pub(crate) fn setting(conn: &Connection, key: &str) -> Result<Option<String>> {
+    conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map_err(Error::sqlite("reading settings"))
+}
+
+/// Sets the datasite's setting `key` to `value`.
+pub(crate) fn set_setting(tx: &Connection, key: &str, value: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+    .map(drop)
+    .map_err(Error::sqlite("changing settings"))
 }
 
 /// What [`Store`]'s settings say of blobs kept in the datasite directory.

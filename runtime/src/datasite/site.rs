@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, params};
-
 use crate::audit;
 use crate::data::Data;
 use crate::datasite::dispatch::{Caller, Serve};
@@ -16,7 +14,7 @@ use crate::engine::planned::{DEFAULT_PLAN_FROM_BYTES, Planner};
 use crate::engine::replay::{DEFAULT_CACHE_BYTES, Executor};
 use crate::error::{Error, Result};
 use crate::runner::{self, Limits, Runner};
-use crate::store::{Bucket, Store};
+use crate::store::{self, Bucket, Store};
 use crate::validate;
 use veil_api::calls;
 
@@ -73,23 +71,12 @@ impl SiteCore {
     }
 
     pub(crate) fn setting(&self, key: &str) -> Result<Option<String>> {
-        self.store.read(|conn| {
-            conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(Error::sqlite("reading settings"))
-        })
+        self.store.read(|conn| store::setting(conn, key))
     }
 
     pub(crate) fn set_setting(&self, caller: &User, key: &str, value: &str) -> Result<()> {
         self.store.write("changing settings", |tx| {
-            tx.execute(
-                "INSERT INTO settings (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )
-            .map_err(Error::sqlite("changing settings"))?;
+            store::set_setting(tx, key, value)?;
             audit::record(tx, &caller.email, "set_setting", key, value)
         })
     }
@@ -338,11 +325,7 @@ impl Datasite {
             if users > 0 {
                 return Ok(false);
             }
-            tx.execute(
-                "INSERT OR REPLACE INTO settings (key, value) VALUES ('name', ?1)",
-                [&name],
-            )
-            .map_err(Error::sqlite("naming the datasite"))?;
+            store::set_setting(tx, "name", &name)?;
             users::create_default_admin(tx)?;
             audit::record(tx, "system", "launch", &name, "new datasite")?;
             Ok(true)
